@@ -1,0 +1,211 @@
+"""GPU profiles: one TOML file per GPU (see profiles/README.md for the schema).
+
+Built-in profiles ship in `phantom_report.profiles`; a user directory (``--profiles DIR`` or the
+``PHANTOM_PROFILES`` environment variable) adds GPUs or overrides built-ins by canonical name.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from phantom_report.errors import ProfileError
+
+PEAK_KEYS = ("fp32", "tf32", "fp16", "bf16", "fp8", "int8")
+
+# key -> (python types accepted, human description, required)
+_SCALAR_SCHEMA: dict[str, tuple[tuple[type, ...], str, bool]] = {
+    "name": ((str,), "a string", True),
+    "vendor": ((str,), "a string (nvidia|amd)", True),
+    "architecture": ((str,), "a string (architecture family, e.g. hopper)", True),
+    "form_factor": ((str,), "a string", False),
+    "launch_year": ((int,), "an integer year", False),
+    "launch_price_usd": ((int, float), "a number (USD)", False),
+    "memory_gb": ((int, float), "a positive number (GB)", True),
+    "memory_bandwidth_gbps": ((int, float), "a positive number (GB/s)", True),
+    "sm_count": ((int,), "a positive integer (SMs or CUs)", True),
+    "l2_cache_mb": ((int, float), "a positive number (MB)", True),
+    "boost_clock_mhz": ((int, float), "a positive number (MHz)", True),
+    "sustained_clock_mhz": ((int, float), "a positive number (MHz)", True),
+    "tdp_w": ((int, float), "a positive number (W)", True),
+    "interconnect": ((str,), "a string (e.g. nvlink4, pcie4)", True),
+    "interconnect_gbps": ((int, float), "a positive number (GB/s, bidirectional)", True),
+    "pcie_gbps": ((int, float), "a positive number (GB/s, bidirectional)", False),
+    "source": ((str,), "a string naming the datasheet/whitepaper (URL)", True),
+}
+
+
+@dataclass(frozen=True)
+class GpuProfile:
+    """Datasheet figures of one GPU. Peak TFLOPS are dense (no structured sparsity)."""
+
+    name: str
+    vendor: str
+    architecture: str
+    memory_gb: float
+    memory_bandwidth_gbps: float
+    sm_count: int
+    l2_cache_mb: float
+    boost_clock_mhz: float
+    sustained_clock_mhz: float
+    tdp_w: float
+    interconnect: str
+    interconnect_gbps: float
+    source: str
+    peak_tflops: Mapping[str, float]
+    aliases: tuple[str, ...] = ()
+    form_factor: str = ""
+    launch_year: int | None = None
+    launch_price_usd: float | None = None
+    pcie_gbps: float | None = None
+    sources: Mapping[str, str] = field(default_factory=dict)
+    path: str = ""
+
+    def peak(self, column: str) -> float | None:
+        """Peak dense TFLOPS (TOPS for int8) for a compute column, or None if the chip lacks it."""
+        return self.peak_tflops.get(column)
+
+    def source_for(self, key: str) -> str:
+        return self.sources.get(key, self.source)
+
+
+def normalize_name(name: str) -> str:
+    """Case-, space- and punctuation-insensitive key: 'H100 SXM' == 'h100-sxm' == 'H100_SXM'."""
+    return re.sub(r"[^a-z0-9]+", "", name.lower())
+
+
+def _check(path: Path, key: str, value: Any, types: tuple[type, ...], desc: str) -> None:
+    # bool is an int subclass; a profile saying `sm_count = true` is a mistake
+    if isinstance(value, bool) or not isinstance(value, types):
+        raise ProfileError(f"{path}: key '{key}': expected {desc}, got {value!r}")
+    if isinstance(value, (int, float)) and key != "launch_year" and value <= 0:
+        raise ProfileError(f"{path}: key '{key}': expected {desc}, got {value!r}")
+
+
+def parse_profile(path: Path, data: Mapping[str, Any]) -> GpuProfile:
+    for key, (types, desc, required) in _SCALAR_SCHEMA.items():
+        if key not in data:
+            if required:
+                raise ProfileError(f"{path}: missing key '{key}': expected {desc}")
+            continue
+        _check(path, key, data[key], types, desc)
+    peaks = data.get("peak_tflops")
+    if not isinstance(peaks, dict) or not peaks:
+        raise ProfileError(f"{path}: key 'peak_tflops': expected a table of precision = TFLOPS")
+    for key, value in peaks.items():
+        if key not in PEAK_KEYS:
+            raise ProfileError(
+                f"{path}: key 'peak_tflops.{key}': unknown precision; expected one of {', '.join(PEAK_KEYS)}"
+            )
+        _check(path, f"peak_tflops.{key}", value, (int, float), "a positive number (dense TFLOPS)")
+    aliases = data.get("aliases", [])
+    if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
+        raise ProfileError(f"{path}: key 'aliases': expected a list of strings")
+    sources = data.get("sources", {})
+    if not isinstance(sources, dict) or not all(isinstance(v, str) for v in sources.values()):
+        raise ProfileError(f"{path}: key 'sources': expected a table of key = source string")
+    known = set(_SCALAR_SCHEMA) | {"peak_tflops", "aliases", "sources", "notes"}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ProfileError(f"{path}: unknown key '{unknown[0]}'; expected one of {', '.join(sorted(known))}")
+    return GpuProfile(
+        name=data["name"],
+        vendor=data["vendor"],
+        architecture=data["architecture"].lower(),
+        memory_gb=float(data["memory_gb"]),
+        memory_bandwidth_gbps=float(data["memory_bandwidth_gbps"]),
+        sm_count=int(data["sm_count"]),
+        l2_cache_mb=float(data["l2_cache_mb"]),
+        boost_clock_mhz=float(data["boost_clock_mhz"]),
+        sustained_clock_mhz=float(data["sustained_clock_mhz"]),
+        tdp_w=float(data["tdp_w"]),
+        interconnect=data["interconnect"],
+        interconnect_gbps=float(data["interconnect_gbps"]),
+        source=data["source"],
+        peak_tflops={k: float(v) for k, v in peaks.items()},
+        aliases=tuple(aliases),
+        form_factor=data.get("form_factor", ""),
+        launch_year=data.get("launch_year"),
+        launch_price_usd=float(data["launch_price_usd"]) if "launch_price_usd" in data else None,
+        pcie_gbps=float(data["pcie_gbps"]) if "pcie_gbps" in data else None,
+        sources=dict(sources),
+        path=str(path),
+    )
+
+
+def load_profile_file(path: Path) -> GpuProfile:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ProfileError(f"{path}: malformed TOML: {exc}") from None
+    except OSError as exc:
+        raise ProfileError(f"{path}: cannot read profile: {exc.strerror}") from None
+    return parse_profile(path, data)
+
+
+def _builtin_files() -> list[Path]:
+    root = resources.files("phantom_report.profiles")
+    return sorted(Path(str(p)) for p in root.iterdir() if p.name.endswith(".toml"))
+
+
+@dataclass(frozen=True)
+class ProfileCatalog:
+    """All known GPUs, looked up by canonical name or alias, case-insensitively."""
+
+    profiles: Mapping[str, GpuProfile]  # canonical name -> profile, in display order
+    _index: Mapping[str, str]  # normalized name or alias -> canonical name
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.profiles)
+
+    def __iter__(self):
+        return iter(self.profiles.values())
+
+    def __len__(self) -> int:
+        return len(self.profiles)
+
+    def resolve(self, name: str) -> str:
+        """Canonical name for a name or alias; ProfileError listing the closest matches otherwise."""
+        key = normalize_name(name)
+        if key in self._index:
+            return self._index[key]
+        close = difflib.get_close_matches(key, list(self._index), n=5, cutoff=0.5)
+        suggestions = list(dict.fromkeys(self._index[c] for c in close))
+        hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else ""
+        raise ProfileError(
+            f"unknown GPU {name!r}{hint} (see `phantom-report gpus list`)"
+        )
+
+    def get(self, name: str) -> GpuProfile:
+        return self.profiles[self.resolve(name)]
+
+
+def load_catalog(user_dir: str | os.PathLike | None = None) -> ProfileCatalog:
+    """Built-in profiles, then the user directory (argument, else $PHANTOM_PROFILES) on top."""
+    files = _builtin_files()
+    user_dir = user_dir or os.environ.get("PHANTOM_PROFILES") or None
+    if user_dir:
+        udir = Path(user_dir)
+        if not udir.is_dir():
+            raise ProfileError(f"{udir}: profile directory does not exist")
+        files += sorted(udir.glob("*.toml"))
+    profiles: dict[str, GpuProfile] = {}
+    for path in files:
+        prof = load_profile_file(path)
+        profiles[prof.name] = prof  # a user file with the same name overrides the built-in
+    index: dict[str, str] = {}
+    for prof in profiles.values():
+        for alias in (prof.name, *prof.aliases):
+            index[normalize_name(alias)] = prof.name
+    return ProfileCatalog(profiles=profiles, _index=index)
+
+
+def resolve_many(catalog: ProfileCatalog, names: Iterable[str]) -> list[GpuProfile]:
+    return [catalog.get(n) for n in names]

@@ -1,0 +1,3 @@
+from phantom_report.cli import main
+
+main()

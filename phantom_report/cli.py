@@ -1,0 +1,63 @@
+"""The `phantom-report` command. Each area registers its own commands (engine, pricing, reporter,
+delivery) so the modules stay small; heavy imports happen inside the commands, not here, to keep
+a cold start fast."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+from rich.console import Console
+
+from phantom_report.errors import PhantomError
+
+app = typer.Typer(
+    name="phantom-report",
+    help="Predict ML model performance and cost on GPUs you don't own, and report it.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# module path -> each exposes `register(app: typer.Typer) -> None`
+_COMMAND_MODULES = (
+    "phantom_report.engine.cli",
+    "phantom_report.engine.calibration_cli",
+    "phantom_report.pricing.cli",
+    "phantom_report.reporter.cli",
+    "phantom_report.reporter.delivery_cli",
+)
+
+
+def _register_all() -> None:
+    for mod_name in _COMMAND_MODULES:
+        try:
+            mod = importlib.import_module(mod_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == mod_name:  # area not built yet; any other missing module is a real bug
+                continue
+            raise
+        mod.register(app)
+
+
+def main(argv: list[str] | None = None) -> None:
+    _register_all()
+    err = Console(stderr=True)
+    try:
+        app(args=argv, standalone_mode=False)
+    except PhantomError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err.print("aborted")
+        sys.exit(130)
+    except Exception as exc:  # click usage errors arrive as ClickException
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(2)
+        raise
