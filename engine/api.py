@@ -1,0 +1,69 @@
+"""The engine's one entry point: GPU profiles + model zoo + calibration -> predictions.
+
+An `Engine` is immutable; build one per process (or per request with a different profile
+directory) with `Engine.load()`. Nothing here touches prices or rendering.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import pandas as pd
+
+from phantom_report.engine import zoo
+from phantom_report.engine.ir import Workload
+from phantom_report.engine.params import CalibrationParams, load_params
+from phantom_report.engine.predict import predict_grid
+from phantom_report.engine.profiles import ProfileCatalog, load_catalog
+
+
+@dataclass(frozen=True)
+class Engine:
+    catalog: ProfileCatalog
+    params: CalibrationParams
+    _extra: Mapping[str, Workload] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, profiles_dir: str | None = None, params_path: str | None = None) -> "Engine":
+        return cls(catalog=load_catalog(profiles_dir), params=load_params(params_path))
+
+    def models(self) -> list[Workload]:
+        return list(zoo.builtin_workloads().values())
+
+    def workload(self, source: Any) -> Workload:
+        """A zoo name/alias, a path, or a source dict ({builtin|hf|onnx|torch|tensorflow: ...})."""
+        if isinstance(source, Workload):
+            return source
+        if isinstance(source, str):
+            try:
+                return zoo.get_builtin(source)
+            except Exception:
+                pass
+        from phantom_report.engine.sources import load_workload  # front ends import heavy libraries
+
+        return load_workload(source)
+
+    def predict_grid(self, points: pd.DataFrame, workloads: Mapping[str, Workload] | None = None,
+                     params: CalibrationParams | None = None) -> pd.DataFrame:
+        """Vectorised predictions; `model` values are zoo names/aliases or keys of `workloads`."""
+        table = dict(workloads or {})
+        df = points.copy()
+        names = {}
+        for m in pd.unique(df["model"]):
+            if m in table:
+                names[m] = m
+            else:
+                canonical = zoo.resolve_builtin(str(m))
+                table.setdefault(canonical, zoo.get_builtin(canonical))
+                names[m] = canonical
+        df["model"] = df["model"].map(names)
+        return predict_grid(df, self.catalog, table, params or self.params)
+
+    def predict(self, model: str | Workload, gpu: str, precision: str, batch_size: int, **kw) -> dict:
+        """One prediction as a dict (the columns of `predict_grid`)."""
+        workloads = None
+        if isinstance(model, Workload):
+            workloads, model = {model.name: model}, model.name
+        row = {"model": model, "gpu": gpu, "precision": precision, "batch_size": batch_size, **kw}
+        return self.predict_grid(pd.DataFrame([row]), workloads).iloc[0].to_dict()

@@ -1,0 +1,254 @@
+"""Engine commands: `gpus`, `models`, `predict`, `compare`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Optional
+
+import typer
+
+gpus_app = typer.Typer(help="GPU profiles (datasheet figures with sources).", no_args_is_help=True)
+models_app = typer.Typer(help="Built-in model zoo and model inspection.", no_args_is_help=True)
+
+FORMAT_OPT = typer.Option("table", "--format", "-f", help="table, json or csv")
+PROFILES_OPT = typer.Option(None, "--profiles", envvar="PHANTOM_PROFILES", help="Extra GPU profile directory")
+
+
+def _engine(profiles: str | None):
+    from phantom_report.engine.api import Engine
+
+    return Engine.load(profiles_dir=profiles)
+
+
+@gpus_app.command("list")
+def gpus_list(fmt: str = FORMAT_OPT, profiles: Optional[str] = PROFILES_OPT) -> None:
+    """List every known GPU with its headline figures."""
+    import pandas as pd
+
+    from phantom_report.engine.output import check_format, emit
+
+    check_format(fmt)
+    eng = _engine(profiles)
+    rows = [{
+        "name": p.name, "architecture": p.architecture, "memory_gb": p.memory_gb,
+        "memory_bandwidth_gbps": p.memory_bandwidth_gbps, "fp16_tflops": p.peak("fp16") or float("nan"),
+        "bf16_tflops": p.peak("bf16") or float("nan"), "fp8_tflops": p.peak("fp8") or float("nan"),
+        "tdp_w": p.tdp_w, "aliases": ", ".join(p.aliases), "source": p.source,
+    } for p in eng.catalog]
+    emit(pd.DataFrame(rows), fmt, [
+        ("name", "Name", ""), ("architecture", "Arch", ""), ("memory_gb", "Mem GB", ".0f"),
+        ("memory_bandwidth_gbps", "BW GB/s", ",.0f"), ("fp16_tflops", "FP16 TF", ".1f"),
+        ("bf16_tflops", "BF16 TF", ".1f"), ("fp8_tflops", "FP8 TF", ".1f"), ("tdp_w", "TDP W", ".0f"),
+    ], title=f"{len(rows)} GPUs (dense peak TFLOPS)")
+
+
+@gpus_app.command("show")
+def gpus_show(name: str, fmt: str = typer.Option("table", "--format", "-f", help="table or json"),
+              profiles: Optional[str] = PROFILES_OPT) -> None:
+    """Every figure of one GPU, with its source."""
+    from dataclasses import asdict
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from phantom_report.engine.output import check_format
+
+    check_format(fmt, ("table", "json"))
+    p = _engine(profiles).catalog.get(name)
+    data = asdict(p)
+    if fmt == "json":
+        sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+        return
+    t = Table(title=p.name, show_header=True, header_style="bold")
+    t.add_column("Figure")
+    t.add_column("Value", justify="right")
+    t.add_column("Source")
+    for key, val in data.items():
+        if key in ("peak_tflops", "sources", "name", "path"):
+            continue
+        t.add_row(key, str(val), p.source_for(key) if key not in ("aliases", "source") else "")
+    for col, v in p.peak_tflops.items():
+        t.add_row(f"peak {col} (dense {'TOPS' if col == 'int8' else 'TFLOPS'})", f"{v:g}", p.source_for(f"peak_tflops.{col}"))
+    Console().print(t)
+
+
+@models_app.command("list")
+def models_list(fmt: str = FORMAT_OPT) -> None:
+    """List the built-in models."""
+    import pandas as pd
+
+    from phantom_report.engine.output import check_format, emit
+    from phantom_report.engine.zoo import builtin_workloads
+
+    check_format(fmt)
+    rows = [{
+        "name": w.name, "display_name": w.display_name, "family": w.family,
+        "params_total_b": w.params_total / 1e9, "params_active_b": w.params_active / 1e9,
+        "gflops_per_sample": w.flops() / 1e9, "generative": w.generative,
+        "aliases": ", ".join(w.aliases), "source": w.source,
+    } for w in builtin_workloads().values()]
+    emit(pd.DataFrame(rows), fmt, [
+        ("name", "Name", ""), ("family", "Family", ""), ("params_total_b", "Params (B)", ".3f"),
+        ("params_active_b", "Active (B)", ".3f"), ("gflops_per_sample", "GFLOP/sample*", ",.1f"),
+    ], title="Built-in models (*at the default input size: 512 tokens for text models)")
+
+
+@models_app.command("show")
+def models_show(name: str, fmt: str = typer.Option("table", "--format", "-f", help="table or json")) -> None:
+    """Operators, parameters and FLOPs of one built-in model."""
+    _inspect(name, 1, None, fmt)
+
+
+@models_app.command("inspect")
+def models_inspect(source: str = typer.Argument(..., help="zoo name, config.json, model dir, .onnx, .pt, or pkg.mod:factory"),
+                   batch: int = typer.Option(1, "--batch", min=1), seq: Optional[int] = typer.Option(None, "--seq", min=1),
+                   fmt: str = typer.Option("table", "--format", "-f", help="table or json")) -> None:
+    """Model report card for any front end: params, FLOPs, bytes per precision, op classes."""
+    _inspect(source, batch, seq, fmt)
+
+
+def _inspect(source: str, batch: int, seq: int | None, fmt: str) -> None:
+    from rich.console import Console
+
+    from phantom_report.engine.api import Engine
+    from phantom_report.engine.frontends.card import model_card, render_card
+    from phantom_report.engine.output import check_format
+
+    check_format(fmt, ("table", "json"))
+    workload = Engine.workload(Engine.__new__(Engine), source)
+    card = model_card(workload, batch_size=batch, seq_len=seq)
+    if fmt == "json":
+        sys.stdout.write(json.dumps(card, indent=2, default=str) + "\n")
+    else:
+        Console().print(render_card(card))
+
+
+PRED_COLUMNS = [
+    ("model", "Model", ""), ("gpu", "GPU", ""), ("precision", "Prec", ""), ("batch_size", "Batch", "d"),
+    ("latency_txt", "Latency ms (interval)", ""), ("throughput_txt", "Per s (interval)", ""),
+    ("llm_txt", "TTFT/TPOT ms", ""), ("memory_gb", "Mem GB", ".1f"), ("fits_txt", "Fits", ""),
+]
+
+
+def _decorate(df):
+    import numpy as np
+
+    from phantom_report.engine.output import fmt_num, fmt_range
+
+    df = df.copy()
+    df["latency_txt"] = [fmt_range(a, b, c) if a == a else "—" for a, b, c in zip(df.latency_ms, df.latency_ms_low, df.latency_ms_high)]
+    df["throughput_txt"] = [fmt_range(a, b, c) if a == a else "—" for a, b, c in zip(df.throughput_per_s, df.throughput_per_s_low, df.throughput_per_s_high)]
+    df["llm_txt"] = [f"{fmt_num(a)}/{fmt_num(b)}" if a == a else "—" for a, b in zip(df.ttft_ms, df.tpot_ms)]
+    df["note"] = np.where(~df.supported, df.reason, df.fit_hint)
+    # notes are too long for a column: number them and print them under the table
+    marks, n = [], 0
+    for fits, supported, note in zip(df.fits, df.supported, df.note):
+        if note:
+            n += 1
+            marks.append(f"{'[red]no[/]' if supported else '[yellow]n/a[/]'} [{n}]")
+        else:
+            marks.append("[green]yes[/]")
+    df["fits_txt"] = marks
+    return df
+
+
+def _print_notes(df) -> None:
+    from phantom_report.engine.output import wide_console
+
+    notes = [f"[{i}] {m} on {g}: {n}" for i, (m, g, n) in enumerate(
+        ((m, g, n) for m, g, n in zip(df.model, df.gpu, df.note) if n), start=1)]
+    if notes:
+        wide_console().print("\n".join(notes), highlight=False)
+
+
+def predict(
+    model: str = typer.Option(..., "--model", "-m", help="zoo name/alias or model source path"),
+    gpu: str = typer.Option(..., "--gpu", "-g"),
+    precision: str = typer.Option("fp16", "--precision", "-p"),
+    batch: int = typer.Option(1, "--batch", "-b", help="samples per replica"),
+    seq_in: Optional[int] = typer.Option(None, "--seq-in", help="input tokens (text models)"),
+    seq_out: Optional[int] = typer.Option(None, "--seq-out", help="generated tokens (LLMs)"),
+    task: str = typer.Option("inference", "--task", help="inference or training"),
+    runtime: str = typer.Option("pytorch", "--runtime", help="pytorch, tensorrt, vllm, llamacpp, ..."),
+    gpu_count: int = typer.Option(1, "--gpu-count", help="GPUs (tensor/data parallel)"),
+    confidence: float = typer.Option(0.9, "--confidence"),
+    fmt: str = FORMAT_OPT,
+    profiles: Optional[str] = PROFILES_OPT,
+) -> None:
+    """Predict latency, throughput, memory and power of one configuration."""
+    import pandas as pd
+
+    from phantom_report.engine.output import check_format, emit
+    from phantom_report.errors import PredictionError
+
+    check_format(fmt)
+    if batch < 1:
+        raise PredictionError(f"--batch must be a positive integer, got {batch}")
+    eng = _engine(profiles)
+    workload = eng.workload(model)
+    row = {"model": workload.name, "gpu": gpu, "precision": precision, "batch_size": batch, "seq_in": seq_in,
+           "seq_out": seq_out, "task": task, "runtime": runtime, "gpu_count": gpu_count, "confidence": confidence}
+    df = eng.predict_grid(pd.DataFrame([row]), {workload.name: workload})
+    if not df.supported.iloc[0]:
+        raise PredictionError(df.reason.iloc[0])
+    if fmt == "json":
+        from phantom_report.engine.output import records
+
+        sys.stdout.write(json.dumps(records(df)[0], indent=2) + "\n")
+        return
+    df = _decorate(df)
+    emit(df, fmt, PRED_COLUMNS, title=f"{confidence:.0%} prediction intervals")
+    _print_notes(df)
+
+
+def compare(
+    models: str = typer.Option(..., "--models", help="comma-separated"),
+    gpus: str = typer.Option("all", "--gpus", help="comma-separated, or all"),
+    batch_sizes: str = typer.Option("1", "--batch-sizes"),
+    precisions: str = typer.Option("fp16", "--precisions"),
+    seq_in: Optional[int] = typer.Option(None, "--seq-in"),
+    seq_out: Optional[int] = typer.Option(None, "--seq-out"),
+    task: str = typer.Option("inference", "--task"),
+    runtime: str = typer.Option("pytorch", "--runtime"),
+    confidence: float = typer.Option(0.9, "--confidence"),
+    fmt: str = FORMAT_OPT,
+    profiles: Optional[str] = PROFILES_OPT,
+) -> None:
+    """Compare models x GPUs x batch sizes x precisions, sorted by throughput."""
+    import itertools
+
+    import pandas as pd
+
+    from phantom_report.engine.output import check_format, emit, split_list
+    from phantom_report.errors import PredictionError
+
+    check_format(fmt)
+    eng = _engine(profiles)
+    gpu_list = eng.catalog.names if gpus.strip().lower() == "all" else [eng.catalog.resolve(g) for g in split_list(gpus)]
+    try:
+        batches = [int(b) for b in split_list(batch_sizes)]
+    except ValueError:
+        raise PredictionError(f"--batch-sizes must be comma-separated positive integers, got {batch_sizes!r}") from None
+    workloads = {w.name: w for w in (eng.workload(m) for m in split_list(models))}
+    grid = pd.DataFrame(
+        [{"model": m, "gpu": g, "precision": p, "batch_size": b, "seq_in": seq_in, "seq_out": seq_out,
+          "task": task, "runtime": runtime, "confidence": confidence}
+         for m, g, p, b in itertools.product(workloads, gpu_list, split_list(precisions), batches)])
+    df = eng.predict_grid(grid, workloads)
+    df = df.sort_values(["model", "batch_size", "precision", "throughput_per_s"], ascending=[True, True, True, False],
+                        na_position="last")
+    if fmt != "table":
+        emit(df, fmt, PRED_COLUMNS)
+        return
+    df = _decorate(df)
+    emit(df, fmt, PRED_COLUMNS,
+         title=f"Predicted performance ({confidence:.0%} intervals), fastest first per model/batch/precision")
+    _print_notes(df)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(gpus_app, name="gpus")
+    app.add_typer(models_app, name="models")
+    app.command("predict")(predict)
+    app.command("compare")(compare)

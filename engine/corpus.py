@@ -1,0 +1,258 @@
+"""The measured-benchmark corpus: load, check and interpret CSV files of published measurements.
+
+Schema: ../shared/docs/BENCHMARK_SCHEMA.md (the same for the shipped `benchmarks/measured/*.csv`
+and for a user's `validate --data FILE.csv`). A file missing a required column is a user error
+(`CorpusError`); a *row* that cannot be interpreted (unknown GPU or model, unknown metric, no batch
+size, non-positive value, conflicting duplicate, ...) is never dropped silently: it goes to
+`Corpus.rejected` with the reason, so reports and tests can list it.
+
+`Corpus.rows` columns (one row per usable printed number):
+
+| column | meaning |
+| --- | --- |
+| row_id | `file:line` of the row (stable id for reports) |
+| file, line | CSV file name and 1-based line number |
+| source, source_url | publication the number comes from |
+| gpu_raw, gpu | GPU name as printed, canonical profile name |
+| gpu_count | GPUs used (int, default 1) |
+| model_raw, model | model name as printed, canonical zoo name |
+| task | `inference` or `training` |
+| runtime | lower-case runtime (`pytorch`, `tensorrt-llm`, ...) |
+| precision | lower-case precision known to `engine.precision` |
+| batch_size | samples / sequences per step (int) |
+| seq_in, seq_out | tokens (or image side in pixels for vision); NaN when not printed |
+| metric | one of `METRICS` |
+| value | the measured number in the metric's unit (float > 0) |
+| notes | free text |
+
+`Corpus.rejected` has file, line, row_id, the raw schema columns, and `reason`.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Callable, Iterable
+
+import pandas as pd
+
+from phantom_report.engine.precision import WEIGHT_BYTES
+from phantom_report.errors import PhantomError
+
+REQUIRED_COLUMNS = (
+    "source", "source_url", "gpu", "model", "task", "runtime", "precision", "batch_size", "metric", "value",
+)
+OPTIONAL_COLUMNS = ("gpu_count", "seq_in", "seq_out", "notes")
+METRICS = ("throughput_per_s", "latency_ms", "tokens_per_s", "prefill_tokens_per_s", "ttft_ms", "tpot_ms")
+TASKS = ("inference", "training")
+# metrics that only mean something for LLM generation
+LLM_METRICS = frozenset({"tokens_per_s", "prefill_tokens_per_s", "ttft_ms", "tpot_ms"})
+# Two rows with this key and different values contradict each other (one printed number per key).
+DUPLICATE_KEY = (
+    "source", "gpu", "gpu_count", "model", "task", "runtime", "precision", "batch_size", "seq_in", "seq_out",
+    "metric",
+)
+# spellings publications use for a precision the engine knows under another name
+PRECISION_SYNONYMS = {"mixed": "amp", "mixed-fp16": "amp", "fp16-mixed": "amp", "mixed_precision": "amp"}
+# relative difference below which two "different" values are the same printed number (rounding)
+_SAME_VALUE_RTOL = 1e-9
+
+ROW_COLUMNS = (
+    "row_id", "file", "line", "source", "source_url", "gpu_raw", "gpu", "gpu_count", "model_raw", "model",
+    "task", "runtime", "precision", "batch_size", "seq_in", "seq_out", "metric", "value", "notes",
+)
+REJECTED_COLUMNS = (
+    "row_id", "file", "line", "source", "gpu", "gpu_count", "model", "task", "runtime", "precision", "batch_size",
+    "seq_in", "seq_out", "metric", "value", "reason",
+)
+
+
+class CorpusError(PhantomError):
+    """A measurements file cannot be read at all (missing file, missing required column)."""
+
+
+@dataclass(frozen=True)
+class Corpus:
+    rows: pd.DataFrame  # usable rows, columns ROW_COLUMNS
+    rejected: pd.DataFrame  # uninterpretable rows with `reason`, columns REJECTED_COLUMNS
+    files: tuple[str, ...]
+
+    @property
+    def n_sources(self) -> int:
+        return int(self.rows["source"].nunique()) if len(self.rows) else 0
+
+    def summary(self) -> dict[str, int]:
+        r = self.rows
+        return {
+            "rows": len(r), "rejected": len(self.rejected), "files": len(self.files), "sources": self.n_sources,
+            "gpus": int(r["gpu"].nunique()) if len(r) else 0, "models": int(r["model"].nunique()) if len(r) else 0,
+        }
+
+
+Resolver = Callable[[str], str]  # raw name -> canonical name; raises PhantomError when unknown
+
+
+def builtin_corpus_files() -> list[Path]:
+    """The shipped corpus: every `benchmarks/measured/*.csv` (package data)."""
+    root = resources.files("phantom_report.benchmarks").joinpath("measured")
+    if not root.is_dir():
+        return []
+    return sorted(Path(str(p)) for p in root.iterdir() if p.name.endswith(".csv"))
+
+
+def default_resolvers(catalog=None) -> tuple[Resolver, Resolver]:
+    """GPU names through the profile catalog's aliases, model names through the zoo's aliases."""
+    from phantom_report.engine.profiles import load_catalog
+    from phantom_report.engine.zoo import resolve_builtin
+
+    cat = catalog if catalog is not None else load_catalog()
+    return cat.resolve, resolve_builtin
+
+
+def _blank(text: str | None) -> bool:
+    return text is None or text.strip() == ""
+
+
+def _parse_number(text: str | None, what: str, integer: bool = False) -> float:
+    """Float (NaN when blank); ValueError with a readable reason otherwise."""
+    if _blank(text):
+        return math.nan
+    t = text.strip().replace(",", "") if integer else text.strip()
+    try:
+        v = float(t)
+    except ValueError:
+        raise ValueError(f"{what} {text!r} is not a number") from None
+    if not math.isfinite(v) or v <= 0:
+        raise ValueError(f"{what} {text!r} must be a positive number")
+    if integer and v != int(v):
+        raise ValueError(f"{what} {text!r} must be a whole number")
+    return v
+
+
+def _read_file(path: Path) -> tuple[list[dict[str, str]], list[int]]:
+    try:
+        fh = path.open(newline="", encoding="utf-8")
+    except OSError as exc:
+        raise CorpusError(f"{path}: cannot read measurements file: {exc.strerror}") from None
+    with fh:
+        reader = csv.DictReader(fh)
+        header = [h.strip() for h in (reader.fieldnames or [])]
+        missing = [c for c in REQUIRED_COLUMNS if c not in header]
+        if missing:
+            raise CorpusError(
+                f"{path}: missing required column(s) {', '.join(missing)}; "
+                f"expected the columns of BENCHMARK_SCHEMA.md ({', '.join(REQUIRED_COLUMNS)})"
+            )
+        reader.fieldnames = header
+        records, lines = [], []
+        for rec in reader:
+            records.append({k: (v or "") for k, v in rec.items() if k is not None})
+            lines.append(reader.line_num)  # line of the record's last physical line; exact for 1-line rows
+    return records, lines
+
+
+def _interpret(rec: dict[str, str], resolve_gpu: Resolver, resolve_model: Resolver) -> dict:
+    """One raw record -> a typed row; ValueError(reason) when it cannot be interpreted."""
+    for col in ("source", "source_url", "gpu", "model", "task", "runtime", "precision", "metric", "value"):
+        if _blank(rec.get(col)):
+            raise ValueError(f"required column '{col}' is empty")
+    metric = rec["metric"].strip().lower()
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {rec['metric']!r}; expected one of {', '.join(METRICS)}")
+    task = rec["task"].strip().lower()
+    if task not in TASKS:
+        raise ValueError(f"unknown task {rec['task']!r}; expected one of {', '.join(TASKS)}")
+    precision = rec["precision"].strip().lower()
+    precision = PRECISION_SYNONYMS.get(precision, precision)
+    if precision not in WEIGHT_BYTES:
+        raise ValueError(f"unknown precision {rec['precision']!r}; expected one of {', '.join(WEIGHT_BYTES)}")
+    value = _parse_number(rec["value"], "value")
+    batch = _parse_number(rec.get("batch_size"), "batch_size", integer=True)
+    if math.isnan(batch):
+        raise ValueError("batch_size is empty (the prediction depends on it)")
+    gpu_count = _parse_number(rec.get("gpu_count"), "gpu_count", integer=True)
+    seq_in = _parse_number(rec.get("seq_in"), "seq_in", integer=True)
+    seq_out = _parse_number(rec.get("seq_out"), "seq_out", integer=True)
+    if metric == "prefill_tokens_per_s" and math.isnan(seq_in):
+        raise ValueError("prefill_tokens_per_s needs seq_in")
+    if metric in LLM_METRICS and task != "inference":
+        raise ValueError(f"metric {metric} only applies to inference")
+    try:
+        gpu = resolve_gpu(rec["gpu"].strip())
+    except PhantomError as exc:
+        raise ValueError(str(exc)) from None
+    try:
+        model = resolve_model(rec["model"].strip())
+    except PhantomError as exc:
+        raise ValueError(str(exc)) from None
+    return {
+        "source": rec["source"].strip(), "source_url": rec["source_url"].strip(),
+        "gpu_raw": rec["gpu"].strip(), "gpu": gpu, "gpu_count": int(1 if math.isnan(gpu_count) else gpu_count),
+        "model_raw": rec["model"].strip(), "model": model, "task": task,
+        "runtime": rec["runtime"].strip().lower(), "precision": precision, "batch_size": int(batch),
+        "seq_in": seq_in, "seq_out": seq_out, "metric": metric, "value": value,
+        "notes": rec.get("notes", "").strip(),
+    }
+
+
+def _rejected_record(rec: dict[str, str], where: dict, reason: str) -> dict:
+    out = {**where, "reason": reason}
+    for col in REJECTED_COLUMNS:
+        if col not in out:
+            out[col] = rec.get(col, "")
+    return out
+
+
+def _split_conflicts(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Rows sharing DUPLICATE_KEY with different values contradict each other: reject all of them.
+
+    Exact repeats (the same number printed twice) keep their first occurrence only, so one printed
+    number is not counted twice by the fit or the metrics.
+    """
+    if rows.empty:
+        return rows, rows.iloc[0:0]
+    key = pd.Series(
+        ["|".join("" if (isinstance(v, float) and math.isnan(v)) else str(v) for v in rec)
+         for rec in rows[list(DUPLICATE_KEY)].itertuples(index=False)],
+        index=rows.index,
+    )
+    spread = rows.groupby(key)["value"].agg(lambda v: v.max() / v.min() - 1.0)
+    bad_keys = set(spread.index[spread > _SAME_VALUE_RTOL])
+    conflicting = key.isin(bad_keys)
+    repeat = key.duplicated(keep="first") & ~conflicting
+    return rows[~conflicting & ~repeat], rows[conflicting]
+
+
+def load_corpus(
+    paths: Iterable[str | Path] | None = None,
+    resolve_gpu: Resolver | None = None,
+    resolve_model: Resolver | None = None,
+) -> Corpus:
+    """Load and check measurement files (default: the shipped corpus) into a `Corpus`."""
+    files = [Path(p) for p in paths] if paths is not None else builtin_corpus_files()
+    if resolve_gpu is None or resolve_model is None:
+        dg, dm = default_resolvers()
+        resolve_gpu, resolve_model = resolve_gpu or dg, resolve_model or dm
+    good: list[dict] = []
+    bad: list[dict] = []
+    for path in files:
+        records, lines = _read_file(path)
+        for rec, line in zip(records, lines):
+            where = {"file": path.name, "line": line, "row_id": f"{path.name}:{line}"}
+            try:
+                good.append({**where, **_interpret(rec, resolve_gpu, resolve_model)})
+            except ValueError as exc:
+                bad.append(_rejected_record(rec, where, str(exc)))
+    rows = pd.DataFrame(good, columns=list(ROW_COLUMNS))
+    rows, conflicts = _split_conflicts(rows)
+    for rec in conflicts.to_dict("records"):
+        bad.append(_rejected_record(
+            {k: str(v) for k, v in rec.items()}, {k: rec[k] for k in ("file", "line", "row_id")},
+            "conflicting duplicate: another row has the same (source, gpu, gpu_count, model, task, runtime, "
+            "precision, batch_size, seq_in, seq_out, metric) with a different value",
+        ))
+    rejected = pd.DataFrame(bad, columns=list(REJECTED_COLUMNS))
+    return Corpus(rows=rows.reset_index(drop=True), rejected=rejected, files=tuple(p.name for p in files))

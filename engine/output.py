@@ -1,0 +1,97 @@
+"""Rendering engine results for the terminal: Rich tables, JSON and CSV (one place for all commands)."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from typing import Any, Iterable, Sequence
+
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+from phantom_report.errors import PhantomError
+
+FORMATS = ("table", "json", "csv")
+
+
+def check_format(fmt: str, allowed: Sequence[str] = FORMATS) -> str:
+    if fmt not in allowed:
+        raise PhantomError(f"--format must be one of {', '.join(allowed)}, got {fmt!r}")
+    return fmt
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return None
+    if hasattr(value, "item"):  # numpy scalar
+        return _clean(value.item())
+    return value
+
+
+def records(df: pd.DataFrame) -> list[dict]:
+    return [{k: _clean(v) for k, v in row.items()} for row in df.to_dict(orient="records")]
+
+
+def emit(df: pd.DataFrame, fmt: str, columns: Sequence[tuple[str, str, str]], title: str = "",
+         console: Console | None = None) -> None:
+    """columns: (column, header, format spec) for the table view; JSON/CSV carry every column."""
+    if fmt == "json":
+        sys.stdout.write(json.dumps(records(df), indent=2) + "\n")
+        return
+    if fmt == "csv":
+        df.to_csv(sys.stdout, index=False)
+        return
+    table = Table(title=title or None, header_style="bold")
+    for col, header, spec in columns:
+        numeric = spec not in ("", "bool") or col.endswith("_txt")
+        table.add_column(header, justify="right" if numeric else "left", no_wrap=numeric)
+    for row in df.itertuples(index=False):
+        cells = []
+        for col, _, spec in columns:
+            v = getattr(row, col)
+            if isinstance(v, float) and math.isnan(v):
+                cells.append("—")
+            elif isinstance(v, (bool,)) or spec == "bool":
+                cells.append("[green]yes[/]" if v else "[red]no[/]")
+            elif spec:
+                cells.append(format(v, spec))
+            else:
+                cells.append(str(v))
+        table.add_row(*cells)
+    (console or wide_console()).print(table)
+
+
+def wide_console() -> Console:
+    console = Console()
+    if not console.is_terminal:
+        # piped/captured output: wide enough that numbers and names never wrap into slivers
+        console = Console(width=max(console.width, 160))
+    return console
+
+
+def fmt_num(x: float) -> str:
+    """Compact human number: 3 significant figures, thousands separators, no exponent."""
+    if x != x:
+        return "—"
+    ax = abs(x)
+    if ax >= 100:
+        return f"{x:,.0f}"
+    if ax >= 10:
+        return f"{x:.1f}"
+    if ax >= 1:
+        return f"{x:.2f}"
+    return f"{x:.3g}"
+
+
+def fmt_range(mid: float, low: float, high: float) -> str:
+    return f"{fmt_num(mid)} ({fmt_num(low)}–{fmt_num(high)})"
+
+
+def split_list(values: Iterable[str] | str | None) -> list[str]:
+    if values is None:
+        return []
+    if isinstance(values, str):
+        values = [values]
+    return [v.strip() for item in values for v in item.split(",") if v.strip()]

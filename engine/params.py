@@ -1,0 +1,101 @@
+"""Predictor parameters: achieved fractions of peak, overheads and interval widths.
+
+Shipped as `engine/data/calibration.json`, written by `phantom-report calibrate` (fitted on the
+measured corpus). Every efficiency is a physical fraction in (0, 1]; the effective efficiency of an
+op is arch_eff x runtime_mult, capped at 1, so no prediction can beat the datasheet roofline.
+Missing keys fall back to the defaults below (plausible textbook values, used only until
+calibration has data for that architecture or runtime).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+MATMUL_CLASSES = frozenset({"gemm", "conv", "attention"})
+
+_DEFAULT_COMPUTE = {"matmul": 0.55, "other": 0.25}
+_DEFAULT_MEMORY = 0.7
+# Provisional interval (before calibration): +-50% at 90% (log 1.5 = 0.405)
+_DEFAULT_QUANTILES = {"0.5": 0.12, "0.8": 0.28, "0.9": 0.405, "0.95": 0.5, "0.99": 0.7}
+
+
+@dataclass(frozen=True)
+class CalibrationParams:
+    version: str = "uncalibrated"
+    fitted_at: str = ""
+    n_rows: int = 0
+    n_params: int = 0
+    compute_eff: Mapping[str, Mapping[str, float]] = field(default_factory=dict)  # arch -> {matmul, other}
+    memory_eff: Mapping[str, float] = field(default_factory=dict)  # arch -> fraction of peak bandwidth
+    runtime_compute_mult: Mapping[str, float] = field(default_factory=dict)
+    runtime_memory_mult: Mapping[str, float] = field(default_factory=dict)
+    overhead_ms: Mapping[str, float] = field(default_factory=dict)  # per forward pass, by runtime
+    per_op_overhead_us: float = 4.0  # kernel launch + framework dispatch per operator instance
+    # runtimes that replay whole graphs (CUDA graphs / fused engines) pay far less per-op overhead
+    runtime_launch_mult: Mapping[str, float] = field(default_factory=dict)
+    size_half_gflop: float = 0.05  # per-op work at which compute efficiency is half its max (A100-sized GPU)
+    intervals: Mapping[str, Any] = field(default_factory=lambda: {"log_abs_residual_quantiles": dict(_DEFAULT_QUANTILES)})
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    # --- lookups (vectorised over arrays of names) ---
+    def compute_eff_for(self, arch: str, group: str) -> float:
+        return float(self.compute_eff.get(arch, {}).get(group, _DEFAULT_COMPUTE[group]))
+
+    def memory_eff_for(self, arch: str) -> float:
+        return float(self.memory_eff.get(arch, _DEFAULT_MEMORY))
+
+    def runtime_compute(self, runtime: str) -> float:
+        return float(self.runtime_compute_mult.get(runtime, 1.0))
+
+    def runtime_memory(self, runtime: str) -> float:
+        return float(self.runtime_memory_mult.get(runtime, 1.0))
+
+    def overhead_ms_for(self, runtime: str) -> float:
+        return float(self.overhead_ms.get(runtime, self.overhead_ms.get("default", 0.3)))
+
+    def launch_mult(self, runtime: str) -> float:
+        return float(self.runtime_launch_mult.get(runtime, 1.0))
+
+    def log_half_width(self, confidence: np.ndarray | float) -> np.ndarray:
+        """Half-width of the prediction interval in log space at each confidence (interpolated)."""
+        q = self.intervals.get("log_abs_residual_quantiles") or _DEFAULT_QUANTILES
+        levels = np.array(sorted(float(k) for k in q))
+        widths = np.array([float(q[k]) for k in sorted(q, key=float)])
+        return np.interp(np.asarray(confidence, dtype=float), levels, widths)
+
+    @property
+    def calibrated(self) -> bool:
+        return self.version != "uncalibrated"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": self.version, "fitted_at": self.fitted_at, "n_rows": self.n_rows,
+            "n_params": self.n_params, "compute_eff": {k: dict(v) for k, v in self.compute_eff.items()},
+            "memory_eff": dict(self.memory_eff), "runtime_compute_mult": dict(self.runtime_compute_mult),
+            "runtime_memory_mult": dict(self.runtime_memory_mult), "overhead_ms": dict(self.overhead_ms),
+            "per_op_overhead_us": self.per_op_overhead_us, "runtime_launch_mult": dict(self.runtime_launch_mult),
+            "size_half_gflop": self.size_half_gflop, "intervals": dict(self.intervals), "extra": dict(self.extra),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "CalibrationParams":
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def load_params(path: str | Path | None = None) -> CalibrationParams:
+    """The shipped calibration (or the file given); defaults if none has been fitted yet."""
+    if path is None:
+        res = resources.files("phantom_report.engine").joinpath("data/calibration.json")
+        if not res.is_file():
+            return CalibrationParams()
+        text = res.read_text(encoding="utf-8")
+    else:
+        text = Path(path).read_text(encoding="utf-8")
+    return CalibrationParams.from_dict(json.loads(text))

@@ -1,0 +1,359 @@
+"""Vectorised performance predictor: a grid of points in, latency/throughput/memory/power out.
+
+Model (per operator j of the workload IR, per point i; see engine/ir.py for the cost terms):
+
+    t_compute = flops / (peak_tflops[precision] * eff_compute * size_eff)
+    t_memory  = bytes / (bandwidth * eff_memory)
+    t_op      = max(t_compute, t_memory) + launches * per_op_overhead
+    t_pass    = sum_j t_op + host_overhead(runtime) + tensor-parallel all-reduces
+
+eff_compute = min(1, arch_eff[arch, matmul|other] * runtime_mult) and eff_memory likewise, so no
+prediction is faster than the datasheet roofline; size_eff = w / (w + w_half * SMs/108) models
+under-filled GPUs for small per-op work w. LLM inference = prefill (TTFT, q = k = seq_in) then
+decode steps (q = 1, k grows from seq_in to seq_in + seq_out; per-step cost is linear in k, so the
+mid-point step is the average). Training step = 3 x forward (backward costs two forwards) plus
+an Adam update streaming 16-28 bytes per parameter, plus exposed gradient all-reduce across
+data-parallel GPUs. Every prediction carries an interval from the calibration's held-out
+residuals (conformal) at the requested confidence.
+
+Batch semantics: `batch_size` is per replica. A replica is one GPU, or a tensor-parallel group
+for generative models too large for one GPU; `gpu_count` GPUs = tp x dp replicas and throughput
+counts all replicas.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+
+from phantom_report.engine.ir import Workload
+from phantom_report.engine.params import MATMUL_CLASSES, CalibrationParams
+from phantom_report.engine.precision import ACTIVATION_BYTES, COMPUTE_COLUMN, WEIGHT_BYTES
+from phantom_report.engine.profiles import ProfileCatalog
+from phantom_report.errors import PredictionError
+
+_CHUNK = 16384  # points per block: bounds the (points x operators) temporaries to a few MB
+IDLE_POWER_FRACTION = 0.3  # board power at idle / TDP (datacenter GPUs idle at ~20-35% of TDP)
+RUNTIME_OVERHEAD_GB = 0.8  # CUDA context + allocator reserve + workspace (per GPU)
+ADAM_BYTES_PER_PARAM = {"fp32": 16.0, "tf32": 16.0}  # weights+grads+m+v (fp32)
+ADAM_BYTES_MIXED = 18.0  # fp16/bf16 weights+grads (4) + fp32 master, m, v (12) + fp32 grad copy (2)
+DP_OVERLAP = 0.8  # share of backward time that hides the gradient all-reduce (DDP bucketing)
+ALLREDUCE_LATENCY_S = 8e-6
+
+OUTPUT_COLUMNS = (
+    "supported", "reason", "latency_ms", "latency_ms_low", "latency_ms_high", "throughput_per_s",
+    "throughput_per_s_low", "throughput_per_s_high", "tokens_per_s", "tokens_per_s_low",
+    "tokens_per_s_high", "ttft_ms", "ttft_ms_low", "ttft_ms_high", "tpot_ms", "tpot_ms_low",
+    "tpot_ms_high", "memory_gb", "fits", "fit_hint", "power_w", "energy_j_per_sample", "bound",
+    "tensor_parallel", "flops_per_sample", "params_total", "params_active",
+)
+
+
+class _OpTable:
+    """Operator coefficients of one workload as arrays (one entry per operator)."""
+
+    def __init__(self, w: Workload):
+        ops = w.operators
+        a = lambda attr: np.array([float(getattr(o, attr)) for o in ops])  # noqa: E731
+        self.count = a("count")
+        self.f1, self.ftok, self.fctx = a("flops_per_sample"), a("flops_per_token"), a("flops_per_token_ctx")
+        self.a1, self.atok, self.actx = a("act_elems_per_sample"), a("act_elems_per_token"), a("act_elems_per_token_ctx")
+        self.kv = a("kv_elems_per_ctx_token")
+        self.params = a("params") * np.array([o.weights_streamed for o in ops], dtype=float)
+        self.experts = a("moe_experts")
+        self.topk = a("moe_top_k")
+        self.is_matmul = np.array([o.op_class in MATMUL_CLASSES for o in ops])
+        # ops with only per-sample terms (encoders, pooler) run once per request, not per decode step
+        self.per_token = (self.ftok + self.fctx + self.atok + self.actx + self.kv) > 0
+        self.moe = self.experts > 0
+
+
+def _pass(t: _OpTable, B, q, k, per_sample: bool, g: dict, tp) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Time of one forward pass for each point (seconds), its roofline-ideal time, and compute share."""
+    active = np.ones_like(t.count, dtype=bool) if per_sample else t.per_token
+    ps = 1.0 if per_sample else 0.0
+    cnt = (t.count * active)[None, :]
+    Bc, qc, kc, tpc = B[:, None], q[:, None], k[:, None], tp[:, None]
+    flops = cnt * Bc * (ps * t.f1 + qc * t.ftok + qc * kc * t.fctx) / tpc
+    act = cnt * Bc * (ps * t.a1 + qc * t.atok + qc * kc * t.actx + kc * t.kv) / tpc
+    touched = np.ones_like(flops)
+    if t.moe.any():
+        tokens = (B * q)[:, None]
+        frac = np.where(t.moe, 1.0 - (1.0 - np.divide(t.topk, t.experts, where=t.moe, out=np.zeros_like(t.topk))) ** tokens, 1.0)
+        touched = np.clip(frac, 0.0, 1.0)
+    weights = cnt * t.params * touched / tpc
+    bytes_ = weights * g["wbytes"][:, None] + act * g["abytes"][:, None]
+    eff_c = np.where(t.is_matmul, g["eff_mm"][:, None], g["eff_other"][:, None])
+    peak = g["peak_flops"][:, None]
+    per_instance = flops / np.maximum(cnt, 1.0)
+    size_eff = per_instance / (per_instance + g["half_flops"][:, None])
+    t_c = flops / (peak * eff_c * np.maximum(size_eff, 1e-9))
+    t_m = bytes_ / (g["bw"][:, None] * g["eff_mem"][:, None])
+    launch = cnt * g["launch_s"][:, None]
+    op_t = np.maximum(t_c, t_m)
+    total = op_t.sum(axis=1) + launch.sum(axis=1) + g["overhead_s"]
+    ideal = np.maximum(flops / peak, bytes_ / g["bw"][:, None]).sum(axis=1)
+    compute_t = np.where(t_c >= t_m, op_t, 0.0).sum(axis=1)
+    return total, ideal, compute_t
+
+
+def _tp_comm(w: Workload, B, q, tp, g) -> np.ndarray:
+    """Two all-reduces of the hidden state per layer under tensor parallelism (Megatron)."""
+    vol = 2.0 * (tp - 1) / tp * B * q * w.hidden_size * g["abytes"]
+    link = g["ic_bps"] / 2.0  # interconnect figures are bidirectional
+    n = 2.0 * max(w.num_layers, 1)
+    return np.where(tp > 1, n * (vol / link + ALLREDUCE_LATENCY_S), 0.0)
+
+
+def _memory_gb(w: Workload, B, seq_in, seq_out, task, precision_wbytes, abytes, tp, train_bytes):
+    weights = w.params_total * precision_wbytes / tp
+    ctx = seq_in + seq_out
+    kv = B * ctx * w.kv_elems_per_token * abytes / tp if w.generative else 0.0
+    tokens = np.maximum(seq_in, 1.0) if w.seq_scalable else float(w.default_seq_len)
+    saved = B * tokens * w.saved_act_elems_per_token * abytes
+    # inference keeps only a couple of layers' activations alive at once
+    infer_act = saved / max(w.num_layers, 1) * 2 if w.num_layers else saved * 0.1
+    act = np.where(task == "training", saved, infer_act) / tp
+    optimizer = np.where(task == "training", w.params_total * train_bytes, 0.0)
+    return (weights + kv + act + optimizer) / 1e9 + RUNTIME_OVERHEAD_GB, weights / 1e9
+
+
+def _gpu_arrays(points: pd.DataFrame, catalog: ProfileCatalog, params: CalibrationParams) -> dict:
+    gpus = points["gpu"].to_numpy()
+    uniq = pd.unique(gpus)
+    prof = {g: catalog.get(g) for g in uniq}
+    col = lambda fn: np.array([fn(prof[g]) for g in gpus]) if len(uniq) > 1 else np.full(len(gpus), fn(prof[uniq[0]]))  # noqa: E731
+    precision = points["precision"].to_numpy()
+    runtime = points["runtime"].to_numpy()
+    arch = col(lambda p: p.architecture)
+    peak = np.array([prof[g].peak(COMPUTE_COLUMN[p]) or np.nan for g, p in zip(gpus, precision)], dtype=float)
+    rt_c = np.array([params.runtime_compute(r) for r in runtime])
+    rt_m = np.array([params.runtime_memory(r) for r in runtime])
+    arch_mm = np.array([params.compute_eff_for(a, "matmul") for a in arch])
+    arch_ot = np.array([params.compute_eff_for(a, "other") for a in arch])
+    arch_mem = np.array([params.memory_eff_for(a) for a in arch])
+    sm = col(lambda p: p.sm_count).astype(float)
+    return {
+        "peak_flops": peak * 1e12,
+        "bw": col(lambda p: p.memory_bandwidth_gbps).astype(float) * 1e9,
+        "eff_mm": np.minimum(arch_mm * rt_c, 1.0),
+        "eff_other": np.minimum(arch_ot * rt_c, 1.0),
+        "eff_mem": np.minimum(arch_mem * rt_m, 1.0),
+        "half_flops": params.size_half_gflop * 1e9 * sm / 108.0,
+        "launch_s": params.per_op_overhead_us * 1e-6 * np.array([params.launch_mult(r) for r in runtime]),
+        "overhead_s": np.array([params.overhead_ms_for(r) for r in runtime]) * 1e-3,
+        "ic_bps": col(lambda p: p.interconnect_gbps).astype(float) * 1e9,
+        "mem_gb": col(lambda p: p.memory_gb).astype(float),
+        "tdp_w": col(lambda p: p.tdp_w).astype(float),
+        "fp8_ok": col(lambda p: p.peak("fp8") is not None),
+        "wbytes": np.array([WEIGHT_BYTES[p] for p in precision]),
+        "abytes": np.array([ACTIVATION_BYTES[p] for p in precision]),
+    }
+
+
+def normalize_points(points: pd.DataFrame, catalog: ProfileCatalog) -> pd.DataFrame:
+    """Fill defaults, canonicalise GPU names and precisions, reject impossible values."""
+    df = points.copy()
+    for col in ("model", "gpu", "precision", "batch_size"):
+        if col not in df:
+            raise PredictionError(f"prediction grid is missing column '{col}'")
+    defaults = {"seq_in": np.nan, "seq_out": np.nan, "task": "inference", "runtime": "pytorch",
+                "gpu_count": 1, "confidence": 0.9}
+    for col, val in defaults.items():
+        if col not in df:
+            df[col] = val
+        elif not isinstance(val, float):
+            df[col] = df[col].fillna(val)
+    df["gpu"] = df["gpu"].map({g: catalog.resolve(str(g)) for g in pd.unique(df["gpu"])})
+    df["precision"] = df["precision"].astype(str).str.lower()
+    bad = sorted(set(df["precision"]) - set(WEIGHT_BYTES))
+    if bad:
+        raise PredictionError(f"unknown precision {bad[0]!r}; expected one of: {', '.join(WEIGHT_BYTES)}")
+    df["task"] = df["task"].astype(str).str.lower()
+    bad = sorted(set(df["task"]) - {"inference", "training"})
+    if bad:
+        raise PredictionError(f"unknown task {bad[0]!r}; expected inference or training")
+    df["runtime"] = df["runtime"].astype(str).str.lower()
+    for col in ("batch_size", "gpu_count"):
+        vals = pd.to_numeric(df[col], errors="coerce")
+        if vals.isna().any() or (vals < 1).any() or (vals != np.floor(vals)).any():
+            badv = df[col][vals.isna() | (vals < 1) | (vals != np.floor(vals))].iloc[0]
+            raise PredictionError(f"{col} must be a positive integer, got {badv!r}")
+        df[col] = vals.astype(int)
+    for col in ("seq_in", "seq_out"):
+        vals = pd.to_numeric(df[col], errors="coerce")
+        if (vals < 0).any():
+            raise PredictionError(f"{col} must be >= 0, got {vals[vals < 0].iloc[0]!r}")
+        df[col] = vals
+    conf = pd.to_numeric(df["confidence"], errors="coerce")
+    if conf.isna().any() or ((conf <= 0) | (conf >= 1)).any():
+        raise PredictionError("confidence must be between 0 and 1 (e.g. 0.9)")
+    df["confidence"] = conf
+    return df.reset_index(drop=True)
+
+
+def predict_grid(points: pd.DataFrame, catalog: ProfileCatalog, workloads: Mapping[str, Workload],
+                 params: CalibrationParams) -> pd.DataFrame:
+    """Predict every row of `points` (columns: see docs/INTERFACES.md). Vectorised per workload."""
+    df = normalize_points(points, catalog)
+    n = len(df)
+    out = {c: np.full(n, np.nan) for c in OUTPUT_COLUMNS}
+    out["supported"] = np.ones(n, dtype=bool)
+    out["reason"] = np.full(n, "", dtype=object)
+    out["fits"] = np.ones(n, dtype=bool)
+    out["fit_hint"] = np.full(n, "", dtype=object)
+    out["bound"] = np.full(n, "", dtype=object)
+    missing = sorted(set(df["model"]) - set(workloads))
+    if missing:
+        raise PredictionError(f"no workload for model {missing[0]!r}")
+    g_all = _gpu_arrays(df, catalog, params)
+    unsupported = np.isnan(g_all["peak_flops"])
+    for i in np.flatnonzero(unsupported):
+        col = COMPUTE_COLUMN[df.at[i, "precision"]]
+        out["supported"][i] = False
+        out["reason"][i] = f"{df.at[i, 'gpu']} has no {col} compute path"
+    train_int = (df["task"].to_numpy() == "training") & df["precision"].isin(["int8", "int4", "q4_0", "q8_0"]).to_numpy()
+    out["supported"][train_int] = False
+    out["reason"][train_int] = "training in integer precision is not modelled"
+    model_codes = df["model"].to_numpy()
+    for name in pd.unique(model_codes):
+        idx_all = np.flatnonzero((model_codes == name) & out["supported"])
+        for start in range(0, len(idx_all), _CHUNK):
+            idx = idx_all[start:start + _CHUNK]
+            _predict_block(workloads[name], df, idx, {k: v[idx] for k, v in g_all.items()}, params, out)
+    result = df.copy()
+    for c in OUTPUT_COLUMNS:
+        result[c] = out[c]
+    return result
+
+
+def _predict_block(w: Workload, df: pd.DataFrame, idx: np.ndarray, g: dict, params: CalibrationParams,
+                   out: dict) -> None:
+    t = _OpTable(w)
+    B = df["batch_size"].to_numpy()[idx].astype(float)
+    n_gpu = df["gpu_count"].to_numpy()[idx].astype(float)
+    task = df["task"].to_numpy()[idx]
+    prec = df["precision"].to_numpy()[idx]
+    seq_default = float(w.default_seq_len)
+    seq_in = df["seq_in"].to_numpy()[idx].astype(float)
+    seq_out = df["seq_out"].to_numpy()[idx].astype(float)
+    if w.generative:
+        seq_in = np.where(np.isnan(seq_in), float(w.default_seq_len), seq_in)
+        seq_out = np.where(np.isnan(seq_out), 128.0, seq_out)
+    else:
+        seq_in = np.where(np.isnan(seq_in) | (not w.seq_scalable), seq_default, seq_in)
+        seq_out = np.zeros_like(seq_in)
+    training = task == "training"
+    train_bytes = np.where(np.isin(prec, ["fp32", "tf32"]), 16.0, ADAM_BYTES_MIXED)
+
+    # tensor parallel: the smallest power of two (<= gpu_count) whose shard fits; rest is data parallel
+    tp = np.ones_like(B)
+    if w.generative:
+        for cand in (2.0, 4.0, 8.0):
+            need, _ = _memory_gb(w, B, seq_in, seq_out, task, g["wbytes"], g["abytes"], tp, train_bytes)
+            grow = (need > g["mem_gb"]) & (cand <= n_gpu) & ~training
+            tp = np.where(grow, cand, tp)
+    dp = np.maximum(np.floor(n_gpu / tp), 1.0)
+
+    mem_gb, weights_gb = _memory_gb(w, B, seq_in, seq_out, task, g["wbytes"], g["abytes"], tp, train_bytes)
+    fits = mem_gb <= g["mem_gb"]
+    half = params.log_half_width(df["confidence"].to_numpy()[idx])
+    lo, hi = np.exp(-half), np.exp(half)
+
+    q_fwd = np.where(w.generative, np.maximum(seq_in, 1.0), seq_in)
+    t_fwd, ideal_fwd, comp_fwd = _pass(t, B, q_fwd, q_fwd, True, g, tp)
+    t_fwd = t_fwd + (_tp_comm(w, B, q_fwd, tp, g) if w.generative else 0.0)
+    latency = t_fwd.copy()
+    ideal, comp = ideal_fwd.copy(), comp_fwd.copy()
+    ttft = np.full_like(B, np.nan)
+    tpot = np.full_like(B, np.nan)
+    tokens = np.full_like(B, np.nan)
+
+    # training step: forward + backward (2x forward) + optimizer + exposed gradient all-reduce
+    if training.any():
+        opt_s = w.params_total * train_bytes / (g["bw"] * g["eff_mem"])
+        grad_bytes = w.params_total * np.where(np.isin(prec, ["fp32", "tf32"]), 4.0, 2.0)
+        comm = np.where(n_gpu > 1, 2.0 * (n_gpu - 1) / n_gpu * grad_bytes / (g["ic_bps"] / 2.0), 0.0)
+        exposed = np.maximum(comm - DP_OVERLAP * 2.0 * t_fwd, 0.0)
+        step = 3.0 * t_fwd - 2.0 * g["overhead_s"] + opt_s + exposed
+        latency = np.where(training, step, latency)
+        ideal = np.where(training, 3.0 * ideal_fwd, ideal)
+        comp = np.where(training, 3.0 * comp_fwd, comp)
+        if w.seq_scalable:
+            tokens = np.where(training, B * dp * seq_in / step, tokens)
+
+    if w.generative:
+        gen = ~training
+        k_mid = seq_in + np.maximum(seq_out - 1.0, 0.0) / 2.0
+        ones = np.ones_like(B)
+        t_dec, ideal_dec, comp_dec = _pass(t, B, ones, k_mid, False, g, tp)
+        t_dec = t_dec + _tp_comm(w, B, ones, tp, g)
+        steps = np.maximum(seq_out - 1.0, 0.0)
+        total = t_fwd + steps * t_dec
+        ttft = np.where(gen, t_fwd * 1e3, ttft)
+        tpot = np.where(gen, t_dec * 1e3, tpot)
+        latency = np.where(gen, total, latency)
+        tokens = np.where(gen, B * dp * np.maximum(seq_out, 1.0) / total, tokens)
+        ideal = np.where(gen, ideal_fwd + steps * ideal_dec, ideal)
+        comp = np.where(gen, comp_fwd + steps * comp_dec, comp)
+
+    throughput = B * dp / latency
+    util = np.clip(ideal / latency, 0.0, 1.0)
+    power = g["tdp_w"] * (IDLE_POWER_FRACTION + (1 - IDLE_POWER_FRACTION) * util)
+    bound = np.where(comp / latency >= 0.5, "compute", "memory")
+    bound = np.where(g["overhead_s"] / latency > 0.5, "overhead", bound)
+
+    lat_ms = latency * 1e3
+    out["latency_ms"][idx] = lat_ms
+    out["latency_ms_low"][idx] = lat_ms * lo
+    out["latency_ms_high"][idx] = lat_ms * hi
+    out["throughput_per_s"][idx] = throughput
+    out["throughput_per_s_low"][idx] = throughput * lo
+    out["throughput_per_s_high"][idx] = throughput * hi
+    out["tokens_per_s"][idx] = tokens
+    out["tokens_per_s_low"][idx] = tokens * lo
+    out["tokens_per_s_high"][idx] = tokens * hi
+    out["ttft_ms"][idx] = ttft
+    out["ttft_ms_low"][idx] = ttft * lo
+    out["ttft_ms_high"][idx] = ttft * hi
+    out["tpot_ms"][idx] = tpot
+    out["tpot_ms_low"][idx] = tpot * lo
+    out["tpot_ms_high"][idx] = tpot * hi
+    out["memory_gb"][idx] = mem_gb
+    out["fits"][idx] = fits
+    out["power_w"][idx] = power
+    out["energy_j_per_sample"][idx] = power * n_gpu * latency / (B * dp)
+    out["bound"][idx] = bound
+    out["tensor_parallel"][idx] = tp
+    out["flops_per_sample"][idx] = (t.count @ t.f1) + q_fwd * (t.count @ t.ftok) + q_fwd ** 2 * (t.count @ t.fctx)
+    out["params_total"][idx] = w.params_total
+    out["params_active"][idx] = w.params_active
+    for j in np.flatnonzero(~fits):
+        out["fit_hint"][idx[j]] = fit_hint(w, float(mem_gb[j]), float(g["mem_gb"][j]), float(weights_gb[j]),
+                                           str(prec[j]), int(B[j]), int(tp[j]), str(task[j]), bool(g["fp8_ok"][j]))
+
+
+def fit_hint(w: Workload, need_gb: float, have_gb: float, weights_gb: float, precision: str, batch: int,
+             tp: int, task: str, fp8_ok: bool = True) -> str:
+    """What would make a configuration that does not fit in memory fit."""
+    ideas = []
+    rest = need_gb - weights_gb - RUNTIME_OVERHEAD_GB
+    for n in (2, 4, 8):
+        if n > tp and weights_gb * tp / n + rest * tp / n + RUNTIME_OVERHEAD_GB <= have_gb:
+            ideas.append(f"tensor parallel over {n} GPUs")
+            break
+    for p in (("fp8",) if fp8_ok else ()) + ("int8", "int4"):
+        if WEIGHT_BYTES[p] < WEIGHT_BYTES[precision] and task == "inference":
+            scale = WEIGHT_BYTES[p] / WEIGHT_BYTES[precision]
+            if weights_gb * scale + rest + RUNTIME_OVERHEAD_GB <= have_gb:
+                ideas.append(f"{p} weights")
+                break
+    if batch > 1:
+        for b in (batch // 2, batch // 4, batch // 8, 1):
+            if b >= 1 and weights_gb + rest * b / batch + RUNTIME_OVERHEAD_GB <= have_gb:
+                ideas.append(f"batch {b}")
+                break
+    base = f"needs {need_gb:.1f} GB > {have_gb:.0f} GB"
+    return f"{base}; fits with {' or '.join(ideas)}" if ideas else f"{base}; needs more GPUs (multi-node) or a smaller model"
