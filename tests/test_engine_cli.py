@@ -1,0 +1,71 @@
+"""CLI behaviour of the engine commands: exit codes, one-line errors, JSON field names."""
+
+import json
+
+
+def test_compare_acceptance_table(cli):
+    r = cli("compare", "--models", "resnet-50,bert-base,llama-3.1-8b", "--gpus", "t4,a100-80gb-sxm,h100-sxm",
+            "--batch-sizes", "1,32", "--precisions", "fp16", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(r.stdout)
+    assert len(rows) == 18
+    by = {(x["model"], x["batch_size"], x["gpu"]): x for x in rows}
+    for m in ("resnet-50", "bert-base", "llama-3.1-8b"):
+        for b in (1, 32):
+            assert by[(m, b, "H100-SXM")]["throughput_per_s"] > by[(m, b, "A100-80GB-SXM")]["throughput_per_s"] \
+                > by[(m, b, "T4")]["throughput_per_s"]
+    t4 = by[("llama-3.1-8b", 1, "T4")]
+    assert t4["fits"] is False and "tensor parallel" in t4["fit_hint"]
+
+
+def test_compare_table_shows_not_fitting_note(cli):
+    r = cli("compare", "--models", "llama-3.1-8b", "--gpus", "t4,h100", "--batch-sizes", "1", "--precisions", "fp16")
+    assert r.returncode == 0, r.stderr
+    assert "needs" in r.stdout and "T4" in r.stdout
+
+
+def test_predict_json_fields_carry_units(cli):
+    r = cli("predict", "--model", "llama-3.1-8b", "--gpu", "h100", "--precision", "fp16", "--batch", "4",
+            "--seq-in", "512", "--seq-out", "128", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    for key in ("latency_ms", "throughput_per_s", "memory_gb", "ttft_ms", "tpot_ms", "tokens_per_s", "power_w",
+                "latency_ms_low", "latency_ms_high"):
+        assert isinstance(d[key], float), key
+
+
+def _one_line_error(r, text):
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert "Traceback" not in r.stderr
+    assert text in r.stderr
+    assert len(r.stderr.strip().splitlines()) <= 2
+
+
+def test_unknown_gpu(cli):
+    _one_line_error(cli("predict", "-m", "resnet-50", "-g", "h10"), "did you mean")
+
+
+def test_batch_zero(cli):
+    _one_line_error(cli("predict", "-m", "resnet-50", "-g", "t4", "-b", "0"), "batch")
+
+
+def test_precision_the_gpu_lacks(cli):
+    _one_line_error(cli("predict", "-m", "resnet-50", "-g", "t4", "-p", "bf16"), "no bf16")
+
+
+def test_unknown_precision(cli):
+    _one_line_error(cli("predict", "-m", "resnet-50", "-g", "t4", "-p", "fp64"), "unknown precision")
+
+
+def test_malformed_profile(cli, tmp_path):
+    (tmp_path / "bad.toml").write_text("name = \"X\"\nmemory_gb = [\n")
+    _one_line_error(cli("gpus", "list", env={"PHANTOM_PROFILES": str(tmp_path)}), "bad.toml")
+
+
+def test_gpus_and_models_lists(cli):
+    r = cli("gpus", "list", "--format", "json")
+    assert r.returncode == 0 and len(json.loads(r.stdout)) >= 25
+    r = cli("models", "list", "--format", "json")
+    assert r.returncode == 0 and len(json.loads(r.stdout)) >= 18
+    r = cli("gpus", "show", "h100")
+    assert r.returncode == 0 and "H100" in r.stdout

@@ -1,0 +1,118 @@
+"""Predictor behaviour: roofline bounds, ordering, memory fit, LLM phases, intervals, errors."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from phantom_report.engine.precision import COMPUTE_COLUMN
+from phantom_report.errors import PredictionError
+
+
+def grid(engine, **kw):
+    rows = [dict(zip(kw, vals)) for vals in zip(*kw.values())]
+    return engine.predict_grid(pd.DataFrame(rows))
+
+
+def test_no_prediction_beats_the_physical_roofline(engine):
+    rows = [{"model": m, "gpu": g, "precision": p, "batch_size": b}
+            for m in ("resnet-50", "bert-large", "llama-2-7b", "sd-1.5-unet")
+            for g in ("T4", "A100-80GB-SXM", "H100-SXM", "RTX-4090")
+            for p in ("fp16", "fp32") for b in (1, 64)]
+    df = engine.predict_grid(pd.DataFrame(rows))
+    df = df[df.supported]
+    for r in df.itertuples():
+        prof = engine.catalog.get(r.gpu)
+        w = engine.workload(r.model)
+        peak = prof.peak(COMPUTE_COLUMN[r.precision]) * 1e12
+        min_compute_s = r.flops_per_sample * r.batch_size / peak
+        min_memory_s = w.params_total * (4 if r.precision == "fp32" else 2) / (prof.memory_bandwidth_gbps * 1e9)
+        if w.generative:  # prefill alone must respect compute; each decode step must read the weights
+            assert r.ttft_ms / 1e3 >= min_compute_s * 0.999
+            assert r.tpot_ms / 1e3 >= min_memory_s * 0.999
+        else:
+            assert r.latency_ms / 1e3 >= max(min_compute_s, min_memory_s * 0.0) * 0.999
+
+
+def test_newer_gpus_are_faster(engine):
+    for model in ("resnet-50", "bert-base", "llama-3.1-8b"):
+        for b in (1, 32):
+            df = grid(engine, model=[model] * 3, gpu=["T4", "A100-80GB-SXM", "H100-SXM"], precision=["fp16"] * 3,
+                      batch_size=[b] * 3)
+            t4, a100, h100 = df.throughput_per_s
+            assert h100 > a100 > t4, (model, b)
+
+
+def test_throughput_grows_with_batch_and_latency_too(engine):
+    df = grid(engine, model=["resnet-50"] * 4, gpu=["A100-80GB-SXM"] * 4, precision=["fp16"] * 4,
+              batch_size=[1, 8, 64, 256])
+    assert np.all(np.diff(df.throughput_per_s) > 0)
+    assert np.all(np.diff(df.latency_ms) > 0)
+
+
+def test_llama_8b_fp16_does_not_fit_t4_and_says_what_would(engine):
+    r = engine.predict("llama-3.1-8b", "T4", "fp16", 1)
+    assert not r["fits"]
+    assert "tensor parallel over 2" in r["fit_hint"] and "int8" in r["fit_hint"]
+    assert "fp8" not in r["fit_hint"]  # T4 has no fp8
+    assert engine.predict("llama-3.1-8b", "H100-SXM", "fp16", 1)["fits"]
+
+
+def test_llm_phases(engine):
+    r = engine.predict("llama-3.1-8b", "H100-SXM", "fp16", 4, seq_in=1024, seq_out=256)
+    assert r["ttft_ms"] > r["tpot_ms"]
+    assert r["latency_ms"] == pytest.approx(r["ttft_ms"] + 255 * r["tpot_ms"], rel=1e-6)
+    assert r["tokens_per_s"] == pytest.approx(4 * 256 / (r["latency_ms"] / 1e3), rel=1e-6)
+    # decode is bandwidth-bound: a step can't be shorter than reading the weights once
+    prof = engine.catalog.get("H100-SXM")
+    assert r["tpot_ms"] / 1e3 > 8.03e9 * 2 / (prof.memory_bandwidth_gbps * 1e9)
+
+
+def test_tensor_parallel_for_models_that_do_not_fit_one_gpu(engine):
+    r = engine.predict("llama-2-70b", "H100-SXM", "fp16", 8, gpu_count=4)
+    assert r["tensor_parallel"] >= 2 and r["fits"]
+    single = engine.predict("llama-2-70b", "H100-SXM", "fp16", 8)
+    assert not single["fits"]
+
+
+def test_training_costs_about_three_forwards(engine):
+    inf = engine.predict("bert-large", "A100-80GB-SXM", "amp", 32, seq_in=128)
+    tr = engine.predict("bert-large", "A100-80GB-SXM", "amp", 32, seq_in=128, task="training")
+    assert 2.5 * inf["latency_ms"] < tr["latency_ms"] < 6 * inf["latency_ms"]
+    assert tr["memory_gb"] > inf["memory_gb"]
+
+
+def test_intervals_bracket_prediction_and_widen_with_confidence(engine):
+    lo = engine.predict("resnet-50", "T4", "fp16", 8, confidence=0.5)
+    hi = engine.predict("resnet-50", "T4", "fp16", 8, confidence=0.95)
+    for r in (lo, hi):
+        assert r["latency_ms_low"] < r["latency_ms"] < r["latency_ms_high"]
+    assert (hi["latency_ms_high"] - hi["latency_ms_low"]) > (lo["latency_ms_high"] - lo["latency_ms_low"])
+
+
+def test_power_between_idle_and_tdp(engine):
+    r = engine.predict("resnet-50", "H100-SXM", "fp16", 256)
+    tdp = engine.catalog.get("H100-SXM").tdp_w
+    assert 0.3 * tdp <= r["power_w"] <= tdp
+    assert r["energy_j_per_sample"] > 0
+
+
+def test_unsupported_precision_is_marked_not_raised_in_grids(engine):
+    df = grid(engine, model=["resnet-50"], gpu=["T4"], precision=["bf16"], batch_size=[1])
+    assert not df.supported[0] and "no bf16" in df.reason[0]
+
+
+@pytest.mark.parametrize("bad", [{"batch_size": 0}, {"precision": "fp64"}, {"task": "finetune"}, {"gpu": "h10"}])
+def test_bad_points_raise_clear_errors(engine, bad):
+    row = {"model": "resnet-50", "gpu": "T4", "precision": "fp16", "batch_size": 1, **bad}
+    with pytest.raises(Exception) as exc:
+        engine.predict_grid(pd.DataFrame([row]))
+    assert exc.type.__name__ in ("PredictionError", "ProfileError")
+
+
+def test_grid_is_vectorised_and_consistent_with_single_predictions(engine):
+    rows = [{"model": m, "gpu": g, "precision": "fp16", "batch_size": b}
+            for m in ("resnet-50", "gpt-2") for g in ("T4", "L4") for b in (1, 16)]
+    df = engine.predict_grid(pd.DataFrame(rows))
+    for row, r in zip(rows, df.itertuples()):
+        single = engine.predict(row["model"], row["gpu"], "fp16", row["batch_size"])
+        assert single["latency_ms"] == pytest.approx(r.latency_ms)
