@@ -12,6 +12,9 @@ q = 1, k = context so far; vision/CNN models: q = k = their fixed token count, o
     kv_elems     = count * B * k * kv_elems_per_ctx_token          (KV cache read by attention)
     weight_elems = count * params * touched_fraction               (read once per pass, not per sample)
 
+For generative workloads, per-sample terms (encoders, cross-attention K/V projections) are paid once
+per request, in the prefill pass; decode steps run only the operators with per-token terms.
+
 FLOPs count a multiply-add as 2. Element counts become bytes through the precision
 (`engine.precision`): weights at the weight width, activations and KV cache at the activation width.
 """

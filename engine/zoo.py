@@ -36,6 +36,8 @@ _BUILDERS: dict[str, Callable[[], Workload]] = {
                               heads=16, ffn=4096, classes=1000,
                               source="Dosovitskiy et al. 2020 (arXiv:2010.11929) Table 1; google/vit-large-patch16-224",
                               aliases=("vit-large", "vit-l/16", "vit_l_16", "vit-large-patch16-224")),
+    "resnext101-32x4d": V.resnext101_32x4d,
+    "se-resnext101-32x4d": lambda: V.resnext101_32x4d(se=True),
     "yolov8-m": V.yolov8m,
     "sd-1.5-unet": V.sd15_unet,
     "sdxl-unet": V.sdxl_unet,
@@ -75,6 +77,17 @@ _BUILDERS: dict[str, Callable[[], Workload]] = {
                                           heads=32, kv_heads=8, ffn=14336, max_seq=32768, experts=8, top_k=2,
                                           source=_HF.format("mistralai/Mixtral-8x7B-v0.1"),
                                           aliases=("mixtral", "mixtral-8x7b-v0.1", "mixtral-8x7b-instruct")),
+    "gpt-j-6b": lambda: T.decoder_llm("gpt-j-6b", "GPT-J-6B", vocab=50400, hidden=4096, layers=28, heads=16,
+                                      kv_heads=16, ffn=16384, max_seq=2048, gated=False,
+                                      source=_HF.format("EleutherAI/gpt-j-6b"), aliases=("gptj-6b", "gpt-j", "gptj")),
+    "llama-3.1-405b": lambda: T.decoder_llm("llama-3.1-405b", "Llama-3.1-405B", vocab=128256, hidden=16384,
+                                            layers=126, heads=128, kv_heads=8, ffn=53248, max_seq=131072,
+                                            source=_HF.format("meta-llama/Llama-3.1-405B"),
+                                            aliases=("llama3.1-405b", "llama-3.1-405b-instruct")),
+    "mixtral-8x22b": lambda: T.decoder_llm("mixtral-8x22b", "Mixtral-8x22B", vocab=32768, hidden=6144, layers=56,
+                                           heads=48, kv_heads=8, ffn=16384, max_seq=65536, experts=8, top_k=2,
+                                           source=_HF.format("mistralai/Mixtral-8x22B-v0.1"),
+                                           aliases=("mixtral-8x22b-v0.1", "mixtral-8x22b-instruct")),
 }
 
 # Published parameter totals (total, active) and where they are printed.
@@ -96,6 +109,11 @@ PUBLISHED_PARAMS: dict[str, tuple[float, float | None, str]] = {
     "llama-3.1-8b": (8.03e9, None, "HF meta-llama/Llama-3.1-8B: 8.03B"),
     "llama-3.1-70b": (70.6e9, None, "HF meta-llama/Llama-3.1-70B: 70.6B"),
     "mistral-7b": (7.24e9, None, "HF mistralai/Mistral-7B-v0.1: 7.24B"),
+    "resnext101-32x4d": (44.18e6, None, "torchvision-style count, NVIDIA DLE ConvNets README: 44.18M"),
+    "se-resnext101-32x4d": (48.96e6, None, "Hu et al. 2017 Table: SE-ResNeXt-101 (32x4d) 48.96M"),
+    "gpt-j-6b": (6.05e9, None, "EleutherAI GPT-J-6B model card: 6,053,381,344 parameters"),
+    "llama-3.1-405b": (405.9e9, None, "HF meta-llama/Llama-3.1-405B: 406B"),
+    "mixtral-8x22b": (141e9, 39e9, "Mistral AI, Mixtral 8x22B announcement: 141B total, 39B active"),
     "mixtral-8x7b": (46.7e9, 12.9e9, "Mistral AI, Mixtral of experts (2023): 46.7B total, 12.9B active"),
 }
 

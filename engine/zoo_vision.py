@@ -31,11 +31,11 @@ class _Net:
                                       params=params, act_elems_per_sample=act), 1]
 
     def conv(self, name: str, cin: int, cout: int, k: int, hw_in: int, stride: int = 1,
-             bias: bool = False, norm: str | None = "bn", act: bool = True) -> int:
+             bias: bool = False, norm: str | None = "bn", act: bool = True, groups: int = 1) -> int:
         hw_out = (hw_in + stride - 1) // stride  # 'same' padding
         self.add(name, "conv" if k > 1 else "gemm",
-                 2.0 * k * k * cin * cout * hw_out * hw_out,
-                 k * k * cin * cout + (cout if bias else 0),
+                 2.0 * k * k * cin // groups * cout * hw_out * hw_out,
+                 k * k * cin // groups * cout + (cout if bias else 0),
                  cin * hw_in * hw_in + cout * hw_out * hw_out)
         if norm:
             self.add(f"{name}.{norm}", "norm", 0.0, 2 * cout, 2.0 * cout * hw_out * hw_out)
@@ -84,6 +84,43 @@ def resnet50() -> Workload:
     return _workload(net, "resnet-50", "ResNet-50 (224x224)", "cnn",
                      "He et al. 2015 (arXiv:1512.03385) Table 1; torchvision resnet50 (v1.5)",
                      ("resnet50", "rn50", "resnet-50-v1.5", "resnet50v1.5", "resnet50_v1.5"))
+
+
+def resnext101_32x4d(se: bool = False) -> Workload:
+    """ResNeXt-101 32x4d (Xie et al. 2016), optionally with squeeze-excitation (Hu et al. 2017,
+    reduction 16), 224x224, as in NVIDIA DeepLearningExamples' ConvNets."""
+    net = _Net()
+    hw = net.conv("stem.conv7x7", 3, 64, 7, 224, stride=2)
+    net.add("stem.maxpool", "pool", 0.0, 0, 64 * hw * hw * 1.25)
+    hw //= 2
+    cin = 64
+    for stage, (width, blocks) in enumerate([(128, 3), (256, 4), (512, 23), (1024, 3)]):
+        cout = width * 2
+        for b in range(blocks):
+            stride = 2 if (b == 0 and stage > 0) else 1
+            tag = f"layer{stage + 1}"
+            net.conv(f"{tag}.conv1x1a", cin, width, 1, hw)
+            hw_out = net.conv(f"{tag}.conv3x3g32", width, width, 3, hw, stride=stride, groups=32)
+            net.conv(f"{tag}.conv1x1b", width, cout, 1, hw_out, act=False)
+            if se:
+                r = cout // 16
+                net.add(f"{tag}.se.pool", "pool", 0.0, 0, cout * hw_out * hw_out + cout)
+                net.add(f"{tag}.se.fc1", "gemm", 2.0 * cout * r, cout * r + r, cout + r)
+                net.add(f"{tag}.se.fc2", "gemm", 2.0 * r * cout, r * cout + cout, cout + r)
+                net.add(f"{tag}.se.scale", "elementwise", 0.0, 0, 2.0 * cout * hw_out * hw_out)
+            if b == 0:
+                net.conv(f"{tag}.downsample", cin, cout, 1, hw, stride=stride, act=False)
+            net.add(f"{tag}.residual_relu", "elementwise", 0.0, 0, 3.0 * cout * hw_out * hw_out)
+            cin, hw = cout, hw_out
+    net.add("avgpool", "pool", 0.0, 0, cin * hw * hw + cin)
+    net.add("fc", "gemm", 2.0 * cin * 1000, cin * 1000 + 1000, cin + 1000)
+    if se:
+        return _workload(net, "se-resnext101-32x4d", "SE-ResNeXt101-32x4d (224x224)", "cnn",
+                         "Hu et al. 2017 (arXiv:1709.01507); NVIDIA DeepLearningExamples ConvNets se-resnext101-32x4d",
+                         ("se-resnext101", "se_resnext101_32x4d", "seresnext101-32x4d"))
+    return _workload(net, "resnext101-32x4d", "ResNeXt101-32x4d (224x224)", "cnn",
+                     "Xie et al. 2016 (arXiv:1611.05431); NVIDIA DeepLearningExamples ConvNets resnext101-32x4d",
+                     ("resnext101", "resnext101_32x4d", "resnext-101-32x4d"))
 
 
 def _c2f(net: _Net, tag: str, c1: int, c2: int, n: int, hw: int, shortcut: bool) -> None:
