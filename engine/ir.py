@@ -88,6 +88,9 @@ class Workload:
     # whether the user may vary sequence length (text models) or not (fixed-resolution vision)
     seq_scalable: bool = False
     max_seq_len: int | None = None
+    # vision models: the input side in pixels the operators were traced at; a point's `seq_in`
+    # (image side) rescales per-sample and per-token work by (side / image_size)^2
+    image_size: int = 0
     # KV-cache elements per token per sample, all layers (2 * layers * kv_heads * head_dim)
     kv_elems_per_token: float = 0.0
     # activation elements per sample kept for backward (training memory), per token if seq_scalable

@@ -23,6 +23,7 @@ counts all replicas.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Mapping
 
 import numpy as np
@@ -41,13 +42,14 @@ ADAM_BYTES_PER_PARAM = {"fp32": 16.0, "tf32": 16.0}  # weights+grads+m+v (fp32)
 ADAM_BYTES_MIXED = 18.0  # fp16/bf16 weights+grads (4) + fp32 master, m, v (12) + fp32 grad copy (2)
 DP_OVERLAP = 0.8  # share of backward time that hides the gradient all-reduce (DDP bucketing)
 ALLREDUCE_LATENCY_S = 8e-6
+MAX_BATCH_MEMORY_SHARE = 0.9  # serving engines reserve ~90% of GPU memory for weights + KV cache
 
 OUTPUT_COLUMNS = (
     "supported", "reason", "latency_ms", "latency_ms_low", "latency_ms_high", "throughput_per_s",
     "throughput_per_s_low", "throughput_per_s_high", "tokens_per_s", "tokens_per_s_low",
     "tokens_per_s_high", "ttft_ms", "ttft_ms_low", "ttft_ms_high", "tpot_ms", "tpot_ms_low",
     "tpot_ms_high", "memory_gb", "fits", "fit_hint", "power_w", "energy_j_per_sample", "bound",
-    "tensor_parallel", "flops_per_sample", "params_total", "params_active",
+    "tensor_parallel", "batch_used", "flops_per_sample", "params_total", "params_active",
 )
 
 
@@ -70,10 +72,13 @@ class _OpTable:
         self.moe = self.experts > 0
 
 
-def _pass(t: _OpTable, B, q, k, per_sample: bool, g: dict, tp) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Time of one forward pass for each point (seconds), its roofline-ideal time, and compute share."""
-    active = np.ones_like(t.count, dtype=bool) if per_sample else t.per_token
-    ps = 1.0 if per_sample else 0.0
+def _pass(t: _OpTable, B, q, k, per_sample, g: dict, tp) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Time of one forward pass for each point (seconds), its roofline-ideal time, and compute time.
+
+    per_sample: None for decode steps (per-sample-only operators do not run), else an array
+    scaling the per-sample terms (1, or the image-area ratio for vision models)."""
+    active = t.per_token if per_sample is None else np.ones_like(t.count, dtype=bool)
+    ps = 0.0 if per_sample is None else per_sample[:, None]
     cnt = (t.count * active)[None, :]
     Bc, qc, kc, tpc = B[:, None], q[:, None], k[:, None], tp[:, None]
     flops = cnt * Bc * (ps * t.f1 + qc * t.ftok + qc * kc * t.fctx) / tpc
@@ -120,36 +125,42 @@ def _memory_gb(w: Workload, B, seq_in, seq_out, task, precision_wbytes, abytes, 
     return (weights + kv + act + optimizer) / 1e9 + RUNTIME_OVERHEAD_GB, weights / 1e9
 
 
+def _lookup(values: np.ndarray, fn) -> np.ndarray:
+    """fn applied once per distinct value, broadcast back to every point (grids repeat values)."""
+    codes, uniq = pd.factorize(values)
+    return np.asarray([fn(u) for u in uniq])[codes]
+
+
 def _gpu_arrays(points: pd.DataFrame, catalog: ProfileCatalog, params: CalibrationParams) -> dict:
     gpus = points["gpu"].to_numpy()
-    uniq = pd.unique(gpus)
-    prof = {g: catalog.get(g) for g in uniq}
-    col = lambda fn: np.array([fn(prof[g]) for g in gpus]) if len(uniq) > 1 else np.full(len(gpus), fn(prof[uniq[0]]))  # noqa: E731
     precision = points["precision"].to_numpy()
     runtime = points["runtime"].to_numpy()
+    prof = {g: catalog.get(g) for g in pd.unique(gpus)}
+    col = lambda fn: _lookup(gpus, lambda g: fn(prof[g]))  # noqa: E731
     arch = col(lambda p: p.architecture)
-    peak = np.array([prof[g].peak(COMPUTE_COLUMN[p]) or np.nan for g, p in zip(gpus, precision)], dtype=float)
-    rt_c = np.array([params.runtime_compute(r) for r in runtime])
-    rt_m = np.array([params.runtime_memory(r) for r in runtime])
-    arch_mm = np.array([params.compute_eff_for(a, "matmul") for a in arch])
-    arch_ot = np.array([params.compute_eff_for(a, "other") for a in arch])
-    arch_mem = np.array([params.memory_eff_for(a) for a in arch])
+    gp = gpus.astype(object) + "|" + precision.astype(object)
+    peak = _lookup(gp, lambda k: prof[k.split("|")[0]].peak(COMPUTE_COLUMN[k.split("|")[1]]) or np.nan).astype(float)
+    ar = arch.astype(object) + "|" + runtime.astype(object)
+    split = lambda k: k.split("|")  # noqa: E731
+    eff_mm = _lookup(ar, lambda k: min(params.compute_eff_for(split(k)[0], "matmul") * params.runtime_compute(split(k)[1]), 1.0))
+    eff_ot = _lookup(ar, lambda k: min(params.compute_eff_for(split(k)[0], "other") * params.runtime_compute(split(k)[1]), 1.0))
+    eff_mem = _lookup(ar, lambda k: min(params.memory_eff_for(split(k)[0]) * params.runtime_memory(split(k)[1]), 1.0))
     sm = col(lambda p: p.sm_count).astype(float)
     return {
         "peak_flops": peak * 1e12,
         "bw": col(lambda p: p.memory_bandwidth_gbps).astype(float) * 1e9,
-        "eff_mm": np.minimum(arch_mm * rt_c, 1.0),
-        "eff_other": np.minimum(arch_ot * rt_c, 1.0),
-        "eff_mem": np.minimum(arch_mem * rt_m, 1.0),
+        "eff_mm": eff_mm.astype(float),
+        "eff_other": eff_ot.astype(float),
+        "eff_mem": eff_mem.astype(float),
         "half_flops": params.size_half_gflop * 1e9 * sm / 108.0,
-        "launch_s": params.per_op_overhead_us * 1e-6 * np.array([params.launch_mult(r) for r in runtime]),
-        "overhead_s": np.array([params.overhead_ms_for(r) for r in runtime]) * 1e-3,
+        "launch_s": params.per_op_overhead_us * 1e-6 * _lookup(runtime, params.launch_mult).astype(float),
+        "overhead_s": _lookup(runtime, params.overhead_ms_for).astype(float) * 1e-3,
         "ic_bps": col(lambda p: p.interconnect_gbps).astype(float) * 1e9,
         "mem_gb": col(lambda p: p.memory_gb).astype(float),
         "tdp_w": col(lambda p: p.tdp_w).astype(float),
-        "fp8_ok": col(lambda p: p.peak("fp8") is not None),
-        "wbytes": np.array([WEIGHT_BYTES[p] for p in precision]),
-        "abytes": np.array([ACTIVATION_BYTES[p] for p in precision]),
+        "fp8_ok": col(lambda p: p.peak("fp8") is not None).astype(bool),
+        "wbytes": _lookup(precision, WEIGHT_BYTES.__getitem__).astype(float),
+        "abytes": _lookup(precision, ACTIVATION_BYTES.__getitem__).astype(float),
     }
 
 
@@ -160,7 +171,7 @@ def normalize_points(points: pd.DataFrame, catalog: ProfileCatalog) -> pd.DataFr
         if col not in df:
             raise PredictionError(f"prediction grid is missing column '{col}'")
     defaults = {"seq_in": np.nan, "seq_out": np.nan, "task": "inference", "runtime": "pytorch",
-                "gpu_count": 1, "confidence": 0.9}
+                "gpu_count": 1, "confidence": 0.9, "max_batch": False}
     for col, val in defaults.items():
         if col not in df:
             df[col] = val
@@ -210,10 +221,11 @@ def predict_grid(points: pd.DataFrame, catalog: ProfileCatalog, workloads: Mappi
         raise PredictionError(f"no workload for model {missing[0]!r}")
     g_all = _gpu_arrays(df, catalog, params)
     unsupported = np.isnan(g_all["peak_flops"])
-    for i in np.flatnonzero(unsupported):
-        col = COMPUTE_COLUMN[df.at[i, "precision"]]
-        out["supported"][i] = False
-        out["reason"][i] = f"{df.at[i, 'gpu']} has no {col} compute path"
+    if unsupported.any():
+        sub = df.loc[unsupported]
+        out["supported"][unsupported] = False
+        out["reason"][unsupported] = (sub["gpu"] + " has no " + sub["precision"].map(COMPUTE_COLUMN)
+                                      + " compute path").to_numpy()
     train_int = (df["task"].to_numpy() == "training") & df["precision"].isin(["int8", "int4", "q4_0", "q8_0"]).to_numpy()
     out["supported"][train_int] = False
     out["reason"][train_int] = "training in integer precision is not modelled"
@@ -239,9 +251,16 @@ def _predict_block(w: Workload, df: pd.DataFrame, idx: np.ndarray, g: dict, para
     seq_default = float(w.default_seq_len)
     seq_in = df["seq_in"].to_numpy()[idx].astype(float)
     seq_out = df["seq_out"].to_numpy()[idx].astype(float)
+    area = np.ones_like(B)
     if w.generative:
         seq_in = np.where(np.isnan(seq_in), float(w.default_seq_len), seq_in)
         seq_out = np.where(np.isnan(seq_out), 128.0, seq_out)
+    elif w.image_size:
+        # vision: seq_in is the image side in pixels; work scales with the image area
+        side = np.where(np.isnan(seq_in), float(w.image_size), seq_in)
+        area = (side / w.image_size) ** 2
+        seq_in = seq_default * area
+        seq_out = np.zeros_like(seq_in)
     else:
         seq_in = np.where(np.isnan(seq_in) | (not w.seq_scalable), seq_default, seq_in)
         seq_out = np.zeros_like(seq_in)
@@ -257,13 +276,22 @@ def _predict_block(w: Workload, df: pd.DataFrame, idx: np.ndarray, g: dict, para
             tp = np.where(grow, cand, tp)
     dp = np.maximum(np.floor(n_gpu / tp), 1.0)
 
+    # max_batch points: batch_size is an upper bound; take the largest batch that fits in memory
+    # (how max-throughput benchmarks are run: as many sequences in flight as memory allows)
+    auto = df["max_batch"].to_numpy()[idx].astype(bool)
+    if auto.any():
+        m0, _ = _memory_gb(w, np.zeros_like(B), seq_in, seq_out, task, g["wbytes"], g["abytes"], tp, train_bytes)
+        m1, _ = _memory_gb(w, np.ones_like(B), seq_in, seq_out, task, g["wbytes"], g["abytes"], tp, train_bytes)
+        b_fit = np.floor((g["mem_gb"] * MAX_BATCH_MEMORY_SHARE - m0) / np.maximum(m1 - m0, 1e-12))
+        B = np.where(auto, np.clip(np.minimum(B, b_fit), 1.0, None), B)
+        out["batch_used"][idx] = B
     mem_gb, weights_gb = _memory_gb(w, B, seq_in, seq_out, task, g["wbytes"], g["abytes"], tp, train_bytes)
     fits = mem_gb <= g["mem_gb"]
     half = params.log_half_width(df["confidence"].to_numpy()[idx])
     lo, hi = np.exp(-half), np.exp(half)
 
     q_fwd = np.where(w.generative, np.maximum(seq_in, 1.0), seq_in)
-    t_fwd, ideal_fwd, comp_fwd = _pass(t, B, q_fwd, q_fwd, True, g, tp)
+    t_fwd, ideal_fwd, comp_fwd = _pass(t, B, q_fwd, q_fwd, area, g, tp)
     t_fwd = t_fwd + (_tp_comm(w, B, q_fwd, tp, g) if w.generative else 0.0)
     latency = t_fwd.copy()
     ideal, comp = ideal_fwd.copy(), comp_fwd.copy()
@@ -288,7 +316,7 @@ def _predict_block(w: Workload, df: pd.DataFrame, idx: np.ndarray, g: dict, para
         gen = ~training
         k_mid = seq_in + np.maximum(seq_out - 1.0, 0.0) / 2.0
         ones = np.ones_like(B)
-        t_dec, ideal_dec, comp_dec = _pass(t, B, ones, k_mid, False, g, tp)
+        t_dec, ideal_dec, comp_dec = _pass(t, B, ones, k_mid, None, g, tp)
         t_dec = t_dec + _tp_comm(w, B, ones, tp, g)
         steps = np.maximum(seq_out - 1.0, 0.0)
         total = t_fwd + steps * t_dec
@@ -327,15 +355,18 @@ def _predict_block(w: Workload, df: pd.DataFrame, idx: np.ndarray, g: dict, para
     out["energy_j_per_sample"][idx] = power * n_gpu * latency / (B * dp)
     out["bound"][idx] = bound
     out["tensor_parallel"][idx] = tp
-    out["flops_per_sample"][idx] = (t.count @ t.f1) + q_fwd * (t.count @ t.ftok) + q_fwd ** 2 * (t.count @ t.fctx)
+    if not auto.any():
+        out["batch_used"][idx] = B
+    out["flops_per_sample"][idx] = area * (t.count @ t.f1) + q_fwd * (t.count @ t.ftok) + q_fwd ** 2 * (t.count @ t.fctx)
     out["params_total"][idx] = w.params_total
     out["params_active"][idx] = w.params_active
     for j in np.flatnonzero(~fits):
-        out["fit_hint"][idx[j]] = fit_hint(w, float(mem_gb[j]), float(g["mem_gb"][j]), float(weights_gb[j]),
+        out["fit_hint"][idx[j]] = fit_hint(round(float(mem_gb[j]), 1), float(g["mem_gb"][j]), round(float(weights_gb[j]), 2),
                                            str(prec[j]), int(B[j]), int(tp[j]), str(task[j]), bool(g["fp8_ok"][j]))
 
 
-def fit_hint(w: Workload, need_gb: float, have_gb: float, weights_gb: float, precision: str, batch: int,
+@lru_cache(maxsize=4096)
+def fit_hint(need_gb: float, have_gb: float, weights_gb: float, precision: str, batch: int,
              tp: int, task: str, fp8_ok: bool = True) -> str:
     """What would make a configuration that does not fit in memory fit."""
     ideas = []

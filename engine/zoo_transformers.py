@@ -188,7 +188,7 @@ def vit(name: str, display: str, *, image: int, patch: int, hidden: int, layers:
     return Workload(
         name=name, display_name=display, family="vit", operators=tuple(ops),
         params_total=total, params_active=total, default_seq_len=tokens, seq_scalable=False,
-        max_seq_len=tokens, saved_act_elems_per_token=17.0 * hidden * layers,
+        max_seq_len=tokens, saved_act_elems_per_token=17.0 * hidden * layers, image_size=image,
         hidden_size=hidden, num_layers=layers, source=source, aliases=aliases,
     )
 

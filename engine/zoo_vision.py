@@ -51,14 +51,15 @@ class _Net:
 
 
 def _workload(net: _Net, name: str, display: str, family: str, source: str, aliases, notes="",
-              saved_act: float = 0.0) -> Workload:
+              saved_act: float = 0.0, image_size: int = 224) -> Workload:
     ops = net.operators()
     total = float(sum(o.params * o.count for o in ops))
     # activations kept for backward: every layer output (what autograd saves without recompute)
     saved = saved_act or float(sum(o.act_elems_per_sample * o.count for o in ops)) / 2
     return Workload(name=name, display_name=display, family=family, operators=ops,
                     params_total=total, params_active=total, default_seq_len=1, seq_scalable=False,
-                    saved_act_elems_per_token=saved, source=source, aliases=tuple(aliases), notes=notes)
+                    saved_act_elems_per_token=saved, source=source, aliases=tuple(aliases), notes=notes,
+                    image_size=image_size)
 
 
 def resnet50() -> Workload:
@@ -176,7 +177,7 @@ def yolov8m(image: int = 640) -> Workload:
         net.conv(f"detect{i}.cls.out", c3, nc, 1, lvl_hw, bias=True, norm=None, act=False)
     return _workload(net, "yolov8-m", f"YOLOv8-m ({image}x{image})", "detector",
                      "Ultralytics YOLOv8 model definition (ultralytics/cfg/models/v8/yolov8.yaml, scale m)",
-                     ("yolov8m", "yolov8-medium"))
+                     ("yolov8m", "yolov8-medium"), image_size=image)
 
 
 def _transformer2d(net: _Net, tag: str, ch: int, hw: int, heads: int, context_dim: int,
@@ -264,7 +265,8 @@ def unet(name: str, display: str, *, latent: int, channels: tuple[int, ...], att
     net.add("conv_norm_out", "norm", 0.0, 2 * c0, 2.0 * c0 * hw * hw)
     net.conv("conv_out", c0, 4, 3, hw, bias=True, norm=None, act=False)
     return _workload(net, name, display, "diffusion", source, aliases,
-                     notes="one UNet evaluation (one denoising step at batch 1; CFG doubles the batch)")
+                     notes="one UNet evaluation (one denoising step at batch 1; CFG doubles the batch)",
+                     image_size=latent * 8)
 
 
 def sd15_unet() -> Workload:

@@ -1,0 +1,217 @@
+"""Fit the predictor's efficiency parameters to the measured corpus.
+
+What is fitted (all physically meaningful, all bounded; see `parameter_specs`):
+
+- per GPU architecture present in the data: achieved fraction of peak matmul compute
+  (`compute_eff[arch].matmul`, in (0, 1]) and of peak memory bandwidth (`memory_eff[arch]`, (0, 1]);
+- per runtime present other than the PyTorch baseline: a compute and a memory multiplier relative to
+  PyTorch eager (TensorRT, TensorRT-LLM, ... fuse kernels and reach more of the roofline; the
+  predictor caps arch_eff x multiplier at 1, so no prediction beats the datasheet);
+- per runtime present: host/launch overhead per forward pass (`overhead_ms`);
+- globally: per-operator launch overhead (`per_op_overhead_us`) and the work per op at which
+  compute efficiency reaches half its maximum (`size_half_gflop`, scaled by SM count).
+
+`compute_eff[arch].other` is not fitted: the IR's non-matmul ops (norms, elementwise, embeddings)
+carry ~no FLOPs, so they are memory-bound and the data cannot see it.
+
+Objective: `scipy.optimize.least_squares` on r_i = log(predicted_i / measured_i) in log-parameter
+space, with a soft-L1 loss (a mis-transcribed or mis-modelled row cannot drag every parameter) and a
+weak log-normal prior per parameter (pulls a parameter the data barely constrains — e.g. an
+architecture seen in one fold only — to its textbook value instead of letting it run to a bound).
+The Jacobian's sparsity (an architecture's parameters only touch that architecture's rows) is passed
+to the solver, so finite differences perturb unrelated parameters together and one fit costs a few
+dozen predictor calls.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import least_squares
+from scipy.sparse import lil_matrix
+
+from phantom_report.engine.params import CalibrationParams
+
+PredictFn = Callable[[pd.DataFrame, CalibrationParams], pd.DataFrame]  # points, params -> predict_grid output
+
+POINT_COLUMNS = ("model", "gpu", "gpu_count", "task", "runtime", "precision", "batch_size", "seq_in", "seq_out")
+BASELINE_RUNTIME = "pytorch"
+# corpus metric -> predict_grid column; prefill_tokens_per_s is derived as batch * seq_in / TTFT
+METRIC_COLUMN = {
+    "throughput_per_s": "throughput_per_s", "latency_ms": "latency_ms", "tokens_per_s": "tokens_per_s",
+    "ttft_ms": "ttft_ms", "tpot_ms": "tpot_ms", "prefill_tokens_per_s": "ttft_ms",
+}
+LOSS = "soft_l1"
+LOSS_SCALE_LOG = 0.1  # residuals beyond ~10% (log units) count linearly, not quadratically
+VERSION_PREFIX = "1"
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One fitted scalar: where it lives in CalibrationParams, its bounds and its prior."""
+
+    path: tuple[str, ...]  # e.g. ("compute_eff", "ampere", "matmul"), ("per_op_overhead_us",)
+    lower: float
+    upper: float
+    prior: float  # textbook value the weak prior pulls toward
+    prior_sigma_log: float  # prior width (log units); large = weak
+    scope: tuple[str, str] | None  # (corpus column, value) of the rows it affects; None = all rows
+
+    @property
+    def name(self) -> str:
+        return ".".join(self.path)
+
+
+@dataclass(frozen=True)
+class FitResult:
+    params: CalibrationParams
+    specs: tuple[ParamSpec, ...]
+    x_log: np.ndarray  # fitted log-parameters, in specs order
+    n_rows: int
+    log_residuals: pd.Series  # log(pred/measured) on the fitted rows, indexed like the rows
+    nfev: int
+    success: bool
+    message: str
+
+    @property
+    def n_params(self) -> int:
+        return len(self.specs)
+
+    def values(self) -> dict[str, float]:
+        return {s.name: float(math.exp(v)) for s, v in zip(self.specs, self.x_log)}
+
+
+def parameter_specs(rows: pd.DataFrame) -> tuple[ParamSpec, ...]:
+    """The parameters the given rows can inform (needs an `arch` column; see `with_arch`)."""
+    specs: list[ParamSpec] = []
+    for arch in sorted(rows["arch"].unique()):
+        scope = ("arch", arch)
+        specs.append(ParamSpec(("compute_eff", arch, "matmul"), 0.03, 1.0, 0.6, 1.0, scope))
+        specs.append(ParamSpec(("memory_eff", arch), 0.05, 1.0, 0.75, 1.0, scope))
+    for rt in sorted(rows["runtime"].unique()):
+        scope = ("runtime", rt)
+        if rt != BASELINE_RUNTIME:
+            specs.append(ParamSpec(("runtime_compute_mult", rt), 0.2, 5.0, 1.0, 1.0, scope))
+            specs.append(ParamSpec(("runtime_memory_mult", rt), 0.2, 5.0, 1.0, 1.0, scope))
+        specs.append(ParamSpec(("overhead_ms", rt), 1e-3, 50.0, 0.3, 2.0, scope))
+    specs.append(ParamSpec(("per_op_overhead_us",), 0.1, 50.0, 4.0, 1.5, None))
+    specs.append(ParamSpec(("size_half_gflop",), 1e-4, 10.0, 0.05, 2.0, None))
+    return tuple(specs)
+
+
+def with_arch(rows: pd.DataFrame, catalog) -> pd.DataFrame:
+    """Corpus rows plus the `arch` column (the GPU profile's architecture family)."""
+    arch = {g: catalog.get(g).architecture for g in rows["gpu"].unique()}
+    return rows.assign(arch=rows["gpu"].map(arch))
+
+
+def apply_values(base: CalibrationParams, specs: Sequence[ParamSpec], values: Sequence[float]) -> CalibrationParams:
+    """A new CalibrationParams with each spec's value set (base left untouched)."""
+    d = base.to_dict()
+    for spec, v in zip(specs, values):
+        node = d
+        for key in spec.path[:-1]:
+            node[key] = dict(node.get(key) or {})
+            node = node[key]
+        node[spec.path[-1]] = float(v)
+    # nested dicts were copied level by level above; rebuild parents so no alias to `base` survives
+    return CalibrationParams.from_dict(d)
+
+
+def corpus_points(rows: pd.DataFrame) -> pd.DataFrame:
+    """predict_grid input for corpus rows (same index)."""
+    return rows[list(POINT_COLUMNS)].copy()
+
+
+def predicted_metric(rows: pd.DataFrame, pred: pd.DataFrame) -> np.ndarray:
+    """The prediction in each row's metric and unit (NaN where the predictor has none)."""
+    out = np.full(len(rows), np.nan)
+    metric = rows["metric"].to_numpy()
+    for m, col in METRIC_COLUMN.items():
+        sel = metric == m
+        if sel.any():
+            out[sel] = pred[col].to_numpy(dtype=float)[sel]
+    pre = metric == "prefill_tokens_per_s"
+    if pre.any():
+        b = rows["batch_size"].to_numpy(dtype=float)[pre]
+        s = rows["seq_in"].to_numpy(dtype=float)[pre]
+        out[pre] = b * s / (out[pre] / 1e3)
+    return out
+
+
+def predict_rows(rows: pd.DataFrame, predict: PredictFn, params: CalibrationParams) -> pd.DataFrame:
+    """Predictions for corpus rows: `predicted`, `log_residual` = log(predicted/value), `reason`."""
+    raw = predict(corpus_points(rows), params)
+    pred = predicted_metric(rows, raw)
+    ok = np.isfinite(pred) & (pred > 0) & raw["supported"].to_numpy(dtype=bool)
+    reason = np.where(raw["supported"].to_numpy(dtype=bool), "", raw["reason"].astype(str).to_numpy())
+    reason = np.where(~ok & (reason == ""), "predictor gives no value for this metric", reason)
+    resid = np.where(ok, np.log(np.where(ok, pred, 1.0) / rows["value"].to_numpy(dtype=float)), np.nan)
+    return pd.DataFrame({"predicted": np.where(ok, pred, np.nan), "log_residual": resid, "reason": reason},
+                        index=rows.index)
+
+
+def _sparsity(rows: pd.DataFrame, specs: Sequence[ParamSpec]) -> lil_matrix:
+    n, p = len(rows), len(specs)
+    jac = lil_matrix((n + p, p), dtype=int)
+    for j, s in enumerate(specs):
+        mask = np.ones(n, dtype=bool) if s.scope is None else (rows[s.scope[0]].to_numpy() == s.scope[1])
+        for i in np.flatnonzero(mask):
+            jac[i, j] = 1
+        jac[n + j, j] = 1  # its prior term
+    return jac
+
+
+def fit(
+    rows: pd.DataFrame,
+    predict: PredictFn,
+    base: CalibrationParams | None = None,
+    x0_log: Mapping[str, float] | None = None,
+    max_nfev: int | None = None,
+) -> FitResult:
+    """Least-squares fit on `rows` (corpus rows with `arch`); rows the predictor cannot price are skipped.
+
+    `x0_log` (name -> log value) warm-starts from an earlier fit, e.g. the full-corpus fit inside
+    cross-validation folds.
+    """
+    base = base or CalibrationParams()
+    points = corpus_points(rows)
+    measured_log = np.log(rows["value"].to_numpy(dtype=float))
+    usable = np.isfinite(predict_rows(rows, predict, base)["log_residual"].to_numpy())
+    rows, points, measured_log = rows[usable], points[usable], measured_log[usable]
+    specs = parameter_specs(rows)
+    lo = np.log([s.lower for s in specs])
+    hi = np.log([s.upper for s in specs])
+    prior = np.log([s.prior for s in specs])
+    sigma = np.array([s.prior_sigma_log for s in specs])
+    start = np.array([(x0_log or {}).get(s.name, math.log(s.prior)) for s in specs])
+    start = np.clip(start, lo + 1e-9, hi - 1e-9)
+
+    def residuals(x: np.ndarray) -> np.ndarray:
+        params = apply_values(base, specs, np.exp(x))
+        pred = predicted_metric(rows, predict(points, params))
+        # a candidate that makes a row unpredictable is pushed back hard rather than crashing
+        r = np.where(np.isfinite(pred) & (pred > 0), np.log(np.where(pred > 0, pred, 1.0)) - measured_log, 10.0)
+        return np.concatenate([r, (x - prior) / sigma * LOSS_SCALE_LOG])
+
+    sol = least_squares(
+        residuals, start, bounds=(lo, hi), jac_sparsity=_sparsity(rows, specs), loss=LOSS,
+        f_scale=LOSS_SCALE_LOG, x_scale=1.0, max_nfev=max_nfev, xtol=1e-6, ftol=1e-6,
+    )
+    params = apply_values(base, specs, np.exp(sol.x))
+    params = replace(
+        params, version=f"{VERSION_PREFIX}.{datetime.now(timezone.utc):%Y%m%d%H%M%S}",
+        fitted_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        n_rows=int(len(rows)), n_params=len(specs),
+    )
+    r = residuals(sol.x)[: len(rows)]
+    return FitResult(
+        params=params, specs=specs, x_log=sol.x, n_rows=int(len(rows)),
+        log_residuals=pd.Series(r, index=rows.index), nfev=int(sol.nfev), success=bool(sol.success),
+        message=str(sol.message),
+    )

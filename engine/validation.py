@@ -1,0 +1,196 @@
+"""Cross-validation of the calibrated predictor, accuracy metrics and their breakdowns.
+
+Schemes (`SCHEMES`): leave-one-(GPU, model)-group-out — the headline figure, no measurement of the
+held-out pair is seen in fitting —, leave-one-GPU-out (a GPU known only from its datasheet) and
+leave-one-source-out (a publication never seen). Each fold refits from the *uncalibrated defaults*
+(so parameters the fold's data cannot inform never carry values learned from the held-out rows);
+the optimiser is warm-started from the full-corpus fit, which only changes where the search starts,
+not the optimum it converges to (the fit runs to its tolerance, not to a truncated budget).
+
+Held-out frame columns: the corpus row columns plus `fold` (held-out group label), `predicted`
+(metric unit), `log_residual` = log(predicted / value), `ape` = |predicted - value| / value,
+`half_width_log` (conformal quantile of the other folds' |log residuals| at `confidence`), `low`,
+`high`, `inside` (value within [low, high]).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from phantom_report.engine import calibration as cal
+from phantom_report.engine import intervals
+from phantom_report.engine.params import CalibrationParams
+
+SCHEMES: dict[str, tuple[str, ...]] = {
+    "gpu_model": ("gpu", "model"),
+    "gpu": ("gpu",),
+    "source": ("source",),
+}
+SCHEME_TITLES = {
+    "gpu_model": "leave-one-(GPU, model)-out",
+    "gpu": "leave-one-GPU-out",
+    "source": "leave-one-source-out",
+}
+BREAKDOWNS = ("gpu", "model", "runtime", "task", "metric", "source")
+METRIC_KEYS = ("n", "median_ape", "mape", "within_10pct", "within_25pct", "coverage", "median_log_bias")
+
+
+@dataclass(frozen=True)
+class EnginePredictor:
+    """Picklable `PredictFn` over an Engine (fold fits run in worker processes)."""
+
+    engine: object
+
+    def __call__(self, points: pd.DataFrame, params: CalibrationParams) -> pd.DataFrame:
+        return self.engine.predict_grid(points, params=params)
+
+
+@dataclass(frozen=True)
+class CvResult:
+    scheme: str
+    confidence: float
+    held_out: pd.DataFrame  # columns: see module docstring
+    unpredictable: pd.DataFrame  # rows the predictor cannot price, with `reason`
+    n_folds: int
+    n_params_max: int  # most parameters any fold fitted
+    seconds: float
+    summary: dict = field(default_factory=dict)
+    breakdowns: Mapping[str, pd.DataFrame] = field(default_factory=dict)
+
+
+def group_labels(rows: pd.DataFrame, by: Sequence[str]) -> np.ndarray:
+    return rows[list(by)].astype(str).agg(" / ".join, axis=1).to_numpy()
+
+
+def _fold(args) -> pd.DataFrame:
+    rows, label_mask, predict, warm = args
+    train, test = rows[~label_mask], rows[label_mask]
+    fitted = cal.fit(train, predict, CalibrationParams(), x0_log=warm)
+    pred = cal.predict_rows(test, predict, fitted.params)
+    return pred.assign(n_params=fitted.n_params)
+
+
+def cross_validate(
+    rows: pd.DataFrame,
+    predict: cal.PredictFn,
+    scheme: str = "gpu_model",
+    confidence: float = 0.9,
+    warm_start: Mapping[str, float] | None = None,
+    n_jobs: int | None = None,
+) -> CvResult:
+    """Leave-one-group-out CV of `cal.fit` on corpus rows (with `arch`); see module docstring."""
+    started = time.perf_counter()
+    by = SCHEMES[scheme]
+    labels = group_labels(rows, by)
+    uniq = list(dict.fromkeys(labels))
+    tasks = [(rows, labels == lab, predict, warm_start) for lab in uniq]
+    n_jobs = n_jobs or min(len(tasks), os.cpu_count() or 1)
+    if n_jobs > 1 and len(tasks) > 1:
+        with ProcessPoolExecutor(max_workers=n_jobs) as pool:
+            parts = list(pool.map(_fold, tasks))
+    else:
+        parts = [_fold(t) for t in tasks]
+    pred = pd.concat(parts).loc[rows.index]
+    frame = rows.assign(fold=labels, predicted=pred["predicted"], log_residual=pred["log_residual"],
+                        reason=pred["reason"])
+    ok = np.isfinite(frame["log_residual"].to_numpy())
+    held, unpred = frame[ok].copy(), frame[~ok].copy()
+    held = add_intervals_cv(held, confidence)
+    res = CvResult(scheme=scheme, confidence=confidence, held_out=held, unpredictable=unpred,
+                   n_folds=len(uniq), n_params_max=int(pred["n_params"].max()) if len(pred) else 0,
+                   seconds=time.perf_counter() - started)
+    return with_scores(res)
+
+
+def add_intervals_cv(held: pd.DataFrame, confidence: float) -> pd.DataFrame:
+    """Intervals for held-out rows from the *other* folds' residuals (honest coverage)."""
+    absr = np.abs(held["log_residual"].to_numpy())
+    folds = held["fold"].to_numpy()
+    hw = np.empty(len(held))
+    for lab in np.unique(folds):
+        mine = folds == lab
+        hw[mine] = intervals.conformal_quantile(absr[~mine], confidence)
+    return _finish(held, hw)
+
+
+def add_intervals_fixed(scored: pd.DataFrame, params: CalibrationParams, confidence: float) -> pd.DataFrame:
+    """Intervals from the shipped calibration (scoring a user's data: nothing is refitted)."""
+    return _finish(scored, np.full(len(scored), float(params.log_half_width(confidence))))
+
+
+def _finish(frame: pd.DataFrame, hw: np.ndarray) -> pd.DataFrame:
+    pred = frame["predicted"].to_numpy(dtype=float)
+    value = frame["value"].to_numpy(dtype=float)
+    low, high = pred * np.exp(-hw), pred * np.exp(hw)
+    return frame.assign(ape=np.abs(pred - value) / value, half_width_log=hw, low=low, high=high,
+                        inside=(value >= low) & (value <= high))
+
+
+def score(frame: pd.DataFrame) -> dict:
+    """n, median/mean APE, share within 10%/25%, interval coverage, median signed log bias."""
+    if len(frame) == 0:
+        return {k: (0 if k == "n" else None) for k in METRIC_KEYS}
+    ape = frame["ape"].to_numpy(dtype=float)
+    return {
+        "n": int(len(frame)),
+        "median_ape": float(np.median(ape)),
+        "mape": float(np.mean(ape)),
+        "within_10pct": float(np.mean(ape <= 0.10)),
+        "within_25pct": float(np.mean(ape <= 0.25)),
+        "coverage": float(np.mean(frame["inside"].to_numpy(dtype=bool))),
+        # > 0: predictions too high (throughput over-estimated / latency over-estimated)
+        "median_log_bias": float(np.median(frame["log_residual"].to_numpy(dtype=float))),
+    }
+
+
+def breakdown(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    """score() per value of `column`, worst median APE first."""
+    recs = [{column: key, **score(part)} for key, part in frame.groupby(column, sort=True)]
+    out = pd.DataFrame(recs, columns=[column, *METRIC_KEYS])
+    return out.sort_values("median_ape", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def with_scores(res: CvResult) -> CvResult:
+    from dataclasses import replace
+
+    return replace(res, summary=score(res.held_out),
+                   breakdowns={c: breakdown(res.held_out, c) for c in BREAKDOWNS})
+
+
+def score_user_rows(rows: pd.DataFrame, predict: cal.PredictFn, params: CalibrationParams,
+                    confidence: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Score measurements with the given (shipped) parameters: (scored rows, unpredictable rows)."""
+    pred = cal.predict_rows(rows, predict, params)
+    frame = rows.assign(predicted=pred["predicted"], log_residual=pred["log_residual"], reason=pred["reason"])
+    ok = np.isfinite(frame["log_residual"].to_numpy())
+    return add_intervals_fixed(frame[ok].copy(), params, confidence), frame[~ok].copy()
+
+
+def fit_and_validate(
+    rows: pd.DataFrame,
+    predict: cal.PredictFn,
+    schemes: Sequence[str] = ("gpu_model",),
+    confidence: float = 0.9,
+    n_jobs: int | None = None,
+) -> tuple[cal.FitResult, list[CvResult]]:
+    """Full-corpus fit, then each CV scheme warm-started from it (rows need the `arch` column)."""
+    full = cal.fit(rows, predict, CalibrationParams())
+    warm = {s.name: float(x) for s, x in zip(full.specs, full.x_log)}
+    return full, [cross_validate(rows, predict, s, confidence, warm, n_jobs) for s in schemes]
+
+
+def shipped_intervals(cv: CvResult) -> dict:
+    """The `intervals` block of calibration.json from leave-one-(GPU, model)-out residuals."""
+    absr = np.abs(cv.held_out["log_residual"].to_numpy(dtype=float))
+    return {
+        "method": f"split-conformal on {SCHEME_TITLES[cv.scheme]} cross-validation |log(predicted/measured)|",
+        "n_residuals": int(len(absr)),
+        "log_abs_residual_quantiles": intervals.quantile_table(absr),
+    }
