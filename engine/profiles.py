@@ -72,7 +72,8 @@ class GpuProfile:
         return self.peak_tflops.get(column)
 
     def source_for(self, key: str) -> str:
-        return self.sources.get(key, self.source)
+        """Source of one figure: its own entry, else its table's (peak_tflops.fp16 -> peak_tflops)."""
+        return self.sources.get(key) or self.sources.get(key.split(".")[0]) or self.source
 
 
 def normalize_name(name: str) -> str:
@@ -110,6 +111,8 @@ def parse_profile(path: Path, data: Mapping[str, Any]) -> GpuProfile:
     sources = data.get("sources", {})
     if not isinstance(sources, dict) or not all(isinstance(v, str) for v in sources.values()):
         raise ProfileError(f"{path}: key 'sources': expected a table of key = source string")
+    if not isinstance(data.get("notes", ""), str):
+        raise ProfileError(f"{path}: key 'notes': expected a string")
     known = set(_SCALAR_SCHEMA) | {"peak_tflops", "aliases", "sources", "notes"}
     unknown = sorted(set(data) - known)
     if unknown:
@@ -203,7 +206,12 @@ def load_catalog(user_dir: str | os.PathLike | None = None) -> ProfileCatalog:
     index: dict[str, str] = {}
     for prof in profiles.values():
         for alias in (prof.name, *prof.aliases):
-            index[normalize_name(alias)] = prof.name
+            key = normalize_name(alias)
+            if index.get(key, prof.name) != prof.name:
+                # two GPUs claiming one name would make every lookup of it ambiguous
+                raise ProfileError(f"{prof.path}: alias {alias!r} is already used by GPU {index[key]!r}; "
+                                   "aliases must be unique across profiles")
+            index[key] = prof.name
     return ProfileCatalog(profiles=profiles, _index=index)
 
 

@@ -1,0 +1,295 @@
+"""Built-in GPU profiles (profiles/*.toml) and the profile loader's user-facing errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from phantom_report.engine.profiles import PEAK_KEYS, load_catalog, normalize_name
+from phantom_report.errors import ProfileError
+
+PROFILES_DIR = Path(__file__).resolve().parents[1] / "profiles"
+
+# docs/INTERFACES.md: the canonical names pricing and the engine agree on
+CANONICAL_NAMES = {
+    "V100-SXM2-16GB", "V100-SXM2-32GB", "V100-PCIe-16GB", "T4", "Quadro-RTX-8000", "A10", "A10G",
+    "L4", "L40S", "A100-40GB-SXM", "A100-80GB-SXM", "A100-80GB-PCIe", "H100-SXM", "H100-PCIe",
+    "H100-NVL", "H200", "B200", "RTX-3090", "RTX-4090", "RTX-5090", "RTX-A4000", "RTX-A6000",
+    "RTX-6000-Ada", "MI250X", "MI300X",
+}
+ARCHITECTURES = {"volta", "turing", "ampere", "ada", "hopper", "blackwell", "cdna2", "cdna3"}
+# precisions whose hardware path does not exist on an architecture: a profile must omit the key
+MISSING_PATHS = {
+    "volta": {"tf32", "bf16", "fp8"},
+    "turing": {"tf32", "bf16", "fp8"},
+    "ampere": {"fp8"},
+    "cdna2": {"tf32", "fp8"},
+}
+
+
+@pytest.fixture(autouse=True)
+def _no_user_profiles(monkeypatch):
+    # a developer's own PHANTOM_PROFILES must not leak into these tests
+    monkeypatch.delenv("PHANTOM_PROFILES", raising=False)
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    return load_catalog()
+
+
+def minimal_profile(name: str = "Test-GPU", **overrides) -> str:
+    """A valid profile as TOML text; overrides replace a top-level line (value given as TOML text)."""
+    fields = {
+        "name": f'"{name}"',
+        "vendor": '"nvidia"',
+        "architecture": '"hopper"',
+        "memory_gb": "80",
+        "memory_bandwidth_gbps": "3350",
+        "sm_count": "132",
+        "l2_cache_mb": "50",
+        "boost_clock_mhz": "1980",
+        "sustained_clock_mhz": "1590",
+        "tdp_w": "700",
+        "interconnect": '"nvlink4"',
+        "interconnect_gbps": "900",
+        "source": '"test fixture"',
+    }
+    for key, value in overrides.items():
+        if value is None:
+            fields.pop(key)
+        else:
+            fields[key] = value
+    lines = [f"{k} = {v}" for k, v in fields.items()]
+    return "\n".join(lines) + "\n\n[peak_tflops]\nfp32 = 60\nfp16 = 900\n"
+
+
+# --- the built-in files -------------------------------------------------------------------------
+
+
+def test_all_canonical_gpus_load(catalog):
+    # the 25 required GPUs, plus GH200 (added for the measured corpus)
+    assert set(catalog.names) == CANONICAL_NAMES | {"GH200"}
+    assert len(catalog) == 26
+
+
+def test_one_file_per_gpu_named_after_it(catalog):
+    files = sorted(p.name for p in PROFILES_DIR.glob("*.toml"))
+    assert files == sorted(f"{n.lower()}.toml" for n in CANONICAL_NAMES | {"GH200"})
+    for prof in catalog:
+        assert Path(prof.path).name == f"{prof.name.lower()}.toml"
+
+
+def test_every_profile_and_figure_has_a_source(catalog):
+    for prof in catalog:
+        assert prof.source.strip(), prof.name
+        # the profile-level source is a vendor document or page, cited by URL
+        assert "http" in prof.source, prof.name
+        for key, src in prof.sources.items():
+            assert src.strip(), (prof.name, key)
+            target = key.split(".")[0]
+            assert target in {
+                "peak_tflops", "memory_gb", "memory_bandwidth_gbps", "sm_count", "l2_cache_mb",
+                "boost_clock_mhz", "sustained_clock_mhz", "tdp_w", "interconnect",
+                "interconnect_gbps", "pcie_gbps", "launch_price_usd", "launch_year",
+            }, (prof.name, key)
+            if "." in key:
+                assert key.split(".")[1] in prof.peak_tflops, (prof.name, key)
+        if prof.launch_price_usd is not None:
+            assert "launch_price_usd" in prof.sources, f"{prof.name}: a launch price needs its own source"
+
+
+def test_vendor_and_architecture_families(catalog):
+    for prof in catalog:
+        assert prof.vendor in {"nvidia", "amd"}, prof.name
+        assert prof.architecture in ARCHITECTURES, prof.name
+    assert catalog.get("MI300X").architecture == "cdna3"
+    assert catalog.get("B200").architecture == "blackwell"
+
+
+def test_missing_hardware_paths_are_omitted(catalog):
+    for prof in catalog:
+        absent = MISSING_PATHS.get(prof.architecture, set())
+        assert not absent & set(prof.peak_tflops), (prof.name, absent & set(prof.peak_tflops))
+        assert set(prof.peak_tflops) <= set(PEAK_KEYS)
+        assert prof.peak("fp32") and prof.peak("fp16"), prof.name
+    assert catalog.get("V100-SXM2-16GB").peak("tf32") is None
+    assert catalog.get("A100-80GB-SXM").peak("fp8") is None
+    assert catalog.get("H100-SXM").peak("fp8") is not None
+
+
+# --- aliases ------------------------------------------------------------------------------------
+
+
+def test_aliases_unique_across_files(catalog):
+    owner: dict[str, str] = {}
+    for prof in catalog:
+        for alias in (prof.name, *prof.aliases):
+            key = normalize_name(alias)
+            assert key, (prof.name, alias)
+            assert owner.setdefault(key, prof.name) == prof.name, (
+                f"alias {alias!r} of {prof.name} collides with {owner[key]}"
+            )
+
+
+@pytest.mark.parametrize(
+    "typed, canonical",
+    [
+        ("h100", "H100-SXM"), ("H100", "H100-SXM"), ("H100 SXM", "H100-SXM"),
+        ("H100-SXM5-80GB", "H100-SXM"), ("NVIDIA H100 80GB HBM3", "H100-SXM"),
+        ("A100", "A100-80GB-SXM"), ("a100-40gb", "A100-40GB-SXM"), ("A100-SXM4-80GB", "A100-80GB-SXM"),
+        ("A100 80GB PCIe", "A100-80GB-PCIe"), ("4090", "RTX-4090"), ("3090", "RTX-3090"),
+        ("5090", "RTX-5090"), ("v100", "V100-SXM2-16GB"), ("Tesla V100-SXM2-16GB", "V100-SXM2-16GB"),
+        ("t4", "T4"), ("Tesla T4", "T4"), ("l4", "L4"), ("a10g", "A10G"), ("mi300x", "MI300X"),
+        ("NVIDIA L40S", "L40S"), ("A6000", "RTX-A6000"), ("RTX 6000 Ada", "RTX-6000-Ada"),
+        ("h100_nvl", "H100-NVL"), ("H200", "H200"), ("b200", "B200"),
+    ],
+)
+def test_aliases_resolve_case_insensitively(catalog, typed, canonical):
+    assert catalog.resolve(typed) == canonical
+    assert catalog.resolve(typed.upper()) == canonical
+    assert catalog.get(typed.lower()).name == canonical
+
+
+def test_unknown_gpu_lists_closest_matches(catalog):
+    with pytest.raises(ProfileError) as err:
+        catalog.resolve("h10")
+    msg = str(err.value)
+    assert "'h10'" in msg and "did you mean" in msg
+    assert "H100-" in msg
+
+
+# --- physical sanity ----------------------------------------------------------------------------
+
+
+def test_physical_sanity(catalog):
+    for prof in catalog:
+        assert prof.memory_gb > 0 and prof.memory_bandwidth_gbps > 0, prof.name
+        assert prof.sm_count > 0 and prof.l2_cache_mb > 0 and prof.tdp_w > 0, prof.name
+        assert prof.sustained_clock_mhz <= prof.boost_clock_mhz, prof.name
+        # every GPU here has tensor/matrix cores, so the FP16 path is at least as fast as FP32
+        assert prof.peak("fp16") >= prof.peak("fp32"), prof.name
+        if prof.peak("bf16") is not None:
+            assert prof.peak("bf16") == prof.peak("fp16"), prof.name
+        if prof.peak("fp8") is not None:
+            assert prof.peak("fp8") >= prof.peak("fp16"), prof.name
+        if prof.pcie_gbps is not None:
+            assert prof.pcie_gbps in {32, 64, 128}, prof.name
+        if prof.launch_year is not None:
+            assert 2017 <= prof.launch_year <= 2025, prof.name
+
+
+def test_generations_are_ordered(catalog):
+    fp16 = {n: catalog.get(n).peak("fp16") for n in ("V100-SXM2-16GB", "A100-80GB-SXM", "H100-SXM", "B200")}
+    assert fp16["B200"] > fp16["H100-SXM"] > fp16["A100-80GB-SXM"] > fp16["V100-SXM2-16GB"]
+    bw = {n: catalog.get(n).memory_bandwidth_gbps for n in ("A100-80GB-SXM", "H100-SXM", "H200")}
+    assert bw["H200"] > bw["H100-SXM"] > bw["A100-80GB-SXM"]
+    # the H200 is an H100 with more/faster memory: same compute
+    assert catalog.get("H200").peak("fp16") == pytest.approx(catalog.get("H100-SXM").peak("fp16"), rel=0.01)
+
+
+def test_consumer_cards_use_fp32_accumulate_figures(catalog):
+    # GeForce halves the FP32-accumulate tensor rate; the profile carries that (framework default) figure
+    rtx4090 = catalog.get("RTX-4090")
+    assert rtx4090.peak("fp16") == pytest.approx(165.2)
+    assert rtx4090.peak("fp16") == pytest.approx(2 * rtx4090.peak("fp32"))
+    assert catalog.get("RTX-3090").peak("fp16") == pytest.approx(71)
+
+
+# --- loader errors on user files ----------------------------------------------------------------
+
+
+def test_malformed_toml_names_the_file(tmp_path):
+    bad = tmp_path / "broken.toml"
+    bad.write_text('name = "Broken"\nmemory_gb = = 3\n', encoding="utf-8")
+    with pytest.raises(ProfileError) as err:
+        load_catalog(tmp_path)
+    assert str(bad) in str(err.value)
+    assert "malformed TOML" in str(err.value)
+
+
+def test_wrong_type_names_file_key_and_expected_type(tmp_path):
+    bad = tmp_path / "typo.toml"
+    bad.write_text(minimal_profile(sm_count='"lots"'), encoding="utf-8")
+    with pytest.raises(ProfileError) as err:
+        load_catalog(tmp_path)
+    msg = str(err.value)
+    assert str(bad) in msg and "'sm_count'" in msg and "integer" in msg
+
+
+def test_boolean_is_not_a_number(tmp_path):
+    bad = tmp_path / "bool.toml"
+    bad.write_text(minimal_profile(tdp_w="true"), encoding="utf-8")
+    with pytest.raises(ProfileError, match="'tdp_w'"):
+        load_catalog(tmp_path)
+
+
+def test_missing_required_key(tmp_path):
+    bad = tmp_path / "partial.toml"
+    bad.write_text(minimal_profile(memory_gb=None), encoding="utf-8")
+    with pytest.raises(ProfileError) as err:
+        load_catalog(tmp_path)
+    msg = str(err.value)
+    assert str(bad) in msg and "missing key 'memory_gb'" in msg
+
+
+def test_unknown_precision_is_rejected(tmp_path):
+    bad = tmp_path / "fp4.toml"
+    bad.write_text(minimal_profile() + "fp4 = 9000\n", encoding="utf-8")
+    with pytest.raises(ProfileError, match=r"peak_tflops\.fp4"):
+        load_catalog(tmp_path)
+
+
+def test_missing_user_directory(tmp_path):
+    with pytest.raises(ProfileError, match="does not exist"):
+        load_catalog(tmp_path / "nope")
+
+
+# --- user directory -----------------------------------------------------------------------------
+
+
+def test_user_directory_adds_and_overrides(tmp_path, monkeypatch):
+    (tmp_path / "my-gpu.toml").write_text(
+        minimal_profile("My-GPU") + '\n[sources]\nsm_count = "lab measurement"\n', encoding="utf-8"
+    )
+    # the override keeps the canonical name, so it replaces the built-in H100-SXM
+    (tmp_path / "h100-sxm.toml").write_text(
+        minimal_profile("H100-SXM", memory_gb="96", aliases='["h100", "my-h100"]'), encoding="utf-8"
+    )
+    monkeypatch.setenv("PHANTOM_PROFILES", str(tmp_path))
+    cat = load_catalog()
+    assert len(cat) == 27
+    assert cat.get("my gpu").name == "My-GPU"
+    assert cat.get("My-GPU").source_for("sm_count") == "lab measurement"
+    assert cat.get("My-GPU").source_for("tdp_w") == "test fixture"
+    h100 = cat.get("h100")
+    assert h100.memory_gb == 96
+    assert Path(h100.path).parent == tmp_path
+    assert cat.resolve("my-h100") == "H100-SXM"
+    # other built-ins are untouched
+    assert cat.get("A100").memory_gb == 80
+
+
+def test_explicit_directory_argument_wins_over_environment(tmp_path, monkeypatch):
+    env_dir = tmp_path / "env"
+    arg_dir = tmp_path / "arg"
+    env_dir.mkdir()
+    arg_dir.mkdir()
+    (env_dir / "env-gpu.toml").write_text(minimal_profile("Env-GPU"), encoding="utf-8")
+    (arg_dir / "arg-gpu.toml").write_text(minimal_profile("Arg-GPU"), encoding="utf-8")
+    monkeypatch.setenv("PHANTOM_PROFILES", str(env_dir))
+    cat = load_catalog(arg_dir)
+    assert "Arg-GPU" in cat.names and "Env-GPU" not in cat.names
+
+
+def test_alias_clash_between_profiles_is_an_error(tmp_path, monkeypatch):
+    (tmp_path / "other.toml").write_text(minimal_profile("Other-GPU", aliases='["h100"]'), encoding="utf-8")
+    monkeypatch.setenv("PHANTOM_PROFILES", str(tmp_path))
+    with pytest.raises(ProfileError, match="alias 'h100' is already used"):
+        load_catalog()
+
+
+def test_per_precision_sources_fall_back_to_the_table_source(catalog):
+    h100 = catalog.get("h100")
+    assert "whitepaper" in h100.source_for("peak_tflops.fp16").lower()
