@@ -65,18 +65,21 @@ def minimal_profile(name: str = "Test-GPU", **overrides) -> str:
     return "\n".join(lines) + "\n\n[peak_tflops]\nfp32 = 60\nfp16 = 900\n"
 
 
+EXTRA_NAMES = {"GH200", "A30", "A40"}  # beyond the required 25, for the measured corpus
+
+
 # --- the built-in files -------------------------------------------------------------------------
 
 
 def test_all_canonical_gpus_load(catalog):
-    # the 25 required GPUs, plus GH200 (added for the measured corpus)
-    assert set(catalog.names) == CANONICAL_NAMES | {"GH200"}
-    assert len(catalog) == 26
+    # the 25 required GPUs, plus GH200, A30 and A40 (added for the measured corpus)
+    assert set(catalog.names) == CANONICAL_NAMES | EXTRA_NAMES
+    assert len(catalog) == 28
 
 
 def test_one_file_per_gpu_named_after_it(catalog):
     files = sorted(p.name for p in PROFILES_DIR.glob("*.toml"))
-    assert files == sorted(f"{n.lower()}.toml" for n in CANONICAL_NAMES | {"GH200"})
+    assert files == sorted(f"{n.lower()}.toml" for n in CANONICAL_NAMES | EXTRA_NAMES)
     for prof in catalog:
         assert Path(prof.path).name == f"{prof.name.lower()}.toml"
 
@@ -259,7 +262,7 @@ def test_user_directory_adds_and_overrides(tmp_path, monkeypatch):
     )
     monkeypatch.setenv("PHANTOM_PROFILES", str(tmp_path))
     cat = load_catalog()
-    assert len(cat) == 27
+    assert len(cat) == 29
     assert cat.get("my gpu").name == "My-GPU"
     assert cat.get("My-GPU").source_for("sm_count") == "lab measurement"
     assert cat.get("My-GPU").source_for("tdp_w") == "test fixture"
