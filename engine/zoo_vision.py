@@ -124,6 +124,50 @@ def resnext101_32x4d(se: bool = False) -> Workload:
                      ("resnext101", "resnext101_32x4d", "resnext-101-32x4d"))
 
 
+def efficientnet(variant: str) -> Workload:
+    """EfficientNet-B0/B4 (Tan & Le 2019, arXiv:1905.11946): MBConv blocks with squeeze-excitation,
+    compound-scaled width/depth/resolution, as in NVIDIA DeepLearningExamples and timm."""
+    import math
+
+    width, depth, image = {"b0": (1.0, 1.0, 224), "b4": (1.4, 1.8, 380)}[variant]
+
+    def ch(c: int) -> int:  # round_filters: multiple of 8, never 10% below the scaled width
+        c *= width
+        new = max(8, int(c + 4) // 8 * 8)
+        return int(new + 8 if new < 0.9 * c else new)
+
+    net = _Net()
+    hw = net.conv("stem.conv3x3", 3, ch(32), 3, image, stride=2)
+    cin = ch(32)
+    stages = [(1, 3, 1, 16, 1), (6, 3, 2, 24, 2), (6, 5, 2, 40, 2), (6, 3, 2, 80, 3), (6, 5, 1, 112, 3),
+              (6, 5, 2, 192, 4), (6, 3, 1, 320, 1)]
+    for s, (expand, k, stride, c_out, repeats) in enumerate(stages):
+        cout = ch(c_out)
+        for r in range(int(math.ceil(repeats * depth))):
+            tag = f"stage{s}"
+            st = stride if r == 0 else 1
+            mid = cin * expand
+            if expand != 1:
+                net.conv(f"{tag}.expand", cin, mid, 1, hw)
+            hw_out = net.conv(f"{tag}.dw{k}x{k}", mid, mid, k, hw, stride=st, groups=mid)
+            se = max(1, int(cin * 0.25))
+            net.add(f"{tag}.se.pool", "pool", 0.0, 0, mid * hw_out * hw_out + mid)
+            net.add(f"{tag}.se.fc1", "gemm", 2.0 * mid * se, mid * se + se, mid + se)
+            net.add(f"{tag}.se.fc2", "gemm", 2.0 * se * mid, se * mid + mid, mid + se)
+            net.add(f"{tag}.se.scale", "elementwise", 0.0, 0, 2.0 * mid * hw_out * hw_out)
+            net.conv(f"{tag}.project", mid, cout, 1, hw_out, act=False)
+            if st == 1 and cin == cout:
+                net.add(f"{tag}.residual", "elementwise", 0.0, 0, 3.0 * cout * hw_out * hw_out)
+            cin, hw = cout, hw_out
+    head = ch(1280)
+    net.conv("head.conv1x1", cin, head, 1, hw)
+    net.add("avgpool", "pool", 0.0, 0, head * hw * hw + head)
+    net.add("fc", "gemm", 2.0 * head * 1000, head * 1000 + 1000, head + 1000)
+    return _workload(net, f"efficientnet-{variant}", f"EfficientNet-{variant.upper()} ({image}x{image})", "cnn",
+                     "Tan & Le 2019 (arXiv:1905.11946) Table 1 and compound scaling; NVIDIA DeepLearningExamples efficientnet",
+                     (f"efficientnet_{variant}", f"efficientnet{variant}"), image_size=image)
+
+
 def _c2f(net: _Net, tag: str, c1: int, c2: int, n: int, hw: int, shortcut: bool) -> None:
     c = c2 // 2
     net.conv(f"{tag}.cv1", c1, 2 * c, 1, hw)

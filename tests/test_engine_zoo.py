@@ -29,6 +29,9 @@ def test_published_flops_resnet50_and_yolov8m():
     # torchvision: 4.09 GMACs; Ultralytics: YOLOv8m 78.9 GFLOPs at 640 (both x2 = FLOPs, MAC = 2 FLOPs)
     assert ZOO["resnet-50"].flops() == pytest.approx(2 * 4.09e9, rel=0.03)
     assert ZOO["yolov8-m"].flops() == pytest.approx(78.9e9, rel=0.03)
+    # Tan & Le 2019 Table 2: EfficientNet-B0 0.39B MACs; Xie et al.: ResNeXt-101 32x4d 8.0B MACs
+    assert ZOO["efficientnet-b0"].flops() == pytest.approx(2 * 0.39e9, rel=0.03)
+    assert ZOO["resnext101-32x4d"].flops() == pytest.approx(2 * 8.0e9, rel=0.03)
 
 
 def test_llm_flops_per_token_is_about_twice_params():
