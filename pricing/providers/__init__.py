@@ -1,0 +1,1 @@
+"""Live price providers (one interface: providers.base.LiveProvider) and Azure actual spend."""

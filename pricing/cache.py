@@ -1,0 +1,93 @@
+"""On-disk price cache: one JSON file per (provider, price kind, query), written atomically
+(temp file + os.replace) under a file lock, so two processes never read a half-written file nor
+interleave writes.  TTL per kind: on-demand/reserved prices change rarely (24 h), spot prices
+move hourly (1 h).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from filelock import FileLock
+
+from phantom_report.pricing.quote import PriceQuote
+
+KINDS = ("on_demand", "spot")
+DEFAULT_TTL_S = {"on_demand": 24 * 3600.0, "spot": 3600.0}
+CACHE_FORMAT_VERSION = 1
+
+
+def default_cache_dir() -> Path:
+    env = os.environ.get("PHANTOM_CACHE_DIR")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "phantom-report" / "prices"
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    quotes: tuple[PriceQuote, ...]
+    written_at: datetime
+
+    def age_s(self, now: datetime) -> float:
+        return max(0.0, (now - self.written_at).total_seconds())
+
+
+@dataclass(frozen=True)
+class PriceCache:
+    directory: Path
+    ttl_on_demand_s: float = DEFAULT_TTL_S["on_demand"]
+    ttl_spot_s: float = DEFAULT_TTL_S["spot"]
+    lock_timeout_s: float = 30.0
+
+    def ttl_s(self, kind: str) -> float:
+        return self.ttl_on_demand_s if kind == "on_demand" else self.ttl_spot_s
+
+    def _path(self, provider: str, kind: str, query_key: str) -> Path:
+        digest = hashlib.sha256(query_key.encode()).hexdigest()[:16]
+        return self.directory / f"{provider}-{kind}-{digest}.json"
+
+    def _lock(self, path: Path) -> FileLock:
+        return FileLock(str(path) + ".lock", timeout=self.lock_timeout_s)
+
+    def read(self, provider: str, kind: str, query_key: str) -> CacheEntry | None:
+        """The stored entry, fresh or stale (the caller decides by age); None if absent or unreadable."""
+        path = self._path(provider, kind, query_key)
+        if not path.exists():
+            return None
+        with self._lock(path):
+            try:
+                doc = json.loads(path.read_text(encoding="utf-8"))
+                if doc.get("version") != CACHE_FORMAT_VERSION or doc.get("query_key") != query_key:
+                    return None
+                return CacheEntry(tuple(PriceQuote.from_dict(d) for d in doc["quotes"]),
+                                  datetime.fromisoformat(doc["written_at"]))
+            except (OSError, ValueError, KeyError, TypeError):
+                return None  # a corrupt cache file is just a miss; the next write replaces it
+
+    def write(self, provider: str, kind: str, query_key: str, quotes: list[PriceQuote] | tuple[PriceQuote, ...],
+              now: datetime | None = None) -> Path:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        path = self._path(provider, kind, query_key)
+        doc = {"version": CACHE_FORMAT_VERSION, "provider": provider, "kind": kind, "query_key": query_key,
+               "written_at": (now or datetime.now(timezone.utc)).isoformat(),
+               "quotes": [q.to_dict() for q in quotes]}
+        with self._lock(path):
+            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=path.name, suffix=".tmp")
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as f:
+                    json.dump(doc, f)
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.replace(tmp, path)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        return path

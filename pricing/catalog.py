@@ -1,0 +1,258 @@
+"""get_quotes: the price chain live -> on-disk cache -> embedded snapshot, with sanity rules,
+and quotes_to_frame: the DataFrame the reporter reads.
+
+Per provider and price kind (on-demand incl. reserved, spot): a fresh cache entry is used as is;
+otherwise the live provider is asked; if that fails (no credentials, network, bad data) a stale
+cache entry is used, else the snapshot.  Every fallback leaves a warning with the data's age.
+Offline (argument or PHANTOM_OFFLINE=1) skips the live step entirely: no client is even built.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from phantom_report.errors import PricingError
+from phantom_report.pricing.cache import KINDS, PriceCache, default_cache_dir
+from phantom_report.pricing.gpu_names import resolve_gpus
+from phantom_report.pricing.providers.base import CredentialsMissing, LiveProvider, ProviderUnavailable
+from phantom_report.pricing.quote import PROVIDERS, PriceQuote, QuoteSet, dedupe
+from phantom_report.pricing.sanity import SanitySettings, apply_sanity, is_flagged
+from phantom_report.pricing.settings import FetchSettings
+from phantom_report.pricing.snapshot import snapshot_as_of, snapshot_quotes
+
+LIVE_PROVIDERS = ("aws", "gcp", "azure")
+_SOURCE_RANK = {"live": 0, "cache": 1, "snapshot": 2}
+
+
+def offline_requested(offline: bool | None) -> bool:
+    """True if the caller asks for offline or PHANTOM_OFFLINE is set: the environment always wins,
+    so a caller passing offline=False cannot make an offline-configured machine go online."""
+    return bool(offline) or os.environ.get("PHANTOM_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def default_live_providers(settings: FetchSettings) -> dict[str, LiveProvider]:
+    """Providers talking to the real clouds with the default credential chains."""
+    from phantom_report.pricing.providers.aws import AwsProvider
+    from phantom_report.pricing.providers.azure_retail import AzureRetailProvider
+    from phantom_report.pricing.providers.gcp import GcpProvider
+    return {"aws": AwsProvider(settings=settings), "gcp": GcpProvider(settings=settings),
+            "azure": AzureRetailProvider(settings=settings)}
+
+
+def _days(hours: float) -> str:
+    return f"{hours / 24:.0f} days" if hours >= 48 else f"{hours:.1f} h"
+
+
+def only_kind(q: PriceQuote, kind: str) -> PriceQuote | None:
+    if kind == "on_demand":
+        if q.on_demand_usd_per_hour is None and not q.reserved_usd_per_hour:
+            return None
+        return q.with_changes(spot_usd_per_hour=None)
+    if q.spot_usd_per_hour is None:
+        return None
+    return q.with_changes(on_demand_usd_per_hour=None, reserved_usd_per_hour={})
+
+
+def merge_kinds(parts: Mapping[str, list[PriceQuote]]) -> list[PriceQuote]:
+    """Join on-demand and spot parts of the same (provider, region, instance type)."""
+    merged: dict[tuple[str, str, str], PriceQuote] = {}
+    for kind in KINDS:
+        for q in parts.get(kind, []):
+            key = (q.provider, q.region, q.instance_type)
+            prev = merged.get(key)
+            if prev is None:
+                merged[key] = q
+                continue
+            older = prev if prev.fetched_at <= q.fetched_at else q
+            worse = prev if _SOURCE_RANK[prev.source] >= _SOURCE_RANK[q.source] else q
+            merged[key] = prev.with_changes(
+                on_demand_usd_per_hour=prev.on_demand_usd_per_hour if prev.on_demand_usd_per_hour is not None else q.on_demand_usd_per_hour,
+                spot_usd_per_hour=q.spot_usd_per_hour if q.spot_usd_per_hour is not None else prev.spot_usd_per_hour,
+                reserved_usd_per_hour=dict(prev.reserved_usd_per_hour) or dict(q.reserved_usd_per_hour),
+                zone=q.zone or prev.zone,
+                vcpus=prev.vcpus if prev.vcpus is not None else q.vcpus,
+                memory_gib=prev.memory_gib if prev.memory_gib is not None else q.memory_gib,
+                fetched_at=older.fetched_at, source=worse.source,
+                source_detail=prev.source_detail if prev.source_detail == q.source_detail else f"{prev.source_detail} + {q.source_detail}",
+                warnings=dedupe(prev.warnings + q.warnings))
+    return list(merged.values())
+
+
+def _select(quotes: Iterable[PriceQuote], gpus: frozenset[str] | None, regions: tuple[str, ...] | None) -> list[PriceQuote]:
+    return [q for q in quotes if (gpus is None or q.gpu in gpus) and (not regions or q.region in regions)]
+
+
+@dataclass(frozen=True)
+class _Chain:
+    gpus: frozenset[str] | None
+    regions: tuple[str, ...] | None
+    offline: bool
+    cache: PriceCache | None
+    live: Mapping[str, LiveProvider]
+    now: datetime
+    warnings: list[str] = field(default_factory=list)
+
+    def query_key(self, provider: str) -> str:
+        return f"{provider}|gpus={sorted(self.gpus) if self.gpus is not None else '*'}|regions={sorted(self.regions or ())}"
+
+    def snapshot(self, provider: str, kind: str, reason: str | None) -> list[PriceQuote]:
+        f = snapshot_as_of(provider)
+        age = _days(max(0.0, (self.now - f.as_of).total_seconds() / 3600))
+        note = f"snapshot price as of {f.as_of.date()} ({age} old; {f.as_of_basis})"
+        if reason:
+            self.warnings.append(f"{provider}: {reason}; using embedded snapshot prices as of {f.as_of.date()} ({age} old)")
+        qs = (only_kind(q, kind) for q in _select(snapshot_quotes((provider,)), self.gpus, self.regions))
+        return [q.with_warning(note) for q in qs if q is not None]
+
+    def from_cache(self, provider: str, kind: str, stale_reason: str | None) -> list[PriceQuote] | None:
+        if self.cache is None:
+            return None
+        entry = self.cache.read(provider, kind, self.query_key(provider))
+        if entry is None:
+            return None
+        age_s = entry.age_s(self.now)
+        fresh = age_s <= self.cache.ttl_s(kind)
+        if not fresh and stale_reason is None:
+            return None
+        quotes = [q.with_changes(source="cache") for q in entry.quotes]
+        if not fresh:
+            ttl_h = self.cache.ttl_s(kind) / 3600
+            msg = f"{kind.replace('_', '-')} price from cache is {_days(age_s / 3600)} old (TTL {ttl_h:g} h)"
+            self.warnings.append(f"{provider}: {stale_reason}; using cached {kind.replace('_', '-')} prices {_days(age_s / 3600)} old")
+            quotes = [q.with_warning(msg) for q in quotes]
+        return _select(quotes, self.gpus, self.regions)
+
+    def provider_parts(self, provider: str, kinds: tuple[str, ...]) -> dict[str, list[PriceQuote]]:
+        parts: dict[str, list[PriceQuote]] = {}
+        if provider not in LIVE_PROVIDERS:
+            return {k: self.snapshot(provider, k, None) for k in kinds}
+        # 1. fresh cache
+        need = []
+        for k in kinds:
+            cached = self.from_cache(provider, k, None)
+            if cached is not None:
+                parts[k] = cached
+            else:
+                need.append(k)
+        if not need:
+            return parts
+        # 2. live
+        reason: str
+        if self.offline:
+            reason = "offline"
+        elif provider not in self.live:
+            reason = "no live provider configured"
+        else:
+            try:
+                fetched = self.live[provider].fetch(frozenset(need), self.gpus, self.regions, self.now)
+                for k in need:
+                    kq = [q for q in (only_kind(q, k) for q in fetched) if q is not None]
+                    if self.cache is not None:
+                        try:
+                            self.cache.write(provider, k, self.query_key(provider), kq, now=self.now)
+                        except OSError as exc:  # a read-only home must not stop a report
+                            self.warnings.append(f"cache not written ({exc.__class__.__name__}: {exc})")
+                    parts[k] = _select(kq, self.gpus, self.regions)
+                if not any(parts.get(k) for k in need):
+                    self.warnings.append(f"{provider}: live prices returned no rows for this query")
+                return parts
+            except CredentialsMissing as exc:
+                reason = str(exc).removeprefix(f"{provider}: ")
+            except ProviderUnavailable as exc:
+                reason = f"live prices unavailable ({exc})"
+        # 3. stale cache, else 4. snapshot (one warning per provider, not per kind)
+        said = False
+        for k in need:
+            cached = self.from_cache(provider, k, reason)
+            if cached is not None:
+                parts[k] = cached
+            else:
+                parts[k] = self.snapshot(provider, k, None if said or self.offline else reason)
+                said = True
+        return parts
+
+
+def get_quotes(gpus: Any = None, providers: Iterable[str] | None = None, regions: Iterable[str] | None = None,
+               offline: bool | None = False, cache_dir: str | os.PathLike[str] | None = None, now: datetime | None = None,
+               *, live_providers: Mapping[str, LiveProvider] | None = None, settings: FetchSettings | None = None,
+               sanity: SanitySettings = SanitySettings(), kinds: Iterable[str] = KINDS,
+               use_cache: bool = True, cache: PriceCache | None = None) -> QuoteSet:
+    """Quotes for canonical GPU names (or families like 'h100'), providers and regions.
+
+    Offline (offline=True or PHANTOM_OFFLINE=1): never touches the network.  `live_providers`
+    replaces the real clients (tests, custom endpoints); `cache` replaces the default cache.
+    """
+    now = now or datetime.now(timezone.utc)
+    if now.tzinfo is None:
+        raise PricingError("now must be timezone-aware")
+    gpu_set = resolve_gpus(gpus)
+    provs = tuple(dict.fromkeys(p.strip().lower() for p in (providers or PROVIDERS)))
+    unknown = [p for p in provs if p not in PROVIDERS]
+    if unknown:
+        raise PricingError(f"unknown provider {unknown[0]!r}; expected one of {', '.join(PROVIDERS)}")
+    kinds_t = tuple(k for k in KINDS if k in set(kinds))
+    is_offline = offline_requested(offline)
+    if cache is None and use_cache:
+        cache = PriceCache(Path(cache_dir) if cache_dir is not None else default_cache_dir())
+    if is_offline:
+        live: Mapping[str, LiveProvider] = {}
+    else:
+        live = live_providers if live_providers is not None else default_live_providers(settings or FetchSettings())
+    chain = _Chain(gpu_set, tuple(regions) if regions else None, is_offline, cache, live, now)
+    quotes: list[PriceQuote] = []
+    for p in provs:
+        quotes += merge_kinds(chain.provider_parts(p, kinds_t))
+    checked, dropped = apply_sanity(quotes, sanity)
+    if is_offline and any(q.source == "snapshot" for q in checked):
+        dates = sorted({snapshot_as_of(p).as_of.date().isoformat() for p in {q.provider for q in checked if q.source == "snapshot"}})
+        chain.warnings.append(f"offline: using embedded snapshot prices (as of {', '.join(dates)}; dates are estimates, see source_detail)")
+    if gpus is not None:
+        found = {q.gpu for q in checked}
+        for name in ([gpus] if isinstance(gpus, str) else list(gpus)):
+            if not set(resolve_gpus(name) or ()) & found:  # a family counts as found if any member is
+                where = f"; regions {', '.join(chain.regions)}" if chain.regions else ""
+                chain.warnings.append(f"no price found for {name} (providers {', '.join(provs)}{where})")
+    checked.sort(key=lambda q: (_best_per_gpu(q) is None, _best_per_gpu(q) or 0.0, q.provider, q.region, q.instance_type))
+    return QuoteSet(tuple(checked), dedupe(chain.warnings + dropped))
+
+
+def _best_per_gpu(q: PriceQuote, spot: bool = False) -> float | None:
+    return q.spot_usd_per_gpu_hour if spot else q.on_demand_usd_per_gpu_hour
+
+
+FRAME_COLUMNS = (
+    "provider", "region", "zone", "instance_type", "gpu", "gpu_count", "vcpus", "memory_gib",
+    "on_demand_usd_per_hour", "spot_usd_per_hour", "reserved_1y_usd_per_hour", "reserved_3y_usd_per_hour",
+    "on_demand_usd_per_gpu_hour", "spot_usd_per_gpu_hour", "reserved_1y_usd_per_gpu_hour", "reserved_3y_usd_per_gpu_hour",
+    "currency", "fetched_at", "age_hours", "source", "source_detail", "flagged", "warnings",
+)
+
+
+def quotes_to_frame(quotes: Iterable[PriceQuote] | QuoteSet, now: datetime | None = None) -> Any:
+    """One row per quote; columns FRAME_COLUMNS (prices in USD, missing prices NaN, `warnings`
+    joined with ' | ', `flagged` = an OUTLIER warning)."""
+    import pandas as pd
+    now = now or datetime.now(timezone.utc)
+    if isinstance(quotes, QuoteSet):
+        quotes = quotes.quotes
+    rows = []
+    for q in quotes:
+        rows.append({
+            "provider": q.provider, "region": q.region, "zone": q.zone, "instance_type": q.instance_type, "gpu": q.gpu,
+            "gpu_count": q.gpu_count, "vcpus": q.vcpus, "memory_gib": q.memory_gib,
+            "on_demand_usd_per_hour": q.on_demand_usd_per_hour, "spot_usd_per_hour": q.spot_usd_per_hour,
+            "reserved_1y_usd_per_hour": q.reserved_usd_per_hour.get("1y"), "reserved_3y_usd_per_hour": q.reserved_usd_per_hour.get("3y"),
+            "on_demand_usd_per_gpu_hour": q.on_demand_usd_per_gpu_hour, "spot_usd_per_gpu_hour": q.spot_usd_per_gpu_hour,
+            "reserved_1y_usd_per_gpu_hour": q.reserved_usd_per_gpu_hour("1y"), "reserved_3y_usd_per_gpu_hour": q.reserved_usd_per_gpu_hour("3y"),
+            "currency": q.currency, "fetched_at": q.fetched_at, "age_hours": q.age_hours(now), "source": q.source,
+            "source_detail": q.source_detail, "flagged": is_flagged(q), "warnings": " | ".join(q.warnings),
+        })
+    df = pd.DataFrame(rows, columns=list(FRAME_COLUMNS))
+    for c in FRAME_COLUMNS:
+        if c.endswith(("_usd_per_hour", "_usd_per_gpu_hour")) or c in ("vcpus", "memory_gib", "age_hours"):
+            df[c] = df[c].astype("float64")
+    return df

@@ -1,0 +1,136 @@
+"""Azure list prices from the public Retail Prices REST API (no credentials needed).
+
+On-demand = Consumption rows of Linux sizes; spot = rows whose skuName ends in ' Spot';
+reserved = type 'Reservation' rows (priced per term, converted to $/h).  Windows and Low Priority
+rows are dropped.  Pages are followed through NextPageLink.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from phantom_report.pricing.gpu_names import AZURE_INSTANCE_GPU
+from phantom_report.pricing.providers.base import RETRYABLE_HTTP_STATUS, ProviderUnavailable, RetryableError
+from phantom_report.pricing.quote import PriceQuote
+from phantom_report.pricing.settings import FetchSettings, with_retries
+
+RETAIL_PRICES_URL = "https://prices.azure.com/api/retail/prices"
+API_VERSION = "2023-01-01-preview"
+_HOURS_BY_TERM = {"1 Year": ("1y", 8760.0), "3 Years": ("3y", 3 * 8760.0)}
+
+
+def build_filter(sizes: list[str], regions: tuple[str, ...] | None) -> str:
+    sku = " or ".join(f"armSkuName eq '{s}'" for s in sizes)
+    f = f"serviceName eq 'Virtual Machines' and ({sku})"
+    if regions:
+        f += " and (" + " or ".join(f"armRegionName eq '{r}'" for r in regions) + ")"
+    return f
+
+
+def classify_item(item: dict[str, Any]) -> str | None:
+    """'on_demand' | 'spot' | '1y' | '3y' for a usable Linux row, None for rows to ignore."""
+    sku_name = item.get("skuName", "")
+    if "Windows" in item.get("productName", "") or "Low Priority" in sku_name or "Low Priority" in item.get("meterName", ""):
+        return None
+    if item.get("unitOfMeasure") not in (None, "1 Hour"):
+        return None
+    typ = item.get("type")
+    if typ == "Reservation":
+        term = _HOURS_BY_TERM.get(item.get("reservationTerm", ""))
+        return term[0] if term else None
+    if typ != "Consumption":
+        return None  # DevTestConsumption and future types
+    return "spot" if sku_name.endswith(" Spot") else "on_demand"
+
+
+def item_usd_per_hour(item: dict[str, Any], kind: str) -> float | None:
+    if item.get("currencyCode", "USD") != "USD":
+        return None
+    price = item.get("retailPrice", item.get("unitPrice"))
+    if not isinstance(price, (int, float)):
+        return None
+    if kind in ("1y", "3y"):  # a reservation row is the price of the whole term
+        hours = 8760.0 if kind == "1y" else 3 * 8760.0
+        return float(price) / hours
+    return float(price)
+
+
+@dataclass(frozen=True)
+class AzureRetailProvider:
+    endpoint: str = RETAIL_PRICES_URL
+    session: Any = None  # requests.Session (the transport); None -> a new one
+    settings: FetchSettings = field(default_factory=FetchSettings)
+    name: str = "azure"
+
+    def _get_json(self, session: Any, url: str, params: dict[str, str] | None) -> dict[str, Any]:
+        import requests
+
+        def attempt() -> dict[str, Any]:
+            try:
+                resp = session.get(url, params=params, timeout=self.settings.timeout_s)
+            except (requests.Timeout, requests.ConnectionError) as exc:
+                raise RetryableError(f"azure retail prices: {type(exc).__name__}") from exc
+            if resp.status_code in RETRYABLE_HTTP_STATUS:
+                raise RetryableError(f"azure retail prices: HTTP {resp.status_code}")
+            if resp.status_code != 200:
+                raise ProviderUnavailable(f"azure retail prices: HTTP {resp.status_code}")
+            try:
+                doc = resp.json()
+            except ValueError as exc:
+                raise ProviderUnavailable("azure retail prices: malformed JSON") from exc
+            if not isinstance(doc, dict) or not isinstance(doc.get("Items"), list):
+                raise ProviderUnavailable("azure retail prices: response has no Items list")
+            return doc
+
+        return with_retries(attempt, self.settings, "azure retail prices")
+
+    def fetch(self, kinds: frozenset[str], gpus: frozenset[str] | None, regions: tuple[str, ...] | None,
+              now: datetime) -> list[PriceQuote]:
+        import requests
+        sizes = sorted(s for s, ig in AZURE_INSTANCE_GPU.items() if gpus is None or ig.gpu in gpus)
+        if not sizes:
+            return []
+        session = self.session or requests.Session()
+        params: dict[str, str] | None = {"api-version": API_VERSION, "$filter": build_filter(sizes, regions)}
+        url: str | None = self.endpoint
+        items: list[dict[str, Any]] = []
+        for _ in range(self.settings.max_pages):
+            if not url:
+                break
+            doc = self._get_json(session, url, params)
+            items.extend(doc["Items"])
+            url, params = doc.get("NextPageLink"), None  # the link carries the query
+        else:
+            raise ProviderUnavailable(f"azure retail prices: more than {self.settings.max_pages} pages")
+        if not items:
+            raise ProviderUnavailable("azure retail prices: no price rows returned")
+        return self._quotes(items, kinds, gpus, regions, now)
+
+    def _quotes(self, items: list[dict[str, Any]], kinds: frozenset[str], gpus: frozenset[str] | None,
+                regions: tuple[str, ...] | None, now: datetime) -> list[PriceQuote]:
+        table: dict[tuple[str, str], dict[str, float]] = {}
+        for it in items:
+            size, region = it.get("armSkuName", ""), it.get("armRegionName", "")
+            ig = AZURE_INSTANCE_GPU.get(size)
+            kind = classify_item(it)
+            if ig is None or kind is None or (regions and region not in regions) or (gpus is not None and ig.gpu not in gpus):
+                continue
+            if (price := item_usd_per_hour(it, kind)) is None:
+                continue
+            prices = table.setdefault((size, region), {})
+            prices[kind] = min(price, prices.get(kind, price))
+        out = []
+        for (size, region), p in sorted(table.items()):
+            ig = AZURE_INSTANCE_GPU[size]
+            od = p.get("on_demand") if "on_demand" in kinds else None
+            spot = p.get("spot") if "spot" in kinds else None
+            reserved = {t: p[t] for t in ("1y", "3y") if t in p} if "on_demand" in kinds else {}
+            if od is None and spot is None and not reserved:
+                continue
+            out.append(PriceQuote(provider="azure", region=region, zone=None, instance_type=size, gpu=ig.gpu,
+                                  gpu_count=ig.gpu_count, vcpus=None, memory_gib=None, on_demand_usd_per_hour=od,
+                                  spot_usd_per_hour=spot, reserved_usd_per_hour=reserved, fetched_at=now, source="live",
+                                  source_detail=f"azure retail prices {self.endpoint} (api-version {API_VERSION})"))
+        return out

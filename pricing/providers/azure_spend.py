@@ -1,0 +1,134 @@
+"""A customer's actual Azure spend (and Azure's own forecast) through azure-mgmt-costmanagement,
+for a report to set beside the predicted cost.  Credential, endpoint and transport options are
+injected; over plain http (tests) each call needs enforce_https=False (azure-core reads it per
+request, not from the client constructor).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from typing import Any
+
+from phantom_report.pricing.providers.base import RETRYABLE_HTTP_STATUS, CredentialsMissing, ProviderUnavailable, RetryableError
+from phantom_report.pricing.settings import FetchSettings, with_retries
+
+
+@dataclass(frozen=True)
+class SpendRow:
+    day: date
+    cost: float
+    currency: str
+    group: str | None  # value of the grouping dimension (e.g. the meter category), if any
+
+
+@dataclass(frozen=True)
+class SpendReport:
+    scope: str
+    actual: tuple[SpendRow, ...]
+    forecast: tuple[SpendRow, ...]
+    fetched_at: datetime
+    source_detail: str
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def actual_total(self) -> float:
+        return sum(r.cost for r in self.actual)
+
+    @property
+    def forecast_total(self) -> float:
+        return sum(r.cost for r in self.forecast)
+
+    @property
+    def currency(self) -> str | None:
+        return next((r.currency for r in self.actual + self.forecast), None)
+
+
+def _rows(result: Any, group_by: str | None) -> tuple[SpendRow, ...]:
+    cols = [c.name for c in (result.columns or [])]
+    try:
+        i_cost = next(i for i, c in enumerate(cols) if c in ("Cost", "PreTaxCost", "CostUSD", "totalCost"))
+        i_date = next(i for i, c in enumerate(cols) if c in ("UsageDate", "BillingMonth"))
+    except StopIteration as exc:
+        raise ProviderUnavailable(f"azure cost management: unexpected columns {cols}") from exc
+    i_cur = cols.index("Currency") if "Currency" in cols else None
+    i_grp = cols.index(group_by) if group_by and group_by in cols else None
+    out = []
+    for row in result.rows or []:
+        d = str(int(row[i_date])) if isinstance(row[i_date], (int, float)) else str(row[i_date])[:10].replace("-", "")
+        out.append(SpendRow(day=date(int(d[:4]), int(d[4:6]), int(d[6:8])), cost=float(row[i_cost]),
+                            currency=str(row[i_cur]) if i_cur is not None else "USD",
+                            group=str(row[i_grp]) if i_grp is not None else None))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class AzureSpendProvider:
+    scope: str                        # e.g. "/subscriptions/<id>" or a resource group scope
+    credential: Any = None            # azure TokenCredential; None -> DefaultAzureCredential
+    base_url: str | None = None       # None -> https://management.azure.com
+    client_kwargs: dict[str, Any] = field(default_factory=dict)  # e.g. a custom transport
+    enforce_https: bool = True        # False only for a local http test server
+    settings: FetchSettings = field(default_factory=FetchSettings)
+
+    def _client(self) -> Any:
+        from azure.mgmt.costmanagement import CostManagementClient
+        cred = self.credential
+        if cred is None:
+            from azure.identity import DefaultAzureCredential
+            cred = DefaultAzureCredential()
+        kw = dict(self.client_kwargs)
+        kw.setdefault("retry_total", 0)  # our retry loop owns backoff
+        kw.setdefault("connection_timeout", self.settings.timeout_s)
+        kw.setdefault("read_timeout", self.settings.timeout_s)
+        return CostManagementClient(cred, base_url=self.base_url, **kw) if self.base_url else CostManagementClient(cred, **kw)
+
+    def _call_kwargs(self) -> dict[str, Any]:
+        return {} if self.enforce_https else {"enforce_https": False}
+
+    def _call(self, fn: Any, what: str) -> Any:
+        from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ServiceRequestError, ServiceResponseError
+        from azure.identity import CredentialUnavailableError
+
+        def attempt() -> Any:
+            try:
+                return fn()
+            except CredentialUnavailableError as exc:
+                raise CredentialsMissing(f"azure cost management: no credentials ({str(exc).splitlines()[0]})") from exc
+            except ClientAuthenticationError as exc:
+                raise CredentialsMissing(f"azure cost management: credentials rejected ({exc.status_code})") from exc
+            except (ServiceRequestError, ServiceResponseError) as exc:
+                raise RetryableError(f"{what}: {type(exc).__name__}") from exc
+            except HttpResponseError as exc:
+                if exc.status_code in RETRYABLE_HTTP_STATUS:
+                    raise RetryableError(f"{what}: HTTP {exc.status_code}") from exc
+                raise ProviderUnavailable(f"{what}: HTTP {exc.status_code}") from exc
+            except ValueError as exc:
+                raise ProviderUnavailable(f"{what}: malformed response") from exc
+        return with_retries(attempt, self.settings, what)
+
+    def fetch(self, start: date, end: date, group_by: str | None = "MeterCategory",
+              forecast_end: date | None = None, now: datetime | None = None) -> SpendReport:
+        """Daily actual cost between start and end (and Azure's forecast up to forecast_end)."""
+        from azure.mgmt.costmanagement import models as m
+        now = now or datetime.now(timezone.utc)
+        client = self._client()
+        grouping = [m.QueryGrouping(type="Dimension", name=group_by)] if group_by else None
+        query = m.QueryDefinition(
+            type="ActualCost", timeframe="Custom",
+            time_period=m.QueryTimePeriod(from_property=datetime(start.year, start.month, start.day, tzinfo=timezone.utc),
+                                          to=datetime(end.year, end.month, end.day, 23, 59, 59, tzinfo=timezone.utc)),
+            dataset=m.QueryDataset(granularity="Daily", aggregation={"totalCost": m.QueryAggregation(name="Cost", function="Sum")},
+                                   grouping=grouping))
+        actual = _rows(self._call(lambda: client.query.usage(self.scope, query, **self._call_kwargs()), "azure cost management query"), group_by)
+        forecast: tuple[SpendRow, ...] = ()
+        if forecast_end is not None:
+            fdef = m.ForecastDefinition(
+                type="ActualCost", timeframe="Custom",
+                time_period=m.ForecastTimePeriod(from_property=datetime(end.year, end.month, end.day, tzinfo=timezone.utc),
+                                                 to=datetime(forecast_end.year, forecast_end.month, forecast_end.day, tzinfo=timezone.utc)),
+                dataset=m.ForecastDataset(granularity="Daily", aggregation={"totalCost": m.ForecastAggregation(name="Cost", function="Sum")}),
+                include_actual_cost=False, include_fresh_partial_cost=False)
+            forecast = _rows(self._call(lambda: client.forecast.usage(self.scope, fdef, **self._call_kwargs()), "azure cost management forecast"), None)
+        return SpendReport(scope=self.scope, actual=actual, forecast=forecast, fetched_at=now,
+                           source_detail=f"azure cost management {self.base_url or 'https://management.azure.com'}{self.scope}")

@@ -1,0 +1,99 @@
+"""The `PriceQuote` record (see docs/INTERFACES.md) and the `QuoteSet` a lookup returns.
+
+Prices are floats with the unit in the name ($/h for the whole instance); per-GPU-hour figures are
+derived, never stored, so they cannot drift from the instance price they come from.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Mapping
+
+PROVIDERS = ("aws", "gcp", "azure", "lambda", "runpod")
+SOURCES = ("live", "cache", "snapshot")
+RESERVED_TERMS = ("1y", "3y")
+
+
+@dataclass(frozen=True, kw_only=True)
+class PriceQuote:
+    provider: str
+    region: str
+    zone: str | None
+    instance_type: str
+    gpu: str
+    gpu_count: int
+    vcpus: float | None
+    memory_gib: float | None
+    on_demand_usd_per_hour: float | None
+    spot_usd_per_hour: float | None
+    # A dict (not hashed) so quotes stay picklable for process pools; treat as read-only.
+    reserved_usd_per_hour: Mapping[str, float] = field(default_factory=dict, hash=False)
+    currency: str = "USD"
+    fetched_at: datetime
+    source: str
+    source_detail: str = ""
+    warnings: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.provider not in PROVIDERS:
+            raise ValueError(f"unknown provider {self.provider!r}")
+        if self.source not in SOURCES:
+            raise ValueError(f"unknown source {self.source!r}")
+        if self.gpu_count < 1:
+            raise ValueError(f"gpu_count must be >= 1, got {self.gpu_count}")
+        if self.fetched_at.tzinfo is None:
+            raise ValueError("fetched_at must be timezone-aware (UTC)")
+
+    def _per_gpu(self, usd_per_hour: float | None) -> float | None:
+        return None if usd_per_hour is None else usd_per_hour / self.gpu_count
+
+    @property
+    def on_demand_usd_per_gpu_hour(self) -> float | None:
+        return self._per_gpu(self.on_demand_usd_per_hour)
+
+    @property
+    def spot_usd_per_gpu_hour(self) -> float | None:
+        return self._per_gpu(self.spot_usd_per_hour)
+
+    def reserved_usd_per_gpu_hour(self, term: str) -> float | None:
+        return self._per_gpu(self.reserved_usd_per_hour.get(term))
+
+    def age_hours(self, now: datetime | None = None) -> float:
+        now = now or datetime.now(timezone.utc)
+        return max(0.0, (now - self.fetched_at).total_seconds() / 3600.0)
+
+    def with_changes(self, **changes: Any) -> "PriceQuote":
+        return dataclasses.replace(self, **changes)
+
+    def with_warning(self, message: str) -> "PriceQuote":
+        if message in self.warnings:
+            return self
+        return dataclasses.replace(self, warnings=self.warnings + (message,))
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["reserved_usd_per_hour"] = dict(self.reserved_usd_per_hour)
+        d["fetched_at"] = self.fetched_at.isoformat()
+        d["warnings"] = list(self.warnings)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "PriceQuote":
+        kw = dict(d)
+        kw["fetched_at"] = datetime.fromisoformat(kw["fetched_at"])
+        kw["warnings"] = tuple(kw.get("warnings", ()))
+        kw["reserved_usd_per_hour"] = {str(k): float(v) for k, v in dict(kw.get("reserved_usd_per_hour") or {}).items()}
+        return cls(**kw)
+
+
+@dataclass(frozen=True)
+class QuoteSet:
+    quotes: tuple[PriceQuote, ...]
+    warnings: tuple[str, ...] = ()
+
+
+def dedupe(messages: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """Keep the first occurrence of each message, in order."""
+    return tuple(dict.fromkeys(messages))

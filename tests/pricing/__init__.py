@@ -1,0 +1,1 @@
+"""Pricing tests (a package so the tests can share constants from conftest)."""
