@@ -33,7 +33,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 from scipy.optimize import least_squares
-from scipy.sparse import lil_matrix
+from scipy.sparse import coo_matrix
 
 from phantom_report.engine.params import CalibrationParams
 
@@ -74,6 +74,7 @@ class FitResult:
     x_log: np.ndarray  # fitted log-parameters, in specs order
     n_rows: int
     log_residuals: pd.Series  # log(pred/measured) on the fitted rows, indexed like the rows
+    rows: pd.DataFrame  # the rows actually fitted (the predictor could price them)
     nfev: int
     success: bool
     message: str
@@ -144,9 +145,31 @@ def predicted_metric(rows: pd.DataFrame, pred: pd.DataFrame) -> np.ndarray:
     return out
 
 
+@dataclass(frozen=True)
+class UniquePoints:
+    """Distinct prediction points of some rows (throughput and latency rows of one configuration,
+    or the same configuration in two sources, share one predictor evaluation)."""
+
+    points: pd.DataFrame  # distinct predict_grid input rows
+    inverse: np.ndarray  # row i of the corpus rows -> row inverse[i] of `points`
+
+    @classmethod
+    def of(cls, rows: pd.DataFrame) -> "UniquePoints":
+        pts = corpus_points(rows)
+        key = pd.Series([repr(t) for t in pts.itertuples(index=False)])  # NaN-safe row key
+        codes, uniques = pd.factorize(key)
+        first = np.zeros(len(uniques), dtype=int)
+        first[codes[::-1]] = np.arange(len(codes))[::-1]  # first occurrence of each code
+        return cls(points=pts.iloc[first].reset_index(drop=True), inverse=codes)
+
+    def predict(self, predict: PredictFn, params: CalibrationParams) -> pd.DataFrame:
+        """predict_grid output expanded back to one row per corpus row (positional)."""
+        return predict(self.points, params).iloc[self.inverse].reset_index(drop=True)
+
+
 def predict_rows(rows: pd.DataFrame, predict: PredictFn, params: CalibrationParams) -> pd.DataFrame:
     """Predictions for corpus rows: `predicted`, `log_residual` = log(predicted/value), `reason`."""
-    raw = predict(corpus_points(rows), params)
+    raw = UniquePoints.of(rows).predict(predict, params)
     pred = predicted_metric(rows, raw)
     ok = np.isfinite(pred) & (pred > 0) & raw["supported"].to_numpy(dtype=bool)
     reason = np.where(raw["supported"].to_numpy(dtype=bool), "", raw["reason"].astype(str).to_numpy())
@@ -156,15 +179,40 @@ def predict_rows(rows: pd.DataFrame, predict: PredictFn, params: CalibrationPara
                         index=rows.index)
 
 
-def _sparsity(rows: pd.DataFrame, specs: Sequence[ParamSpec]) -> lil_matrix:
+def _sparsity(rows: pd.DataFrame, specs: Sequence[ParamSpec]) -> coo_matrix:
+    """Which residuals each parameter can move: its scope's rows, and its own prior term."""
     n, p = len(rows), len(specs)
-    jac = lil_matrix((n + p, p), dtype=int)
+    ri, ci = [], []
     for j, s in enumerate(specs):
         mask = np.ones(n, dtype=bool) if s.scope is None else (rows[s.scope[0]].to_numpy() == s.scope[1])
-        for i in np.flatnonzero(mask):
-            jac[i, j] = 1
-        jac[n + j, j] = 1  # its prior term
-    return jac
+        idx = np.flatnonzero(mask)
+        ri.extend((idx, [n + j]))
+        ci.extend((np.full(len(idx), j), [j]))
+    r, c = np.concatenate(ri), np.concatenate(ci)
+    return coo_matrix((np.ones(len(r), dtype=int), (r, c)), shape=(n + p, p))
+
+
+def residual_function(rows: pd.DataFrame, predict: PredictFn, base: CalibrationParams,
+                      specs: Sequence[ParamSpec]) -> Callable[[np.ndarray], np.ndarray]:
+    """x (log-parameters) -> [log(pred/measured) per row, scaled prior deviation per parameter]."""
+    points = UniquePoints.of(rows)
+    measured_log = np.log(rows["value"].to_numpy(dtype=float))
+    prior = np.log([s.prior for s in specs])
+    sigma = np.array([s.prior_sigma_log for s in specs])
+
+    def residuals(x: np.ndarray) -> np.ndarray:
+        params = apply_values(base, specs, np.exp(x))
+        pred = predicted_metric(rows, points.predict(predict, params))
+        # a candidate that makes a row unpredictable is pushed back hard rather than crashing
+        r = np.where(np.isfinite(pred) & (pred > 0), np.log(np.where(pred > 0, pred, 1.0)) - measured_log, 10.0)
+        return np.concatenate([r, (x - prior) / sigma * LOSS_SCALE_LOG])
+
+    return residuals
+
+
+def loss_weights(residuals: np.ndarray) -> np.ndarray:
+    """IRLS weights of the soft-L1 loss at these residuals: rho'(z) = 1 / sqrt(1 + (r / f_scale)^2)."""
+    return 1.0 / np.sqrt(1.0 + (residuals / LOSS_SCALE_LOG) ** 2)
 
 
 def fit(
@@ -180,24 +228,15 @@ def fit(
     cross-validation folds.
     """
     base = base or CalibrationParams()
-    points = corpus_points(rows)
-    measured_log = np.log(rows["value"].to_numpy(dtype=float))
     usable = np.isfinite(predict_rows(rows, predict, base)["log_residual"].to_numpy())
-    rows, points, measured_log = rows[usable], points[usable], measured_log[usable]
+    rows = rows[usable]
     specs = parameter_specs(rows)
     lo = np.log([s.lower for s in specs])
     hi = np.log([s.upper for s in specs])
-    prior = np.log([s.prior for s in specs])
-    sigma = np.array([s.prior_sigma_log for s in specs])
     start = np.array([(x0_log or {}).get(s.name, math.log(s.prior)) for s in specs])
     start = np.clip(start, lo + 1e-9, hi - 1e-9)
 
-    def residuals(x: np.ndarray) -> np.ndarray:
-        params = apply_values(base, specs, np.exp(x))
-        pred = predicted_metric(rows, predict(points, params))
-        # a candidate that makes a row unpredictable is pushed back hard rather than crashing
-        r = np.where(np.isfinite(pred) & (pred > 0), np.log(np.where(pred > 0, pred, 1.0)) - measured_log, 10.0)
-        return np.concatenate([r, (x - prior) / sigma * LOSS_SCALE_LOG])
+    residuals = residual_function(rows, predict, base, specs)
 
     sol = least_squares(
         residuals, start, bounds=(lo, hi), jac_sparsity=_sparsity(rows, specs), loss=LOSS,
@@ -212,6 +251,6 @@ def fit(
     r = residuals(sol.x)[: len(rows)]
     return FitResult(
         params=params, specs=specs, x_log=sol.x, n_rows=int(len(rows)),
-        log_residuals=pd.Series(r, index=rows.index), nfev=int(sol.nfev), success=bool(sol.success),
+        log_residuals=pd.Series(r, index=rows.index), rows=rows, nfev=int(sol.nfev), success=bool(sol.success),
         message=str(sol.message),
     )

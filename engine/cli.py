@@ -97,31 +97,45 @@ def models_list(fmt: str = FORMAT_OPT) -> None:
 @models_app.command("show")
 def models_show(name: str, fmt: str = typer.Option("table", "--format", "-f", help="table or json")) -> None:
     """Operators, parameters and FLOPs of one built-in model."""
-    _inspect(name, 1, None, fmt)
+    from phantom_report.engine.zoo import resolve_builtin
+
+    _inspect(resolve_builtin(name), 1, None, None, fmt)
 
 
 @models_app.command("inspect")
 def models_inspect(source: str = typer.Argument(..., help="zoo name, config.json, model dir, .onnx, .pt, or pkg.mod:factory"),
                    batch: int = typer.Option(1, "--batch", min=1), seq: Optional[int] = typer.Option(None, "--seq", min=1),
+                   input_shape: Optional[str] = typer.Option(None, "--input-shape",
+                                                             help="torch sources: 1,3,224,224 (';' between inputs)"),
                    fmt: str = typer.Option("table", "--format", "-f", help="table or json")) -> None:
     """Model report card for any front end: params, FLOPs, bytes per precision, op classes."""
-    _inspect(source, batch, seq, fmt)
+    _inspect(source, batch, seq, input_shape, fmt)
 
 
-def _inspect(source: str, batch: int, seq: int | None, fmt: str) -> None:
-    from rich.console import Console
+def _parse_shapes(text: str | None):
+    from phantom_report.errors import ModelError
 
-    from phantom_report.engine.api import Engine
+    if not text:
+        return None
+    try:
+        shapes = [[int(d) for d in part.split(",")] for part in text.split(";") if part.strip()]
+    except ValueError:
+        raise ModelError(f"--input-shape must look like 1,3,224,224 (';' between inputs), got {text!r}") from None
+    return shapes[0] if len(shapes) == 1 else shapes
+
+
+def _inspect(source: str, batch: int, seq: int | None, input_shape: str | None, fmt: str) -> None:
     from phantom_report.engine.frontends.card import model_card, render_card
-    from phantom_report.engine.output import check_format
+    from phantom_report.engine.output import check_format, wide_console
+    from phantom_report.engine.sources import load_workload
 
     check_format(fmt, ("table", "json"))
-    workload = Engine.workload(Engine.__new__(Engine), source)
+    workload = load_workload(source, batch_size=batch, seq_len=seq, input_shape=_parse_shapes(input_shape))
     card = model_card(workload, batch_size=batch, seq_len=seq)
     if fmt == "json":
         sys.stdout.write(json.dumps(card, indent=2, default=str) + "\n")
     else:
-        Console().print(render_card(card))
+        wide_console().print(render_card(card))
 
 
 PRED_COLUMNS = [

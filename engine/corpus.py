@@ -40,6 +40,7 @@ from typing import Callable, Iterable
 import pandas as pd
 
 from phantom_report.engine.precision import WEIGHT_BYTES
+from phantom_report.engine.profiles import normalize_name
 from phantom_report.errors import PhantomError
 
 REQUIRED_COLUMNS = (
@@ -51,8 +52,10 @@ TASKS = ("inference", "training")
 # metrics that only mean something for LLM generation
 LLM_METRICS = frozenset({"tokens_per_s", "prefill_tokens_per_s", "ttft_ms", "tpot_ms"})
 # Two rows with this key and different values contradict each other (one printed number per key).
+# GPU and model enter the key as printed (normalised spelling): two printed names that share one
+# profile or zoo entry (GH200 and H200; Llama-3-8B and Llama-3.1-8B) are different measurements.
 DUPLICATE_KEY = (
-    "source", "gpu", "gpu_count", "model", "task", "runtime", "precision", "batch_size", "seq_in", "seq_out",
+    "source", "_gpu_key", "gpu_count", "_model_key", "task", "runtime", "precision", "batch_size", "seq_in", "seq_out",
     "metric",
 )
 # spellings publications use for a precision the engine knows under another name
@@ -170,9 +173,10 @@ def _interpret(rec: dict[str, str], resolve_gpu: Resolver, resolve_model: Resolv
     if precision not in WEIGHT_BYTES:
         raise ValueError(f"unknown precision {rec['precision']!r}; expected one of {', '.join(WEIGHT_BYTES)}")
     value = _parse_number(rec["value"], "value")
+    # publications that do not print the batch size are transcribed with 0 or an empty cell
+    if (rec.get("batch_size") or "").strip() in ("", "0"):
+        raise ValueError("batch_size not printed (empty or 0); the prediction depends on it")
     batch = _parse_number(rec.get("batch_size"), "batch_size", integer=True)
-    if math.isnan(batch):
-        raise ValueError("batch_size is empty (the prediction depends on it)")
     gpu_count = _parse_number(rec.get("gpu_count"), "gpu_count", integer=True)
     seq_in = _parse_number(rec.get("seq_in"), "seq_in", integer=True)
     seq_out = _parse_number(rec.get("seq_out"), "seq_out", integer=True)
@@ -247,7 +251,9 @@ def load_corpus(
             except ValueError as exc:
                 bad.append(_rejected_record(rec, where, str(exc)))
     rows = pd.DataFrame(good, columns=list(ROW_COLUMNS))
-    rows, conflicts = _split_conflicts(rows)
+    keyed = rows.assign(_gpu_key=rows["gpu_raw"].map(normalize_name), _model_key=rows["model_raw"].map(normalize_name))
+    rows, conflicts = _split_conflicts(keyed)
+    rows, conflicts = rows.drop(columns=["_gpu_key", "_model_key"]), conflicts.drop(columns=["_gpu_key", "_model_key"])
     for rec in conflicts.to_dict("records"):
         bad.append(_rejected_record(
             {k: str(v) for k, v in rec.items()}, {k: rec[k] for k in ("file", "line", "row_id")},

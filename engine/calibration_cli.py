@@ -1,0 +1,304 @@
+"""`phantom-report calibrate` and `phantom-report validate` (issue 4).
+
+calibrate: fit the predictor's parameters on the measured corpus, derive conformal intervals from
+leave-one-(GPU, model)-out residuals, write the versioned parameter file (package data
+`engine/data/calibration.json` unless --out) and print the fit summary; --write-baseline also
+records the cross-validation figures the accuracy regression test reads.
+validate: without --data, cross-validation over the corpus; with --data, scores the given
+measurements with the shipped parameters (no fitting on them), row by row and in summary.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sys
+from datetime import datetime, timezone
+from importlib import resources
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from phantom_report.errors import PhantomError
+
+FORMATS = ("table", "json", "csv", "html", "pdf")
+ROW_EXPORT_COLUMNS = (
+    "row_id", "source", "gpu", "gpu_count", "model", "task", "runtime", "precision", "batch_size", "seq_in",
+    "seq_out", "metric", "value", "predicted", "low", "high", "ape", "inside", "fold", "status", "reason",
+)
+
+
+def data_dir() -> Path:
+    return Path(str(resources.files("phantom_report.engine").joinpath("data")))
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def _engine(profiles: str | None):
+    from phantom_report.engine.api import Engine
+
+    return Engine.load(profiles_dir=profiles)
+
+
+def _corpus_rows(eng, paths: list[Path] | None):
+    from phantom_report.engine.calibration import with_arch
+    from phantom_report.engine.corpus import load_corpus
+    from phantom_report.engine.zoo import resolve_builtin
+
+    corpus = load_corpus(paths, resolve_gpu=eng.catalog.resolve, resolve_model=resolve_builtin)
+    if corpus.rows.empty:
+        where = ", ".join(str(p) for p in paths) if paths else "the built-in corpus"
+        raise PhantomError(f"{where}: no usable measurement rows ({len(corpus.rejected)} rejected; "
+                           "see BENCHMARK_SCHEMA.md)")
+    return corpus, with_arch(corpus.rows, eng.catalog)
+
+
+def _schemes(text: str) -> list[str]:
+    from phantom_report.engine.validation import SCHEMES
+
+    out = [s.strip() for s in text.split(",") if s.strip()]
+    bad = [s for s in out if s not in SCHEMES]
+    if bad or not out:
+        raise PhantomError(f"--schemes: unknown scheme {bad[0] if bad else text!r}; expected a comma list of "
+                           f"{', '.join(SCHEMES)}")
+    return out
+
+
+def baseline_payload(params, results, corpus_summary: dict) -> dict[str, Any]:
+    return {
+        "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "calibration_version": params.version, "n_params": params.n_params, "corpus": corpus_summary,
+        "confidence": results[0].confidence,
+        "schemes": {r.scheme: {**r.summary, "n_folds": r.n_folds} for r in results},
+        "tolerance": {"median_ape_abs": 0.01, "coverage_abs_from_target": 0.02},
+        "note": "written by `phantom-report calibrate --write-baseline`; tests/test_accuracy_regression.py "
+                "fails when grouped CV median APE rises more than median_ape_abs above this, or coverage "
+                "drifts further from the confidence than recorded + coverage_abs_from_target.",
+    }
+
+
+def calibrate(
+    out: Optional[Path] = typer.Option(None, "--out", help="Parameter file to write (default: the shipped one)"),
+    write_baseline: bool = typer.Option(False, "--write-baseline",
+                                        help="Also record all CV schemes in engine/data/accuracy_baseline.json"),
+    jobs: int = typer.Option(0, "--jobs", help="Worker processes for cross-validation (0 = all cores)"),
+    profiles: Optional[str] = typer.Option(None, "--profiles", envvar="PHANTOM_PROFILES", help="Extra GPU profiles"),
+) -> None:
+    """Fit the predictor's efficiency parameters on the measured corpus and write them."""
+    from dataclasses import replace
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from phantom_report.engine.validation import EnginePredictor, fit_and_validate, shipped_intervals
+
+    console = Console(stderr=False)
+    eng = _engine(profiles)
+    corpus, rows = _corpus_rows(eng, None)
+    schemes = ["gpu_model", "gpu", "source"] if write_baseline else ["gpu_model"]
+    with console.status("fitting and cross-validating ..."):
+        full, results = fit_and_validate(rows, EnginePredictor(eng), schemes, 0.9, jobs or None)
+    params = replace(full.params, intervals=shipped_intervals(results[0]))
+    path = out or data_dir() / "calibration.json"
+    _write_atomic(path, json.dumps(params.to_dict(), indent=2, sort_keys=False) + "\n")
+    import numpy as np
+
+    ape = np.abs(np.expm1(full.log_residuals.to_numpy()))
+    t = Table(title=f"calibration {params.version}: {full.n_params} parameters fitted on {full.n_rows} rows "
+                    f"({full.n_rows / max(full.n_params, 1):.0f} rows per parameter)", header_style="bold")
+    t.add_column("parameter")
+    t.add_column("value", justify="right")
+    for name, v in full.values().items():
+        t.add_row(name, f"{v:.4g}")
+    console.print(t)
+    console.print(f"corpus: {corpus.summary()}  (rejected rows: `phantom-report validate --format csv`)")
+    console.print(f"in-sample: median APE {100 * np.median(ape):.1f}%, mean APE {100 * np.mean(ape):.1f}%; "
+                  f"solver: {full.message} ({full.nfev} evaluations)")
+    for r in results:
+        s = r.summary
+        console.print(f"{r.scheme:>10} CV ({r.n_folds} folds, {r.seconds:.0f}s): median APE {100 * s['median_ape']:.1f}%, "
+                      f"mean APE {100 * s['mape']:.1f}%, within 25% {100 * s['within_25pct']:.0f}%, "
+                      f"90% coverage {100 * s['coverage']:.1f}%")
+    console.print(f"interval log half-widths: {params.intervals['log_abs_residual_quantiles']}")
+    console.print(f"wrote {path}")
+    if write_baseline:
+        bpath = data_dir() / "accuracy_baseline.json"
+        _write_atomic(bpath, json.dumps(baseline_payload(params, results, corpus.summary()), indent=2) + "\n")
+        console.print(f"wrote {bpath}")
+
+
+def _export_rows(scored, rejected, unpredictable):
+    import pandas as pd
+
+    parts = [scored.assign(status="scored", reason="")]
+    if len(unpredictable):
+        parts.append(unpredictable.assign(status="not predicted"))
+    if len(rejected):
+        parts.append(rejected.assign(status="not interpreted"))
+    df = pd.concat(parts, ignore_index=True)
+    return df.reindex(columns=list(ROW_EXPORT_COLUMNS))
+
+
+def _json_payload(mode, confidence, eng, corpus, results, scored, user_summary, user_breakdowns) -> dict:
+    from phantom_report.engine.output import records
+
+    out: dict[str, Any] = {
+        "mode": mode, "confidence": confidence,
+        "calibration": {"version": eng.params.version, "fitted_at": eng.params.fitted_at,
+                        "n_rows": eng.params.n_rows, "n_params": eng.params.n_params},
+        "corpus": corpus.summary(),
+    }
+    if results:
+        out["schemes"] = {r.scheme: {"n_folds": r.n_folds, "n_params_max": r.n_params_max, "seconds": r.seconds,
+                                     "summary": r.summary,
+                                     "breakdowns": {k: records(v) for k, v in r.breakdowns.items()}}
+                          for r in results}
+    else:
+        out["summary"] = user_summary
+        out["breakdowns"] = {k: records(v) for k, v in user_breakdowns.items()}
+    rej = corpus.rejected
+    unpred = results[0].unpredictable if results else scored[1]
+    rows = scored[0] if scored else results[0].held_out
+    out["rows"] = records(_export_rows(rows, rej.iloc[0:0], rej.iloc[0:0]))
+    out["not_interpreted"] = records(rej)
+    out["not_predicted"] = records(unpred.reindex(columns=["row_id", "gpu", "model", "metric", "reason"]))
+    return out
+
+
+def _print_tables(mode, confidence, corpus, results, scored, user_summary, user_breakdowns, console) -> None:
+    from rich.table import Table
+
+    from phantom_report.engine.validation import SCHEME_TITLES
+    from phantom_report.engine.validation_report import format_summary
+
+    cols = ("n", "median_ape", "mape", "within_10pct", "within_25pct", "coverage", "median_log_bias")
+    heads = ("rows", "median APE", "mean APE", "within 10%", "within 25%", f"{100 * confidence:.0f}% cov.", "log bias")
+
+    def table(title, first, recs):
+        t = Table(title=title, header_style="bold")
+        t.add_column(first)
+        for h in heads:
+            t.add_column(h, justify="right")
+        for label, s in recs:
+            f = format_summary(s)
+            t.add_row(str(label), *[f[c] for c in cols])
+        console.print(t)
+
+    if results:
+        table(f"{mode}: corpus {corpus.summary()}", "scheme",
+              [(f"{SCHEME_TITLES[r.scheme]} ({r.n_folds} folds)", r.summary) for r in results])
+        head = results[0]
+        for col in ("gpu", "model"):
+            b = head.breakdowns[col]
+            table(f"{SCHEME_TITLES[head.scheme]}, per {col}", col, [(r[col], r) for r in b.to_dict("records")])
+        unpred = head.unpredictable
+    else:
+        rows = scored[0]
+        t = Table(title="row by row (shipped parameters, no refit)", header_style="bold")
+        for h in ("row", "gpu", "model", "metric", "measured", "predicted", "low", "high", "APE", "inside"):
+            t.add_column(h, justify="left" if h in ("row", "gpu", "model", "metric") else "right")
+        for r in rows.to_dict("records"):
+            t.add_row(r["row_id"], r["gpu"], r["model"], r["metric"], f"{r['value']:.4g}", f"{r['predicted']:.4g}",
+                      f"{r['low']:.4g}", f"{r['high']:.4g}", f"{100 * r['ape']:.1f}%", "yes" if r["inside"] else "no")
+        console.print(t)
+        table("summary", "", [("all rows", user_summary)])
+        for col in ("gpu", "model"):
+            b = user_breakdowns[col]
+            table(f"per {col}", col, [(r[col], r) for r in b.to_dict("records")])
+        unpred = scored[1]
+    rej = corpus.rejected
+    if len(rej) or len(unpred):
+        t = Table(title=f"rows not scored: {len(rej)} not interpreted, {len(unpred)} not predicted", header_style="bold")
+        for h in ("row", "reason"):
+            t.add_column(h)
+        listing = [(r["row_id"], r["reason"]) for r in rej.to_dict("records")]
+        listing += [(r["row_id"], r["reason"]) for r in unpred.to_dict("records")]
+        limit = len(listing) if mode == "user data" else 25
+        for row_id, reason in listing[:limit]:
+            t.add_row(row_id, reason)
+        console.print(t)
+        if len(listing) > limit:
+            console.print(f"... {len(listing) - limit} more; `--format csv` or `--format json` lists every row")
+
+
+def validate(
+    data: Optional[list[Path]] = typer.Option(None, "--data", help="Measurements CSV (BENCHMARK_SCHEMA.md); repeatable"),
+    confidence: float = typer.Option(0.9, "--confidence", help="Interval confidence, between 0 and 1"),
+    fmt: str = typer.Option("table", "--format", "-f", help="table, json, csv, html or pdf"),
+    out: Optional[Path] = typer.Option(None, "--out", help="Output file (html/pdf default: validation.<format>)"),
+    schemes: str = typer.Option("gpu_model,gpu,source", "--schemes",
+                                help="Cross-validation schemes (no --data): gpu_model, gpu, source"),
+    jobs: int = typer.Option(0, "--jobs", help="Worker processes for cross-validation (0 = all cores)"),
+    profiles: Optional[str] = typer.Option(None, "--profiles", envvar="PHANTOM_PROFILES", help="Extra GPU profiles"),
+) -> None:
+    """Accuracy against measurements: grouped cross-validation, or score your own CSV (--data)."""
+    from rich.console import Console
+
+    from phantom_report.engine import validation as V
+
+    if fmt not in FORMATS:
+        raise PhantomError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    if not 0.0 < confidence < 1.0:
+        raise PhantomError(f"--confidence must be between 0 and 1 (e.g. 0.9), got {confidence}")
+    eng = _engine(profiles)
+    predict = V.EnginePredictor(eng)
+    results, scored, user_summary, user_breakdowns = [], None, None, None
+    if data:
+        missing = [p for p in data if not p.is_file()]
+        if missing:
+            raise PhantomError(f"{missing[0]}: measurements file does not exist")
+        corpus, rows = _corpus_rows(eng, list(data))
+        scored = V.score_user_rows(rows, predict, eng.params, confidence)
+        user_summary = V.score(scored[0])
+        user_breakdowns = {c: V.breakdown(scored[0], c) for c in V.BREAKDOWNS}
+        mode = "user data"
+    else:
+        scheme_list = _schemes(schemes)
+        corpus, rows = _corpus_rows(eng, None)
+        err = Console(stderr=True)
+        with err.status(f"cross-validating ({', '.join(scheme_list)}) ..."):
+            _, results = V.fit_and_validate(rows, predict, scheme_list, confidence, jobs or None)
+        mode = "cross-validation"
+
+    if fmt in ("html", "pdf"):
+        from phantom_report.engine.validation_report import build_context, write_report
+
+        chart = scored[0] if scored else results[0].held_out
+        unpred = scored[1] if scored else results[0].unpredictable
+        ctx = build_context(mode=mode, confidence=confidence, calibration=eng.params.to_dict(),
+                            corpus=corpus.summary(), results=results, chart_frame=chart, rejected=corpus.rejected,
+                            unpredictable=unpred, static=fmt == "pdf", user_summary=user_summary,
+                            user_breakdowns=user_breakdowns)
+        path = write_report(ctx, out or Path(f"validation.{fmt}"), fmt)
+        Console(stderr=True).print(f"wrote {path}")
+        return
+    buf = io.StringIO()
+    if fmt == "json":
+        payload = _json_payload(mode, confidence, eng, corpus, results, scored, user_summary, user_breakdowns)
+        buf.write(json.dumps(payload, indent=2, default=str) + "\n")
+    elif fmt == "csv":
+        rows_frame = scored[0] if scored else results[0].held_out
+        unpred = scored[1] if scored else results[0].unpredictable
+        _export_rows(rows_frame, corpus.rejected, unpred).to_csv(buf, index=False)
+    else:
+        from phantom_report.engine.output import wide_console
+
+        console = Console(file=buf, width=160) if out else wide_console()
+        _print_tables(mode, confidence, corpus, results, scored, user_summary, user_breakdowns, console)
+    if out:
+        _write_atomic(out, buf.getvalue())
+        Console(stderr=True).print(f"wrote {out}")
+    else:
+        sys.stdout.write(buf.getvalue())
+
+
+def register(app: typer.Typer) -> None:
+    app.command("calibrate")(calibrate)
+    app.command("validate")(validate)

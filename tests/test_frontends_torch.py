@@ -1,0 +1,75 @@
+"""PyTorch front end: factories on meta tensors, TorchScript and torch.export files."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
+
+from phantom_report.engine.sources import load_workload  # noqa: E402
+from phantom_report.errors import ModelError  # noqa: E402
+
+MODEL_FILE = Path(__file__).parent / "fixtures" / "frontends" / "tiny_torch_model.py"
+REF = f"{MODEL_FILE}:make_model"
+SHAPE = [2, 3, 32, 32]
+
+
+def _real_model():
+    spec = importlib.util.spec_from_file_location("tiny_torch_model_real", MODEL_FILE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.make_model().eval()
+
+
+def _real_flops(model, shape):
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        model(torch.randn(*shape))
+    return counter.get_total_flops()
+
+
+def test_factory_flops_equal_flop_counter_on_real_tensors():
+    w = load_workload({"torch": REF, "input_shape": SHAPE})
+    model = _real_model()
+    batch = SHAPE[0]
+    assert w.frontend == "torch" and w.frontend_path == "torch:flop-counter-meta"
+    assert w.flops(batch) == _real_flops(model, SHAPE)
+    assert w.params_total == sum(p.numel() for p in model.parameters())
+    # FLOPs done functionally in the root forward (x @ self.proj) are kept, on the root module
+    root = [op for op in w.operators if op.name.startswith("TinyNet")]
+    assert root and root[0].flops_per_sample == 2 * 16 * 32
+    classes = {op.op_class for op in w.operators}
+    assert {"conv", "gemm", "norm", "pool", "elementwise"} <= classes
+
+
+def test_torchscript_and_export_files(tmp_path):
+    model = _real_model()
+    expected = _real_flops(model, SHAPE)
+    ts = tmp_path / "tiny.pt"
+    torch.jit.trace(model, torch.randn(*SHAPE)).save(str(ts))
+    w = load_workload(str(ts), input_shape=SHAPE)
+    assert w.flops(SHAPE[0]) == expected and w.frontend_path == "torch:torchscript-flop-counter"
+    ep = tmp_path / "tiny.pt2"
+    torch.export.save(torch.export.export(model, (torch.randn(*SHAPE),)), str(ep))
+    w2 = load_workload(str(ep))  # shapes recorded in the export
+    assert w2.flops(SHAPE[0]) == expected and w2.params_total == w.params_total
+
+
+def test_missing_module_attribute_and_shape():
+    with pytest.raises(ModelError, match="cannot import module 'no_such_pkg.models'"):
+        load_workload({"torch": "no_such_pkg.models:build", "input_shape": [1, 3]})
+    with pytest.raises(ModelError, match="has no attribute 'nope'"):
+        load_workload({"torch": f"{MODEL_FILE}:nope", "input_shape": SHAPE})
+    with pytest.raises(ModelError, match="needs input_shape"):
+        load_workload({"torch": REF})
+    with pytest.raises(ModelError, match="forward pass failed"):
+        load_workload({"torch": REF, "input_shape": [1, 5, 32, 32]})
+
+
+def test_bad_torchscript_file(tmp_path):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"\x00not a zip")
+    with pytest.raises(ModelError, match="not a readable TorchScript"):
+        load_workload(str(bad), input_shape=[1, 3])
