@@ -1,0 +1,143 @@
+"""Load test of `phantom-report serve`, bounded: N concurrent predict requests, M report runs.
+
+Starts the service as a real process on a free 127.0.0.1 port (its own temporary database), fires
+the requests with httpx, and prints latency percentiles. Exits non-zero if any request fails other
+than the intended 429s of a deliberately rate-limited key, or if any report run is lost.
+
+    python benchmarks/speed/bench_service.py --predicts 200 --reports 20 --workers 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from phantom_report.reporter.delivery.devserver import create_key, start_server
+
+
+def pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    if not values:
+        return float("nan")
+    k = max(0, min(len(values) - 1, round(q / 100 * (len(values) - 1))))
+    return values[k]
+
+
+async def predicts(base: str, key: str, n: int) -> tuple[list[float], dict[int, int]]:
+    gpus = ["H100-SXM", "A100-80GB-SXM", "L4", "L40S", "MI300X", "T4", "A10G", "H200"]
+    models = ["resnet-50", "bert-base", "llama-3.1-8b", "vit-b-16"]
+    codes: dict[int, int] = {}
+    lat_ms: list[float] = []
+    limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
+    async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=120,
+                                 limits=limits) as c:
+        async def one(i: int) -> None:
+            body = {"model": models[i % len(models)], "gpu": gpus[i % len(gpus)], "precision": "fp16",
+                    "batch_size": 1 + i % 16, "seq_in": 512, "seq_out": 128}
+            t0 = time.perf_counter()
+            r = await c.post("/v1/predict", json=body)
+            lat_ms.append((time.perf_counter() - t0) * 1000)
+            codes[r.status_code] = codes.get(r.status_code, 0) + 1
+
+        await asyncio.gather(*(one(i) for i in range(n)))
+    return lat_ms, codes
+
+
+async def limited_burst(base: str, key: str, n: int) -> dict[int, int]:
+    codes: dict[int, int] = {}
+    async with httpx.AsyncClient(base_url=base, headers={"X-API-Key": key}, timeout=60) as c:
+        rs = await asyncio.gather(*(c.get("/v1/gpus") for _ in range(n)))
+    for r in rs:
+        codes[r.status_code] = codes.get(r.status_code, 0) + 1
+    return codes
+
+
+async def reports(base: str, key: str, n: int, timeout_s: float) -> tuple[list[float], list[float], dict[str, int]]:
+    async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=120) as c:
+        async def submit(i: int):
+            spec = {"title": f"load {i}", "model": ["resnet-50", "bert-base"][i % 2], "gpus": ["H100-SXM", "L4", "A10G"],
+                    "demand": {"requests_per_s": 10 + i}, "pricing": {"offline": True},
+                    "report": {"formats": ["json", "md", "csv"]}}
+            t0 = time.perf_counter()
+            r = await c.post("/v1/reports", json=spec)
+            r.raise_for_status()
+            return r.json()["id"], t0, (time.perf_counter() - t0) * 1000
+
+        submitted = await asyncio.gather(*(submit(i) for i in range(n)))
+        accept_ms = [s[2] for s in submitted]
+        done: dict[str, float] = {}
+        status: dict[str, str] = {}
+        deadline = time.perf_counter() + timeout_s
+        while len(done) < n and time.perf_counter() < deadline:
+            for run_id, t0, _ in submitted:
+                if run_id in done:
+                    continue
+                body = (await c.get(f"/v1/reports/{run_id}")).json()
+                if body["status"] in ("succeeded", "failed"):
+                    done[run_id] = (time.perf_counter() - t0)
+                    status[run_id] = body["status"]
+            await asyncio.sleep(0.25)
+    counts: dict[str, int] = {}
+    for run_id, _, _ in submitted:
+        s = status.get(run_id, "lost/unfinished")
+        counts[s] = counts.get(s, 0) + 1
+    return accept_ms, list(done.values()), counts
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--predicts", type=int, default=200)
+    ap.add_argument("--reports", type=int, default=20)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--report-timeout", type=float, default=420)
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="phantom-bench-"))
+    db = f"sqlite:///{work}/history.db"
+    key = create_key(db, "bench")
+    limited = create_key(db, "limited")
+    from sqlalchemy import update
+
+    from phantom_report.reporter.delivery.db import ApiKey, open_db
+
+    with open_db(db).begin() as s:
+        s.execute(update(ApiKey).where(ApiKey.name == "limited").values(rate_limit_per_min=10))
+        s.execute(update(ApiKey).where(ApiKey.name == "bench").values(rate_limit_per_min=1_000_000))
+    srv = start_server(work, db, "--workers", str(args.workers), "--offline", "--scheduler-interval", "0")
+    try:
+        httpx.post(srv.base_url + "/v1/predict", headers={"X-API-Key": key}, timeout=60,
+                   json={"model": "resnet-50", "gpu": "L4", "batch_size": 1})  # warm the engine once
+        t0 = time.perf_counter()
+        lat, codes = asyncio.run(predicts(srv.base_url, key, args.predicts))
+        predict_wall_s = time.perf_counter() - t0
+        burst = asyncio.run(limited_burst(srv.base_url, limited, 30))
+        t0 = time.perf_counter()
+        accept_ms, run_s, run_counts = asyncio.run(reports(srv.base_url, key, args.reports, args.report_timeout))
+        reports_wall_s = time.perf_counter() - t0
+    finally:
+        srv.stop()
+    result = {
+        "predict": {"n": args.predicts, "status_codes": codes, "wall_s": round(predict_wall_s, 2),
+                    "p50_ms": round(pct(lat, 50), 1), "p95_ms": round(pct(lat, 95), 1),
+                    "mean_ms": round(statistics.fmean(lat), 1)},
+        "rate_limited_key_burst": {"n": 30, "status_codes": burst},
+        "reports": {"n": args.reports, "workers": args.workers, "outcome": run_counts,
+                    "accept_p50_ms": round(pct(accept_ms, 50), 1), "accept_p95_ms": round(pct(accept_ms, 95), 1),
+                    "end_to_end_p50_s": round(pct(run_s, 50), 2), "end_to_end_p95_s": round(pct(run_s, 95), 2),
+                    "wall_s": round(reports_wall_s, 2)},
+    }
+    print(json.dumps(result, indent=2))
+    ok = (codes == {200: args.predicts} and set(burst) <= {200, 429} and burst.get(429, 0) > 0
+          and run_counts == {"succeeded": args.reports})
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

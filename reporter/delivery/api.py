@@ -1,0 +1,273 @@
+"""The /v1 REST endpoints. Thin: validation through pydantic models, work through the engine,
+pricing, history, scheduler and the worker pool."""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from phantom_report.errors import PhantomError
+
+from . import history
+from .auth import make_auth
+from .state import ServiceState
+
+Format = Literal["html", "pdf", "json", "csv", "md"]
+_MEDIA = {"html": "text/html", "pdf": "application/pdf", "json": "application/json",
+          "csv": "text/csv", "md": "text/markdown"}
+_SPEC_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"type": "object", "description": "a run spec (see `phantom-report spec schema`)"}},
+            "application/yaml": {"schema": {"type": "string", "description": "a run spec in YAML"}},
+        },
+    }
+}
+
+
+class _Req(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PredictRequest(_Req):
+    model: str = Field(min_length=1, max_length=200, description="zoo name or alias")
+    gpu: str = Field(min_length=1, max_length=200)
+    precision: str = Field(default="fp16", min_length=1, max_length=20)
+    batch_size: int = Field(default=1, ge=1, le=65536)
+    seq_in: int | None = Field(default=None, ge=1, le=1_048_576)
+    seq_out: int | None = Field(default=None, ge=1, le=1_048_576)
+    task: Literal["inference", "training"] = "inference"
+    runtime: str = Field(default="pytorch", min_length=1, max_length=40)
+    gpu_count: int = Field(default=1, ge=1, le=1024)
+
+
+class CompareRequest(_Req):
+    models: list[str] = Field(min_length=1, max_length=50)
+    gpus: list[str] = Field(min_length=1, max_length=100)
+    precisions: list[str] = Field(default_factory=lambda: ["fp16"], min_length=1, max_length=8)
+    batch_sizes: list[int] = Field(default_factory=lambda: [1], min_length=1, max_length=32)
+    seq_in: int | None = Field(default=None, ge=1, le=1_048_576)
+    seq_out: int | None = Field(default=None, ge=1, le=1_048_576)
+    task: Literal["inference", "training"] = "inference"
+    runtime: str = Field(default="pytorch", min_length=1, max_length=40)
+
+
+class ProfileText(_Req):
+    toml: str = Field(max_length=200_000)
+
+
+class RunAccepted(BaseModel):
+    id: str
+    status: str
+    links: dict[str, str]
+
+
+def clean(value: Any) -> Any:
+    """NaN/inf -> None and numpy scalars -> Python, recursively (JSON has no NaN)."""
+    if isinstance(value, dict):
+        return {str(k): clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [clean(v) for v in value]
+    if hasattr(value, "item") and callable(value.item) and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return None
+    return value
+
+
+def _links(run_id: str, formats: list[str]) -> dict[str, str]:
+    links = {"self": f"/v1/reports/{run_id}"}
+    links.update({fmt: f"/v1/reports/{run_id}/report.{fmt}" for fmt in formats})
+    return links
+
+
+def build_router(state: ServiceState) -> APIRouter:
+    router = APIRouter(prefix="/v1", dependencies=[Depends(make_auth(state))])
+    sessions = state.sessions
+
+    # ---- reports ----------------------------------------------------------------------
+    @router.post("/reports", status_code=202, response_model=RunAccepted, tags=["reports"],
+                 summary="Queue a report run (spec as JSON or YAML)", openapi_extra=_SPEC_BODY)
+    async def create_report(request: Request) -> RunAccepted:
+        text = (await request.body()).decode("utf-8", errors="replace")
+        run_id = state.submit_spec(text)
+        return RunAccepted(id=run_id, status="queued", links=_links(run_id, []))
+
+    @router.get("/reports", tags=["reports"], summary="Run history, newest first")
+    def list_reports(limit: int = Query(50, ge=1, le=500),
+                     status: Literal["queued", "running", "succeeded", "failed"] | None = None) -> list[dict]:
+        return [history.run_to_dict(r) for r in history.list_runs(sessions, limit, status)]
+
+    @router.get("/reports/{run_id}", tags=["reports"], summary="Status, links and (full=true) everything recorded")
+    def get_report(run_id: str, full: bool = False) -> dict:
+        run = _run_or_404(run_id)
+        out = clean(history.run_to_dict(run, full=full))
+        out["links"] = _links(run.id, out["formats"])
+        return out
+
+    @router.get("/reports/{run_id}/report.{fmt}", tags=["reports"], summary="A rendered report file",
+                response_class=FileResponse)
+    def get_report_file(run_id: str, fmt: Format):
+        run = _run_or_404(run_id)
+        path = (run.outputs or {}).get(fmt)
+        if run.status != "succeeded" or not path or not Path(path).is_file():
+            raise HTTPException(404, f"run {run_id} has no {fmt} output (status {run.status})")
+        return FileResponse(path, media_type=_MEDIA[fmt], filename=f"report-{run.id}.{fmt}")
+
+    @router.get("/reports/{run_a}/diff/{run_b}", tags=["reports"], summary="What changed between two runs")
+    def diff_reports(run_a: str, run_b: str) -> dict:
+        return clean(history.diff_runs(_run_or_404(run_a), _run_or_404(run_b)))
+
+    def _run_or_404(run_id: str):
+        try:
+            return history.get_run(sessions, run_id)
+        except history.HistoryError as exc:
+            raise HTTPException(404, str(exc)) from None
+
+    # ---- engine -----------------------------------------------------------------------
+    @router.get("/gpus", tags=["engine"], summary="GPU profiles")
+    def gpus() -> list[dict]:
+        return [_gpu_dict(p) for p in state.engine.get().catalog]
+
+    @router.get("/gpus/{name}/profile", tags=["engine"], summary="A GPU profile's TOML text")
+    def gpu_profile(name: str) -> dict:
+        try:
+            prof = state.engine.get().catalog.get(name)
+        except PhantomError as exc:
+            raise HTTPException(404, str(exc)) from None
+        text = Path(prof.path).read_text(encoding="utf-8") if prof.path and Path(prof.path).is_file() else ""
+        return {"name": prof.name, "file": Path(prof.path).name if prof.path else None, "toml": text}
+
+    @router.get("/models", tags=["engine"], summary="Built-in model zoo")
+    def models() -> list[dict]:
+        return [clean({"name": w.name, "display_name": w.display_name, "family": w.family,
+                       "params_total": w.params_total, "params_active": w.params_active,
+                       "generative": w.generative, "source": w.source}) for w in state.engine.get().models()]
+
+    @router.post("/predict", tags=["engine"], summary="Predict one configuration")
+    def predict(req: PredictRequest) -> dict:
+        kw = {k: v for k, v in req.model_dump().items() if v is not None}
+        return clean(state.engine.get().predict(**kw))
+
+    @router.post("/compare", tags=["engine"], summary="Predict the cartesian product of models x GPUs x precisions x batch sizes")
+    def compare(req: CompareRequest) -> dict:
+        from .scaleout import grid
+
+        n = len(req.models) * len(req.gpus) * len(req.precisions) * len(req.batch_sizes)
+        if n > state.settings.max_grid_points:
+            raise HTTPException(422, f"{n} points requested; at most {state.settings.max_grid_points} per request")
+        fixed = {k: v for k, v in (("seq_in", req.seq_in), ("seq_out", req.seq_out)) if v is not None}
+        points = grid(req.models, req.gpus, req.precisions, req.batch_sizes, task=req.task,
+                      runtime=req.runtime, **fixed)
+        frame = state.engine.get().predict_grid(points)
+        return {"rows": clean(frame.to_dict(orient="records")), "count": int(len(frame))}
+
+    # ---- profiles (UI editor) -------------------------------------------------------------
+    @router.post("/profiles/validate", tags=["profiles"], summary="Validate a GPU profile TOML")
+    def validate_profile(body: ProfileText) -> dict:
+        prof = _parse_profile(body.toml, "profile.toml")
+        return {"ok": True, "name": prof.name}
+
+    @router.put("/profiles/{filename}", tags=["profiles"], summary="Validate and save a profile into the user profile directory")
+    def save_profile(filename: str, body: ProfileText) -> dict:
+        pdir = state.settings.profiles_dir
+        if pdir is None:
+            raise HTTPException(409, "the service has no user profile directory (start it with --profiles DIR)")
+        if not filename.endswith(".toml") or "/" in filename or "\\" in filename or filename.startswith("."):
+            raise HTTPException(422, f"{filename!r}: expected a plain file name ending in .toml")
+        prof = _parse_profile(body.toml, filename)
+        pdir.mkdir(parents=True, exist_ok=True)
+        tmp = pdir / f".{filename}.tmp"
+        tmp.write_text(body.toml, encoding="utf-8")
+        tmp.replace(pdir / filename)  # atomic: the hot reload never sees half a file
+        state.engine.invalidate()
+        return {"ok": True, "name": prof.name, "file": filename}
+
+    # ---- prices -----------------------------------------------------------------------------
+    @router.get("/prices", tags=["pricing"], summary="Normalized price quotes (live, cache or snapshot)")
+    def prices(gpu: list[str] | None = Query(None), provider: list[str] | None = Query(None),
+               region: list[str] | None = Query(None), offline: bool | None = None) -> dict:
+        from phantom_report.pricing.catalog import get_quotes
+
+        off = state.settings.offline if offline is None else offline
+        qs = get_quotes(gpus=gpu, providers=provider, regions=region, offline=bool(off))
+        return {"quotes": history.quotes_to_json(qs), "warnings": list(qs.warnings)}
+
+    # ---- accuracy ----------------------------------------------------------------------------
+    @router.get("/accuracy", tags=["engine"], summary="Validation results per GPU and model")
+    def accuracy() -> dict:
+        from .accuracy import accuracy_summary
+
+        engine = state.engine.get()
+        cached = state.accuracy_cache
+        if cached is None or cached[0] is not engine:
+            cached = state.accuracy_cache = (engine, clean(accuracy_summary(engine)))
+        return cached[1]
+
+    # ---- schedules ---------------------------------------------------------------------------
+    @router.get("/schedules", tags=["schedules"])
+    def list_schedules() -> list[dict]:
+        from .scheduler import list_schedules as _list
+
+        return [_schedule_dict(r) for r in _list(sessions)]
+
+    @router.post("/schedules", status_code=201, tags=["schedules"], summary="Add a schedule (spec with schedule and email sections)",
+                 openapi_extra=_SPEC_BODY)
+    async def add_schedule(request: Request, name: str = Query(..., min_length=1, max_length=200)) -> dict:
+        from .scheduler import add_schedule as _add
+
+        text = (await request.body()).decode("utf-8", errors="replace")
+        return _schedule_dict(_add(sessions, name, text, "request", "."))
+
+    @router.get("/schedules/{ident}", tags=["schedules"])
+    def get_schedule(ident: str) -> dict:
+        from .scheduler import ScheduleError, get_schedule as _get
+
+        try:
+            return _schedule_dict(_get(sessions, ident))
+        except ScheduleError as exc:
+            raise HTTPException(404, str(exc)) from None
+
+    @router.delete("/schedules/{ident}", status_code=204, tags=["schedules"])
+    def delete_schedule(ident: str) -> None:
+        from .scheduler import ScheduleError, remove_schedule
+
+        try:
+            remove_schedule(sessions, ident)
+        except ScheduleError as exc:
+            raise HTTPException(404, str(exc)) from None
+
+    return router
+
+
+def _parse_profile(text: str, filename: str):
+    from phantom_report.engine.profiles import parse_profile
+    from phantom_report.errors import ProfileError
+
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ProfileError(f"{filename}: malformed TOML: {exc}") from None
+    return parse_profile(Path(filename), data)
+
+
+def _gpu_dict(p) -> dict:
+    return clean({"name": p.name, "vendor": p.vendor, "architecture": p.architecture, "memory_gb": p.memory_gb,
+                  "memory_bandwidth_gbps": p.memory_bandwidth_gbps, "tdp_w": p.tdp_w,
+                  "peak_tflops": dict(p.peak_tflops), "aliases": list(p.aliases), "source": p.source})
+
+
+def _schedule_dict(r) -> dict:
+    from .scheduler import next_due
+    from .db import utcnow, as_utc
+
+    email = r.spec.get("email", {})
+    return {"id": r.id, "name": r.name, "cron": r.cron, "timezone": r.timezone, "enabled": bool(r.enabled),
+            "to": email.get("to", []), "next_due": next_due(r, max(as_utc(r.last_due_at), utcnow())).isoformat()}

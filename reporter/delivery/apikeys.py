@@ -1,0 +1,63 @@
+"""API keys: 32 random bytes shown once, stored only as SHA-256.
+
+A plain (fast) hash is the right tool here, unlike for passwords: the keys are generated with
+256 bits of entropy, so nobody can brute-force them from the hash, and a slow KDF would cost every
+request tens of milliseconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+import time
+
+from sqlalchemy import select
+from sqlalchemy.orm import sessionmaker
+
+from phantom_report.errors import PhantomError
+
+from .db import ApiKey, utcnow
+
+KEY_PREFIX = "phr_"
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def create_key(sessions: sessionmaker, name: str, rate_limit_per_min: int | None = None) -> str:
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    with sessions.begin() as s:
+        if s.scalar(select(ApiKey.id).where(ApiKey.name == name)):
+            raise PhantomError(f"an API key named {name!r} exists; pick another name")
+        s.add(ApiKey(name=name, key_sha256=hash_key(key), rate_limit_per_min=rate_limit_per_min,
+                     created_at=utcnow()))
+    return key
+
+
+class KeyStore:
+    """Looks keys up by hash; caches the table for a few seconds so a request costs no query."""
+
+    def __init__(self, sessions: sessionmaker, refresh_s: float = 5.0) -> None:
+        self._sessions = sessions
+        self._refresh_s = refresh_s
+        self._lock = threading.Lock()
+        self._by_hash: dict[str, tuple[str, int | None]] = {}
+        self._loaded_at = float("-inf")
+
+    def lookup(self, key: str | None) -> tuple[str, int | None] | None:
+        """(name, per-key rate limit) for a valid key, else None."""
+        if not key:
+            return None
+        digest = hash_key(key)
+        with self._lock:
+            if time.monotonic() - self._loaded_at > self._refresh_s or digest not in self._by_hash:
+                self._reload()
+            return self._by_hash.get(digest)
+
+    def _reload(self) -> None:
+        with self._sessions() as s:
+            rows = s.execute(select(ApiKey.key_sha256, ApiKey.name, ApiKey.rate_limit_per_min)).all()
+        self._by_hash = {h: (n, r) for h, n, r in rows}
+        self._loaded_at = time.monotonic()

@@ -1,0 +1,74 @@
+"""Start `phantom-report serve` as a real child process on a free 127.0.0.1 port and stop it again.
+
+Used by the tests and the load benchmark, so both exercise exactly what a user runs (uvicorn,
+worker processes, the database on disk) rather than an in-process test client.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def create_key(db_url: str, name: str, env: dict | None = None) -> str:
+    out = subprocess.run([sys.executable, "-m", "phantom_report", "serve", "--db", db_url, "--add-key", name],
+                         capture_output=True, text=True, timeout=60, env=env, check=True)
+    return out.stdout.strip().splitlines()[-1]
+
+
+@dataclass
+class ServerProcess:
+    proc: subprocess.Popen
+    base_url: str
+    log_path: Path
+    args: list[str] = field(default_factory=list)
+
+    def stop(self, timeout_s: float = 20.0) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)  # uvicorn's graceful shutdown runs the lifespan exit
+            try:
+                self.proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def start_server(workdir: Path, db_url: str, *extra_args: str, env: dict | None = None,
+                 startup_timeout_s: float = 60.0) -> ServerProcess:
+    port = free_port()
+    log_path = workdir / f"serve-{port}.log"
+    args = [sys.executable, "-m", "phantom_report", "serve", "--host", "127.0.0.1", "--port", str(port),
+            "--db", db_url, "--reports-dir", str(workdir / "reports"), *extra_args]
+    logf = open(log_path, "wb")  # noqa: SIM115 - closed with the process
+    proc = subprocess.Popen(args, stdout=logf, stderr=subprocess.STDOUT, cwd=workdir,
+                            env={**os.environ, **(env or {})})
+    server = ServerProcess(proc, f"http://127.0.0.1:{port}", log_path, args)
+    deadline = time.monotonic() + startup_timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}:\n{server.log()}")
+        try:
+            if httpx.get(server.base_url + "/healthz", timeout=2).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    server.stop()
+    raise RuntimeError(f"server did not become healthy in {startup_timeout_s}s:\n{server.log()}")

@@ -1,0 +1,255 @@
+"""Record runs and answer `history list|show|diff`.
+
+A run row holds everything needed to explain an old report later: the spec (without secrets), the
+price quotes used, the results JSON, output paths, status, timings and the error if any.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import math
+import uuid
+from pathlib import Path
+from typing import Any, Iterable
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import sessionmaker
+
+from phantom_report.errors import PhantomError
+
+from .db import Run, as_utc, utcnow
+
+
+class HistoryError(PhantomError):
+    """A run id that does not exist, or a diff that cannot be made."""
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+def create_run(sessions: sessionmaker, spec: dict, origin: str, *, run_id: str | None = None,
+               schedule_id: int | None = None) -> str:
+    run_id = run_id or new_run_id()
+    with sessions.begin() as s:
+        s.add(Run(id=run_id, origin=origin, status="queued", spec=spec, schedule_id=schedule_id,
+                  created_at=utcnow()))
+    return run_id
+
+
+def mark_running(sessions: sessionmaker, run_id: str) -> None:
+    with sessions.begin() as s:
+        run = s.get(Run, run_id)
+        run.status = "running"
+        run.started_at = utcnow()
+
+
+def requeue(sessions: sessionmaker, run_id: str) -> None:
+    with sessions.begin() as s:
+        run = s.get(Run, run_id)
+        if run.status in ("queued", "running"):
+            run.status, run.started_at = "queued", None
+
+
+def record_success(sessions: sessionmaker, run_id: str, result: Any) -> None:
+    """Store a `RunResult` (see docs/INTERFACES.md)."""
+    quotes = quotes_to_json(getattr(result, "quotes", None))
+    with sessions.begin() as s:
+        run = s.get(Run, run_id)
+        run.status = "succeeded"
+        run.payload = to_jsonable(getattr(result, "payload", None))
+        run.summary = getattr(result, "summary", None)
+        run.recommendations = to_jsonable(list(getattr(result, "recommendations", None) or []))
+        run.outputs = {k: str(Path(v).resolve()) for k, v in (getattr(result, "outputs", {}) or {}).items()}
+        run.timings_s = to_jsonable(dict(getattr(result, "timings_s", {}) or {}))
+        run.quotes = quotes
+        run.price_fallbacks = sum(1 for q in quotes if q.get("source") not in (None, "live"))
+        _finish(run)
+
+
+def record_failure(sessions: sessionmaker, run_id: str, message: str) -> None:
+    with sessions.begin() as s:
+        run = s.get(Run, run_id)
+        run.status = "failed"
+        run.error = message
+        _finish(run)
+
+
+def _finish(run: Run) -> None:
+    run.finished_at = utcnow()
+    started = as_utc(run.started_at) or as_utc(run.created_at)
+    run.duration_s = (run.finished_at - started).total_seconds()
+
+
+def get_run(sessions: sessionmaker, run_id: str) -> Run:
+    with sessions() as s:
+        run = s.get(Run, run_id)
+        if run is None:
+            # accept a unique prefix, as git does, since ids are long
+            rows = s.scalars(select(Run).where(Run.id.like(f"{run_id}%")).limit(2)).all()
+            if len(rows) == 1:
+                return rows[0]
+            raise HistoryError(f"no run with id {run_id!r} (see `phantom-report history list`)")
+        return run
+
+
+def list_runs(sessions: sessionmaker, limit: int = 50, status: str | None = None) -> list[Run]:
+    with sessions() as s:
+        q = select(Run).order_by(Run.created_at.desc()).limit(limit)
+        if status:
+            q = q.where(Run.status == status)
+        return list(s.scalars(q))
+
+
+def count_by_status(sessions: sessionmaker) -> dict[str, int]:
+    with sessions() as s:
+        return dict(s.execute(select(Run.status, func.count()).group_by(Run.status)).all())
+
+
+def total_price_fallbacks(sessions: sessionmaker) -> int:
+    with sessions() as s:
+        return int(s.scalar(select(func.coalesce(func.sum(Run.price_fallbacks), 0))) or 0)
+
+
+def run_to_dict(run: Run, *, full: bool = False) -> dict:
+    out = {
+        "id": run.id,
+        "status": run.status,
+        "origin": run.origin,
+        "schedule_id": run.schedule_id,
+        "created_at": _iso(run.created_at),
+        "started_at": _iso(run.started_at),
+        "finished_at": _iso(run.finished_at),
+        "duration_s": run.duration_s,
+        "error": run.error,
+        "formats": sorted((run.outputs or {}).keys()),
+        "summary": run.summary,
+    }
+    if full:
+        out.update(spec=run.spec, quotes=run.quotes, payload=run.payload, outputs=run.outputs,
+                   timings_s=run.timings_s, recommendations=run.recommendations,
+                   price_fallbacks=run.price_fallbacks)
+    return out
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    value = as_utc(value)
+    return value.isoformat() if value else None
+
+
+# ---- serialization -------------------------------------------------------------------------
+
+def to_jsonable(value: Any) -> Any:
+    """Dataclasses, Paths, datetimes, numpy scalars and NaN into plain JSON (NaN -> null)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, float):
+        return None if math.isnan(value) or math.isinf(value) else value
+    if isinstance(value, (str, int, bool)) or value is None:
+        return value
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "item") and callable(value.item):  # numpy scalar
+        return to_jsonable(value.item())
+    if hasattr(value, "to_dict") and callable(value.to_dict):  # pandas objects
+        return to_jsonable(value.to_dict(orient="records") if hasattr(value, "columns") else value.to_dict())
+    try:
+        return to_jsonable(dict(value))
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def quotes_to_json(quotes: Any) -> list[dict]:
+    if quotes is None:
+        return []
+    if hasattr(quotes, "quotes"):  # a QuoteSet
+        quotes = quotes.quotes
+    return [to_jsonable(q) for q in quotes]
+
+
+# ---- diff ----------------------------------------------------------------------------------
+
+def diff_runs(a: Run, b: Run, *, rel_tol: float = 1e-9, max_rows: int = 200) -> dict:
+    """What changed from run `a` to run `b`: prices, predictions (numbers in the results JSON) and
+    the recommendation."""
+    return {
+        "from": a.id,
+        "to": b.id,
+        "prices": _diff_quotes(a.quotes or [], b.quotes or [], rel_tol)[:max_rows],
+        "predictions": _diff_numbers(_flatten(a.payload or {}), _flatten(b.payload or {}), rel_tol)[:max_rows],
+        "recommendation": {
+            "changed": (a.recommendations or []) != (b.recommendations or []) or a.summary != b.summary,
+            "from": a.recommendations, "to": b.recommendations,
+            "summary_from": a.summary, "summary_to": b.summary,
+        },
+    }
+
+
+_PRICE_FIELDS = ("on_demand_usd_per_hour", "spot_usd_per_hour")
+
+
+def _quote_key(q: dict) -> str:
+    return "/".join(str(q.get(k) or "-") for k in ("provider", "region", "zone", "instance_type"))
+
+
+def _diff_quotes(qa: Iterable[dict], qb: Iterable[dict], rel_tol: float) -> list[dict]:
+    ma = {_quote_key(q): q for q in qa}
+    mb = {_quote_key(q): q for q in qb}
+    rows = []
+    for key in sorted(set(ma) | set(mb)):
+        if key not in ma or key not in mb:
+            rows.append({"quote": key, "change": "added" if key in mb else "removed"})
+            continue
+        for field_name in _PRICE_FIELDS:
+            va, vb = ma[key].get(field_name), mb[key].get(field_name)
+            if _differs(va, vb, rel_tol):
+                rows.append({"quote": key, "field": field_name, "from": va, "to": vb,
+                             "change_pct": _pct(va, vb)})
+    return rows
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            if k in ("quotes", "generated_at", "timings_s", "run_id"):  # prices have their own section
+                continue
+            out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    if isinstance(value, list):
+        out = {}
+        for i, v in enumerate(value):
+            out.update(_flatten(v, f"{prefix}[{i}]"))
+        return out
+    return {prefix: value}
+
+
+def _diff_numbers(fa: dict, fb: dict, rel_tol: float) -> list[dict]:
+    rows = []
+    for key in sorted(set(fa) | set(fb)):
+        va, vb = fa.get(key), fb.get(key)
+        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (va, vb) if v is not None)
+        if numeric and _differs(va, vb, rel_tol):
+            rows.append({"path": key, "from": va, "to": vb, "change_pct": _pct(va, vb)})
+    return rows
+
+
+def _differs(va: Any, vb: Any, rel_tol: float) -> bool:
+    if va is None or vb is None:
+        return (va is None) != (vb is None)
+    if isinstance(va, (int, float)) and isinstance(vb, (int, float)):
+        return not math.isclose(va, vb, rel_tol=rel_tol, abs_tol=1e-12)
+    return va != vb
+
+
+def _pct(va: Any, vb: Any) -> float | None:
+    if isinstance(va, (int, float)) and isinstance(vb, (int, float)) and va:
+        return round((vb - va) / abs(va) * 100.0, 3)
+    return None

@@ -1,0 +1,78 @@
+"""Where report batches and large sweeps run: a local process pool by default, or an existing Dask
+cluster (`executor: dask` + scheduler address). Both are `concurrent.futures.Executor`s (Dask's
+through `Client.get_executor()`), so callers do not care which; we never start a cluster of our
+own in production.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from phantom_report.errors import PhantomError
+
+
+@dataclass
+class ExecutorHandle:
+    executor: Executor
+    kind: str
+    client: Any = None  # the Dask client, kept to close it
+
+    def close(self) -> None:
+        if self.client is not None:  # Dask's executor has no cancel_futures; the client owns the work
+            self.executor.shutdown(wait=False)
+            self.client.close()
+        else:
+            self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+def make_executor(kind: str = "local", workers: int = 2, dask_address: str | None = None) -> ExecutorHandle:
+    if kind == "local":
+        # spawn: the service process has threads (uvicorn, scheduler); forking those is unsafe
+        ctx = multiprocessing.get_context("spawn")
+        return ExecutorHandle(ProcessPoolExecutor(max_workers=workers, mp_context=ctx), "local")
+    if kind == "dask":
+        if not dask_address:
+            raise PhantomError("executor dask needs a scheduler address (tcp://HOST:PORT)")
+        try:
+            from distributed import Client
+        except ImportError:
+            raise PhantomError("executor dask needs the `distributed` package (pip install 'dask[distributed]')") from None
+        try:
+            client = Client(dask_address, timeout="10s")
+        except OSError as exc:
+            raise PhantomError(f"cannot reach Dask scheduler {dask_address}: {exc}") from None
+        return ExecutorHandle(client.get_executor(pure=False), "dask", client)
+    raise PhantomError(f"executor: expected local or dask, got {kind!r}")
+
+
+def predict_chunk(records: list[dict], profiles_dir: str | None) -> list[dict]:
+    """Worker side of a sweep: one engine per call (profiles are read from disk in milliseconds)."""
+    from phantom_report.engine.api import Engine
+
+    engine = Engine.load(profiles_dir=profiles_dir)
+    return engine.predict_grid(pd.DataFrame.from_records(records)).to_dict(orient="records")
+
+
+def sweep(points: pd.DataFrame, executor: Executor, *, chunk_rows: int = 256,
+          profiles_dir: str | None = None) -> pd.DataFrame:
+    """Predict a large grid in chunks on `executor`; rows come back in input order."""
+    records = points.to_dict(orient="records")
+    chunks = [records[i:i + chunk_rows] for i in range(0, len(records), chunk_rows)]
+    futures = [executor.submit(predict_chunk, chunk, profiles_dir) for chunk in chunks]
+    rows: list[dict] = []
+    for fut in futures:
+        rows.extend(fut.result())
+    return pd.DataFrame.from_records(rows)
+
+
+def grid(models: list[str], gpus: list[str], precisions: list[str], batch_sizes: list[int],
+         **fixed: Any) -> pd.DataFrame:
+    """The cartesian product as a `predict_grid` input frame."""
+    rows = [{"model": m, "gpu": g, "precision": p, "batch_size": b, **fixed}
+            for m in models for g in gpus for p in precisions for b in batch_sizes]
+    return pd.DataFrame(rows)

@@ -1,0 +1,49 @@
+"""Passwords come from the environment or a secrets file, never from specs or the database.
+
+The secrets file holds `NAME=value` lines (blank lines and `#` comments ignored). It must not be
+readable by other users, the same rule ssh applies to private keys.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from phantom_report.errors import PhantomError
+
+
+class SecretError(PhantomError):
+    """A named secret is missing or the secrets file is unsafe."""
+
+
+def resolve_secret(name: str, secrets_file: Path | None) -> str:
+    value = os.environ.get(name)
+    if value:
+        return value
+    if secrets_file is not None:
+        entries = read_secrets_file(secrets_file)
+        if name in entries:
+            return entries[name]
+    where = f" or in {secrets_file}" if secrets_file else " (or set PHANTOM_SECRETS_FILE)"
+    raise SecretError(f"secret {name!r} is not set in the environment{where}")
+
+
+def read_secrets_file(path: Path) -> dict[str, str]:
+    try:
+        mode = path.stat().st_mode
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SecretError(f"{path}: cannot read secrets file: {exc.strerror}") from None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise SecretError(f"{path}: secrets file is readable by others; chmod 600 it")
+    out: dict[str, str] = {}
+    for lineno, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if "=" not in line:
+            raise SecretError(f"{path}:{lineno}: expected NAME=value")  # the value is not echoed
+        key, value = line.split("=", 1)
+        out[key.strip()] = value.strip()
+    return out

@@ -1,0 +1,131 @@
+"""Read a run spec for delivery: the reporter validates the report part (same messages as the CLI);
+this module owns only the delivery-only keys of the `email` section (`cc`, `smtp`) until the
+reporter's `Email` model carries them, and refuses passwords written into a spec.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from phantom_report.errors import SpecError
+from phantom_report.reporter import yamlpos
+
+# keys of `email` that delivery reads itself when the reporter's model does not know them
+_DELIVERY_EMAIL_KEYS = ("cc", "smtp", "from")
+
+
+class SmtpConfig(BaseModel):
+    """How to reach the mail server. The password is never here: `password_env` names an
+    environment variable (or an entry of the secrets file) that holds it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str = "localhost"
+    port: int = Field(default=587, gt=0, lt=65536)
+    starttls: bool = True
+    username: str | None = None
+    password_env: str | None = None
+    ca_file: str | None = None  # a private CA for the server's certificate (system store otherwise)
+
+
+@dataclass(frozen=True)
+class DeliverySpec:
+    spec: Any  # reporter RunSpec
+    stored: dict  # JSON-able spec for history/schedules, delivery keys included, no secrets
+    to: tuple[str, ...]
+    cc: tuple[str, ...]
+    subject: str | None
+    mail_from: str | None
+    smtp: SmtpConfig | None
+    attach: tuple[str, ...]
+
+
+def parse_delivery_spec(text: str, filename: str = "<spec>", base_dir: str = ".") -> DeliverySpec:
+    from phantom_report.reporter.spec import Email, parse_spec
+
+    original = text
+    data = _load_yaml(text, filename)
+    email = data.get("email") if isinstance(data, dict) else None
+    extra: dict[str, Any] = {}
+    if isinstance(email, dict):
+        own = [k for k in _DELIVERY_EMAIL_KEYS if k in email and k not in Email.model_fields]
+        if own:
+            extra = {k: email[k] for k in own}
+            text = _blank_keys(text, filename, own)
+    spec = parse_spec(text, filename=filename, base_dir=base_dir)
+    smtp = _smtp(extra.get("smtp", getattr(spec.email, "smtp", None) if spec.email else None), original, filename)
+    cc = extra.get("cc", getattr(spec.email, "cc", None) if spec.email else None) or []
+    if not isinstance(cc, list) or not all(isinstance(a, str) and "@" in a for a in cc):
+        raise SpecError(f"{filename}: email.cc: must be a list of email addresses")
+    mail_from = extra.get("from", getattr(spec.email, "from_", None) if spec.email else None)
+    stored = spec.as_dict()
+    if spec.email is not None:
+        stored["email"] = {**stored.get("email", {}), "cc": list(cc)}
+        if smtp is not None:
+            stored["email"]["smtp"] = smtp.model_dump(exclude_none=True)
+        if mail_from:
+            stored["email"]["from"] = mail_from
+    return DeliverySpec(
+        spec=spec, stored=stored,
+        to=tuple(spec.email.to) if spec.email else (), cc=tuple(cc),
+        subject=spec.email.subject if spec.email else None, mail_from=mail_from, smtp=smtp,
+        attach=tuple(spec.email.attach) if spec.email else (),
+    )
+
+
+def spec_text_of(stored: dict) -> str:
+    """Stored spec back to text for `parse_delivery_spec` (schedules re-validate on every run, so a
+    spec that a newer version rejects fails loudly instead of running with stale meaning)."""
+    return yaml.safe_dump(stored, sort_keys=False)
+
+
+def _load_yaml(text: str, filename: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None  # parse_spec reports the syntax error with its line
+
+
+def _smtp(value: Any, text: str, filename: str) -> SmtpConfig | None:
+    if value is None:
+        return None
+    if isinstance(value, BaseModel):
+        value = value.model_dump()
+    if isinstance(value, dict) and "password" in value:
+        line = yamlpos.line_of(yamlpos.compose(text), ("email", "smtp", "password"))
+        where = f"{filename}:{line}" if line else filename
+        raise SpecError(f"{where}: email.smtp.password: passwords may not be written in a spec; "
+                        "name an environment variable with `password_env` (or a secrets-file entry)")
+    try:
+        return SmtpConfig.model_validate(value)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        key = ".".join(str(p) for p in err["loc"])
+        raise SpecError(f"{filename}: email.smtp{'.' + key if key else ''}: {err['msg']}") from None
+
+
+def _blank_keys(text: str, filename: str, keys: list[str]) -> str:
+    """Remove `email.<key>` entries from the text, keeping every other line where it was so the
+    reporter's error messages still point at the right line."""
+    root = yamlpos.compose(text)
+    email = next((v for k, v in root.value if k.value == "email"), None) if isinstance(root, yaml.MappingNode) else None
+    if not isinstance(email, yaml.MappingNode) or email.flow_style:
+        return _redump(text, keys)
+    lines = text.splitlines(keepends=True)
+    for knode, vnode in email.value:
+        if knode.value in keys:
+            first = knode.start_mark.line
+            last = vnode.end_mark.line - (1 if vnode.end_mark.column == 0 else 0)
+            for i in range(first, min(last, len(lines) - 1) + 1):
+                lines[i] = "\n"
+    return "".join(lines)
+
+
+def _redump(text: str, keys: list[str]) -> str:
+    data = yaml.safe_load(text)
+    data["email"] = {k: v for k, v in data["email"].items() if k not in keys}
+    return yaml.safe_dump(data, sort_keys=False)

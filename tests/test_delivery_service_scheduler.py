@@ -1,0 +1,83 @@
+"""The scheduler loop inside `serve`: a schedule added over the API fires at its cron time and the
+email reaches a real SMTP server; password from a secrets file (not the environment)."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import httpx
+import pytest
+
+from phantom_report.reporter.delivery.devserver import create_key, free_port, start_server
+from phantom_report.reporter.delivery.secrets import SecretError, resolve_secret
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list[bytes] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(envelope.original_content or envelope.content)
+        return "250 OK"
+
+
+def test_secrets_file_rules(tmp_path, monkeypatch):
+    f = tmp_path / "secrets"
+    f.write_text("# smtp\nSMTP_PW = from-file\n")
+    f.chmod(0o644)
+    monkeypatch.delenv("SMTP_PW", raising=False)
+    with pytest.raises(SecretError, match="readable by others"):
+        resolve_secret("SMTP_PW", f)
+    f.chmod(0o600)
+    assert resolve_secret("SMTP_PW", f) == "from-file"
+    monkeypatch.setenv("SMTP_PW", "from-env")
+    assert resolve_secret("SMTP_PW", f) == "from-env"  # the environment wins
+    with pytest.raises(SecretError) as err:
+        resolve_secret("OTHER", f)
+    assert "from-file" not in str(err.value)
+
+
+def test_service_scheduler_sends_at_cron_time(tmp_path):
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    def auth(server, session, envelope, mechanism, data):
+        return AuthResult(success=isinstance(data, LoginPassword) and data.password == b"file-pw")
+
+    inbox = Inbox()
+    port = free_port()
+    # plain SMTP on loopback with AUTH allowed without TLS: STARTTLS is covered by test_delivery_email
+    smtp = Controller(inbox, hostname="127.0.0.1", port=port, authenticator=auth, auth_required=True,
+                      auth_require_tls=False)
+    smtp.start()
+    secrets = tmp_path / "secrets"
+    secrets.write_text("LOOP_SMTP_PW=file-pw\n")
+    secrets.chmod(0o600)
+    db = f"sqlite:///{tmp_path}/history.db"
+    key = create_key(db, "sched")
+    env = {k: v for k, v in os.environ.items() if k != "LOOP_SMTP_PW"}
+    srv = start_server(tmp_path, db, "--scheduler-interval", "1", "--offline", "--secrets-file", str(secrets), env=env)
+    try:
+        spec = ("title: Every minute\nmodel: resnet-50\ngpus: [L4, T4]\ndemand: {requests_per_s: 5}\n"
+                "pricing: {offline: true}\nreport: {formats: [pdf]}\n"
+                "schedule: {cron: '* * * * *', timezone: UTC}\n"
+                f"email:\n  to: [ops@example.test]\n  smtp: {{host: 127.0.0.1, port: {port}, starttls: false, "
+                "username: bot, password_env: LOOP_SMTP_PW}\n")
+        h = {"Authorization": f"Bearer {key}", "Content-Type": "application/yaml"}
+        r = httpx.post(srv.base_url + "/v1/schedules", params={"name": "minutely"}, content=spec, headers=h, timeout=30)
+        assert r.status_code == 201, r.text
+        deadline = time.monotonic() + 150
+        while time.monotonic() < deadline and not inbox.messages:
+            time.sleep(0.5)
+        assert len(inbox.messages) == 1, srv.log()[-3000:]
+        assert b"Every minute" in inbox.messages[0]
+        runs = httpx.get(srv.base_url + "/v1/reports", headers=h, timeout=30).json()
+        assert runs[0]["origin"] == "schedule" and runs[0]["status"] == "succeeded"
+        metrics = httpx.get(srv.base_url + "/metrics", timeout=30).text
+        assert "phantom_email_outbox_depth 0.0" in metrics
+    finally:
+        srv.stop()
+        smtp.stop()
