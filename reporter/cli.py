@@ -1,0 +1,126 @@
+"""CLI commands of the reporter: `run`, `spec check|schema`, `templates init`.
+
+Heavy imports (pandas, the engine, plotly, WeasyPrint) happen inside the commands so that
+`phantom-report --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import webbrowser
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from phantom_report.errors import TemplateError
+
+spec_app = typer.Typer(help="Validate run specs or print their JSON Schema.", no_args_is_help=True)
+templates_app = typer.Typer(help="Report templates.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run_cmd)
+    app.add_typer(spec_app, name="spec")
+    app.add_typer(templates_app, name="templates")
+
+
+def run_cmd(
+    spec_file: Path = typer.Argument(..., help="Run spec (YAML)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output directory (default: report.out_dir or reports/<title>)."),
+    fmt: Optional[str] = typer.Option(None, "--format", "-f", help="Comma-separated: html,pdf,md,json,csv."),
+    offline: bool = typer.Option(False, "--offline", help="Use the embedded price snapshot; no network."),
+    template: Optional[str] = typer.Option(None, "--template", "-t", help="Template name (executive, detailed) or a directory."),
+    open_: bool = typer.Option(False, "--open", help="Open the HTML report when done."),
+) -> None:
+    """Predict, price and report a run spec."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from phantom_report.reporter.run import STAGES, run_report
+    from phantom_report.reporter.spec import load_spec
+
+    console = Console()
+    spec = load_spec(spec_file)
+    formats = [f.strip() for f in fmt.split(",") if f.strip()] if fmt else None
+    with Progress(TextColumn("[bold]{task.description:<12}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeElapsedColumn(), console=console, transient=True) as bar:
+        task = bar.add_task("starting", total=len(STAGES))
+        seen: list[str] = []
+
+        def progress(stage: str) -> None:
+            if seen:
+                bar.advance(task)
+            seen.append(stage)
+            bar.update(task, description=stage)
+
+        try:
+            result = run_report(spec, out_dir=out, formats=formats, offline=True if offline else None,
+                                template=template, progress=progress)
+        except Exception as exc:
+            _record_history(console, spec, error=str(exc))
+            raise
+        bar.update(task, completed=len(STAGES))
+    run_id = _record_history(console, spec, result=result)
+    console.print(f"[bold green]Decision:[/] {result.headline}", highlight=False)
+    console.print(result.summary, highlight=False)
+    for w in result.warnings[:3]:
+        console.print(f"[yellow]warning:[/] {w}", highlight=False)
+    for kind, path in result.outputs.items():
+        console.print(f"  {kind:<4} {path}", highlight=False)
+    if run_id:
+        console.print(f"  run history id {run_id} (phantom-report history show {run_id})", highlight=False)
+    console.print(f"[dim]{result.timings_s['total']:.2f} s ({', '.join(f'{k} {v:.2f}' for k, v in result.timings_s.items() if k != 'total')})[/]")
+    if open_ and "html" in result.outputs:
+        webbrowser.open(result.outputs["html"].resolve().as_uri())
+
+
+def _record_history(console: Console, spec, result=None, error: str | None = None) -> str | None:
+    """Every CLI run lands in the run history (PHANTOM_DB_URL); a history problem never fails a report."""
+    from phantom_report.reporter.delivery.runner import record_cli_run
+
+    try:
+        return record_cli_run(spec, result=result, error=error)
+    except Exception as exc:  # noqa: BLE001 - the report is written; history is best effort here
+        console.print(f"[yellow]warning:[/] run not recorded in history: {exc}", highlight=False)
+        return None
+
+
+@spec_app.command("check")
+def spec_check(spec_file: Path = typer.Argument(..., help="Run spec (YAML).")) -> None:
+    """Validate a spec without running it."""
+    from phantom_report.reporter.spec import load_spec
+
+    spec = load_spec(spec_file)
+    names = ", ".join(w.label for w in spec.workloads)
+    Console().print(f"[green]ok[/] {spec_file}: {len(spec.workloads)} workload(s) ({names}); gpus: "
+                    f"{spec.gpus if spec.gpus == 'all' else len(spec.gpus)}; formats: {','.join(spec.report.formats)}", highlight=False)
+
+
+@spec_app.command("schema")
+def spec_schema() -> None:
+    """Print the JSON Schema of run specs."""
+    from phantom_report.reporter.spec import spec_json_schema
+
+    typer.echo(json.dumps(spec_json_schema(), indent=2))
+
+
+@templates_app.command("init")
+def templates_init(
+    directory: Path = typer.Argument(..., help="Directory to create (must not exist or be empty)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite files already there."),
+) -> None:
+    """Scaffold a custom template that renders out of the box."""
+    from phantom_report.reporter.templating import builtin_dir
+
+    src = builtin_dir() / "scaffold"
+    if directory.exists() and any(directory.iterdir()) and not force:
+        raise TemplateError(f"{directory} is not empty; use --force to overwrite")
+    directory.mkdir(parents=True, exist_ok=True)
+    for f in sorted(src.iterdir()):
+        if f.is_file():
+            shutil.copyfile(f, directory / f.name)
+    Console().print(f"[green]created[/] {directory} — try: phantom-report run examples/quickstart.yaml --template {directory}", highlight=False)
+
+

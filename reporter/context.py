@@ -1,0 +1,342 @@
+"""Build the one object templates receive (documented field by field in templates/README.md).
+
+Templates only present; every number arrives here already computed, as a ``num`` dict with its
+value, its text, and (for headline figures) its interval. ``payload`` strips the presentation-only
+fields (chart markup) from the same object, so the JSON holds exactly the numbers the HTML shows.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import datetime
+from typing import Any, Callable, Mapping
+
+import pandas as pd
+
+from phantom_report.reporter import fmt
+from phantom_report.reporter.economics import HOURS_PER_MONTH, as_arrays, evaluate
+from phantom_report.reporter.recommend import TITLES, Recommendation, describe, nothing_meets  # noqa: F401 (describe re-exported for charts)
+from phantom_report.reporter.spec import RunSpec
+
+TOP_ROWS = 12
+DETAIL_ROWS = 40
+EXCLUDED_ROWS = 30
+DEMAND_STEPS = (0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
+
+
+def _f(v) -> float | None:
+    if v is None:
+        return None
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        return None
+    return x if math.isfinite(x) else None
+
+
+def num(value, fn: Callable = fmt.num, low=None, high=None, unit: str = "") -> dict[str, Any]:
+    """A number as templates see it: value/text and, when known, low/high and their texts."""
+    v, lo, hi = _f(value), _f(low), _f(high)
+    out = {"value": v, "text": fn(v), "unit": unit}
+    if lo is not None and hi is not None:
+        out.update(low=lo, high=hi, low_text=fn(lo), high_text=fn(hi), interval_text=f"{fn(lo)}–{fn(hi)}")
+    else:
+        out.update(low=None, high=None, low_text="", high_text="", interval_text="")
+    return out
+
+
+def slugify(s: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", s.lower()).strip("-") or "workload"
+
+
+def config_view(r: pd.Series) -> dict[str, Any]:
+    """Every figure shown for one priced configuration."""
+    unit = r["unit"]
+    return {
+        "description": describe(r),
+        "gpu": r["gpu"], "precision": r["precision"], "batch_size": int(r["batch_size"]),
+        "gpus_per_replica": int(r["gpu_count"]), "provider": r["provider"], "region": r["region"],
+        "instance_type": r["instance_type"], "instance_gpus": int(r["instance_gpus"]), "option": r["option"],
+        "gpus": num(r["gpus"], fmt.num, r.get("gpus_low"), r.get("gpus_high"), "GPUs"),
+        "instances": num(r["instances"], fmt.num, r.get("instances_low"), r.get("instances_high"), "instances"),
+        "monthly_cost": num(r["monthly_cost_usd"], fmt.usd, r.get("monthly_cost_usd_low"), r.get("monthly_cost_usd_high"), "USD/month"),
+        "unit_cost": num(r["unit_cost_usd"], fmt.usd, r.get("unit_cost_usd_low"), r.get("unit_cost_usd_high"), f"USD per {unit}"),
+        "unit": unit,
+        "usd_per_gpu_hour": num(r["usd_per_gpu_hour"], fmt.usd, unit="USD/GPU-hour"),
+        "latency": num(r["latency_ms"], fmt.ms, r["latency_ms_low"], r["latency_ms_high"], "ms"),
+        "ttft": num(r.get("ttft_ms"), fmt.ms, r.get("ttft_ms_low"), r.get("ttft_ms_high"), "ms"),
+        "tokens_per_s_per_stream": num(r.get("per_stream_tokens_per_s"), fmt.num, unit="tokens/s"),
+        "throughput_per_replica": num(r["throughput_per_s"], fmt.num, r.get("throughput_per_s_low"), r.get("throughput_per_s_high"), "samples/s"),
+        "run_hours": num(r.get("run_hours"), fmt.num, r.get("run_hours_low"), r.get("run_hours_high"), "hours"),
+        "slo_probability": num(r["slo_probability"] * 100, lambda v: fmt.pct(v, 0), unit="%"),
+        "units_per_usd": num(r["units_per_usd"], fmt.num, unit=r["units_per_usd_label"]),
+        "energy": num(r["energy_kwh_per_month"], fmt.num, r.get("energy_kwh_per_month_low"), r.get("energy_kwh_per_month_high"), "kWh/month"),
+        "carbon": num(r["carbon_kgco2e_per_month"], fmt.num, r.get("carbon_kgco2e_per_month_low"), r.get("carbon_kgco2e_per_month_high"), "kgCO2e/month"),
+        "grid_intensity": num(r["grid_kgco2e_per_kwh"], fmt.num, unit="kgCO2e/kWh"),
+        "savings": num(r.get("savings_usd_per_month"), fmt.usd, r.get("savings_usd_per_month_low"), r.get("savings_usd_per_month_high"), "USD/month"),
+        "savings_pct": num(r.get("savings_pct"), lambda v: fmt.pct(v, 0), unit="%"),
+        "savings_over_horizon": num(r.get("savings_over_horizon_usd"), fmt.usd, unit="USD"),
+        "payback_months": num(r.get("payback_months"), lambda v: "immediate" if v == 0 else fmt.months(v), unit="months"),
+        "roi_pct": num(r.get("roi_pct"), lambda v: fmt.pct(v, 0), unit="%"),
+        "purchase": num(r.get("purchase_usd"), fmt.usd, unit="USD"),
+        "owned_monthly": num(r.get("owned_usd_per_month"), fmt.usd, unit="USD/month"),
+        "buy_breakeven_months": num(r.get("buy_breakeven_months"), fmt.months, unit="months"),
+        "memory_gb_per_gpu": num(r["memory_gb"], fmt.num, unit="GB"),
+        "bound": r.get("bound", ""),
+        "availability_regions": int(r["availability_regions"]),
+        "price_source": r["price_source"],
+    }
+
+
+def sensitivity(r: pd.Series) -> dict[str, list[dict[str, Any]]]:
+    """Monthly cost of one config as demand, price and the prediction move (fleet re-sized)."""
+    frame = r.to_frame().T
+    arrays = as_arrays(frame)
+    demand = []
+    for m in DEMAND_STEPS:
+        v = float(evaluate(arrays, demand_scale=m)["monthly_cost_usd"][0])
+        demand.append({"multiplier": m, "label": f"{m:g}x demand", "monthly_cost": num(v, fmt.usd)})
+    price = []
+    for m in (0.8, 0.9, 1.0, 1.1, 1.2):
+        v = float(evaluate(arrays, price_scale=m)["monthly_cost_usd"][0])
+        price.append({"multiplier": m, "label": f"price {m - 1:+.0%}", "monthly_cost": num(v, fmt.usd)})
+    perf = []
+    for label, col in (("slow bound", "latency_ms_high"), ("prediction", "latency_ms"), ("fast bound", "latency_ms_low")):
+        scale = float(r["latency_ms"]) / float(r[col]) if _f(r[col]) else 1.0
+        v = float(evaluate(arrays, thr_scale=scale)["monthly_cost_usd"][0])
+        perf.append({"label": f"engine {label}", "monthly_cost": num(v, fmt.usd)})
+    return {"demand": demand, "price": price, "performance": perf}
+
+
+def demand_text(w) -> str:
+    d = w.demand
+    if w.resolved_task == "training":
+        size = f"{fmt.num(d.dataset_samples)} samples" if d.dataset_samples else f"{fmt.num(d.dataset_tokens)} tokens"
+        txt = f"{size} x {d.epochs:g} epoch(s), {d.runs_per_month:g} run(s)/month"
+        return txt + (f", deadline {d.deadline_hours:g} h" if d.deadline_hours else "")
+    if d.requests_per_month:
+        base = f"{fmt.num(d.requests_per_month)} requests/month"
+    elif d.tokens_per_month:
+        base = f"{fmt.num(d.tokens_per_month)} generated tokens/month"
+    else:
+        base = f"{fmt.num(d.requests_per_s)} requests/s average"
+    extra = []
+    if d.peak_to_average > 1:
+        extra.append(f"peak {d.peak_to_average:g}x average")
+    extra.append(f"sized for {d.target_utilization:.0%} utilisation")
+    if d.uncertainty_pct:
+        extra.append(f"demand ±{d.uncertainty_pct:g}%")
+    return base + " (" + ", ".join(extra) + ")"
+
+
+def slo_text(w) -> str:
+    s = w.slo
+    parts = []
+    if s.p95_latency_ms:
+        parts.append(f"p95 latency ≤ {fmt.ms(s.p95_latency_ms)}")
+    if s.max_ttft_ms:
+        parts.append(f"time to first token ≤ {fmt.ms(s.max_ttft_ms)}")
+    if s.min_tokens_per_s:
+        parts.append(f"≥ {s.min_tokens_per_s:g} tokens/s per stream")
+    if s.max_gpus:
+        parts.append(f"at most {s.max_gpus} GPUs")
+    return "; ".join(parts) or "none (cost only)"
+
+
+def build(*, spec: RunSpec, kind: str, points: pd.DataFrame, rows: pd.DataFrame, recs: list[Recommendation],
+          baseline: Mapping[str, int], quotes, quote_warnings, engine_info: Mapping[str, Any],
+          charts: Mapping[str, Mapping[str, Any]], chart_engine: str, generated_at: datetime) -> dict[str, Any]:
+    conf_pct = round(spec.confidence * 100)
+    by_wl: dict[str, dict[str, Recommendation]] = {}
+    for r in recs:
+        by_wl.setdefault(r.workload, {})[r.kind] = r
+    workloads = []
+    risks: list[str] = []
+    total = [0.0, 0.0, 0.0]
+    total_sav = [0.0, 0.0, 0.0]
+    all_have = True
+    for w in spec.workloads:
+        name = w.label
+        wrecs = by_wl.get(name, {})
+        wrows = rows[rows["workload"] == name] if not rows.empty else rows
+        wpts = points[points["workload"] == name]
+        excluded = _excluded(wpts, wrows)
+        entry: dict[str, Any] = {
+            "name": name, "slug": slugify(name), "model": w.model if isinstance(w.model, str) else dict(w.model),
+            "task": w.resolved_task, "unit": wpts["unit"].iloc[0] if len(wpts) else "",
+            "demand_text": demand_text(w), "slo_text": slo_text(w), "recommendations": [],
+            "cheapest": None, "baseline": None, "top": [], "detail": [], "excluded": excluded[:EXCLUDED_ROWS],
+            "excluded_count": len(excluded), "evaluated_count": int(len(wpts)), "priced_count": int(len(wrows)),
+            "charts": {k.split(":", 1)[1]: v for k, v in charts.items() if k.startswith(name + ":")},
+            "sensitivity": None, "status": "ok", "message": "",
+        }
+        if name in baseline:
+            b = rows.loc[baseline[name]]
+            entry["baseline"] = {**config_view(b), "meets_slo": bool(b["meets_slo"] and b["fleet_ok"])}
+            if not entry["baseline"]["meets_slo"]:
+                risks.append(f"{name}: the baseline ({describe(b)}) does not meet the SLOs itself; savings compare against a config you could not keep.")
+        if not wrecs:
+            all_have = False
+            entry["status"] = "no-config"
+            entry["message"] = nothing_meets(points, name)
+            risks.append(entry["message"])
+        for kind_ in ("cheapest", "best_value", "lowest_risk"):
+            if kind_ in wrecs:
+                rr = wrecs[kind_]
+                view = {"kind": kind_, "title": TITLES[kind_], "reason": rr.reason, "config": config_view(rows.loc[rr.row])}
+                entry["recommendations"].append(view)
+                if kind_ == "cheapest":
+                    entry["cheapest"] = view
+        if entry["cheapest"]:
+            c = rows.loc[wrecs["cheapest"].row]
+            entry["sensitivity"] = sensitivity(c)
+            total = [total[0] + c["monthly_cost_usd"], total[1] + c["monthly_cost_usd_low"], total[2] + c["monthly_cost_usd_high"]]
+            if _f(c.get("savings_usd_per_month")) is not None:
+                total_sav = [total_sav[0] + c["savings_usd_per_month"], total_sav[1] + (_f(c.get("savings_usd_per_month_low")) or 0),
+                             total_sav[2] + (_f(c.get("savings_usd_per_month_high")) or 0)]
+            risks.extend(_row_risks(name, c, spec))
+        elig = wrows[wrows["meets_slo"] & wrows["fleet_ok"]] if len(wrows) else wrows
+        if len(elig):
+            best_per_gpu = elig.sort_values("monthly_cost_usd").drop_duplicates("gpu")
+            entry["top"] = [config_view(r) for _, r in best_per_gpu.head(TOP_ROWS).iterrows()]
+            detail = elig.sort_values("monthly_cost_usd").drop_duplicates(["gpu", "precision", "batch_size", "option"])
+            entry["detail"] = [config_view(r) for _, r in detail.head(DETAIL_ROWS).iterrows()]
+            entry["_shown"] = list(best_per_gpu.head(TOP_ROWS).index) + [wrecs[k].row for k in wrecs]
+        workloads.append(entry)
+
+    shown = [i for w in workloads for i in w.pop("_shown", [])]
+    headline, summary = _decision(workloads, spec, total, total_sav, conf_pct)
+    return {
+        "report": {
+            "title": spec.title, "owner": spec.owner, "kind": kind, "template": spec.report.template,
+            "generated_at": generated_at.strftime("%Y-%m-%d %H:%M UTC"), "spec_file": spec.source_path,
+            "confidence_pct": conf_pct, "currency": "USD", "theme": spec.report.theme,
+            "accent_color": spec.report.accent_color, "logo": None, "page_size": spec.report.page_size,
+            "output": "html", "workload_slugs": " ".join(f"workload-{w['slug']}" for w in workloads),
+        },
+        "decision": {
+            "headline": headline, "summary": summary, "all_workloads_served": all_have,
+            "total_monthly_cost": num(total[0], fmt.usd, total[1], total[2], "USD/month") if any(w["cheapest"] for w in workloads) else num(None),
+            "total_savings": num(total_sav[0], fmt.usd, total_sav[1], total_sav[2], "USD/month") if any(w["cheapest"] for w in workloads) else num(None),
+            "horizon_months": spec.roi.horizon_months,
+        },
+        "workloads": workloads,
+        "risks": list(dict.fromkeys(risks)),
+        "methodology": _methodology(spec, quotes, quote_warnings, engine_info, rows, chart_engine, generated_at, shown),
+        "warnings": list(dict.fromkeys(quote_warnings)),
+        "plotly_js": "",
+    }
+
+
+def _excluded(wpts: pd.DataFrame, wrows: pd.DataFrame) -> list[dict[str, Any]]:
+    out = []
+    for _, p in wpts[~wpts["meets_slo"]].sort_values(["gpu", "precision", "batch_size"]).iterrows():
+        out.append({"config": f"{p['gpu']} {p['precision']} batch {int(p['batch_size'])} on {int(p['gpu_count'])} GPU(s)", "reason": p["reason"]})
+    if len(wrows):
+        big = wrows[wrows["meets_slo"] & ~wrows["fleet_ok"]].drop_duplicates(["gpu", "precision", "batch_size"])
+        for _, r in big.iterrows():
+            out.append({"config": f"{r['gpu']} {r['precision']} batch {int(r['batch_size'])}", "reason": r["fleet_reason"]})
+    priced = set(wrows["gpu"]) if len(wrows) else set()
+    unpriced = sorted(set(wpts[wpts["meets_slo"]]["gpu"]) - priced)
+    if unpriced:
+        out.append({"config": ", ".join(unpriced), "reason": "no price quote for these GPUs from the selected providers/regions"})
+    return out
+
+
+def _row_risks(name: str, r: pd.Series, spec: RunSpec) -> list[str]:
+    out = []
+    if r["option"] == "spot":
+        out.append(f"{name}: the cheapest pick runs on spot capacity, which can be reclaimed; costs include a "
+                   f"{spec.pricing.spot_interruption_overhead:.0%} interruption overhead. Keep the on-demand alternative ready.")
+    if r["option"].startswith("reserved"):
+        out.append(f"{name}: the cheapest pick is a {r['option'].split('-')[1]} commitment, paid whether or not it is used.")
+    if r["slo_probability"] < spec.confidence:
+        out.append(f"{name}: the recommended config meets the SLOs in only {r['slo_probability']:.0%} of simulated outcomes (engine prediction interval).")
+    if r.get("grid_match") == "fallback":
+        out.append(f"{name}: no grid-intensity figure for {r['provider']} {r['region']}; carbon uses the world average.")
+    return out
+
+
+def _decision(workloads, spec, total, total_sav, conf_pct) -> tuple[str, str]:
+    served = [w for w in workloads if w["cheapest"]]
+    if not served:
+        return ("No candidate configuration meets the SLOs.",
+                " ".join(w["message"] for w in workloads) + " Relax the SLOs, allow more GPUs or add faster GPUs.")
+    parts = []
+    for w in served:
+        c = w["cheapest"]["config"]
+        s = f"For {w['name']}, run {c['description']}: {c['monthly_cost']['text']}/month ({c['monthly_cost']['interval_text']}), {c['unit_cost']['text']} per {c['unit']}."
+        if w["baseline"] and c["savings"]["value"] and c["savings"]["value"] > 0:
+            s += (f" That saves {c['savings']['text']}/month ({c['savings_pct']['text']}; {c['savings']['interval_text']}) "
+                  f"against {w['baseline']['description']}.")
+        parts.append(s)
+    for w in workloads:
+        if not w["cheapest"]:
+            parts.append(w["message"])
+    if len(served) == 1:
+        c = served[0]["cheapest"]["config"]
+        headline = f"Run {served[0]['name']} on {c['gpu']} ({c['option']}, {c['provider']}) for {c['monthly_cost']['text']}/month"
+    else:
+        headline = f"{len(served)} workloads served for {fmt.usd(total[0])}/month ({fmt.usd(total[1])}–{fmt.usd(total[2])})"
+    if total_sav[0] > 0:
+        headline += f", saving {fmt.usd(total_sav[0])}/month"
+    summary = " ".join(parts) + f" Ranges are {conf_pct}% intervals from a seeded Monte Carlo over prediction error, demand and spot prices."
+    return headline + ".", summary
+
+
+def _short_source(src: str) -> str:
+    head = src.split(" via ")[0].split(" (")[0]
+    return head.split(",")[0] + (" (fallback)" if "fallback" in src else "")
+
+
+def _methodology(spec, quotes, quote_warnings, engine_info, rows, chart_engine, generated_at, shown=()) -> dict[str, Any]:
+    if len(rows) and shown:
+        rows = rows.loc[[i for i in shown if i in rows.index]]
+    used = rows[["provider", "region", "grid_location", "grid_kgco2e_per_kwh", "grid_source", "grid_match", "pue"]].drop_duplicates(["provider", "region"]) if len(rows) else pd.DataFrame()
+    carbon_rows = [{"provider": r.provider, "region": r.region, "location": r.grid_location,
+                    "intensity": num(r.grid_kgco2e_per_kwh, fmt.num, unit="kgCO2e/kWh"), "pue": num(r.pue, fmt.num),
+                    "source": _short_source(r.grid_source), "source_detail": r.grid_source, "match": r.grid_match} for r in used.sort_values(["provider", "region"]).itertuples()] if len(used) else []
+    prices = {}
+    for q in quotes:
+        key = (q.provider, q.source)
+        age = q.age_hours(generated_at) / 24.0
+        e = prices.setdefault(key, {"provider": q.provider, "source": q.source, "detail": q.source_detail.split(";")[0],
+                                    "quotes": 0, "oldest_days": 0.0, "fetched_at": q.fetched_at.strftime("%Y-%m-%d")})
+        e["quotes"] += 1
+        e["oldest_days"] = max(e["oldest_days"], age)
+    price_list = [{**v, "oldest_days": num(v["oldest_days"], lambda x: f"{x:,.0f} days")} for v in prices.values()]
+    from phantom_report.reporter.carbon import PUE_SOURCE
+
+    return {
+        "engine": dict(engine_info),
+        "prices": sorted(price_list, key=lambda p: p["provider"]),
+        "carbon": carbon_rows,
+        "pue_source": PUE_SOURCE,
+        "monte_carlo": {"samples": spec.monte_carlo.samples, "seed": spec.monte_carlo.seed, "confidence_pct": round(spec.confidence * 100)},
+        "spot_interruption_overhead_pct": round(spec.pricing.spot_interruption_overhead * 100, 1),
+        "chart_engine": chart_engine,
+        "hours_per_month": HOURS_PER_MONTH,
+        "assumptions": [
+            f"A month is {HOURS_PER_MONTH:g} hours; inference fleets run all month (no autoscaling) and are sized for peak demand at the target utilisation.",
+            "A replica runs on GPUs of one instance (tensor parallel inside a node); instances are rented whole.",
+            f"Spot costs include a {spec.pricing.spot_interruption_overhead:.0%} interruption overhead (extra GPU time for restarts, checkpoints and lost work).",
+            "Reserved prices assume the commitment is used all month; training on reserved capacity pays 730 h/month.",
+            "Training fleets scale data-parallel linearly up to the deadline; communication overhead beyond the engine's estimate is not modelled.",
+            "Energy is GPU board energy of the work done (engine energy per sample) times the provider's PUE; CPUs, memory, networking and idle time are excluded.",
+            f"Buy-vs-rent: purchase at the GPU profile's launch price (or the spec's), power at ${spec.roi.power_cost_usd_per_kwh:g}/kWh with PUE {spec.roi.onprem_pue:g}, hosting ${spec.roi.hosting_usd_per_gpu_month:g}/GPU/month; no resale value, financing or staff.",
+            "Prices are list prices in USD without taxes, egress, storage or support plans.",
+            ("Savings are measured against the spec's baseline (roi.baseline)." if spec.roi.baseline else
+             "Without roi.baseline, savings are measured against the cheapest on-demand configuration that meets the SLOs."),
+        ],
+        "formulas": [
+            "replicas = ceil(peak requests/s ÷ (throughput per replica × target utilisation))",
+            "instances = ceil(replicas ÷ replicas per instance); GPUs = instances × GPUs per instance",
+            "monthly cost = instances × $/instance-hour × 730 h × (1 + spot overhead if spot)",
+            "cost per 1M tokens = monthly cost ÷ generated tokens per month × 10⁶; per 1k inferences = monthly cost ÷ requests × 10³",
+            "training: run hours = samples per run ÷ (throughput × replicas) ÷ 3600; cost per run = instances × $/h × run hours",
+            "savings = baseline monthly cost − monthly cost; payback = migration cost ÷ monthly savings",
+            "buy-vs-rent break-even = purchase price ÷ (monthly rent − monthly power and hosting)",
+            "carbon = energy (kWh) × regional grid intensity (kgCO2e/kWh)",
+        ],
+    }

@@ -1,0 +1,330 @@
+"""Fleet sizing and cost: engine predictions x price quotes -> one row per priced configuration.
+
+Pure functions over DataFrames. The same vectorised ``evaluate`` computes the point estimate and
+every Monte Carlo sample (``montecarlo.py``), so an interval can never disagree with its headline.
+
+Formulas (also printed in the report's methodology appendix):
+
+* inference: peak rate = average rate x peak_to_average; replicas = ceil(peak / (throughput per
+  replica x target utilisation)); instances = ceil(replicas / replicas per instance); monthly cost =
+  instances x $/instance-hour x 730 h x spot overhead. The fleet runs all month (no autoscaling).
+* training: hours of one run on one replica = samples per run / throughput / 3600; replicas =
+  ceil(those hours / window) where the window is the deadline (or the month divided by the runs);
+  cost per run = instances x $/h x run hours x spot overhead; reserved capacity is paid 730 h a month.
+* energy = engine energy per sample x samples x provider PUE (GPU board energy only);
+  carbon = energy x regional grid intensity.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+
+from phantom_report.reporter import carbon
+from phantom_report.reporter.spec import RunSpec, Workload
+
+HOURS_PER_MONTH = 730.0
+SECONDS_PER_MONTH = HOURS_PER_MONTH * 3600.0
+
+# columns `evaluate` returns; each gets an interval in montecarlo.py
+EVAL_COLUMNS = (
+    "replicas", "instances", "gpus", "monthly_cost_usd", "unit_cost_usd", "run_hours",
+    "energy_kwh_per_month", "carbon_kgco2e_per_month",
+)
+
+
+# ---------------------------------------------------------------------------- per point
+
+
+def point_frame(pred: pd.DataFrame, spec: RunSpec) -> pd.DataFrame:
+    """Engine output + demand, SLO verdict and exclusion reason per point.
+
+    Added columns: is_llm, is_training, tokens_per_request, target_utilization,
+    peak_requests_per_s, requests_per_month, tokens_per_month, samples_per_run, runs_per_month,
+    window_hours, per_stream_tokens_per_s, meets_slo, status (ok | excluded), reason, unit
+    ("1M tokens" | "1k inferences" | "training run")."""
+    wl = {w.label: w for w in spec.workloads}
+    df = pred.copy()
+    df["is_training"] = df["task"].eq("training")
+    tok_ratio = df["tokens_per_s"] / df["throughput_per_s"]
+    df["tokens_per_request"] = tok_ratio.where(np.isfinite(tok_ratio) & (tok_ratio > 0))
+    df["is_llm"] = df["ttft_ms"].notna() & ~df["is_training"]
+    df["per_stream_tokens_per_s"] = (1000.0 / df["tpot_ms"]).where(df["is_llm"])
+    cols = {k: [] for k in ("target_utilization", "peak_requests_per_s", "requests_per_month",
+                            "tokens_per_month", "samples_per_run", "runs_per_month", "window_hours")}
+    for _, r in df.iterrows():
+        d = _demand(wl[r["workload"]], r)
+        for k in cols:
+            cols[k].append(d[k])
+    for k, v in cols.items():
+        df[k] = v
+    df["unit"] = np.where(df["is_training"], "training run", np.where(df["is_llm"], "1M tokens", "1k inferences"))
+    verdicts = [_verdict(wl[r["workload"]], r) for _, r in df.iterrows()]
+    df["meets_slo"] = [v[0] for v in verdicts]
+    df["reason"] = [v[1] for v in verdicts]
+    df["status"] = np.where(df["meets_slo"], "ok", "excluded")
+    return df
+
+
+def _demand(w: Workload, r: pd.Series) -> dict[str, float]:
+    d = w.demand
+    nan = float("nan")
+    tpr = r["tokens_per_request"]
+    if w.resolved_task == "training":
+        samples = d.dataset_samples
+        if samples is None:  # dataset_tokens: samples = tokens / tokens per sequence
+            samples = d.dataset_tokens / tpr if tpr and not math.isnan(tpr) else nan
+        window = HOURS_PER_MONTH / d.runs_per_month
+        if d.deadline_hours:
+            window = min(window, d.deadline_hours)
+        return dict(target_utilization=1.0, peak_requests_per_s=nan, requests_per_month=nan,
+                    tokens_per_month=(d.dataset_tokens or nan) * d.epochs * d.runs_per_month,
+                    samples_per_run=samples * d.epochs, runs_per_month=d.runs_per_month, window_hours=window)
+    if d.requests_per_month:
+        rpm = d.requests_per_month
+    elif d.requests_per_s:
+        rpm = d.requests_per_s * SECONDS_PER_MONTH
+    else:  # tokens_per_month counts generated tokens
+        rpm = d.tokens_per_month / tpr if tpr and not math.isnan(tpr) else nan
+    tokens = rpm * tpr if tpr and not math.isnan(tpr) else nan
+    return dict(target_utilization=d.target_utilization,
+                peak_requests_per_s=rpm / SECONDS_PER_MONTH * d.peak_to_average, requests_per_month=rpm,
+                tokens_per_month=tokens, samples_per_run=nan, runs_per_month=nan, window_hours=nan)
+
+
+def _verdict(w: Workload, r: pd.Series) -> tuple[bool, str]:
+    """(meets, reason). Unsupported and out-of-memory points are excluded before any SLO check."""
+    if not bool(r["supported"]):
+        return False, f"not supported: {r.get('reason') or 'engine cannot predict this point'}"
+    if not bool(r["fits"]):
+        hint = r.get("fit_hint") or ""
+        return False, f"does not fit in memory ({r['memory_gb']:.0f} GB per GPU)" + (f"; {hint}" if hint else "")
+    if w.demand.tokens_per_month and not (r["tokens_per_request"] > 0):
+        return False, "demand is in tokens but this model reports no token rate"
+    s = w.slo
+    misses = []
+    if s.p95_latency_ms and r["latency_ms"] > s.p95_latency_ms:
+        misses.append(f"latency {r['latency_ms']:,.0f} ms > p95 SLO {s.p95_latency_ms:,.0f} ms")
+    if s.max_ttft_ms:
+        if not r["is_llm"]:
+            misses.append("max_ttft_ms applies to LLM inference only")
+        elif r["ttft_ms"] > s.max_ttft_ms:
+            misses.append(f"TTFT {r['ttft_ms']:,.0f} ms > SLO {s.max_ttft_ms:,.0f} ms")
+    if s.min_tokens_per_s:
+        if not r["is_llm"]:
+            misses.append("min_tokens_per_s applies to LLM inference only")
+        elif r["per_stream_tokens_per_s"] < s.min_tokens_per_s:
+            misses.append(f"{r['per_stream_tokens_per_s']:,.1f} tokens/s per stream < SLO {s.min_tokens_per_s:,.0f}")
+    if misses:
+        return False, "; ".join(misses)
+    return True, ""
+
+
+def slo_thresholds(w: Workload) -> dict[str, float]:
+    s = w.slo
+    return {k: float(v) for k, v in (("latency_ms", s.p95_latency_ms), ("ttft_ms", s.max_ttft_ms),
+                                     ("per_stream_tokens_per_s", s.min_tokens_per_s)) if v}
+
+
+# ---------------------------------------------------------------------------- quotes
+
+
+def quotes_frame(quotes, spec: RunSpec, now=None) -> pd.DataFrame:
+    """One row per quote x pricing option. Columns: quote_id, provider, region, zone,
+    instance_type, gpu, instance_gpus, option (on-demand | spot | reserved-1y | reserved-3y),
+    usd_per_instance_hour, usd_per_gpu_hour, overhead (1 + spot interruption overhead, else 1),
+    price_source, source_detail, fetched_at, age_hours."""
+    rows = []
+    ovh = 1.0 + spec.pricing.spot_interruption_overhead
+    for i, q in enumerate(quotes):
+        opts: list[tuple[str, float | None, float]] = [("on-demand", q.on_demand_usd_per_hour, 1.0)]
+        if spec.pricing.spot:
+            opts.append(("spot", q.spot_usd_per_hour, ovh))
+        for term in spec.pricing.reserved:
+            opts.append((f"reserved-{term}", q.reserved_usd_per_hour.get(term), 1.0))
+        for option, price, overhead in opts:
+            if price is None or not price > 0:
+                continue
+            rows.append({
+                "quote_id": i, "provider": q.provider, "region": q.region, "zone": q.zone,
+                "instance_type": q.instance_type, "gpu": q.gpu, "instance_gpus": int(q.gpu_count),
+                "option": option, "usd_per_instance_hour": float(price),
+                "usd_per_gpu_hour": float(price) / q.gpu_count, "overhead": overhead,
+                "price_source": q.source, "source_detail": q.source_detail,
+                "fetched_at": q.fetched_at.isoformat(), "age_hours": q.age_hours(now),
+            })
+    qf = pd.DataFrame(rows)
+    if qf.empty:
+        return qf
+    # availability: how many provider/regions offer this GPU under this option (lowest-risk pick)
+    avail = qf.groupby(["gpu", "option"]).apply(
+        lambda g: pd.Series({"availability_regions": len(set(zip(g.provider, g.region))),
+                             "availability_providers": g.provider.nunique()}), include_groups=False)
+    return qf.merge(avail.reset_index(), on=["gpu", "option"])
+
+
+# ---------------------------------------------------------------------------- priced rows
+
+
+def priced_rows(points: pd.DataFrame, qf: pd.DataFrame) -> pd.DataFrame:
+    """Every point x every quote of its GPU whose instance holds a whole replica."""
+    if qf.empty or points.empty:
+        return pd.DataFrame()
+    rows = points.merge(qf, on="gpu", how="inner")
+    rows = rows[rows["instance_gpus"] >= rows["gpu_count"]].copy()
+    rows["replicas_per_instance"] = rows["instance_gpus"] // rows["gpu_count"]
+    rows["is_reserved"] = rows["option"].str.startswith("reserved")
+    regions = carbon.region_frame(list(zip(rows["provider"], rows["region"])))
+    rows = rows.merge(regions, on=["provider", "region"], how="left")
+    return rows.reset_index(drop=True)
+
+
+def evaluate(r: Mapping[str, np.ndarray], thr_scale=1.0, demand_scale=1.0, price_scale=1.0) -> dict[str, np.ndarray]:
+    """Fleet and cost for arrays of rows (shape (n,) or broadcast (n, samples)).
+
+    ``thr_scale`` multiplies throughput (a slower sample is < 1), ``demand_scale`` the demand,
+    ``price_scale`` the hourly price."""
+    train = r["is_training"]
+    # the branches are computed only when some row needs them (Monte Carlo calls this on
+    # rows x samples arrays, where skipping a branch halves the work)
+    any_train, all_train = bool(np.any(train)), bool(np.all(train))
+    nan = np.nan
+    with np.errstate(divide="ignore", invalid="ignore"):
+        thr = r["throughput_per_s"] * thr_scale
+        price = r["usd_per_instance_hour"] * price_scale * r["overhead"]
+        inf_replicas = nan
+        if not all_train:
+            peak = r["peak_requests_per_s"] * demand_scale
+            inf_replicas = np.ceil(peak / (thr * r["target_utilization"]))
+        single_hours = tr_replicas = nan
+        if any_train:
+            single_hours = r["samples_per_run"] * demand_scale / thr / 3600.0
+            tr_replicas = np.maximum(np.ceil(single_hours / r["window_hours"]), 1.0)
+        replicas = tr_replicas if all_train else (np.where(train, tr_replicas, inf_replicas) if any_train else inf_replicas)
+        replicas = np.maximum(replicas, 1.0)
+        instances = np.ceil(replicas / r["replicas_per_instance"])
+        gpus = instances * r["instance_gpus"]
+        always_on = instances * price * HOURS_PER_MONTH
+        if any_train:
+            run_hours = np.where(train, single_hours / replicas, HOURS_PER_MONTH)
+            monthly = np.where(train & ~r["is_reserved"], instances * price * run_hours * r["runs_per_month"], always_on)
+            run_hours = np.where(train, run_hours, nan)
+        else:
+            run_hours = np.full(np.shape(always_on), nan)
+            monthly = always_on
+        if all_train:
+            units = r["runs_per_month"]
+        else:
+            served = np.where(r["is_llm"], r["tokens_per_month"] / 1e6, r["requests_per_month"] / 1e3) * demand_scale
+            units = np.where(train, r["runs_per_month"], served) if any_train else served
+        unit_cost = monthly / units
+        samples = np.where(train, r["samples_per_run"] * r["runs_per_month"], r["requests_per_month"]) * demand_scale
+        energy = r["energy_j_per_sample"] / thr_scale * samples * (r["pue"] / 3.6e6)
+        co2 = energy * r["grid_kgco2e_per_kwh"]
+    return {
+        "replicas": replicas, "instances": instances, "gpus": gpus, "monthly_cost_usd": monthly,
+        "unit_cost_usd": unit_cost, "run_hours": run_hours,
+        "energy_kwh_per_month": energy, "carbon_kgco2e_per_month": co2,
+    }
+
+
+ARRAY_INPUTS = (
+    "throughput_per_s", "usd_per_instance_hour", "overhead", "replicas_per_instance", "is_training",
+    "peak_requests_per_s", "target_utilization", "samples_per_run", "window_hours", "instance_gpus",
+    "is_reserved", "runs_per_month", "is_llm", "tokens_per_month", "requests_per_month",
+    "energy_j_per_sample", "pue", "grid_kgco2e_per_kwh",
+)
+
+
+def as_arrays(rows: pd.DataFrame, extra_dim: bool = False) -> dict[str, np.ndarray]:
+    out = {}
+    for c in ARRAY_INPUTS:
+        a = rows[c].to_numpy(dtype=bool if c.startswith("is_") else float)
+        out[c] = a[:, None] if extra_dim else a
+    return out
+
+
+def cost_rows(rows: pd.DataFrame, spec: RunSpec, purchase_price_usd_per_gpu: Mapping[str, float]) -> pd.DataFrame:
+    """Point-estimate economics. Adds the EVAL_COLUMNS plus cost_per_1m_tokens_usd,
+    cost_per_1k_inferences_usd, cost_per_training_run_usd, units_per_usd (samples or tokens per
+    dollar at target utilisation), fleet_ok/fleet_reason (max_gpus), and the buy-vs-rent columns
+    purchase_usd, owned_usd_per_month, buy_breakeven_months (NaN: renting stays cheaper)."""
+    if rows.empty:
+        return rows
+    df = rows.copy()
+    res = evaluate(as_arrays(df))
+    for k, v in res.items():
+        df[k] = v
+    df["cost_per_1m_tokens_usd"] = np.where(df["is_llm"], df["unit_cost_usd"], np.nan)
+    df["cost_per_1k_inferences_usd"] = np.where(~df["is_training"], df["monthly_cost_usd"] / df["requests_per_month"] * 1e3, np.nan)
+    df["cost_per_training_run_usd"] = np.where(df["is_training"], df["unit_cost_usd"], np.nan)
+    replica_usd_per_hour = df["usd_per_instance_hour"] * df["overhead"] / df["replicas_per_instance"]
+    per_replica = df["throughput_per_s"] * np.where(df["is_llm"], df["tokens_per_request"], 1.0)
+    df["units_per_usd"] = per_replica * df["target_utilization"] * 3600.0 / replica_usd_per_hour
+    df["units_per_usd_label"] = np.where(df["is_llm"], "tokens per $", np.where(df["is_training"], "samples per $", "inferences per $"))
+    max_gpus = {w.label: w.slo.max_gpus for w in spec.workloads}
+    limit = df["workload"].map(max_gpus).astype(float)
+    df["fleet_ok"] = limit.isna() | (df["gpus"] <= limit)
+    df["fleet_reason"] = np.where(df["fleet_ok"], "", "needs " + df["gpus"].astype(int).astype(str) + " GPUs > max_gpus " + limit.fillna(0).astype(int).astype(str))
+    roi = spec.roi
+    price_per_gpu = df["gpu"].map(lambda g: roi.purchase_price_usd_per_gpu or purchase_price_usd_per_gpu.get(g, np.nan))
+    df["purchase_usd"] = df["gpus"] * price_per_gpu
+    power_kw = df["power_w"].fillna(0) / 1000.0
+    df["owned_usd_per_month"] = df["gpus"] * (
+        power_kw * HOURS_PER_MONTH * roi.onprem_pue * roi.power_cost_usd_per_kwh + roi.hosting_usd_per_gpu_month
+    )
+    saving = df["monthly_cost_usd"] - df["owned_usd_per_month"]
+    df["buy_breakeven_months"] = np.where(saving > 0, df["purchase_usd"] / saving, np.nan)
+    return df
+
+
+# ---------------------------------------------------------------------------- baseline / ROI
+
+
+def cheapest_on_demand(df: pd.DataFrame) -> dict[str, int]:
+    """workload -> row index of its cheapest on-demand config that meets the SLOs and fleet limit."""
+    ok = df[(df["option"] == "on-demand") & df["meets_slo"] & df["fleet_ok"] & np.isfinite(df["monthly_cost_usd"])]
+    return {w: int(g["monthly_cost_usd"].idxmin()) for w, g in ok.groupby("workload")}
+
+
+def pick_baseline(df: pd.DataFrame, spec: RunSpec, default: Mapping[str, int]) -> dict[str, int]:
+    """workload -> row index of the baseline: the spec's baseline (cheapest matching row, preferring
+    rows that meet the SLOs), else ``default`` (the cheapest on-demand config meeting the SLOs)."""
+    b = spec.roi.baseline
+    out: dict[str, int] = {}
+    for w in spec.workloads:
+        sub = df[df["workload"] == w.label]
+        if b is not None:
+            m = sub[(sub["gpu"] == b.gpu) & (sub["option"] == b.option)]
+            if b.provider:
+                m = m[m["provider"] == b.provider]
+            if b.region:
+                m = m[m["region"] == b.region]
+            if len(m):
+                # prefer a baseline config that itself meets the SLOs (what you could keep running)
+                ok = m[m["meets_slo"] & m["fleet_ok"]]
+                out[w.label] = int((ok if len(ok) else m)["monthly_cost_usd"].idxmin())
+                continue
+        if w.label in default:
+            out[w.label] = default[w.label]
+    return out
+
+
+def add_roi(df: pd.DataFrame, baseline: Mapping[str, int], spec: RunSpec) -> pd.DataFrame:
+    """savings_usd_per_month / savings_pct against the workload's baseline, savings over the horizon,
+    payback_months (migration cost / monthly saving) and roi_pct (NaN without a migration cost)."""
+    out = df.copy()
+    base_cost = out["workload"].map({w: out.at[i, "monthly_cost_usd"] for w, i in baseline.items()})
+    out["baseline_monthly_cost_usd"] = base_cost
+    out["savings_usd_per_month"] = base_cost - out["monthly_cost_usd"]
+    out["savings_pct"] = out["savings_usd_per_month"] / base_cost * 100.0
+    h = spec.roi.horizon_months
+    mig = spec.roi.migration_cost_usd
+    out["savings_over_horizon_usd"] = out["savings_usd_per_month"] * h - mig
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["payback_months"] = np.where(out["savings_usd_per_month"] > 0, mig / out["savings_usd_per_month"], np.nan)
+        out["roi_pct"] = (out["savings_usd_per_month"] * h - mig) / mig * 100.0 if mig > 0 else np.nan
+    return out

@@ -1,0 +1,64 @@
+"""Number formatting shared by the context builder, the reasons and the Markdown output, so the
+same value always renders to the same text (the JSON cross-check relies on it)."""
+
+from __future__ import annotations
+
+import math
+
+
+def _bad(v) -> bool:
+    return v is None or (isinstance(v, float) and not math.isfinite(v))
+
+
+def usd(v) -> str:
+    if _bad(v):
+        return "n/a"
+    v = float(v)
+    a = abs(v)
+    sign = "-" if v < 0 else ""
+    if a >= 1e6:
+        return f"{sign}${a / 1e6:,.2f}M"
+    if a >= 100:
+        return f"{sign}${a:,.0f}"
+    if a >= 1:
+        return f"{sign}${a:,.2f}"
+    if a == 0:
+        return "$0"
+    return f"{sign}${a:.3g}"
+
+
+def num(v, digits: int = 3) -> str:
+    if _bad(v):
+        return "n/a"
+    v = float(v)
+    a = abs(v)
+    if a >= 1e9:
+        return f"{v / 1e9:,.2f}B"
+    if a >= 1e6:
+        return f"{v / 1e6:,.2f}M"
+    if a >= 1000:
+        return f"{v:,.0f}"
+    if a == 0:
+        return "0"
+    return f"{v:.{digits}g}"
+
+
+def pct(v, digits: int = 0) -> str:
+    return "n/a" if _bad(v) else f"{float(v):,.{digits}f}%"
+
+
+def ms(v) -> str:
+    if _bad(v):
+        return "n/a"
+    v = float(v)
+    return f"{v / 1000:,.2f} s" if v >= 10_000 else f"{v:,.0f} ms" if v >= 10 else f"{v:.2g} ms"
+
+
+def months(v) -> str:
+    if _bad(v):
+        return "never"
+    return f"{float(v):,.1f} months"
+
+
+def interval(fn, lo, hi) -> str:
+    return f"{fn(lo)}–{fn(hi)}"

@@ -1,0 +1,139 @@
+"""Seeded Monte Carlo intervals for every priced row.
+
+Three sources of uncertainty, drawn once and shared so comparisons stay consistent:
+
+* prediction error, one draw per engine point (workload x GPU x precision x batch x GPUs), from the
+  engine's interval ``latency_ms_low/high`` at the spec's confidence: log-latency is a split normal
+  whose halves hit those bounds at the matching quantile; throughput scales with 1/latency. Every
+  quote of the same point sees the same draw (the error belongs to the hardware, not the price).
+* demand, one draw per workload: log-normal with ``demand.uncertainty_pct`` at the confidence level.
+* spot price, one draw per (provider, GPU): log-normal with the cross-region dispersion of that
+  GPU's spot discount (list on-demand and reserved prices are fixed, so they get none).
+
+Each sample is re-sized with ``economics.evaluate``; intervals are the central ``confidence``
+quantiles. The same draws give each point's probability of meeting its latency SLOs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from statistics import NormalDist
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+
+from phantom_report.reporter.economics import EVAL_COLUMNS, as_arrays, evaluate, slo_thresholds
+from phantom_report.reporter.spec import RunSpec
+
+SPOT_SIGMA_FLOOR = 0.05  # spot prices move even where the snapshot shows one region
+CHUNK_ROWS = 2000
+
+
+def z_for(confidence: float) -> float:
+    return NormalDist().inv_cdf(0.5 + confidence / 2.0)
+
+
+def latency_scale(points: pd.DataFrame, z: np.ndarray, confidence: float) -> np.ndarray:
+    """Multiplicative latency factor per point and sample (shape points x samples)."""
+    zc = z_for(confidence)
+    lat = points["latency_ms"].to_numpy(float)[:, None]
+    low = points["latency_ms_low"].to_numpy(float)[:, None]
+    high = points["latency_ms_high"].to_numpy(float)[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s_hi = np.nan_to_num(np.log(high / lat) / zc, nan=0.0).clip(min=0)
+        s_lo = np.nan_to_num(np.log(lat / low) / zc, nan=0.0).clip(min=0)
+    return np.exp(np.where(z > 0, z * s_hi, z * s_lo))
+
+
+def spot_sigma(qf: pd.DataFrame) -> dict[tuple[str, str], float]:
+    """(provider, gpu) -> sigma of log spot discount across that provider's regions/instances."""
+    spot = qf[qf["option"] == "spot"][["provider", "gpu", "instance_type", "region", "usd_per_gpu_hour"]]
+    od = qf[qf["option"] == "on-demand"][["provider", "instance_type", "region", "usd_per_gpu_hour"]]
+    m = spot.merge(od, on=["provider", "instance_type", "region"], suffixes=("_spot", "_od"))
+    out = {}
+    for key, g in m.groupby(["provider", "gpu"]):
+        ratio = np.log(g["usd_per_gpu_hour_spot"] / g["usd_per_gpu_hour_od"])
+        sd = float(ratio.std(ddof=0)) if len(ratio) > 1 else 0.0
+        out[key] = max(sd, SPOT_SIGMA_FLOOR)
+    return out
+
+
+@dataclass(frozen=True)
+class Draws:
+    """All random draws of one run: latency factor per point (points x samples), demand factor per
+    workload, spot price factor per (provider, GPU), and each point's SLO probability."""
+
+    latency_factor: np.ndarray
+    demand: Mapping[str, np.ndarray]
+    spot: Mapping[tuple[str, str], np.ndarray]
+    slo_probability: pd.Series
+    samples: int
+    confidence: float
+
+
+def draw(points: pd.DataFrame, qf: pd.DataFrame, spec: RunSpec) -> Draws:
+    n = spec.monte_carlo.samples
+    rng = np.random.default_rng(spec.monte_carlo.seed)
+    conf = spec.confidence
+    lat_f = latency_scale(points, rng.standard_normal((len(points), n)), conf)  # row i = points position i
+    zc = z_for(conf)
+    demand = {}
+    for w in spec.workloads:
+        sigma = np.log1p(w.demand.uncertainty_pct / 100.0) / zc
+        demand[w.label] = np.exp(sigma * rng.standard_normal(n))
+    sig = spot_sigma(qf) if not qf.empty else {}
+    spot = {g: np.exp(sig[g] * rng.standard_normal(n)) for g in sorted(sig)}
+    return Draws(lat_f, demand, spot, _slo_probability(points, lat_f, spec), n, conf)
+
+
+def simulate(rows: pd.DataFrame, d: Draws, baseline: Mapping[str, int]) -> pd.DataFrame:
+    """Interval columns aligned to ``rows``: <col>_low/<col>_high for EVAL_COLUMNS and
+    savings_usd_per_month. ``rows.point_id`` indexes the points the draws were made for."""
+    n, conf = d.samples, d.confidence
+
+    def run(sub: pd.DataFrame):
+        thr = 1.0 / d.latency_factor[sub["point_id"].to_numpy()]
+        dem = np.stack([d.demand[w] for w in sub["workload"]])
+        price = np.ones((len(sub), n))
+        for i in np.flatnonzero((sub["option"] == "spot").to_numpy()):
+            price[i] = d.spot.get((sub["provider"].iat[i], sub["gpu"].iat[i]), 1.0)
+        return evaluate(as_arrays(sub, extra_dim=True), thr, dem, price)
+
+    q_lo, q_hi = 0.5 - conf / 2.0, 0.5 + conf / 2.0
+    base_samples = {w: run(rows.loc[[idx]])["monthly_cost_usd"][0] for w, idx in baseline.items()}
+    out = {f"{c}_{s}": np.full(len(rows), np.nan) for c in (*EVAL_COLUMNS, "savings_usd_per_month") for s in ("low", "high")}
+    # only configurations a report can show with an interval (they meet the SLOs and the fleet
+    # limit) or that serve as a baseline are simulated; the rest keep NaN intervals
+    wanted = np.flatnonzero((rows["meets_slo"] & rows["fleet_ok"]).to_numpy() | rows.index.isin(list(baseline.values())))
+    for start in range(0, len(wanted), CHUNK_ROWS):
+        pos = wanted[start:start + CHUNK_ROWS]
+        sub = rows.iloc[pos]
+        res = run(sub)
+        for c in EVAL_COLUMNS:
+            lo, hi = np.quantile(res[c], [q_lo, q_hi], axis=1)  # NaN only where a column does not apply
+            out[f"{c}_low"][pos], out[f"{c}_high"][pos] = lo, hi
+        if base_samples:
+            base = np.stack([base_samples.get(w, np.full(n, np.nan)) for w in sub["workload"]])
+            lo, hi = np.quantile(base - res["monthly_cost_usd"], [q_lo, q_hi], axis=1)
+            out["savings_usd_per_month_low"][pos], out["savings_usd_per_month_high"][pos] = lo, hi
+    return pd.DataFrame(out, index=rows.index)
+
+
+def _slo_probability(points: pd.DataFrame, lat_f: np.ndarray, spec: RunSpec) -> pd.Series:
+    """Share of samples in which every latency-type SLO of the point's workload holds. TTFT and
+    time per output token scale with the same draw as latency (one error factor per point)."""
+    wl = {w.label: w for w in spec.workloads}
+    prob = np.ones(len(points))
+    for i, (_, p) in enumerate(points.iterrows()):
+        ok = np.ones(lat_f.shape[1], dtype=bool)
+        for col, limit in slo_thresholds(wl[p["workload"]]).items():
+            v = p.get(col)
+            if v is None or pd.isna(v):
+                continue
+            if col == "per_stream_tokens_per_s":
+                ok &= (v / lat_f[i]) >= limit
+            else:
+                ok &= (v * lat_f[i]) <= limit
+        prob[i] = ok.mean()
+    return pd.Series(prob, index=points.index, name="slo_probability")

@@ -1,0 +1,298 @@
+"""`run_report`: spec -> engine -> prices -> economics -> intervals -> recommendation -> files.
+
+Each stage is a pure function of the previous stages' outputs; this module only wires them, times
+them and reports progress. Nothing is written until every requested format rendered.
+"""
+
+from __future__ import annotations
+
+import base64
+import mimetypes
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from phantom_report.errors import SpecError, TemplateError
+from phantom_report.reporter import charts as charts_mod
+from phantom_report.reporter import context as context_mod
+from phantom_report.reporter import economics, grid, montecarlo, recommend, render, templating
+from phantom_report.reporter.spec import RunSpec
+
+STAGES = ("predict", "price", "economics", "uncertainty", "recommend", "charts", "render", "write")
+CSV_COLUMNS = [
+    "workload", "task", "gpu", "precision", "batch_size", "gpu_count", "provider", "region", "instance_type",
+    "instance_gpus", "option", "usd_per_instance_hour", "usd_per_gpu_hour", "overhead", "price_source",
+    "latency_ms", "latency_ms_low", "latency_ms_high", "throughput_per_s", "ttft_ms", "tpot_ms",
+    "per_stream_tokens_per_s", "meets_slo", "slo_probability", "fleet_ok", "replicas", "replicas_low",
+    "replicas_high", "instances", "gpus", "gpus_low", "gpus_high", "monthly_cost_usd", "monthly_cost_usd_low",
+    "monthly_cost_usd_high", "unit", "unit_cost_usd", "unit_cost_usd_low", "unit_cost_usd_high",
+    "cost_per_1m_tokens_usd", "cost_per_1k_inferences_usd", "cost_per_training_run_usd", "run_hours",
+    "units_per_usd", "units_per_usd_label", "energy_kwh_per_month", "energy_kwh_per_month_low",
+    "energy_kwh_per_month_high", "grid_kgco2e_per_kwh", "pue", "carbon_kgco2e_per_month",
+    "carbon_kgco2e_per_month_low", "carbon_kgco2e_per_month_high", "baseline_monthly_cost_usd",
+    "savings_usd_per_month", "savings_usd_per_month_low", "savings_usd_per_month_high", "savings_pct",
+    "payback_months", "roi_pct", "purchase_usd", "owned_usd_per_month", "buy_breakeven_months",
+    "availability_regions", "availability_providers",
+]
+
+
+@dataclass(frozen=True)
+class RunResult:
+    outputs: dict[str, Path]
+    payload: dict[str, Any]
+    summary: str
+    recommendations: tuple[recommend.Recommendation, ...]
+    quotes: tuple[Any, ...]
+    timings_s: dict[str, float]
+    warnings: tuple[str, ...] = ()
+    headline: str = ""
+    economics: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+
+
+class _Clock:
+    def __init__(self, progress: Callable[[str], None] | None):
+        self.progress = progress
+        self.timings: dict[str, float] = {}
+        self._stage: str | None = None
+        self._t = 0.0
+
+    def stage(self, name: str) -> None:
+        now = time.perf_counter()
+        if self._stage:
+            self.timings[self._stage] = round(now - self._t, 4)
+        self._stage, self._t = name, now
+        if self.progress and name:
+            self.progress(name)
+
+    def done(self) -> dict[str, float]:
+        self.stage("")
+        self.timings["total"] = round(sum(self.timings.values()), 4)
+        return self.timings
+
+
+def run_report(spec: RunSpec, out_dir: str | Path | None = None, formats: Sequence[str] | None = None,
+               offline: bool | None = None, template: str | None = None,
+               progress: Callable[[str], None] | None = None, engine=None) -> RunResult:
+    """Run ``spec`` and write the requested formats into ``out_dir`` (see docs/INTERFACES.md).
+    ``progress`` is called with each stage name of STAGES as it starts; ``engine`` reuses a loaded
+    Engine (the service keeps one per process)."""
+    clock = _Clock(progress)
+    formats = tuple(formats or spec.report.formats)
+    bad = [f for f in formats if f not in ("html", "pdf", "md", "json", "csv")]
+    if bad:
+        raise SpecError(f"unknown output format {bad[0]!r}; expected html, pdf, md, json or csv")
+    now = datetime.now(timezone.utc)
+
+    # Chromium for the PDF's static charts boots while the numbers are computed
+    static = charts_mod.StaticRenderer(background=True) if "pdf" in formats else None
+    try:
+        return _run(spec, out_dir, formats, offline, template, clock, engine, now, static)
+    finally:
+        if static:
+            static.close()
+
+
+def _run(spec, out_dir, formats, offline, template, clock, engine, now, static) -> RunResult:
+    from phantom_report.engine.api import Engine
+    from phantom_report.pricing.catalog import get_quotes
+
+    clock.stage("predict")
+    eng = engine or Engine.load()
+    gpu_names = _gpus(spec, eng)
+    workloads = {w.label: eng.workload(w.model) for w in spec.workloads}
+    points_in = grid.build_points(spec, gpu_names)
+    pred = eng.predict_grid(points_in, workloads=workloads)
+    pred["workload"] = points_in["workload"].to_numpy()
+    auto = {w.label for w in spec.workloads if w.gpu_counts == "auto"}
+    pred = grid.keep_smallest_fit(pred, auto)
+
+    clock.stage("price")
+    # all GPUs, then filter: the engine may know GPUs no cloud rents (they get "no price quote")
+    qs = get_quotes(gpus=None, providers=spec.pricing.providers, regions=spec.pricing.regions,
+                    offline=spec.pricing.offline if offline is None else offline)
+    wanted = set(gpu_names)
+    quotes = tuple(q for q in qs.quotes if q.gpu in wanted)
+    qf = economics.quotes_frame(quotes, spec, now)
+
+    clock.stage("economics")
+    points = economics.point_frame(pred, spec).reset_index(drop=True)
+    points["point_id"] = np.arange(len(points))
+    priceable = points[points["supported"].astype(bool) & points["fits"].fillna(False).astype(bool)]
+    rows = economics.priced_rows(priceable, qf)
+    launch = {n: getattr(eng.catalog.get(n), "launch_price_usd", None) or np.nan for n in gpu_names}
+    rows = economics.cost_rows(rows, spec, launch)
+
+    clock.stage("uncertainty")
+    draws = montecarlo.draw(points, qf, spec)
+    points["slo_probability"] = draws.slo_probability
+    baseline: dict[str, int] = {}
+    if len(rows):
+        rows["slo_probability"] = rows["point_id"].map(draws.slo_probability)
+        # without roi.baseline, savings are measured against the cheapest on-demand config that
+        # meets the SLOs: what spot, reservations and region choice save over plain renting
+        baseline = economics.pick_baseline(rows, spec, economics.cheapest_on_demand(rows))
+        rows = pd.concat([rows, montecarlo.simulate(rows, draws, baseline)], axis=1)
+        rows = economics.add_roi(rows, baseline, spec)
+
+    clock.stage("recommend")
+    recs = recommend.recommend(rows, [w.label for w in spec.workloads]) if len(rows) else []
+
+    clock.stage("charts")
+    tpl_name = template or spec.report.template
+    user_dir = spec.resolve_path(spec.report.template_dir) if spec.report.template_dir else None
+    user_dir, entry = templating.resolve_template(tpl_name, user_dir)
+    if user_dir is not None and not user_dir.is_dir():
+        raise TemplateError(f"template_dir {user_dir} does not exist")
+    chart_data = _chart_data(spec, points, rows, recs)
+    chart_ctx = {}
+    for key, c in chart_data.items():
+        chart_ctx[key] = {
+            "id": c.id, "title": c.title,
+            "html": charts_mod.interactive_html(c) if "html" in formats else "",
+            "svg_uri": render.svg_data_uri(static.svg(c)) if static else "",
+            "data": {"labels": list(c.labels), "x": list(c.x), "y": list(c.y), "groups": list(c.groups)},
+        }
+    if static:
+        static.close()
+    chart_engine = static.engine if static else "none (no PDF requested)"
+    if static and static.note:
+        chart_engine += f" — {static.note}"
+
+    clock.stage("render")
+    engine_info = _engine_info(eng)
+    ctx = context_mod.build(spec=spec, kind=_kind(tpl_name), points=points, rows=rows, recs=recs, baseline=baseline,
+                            quotes=quotes, quote_warnings=list(qs.warnings), engine_info=engine_info,
+                            charts=chart_ctx, chart_engine=chart_engine, generated_at=now)
+    ctx["report"]["logo"] = _logo(spec)
+    payload = render.payload_from_context(ctx)
+    payload["spec"] = spec.as_dict()
+    payload["quotes"] = [q.to_dict() for q in quotes]
+    payload["timings_s"] = {}
+    env = templating.make_env(user_dir)
+    out = Path(out_dir) if out_dir else (spec.resolve_path(spec.report.out_dir) if spec.report.out_dir
+                                         else Path("reports") / context_mod.slugify(spec.title))
+    files: dict[str, tuple[Path, bytes]] = {}
+    if "html" in formats:
+        from markupsafe import Markup
+
+        hctx = {**ctx, "report": {**ctx["report"], "output": "html"}, "plotly_js": Markup(charts_mod.plotly_js())}
+        _markup_charts(hctx, Markup)
+        files["html"] = (out / "report.html", render.render_template(env, entry, hctx).encode("utf-8"))
+    if "pdf" in formats:
+        from markupsafe import Markup
+
+        pctx = {**ctx, "report": {**ctx["report"], "output": "pdf"}}
+        _markup_charts(pctx, Markup)
+        html = render.render_template(env, entry, pctx)
+        dirs = templating.template_dirs(env)
+        files["pdf"] = (out / "report.pdf", render.html_to_pdf(html, dirs[0], dirs))
+    if "md" in formats:
+        md_entry = "report.md.j2"
+        files["md"] = (out / "report.md", render.render_template(env, md_entry, {**ctx, "report": {**ctx["report"], "output": "md"}}).encode("utf-8"))
+    if "csv" in formats:
+        files["csv"] = (out / "report.csv", render.csv_bytes(rows, CSV_COLUMNS) if len(rows) else b"")
+
+    clock.stage("write")
+    timings = clock.done()
+    payload["timings_s"] = timings
+    if "json" in formats:
+        files["json"] = (out / "report.json", render.json_bytes(payload))
+    render.write_all({p: b for p, b in files.values()})
+    outputs = {k: p for k, (p, _) in files.items()}
+    return RunResult(outputs=outputs, payload=payload, summary=ctx["decision"]["summary"],
+                     recommendations=tuple(recs), quotes=quotes, timings_s=timings,
+                     warnings=tuple(ctx["warnings"]), headline=ctx["decision"]["headline"], economics=rows)
+
+
+def _gpus(spec: RunSpec, eng) -> list[str]:
+    if spec.gpus == "all":
+        return list(eng.catalog.names)
+    out = []
+    for i, g in enumerate(spec.gpus):
+        try:
+            out.append(eng.catalog.resolve(g))
+        except Exception as exc:
+            raise SpecError(f"{spec.source_path}: gpus[{i}]: {exc}") from None
+    return list(dict.fromkeys(out))
+
+
+def _kind(template: str) -> str:
+    name = Path(template).name.split(".")[0]
+    return name if name in templating.BUILTIN_KINDS else f"custom {context_mod.slugify(name)}"
+
+
+def _engine_info(eng) -> dict[str, Any]:
+    p = eng.params
+    extra = dict(getattr(p, "extra", {}) or {})
+    acc = extra.get("validation") or extra.get("accuracy") or {}
+    flat = {k: v for k, v in acc.items() if isinstance(v, (int, float, str))} if isinstance(acc, dict) else {}
+    return {"calibrated": bool(getattr(p, "calibrated", False)), "version": getattr(p, "version", ""),
+            "fitted_at": getattr(p, "fitted_at", ""), "n_rows": getattr(p, "n_rows", 0), "accuracy": flat,
+            "gpus": len(eng.catalog.names)}
+
+
+def _logo(spec: RunSpec) -> str | None:
+    if not spec.report.logo:
+        return None
+    p = spec.resolve_path(spec.report.logo)
+    mime = mimetypes.guess_type(p.name)[0]
+    if mime not in ("image/png", "image/jpeg", "image/svg+xml"):
+        raise SpecError(f"{spec.source_path}: report.logo: must be a .png, .jpg or .svg file, got {p.name}")
+    try:
+        return f"data:{mime};base64," + base64.b64encode(p.read_bytes()).decode("ascii")
+    except OSError as exc:
+        raise SpecError(f"{spec.source_path}: report.logo: cannot read {p}: {exc.strerror}") from None
+
+
+def _markup_charts(ctx: dict, Markup) -> None:
+    ctx["workloads"] = [{**w, "charts": {k: {**c, "html": Markup(c["html"])} for k, c in w["charts"].items()}}
+                        for w in ctx["workloads"]]
+
+
+def _chart_data(spec: RunSpec, points: pd.DataFrame, rows: pd.DataFrame, recs) -> dict[str, charts_mod.ChartData]:
+    out: dict[str, charts_mod.ChartData] = {}
+    if rows.empty:
+        return out
+    cheapest = {r.workload: r.row for r in recs if r.kind == "cheapest"}
+    for w in spec.workloads:
+        name, slug = w.label, context_mod.slugify(w.label)
+        sub = rows[(rows["workload"] == name)]
+        elig = sub[sub["meets_slo"] & sub["fleet_ok"]]
+        if len(elig):
+            best = elig.sort_values("monthly_cost_usd").drop_duplicates("gpu").head(10)
+            hi = [i for i, idx in enumerate(best.index) if idx == cheapest.get(name)]
+            out[f"{name}:cost_by_gpu"] = charts_mod.ChartData(
+                id=f"{slug}-cost-by-gpu", title=f"{name}: monthly cost of the cheapest SLO-meeting option per GPU",
+                kind="hbar", x_title=f"USD per month ({round(spec.confidence * 100)}% interval)", y_title="",
+                labels=tuple(f"{r.gpu} · {r.provider}" for r in best.itertuples()),
+                x=tuple(float(v) for v in best["monthly_cost_usd"]),
+                err_low=tuple(float(v) for v in best["monthly_cost_usd_low"]),
+                err_high=tuple(float(v) for v in best["monthly_cost_usd_high"]),
+                groups=tuple(best["option"]), hover=tuple(context_mod.describe(r) for _, r in best.iterrows()),
+                highlight=hi[0] if hi else None,
+            )
+            c = rows.loc[cheapest[name]] if name in cheapest else None
+            if c is not None:
+                arr = economics.as_arrays(c.to_frame().T)
+                ys = [float(economics.evaluate(arr, demand_scale=m)["monthly_cost_usd"][0]) for m in context_mod.DEMAND_STEPS]
+                out[f"{name}:sensitivity"] = charts_mod.ChartData(
+                    id=f"{slug}-sensitivity", title=f"{name}: monthly cost of the recommendation as demand changes",
+                    kind="line", x_title="demand (x forecast)", y_title="USD per month",
+                    x=tuple(float(m) for m in context_mod.DEMAND_STEPS), y=tuple(ys),
+                    groups=tuple("" for _ in ys), hover=tuple(f"{m:g}x: ${y:,.0f}" for m, y in zip(context_mod.DEMAND_STEPS, ys)),
+                )
+        per_point = sub.sort_values("monthly_cost_usd").drop_duplicates("point_id")
+        if len(per_point):
+            out[f"{name}:cost_vs_latency"] = charts_mod.ChartData(
+                id=f"{slug}-cost-vs-latency", title=f"{name}: latency vs cheapest monthly cost, every configuration",
+                kind="scatter", x_title="predicted latency per batch (ms, log scale)", y_title="USD per month",
+                x=tuple(float(v) for v in per_point["latency_ms"]), y=tuple(float(v) for v in per_point["monthly_cost_usd"]),
+                groups=tuple("meets SLO" if m and f else "misses SLO" for m, f in zip(per_point["meets_slo"], per_point["fleet_ok"])),
+                hover=tuple(context_mod.describe(r) for _, r in per_point.iterrows()), log_x=True,
+            )
+    return out
