@@ -333,22 +333,12 @@ def _predict_block(w: Workload, df: pd.DataFrame, idx: np.ndarray, g: dict, para
     bound = np.where(comp / latency >= 0.5, "compute", "memory")
     bound = np.where(g["overhead_s"] / latency > 0.5, "overhead", bound)
 
-    lat_ms = latency * 1e3
-    out["latency_ms"][idx] = lat_ms
-    out["latency_ms_low"][idx] = lat_ms * lo
-    out["latency_ms_high"][idx] = lat_ms * hi
-    out["throughput_per_s"][idx] = throughput
-    out["throughput_per_s_low"][idx] = throughput * lo
-    out["throughput_per_s_high"][idx] = throughput * hi
-    out["tokens_per_s"][idx] = tokens
-    out["tokens_per_s_low"][idx] = tokens * lo
-    out["tokens_per_s_high"][idx] = tokens * hi
-    out["ttft_ms"][idx] = ttft
-    out["ttft_ms_low"][idx] = ttft * lo
-    out["ttft_ms_high"][idx] = ttft * hi
-    out["tpot_ms"][idx] = tpot
-    out["tpot_ms_low"][idx] = tpot * lo
-    out["tpot_ms_high"][idx] = tpot * hi
+    # log-symmetric intervals: the low latency pairs with the high throughput and vice versa
+    for name, value in (("latency_ms", latency * 1e3), ("throughput_per_s", throughput),
+                        ("tokens_per_s", tokens), ("ttft_ms", ttft), ("tpot_ms", tpot)):
+        out[name][idx] = value
+        out[f"{name}_low"][idx] = value * lo
+        out[f"{name}_high"][idx] = value * hi
     out["memory_gb"][idx] = mem_gb
     out["fits"][idx] = fits
     out["power_w"][idx] = power
