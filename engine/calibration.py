@@ -6,7 +6,8 @@ What is fitted (all physically meaningful, all bounded; see `parameter_specs`):
   (`compute_eff[arch].matmul`, in (0, 1]) and of peak memory bandwidth (`memory_eff[arch]`, (0, 1]);
 - per runtime present other than the PyTorch baseline: a compute and a memory multiplier relative to
   PyTorch eager (TensorRT, TensorRT-LLM, ... fuse kernels and reach more of the roofline; the
-  predictor caps arch_eff x multiplier at 1, so no prediction beats the datasheet);
+  predictor caps arch_eff x multiplier at 1, so no prediction beats the datasheet), and a
+  per-kernel launch-cost multiplier (graph replay and fused engines launch fewer, cheaper kernels);
 - per runtime present: host/launch overhead per forward pass (`overhead_ms`);
 - globally: per-operator launch overhead (`per_op_overhead_us`) and the work per op at which
   compute efficiency reaches half its maximum (`size_half_gflop`, scaled by SM count).
@@ -47,8 +48,11 @@ METRIC_COLUMN = {
     "ttft_ms": "ttft_ms", "tpot_ms": "tpot_ms", "prefill_tokens_per_s": "ttft_ms",
 }
 LOSS = "soft_l1"
-LOSS_SCALE_LOG = 0.1  # residuals beyond ~10% (log units) count linearly, not quadratically
+LOSS_SCALE_LOG = 0.05  # residuals beyond ~5% (log units) count linearly, not quadratically
 VERSION_PREFIX = "1"
+# An architecture or runtime gets its own parameters only with this many rows; below it, it keeps the
+# textbook defaults (a handful of rows would fit 2-3 parameters to themselves, not learn anything).
+MIN_ROWS_PER_SCOPE = 20
 
 
 @dataclass(frozen=True)
@@ -88,17 +92,22 @@ class FitResult:
 
 
 def parameter_specs(rows: pd.DataFrame) -> tuple[ParamSpec, ...]:
-    """The parameters the given rows can inform (needs an `arch` column; see `with_arch`)."""
+    """The parameters the given rows can inform (needs an `arch` column; see `with_arch`).
+
+    Architectures and runtimes with fewer than MIN_ROWS_PER_SCOPE rows get none (defaults apply)."""
     specs: list[ParamSpec] = []
-    for arch in sorted(rows["arch"].unique()):
+    arch_n, rt_n = rows["arch"].value_counts(), rows["runtime"].value_counts()
+    for arch in sorted(arch_n.index[arch_n >= MIN_ROWS_PER_SCOPE]):
         scope = ("arch", arch)
         specs.append(ParamSpec(("compute_eff", arch, "matmul"), 0.03, 1.0, 0.6, 1.0, scope))
         specs.append(ParamSpec(("memory_eff", arch), 0.05, 1.0, 0.75, 1.0, scope))
-    for rt in sorted(rows["runtime"].unique()):
+    for rt in sorted(rt_n.index[rt_n >= MIN_ROWS_PER_SCOPE]):
         scope = ("runtime", rt)
         if rt != BASELINE_RUNTIME:
             specs.append(ParamSpec(("runtime_compute_mult", rt), 0.2, 5.0, 1.0, 1.0, scope))
             specs.append(ParamSpec(("runtime_memory_mult", rt), 0.2, 5.0, 1.0, 1.0, scope))
+            # graph-replaying runtimes (CUDA graphs, fused engines) pay less per-kernel launch cost
+            specs.append(ParamSpec(("runtime_launch_mult", rt), 0.01, 5.0, 1.0, 1.0, scope))
         specs.append(ParamSpec(("overhead_ms", rt), 1e-3, 50.0, 0.3, 2.0, scope))
     specs.append(ParamSpec(("per_op_overhead_us",), 0.1, 50.0, 4.0, 1.5, None))
     specs.append(ParamSpec(("size_half_gflop",), 1e-4, 10.0, 0.05, 2.0, None))

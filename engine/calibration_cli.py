@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import sys
 from datetime import datetime, timezone
 from importlib import resources
@@ -71,12 +70,21 @@ def _schemes(text: str) -> list[str]:
     return out
 
 
-def baseline_payload(params, results, corpus_summary: dict) -> dict[str, Any]:
+def _records(df) -> list[dict]:
+    from phantom_report.engine.output import records
+
+    return records(df)
+
+
+def baseline_payload(params, results, newton_results, corpus_summary: dict) -> dict[str, Any]:
     return {
         "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "calibration_version": params.version, "n_params": params.n_params, "corpus": corpus_summary,
         "confidence": results[0].confidence,
+        "refit": "full: every fold refitted by least squares (warm-started, to tolerance)",
         "schemes": {r.scheme: {**r.summary, "n_folds": r.n_folds} for r in results},
+        "newton": {r.scheme: {**r.summary, "n_folds": r.n_folds} for r in newton_results},
+        "breakdowns": {f"{r.scheme}/{col}": _records(r.breakdowns[col]) for r in results for col in ("gpu", "model")},
         "tolerance": {"median_ape_abs": 0.01, "coverage_abs_from_target": 0.02},
         "note": "written by `phantom-report calibrate --write-baseline`; tests/test_accuracy_regression.py "
                 "fails when grouped CV median APE rises more than median_ape_abs above this, or coverage "
@@ -97,20 +105,33 @@ def calibrate(
     from rich.console import Console
     from rich.table import Table
 
-    from phantom_report.engine.validation import EnginePredictor, fit_and_validate, shipped_intervals
+    from phantom_report.engine.validation import (
+        EnginePredictor, NewtonState, cross_validate, fit_and_validate, shipped_intervals,
+    )
 
     console = Console(stderr=False)
     eng = _engine(profiles)
     corpus, rows = _corpus_rows(eng, None)
     schemes = ["gpu_model", "gpu", "source"] if write_baseline else ["gpu_model"]
-    with console.status("fitting and cross-validating ..."):
-        full, results = fit_and_validate(rows, EnginePredictor(eng), schemes, 0.9, jobs or None)
-    params = replace(full.params, intervals=shipped_intervals(results[0]))
-    path = out or data_dir() / "calibration.json"
-    _write_atomic(path, json.dumps(params.to_dict(), indent=2, sort_keys=False) + "\n")
+    predict = EnginePredictor(eng)
+    with console.status("fitting and cross-validating (full refit per fold) ..."):
+        full, results = fit_and_validate(rows, predict, schemes, 0.9, jobs or None)
+        newton = NewtonState.of(full, predict)
+        newton_results = [cross_validate(rows, predict, s, 0.9, refit="newton", newton=newton) for s in schemes]
     import numpy as np
 
     ape = np.abs(np.expm1(full.log_residuals.to_numpy()))
+    extra = {
+        "corpus": corpus.summary(),
+        "rows_per_parameter": round(full.n_rows / max(full.n_params, 1), 1),
+        "in_sample": {"median_ape": float(np.median(ape)), "mape": float(np.mean(ape))},
+        "cross_validation": {f"{r.scheme}/{r.refit}": r.summary for r in [*results, *newton_results]},
+        "method": "scipy least_squares, soft-L1 loss on log(predicted/measured), log-parameters with bounds "
+                  "and weak log-normal priors; see engine/calibration.py",
+    }
+    params = replace(full.params, intervals=shipped_intervals(results[0]), extra=extra)
+    path = out or data_dir() / "calibration.json"
+    _write_atomic(path, json.dumps(params.to_dict(), indent=2, sort_keys=False) + "\n")
     t = Table(title=f"calibration {params.version}: {full.n_params} parameters fitted on {full.n_rows} rows "
                     f"({full.n_rows / max(full.n_params, 1):.0f} rows per parameter)", header_style="bold")
     t.add_column("parameter")
@@ -121,16 +142,16 @@ def calibrate(
     console.print(f"corpus: {corpus.summary()}  (rejected rows: `phantom-report validate --format csv`)")
     console.print(f"in-sample: median APE {100 * np.median(ape):.1f}%, mean APE {100 * np.mean(ape):.1f}%; "
                   f"solver: {full.message} ({full.nfev} evaluations)")
-    for r in results:
+    for r in [*results, *newton_results]:
         s = r.summary
-        console.print(f"{r.scheme:>10} CV ({r.n_folds} folds, {r.seconds:.0f}s): median APE {100 * s['median_ape']:.1f}%, "
+        console.print(f"{r.scheme:>10} CV, {r.refit} refit ({r.n_folds} folds, {r.seconds:.0f}s): median APE {100 * s['median_ape']:.1f}%, "
                       f"mean APE {100 * s['mape']:.1f}%, within 25% {100 * s['within_25pct']:.0f}%, "
                       f"90% coverage {100 * s['coverage']:.1f}%")
     console.print(f"interval log half-widths: {params.intervals['log_abs_residual_quantiles']}")
     console.print(f"wrote {path}")
     if write_baseline:
         bpath = data_dir() / "accuracy_baseline.json"
-        _write_atomic(bpath, json.dumps(baseline_payload(params, results, corpus.summary()), indent=2) + "\n")
+        _write_atomic(bpath, json.dumps(baseline_payload(params, results, newton_results, corpus.summary()), indent=2) + "\n")
         console.print(f"wrote {bpath}")
 
 
@@ -156,7 +177,7 @@ def _json_payload(mode, confidence, eng, corpus, results, scored, user_summary, 
         "corpus": corpus.summary(),
     }
     if results:
-        out["schemes"] = {r.scheme: {"n_folds": r.n_folds, "n_params_max": r.n_params_max, "seconds": r.seconds,
+        out["schemes"] = {r.scheme: {"refit": r.refit, "n_folds": r.n_folds, "n_params_max": r.n_params_max, "seconds": r.seconds,
                                      "summary": r.summary,
                                      "breakdowns": {k: records(v) for k, v in r.breakdowns.items()}}
                           for r in results}
@@ -193,7 +214,7 @@ def _print_tables(mode, confidence, corpus, results, scored, user_summary, user_
 
     if results:
         table(f"{mode}: corpus {corpus.summary()}", "scheme",
-              [(f"{SCHEME_TITLES[r.scheme]} ({r.n_folds} folds)", r.summary) for r in results])
+              [(f"{SCHEME_TITLES[r.scheme]} ({r.n_folds} folds, {r.refit} refit)", r.summary) for r in results])
         head = results[0]
         for col in ("gpu", "model"):
             b = head.breakdowns[col]
@@ -235,6 +256,9 @@ def validate(
     out: Optional[Path] = typer.Option(None, "--out", help="Output file (html/pdf default: validation.<format>)"),
     schemes: str = typer.Option("gpu_model,gpu,source", "--schemes",
                                 help="Cross-validation schemes (no --data): gpu_model, gpu, source"),
+    refit: str = typer.Option("full", "--refit",
+                              help="full: refit every fold (exact, minutes); "
+                                   "newton: few-step Gauss-Newton approximate refit (seconds)"),
     jobs: int = typer.Option(0, "--jobs", help="Worker processes for cross-validation (0 = all cores)"),
     profiles: Optional[str] = typer.Option(None, "--profiles", envvar="PHANTOM_PROFILES", help="Extra GPU profiles"),
 ) -> None:
@@ -245,6 +269,8 @@ def validate(
 
     if fmt not in FORMATS:
         raise PhantomError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    if refit not in ("full", "newton"):
+        raise PhantomError(f"--refit must be full or newton, got {refit!r}")
     if not 0.0 < confidence < 1.0:
         raise PhantomError(f"--confidence must be between 0 and 1 (e.g. 0.9), got {confidence}")
     eng = _engine(profiles)
@@ -264,7 +290,7 @@ def validate(
         corpus, rows = _corpus_rows(eng, None)
         err = Console(stderr=True)
         with err.status(f"cross-validating ({', '.join(scheme_list)}) ..."):
-            _, results = V.fit_and_validate(rows, predict, scheme_list, confidence, jobs or None)
+            _, results = V.fit_and_validate(rows, predict, scheme_list, confidence, jobs or None, refit)
         mode = "cross-validation"
 
     if fmt in ("html", "pdf"):

@@ -24,6 +24,8 @@ size, non-positive value, conflicting duplicate, ...) is never dropped silently:
 | metric | one of `METRICS` |
 | value | the measured number in the metric's unit (float > 0) |
 | notes | free text |
+| batch_upper_bound | batch_size is an upper bound (interpretation rule), see `apply_rules` |
+| interpretation | the `interpretation.csv` rules applied to the row (comma list) |
 
 `Corpus.rejected` has file, line, row_id, the raw schema columns, and `reason`.
 """
@@ -32,6 +34,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -49,8 +52,8 @@ REQUIRED_COLUMNS = (
 OPTIONAL_COLUMNS = ("gpu_count", "seq_in", "seq_out", "notes")
 METRICS = ("throughput_per_s", "latency_ms", "tokens_per_s", "prefill_tokens_per_s", "ttft_ms", "tpot_ms")
 TASKS = ("inference", "training")
-# metrics that only mean something for LLM generation
-LLM_METRICS = frozenset({"tokens_per_s", "prefill_tokens_per_s", "ttft_ms", "tpot_ms"})
+# metrics that only mean something for LLM inference (tokens_per_s also counts training tokens)
+INFERENCE_ONLY_METRICS = frozenset({"prefill_tokens_per_s", "ttft_ms", "tpot_ms"})
 # Two rows with this key and different values contradict each other (one printed number per key).
 # GPU and model enter the key as printed (normalised spelling): two printed names that share one
 # profile or zoo entry (GH200 and H200; Llama-3-8B and Llama-3.1-8B) are different measurements.
@@ -66,6 +69,7 @@ _SAME_VALUE_RTOL = 1e-9
 ROW_COLUMNS = (
     "row_id", "file", "line", "source", "source_url", "gpu_raw", "gpu", "gpu_count", "model_raw", "model",
     "task", "runtime", "precision", "batch_size", "seq_in", "seq_out", "metric", "value", "notes",
+    "batch_upper_bound", "interpretation",
 )
 REJECTED_COLUMNS = (
     "row_id", "file", "line", "source", "gpu", "gpu_count", "model", "task", "runtime", "precision", "batch_size",
@@ -98,12 +102,19 @@ class Corpus:
 Resolver = Callable[[str], str]  # raw name -> canonical name; raises PhantomError when unknown
 
 
+INTERPRETATION_FILE = "interpretation.csv"  # corpus-wide reading rules, not measurements
+
+
+def _measured_dir() -> Path:
+    return Path(str(resources.files("phantom_report.benchmarks").joinpath("measured")))
+
+
 def builtin_corpus_files() -> list[Path]:
-    """The shipped corpus: every `benchmarks/measured/*.csv` (package data)."""
-    root = resources.files("phantom_report.benchmarks").joinpath("measured")
+    """The shipped corpus: every `benchmarks/measured/*.csv` (package data) but the rules file."""
+    root = _measured_dir()
     if not root.is_dir():
         return []
-    return sorted(Path(str(p)) for p in root.iterdir() if p.name.endswith(".csv"))
+    return sorted(p for p in root.iterdir() if p.name.endswith(".csv") and p.name != INTERPRETATION_FILE)
 
 
 def default_resolvers(catalog=None) -> tuple[Resolver, Resolver]:
@@ -157,6 +168,21 @@ def _read_file(path: Path) -> tuple[list[dict[str, str]], list[int]]:
     return records, lines
 
 
+def _resolve_with_fallback(name: str, resolve: Resolver) -> str:
+    """Resolve a printed GPU name; failing that, the name without its parenthesised system/power
+    note ("V100 32GB (DGX-2H)" -> "V100 32GB"), which names the same chip. ValueError otherwise."""
+    try:
+        return resolve(name)
+    except PhantomError as exc:
+        bare = re.sub(r"\s*\([^)]*\)", "", name).strip()
+        if bare and bare != name:
+            try:
+                return resolve(bare)
+            except PhantomError:
+                pass
+        raise ValueError(str(exc)) from None
+
+
 def _interpret(rec: dict[str, str], resolve_gpu: Resolver, resolve_model: Resolver) -> dict:
     """One raw record -> a typed row; ValueError(reason) when it cannot be interpreted."""
     for col in ("source", "source_url", "gpu", "model", "task", "runtime", "precision", "metric", "value"):
@@ -182,12 +208,9 @@ def _interpret(rec: dict[str, str], resolve_gpu: Resolver, resolve_model: Resolv
     seq_out = _parse_number(rec.get("seq_out"), "seq_out", integer=True)
     if metric == "prefill_tokens_per_s" and math.isnan(seq_in):
         raise ValueError("prefill_tokens_per_s needs seq_in")
-    if metric in LLM_METRICS and task != "inference":
+    if metric in INFERENCE_ONLY_METRICS and task != "inference":
         raise ValueError(f"metric {metric} only applies to inference")
-    try:
-        gpu = resolve_gpu(rec["gpu"].strip())
-    except PhantomError as exc:
-        raise ValueError(str(exc)) from None
+    gpu = _resolve_with_fallback(rec["gpu"].strip(), resolve_gpu)
     try:
         model = resolve_model(rec["model"].strip())
     except PhantomError as exc:
@@ -198,7 +221,7 @@ def _interpret(rec: dict[str, str], resolve_gpu: Resolver, resolve_model: Resolv
         "model_raw": rec["model"].strip(), "model": model, "task": task,
         "runtime": rec["runtime"].strip().lower(), "precision": precision, "batch_size": int(batch),
         "seq_in": seq_in, "seq_out": seq_out, "metric": metric, "value": value,
-        "notes": rec.get("notes", "").strip(),
+        "notes": rec.get("notes", "").strip(), "batch_upper_bound": False, "interpretation": "",
     }
 
 
@@ -230,12 +253,92 @@ def _split_conflicts(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return rows[~conflicting & ~repeat], rows[conflicting]
 
 
+RULES = ("batch_upper_bound", "value_per_gpu", "exclude", "iterations_per_s", "seq_in_default")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One line of `interpretation.csv`: how to read the rows of sources starting with a prefix."""
+
+    source_prefix: str
+    model: str  # canonical zoo name, or "" for every model
+    rule: str  # one of RULES
+    value: float  # the rule's number (iterations_per_s: UNet evaluations per iteration; seq_in_default)
+    reason: str
+
+    def matches(self, source: str, model: str) -> bool:
+        return source.startswith(self.source_prefix) and (not self.model or self.model == model)
+
+
+def load_rules(path: Path | None = None) -> tuple[Rule, ...]:
+    """Reading rules of the shipped corpus (`benchmarks/measured/interpretation.csv`)."""
+    path = path or _measured_dir() / INTERPRETATION_FILE
+    if not path.is_file():
+        return ()
+    rules = []
+    with path.open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        for rec in reader:
+            rule = (rec.get("rule") or "").strip()
+            if rule not in RULES:
+                raise CorpusError(f"{path}:{reader.line_num}: unknown rule {rule!r}; expected one of {', '.join(RULES)}")
+            value = (rec.get("value") or "").strip()
+            rules.append(Rule((rec.get("source_prefix") or "").strip(), (rec.get("model") or "").strip(), rule,
+                              float(value) if value else math.nan, (rec.get("reason") or "").strip()))
+    return tuple(rules)
+
+
+def apply_rules(row: dict, rules: Iterable[Rule]) -> dict:
+    """A typed row read through the rules; ValueError(reason) for an excluded row.
+
+    - exclude: the row is listed as not interpretable, with the rule's reason;
+    - value_per_gpu: the printed per-GPU value x gpu_count (the schema counts all GPUs);
+    - iterations_per_s (value k): a diffusion pipeline's denoising iterations/s at prompt batch b is
+      one UNet evaluation at batch k*b per iteration, so it becomes UNet samples/s = value x k x b at
+      batch k x b;
+    - seq_in_default: the source's stated sequence length where the row leaves seq_in empty;
+    - batch_upper_bound: batch_size is an upper bound (queued requests, max batch); the row is
+      flagged and still predicted at the printed bound (offline max-throughput runs saturate compute;
+      predicting at the largest batch the memory model fits instead was tried and made grouped-CV
+      median APE worse, 30.8% vs 22.9%).
+    """
+    notes = []
+    for r in rules:
+        if not r.matches(row["source"], row["model"]):
+            continue
+        if r.rule == "exclude":
+            raise ValueError(f"excluded by interpretation.csv: {r.reason}")
+        if r.rule == "value_per_gpu":
+            row["value"] *= row["gpu_count"]
+        elif r.rule == "iterations_per_s" and row["metric"] == "throughput_per_s":
+            k = r.value if math.isfinite(r.value) else 1.0
+            row["batch_size"] = int(round(row["batch_size"] * k))
+            row["value"] *= row["batch_size"]
+        elif r.rule == "seq_in_default" and math.isnan(row["seq_in"]):
+            row["seq_in"] = r.value
+        elif r.rule == "batch_upper_bound":
+            row["batch_upper_bound"] = True
+        else:
+            continue
+        notes.append(r.rule)
+    row["interpretation"] = ",".join(notes)
+    return row
+
+
 def load_corpus(
     paths: Iterable[str | Path] | None = None,
     resolve_gpu: Resolver | None = None,
     resolve_model: Resolver | None = None,
+    rules: Iterable[Rule] | None = None,
 ) -> Corpus:
-    """Load and check measurement files (default: the shipped corpus) into a `Corpus`."""
+    """Load and check measurement files (default: the shipped corpus) into a `Corpus`.
+
+    `rules` default to the shipped corpus's `interpretation.csv` when `paths` is None (the shipped
+    corpus) and to none for other files (a user's file follows the schema as written).
+    """
+    if rules is None:
+        rules = load_rules() if paths is None else ()
+    rules = tuple(rules)
     files = [Path(p) for p in paths] if paths is not None else builtin_corpus_files()
     if resolve_gpu is None or resolve_model is None:
         dg, dm = default_resolvers()
@@ -247,7 +350,7 @@ def load_corpus(
         for rec, line in zip(records, lines):
             where = {"file": path.name, "line": line, "row_id": f"{path.name}:{line}"}
             try:
-                good.append({**where, **_interpret(rec, resolve_gpu, resolve_model)})
+                good.append(apply_rules({**where, **_interpret(rec, resolve_gpu, resolve_model)}, rules))
             except ValueError as exc:
                 bad.append(_rejected_record(rec, where, str(exc)))
     rows = pd.DataFrame(good, columns=list(ROW_COLUMNS))

@@ -5,7 +5,10 @@ held-out pair is seen in fitting —, leave-one-GPU-out (a GPU known only from i
 leave-one-source-out (a publication never seen). Each fold refits from the *uncalibrated defaults*
 (so parameters the fold's data cannot inform never carry values learned from the held-out rows);
 the optimiser is warm-started from the full-corpus fit, which only changes where the search starts,
-not the optimum it converges to (the fit runs to its tolerance, not to a truncated budget).
+not the optimum it converges to (the fit runs to its tolerance, not to a truncated budget; the
+objective is smooth and bounded, and fold optima sit close to the full one). `refit="newton"` stops at the
+approximate refit instead: ~20x faster, about 1 point optimistic in median APE on the corpus; the
+regression test uses it and compares with the baseline recorded by the same method.
 
 Held-out frame columns: the corpus row columns plus `fold` (held-out group label), `predicted`
 (metric unit), `log_residual` = log(predicted / value), `ape` = |predicted - value| / value,
@@ -39,6 +42,8 @@ SCHEME_TITLES = {
     "source": "leave-one-source-out",
 }
 BREAKDOWNS = ("gpu", "model", "runtime", "task", "metric", "source")
+MIN_ROWS_PER_INTERVAL_GROUP = 200  # held-out rows needed before a group gets its own interval widths
+NEWTON_STEPS = 3  # Gauss-Newton steps per approximate fold refit
 METRIC_KEYS = ("n", "median_ape", "mape", "within_10pct", "within_25pct", "coverage", "median_log_bias")
 
 
@@ -93,35 +98,57 @@ def full_jacobian(full: cal.FitResult, predict: cal.PredictFn) -> tuple[np.ndarr
     return r0, jac
 
 
-def newton_folds(rows: pd.DataFrame, labels: np.ndarray, predict: cal.PredictFn, full: cal.FitResult,
-                 r0: np.ndarray, jac: np.ndarray) -> pd.DataFrame:
-    """Approximate leave-group-out refits: one Gauss-Newton step from the full fit per fold.
+@dataclass(frozen=True)
+class NewtonState:
+    """What approximate fold refits need: the full fit, its residuals and Jacobian, the residual function."""
 
-    With IRLS weights W of the loss at the full optimum, dropping group G moves the optimum by
-    dx = (H - J_G' W_G J_G)^-1 J_G' W_G r_G, H = J' W J (rows and priors) — the classic
-    approximate-leave-out estimate (infinitesimal jackknife). Parameters sitting on a bound stay there.
+    full: cal.FitResult
+    r0: np.ndarray
+    jac: np.ndarray
+
+    @classmethod
+    def of(cls, full: cal.FitResult, predict: cal.PredictFn) -> "NewtonState":
+        return cls(full, *full_jacobian(full, predict))
+
+
+def newton_fold_x(state: NewtonState, held_out: np.ndarray, fun, steps: int = NEWTON_STEPS) -> np.ndarray:
+    """Log-parameters after dropping the fitted rows flagged in `held_out`: a few Gauss-Newton steps.
+
+    Each step solves (J' W J) dx = -J' W r over the fold's training rows and the priors, with W the
+    soft-L1 IRLS weights at the current point and J the Jacobian at the full optimum, reused (the
+    chord method): the classic approximate-leave-out estimate, refined by re-evaluating residuals.
+    Parameters sitting on a bound at the full optimum stay there.
     """
-    n = len(full.rows)
-    w = cal.loss_weights(r0)
-    jw = jac * w[:, None]
-    hess = jac.T @ jw
+    full, n = state.full, len(state.full.rows)
+    x = full.x_log.copy()
+    if not held_out.any():
+        return x
     lo = np.log([s.lower for s in full.specs])
     hi = np.log([s.upper for s in full.specs])
-    free = (full.x_log > lo + 1e-6) & (full.x_log < hi - 1e-6)
-    pos = pd.Series(np.arange(n), index=full.rows.index)
+    free = (x > lo + 1e-6) & (x < hi - 1e-6)
+    keep = np.concatenate([~held_out, np.ones(len(state.r0) - n, dtype=bool)])  # priors always kept
+    jf = state.jac[:, free]
+    r = state.r0
+    for step in range(steps):
+        if step:
+            r = fun(x)
+        w = cal.loss_weights(r) * keep
+        jw = jf * w[:, None]
+        dx = np.linalg.lstsq(jf.T @ jw, -(jw.T @ r), rcond=None)[0]
+        x[free] = np.clip(x[free] + dx, lo[free], hi[free])
+    return x
+
+
+def newton_folds(rows: pd.DataFrame, labels: np.ndarray, predict: cal.PredictFn, state: NewtonState) -> pd.DataFrame:
+    """Approximate leave-group-out refits (see `newton_fold_x`), predicting each held-out group."""
+    full = state.full
+    fun = cal.residual_function(full.rows, predict, CalibrationParams(), full.specs)
     fitted_labels = labels[rows.index.get_indexer(full.rows.index)]
     parts = []
     for lab in dict.fromkeys(labels):
-        g = pos.to_numpy()[fitted_labels == lab]
-        x = full.x_log.copy()
-        if len(g):
-            h = (hess - jac[g].T @ jw[g])[np.ix_(free, free)]
-            grad = (jw[g].T @ r0[g])[free]
-            x[free] += np.linalg.lstsq(h, grad, rcond=None)[0]
-            x = np.clip(x, lo, hi)
+        x = newton_fold_x(state, fitted_labels == lab, fun)
         params = cal.apply_values(CalibrationParams(), full.specs, np.exp(x))
-        test = rows[labels == lab]
-        parts.append(cal.predict_rows(test, predict, params).assign(n_params=len(full.specs)))
+        parts.append(cal.predict_rows(rows[labels == lab], predict, params).assign(n_params=len(full.specs)))
     return pd.concat(parts)
 
 
@@ -133,13 +160,13 @@ def cross_validate(
     warm_start: Mapping[str, float] | None = None,
     n_jobs: int | None = None,
     refit: str = "full",
-    newton: tuple[cal.FitResult, np.ndarray, np.ndarray] | None = None,
+    newton: NewtonState | None = None,
 ) -> CvResult:
     """Leave-one-group-out CV on corpus rows (with `arch`); see module docstring.
 
     refit="full": every fold is a complete least-squares fit (warm-started, run to tolerance);
-    refit="newton": one Gauss-Newton step per fold from the full fit (`newton` = (full fit,
-    residuals, Jacobian) from `full_jacobian`), ~100x faster, used by the regression test.
+    refit="newton": a few Gauss-Newton steps per fold from the full fit (`newton`), ~20x faster,
+    used by the regression test.
     """
     started = time.perf_counter()
     by = SCHEMES[scheme]
@@ -148,7 +175,7 @@ def cross_validate(
     if refit == "newton":
         if newton is None:
             raise ValueError("refit='newton' needs the full fit and its Jacobian")
-        pred = newton_folds(rows, labels, predict, *newton).loc[rows.index]
+        pred = newton_folds(rows, labels, predict, newton).loc[rows.index]
     else:
         tasks = [(rows, labels == lab, predict, warm_start) for lab in uniq]
         n_jobs = n_jobs or min(len(tasks), os.cpu_count() or 1)
@@ -246,15 +273,21 @@ def fit_and_validate(
         raise ValueError(f"refit must be 'full' or 'newton', got {refit!r}")
     full = cal.fit(rows, predict, CalibrationParams())
     warm = {s.name: float(x) for s, x in zip(full.specs, full.x_log)}
-    newton = (full, *full_jacobian(full, predict)) if refit == "newton" else None
+    newton = NewtonState.of(full, predict) if refit == "newton" else None
     return full, [cross_validate(rows, predict, s, confidence, warm, n_jobs, refit, newton) for s in schemes]
 
 
 def shipped_intervals(cv: CvResult) -> dict:
     """The `intervals` block of calibration.json from leave-one-(GPU, model)-out residuals."""
-    absr = np.abs(cv.held_out["log_residual"].to_numpy(dtype=float))
+    held = cv.held_out
+    absr = np.abs(held["log_residual"].to_numpy(dtype=float))
+    groups = (held["task"] + "/" + held["metric"]).to_numpy()
+    by_group = {g: intervals.quantile_table(absr[groups == g]) for g in sorted(set(groups))
+                if (groups == g).sum() >= MIN_ROWS_PER_INTERVAL_GROUP}
     return {
         "method": f"split-conformal on {SCHEME_TITLES[cv.scheme]} cross-validation |log(predicted/measured)|",
         "n_residuals": int(len(absr)),
         "log_abs_residual_quantiles": intervals.quantile_table(absr),
+        # per task/metric where >= MIN_ROWS_PER_INTERVAL_GROUP held-out rows support it (optional use)
+        "by_task_metric": by_group,
     }

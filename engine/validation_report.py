@@ -11,7 +11,7 @@ models}, schemes [{key, title, n_folds, seconds, summary{n, median_ape, mape, wi
 within_25pct, coverage, median_log_bias}}], breakdowns [{title, column, rows [{label, ...summary}]}],
 charts [{gpu, n, svg, plotly_html}], rejected / unpredictable [{row_id, gpu, model, metric, reason}],
 rows [{row_id, gpu, model, metric, value, predicted, low, high, ape, inside}] (user data only),
-plotly_js, methodology [str].
+legend [{metric, color}], plotly_js, methodology [str].
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def format_summary(s: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
-def svg_scatter(frame: pd.DataFrame, title: str, width: int = 360, height: int = 300) -> str:
+def svg_scatter(frame: pd.DataFrame, title: str, width: int = 330, height: int = 280) -> str:
     """Log-log predicted-vs-measured scatter with the y = x line and a +-25% band, as inline SVG."""
     x = frame["value"].to_numpy(dtype=float)
     y = frame["predicted"].to_numpy(dtype=float)
@@ -144,7 +144,7 @@ def build_context(
 ) -> dict[str, Any]:
     """`results`: CvResult objects (cross-validation), or empty with user_summary for user data."""
     schemes = [{
-        "key": r.scheme, "title": SCHEME_TITLES[r.scheme], "n_folds": r.n_folds, "seconds": f"{r.seconds:.0f}",
+        "key": r.scheme, "title": f"{SCHEME_TITLES[r.scheme]} ({r.refit} refit)", "n_folds": r.n_folds, "seconds": f"{r.seconds:.0f}",
         "summary": format_summary(r.summary),
     } for r in results]
     if user_summary is not None:
@@ -179,6 +179,8 @@ def build_context(
         "schemes": schemes, "breakdowns": breakdowns, "charts": _charts(chart_frame, static),
         "rejected": _listing(rejected), "unpredictable": _listing(unpredictable), "rows": rows,
         "plotly_js": plotly_js,
+        "legend": [{"metric": m, "color": c} for m, c in _METRIC_COLORS.items()
+                   if m in set(chart_frame.get("metric", pd.Series(dtype=str)))],
         "methodology": [
             "APE = |predicted − measured| / measured, on each row's own metric and unit; "
             "prefill_tokens_per_s is compared as batch × seq_in / predicted TTFT.",

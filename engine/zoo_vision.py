@@ -319,7 +319,9 @@ def sd15_unet() -> Workload:
                 channels=(320, 640, 1280, 1280), attn=(1, 1, 1, 0), head_dim=None, heads=8,
                 context_dim=768, context_len=77,
                 source="runwayml/stable-diffusion-v1-5 unet/config.json (diffusers UNet2DConditionModel)",
-                aliases=("sd-1.5", "sd15", "stable-diffusion-1.5", "sd-v1-5", "stable-diffusion-v1-5"))
+                # only UNet names: "sd-1.5" / "stable-diffusion-v1-5" mean the whole pipeline (text
+                # encoder + N denoising steps + VAE), a different workload
+                aliases=("sd15-unet", "sd-1.5-unet-512", "unet-sd15"))
 
 
 def sdxl_unet() -> Workload:
@@ -327,4 +329,4 @@ def sdxl_unet() -> Workload:
                 channels=(320, 640, 1280), attn=(0, 2, 10), head_dim=64, heads=None,
                 context_dim=2048, context_len=77, add_embed_in=2816,
                 source="stabilityai/stable-diffusion-xl-base-1.0 unet/config.json (diffusers UNet2DConditionModel)",
-                aliases=("sdxl", "stable-diffusion-xl", "sdxl-base", "sdxl-base-1.0"))
+                aliases=("sdxl-base-unet", "unet-sdxl"))

@@ -62,7 +62,10 @@ def test_attention_quadratic_in_sequence():
 def test_aliases_resolve_case_insensitively():
     assert resolve_builtin("ResNet50") == "resnet-50"
     assert resolve_builtin("Llama-3-8B") == "llama-3.1-8b"
-    assert get_builtin("SDXL").name == "sdxl-unet"
+    assert get_builtin("SDXL-UNet").name == "sdxl-unet"
+    # a pipeline name is not the UNet: it must not silently resolve to one denoising step
+    with pytest.raises(ModelError):
+        resolve_builtin("stable-diffusion-v1-5")
 
 
 def test_unknown_model_suggests_close_matches():

@@ -1,0 +1,235 @@
+"""Calibration fit, conformal intervals, CV splitter and metrics on small synthetic data; the
+`validate --data` command end to end on a tiny CSV with the real engine."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from phantom_report.engine import calibration as cal
+from phantom_report.engine import intervals
+from phantom_report.engine import validation as V
+from phantom_report.engine.params import CalibrationParams
+
+# --- conformal math -----------------------------------------------------------------------------
+
+
+def test_conformal_quantile_is_the_finite_sample_order_statistic():
+    r = np.arange(1.0, 20.0)  # n = 19: 90% -> ceil(20 * 0.9) = 18th smallest
+    assert intervals.conformal_quantile(r, 0.9) == 18.0
+    assert intervals.conformal_quantile(r, 0.5) == 10.0
+    assert math.isinf(intervals.conformal_quantile(r[:5], 0.9))  # too few rows for 90%
+    with pytest.raises(ValueError):
+        intervals.conformal_quantile(r, 1.0)
+
+
+def test_quantile_table_monotone_skips_unsupported_levels():
+    rng = np.random.default_rng(0)
+    t = intervals.quantile_table(np.abs(rng.normal(size=50)))
+    assert list(t) == ["0.5", "0.8", "0.9", "0.95"]  # 0.99 needs >= 99 rows
+    vals = list(t.values())
+    assert vals == sorted(vals)
+    assert intervals.half_width(t, 0.85) == pytest.approx((t["0.8"] + t["0.9"]) / 2)
+
+
+def test_leave_group_out_coverage_is_near_nominal_on_exchangeable_data():
+    rng = np.random.default_rng(1)
+    r = np.abs(rng.standard_t(4, size=4000) * 0.2)
+    groups = rng.integers(0, 80, size=r.size)
+    cov = intervals.leave_group_out_coverage(r, groups, 0.9).mean()
+    assert 0.88 <= cov <= 0.92
+
+
+# --- metrics ------------------------------------------------------------------------------------
+
+
+def test_score_metrics():
+    frame = pd.DataFrame({"ape": [0.05, 0.2, 0.3, 1.0], "inside": [True, True, False, True],
+                          "log_residual": [0.05, -0.2, 0.3, 0.7]})
+    s = V.score(frame)
+    assert s["n"] == 4 and s["median_ape"] == pytest.approx(0.25) and s["mape"] == pytest.approx(0.3875)
+    assert s["within_10pct"] == 0.25 and s["within_25pct"] == 0.5 and s["coverage"] == 0.75
+
+
+def test_predicted_metric_maps_prefill_tokens_through_ttft():
+    rows = pd.DataFrame({"metric": ["throughput_per_s", "prefill_tokens_per_s", "tpot_ms"],
+                         "batch_size": [4, 8, 1], "seq_in": [np.nan, 1000, 128]})
+    pred = pd.DataFrame({"throughput_per_s": [10.0, 1.0, 1.0], "ttft_ms": [1.0, 200.0, 1.0],
+                         "tpot_ms": [3.0, 3.0, 7.5], "latency_ms": 1.0, "tokens_per_s": 1.0})
+    out = cal.predicted_metric(rows, pred)
+    assert out.tolist() == [10.0, 8 * 1000 / 0.2, 7.5]
+
+
+# --- fit on a synthetic predictor -----------------------------------------------------------------
+
+ARCH = {"g1": "alpha", "g2": "alpha", "g3": "beta", "g4": "beta"}
+WORK = {"m1": 1000.0, "m2": 300.0, "m3": 50.0}
+TRUE = {("compute_eff", "alpha", "matmul"): 0.7, ("compute_eff", "beta", "matmul"): 0.4,
+        ("runtime_compute_mult", "fast"): 1.3, ("overhead_ms", "pytorch"): 2.0, ("overhead_ms", "fast"): 0.5}
+
+
+def fake_predict(points: pd.DataFrame, params: CalibrationParams) -> pd.DataFrame:
+    """throughput = work x compute_eff x runtime mult; latency = batch / throughput + overhead."""
+    arch = points["gpu"].map(ARCH).to_numpy()
+    rt = points["runtime"].to_numpy()
+    eff = np.array([min(1.0, params.compute_eff_for(a, "matmul") * params.runtime_compute(r)) for a, r in zip(arch, rt)])
+    thr = points["model"].map(WORK).to_numpy() * eff
+    lat = points["batch_size"].to_numpy() / thr * 1e3 + np.array([params.overhead_ms_for(r) for r in rt])
+    n = len(points)
+    return pd.DataFrame({"supported": np.ones(n, bool), "reason": [""] * n, "throughput_per_s": thr,
+                         "latency_ms": lat, "tokens_per_s": np.nan, "ttft_ms": np.nan, "tpot_ms": np.nan})
+
+
+def synthetic_rows(noise: float = 0.0, seed: int = 0) -> pd.DataFrame:
+    truth = cal.apply_values(CalibrationParams(), [cal.ParamSpec(k, 0.01, 100, 1, 1, None) for k in TRUE],
+                             list(TRUE.values()))
+    recs = []
+    for g in ARCH:
+        for m in WORK:
+            for rt in ("pytorch", "fast"):
+                for b in (1, 8, 64):
+                    for metric in ("throughput_per_s", "latency_ms"):
+                        recs.append(dict(gpu=g, model=m, runtime=rt, batch_size=b, metric=metric, task="inference",
+                                         precision="fp16", gpu_count=1, seq_in=np.nan, seq_out=np.nan,
+                                         source=f"src-{g}"))
+    rows = pd.DataFrame(recs)
+    rows["arch"] = rows["gpu"].map(ARCH)
+    rows["row_id"] = [f"f.csv:{i + 2}" for i in range(len(rows))]
+    clean = cal.predicted_metric(rows, fake_predict(cal.corpus_points(rows), truth))
+    rng = np.random.default_rng(seed)
+    rows["value"] = clean * np.exp(rng.normal(0, noise, len(rows))) if noise else clean
+    return rows
+
+
+def test_fit_recovers_known_parameters():
+    rows = synthetic_rows()
+    res = cal.fit(rows, fake_predict)
+    got = res.values()
+    for path, want in TRUE.items():
+        assert got[".".join(path)] == pytest.approx(want, rel=0.03), path
+    assert res.n_rows == len(rows) and res.n_params == len(res.specs)
+    assert np.abs(res.log_residuals).max() < 0.02
+    assert 0 < res.params.compute_eff["alpha"]["matmul"] <= 1.0  # bounded to (0, 1]
+
+
+def test_parameter_specs_bounds_and_baseline_runtime():
+    specs = cal.parameter_specs(synthetic_rows())
+    names = {s.name for s in specs}
+    assert "runtime_compute_mult.pytorch" not in names  # PyTorch eager is the reference runtime
+    for s in specs:
+        if s.path[0] in ("compute_eff", "memory_eff"):
+            assert 0 < s.lower < s.upper <= 1.0
+
+
+def test_apply_values_leaves_base_untouched():
+    base = CalibrationParams(compute_eff={"alpha": {"matmul": 0.5, "other": 0.2}})
+    spec = cal.ParamSpec(("compute_eff", "alpha", "matmul"), 0.01, 1, 0.5, 1, None)
+    new = cal.apply_values(base, [spec], [0.9])
+    assert base.compute_eff["alpha"]["matmul"] == 0.5 and new.compute_eff["alpha"]["matmul"] == 0.9
+    assert new.compute_eff["alpha"]["other"] == 0.2
+
+
+# --- cross-validation ---------------------------------------------------------------------------
+
+
+def test_grouped_cv_never_fits_on_the_held_out_group(monkeypatch):
+    rows = synthetic_rows(noise=0.05)
+    seen: list[set] = []
+    real_fit = cal.fit
+
+    def spy(train, *a, **kw):
+        seen.append(set(zip(train["gpu"], train["model"])))
+        return real_fit(train, *a, **kw)
+
+    monkeypatch.setattr(cal, "fit", spy)
+    res = V.cross_validate(rows, fake_predict, "gpu_model", n_jobs=1)
+    folds = list(dict.fromkeys(zip(rows["gpu"], rows["model"])))
+    assert len(seen) == len(folds) == res.n_folds
+    for held, train in zip(folds, seen):
+        assert held not in train
+    assert len(res.held_out) == len(rows) and res.held_out["row_id"].is_unique
+    assert res.summary["median_ape"] < 0.1  # 5% noise, right model
+    assert 0.8 <= res.summary["coverage"] <= 1.0
+
+
+def test_newton_refit_tracks_full_refit():
+    rows = synthetic_rows(noise=0.08, seed=3)
+    _, (full_cv,) = V.fit_and_validate(rows, fake_predict, ["gpu"], n_jobs=1, refit="full")
+    _, (newton_cv,) = V.fit_and_validate(rows, fake_predict, ["gpu"], n_jobs=1, refit="newton")
+    a, b = full_cv.held_out["log_residual"], newton_cv.held_out["log_residual"]
+    # each fold drops a quarter of the rows here, far more than a (GPU, model) group of the corpus
+    assert np.abs(a - b).max() < 0.05 and np.abs(a - b).median() < 0.01
+    assert newton_cv.summary["median_ape"] == pytest.approx(full_cv.summary["median_ape"], abs=0.01)
+
+
+def test_breakdown_per_gpu():
+    rows = synthetic_rows(noise=0.05)
+    _, (res,) = V.fit_and_validate(rows, fake_predict, ["gpu_model"], n_jobs=1, refit="newton")
+    b = res.breakdowns["gpu"]
+    assert set(b["gpu"]) == set(ARCH) and b["n"].sum() == len(rows)
+
+
+# --- the command, end to end on a tiny user file ------------------------------------------------
+
+
+@pytest.fixture
+def user_csv(tmp_path):
+    path = tmp_path / "mine.csv"
+    path.write_text(
+        "source,source_url,gpu,model,task,runtime,precision,batch_size,seq_in,metric,value,notes\n"
+        "me,https://example.org/a,A100 80GB,resnet-50,inference,pytorch,fp16,64,224,throughput_per_s,2500,\n"
+        "me,https://example.org/a,A100 80GB,resnet-50,inference,pytorch,fp16,64,224,latency_ms,26,\n"
+        "me,https://example.org/a,H100 SXM,llama-2-7b,inference,vllm,fp16,1,128,tpot_ms,9,\n"
+        "me,https://example.org/a,Voodoo5,resnet-50,inference,pytorch,fp16,64,224,throughput_per_s,10,\n"
+        "me,https://example.org/a,H100 SXM,resnet-50,inference,pytorch,fp16,64,224,images_per_minute,10,\n"
+    )
+    return path
+
+
+def _run(argv):
+    from phantom_report.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+        raise SystemExit(0)
+    return exc.value.code
+
+
+def test_validate_data_json(user_csv, capsys):
+    assert _run(["validate", "--data", str(user_csv), "--format", "json", "--confidence", "0.8"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["mode"] == "user data" and out["confidence"] == 0.8
+    assert set(out["summary"]) >= {"n", "median_ape", "mape", "within_10pct", "within_25pct", "coverage"}
+    assert out["summary"]["n"] == 3
+    scored = out["rows"]
+    assert all(r["low"] < r["predicted"] < r["high"] for r in scored)
+    reasons = " ".join(r["reason"] for r in out["not_interpreted"])
+    assert "Voodoo5" in reasons and "images_per_minute" in reasons
+
+
+def test_validate_data_csv_lists_rejected_rows(user_csv, capsys):
+    assert _run(["validate", "--data", str(user_csv), "--format", "csv"]) == 0
+    df = pd.read_csv(__import__("io").StringIO(capsys.readouterr().out))
+    assert (df["status"] == "scored").sum() == 3 and (df["status"] == "not interpreted").sum() == 2
+
+
+def test_validate_report_html_and_pdf(user_csv, tmp_path):
+    html = tmp_path / "v.html"
+    assert _run(["validate", "--data", str(user_csv), "--format", "html", "--out", str(html)]) == 0
+    text = html.read_text()
+    assert "Accuracy validation report" in text and "A100-80GB-SXM" in text
+    # offline interactive charts: plotly.js inline, no <script src=...> fetched from a CDN
+    assert "Plotly.newPlot" in text and "<script src=" not in text and 'src="http' not in text
+    pdf = tmp_path / "v.pdf"
+    assert _run(["validate", "--data", str(user_csv), "--format", "pdf", "--out", str(pdf)]) == 0
+    assert pdf.read_bytes()[:5] == b"%PDF-"
+
+
+def test_validate_bad_inputs_are_user_errors(user_csv, tmp_path):
+    assert _run(["validate", "--data", str(tmp_path / "nope.csv")]) == 2
+    assert _run(["validate", "--data", str(user_csv), "--confidence", "1.5"]) == 2
+    assert _run(["validate", "--data", str(user_csv), "--format", "xml"]) == 2
