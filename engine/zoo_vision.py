@@ -62,13 +62,22 @@ def _workload(net: _Net, name: str, display: str, family: str, source: str, alia
                     image_size=image_size)
 
 
+def _resnet_stem(net: _Net) -> tuple[int, int]:
+    """7x7/2 conv + 3x3/2 max-pool on a 224x224 image: returns (side, channels) after the stem."""
+    hw = net.conv("stem.conv7x7", 3, 64, 7, 224, stride=2)
+    net.add("stem.maxpool", "pool", 0.0, 0, 64 * hw * hw * 1.25)
+    return hw // 2, 64
+
+
+def _classifier_head(net: _Net, cin: int, hw: int, classes: int = 1000) -> None:
+    net.add("avgpool", "pool", 0.0, 0, cin * hw * hw + cin)
+    net.add("fc", "gemm", 2.0 * cin * classes, cin * classes + classes, cin + classes)
+
+
 def resnet50() -> Workload:
     """torchvision ResNet-50 v1.5 (stride on the 3x3 conv), 224x224."""
     net = _Net()
-    hw = net.conv("stem.conv7x7", 3, 64, 7, 224, stride=2)
-    net.add("stem.maxpool", "pool", 0.0, 0, 64 * hw * hw * 1.25)
-    hw //= 2
-    cin = 64
+    hw, cin = _resnet_stem(net)
     for stage, (width, blocks) in enumerate([(64, 3), (128, 4), (256, 6), (512, 3)]):
         for b in range(blocks):
             stride = 2 if (b == 0 and stage > 0) else 1
@@ -80,8 +89,7 @@ def resnet50() -> Workload:
                 net.conv(f"{tag}.downsample", cin, width * 4, 1, hw, stride=stride, act=False)
             net.add(f"{tag}.residual_relu", "elementwise", 0.0, 0, 3.0 * width * 4 * hw_out * hw_out)
             cin, hw = width * 4, hw_out
-    net.add("avgpool", "pool", 0.0, 0, cin * hw * hw + cin)
-    net.add("fc", "gemm", 2.0 * cin * 1000, cin * 1000 + 1000, cin + 1000)
+    _classifier_head(net, cin, hw)
     return _workload(net, "resnet-50", "ResNet-50 (224x224)", "cnn",
                      "He et al. 2015 (arXiv:1512.03385) Table 1; torchvision resnet50 (v1.5)",
                      ("resnet50", "rn50", "resnet-50-v1.5", "resnet50v1.5", "resnet50_v1.5"))
@@ -91,10 +99,7 @@ def resnext101_32x4d(se: bool = False) -> Workload:
     """ResNeXt-101 32x4d (Xie et al. 2016), optionally with squeeze-excitation (Hu et al. 2017,
     reduction 16), 224x224, as in NVIDIA DeepLearningExamples' ConvNets."""
     net = _Net()
-    hw = net.conv("stem.conv7x7", 3, 64, 7, 224, stride=2)
-    net.add("stem.maxpool", "pool", 0.0, 0, 64 * hw * hw * 1.25)
-    hw //= 2
-    cin = 64
+    hw, cin = _resnet_stem(net)
     for stage, (width, blocks) in enumerate([(128, 3), (256, 4), (512, 23), (1024, 3)]):
         cout = width * 2
         for b in range(blocks):
@@ -113,8 +118,7 @@ def resnext101_32x4d(se: bool = False) -> Workload:
                 net.conv(f"{tag}.downsample", cin, cout, 1, hw, stride=stride, act=False)
             net.add(f"{tag}.residual_relu", "elementwise", 0.0, 0, 3.0 * cout * hw_out * hw_out)
             cin, hw = cout, hw_out
-    net.add("avgpool", "pool", 0.0, 0, cin * hw * hw + cin)
-    net.add("fc", "gemm", 2.0 * cin * 1000, cin * 1000 + 1000, cin + 1000)
+    _classifier_head(net, cin, hw)
     if se:
         return _workload(net, "se-resnext101-32x4d", "SE-ResNeXt101-32x4d (224x224)", "cnn",
                          "Hu et al. 2017 (arXiv:1709.01507); NVIDIA DeepLearningExamples ConvNets se-resnext101-32x4d",

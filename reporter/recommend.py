@@ -4,7 +4,8 @@ written from the numbers.
 * cheapest: lowest monthly cost among configs that meet every SLO and the fleet limit;
 * best_value: most work per dollar (tokens, inferences or training samples per $) among those;
 * lowest_risk: on-demand only (no preemption, no commitment), offered in the most regions, then
-  the highest probability of meeting the SLOs, then the cheapest.
+  the highest probability of meeting the SLOs in bands (every config at >= 90% counts as equally
+  safe, so a huge over-provisioned fleet never wins on a 98%-vs-95% difference), then the cheapest.
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ def picks(df: pd.DataFrame, workload: str) -> dict[str, int]:
     }
     od = sub[sub["option"] == "on-demand"]
     if len(od):
-        out["lowest_risk"] = int(od.sort_values(["availability_regions", "_p", "monthly_cost_usd"],
+        od = od.assign(_band=np.where(od["_p"] >= 0.9, 1.0, od["_p"].round(1)))
+        out["lowest_risk"] = int(od.sort_values(["availability_regions", "_band", "monthly_cost_usd"],
                                                 ascending=[False, False, True]).index[0])
     return out
 

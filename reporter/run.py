@@ -229,8 +229,17 @@ def _kind(template: str) -> str:
 def _engine_info(eng) -> dict[str, Any]:
     p = eng.params
     extra = dict(getattr(p, "extra", {}) or {})
-    acc = extra.get("validation") or extra.get("accuracy") or {}
-    flat = {k: v for k, v in acc.items() if isinstance(v, (int, float, str))} if isinstance(acc, dict) else {}
+    # the leakage-free figures: cross-validation grouped by (GPU, model), every fold refitted
+    cv = (extra.get("cross_validation") or {}).get("gpu_model/full") or {}
+    flat = {}
+    if cv:
+        flat = {
+            "held-out measurements (grouped by GPU x model)": f"{cv['n']:,}",
+            "median absolute error": f"{cv['median_ape']:.1%}",
+            "mean absolute error": f"{cv['mape']:.1%}",
+            "within 25% of measured": f"{cv['within_25pct']:.0%}",
+            "90% interval coverage": f"{cv['coverage']:.1%}",
+        }
     return {"calibrated": bool(getattr(p, "calibrated", False)), "version": getattr(p, "version", ""),
             "fitted_at": getattr(p, "fitted_at", ""), "n_rows": getattr(p, "n_rows", 0), "accuracy": flat,
             "gpus": len(eng.catalog.names)}
