@@ -6,7 +6,7 @@ directory) with `Engine.load()`. Nothing here touches prices or rendering.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 import pandas as pd
@@ -22,7 +22,6 @@ from phantom_report.engine.profiles import ProfileCatalog, load_catalog
 class Engine:
     catalog: ProfileCatalog
     params: CalibrationParams
-    _extra: Mapping[str, Workload] = field(default_factory=dict)
 
     @classmethod
     def load(cls, profiles_dir: str | None = None, params_path: str | None = None) -> "Engine":
@@ -33,14 +32,8 @@ class Engine:
 
     def workload(self, source: Any) -> Workload:
         """A zoo name/alias, a path, or a source dict ({builtin|hf|onnx|torch|tensorflow: ...})."""
-        if isinstance(source, Workload):
-            return source
-        if isinstance(source, str):
-            try:
-                return zoo.get_builtin(source)
-            except Exception:
-                pass
-        from phantom_report.engine.sources import load_workload  # front ends import heavy libraries
+        # load_workload resolves zoo names itself; front ends import heavy libraries only when used
+        from phantom_report.engine.sources import load_workload
 
         return load_workload(source)
 
