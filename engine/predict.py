@@ -81,24 +81,24 @@ def _pass(t: _OpTable, B, q, k, per_sample, g: dict, tp) -> tuple[np.ndarray, np
     ps = 0.0 if per_sample is None else per_sample[:, None]
     cnt = (t.count * active)[None, :]
     Bc, qc, kc, tpc = B[:, None], q[:, None], k[:, None], tp[:, None]
-    flops = cnt * Bc * (ps * t.f1 + qc * t.ftok + qc * kc * t.fctx) / tpc
+    work = Bc * (ps * t.f1 + qc * t.ftok + qc * kc * t.fctx) / tpc  # FLOPs of one operator instance
+    flops = cnt * work
     act = cnt * Bc * (ps * t.a1 + qc * t.atok + qc * kc * t.actx + kc * t.kv) / tpc
-    touched = np.ones_like(flops)
+    weights = cnt * t.params / tpc
     if t.moe.any():
+        # experts read per pass: those any of the B*q tokens routed to (expected, uniform routing)
         tokens = (B * q)[:, None]
         frac = np.where(t.moe, 1.0 - (1.0 - np.divide(t.topk, t.experts, where=t.moe, out=np.zeros_like(t.topk))) ** tokens, 1.0)
-        touched = np.clip(frac, 0.0, 1.0)
-    weights = cnt * t.params * touched / tpc
+        weights = weights * np.clip(frac, 0.0, 1.0)
     bytes_ = weights * g["wbytes"][:, None] + act * g["abytes"][:, None]
     eff_c = np.where(t.is_matmul, g["eff_mm"][:, None], g["eff_other"][:, None])
     peak = g["peak_flops"][:, None]
-    per_instance = flops / np.maximum(cnt, 1.0)
-    size_eff = per_instance / (per_instance + g["half_flops"][:, None])
-    t_c = flops / (peak * eff_c * np.maximum(size_eff, 1e-9))
+    # flops / (peak * eff * size_eff) with size_eff = work / (work + w_half), simplified: each
+    # instance costs its work plus the under-filled-GPU penalty w_half
+    t_c = np.where(work > 0, cnt * (work + g["half_flops"][:, None]) / (peak * eff_c), 0.0)
     t_m = bytes_ / (g["bw"][:, None] * g["eff_mem"][:, None])
-    launch = cnt * g["launch_s"][:, None]
     op_t = np.maximum(t_c, t_m)
-    total = op_t.sum(axis=1) + launch.sum(axis=1) + g["overhead_s"]
+    total = op_t.sum(axis=1) + cnt.sum() * g["launch_s"] + g["overhead_s"]
     ideal = np.maximum(flops / peak, bytes_ / g["bw"][:, None]).sum(axis=1)
     compute_t = np.where(t_c >= t_m, op_t, 0.0).sum(axis=1)
     return total, ideal, compute_t
@@ -179,11 +179,11 @@ def normalize_points(points: pd.DataFrame, catalog: ProfileCatalog) -> pd.DataFr
             df[col] = df[col].fillna(val)
     df["gpu"] = df["gpu"].map({g: catalog.resolve(str(g)) for g in pd.unique(df["gpu"])})
     df["precision"] = df["precision"].astype(str).str.lower()
-    bad = sorted(set(df["precision"]) - set(WEIGHT_BYTES))
+    bad = sorted(set(pd.unique(df["precision"])) - set(WEIGHT_BYTES))
     if bad:
         raise PredictionError(f"unknown precision {bad[0]!r}; expected one of: {', '.join(WEIGHT_BYTES)}")
     df["task"] = df["task"].astype(str).str.lower()
-    bad = sorted(set(df["task"]) - {"inference", "training"})
+    bad = sorted(set(pd.unique(df["task"])) - {"inference", "training"})
     if bad:
         raise PredictionError(f"unknown task {bad[0]!r}; expected inference or training")
     df["runtime"] = df["runtime"].astype(str).str.lower()
@@ -216,7 +216,7 @@ def predict_grid(points: pd.DataFrame, catalog: ProfileCatalog, workloads: Mappi
     out["fits"] = np.ones(n, dtype=bool)
     out["fit_hint"] = np.full(n, "", dtype=object)
     out["bound"] = np.full(n, "", dtype=object)
-    missing = sorted(set(df["model"]) - set(workloads))
+    missing = sorted(set(pd.unique(df["model"])) - set(workloads))
     if missing:
         raise PredictionError(f"no workload for model {missing[0]!r}")
     g_all = _gpu_arrays(df, catalog, params)
