@@ -109,15 +109,20 @@ def parameter_specs(rows: pd.DataFrame) -> tuple[ParamSpec, ...]:
             # graph-replaying runtimes (CUDA graphs, fused engines) pay less per-kernel launch cost
             specs.append(ParamSpec(("runtime_launch_mult", rt), 0.01, 5.0, 1.0, 1.0, scope))
         specs.append(ParamSpec(("overhead_ms", rt), 1e-3, 50.0, 0.3, 2.0, scope))
+    if (rows["gpu_count"] > 1).sum() >= MIN_ROWS_PER_SCOPE:
+        scope = ("multi_gpu", True)
+        specs.append(ParamSpec(("allreduce_latency_us",), 1.0, 200.0, 8.0, 1.5, scope))
+        specs.append(ParamSpec(("interconnect_eff",), 0.05, 1.0, 0.8, 1.0, scope))
     specs.append(ParamSpec(("per_op_overhead_us",), 0.1, 50.0, 4.0, 1.5, None))
     specs.append(ParamSpec(("size_half_gflop",), 1e-4, 10.0, 0.05, 2.0, None))
     return tuple(specs)
 
 
 def with_arch(rows: pd.DataFrame, catalog) -> pd.DataFrame:
-    """Corpus rows plus the `arch` column (the GPU profile's architecture family)."""
+    """Corpus rows plus the parameter-scope columns: `arch` (the GPU profile's architecture family)
+    and `multi_gpu` (the row's GPUs exchange data, so collectives apply)."""
     arch = {g: catalog.get(g).architecture for g in rows["gpu"].unique()}
-    return rows.assign(arch=rows["gpu"].map(arch))
+    return rows.assign(arch=rows["gpu"].map(arch), multi_gpu=rows["gpu_count"] > 1)
 
 
 def apply_values(base: CalibrationParams, specs: Sequence[ParamSpec], values: Sequence[float]) -> CalibrationParams:
@@ -134,8 +139,12 @@ def apply_values(base: CalibrationParams, specs: Sequence[ParamSpec], values: Se
 
 
 def corpus_points(rows: pd.DataFrame) -> pd.DataFrame:
-    """predict_grid input for corpus rows (same index)."""
-    return rows[list(POINT_COLUMNS)].copy()
+    """predict_grid input for corpus rows (same index); a batch printed as an upper bound (queued
+    requests of an offline max-throughput run) is predicted at the largest batch memory holds."""
+    pts = rows[list(POINT_COLUMNS)].copy()
+    if "batch_upper_bound" in rows:
+        pts["max_batch"] = rows["batch_upper_bound"].fillna(False).astype(bool)
+    return pts
 
 
 def predicted_metric(rows: pd.DataFrame, pred: pd.DataFrame) -> np.ndarray:

@@ -206,8 +206,9 @@ def _interpret(rec: dict[str, str], resolve_gpu: Resolver, resolve_model: Resolv
     gpu_count = _parse_number(rec.get("gpu_count"), "gpu_count", integer=True)
     seq_in = _parse_number(rec.get("seq_in"), "seq_in", integer=True)
     seq_out = _parse_number(rec.get("seq_out"), "seq_out", integer=True)
-    if metric == "prefill_tokens_per_s" and math.isnan(seq_in):
-        raise ValueError("prefill_tokens_per_s needs seq_in")
+    if metric in ("prefill_tokens_per_s", "ttft_ms") and math.isnan(seq_in):
+        # prefill work grows with the prompt; without its length the number cannot be predicted
+        raise ValueError(f"{metric} needs seq_in (the prompt length is not printed)")
     if metric in INFERENCE_ONLY_METRICS and task != "inference":
         raise ValueError(f"metric {metric} only applies to inference")
     gpu = _resolve_with_fallback(rec["gpu"].strip(), resolve_gpu)
@@ -297,10 +298,9 @@ def apply_rules(row: dict, rules: Iterable[Rule]) -> dict:
       one UNet evaluation at batch k*b per iteration, so it becomes UNet samples/s = value x k x b at
       batch k x b;
     - seq_in_default: the source's stated sequence length where the row leaves seq_in empty;
-    - batch_upper_bound: batch_size is an upper bound (queued requests, max batch); the row is
-      flagged and still predicted at the printed bound (offline max-throughput runs saturate compute;
-      predicting at the largest batch the memory model fits instead was tried and made grouped-CV
-      median APE worse, 30.8% vs 22.9%).
+    - batch_upper_bound: batch_size is an upper bound (queued requests, max batch); calibration
+      and validation predict such rows at the largest batch memory holds (`max_batch`), the way
+      serving engines size their KV cache (see engine/predict.py).
     """
     notes = []
     for r in rules:

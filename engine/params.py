@@ -40,6 +40,10 @@ class CalibrationParams:
     # runtimes that replay whole graphs (CUDA graphs / fused engines) pay far less per-op overhead
     runtime_launch_mult: Mapping[str, float] = field(default_factory=dict)
     size_half_gflop: float = 0.05  # per-op work at which compute efficiency is half its max (A100-sized GPU)
+    # collectives (tensor-parallel and gradient all-reduces): fixed cost per call and the achieved
+    # fraction of the link's one-way bandwidth (NCCL reaches ~70-85% of NVLink bus bandwidth)
+    allreduce_latency_us: float = 8.0
+    interconnect_eff: float = 0.8
     intervals: Mapping[str, Any] = field(default_factory=lambda: {"log_abs_residual_quantiles": dict(_DEFAULT_QUANTILES)})
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -80,7 +84,8 @@ class CalibrationParams:
             "memory_eff": dict(self.memory_eff), "runtime_compute_mult": dict(self.runtime_compute_mult),
             "runtime_memory_mult": dict(self.runtime_memory_mult), "overhead_ms": dict(self.overhead_ms),
             "per_op_overhead_us": self.per_op_overhead_us, "runtime_launch_mult": dict(self.runtime_launch_mult),
-            "size_half_gflop": self.size_half_gflop, "intervals": dict(self.intervals), "extra": dict(self.extra),
+            "size_half_gflop": self.size_half_gflop, "allreduce_latency_us": self.allreduce_latency_us,
+            "interconnect_eff": self.interconnect_eff, "intervals": dict(self.intervals), "extra": dict(self.extra),
         }
 
     @classmethod

@@ -41,8 +41,22 @@ RUNTIME_OVERHEAD_GB = 0.8  # CUDA context + allocator reserve + workspace (per G
 ADAM_BYTES_PER_PARAM = {"fp32": 16.0, "tf32": 16.0}  # weights+grads+m+v (fp32)
 ADAM_BYTES_MIXED = 18.0  # fp16/bf16 weights+grads (4) + fp32 master, m, v (12) + fp32 grad copy (2)
 DP_OVERLAP = 0.8  # share of backward time that hides the gradient all-reduce (DDP bucketing)
-ALLREDUCE_LATENCY_S = 8e-6
-MAX_BATCH_MEMORY_SHARE = 0.9  # serving engines reserve ~90% of GPU memory for weights + KV cache
+# NVLink on a PCIe card is a bridge joining two GPUs; a larger group talks over PCIe.
+NVLINK_BRIDGE_GPUS = 2
+# Datasheets' "80 GB" of HBM/GDDR is binary: an 80 GB A100 reports 81920 MiB, a 24 GB RTX 4090
+# 24564 MiB. Memory figures here are decimal GB (weights = params x bytes / 1e9), so capacity is
+# converted once; without this, tight fits (70B fp16 on 2x80 GB) lose 7% of the room they have.
+GB_PER_DATASHEET_GB = 2**30 / 1e9
+# Serving engines size their KV cache from what is left after weights and workspace:
+# TensorRT-LLM takes kv_cache_free_gpu_mem_fraction (default 0.9) of the *free* memory; vLLM caps
+# everything at gpu_memory_utilization (default 0.9) of *total* memory. Runtimes not listed follow
+# the TensorRT-LLM rule (TGI, LMDeploy, SGLang size from free memory too).
+KV_CACHE_FRACTION = 0.9
+KV_BUDGET_OF_TOTAL = frozenset({"vllm"})
+# Serving engines prefill in chunks of at most this many tokens (TensorRT-LLM max_num_tokens and
+# vLLM max_num_batched_tokens defaults are 8192), so their activation workspace does not grow with
+# the number of sequences in flight.
+PREFILL_CHUNK_TOKENS = 8192.0
 
 OUTPUT_COLUMNS = (
     "supported", "reason", "latency_ms", "latency_ms_low", "latency_ms_high", "throughput_per_s",
@@ -72,18 +86,22 @@ class _OpTable:
         self.moe = self.experts > 0
 
 
-def _pass(t: _OpTable, B, q, k, per_sample, g: dict, tp) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _pass(t: _OpTable, B, q, k, per_sample, g: dict, tp, causal: bool = False
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Time of one forward pass for each point (seconds), its roofline-ideal time, and compute time.
 
     per_sample: None for decode steps (per-sample-only operators do not run), else an array
-    scaling the per-sample terms (1, or the image-area ratio for vision models)."""
+    scaling the per-sample terms (1, or the image-area ratio for vision models).
+    causal: a causal prefill (q = k) whose attention kernels skip the masked upper triangle (flash
+    attention and the serving engines' fused kernels do), so query i sees (i + 1) keys, k/2 on average."""
     active = t.per_token if per_sample is None else np.ones_like(t.count, dtype=bool)
     ps = 0.0 if per_sample is None else per_sample[:, None]
     cnt = (t.count * active)[None, :]
     Bc, qc, kc, tpc = B[:, None], q[:, None], k[:, None], tp[:, None]
-    work = Bc * (ps * t.f1 + qc * t.ftok + qc * kc * t.fctx) / tpc  # FLOPs of one operator instance
+    kattn = (kc + 1.0) / 2.0 if causal else kc  # keys each query attends to, on average
+    work = Bc * (ps * t.f1 + qc * t.ftok + qc * kattn * t.fctx) / tpc  # FLOPs of one operator instance
     flops = cnt * work
-    act = cnt * Bc * (ps * t.a1 + qc * t.atok + qc * kc * t.actx + kc * t.kv) / tpc
+    act = cnt * Bc * (ps * t.a1 + qc * t.atok + qc * kattn * t.actx + kc * t.kv) / tpc
     weights = cnt * t.params / tpc
     if t.moe.any():
         # experts read per pass: those any of the B*q tokens routed to (expected, uniform routing)
@@ -104,25 +122,61 @@ def _pass(t: _OpTable, B, q, k, per_sample, g: dict, tp) -> tuple[np.ndarray, np
     return total, ideal, compute_t
 
 
+def _link_bps(g: dict, n_gpus) -> np.ndarray:
+    """Achieved one-way bandwidth (bytes/s) for collectives among n_gpus (figures are bidirectional)."""
+    bridged = g["bridge_only"] & (n_gpus > NVLINK_BRIDGE_GPUS)
+    return np.where(bridged, g["pcie_bps"], g["ic_bps"]) / 2.0 * g["ic_eff"]
+
+
+def _allreduce_s(volume_bytes, n_gpus, g: dict) -> np.ndarray:
+    """Ring all-reduce of `volume_bytes` across n_gpus: 2(n-1)/n of the data crosses each link."""
+    n = np.maximum(n_gpus, 1.0)
+    return np.where(n > 1, 2.0 * (n - 1) / n * volume_bytes / _link_bps(g, n) + g["allreduce_s"], 0.0)
+
+
 def _tp_comm(w: Workload, B, q, tp, g) -> np.ndarray:
     """Two all-reduces of the hidden state per layer under tensor parallelism (Megatron)."""
-    vol = 2.0 * (tp - 1) / tp * B * q * w.hidden_size * g["abytes"]
-    link = g["ic_bps"] / 2.0  # interconnect figures are bidirectional
-    n = 2.0 * max(w.num_layers, 1)
-    return np.where(tp > 1, n * (vol / link + ALLREDUCE_LATENCY_S), 0.0)
+    per_call = _allreduce_s(B * q * w.hidden_size * g["abytes"], tp, g)
+    return 2.0 * max(w.num_layers, 1) * per_call
 
 
 def _memory_gb(w: Workload, B, seq_in, seq_out, task, precision_wbytes, abytes, tp, train_bytes):
     weights = w.params_total * precision_wbytes / tp
-    ctx = seq_in + seq_out
-    kv = B * ctx * w.kv_elems_per_token * abytes / tp if w.generative else 0.0
+    kv = B * _kv_bytes_per_seq(w, seq_in, seq_out, abytes, tp)
     tokens = np.maximum(seq_in, 1.0) if w.seq_scalable else float(w.default_seq_len)
     saved = B * tokens * w.saved_act_elems_per_token * abytes
-    # inference keeps only a couple of layers' activations alive at once
-    infer_act = saved / max(w.num_layers, 1) * 2 if w.num_layers else saved * 0.1
+    # inference keeps only a couple of layers' activations alive at once; generative serving
+    # prefills in chunks, so its workspace is bounded by the chunk, not by the batch
+    per_layer = 2.0 / w.num_layers if w.num_layers else 0.1
+    infer_tokens = np.minimum(B * tokens, PREFILL_CHUNK_TOKENS) if w.generative else B * tokens
+    infer_act = infer_tokens * w.saved_act_elems_per_token * abytes * per_layer
     act = np.where(task == "training", saved, infer_act) / tp
     optimizer = np.where(task == "training", w.params_total * train_bytes, 0.0)
     return (weights + kv + act + optimizer) / 1e9 + RUNTIME_OVERHEAD_GB, weights / 1e9
+
+
+def _kv_bytes_per_seq(w: Workload, seq_in, seq_out, abytes, tp):
+    """KV cache one sequence holds at its full length, per GPU (engines reserve the full length)."""
+    if not w.generative:
+        return 0.0
+    return (seq_in + seq_out) * w.kv_elems_per_token * abytes / tp
+
+
+def _max_batch(w: Workload, B, seq_in, seq_out, task, g, tp, train_bytes, runtime) -> np.ndarray:
+    """Largest batch (<= B) that memory holds, the way serving engines size their KV cache."""
+    if w.generative:
+        workspace, _ = _memory_gb(w, B, seq_in, seq_out, task, g["wbytes"], g["abytes"], tp, train_bytes)
+        workspace = workspace - B * _kv_bytes_per_seq(w, seq_in, seq_out, g["abytes"], tp) / 1e9
+        free = g["mem_gb"] - workspace
+        of_total = np.isin(runtime, list(KV_BUDGET_OF_TOTAL))
+        budget = np.where(of_total, KV_CACHE_FRACTION * g["mem_gb"] - workspace, KV_CACHE_FRACTION * free)
+        per_seq = _kv_bytes_per_seq(w, seq_in, seq_out, g["abytes"], tp) / 1e9
+    else:
+        m0, _ = _memory_gb(w, np.zeros_like(B), seq_in, seq_out, task, g["wbytes"], g["abytes"], tp, train_bytes)
+        m1, _ = _memory_gb(w, np.ones_like(B), seq_in, seq_out, task, g["wbytes"], g["abytes"], tp, train_bytes)
+        budget, per_seq = KV_CACHE_FRACTION * g["mem_gb"] - m0, m1 - m0
+    b_fit = np.floor(budget / np.maximum(per_seq, 1e-12))
+    return np.clip(np.minimum(B, b_fit), 1.0, None)
 
 
 def _lookup(values: np.ndarray, fn) -> np.ndarray:
@@ -156,7 +210,11 @@ def _gpu_arrays(points: pd.DataFrame, catalog: ProfileCatalog, params: Calibrati
         "launch_s": params.per_op_overhead_us * 1e-6 * _lookup(runtime, params.launch_mult).astype(float),
         "overhead_s": _lookup(runtime, params.overhead_ms_for).astype(float) * 1e-3,
         "ic_bps": col(lambda p: p.interconnect_gbps).astype(float) * 1e9,
-        "mem_gb": col(lambda p: p.memory_gb).astype(float),
+        "pcie_bps": col(lambda p: p.pcie_gbps or p.interconnect_gbps).astype(float) * 1e9,
+        "bridge_only": col(lambda p: p.form_factor == "pcie" and p.interconnect.startswith("nvlink")).astype(bool),
+        "ic_eff": np.full(len(gpus), params.interconnect_eff),
+        "allreduce_s": np.full(len(gpus), params.allreduce_latency_us * 1e-6),
+        "mem_gb": col(lambda p: p.memory_gb * p.usable_memory_fraction).astype(float) * GB_PER_DATASHEET_GB,
         "tdp_w": col(lambda p: p.tdp_w).astype(float),
         "fp8_ok": col(lambda p: p.peak("fp8") is not None).astype(bool),
         "wbytes": _lookup(precision, WEIGHT_BYTES.__getitem__).astype(float),
@@ -280,10 +338,8 @@ def _predict_block(w: Workload, df: pd.DataFrame, idx: np.ndarray, g: dict, para
     # (how max-throughput benchmarks are run: as many sequences in flight as memory allows)
     auto = df["max_batch"].to_numpy()[idx].astype(bool)
     if auto.any():
-        m0, _ = _memory_gb(w, np.zeros_like(B), seq_in, seq_out, task, g["wbytes"], g["abytes"], tp, train_bytes)
-        m1, _ = _memory_gb(w, np.ones_like(B), seq_in, seq_out, task, g["wbytes"], g["abytes"], tp, train_bytes)
-        b_fit = np.floor((g["mem_gb"] * MAX_BATCH_MEMORY_SHARE - m0) / np.maximum(m1 - m0, 1e-12))
-        B = np.where(auto, np.clip(np.minimum(B, b_fit), 1.0, None), B)
+        runtime = df["runtime"].to_numpy()[idx]
+        B = np.where(auto, _max_batch(w, B, seq_in, seq_out, task, g, tp, train_bytes, runtime), B)
         out["batch_used"][idx] = B
     mem_gb, weights_gb = _memory_gb(w, B, seq_in, seq_out, task, g["wbytes"], g["abytes"], tp, train_bytes)
     fits = mem_gb <= g["mem_gb"]
@@ -291,7 +347,7 @@ def _predict_block(w: Workload, df: pd.DataFrame, idx: np.ndarray, g: dict, para
     lo, hi = np.exp(-half), np.exp(half)
 
     q_fwd = np.where(w.generative, np.maximum(seq_in, 1.0), seq_in)
-    t_fwd, ideal_fwd, comp_fwd = _pass(t, B, q_fwd, q_fwd, area, g, tp)
+    t_fwd, ideal_fwd, comp_fwd = _pass(t, B, q_fwd, q_fwd, area, g, tp, causal=w.generative)
     t_fwd = t_fwd + (_tp_comm(w, B, q_fwd, tp, g) if w.generative else 0.0)
     latency = t_fwd.copy()
     ideal, comp = ideal_fwd.copy(), comp_fwd.copy()
@@ -303,7 +359,7 @@ def _predict_block(w: Workload, df: pd.DataFrame, idx: np.ndarray, g: dict, para
     if training.any():
         opt_s = w.params_total * train_bytes / (g["bw"] * g["eff_mem"])
         grad_bytes = w.params_total * np.where(np.isin(prec, ["fp32", "tf32"]), 4.0, 2.0)
-        comm = np.where(n_gpu > 1, 2.0 * (n_gpu - 1) / n_gpu * grad_bytes / (g["ic_bps"] / 2.0), 0.0)
+        comm = _allreduce_s(grad_bytes, n_gpu, g)
         exposed = np.maximum(comm - DP_OVERLAP * 2.0 * t_fwd, 0.0)
         step = 3.0 * t_fwd - 2.0 * g["overhead_s"] + opt_s + exposed
         latency = np.where(training, step, latency)
@@ -347,7 +403,8 @@ def _predict_block(w: Workload, df: pd.DataFrame, idx: np.ndarray, g: dict, para
     out["tensor_parallel"][idx] = tp
     if not auto.any():
         out["batch_used"][idx] = B
-    out["flops_per_sample"][idx] = area * (t.count @ t.f1) + q_fwd * (t.count @ t.ftok) + q_fwd ** 2 * (t.count @ t.fctx)
+    k_attn = (q_fwd + 1.0) / 2.0 if w.generative else q_fwd  # causal prefill, as in _pass
+    out["flops_per_sample"][idx] = area * (t.count @ t.f1) + q_fwd * (t.count @ t.ftok) + q_fwd * k_attn * (t.count @ t.fctx)
     out["params_total"][idx] = w.params_total
     out["params_active"][idx] = w.params_active
     for j in np.flatnonzero(~fits):
@@ -376,5 +433,5 @@ def fit_hint(need_gb: float, have_gb: float, weights_gb: float, precision: str, 
             if b >= 1 and weights_gb + rest * b / batch + RUNTIME_OVERHEAD_GB <= have_gb:
                 ideas.append(f"batch {b}")
                 break
-    base = f"needs {need_gb:.1f} GB > {have_gb:.0f} GB"
+    base = f"needs {need_gb:.1f} GB > {have_gb:.1f} GB usable"
     return f"{base}; fits with {' or '.join(ideas)}" if ideas else f"{base}; needs more GPUs (multi-node) or a smaller model"

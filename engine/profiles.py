@@ -37,6 +37,7 @@ _SCALAR_SCHEMA: dict[str, tuple[tuple[type, ...], str, bool]] = {
     "interconnect": ((str,), "a string (e.g. nvlink4, pcie4)", True),
     "interconnect_gbps": ((int, float), "a positive number (GB/s, bidirectional)", True),
     "pcie_gbps": ((int, float), "a positive number (GB/s, bidirectional)", False),
+    "usable_memory_fraction": ((int, float), "a number in (0, 1] (share of memory_gb left to programs)", False),
     "source": ((str,), "a string naming the datasheet/whitepaper (URL)", True),
 }
 
@@ -64,6 +65,9 @@ class GpuProfile:
     launch_year: int | None = None
     launch_price_usd: float | None = None
     pcie_gbps: float | None = None
+    # share of the datasheet capacity programs can allocate: data-center GDDR6 parts keep in-band
+    # ECC on by default, which reserves 1/16 of the memory (a 16 GB T4 reports 15360 MiB)
+    usable_memory_fraction: float = 1.0
     sources: Mapping[str, str] = field(default_factory=dict)
     path: str = ""
 
@@ -96,6 +100,9 @@ def parse_profile(path: Path, data: Mapping[str, Any]) -> GpuProfile:
                 raise ProfileError(f"{path}: missing key '{key}': expected {desc}")
             continue
         _check(path, key, data[key], types, desc)
+    if data.get("usable_memory_fraction", 1.0) > 1.0:
+        raise ProfileError(f"{path}: key 'usable_memory_fraction': expected a number in (0, 1], "
+                           f"got {data['usable_memory_fraction']!r}")
     peaks = data.get("peak_tflops")
     if not isinstance(peaks, dict) or not peaks:
         raise ProfileError(f"{path}: key 'peak_tflops': expected a table of precision = TFLOPS")
@@ -137,6 +144,7 @@ def parse_profile(path: Path, data: Mapping[str, Any]) -> GpuProfile:
         launch_year=data.get("launch_year"),
         launch_price_usd=float(data["launch_price_usd"]) if "launch_price_usd" in data else None,
         pcie_gbps=float(data["pcie_gbps"]) if "pcie_gbps" in data else None,
+        usable_memory_fraction=float(data.get("usable_memory_fraction", 1.0)),
         sources=dict(sources),
         path=str(path),
     )

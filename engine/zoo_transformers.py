@@ -4,8 +4,8 @@ Each builder turns published architecture hyper-parameters (the model's config /
 `Operator`s. Conventions (shared with the Hugging Face front end):
 - a linear layer in->out: flops_per_token = 2*in*out, params = in*out (+ out if biased),
   activation elements per token = in + out;
-- attention core (softmax(QK^T)V): flops_per_token_ctx = 4 * heads * head_dim (QK^T and AV, no
-  causal halving: kernels compute the full tiles), KV-cache elements per context token
+- attention core (softmax(QK^T)V): flops_per_token_ctx = 4 * heads * head_dim (QK^T and AV over
+  the full context; the predictor halves it for a causal prefill), KV-cache elements per context token
   = 2 * kv_heads * head_dim; the score matrix is not materialised (flash attention);
 - embeddings are gathers (weights_streamed=False): only the looked-up rows move.
 """

@@ -233,3 +233,12 @@ def test_validate_bad_inputs_are_user_errors(user_csv, tmp_path):
     assert _run(["validate", "--data", str(tmp_path / "nope.csv")]) == 2
     assert _run(["validate", "--data", str(user_csv), "--confidence", "1.5"]) == 2
     assert _run(["validate", "--data", str(user_csv), "--format", "xml"]) == 2
+
+
+def test_rows_printed_as_batch_upper_bounds_are_predicted_at_the_batch_memory_holds():
+    rows = pd.DataFrame([
+        {"model": "llama-3.1-70b", "gpu": "A100-80GB-SXM", "gpu_count": 2, "task": "inference",
+         "runtime": "tensorrt-llm", "precision": "fp16", "batch_size": 3000, "seq_in": 128.0, "seq_out": 2048.0,
+         "batch_upper_bound": bound} for bound in (True, False)])
+    pts = cal.corpus_points(rows)
+    assert list(pts["max_batch"]) == [True, False]

@@ -116,3 +116,34 @@ def test_grid_is_vectorised_and_consistent_with_single_predictions(engine):
     for row, r in zip(rows, df.itertuples()):
         single = engine.predict(row["model"], row["gpu"], "fp16", row["batch_size"])
         assert single["latency_ms"] == pytest.approx(r.latency_ms)
+
+
+def test_max_batch_sizes_kv_cache_from_free_memory_like_serving_engines(engine):
+    # 70B fp16 over 2x80 GB leaves ~15 GB per GPU after weights: room for dozens of 2k-token
+    # sequences in TensorRT-LLM (90% of *free* memory), far fewer in vLLM (90% of *total* memory)
+    df = grid(engine, model=["llama-3.1-70b"] * 2, gpu=["A100-80GB-SXM"] * 2, precision=["fp16"] * 2,
+              batch_size=[3000, 3000], gpu_count=[2, 2], seq_in=[128, 128], seq_out=[2048, 2048],
+              runtime=["tensorrt-llm", "vllm"], max_batch=[True, True])
+    trt, vllm = df.batch_used
+    assert 15 <= trt <= 60 and 1 <= vllm < trt
+    assert (df.tensor_parallel == 2).all() and df.fits.all()
+    # a bound below what memory holds is kept as given
+    small = grid(engine, model=["llama-3.1-8b"], gpu=["H100-SXM"], precision=["fp16"], batch_size=[4],
+                 max_batch=[True])
+    assert small.batch_used.iloc[0] == 4
+
+
+def test_usable_memory_excludes_inband_ecc_on_gddr_datacenter_parts(engine):
+    t4, l40s, a100 = (engine.catalog.get(g) for g in ("T4", "L40S", "A100-80GB-SXM"))
+    assert t4.usable_memory_fraction == l40s.usable_memory_fraction == 0.9375  # 1/16 for ECC parity
+    assert a100.usable_memory_fraction == 1.0  # HBM: side-band ECC, full capacity
+
+
+def test_tensor_parallel_beyond_an_nvlink_bridge_pays_pcie(engine):
+    # A100 PCIe cards are NVLink-bridged in pairs: TP=8 crosses PCIe, the SXM board stays on NVLink
+    kw = dict(model=["llama-3.1-70b"] * 4, precision=["fp16"] * 4, batch_size=[1500] * 4,
+              seq_in=[512] * 4, seq_out=[128] * 4, gpu_count=[2, 8, 2, 8])
+    df = grid(engine, gpu=["A100-80GB-PCIe"] * 2 + ["A100-80GB-SXM"] * 2, **kw)
+    pcie2, pcie8, sxm2, sxm8 = df.tokens_per_s
+    assert list(df.tensor_parallel) == [2, 8, 2, 8]
+    assert pcie8 / pcie2 < sxm8 / sxm2

@@ -95,7 +95,7 @@ def test_every_profile_and_figure_has_a_source(catalog):
             assert target in {
                 "peak_tflops", "memory_gb", "memory_bandwidth_gbps", "sm_count", "l2_cache_mb",
                 "boost_clock_mhz", "sustained_clock_mhz", "tdp_w", "interconnect",
-                "interconnect_gbps", "pcie_gbps", "launch_price_usd", "launch_year",
+                "interconnect_gbps", "pcie_gbps", "launch_price_usd", "launch_year", "usable_memory_fraction",
             }, (prof.name, key)
             if "." in key:
                 assert key.split(".")[1] in prof.peak_tflops, (prof.name, key)
@@ -296,3 +296,10 @@ def test_alias_clash_between_profiles_is_an_error(tmp_path, monkeypatch):
 def test_per_precision_sources_fall_back_to_the_table_source(catalog):
     h100 = catalog.get("h100")
     assert "whitepaper" in h100.source_for("peak_tflops.fp16").lower()
+
+
+def test_usable_memory_fraction_must_be_a_share(tmp_path):
+    bad = tmp_path / "share.toml"
+    bad.write_text(minimal_profile(usable_memory_fraction="1.5"), encoding="utf-8")
+    with pytest.raises(ProfileError, match=r"'usable_memory_fraction'.*\(0, 1\]"):
+        load_catalog(tmp_path)
