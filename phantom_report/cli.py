@@ -54,10 +54,20 @@ def main(argv: list[str] | None = None) -> None:
     except typer.Abort:
         err.print("aborted")
         sys.exit(130)
-    except Exception as exc:  # click usage errors arrive as ClickException
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
+    except Exception as exc:  # usage errors (unknown option, missing argument) arrive as ClickException
+        if isinstance(exc, _click_exception_types()):
             exc.show()
             sys.exit(2)
         raise
+
+
+def _click_exception_types() -> tuple[type, ...]:
+    """ClickException classes in use: Typer >= 0.26 vendors Click as `typer._click`, older Typer
+    raises the `click` package's own; either may be installed, so both are recognised."""
+    types: list[type] = []
+    for mod in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            types.append(__import__(mod, fromlist=["ClickException"]).ClickException)
+        except (ImportError, AttributeError):
+            continue
+    return tuple(types)

@@ -69,3 +69,10 @@ def test_gpus_and_models_lists(cli):
     assert r.returncode == 0 and len(json.loads(r.stdout)) >= 18
     r = cli("gpus", "show", "h100")
     assert r.returncode == 0 and "H100" in r.stdout
+
+
+def test_usage_errors_are_one_message_not_a_traceback(cli):
+    for args in (("run", "examples/quickstart.yaml", "--output-dir", "x"), ("predict", "--model")):
+        r = cli(*args)
+        assert r.returncode == 2, (args, r.stderr)
+        assert "Traceback" not in r.stderr and "Error:" in r.stderr, (args, r.stderr)
