@@ -10,7 +10,10 @@ What is fitted (all physically meaningful, all bounded; see `parameter_specs`):
   per-kernel launch-cost multiplier (graph replay and fused engines launch fewer, cheaper kernels);
 - per runtime present: host/launch overhead per forward pass (`overhead_ms`);
 - globally: per-operator launch overhead (`per_op_overhead_us`) and the work per op at which
-  compute efficiency reaches half its maximum (`size_half_gflop`, scaled by SM count).
+  compute efficiency reaches half its maximum (`size_half_gflop`, scaled by SM count);
+- for multi-GPU rows: a fixed cost per all-reduce call (`allreduce_latency_us`) and the achieved
+  fraction of the link's bandwidth (`interconnect_eff`, in (0, 1]) of tensor-parallel and gradient
+  all-reduces.
 
 `compute_eff[arch].other` is not fitted: the IR's non-matmul ops (norms, elementwise, embeddings)
 carry ~no FLOPs, so they are memory-bound and the data cannot see it.
