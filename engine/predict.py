@@ -98,7 +98,7 @@ def _pass(t: _OpTable, B, q, k, per_sample, g: dict, tp, causal: bool = False
     ps = 0.0 if per_sample is None else per_sample[:, None]
     cnt = (t.count * active)[None, :]
     Bc, qc, kc, tpc = B[:, None], q[:, None], k[:, None], tp[:, None]
-    kattn = (kc + 1.0) / 2.0 if causal else kc  # keys each query attends to, on average
+    kattn = _keys_attended(kc, causal)
     work = Bc * (ps * t.f1 + qc * t.ftok + qc * kattn * t.fctx) / tpc  # FLOPs of one operator instance
     flops = cnt * work
     act = cnt * Bc * (ps * t.a1 + qc * t.atok + qc * kattn * t.actx + kc * t.kv) / tpc
@@ -120,6 +120,11 @@ def _pass(t: _OpTable, B, q, k, per_sample, g: dict, tp, causal: bool = False
     ideal = np.maximum(flops / peak, bytes_ / g["bw"][:, None]).sum(axis=1)
     compute_t = np.where(t_c >= t_m, op_t, 0.0).sum(axis=1)
     return total, ideal, compute_t
+
+
+def _keys_attended(k, causal: bool):
+    """Keys each query attends to, on average: all k, or (k + 1) / 2 under a causal mask."""
+    return (k + 1.0) / 2.0 if causal else k
 
 
 def _link_bps(g: dict, n_gpus) -> np.ndarray:
@@ -165,12 +170,12 @@ def _kv_bytes_per_seq(w: Workload, seq_in, seq_out, abytes, tp):
 def _max_batch(w: Workload, B, seq_in, seq_out, task, g, tp, train_bytes, runtime) -> np.ndarray:
     """Largest batch (<= B) that memory holds, the way serving engines size their KV cache."""
     if w.generative:
-        workspace, _ = _memory_gb(w, B, seq_in, seq_out, task, g["wbytes"], g["abytes"], tp, train_bytes)
-        workspace = workspace - B * _kv_bytes_per_seq(w, seq_in, seq_out, g["abytes"], tp) / 1e9
-        free = g["mem_gb"] - workspace
-        of_total = np.isin(runtime, list(KV_BUDGET_OF_TOTAL))
-        budget = np.where(of_total, KV_CACHE_FRACTION * g["mem_gb"] - workspace, KV_CACHE_FRACTION * free)
         per_seq = _kv_bytes_per_seq(w, seq_in, seq_out, g["abytes"], tp) / 1e9
+        total, _ = _memory_gb(w, B, seq_in, seq_out, task, g["wbytes"], g["abytes"], tp, train_bytes)
+        workspace = total - B * per_seq
+        of_total = np.isin(runtime, list(KV_BUDGET_OF_TOTAL))
+        budget = np.where(of_total, KV_CACHE_FRACTION * g["mem_gb"] - workspace,
+                          KV_CACHE_FRACTION * (g["mem_gb"] - workspace))
     else:
         m0, _ = _memory_gb(w, np.zeros_like(B), seq_in, seq_out, task, g["wbytes"], g["abytes"], tp, train_bytes)
         m1, _ = _memory_gb(w, np.ones_like(B), seq_in, seq_out, task, g["wbytes"], g["abytes"], tp, train_bytes)
@@ -403,8 +408,8 @@ def _predict_block(w: Workload, df: pd.DataFrame, idx: np.ndarray, g: dict, para
     out["tensor_parallel"][idx] = tp
     if not auto.any():
         out["batch_used"][idx] = B
-    k_attn = (q_fwd + 1.0) / 2.0 if w.generative else q_fwd  # causal prefill, as in _pass
-    out["flops_per_sample"][idx] = area * (t.count @ t.f1) + q_fwd * (t.count @ t.ftok) + q_fwd * k_attn * (t.count @ t.fctx)
+    out["flops_per_sample"][idx] = (area * (t.count @ t.f1) + q_fwd * (t.count @ t.ftok)
+                                    + q_fwd * _keys_attended(q_fwd, w.generative) * (t.count @ t.fctx))
     out["params_total"][idx] = w.params_total
     out["params_active"][idx] = w.params_active
     for j in np.flatnonzero(~fits):
