@@ -147,7 +147,9 @@ def calibrate(
         console.print(f"{r.scheme:>10} CV, {r.refit} refit ({r.n_folds} folds, {r.seconds:.0f}s): median APE {100 * s['median_ape']:.1f}%, "
                       f"mean APE {100 * s['mape']:.1f}%, within 25% {100 * s['within_25pct']:.0f}%, "
                       f"90% coverage {100 * s['coverage']:.1f}%")
-    console.print(f"interval log half-widths: {params.intervals['log_abs_residual_quantiles']}")
+    console.print(f"interval log half-widths (pooled): {params.intervals['log_abs_residual_quantiles']}")
+    for group, table in params.intervals.get("by_task_metric", {}).items():
+        console.print(f"  {group}: {table}")
     console.print(f"wrote {path}")
     if write_baseline:
         bpath = data_dir() / "accuracy_baseline.json"

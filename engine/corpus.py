@@ -266,9 +266,11 @@ class Rule:
     rule: str  # one of RULES
     value: float  # the rule's number (iterations_per_s: UNet evaluations per iteration; seq_in_default)
     reason: str
+    metric: str = ""  # one of METRICS, or "" for every metric (optional column of the rules file)
 
-    def matches(self, source: str, model: str) -> bool:
-        return source.startswith(self.source_prefix) and (not self.model or self.model == model)
+    def matches(self, source: str, model: str, metric: str = "") -> bool:
+        return (source.startswith(self.source_prefix) and (not self.model or self.model == model)
+                and (not self.metric or self.metric == metric))
 
 
 def load_rules(path: Path | None = None) -> tuple[Rule, ...]:
@@ -284,8 +286,12 @@ def load_rules(path: Path | None = None) -> tuple[Rule, ...]:
             if rule not in RULES:
                 raise CorpusError(f"{path}:{reader.line_num}: unknown rule {rule!r}; expected one of {', '.join(RULES)}")
             value = (rec.get("value") or "").strip()
+            metric = (rec.get("metric") or "").strip()
+            if metric and metric not in METRICS:
+                raise CorpusError(f"{path}:{reader.line_num}: unknown metric {metric!r}; expected one of "
+                                  f"{', '.join(METRICS)} or blank")
             rules.append(Rule((rec.get("source_prefix") or "").strip(), (rec.get("model") or "").strip(), rule,
-                              float(value) if value else math.nan, (rec.get("reason") or "").strip()))
+                              float(value) if value else math.nan, (rec.get("reason") or "").strip(), metric))
     return tuple(rules)
 
 
@@ -304,7 +310,7 @@ def apply_rules(row: dict, rules: Iterable[Rule]) -> dict:
     """
     notes = []
     for r in rules:
-        if not r.matches(row["source"], row["model"]):
+        if not r.matches(row["source"], row["model"], row["metric"]):
             continue
         if r.rule == "exclude":
             raise ValueError(f"excluded by interpretation.csv: {r.reason}")

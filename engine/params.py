@@ -17,6 +17,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from phantom_report.engine.intervals import half_width
+
 MATMUL_CLASSES = frozenset({"gemm", "conv", "attention"})
 
 _DEFAULT_COMPUTE = {"matmul": 0.55, "other": 0.25}
@@ -66,12 +68,15 @@ class CalibrationParams:
     def launch_mult(self, runtime: str) -> float:
         return float(self.runtime_launch_mult.get(runtime, 1.0))
 
-    def log_half_width(self, confidence: np.ndarray | float) -> np.ndarray:
-        """Half-width of the prediction interval in log space at each confidence (interpolated)."""
-        q = self.intervals.get("log_abs_residual_quantiles") or _DEFAULT_QUANTILES
-        levels = np.array(sorted(float(k) for k in q))
-        widths = np.array([float(q[k]) for k in sorted(q, key=float)])
-        return np.interp(np.asarray(confidence, dtype=float), levels, widths)
+    def log_half_width(self, confidence: np.ndarray | float, group: str | None = None) -> np.ndarray:
+        """Half-width of the prediction interval in log space at each confidence (interpolated).
+
+        `group` ("task/metric", e.g. "inference/tokens_per_s") takes that group's own quantiles where
+        calibration held out enough of its rows (Mondrian conformal: LLM token rates are predicted
+        far more tightly than CNN latencies, and one pooled width would be too wide for one and
+        too narrow for the other); otherwise the pooled quantiles."""
+        q = (self.intervals.get("by_task_metric") or {}).get(group) if group else None
+        return half_width(q or self.intervals.get("log_abs_residual_quantiles") or _DEFAULT_QUANTILES, confidence)
 
     @property
     def calibrated(self) -> bool:

@@ -122,6 +122,15 @@ def _pass(t: _OpTable, B, q, k, per_sample, g: dict, tp, causal: bool = False
     return total, ideal, compute_t
 
 
+def _half_width(params: CalibrationParams, confidence: np.ndarray, task: np.ndarray, metric: str) -> np.ndarray:
+    """Log half-width of each point's interval for one output metric (see `log_half_width`)."""
+    out = np.empty(len(task))
+    for t in np.unique(task):
+        sel = task == t
+        out[sel] = params.log_half_width(confidence[sel], f"{t}/{metric}")
+    return out
+
+
 def _keys_attended(k, causal: bool):
     """Keys each query attends to, on average: all k, or (k + 1) / 2 under a causal mask."""
     return (k + 1.0) / 2.0 if causal else k
@@ -348,8 +357,6 @@ def _predict_block(w: Workload, df: pd.DataFrame, idx: np.ndarray, g: dict, para
         out["batch_used"][idx] = B
     mem_gb, weights_gb = _memory_gb(w, B, seq_in, seq_out, task, g["wbytes"], g["abytes"], tp, train_bytes)
     fits = mem_gb <= g["mem_gb"]
-    half = params.log_half_width(df["confidence"].to_numpy()[idx])
-    lo, hi = np.exp(-half), np.exp(half)
 
     q_fwd = np.where(w.generative, np.maximum(seq_in, 1.0), seq_in)
     t_fwd, ideal_fwd, comp_fwd = _pass(t, B, q_fwd, q_fwd, area, g, tp, causal=w.generative)
@@ -394,12 +401,14 @@ def _predict_block(w: Workload, df: pd.DataFrame, idx: np.ndarray, g: dict, para
     bound = np.where(comp / latency >= 0.5, "compute", "memory")
     bound = np.where(g["overhead_s"] / latency > 0.5, "overhead", bound)
 
-    # log-symmetric intervals: the low latency pairs with the high throughput and vice versa
+    # log-symmetric intervals, each metric with its own held-out residual quantiles (per task)
+    confidence = df["confidence"].to_numpy()[idx]
     for name, value in (("latency_ms", latency * 1e3), ("throughput_per_s", throughput),
                         ("tokens_per_s", tokens), ("ttft_ms", ttft), ("tpot_ms", tpot)):
+        half = _half_width(params, confidence, task, name)
         out[name][idx] = value
-        out[f"{name}_low"][idx] = value * lo
-        out[f"{name}_high"][idx] = value * hi
+        out[f"{name}_low"][idx] = value * np.exp(-half)
+        out[f"{name}_high"][idx] = value * np.exp(half)
     out["memory_gb"][idx] = mem_gb
     out["fits"][idx] = fits
     out["power_w"][idx] = power

@@ -196,20 +196,36 @@ def cross_validate(
     return with_scores(res)
 
 
+def interval_groups(frame: pd.DataFrame) -> np.ndarray:
+    """Each row's interval group "task/metric" (the keys of `intervals.by_task_metric`)."""
+    return (frame["task"].astype(str) + "/" + frame["metric"].astype(str)).to_numpy()
+
+
 def add_intervals_cv(held: pd.DataFrame, confidence: float) -> pd.DataFrame:
-    """Intervals for held-out rows from the *other* folds' residuals (honest coverage)."""
+    """Intervals for held-out rows from the *other* folds' residuals (honest coverage), the way the
+    shipped intervals are built: per task/metric group where the other folds hold enough of its
+    rows (`MIN_ROWS_PER_INTERVAL_GROUP`), else pooled."""
     absr = np.abs(held["log_residual"].to_numpy())
     folds = held["fold"].to_numpy()
+    groups = interval_groups(held)
     hw = np.empty(len(held))
     for lab in np.unique(folds):
         mine = folds == lab
         hw[mine] = intervals.conformal_quantile(absr[~mine], confidence)
+        for g in np.unique(groups[mine]):
+            ref = ~mine & (groups == g)
+            if ref.sum() >= MIN_ROWS_PER_INTERVAL_GROUP:
+                hw[mine & (groups == g)] = intervals.conformal_quantile(absr[ref], confidence)
     return _finish(held, hw)
 
 
 def add_intervals_fixed(scored: pd.DataFrame, params: CalibrationParams, confidence: float) -> pd.DataFrame:
     """Intervals from the shipped calibration (scoring a user's data: nothing is refitted)."""
-    return _finish(scored, np.full(len(scored), float(params.log_half_width(confidence))))
+    groups = interval_groups(scored)
+    hw = np.empty(len(scored))
+    for g in np.unique(groups):
+        hw[groups == g] = float(params.log_half_width(confidence, g))
+    return _finish(scored, hw)
 
 
 def _finish(frame: pd.DataFrame, hw: np.ndarray) -> pd.DataFrame:
@@ -281,13 +297,14 @@ def shipped_intervals(cv: CvResult) -> dict:
     """The `intervals` block of calibration.json from leave-one-(GPU, model)-out residuals."""
     held = cv.held_out
     absr = np.abs(held["log_residual"].to_numpy(dtype=float))
-    groups = (held["task"] + "/" + held["metric"]).to_numpy()
+    groups = interval_groups(held)
     by_group = {g: intervals.quantile_table(absr[groups == g]) for g in sorted(set(groups))
                 if (groups == g).sum() >= MIN_ROWS_PER_INTERVAL_GROUP}
     return {
         "method": f"split-conformal on {SCHEME_TITLES[cv.scheme]} cross-validation |log(predicted/measured)|",
         "n_residuals": int(len(absr)),
         "log_abs_residual_quantiles": intervals.quantile_table(absr),
-        # per task/metric where >= MIN_ROWS_PER_INTERVAL_GROUP held-out rows support it (optional use)
+        # per task/metric where >= MIN_ROWS_PER_INTERVAL_GROUP held-out rows support it; the predictor
+        # uses these for that task's metric, the pooled table elsewhere
         "by_task_metric": by_group,
     }

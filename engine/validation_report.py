@@ -28,7 +28,7 @@ import pandas as pd
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
-from phantom_report.engine.validation import BREAKDOWNS, SCHEME_TITLES
+from phantom_report.engine.validation import BREAKDOWNS, MIN_ROWS_PER_INTERVAL_GROUP, SCHEME_TITLES
 from phantom_report.errors import PhantomError
 
 TEMPLATE = "validation.html.j2"
@@ -187,7 +187,8 @@ def build_context(
             "Cross-validation refits every fold from the uncalibrated defaults on the other folds' rows "
             "(warm-started from the full fit), so no row of the held-out group informs its prediction.",
             f"Interval: prediction × exp(±q), q = split-conformal {100 * confidence:.0f}% quantile of held-out "
-            "|log(predicted/measured)|; in cross-validation each group's q comes from the other groups only.",
+            "|log(predicted/measured)| of the row's task and metric (pooled over all rows where fewer than "
+            f"{MIN_ROWS_PER_INTERVAL_GROUP} held-out rows share them); in cross-validation each group's q comes from the other groups only.",
             "Rows that cannot be interpreted (unknown GPU or model, missing batch size, ...) or priced by the "
             "predictor are listed with the reason below, never dropped silently.",
         ],

@@ -179,16 +179,18 @@ def test_interpretation_rules(tmp_path):
 
     rules_path = tmp_path / "interpretation.csv"
     rules_path.write_text(
-        "source_prefix,model,rule,value,reason\n"
-        "perg,,value_per_gpu,,printed per GPU\n"
-        "gone,,exclude,,global batch with model parallelism\n"
-        "diff,resnet-50,iterations_per_s,2,one iteration = two passes\n"
-        "squad,,seq_in_default,384,README default\n"
-        "trt,,batch_upper_bound,,queued requests\n"
+        "source_prefix,model,rule,value,reason,metric\n"
+        "perg,,value_per_gpu,,printed per GPU,\n"
+        "gone,,exclude,,global batch with model parallelism,\n"
+        "diff,resnet-50,iterations_per_s,2,one iteration = two passes,\n"
+        "squad,,seq_in_default,384,README default,\n"
+        "trt,,batch_upper_bound,,queued requests,\n"
+        "warm,,exclude,,average includes the warm-up iteration,latency_ms\n"
     )
     rows = [_row(source="perg-1", gpu_count="4", value="100"), _row(source="gone-1"),
             _row(source="diff-1", batch_size="4", value="3"), _row(source="squad-1", model="llama-2-7b"),
-            _row(source="trt-1", batch_size="30000")]
+            _row(source="trt-1", batch_size="30000"),
+            _row(source="warm-1", metric="latency_ms"), _row(source="warm-1", metric="throughput_per_s")]
     path = _write(tmp_path / "m.csv", rows)
     c = load_corpus([path], _resolver(GPUS, "GPU"), _resolver(MODELS, "model"), load_rules(rules_path))
     by_src = c.rows.set_index("source")
@@ -197,6 +199,9 @@ def test_interpretation_rules(tmp_path):
     assert by_src.loc["squad-1", "seq_in"] == 384
     assert bool(by_src.loc["trt-1", "batch_upper_bound"]) and by_src.loc["trt-1", "batch_size"] == 30000
     assert c.rejected.iloc[0].reason.startswith("excluded by interpretation.csv: global batch")
+    # a metric-restricted rule only takes the rows of that metric
+    assert by_src.loc[["warm-1"], "metric"].tolist() == ["throughput_per_s"]
+    assert c.rejected.iloc[1].reason.endswith("average includes the warm-up iteration")
 
 
 def test_unknown_rule_is_a_user_error(tmp_path):
@@ -205,4 +210,7 @@ def test_unknown_rule_is_a_user_error(tmp_path):
     p = tmp_path / "interpretation.csv"
     p.write_text("source_prefix,model,rule,value,reason\nx,,guess,,no\n")
     with pytest.raises(CorpusError, match="unknown rule 'guess'"):
+        load_rules(p)
+    p.write_text("source_prefix,model,rule,value,reason,metric\nx,,exclude,,no,latency\n")
+    with pytest.raises(CorpusError, match=r"interpretation.csv:2: unknown metric 'latency'"):
         load_rules(p)

@@ -89,6 +89,22 @@ def test_intervals_bracket_prediction_and_widen_with_confidence(engine):
     assert (hi["latency_ms_high"] - hi["latency_ms_low"]) > (lo["latency_ms_high"] - lo["latency_ms_low"])
 
 
+def test_each_metric_gets_its_own_interval_width(engine):
+    """Mondrian conformal: a task/metric with its own held-out quantiles uses them, others the pool."""
+    from dataclasses import replace
+
+    pooled = {"0.5": 0.2, "0.9": 0.6, "0.99": 1.2}
+    tokens = {"0.5": 0.05, "0.9": 0.1, "0.99": 0.3}
+    params = replace(engine.params, intervals={"log_abs_residual_quantiles": pooled,
+                                               "by_task_metric": {"inference/tokens_per_s": tokens}})
+    pts = pd.DataFrame([{"model": "llama-3.1-8b", "gpu": "H100-SXM", "precision": "fp16", "batch_size": 8,
+                         "seq_in": 512, "seq_out": 128, "confidence": 0.9}])
+    r = engine.predict_grid(pts, params=params).iloc[0]
+    assert r["tokens_per_s_high"] / r["tokens_per_s"] == pytest.approx(np.exp(0.1))
+    assert r["ttft_ms_high"] / r["ttft_ms"] == pytest.approx(np.exp(0.6))
+    assert r["latency_ms"] / r["latency_ms_low"] == pytest.approx(np.exp(0.6))
+
+
 def test_power_between_idle_and_tdp(engine):
     r = engine.predict("resnet-50", "H100-SXM", "fp16", 256)
     tdp = engine.catalog.get("H100-SXM").tdp_w
