@@ -122,11 +122,14 @@ def _pass(t: _OpTable, B, q, k, per_sample, g: dict, tp, causal: bool = False
     return total, ideal, compute_t
 
 
-def _half_width(params: CalibrationParams, confidence: np.ndarray, task: np.ndarray, metric: str) -> np.ndarray:
-    """Log half-width of each point's interval for one output metric (see `log_half_width`)."""
-    out = np.empty(len(task))
-    for t in np.unique(task):
-        sel = task == t
+def _half_width(params: CalibrationParams, confidence: np.ndarray, task_masks: dict, metric: str) -> np.ndarray:
+    """Log half-width of each point's interval for one output metric (see `log_half_width`);
+    task_masks: task -> boolean mask of the block's points with that task."""
+    if len(task_masks) == 1:
+        (t,) = task_masks
+        return params.log_half_width(confidence, f"{t}/{metric}")
+    out = np.empty(len(confidence))
+    for t, sel in task_masks.items():
         out[sel] = params.log_half_width(confidence[sel], f"{t}/{metric}")
     return out
 
@@ -403,9 +406,10 @@ def _predict_block(w: Workload, df: pd.DataFrame, idx: np.ndarray, g: dict, para
 
     # log-symmetric intervals, each metric with its own held-out residual quantiles (per task)
     confidence = df["confidence"].to_numpy()[idx]
+    task_masks = {t: task == t for t in pd.unique(task)}
     for name, value in (("latency_ms", latency * 1e3), ("throughput_per_s", throughput),
                         ("tokens_per_s", tokens), ("ttft_ms", ttft), ("tpot_ms", tpot)):
-        half = _half_width(params, confidence, task, name)
+        half = _half_width(params, confidence, task_masks, name)
         out[name][idx] = value
         out[f"{name}_low"][idx] = value * np.exp(-half)
         out[f"{name}_high"][idx] = value * np.exp(half)
