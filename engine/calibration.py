@@ -2,15 +2,27 @@
 
 What is fitted (all physically meaningful, all bounded; see `parameter_specs`):
 
-- per GPU architecture present in the data: achieved fraction of peak matmul compute
-  (`compute_eff[arch].matmul`, in (0, 1]) and of peak memory bandwidth (`memory_eff[arch]`, (0, 1]);
+- per GPU architecture present in the data: achieved fraction of peak matmul compute on the 16-bit
+  tensor-core path (`compute_eff[arch].matmul`, in (0, 1]) and of peak memory bandwidth
+  (`memory_eff[arch]`, (0, 1]); and, where rows measure them, the fractions reached on the other
+  matmul paths: fp32 on the FMA pipeline (`matmul_fp32`) and 8-bit tensor cores (`matmul_8bit`,
+  int8/fp8). One value for every path was the largest structural error before: fp32 rows were
+  under-predicted and fp16 rows over-predicted on the same GPUs (grouped-CV median 16.2% -> 13.5%);
 - per runtime present other than the PyTorch baseline: a compute and a memory multiplier relative to
   PyTorch eager (TensorRT, TensorRT-LLM, ... fuse kernels and reach more of the roofline; the
   predictor caps arch_eff x multiplier at 1, so no prediction beats the datasheet), and a
   per-kernel launch-cost multiplier (graph replay and fused engines launch fewer, cheaper kernels);
 - per runtime present: host/launch overhead per forward pass (`overhead_ms`);
-- globally: per-operator launch overhead (`per_op_overhead_us`) and the work per op at which
-  compute efficiency reaches half its maximum (`size_half_gflop`, scaled by SM count);
+- globally: per-operator launch/dispatch cost (`per_op_overhead_us`, up to 100 us: eager PyTorch of
+  the DeepLearningExamples era with autocast pays Python dispatch plus cast kernels per op) and the
+  work per op at which compute efficiency reaches half its maximum (`size_half_gflop`, scaled by SM
+  count);
+- per architecture with grouped/depthwise convolution rows: the fraction of its matmul efficiency those
+  convolutions reach (`compute_eff[arch].grouped_conv`: many small per-group GEMMs; ResNeXt's 32
+  groups of 4-32 channels leave most of a tensor-core tile empty);
+- for mixture-of-experts models: the fraction of the dense matmul efficiency their expert GEMMs
+  reach (`moe_matmul_eff`: each expert multiplies only the tokens routed to it, in grouped GEMMs of
+  uneven, smaller shapes, plus the token permutation around them);
 - for multi-GPU rows: a fixed cost per all-reduce call (`allreduce_latency_us`) and the achieved
   fraction of the link's bandwidth (`interconnect_eff`, in (0, 1]) of tensor-parallel and gradient
   all-reduces.
@@ -39,7 +51,8 @@ import pandas as pd
 from scipy.optimize import least_squares
 from scipy.sparse import coo_matrix
 
-from phantom_report.engine.params import CalibrationParams
+from phantom_report.engine.params import FP32_MATMUL, GROUPED_CONV, MATMUL_PATH, CalibrationParams
+from phantom_report.engine.precision import COMPUTE_COLUMN
 
 PredictFn = Callable[[pd.DataFrame, CalibrationParams], pd.DataFrame]  # points, params -> predict_grid output
 
@@ -104,6 +117,12 @@ def parameter_specs(rows: pd.DataFrame) -> tuple[ParamSpec, ...]:
         scope = ("arch", arch)
         specs.append(ParamSpec(("compute_eff", arch, "matmul"), 0.03, 1.0, 0.6, 1.0, scope))
         specs.append(ParamSpec(("memory_eff", arch), 0.05, 1.0, 0.75, 1.0, scope))
+    # matmul paths other than 16-bit tensor cores (fp32 FMA, 8-bit tensor), where rows measure them
+    path_n = rows["arch_path"].value_counts()
+    for arch_path in sorted(a for a in path_n.index[path_n >= MIN_ROWS_PER_SCOPE] if a):
+        arch, path = arch_path.split("/")
+        prior = 0.75 if path == FP32_MATMUL else 0.5
+        specs.append(ParamSpec(("compute_eff", arch, path), 0.03, 1.0, prior, 1.0, ("arch_path", arch_path)))
     for rt in sorted(rt_n.index[rt_n >= MIN_ROWS_PER_SCOPE]):
         scope = ("runtime", rt)
         if rt != BASELINE_RUNTIME:
@@ -116,16 +135,33 @@ def parameter_specs(rows: pd.DataFrame) -> tuple[ParamSpec, ...]:
         scope = ("multi_gpu", True)
         specs.append(ParamSpec(("allreduce_latency_us",), 1.0, 200.0, 8.0, 1.5, scope))
         specs.append(ParamSpec(("interconnect_eff",), 0.05, 1.0, 0.8, 1.0, scope))
-    specs.append(ParamSpec(("per_op_overhead_us",), 0.1, 50.0, 4.0, 1.5, None))
+    grouped_n = rows.loc[rows["grouped_conv"], "arch"].value_counts()
+    for arch in sorted(grouped_n.index[grouped_n >= MIN_ROWS_PER_SCOPE]):
+        specs.append(ParamSpec(("compute_eff", arch, GROUPED_CONV), 0.02, 1.0, 0.5, 1.0, ("arch_grouped", arch)))
+    if rows["moe"].sum() >= MIN_ROWS_PER_SCOPE:
+        specs.append(ParamSpec(("moe_matmul_eff",), 0.1, 1.0, 0.8, 1.0, ("moe", True)))
+    specs.append(ParamSpec(("per_op_overhead_us",), 0.1, 100.0, 4.0, 1.5, None))
     specs.append(ParamSpec(("size_half_gflop",), 1e-4, 10.0, 0.05, 2.0, None))
     return tuple(specs)
 
 
-def with_arch(rows: pd.DataFrame, catalog) -> pd.DataFrame:
-    """Corpus rows plus the parameter-scope columns: `arch` (the GPU profile's architecture family)
-    and `multi_gpu` (the row's GPUs exchange data, so collectives apply)."""
-    arch = {g: catalog.get(g).architecture for g in rows["gpu"].unique()}
-    return rows.assign(arch=rows["gpu"].map(arch), multi_gpu=rows["gpu_count"] > 1)
+def with_arch(rows: pd.DataFrame, engine) -> pd.DataFrame:
+    """Corpus rows plus `arch` (the GPU profile's architecture family), `moe` (the model routes
+    tokens to experts) and the scope columns of `with_scopes`; engine: an `engine.api.Engine`."""
+    arch = rows["gpu"].map({g: engine.catalog.get(g).architecture for g in rows["gpu"].unique()})
+    workloads = {m: engine.workload(m) for m in rows["model"].unique()}
+    moe = rows["model"].map({m: w.params_active < w.params_total for m, w in workloads.items()})
+    grouped = rows["model"].map({m: any(o.op_class == GROUPED_CONV for o in w.operators) for m, w in workloads.items()})
+    return with_scopes(rows.assign(arch=arch, moe=moe.astype(bool), grouped_conv=grouped.astype(bool)))
+
+
+def with_scopes(rows: pd.DataFrame) -> pd.DataFrame:
+    """Rows with `arch` and `moe` plus the other parameter-scope columns: `arch_path` ("arch/matmul
+    path" for rows whose matmuls run on a path other than 16-bit tensor cores, else "") and
+    `multi_gpu` (the row's GPUs exchange data, so collectives apply)."""
+    path = rows["precision"].map(COMPUTE_COLUMN).map(MATMUL_PATH)
+    return rows.assign(arch_path=(rows["arch"] + "/" + path).where(path.notna(), ""),
+                       arch_grouped=rows["arch"].where(rows["grouped_conv"], ""), multi_gpu=rows["gpu_count"] > 1)
 
 
 def apply_values(base: CalibrationParams, specs: Sequence[ParamSpec], values: Sequence[float]) -> CalibrationParams:
@@ -147,6 +183,8 @@ def corpus_points(rows: pd.DataFrame) -> pd.DataFrame:
     pts = rows[list(POINT_COLUMNS)].copy()
     if "batch_upper_bound" in rows:
         pts["max_batch"] = rows["batch_upper_bound"].fillna(False).astype(bool)
+    if "tensor_parallel" in rows:
+        pts["tensor_parallel"] = rows["tensor_parallel"].fillna(0).astype(int)
     return pts
 
 

@@ -56,7 +56,7 @@ def _corpus_rows(eng, paths: list[Path] | None):
         where = ", ".join(str(p) for p in paths) if paths else "the built-in corpus"
         raise PhantomError(f"{where}: no usable measurement rows ({len(corpus.rejected)} rejected; "
                            "see BENCHMARK_SCHEMA.md)")
-    return corpus, with_arch(corpus.rows, eng.catalog)
+    return corpus, with_arch(corpus.rows, eng)
 
 
 def _schemes(text: str) -> list[str]:

@@ -25,6 +25,7 @@ size, non-positive value, conflicting duplicate, ...) is never dropped silently:
 | value | the measured number in the metric's unit (float > 0) |
 | notes | free text |
 | batch_upper_bound | batch_size is an upper bound (interpretation rule), see `apply_rules` |
+| tensor_parallel | GPUs one model instance spans (optional column, or interpretation rule); 0 = not given, the predictor chooses |
 | interpretation | the `interpretation.csv` rules applied to the row (comma list) |
 
 `Corpus.rejected` has file, line, row_id, the raw schema columns, and `reason`.
@@ -35,10 +36,10 @@ from __future__ import annotations
 import csv
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Mapping
 
 import pandas as pd
 
@@ -49,7 +50,8 @@ from phantom_report.errors import PhantomError
 REQUIRED_COLUMNS = (
     "source", "source_url", "gpu", "model", "task", "runtime", "precision", "batch_size", "metric", "value",
 )
-OPTIONAL_COLUMNS = ("gpu_count", "seq_in", "seq_out", "notes")
+# tensor_parallel: an extension of the shared schema (GPUs one model instance spans, when printed)
+OPTIONAL_COLUMNS = ("gpu_count", "seq_in", "seq_out", "notes", "tensor_parallel")
 METRICS = ("throughput_per_s", "latency_ms", "tokens_per_s", "prefill_tokens_per_s", "ttft_ms", "tpot_ms")
 TASKS = ("inference", "training")
 # metrics that only mean something for LLM inference (tokens_per_s also counts training tokens)
@@ -69,7 +71,7 @@ _SAME_VALUE_RTOL = 1e-9
 ROW_COLUMNS = (
     "row_id", "file", "line", "source", "source_url", "gpu_raw", "gpu", "gpu_count", "model_raw", "model",
     "task", "runtime", "precision", "batch_size", "seq_in", "seq_out", "metric", "value", "notes",
-    "batch_upper_bound", "interpretation",
+    "batch_upper_bound", "tensor_parallel", "interpretation",
 )
 REJECTED_COLUMNS = (
     "row_id", "file", "line", "source", "gpu", "gpu_count", "model", "task", "runtime", "precision", "batch_size",
@@ -206,6 +208,10 @@ def _interpret(rec: dict[str, str], resolve_gpu: Resolver, resolve_model: Resolv
     gpu_count = _parse_number(rec.get("gpu_count"), "gpu_count", integer=True)
     seq_in = _parse_number(rec.get("seq_in"), "seq_in", integer=True)
     seq_out = _parse_number(rec.get("seq_out"), "seq_out", integer=True)
+    tp = _parse_number(rec.get("tensor_parallel"), "tensor_parallel", integer=True)
+    gpus = 1 if math.isnan(gpu_count) else int(gpu_count)
+    if not math.isnan(tp) and not 1 <= tp <= gpus:
+        raise ValueError(f"tensor_parallel {int(tp)} must be between 1 and gpu_count ({gpus})")
     if metric in ("prefill_tokens_per_s", "ttft_ms") and math.isnan(seq_in):
         # prefill work grows with the prompt; without its length the number cannot be predicted
         raise ValueError(f"{metric} needs seq_in (the prompt length is not printed)")
@@ -218,11 +224,12 @@ def _interpret(rec: dict[str, str], resolve_gpu: Resolver, resolve_model: Resolv
         raise ValueError(str(exc)) from None
     return {
         "source": rec["source"].strip(), "source_url": rec["source_url"].strip(),
-        "gpu_raw": rec["gpu"].strip(), "gpu": gpu, "gpu_count": int(1 if math.isnan(gpu_count) else gpu_count),
+        "gpu_raw": rec["gpu"].strip(), "gpu": gpu, "gpu_count": gpus,
         "model_raw": rec["model"].strip(), "model": model, "task": task,
         "runtime": rec["runtime"].strip().lower(), "precision": precision, "batch_size": int(batch),
         "seq_in": seq_in, "seq_out": seq_out, "metric": metric, "value": value,
-        "notes": rec.get("notes", "").strip(), "batch_upper_bound": False, "interpretation": "",
+        "notes": rec.get("notes", "").strip(), "batch_upper_bound": False, "tensor_parallel": 0 if math.isnan(tp) else int(tp),
+        "interpretation": "",
     }
 
 
@@ -254,7 +261,7 @@ def _split_conflicts(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return rows[~conflicting & ~repeat], rows[conflicting]
 
 
-RULES = ("batch_upper_bound", "value_per_gpu", "exclude", "iterations_per_s", "seq_in_default")
+RULES = ("batch_upper_bound", "value_per_gpu", "exclude", "iterations_per_s", "seq_in_default", "tensor_parallel_all")
 
 
 @dataclass(frozen=True)
@@ -266,11 +273,16 @@ class Rule:
     rule: str  # one of RULES
     value: float  # the rule's number (iterations_per_s: UNet evaluations per iteration; seq_in_default)
     reason: str
-    metric: str = ""  # one of METRICS, or "" for every metric (optional column of the rules file)
+    # optional columns of the rules file, blank = every row
+    metric: str = ""  # one of METRICS
+    gpu: str = ""  # canonical GPU name
+    gpu_count: int = 0
 
-    def matches(self, source: str, model: str, metric: str = "") -> bool:
-        return (source.startswith(self.source_prefix) and (not self.model or self.model == model)
-                and (not self.metric or self.metric == metric))
+    def matches(self, row: Mapping) -> bool:
+        """Whether the rule applies to a typed corpus row (source, model, metric, gpu, gpu_count)."""
+        return (row["source"].startswith(self.source_prefix) and (not self.model or self.model == row["model"])
+                and (not self.metric or self.metric == row["metric"]) and (not self.gpu or self.gpu == row["gpu"])
+                and (not self.gpu_count or self.gpu_count == row["gpu_count"]))
 
 
 def load_rules(path: Path | None = None) -> tuple[Rule, ...]:
@@ -290,9 +302,23 @@ def load_rules(path: Path | None = None) -> tuple[Rule, ...]:
             if metric and metric not in METRICS:
                 raise CorpusError(f"{path}:{reader.line_num}: unknown metric {metric!r}; expected one of "
                                   f"{', '.join(METRICS)} or blank")
+            count = (rec.get("gpu_count") or "").strip()
+            if count and not count.isdigit():
+                raise CorpusError(f"{path}:{reader.line_num}: gpu_count {count!r} is not a whole number of GPUs")
             rules.append(Rule((rec.get("source_prefix") or "").strip(), (rec.get("model") or "").strip(), rule,
-                              float(value) if value else math.nan, (rec.get("reason") or "").strip(), metric))
+                              float(value) if value else math.nan, (rec.get("reason") or "").strip(), metric,
+                              (rec.get("gpu") or "").strip(), int(count or 0)))
     return tuple(rules)
+
+
+def _canonical_gpu(rule: Rule, resolve_gpu: Resolver) -> Rule:
+    """The rule with its GPU filter under the canonical name the rows carry (any alias may be written)."""
+    if not rule.gpu:
+        return rule
+    try:
+        return replace(rule, gpu=resolve_gpu(rule.gpu))
+    except PhantomError as exc:
+        raise CorpusError(f"{INTERPRETATION_FILE}: rule for {rule.source_prefix!r}: {exc}") from None
 
 
 def apply_rules(row: dict, rules: Iterable[Rule]) -> dict:
@@ -306,11 +332,14 @@ def apply_rules(row: dict, rules: Iterable[Rule]) -> dict:
     - seq_in_default: the source's stated sequence length where the row leaves seq_in empty;
     - batch_upper_bound: batch_size is an upper bound (queued requests, max batch); calibration
       and validation predict such rows at the largest batch memory holds (`max_batch`), the way
-      serving engines size their KV cache (see engine/predict.py).
+      serving engines size their KV cache (see engine/predict.py);
+    - tensor_parallel_all: the row's gpu_count GPUs run one model instance, tensor-parallel across
+      all of them (serving tables that print TP = GPU count); without it the predictor picks the
+      smallest tensor-parallel group that holds the model and replicates it over the rest.
     """
     notes = []
     for r in rules:
-        if not r.matches(row["source"], row["model"], row["metric"]):
+        if not r.matches(row):
             continue
         if r.rule == "exclude":
             raise ValueError(f"excluded by interpretation.csv: {r.reason}")
@@ -324,6 +353,8 @@ def apply_rules(row: dict, rules: Iterable[Rule]) -> dict:
             row["seq_in"] = r.value
         elif r.rule == "batch_upper_bound":
             row["batch_upper_bound"] = True
+        elif r.rule == "tensor_parallel_all":
+            row["tensor_parallel"] = row["gpu_count"]
         else:
             continue
         notes.append(r.rule)
@@ -349,6 +380,7 @@ def load_corpus(
     if resolve_gpu is None or resolve_model is None:
         dg, dm = default_resolvers()
         resolve_gpu, resolve_model = resolve_gpu or dg, resolve_model or dm
+    rules = tuple(_canonical_gpu(r, resolve_gpu) for r in rules)
     good: list[dict] = []
     bad: list[dict] = []
     for path in files:

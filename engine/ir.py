@@ -27,6 +27,7 @@ from typing import Mapping
 OP_CLASSES = (
     "gemm",  # dense matmul / linear / 1x1 conv lowered to GEMM
     "conv",  # spatial convolution
+    "grouped_conv",  # spatial convolution with groups > 1 (ResNeXt cardinality, depthwise): small per-group GEMMs
     "attention",  # softmax(QK^T)V core (projections are gemm)
     "elementwise",  # activations, residual adds, scaling
     "norm",  # layer/batch/group/RMS norm

@@ -19,9 +19,21 @@ import numpy as np
 
 from phantom_report.engine.intervals import half_width
 
-MATMUL_CLASSES = frozenset({"gemm", "conv", "attention"})
+MATMUL_CLASSES = frozenset({"gemm", "conv", "grouped_conv", "attention"})
 
-_DEFAULT_COMPUTE = {"matmul": 0.55, "other": 0.25}
+# Matmuls reach different fractions of their datasheet peak on each hardware path: at fp32 they run on
+# the CUDA cores' FMA pipeline (SGEMM gets ~80-90% of that, much lower, peak); 16-bit formats run on
+# the tensor cores (framework GEMMs get ~40-70% of it); 8-bit formats (int8, fp8) double the tensor
+# peak on paper, which quantize/dequantize and scaling epilogues keep kernels further from.
+# An architecture calibrated without rows on a path uses its tensor-path ("matmul") value.
+FP32_MATMUL, EIGHT_BIT_MATMUL = "matmul_fp32", "matmul_8bit"
+MATMUL_PATH = {"fp32": FP32_MATMUL, "int8": EIGHT_BIT_MATMUL, "fp8": EIGHT_BIT_MATMUL}  # compute column -> group
+# Grouped and depthwise convolutions run as many small per-group GEMMs (ResNeXt: 4-32 channels per
+# group) that fill the tensor cores poorly; compute_eff[arch][GROUPED_CONV] is the fraction of the
+# architecture's matmul efficiency they reach (1 = as efficient as a dense convolution).
+GROUPED_CONV = "grouped_conv"
+# textbook values until calibration has data (grouped_conv: calibrated 0.06-0.54 across architectures)
+_DEFAULT_COMPUTE = {"matmul": 0.55, "other": 0.25, GROUPED_CONV: 0.3}
 _DEFAULT_MEMORY = 0.7
 # Provisional interval (before calibration): +-50% at 90% (log 1.5 = 0.405)
 _DEFAULT_QUANTILES = {"0.5": 0.12, "0.8": 0.28, "0.9": 0.405, "0.95": 0.5, "0.99": 0.7}
@@ -33,7 +45,7 @@ class CalibrationParams:
     fitted_at: str = ""
     n_rows: int = 0
     n_params: int = 0
-    compute_eff: Mapping[str, Mapping[str, float]] = field(default_factory=dict)  # arch -> {matmul, other}
+    compute_eff: Mapping[str, Mapping[str, float]] = field(default_factory=dict)  # arch -> {matmul, matmul_fp32, matmul_8bit, grouped_conv, other}
     memory_eff: Mapping[str, float] = field(default_factory=dict)  # arch -> fraction of peak bandwidth
     runtime_compute_mult: Mapping[str, float] = field(default_factory=dict)
     runtime_memory_mult: Mapping[str, float] = field(default_factory=dict)
@@ -46,12 +58,20 @@ class CalibrationParams:
     # fraction of the link's one-way bandwidth (NCCL reaches ~70-85% of NVLink bus bandwidth)
     allreduce_latency_us: float = 8.0
     interconnect_eff: float = 0.8
+    # expert GEMMs of mixture-of-experts layers, as a fraction of the dense matmul efficiency
+    moe_matmul_eff: float = 0.8
     intervals: Mapping[str, Any] = field(default_factory=lambda: {"log_abs_residual_quantiles": dict(_DEFAULT_QUANTILES)})
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     # --- lookups (vectorised over arrays of names) ---
     def compute_eff_for(self, arch: str, group: str) -> float:
-        return float(self.compute_eff.get(arch, {}).get(group, _DEFAULT_COMPUTE[group]))
+        """group: "matmul" (16-bit tensor-core path), one of MATMUL_PATH's groups, or "other"."""
+        eff = self.compute_eff.get(arch, {})
+        if group in eff:
+            return float(eff[group])
+        if group in (FP32_MATMUL, EIGHT_BIT_MATMUL):
+            return self.compute_eff_for(arch, "matmul")
+        return _DEFAULT_COMPUTE[group]
 
     def memory_eff_for(self, arch: str) -> float:
         return float(self.memory_eff.get(arch, _DEFAULT_MEMORY))
@@ -90,7 +110,8 @@ class CalibrationParams:
             "runtime_memory_mult": dict(self.runtime_memory_mult), "overhead_ms": dict(self.overhead_ms),
             "per_op_overhead_us": self.per_op_overhead_us, "runtime_launch_mult": dict(self.runtime_launch_mult),
             "size_half_gflop": self.size_half_gflop, "allreduce_latency_us": self.allreduce_latency_us,
-            "interconnect_eff": self.interconnect_eff, "intervals": dict(self.intervals), "extra": dict(self.extra),
+            "interconnect_eff": self.interconnect_eff, "moe_matmul_eff": self.moe_matmul_eff,
+            "intervals": dict(self.intervals), "extra": dict(self.extra),
         }
 
     @classmethod

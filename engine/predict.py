@@ -4,10 +4,14 @@ Model (per operator j of the workload IR, per point i; see engine/ir.py for the 
 
     t_compute = flops / (peak_tflops[precision] * eff_compute * size_eff)
     t_memory  = bytes / (bandwidth * eff_memory)
-    t_op      = max(t_compute, t_memory) + launches * per_op_overhead
+    t_op      = max(t_compute, t_memory, launches * per_op_overhead)
+                (the host launches kernels ahead of the GPU, so a launch costs time only
+                 when it takes longer than the kernel it queues: small-batch passes are
+                 launch-bound, large ones hide it; adding the two instead was worse in CV)
     t_pass    = sum_j t_op + host_overhead(runtime) + tensor-parallel all-reduces
 
-eff_compute = min(1, arch_eff[arch, matmul|other] * runtime_mult) and eff_memory likewise, so no
+eff_compute = min(1, arch_eff[arch, matmul path|other] * runtime_mult) (x moe_matmul_eff for the
+expert GEMMs of mixture-of-experts layers) and eff_memory likewise, so no
 prediction is faster than the datasheet roofline; size_eff = w / (w + w_half * SMs/108) models
 under-filled GPUs for small per-op work w. LLM inference = prefill (TTFT, q = k = seq_in) then
 decode steps (q = 1, k grows from seq_in to seq_in + seq_out; per-step cost is linear in k, so the
@@ -30,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from phantom_report.engine.ir import Workload
-from phantom_report.engine.params import MATMUL_CLASSES, CalibrationParams
+from phantom_report.engine.params import GROUPED_CONV, MATMUL_CLASSES, MATMUL_PATH, CalibrationParams
 from phantom_report.engine.precision import ACTIVATION_BYTES, COMPUTE_COLUMN, WEIGHT_BYTES
 from phantom_report.engine.profiles import ProfileCatalog
 from phantom_report.errors import PredictionError
@@ -81,6 +85,8 @@ class _OpTable:
         self.experts = a("moe_experts")
         self.topk = a("moe_top_k")
         self.is_matmul = np.array([o.op_class in MATMUL_CLASSES for o in ops])
+        self.grouped = np.array([o.op_class == GROUPED_CONV for o in ops])
+        self.has_flops = (self.f1 + self.ftok + self.fctx) > 0
         # ops with only per-sample terms (encoders, pooler) run once per request, not per decode step
         self.per_token = (self.ftok + self.fctx + self.atok + self.actx + self.kv) > 0
         self.moe = self.experts > 0
@@ -97,12 +103,12 @@ def _pass(t: _OpTable, B, q, k, per_sample, g: dict, tp, causal: bool = False
     active = t.per_token if per_sample is None else np.ones_like(t.count, dtype=bool)
     ps = 0.0 if per_sample is None else per_sample[:, None]
     cnt = (t.count * active)[None, :]
-    Bc, qc, kc, tpc = B[:, None], q[:, None], k[:, None], tp[:, None]
-    kattn = _keys_attended(kc, causal)
-    work = Bc * (ps * t.f1 + qc * t.ftok + qc * kattn * t.fctx) / tpc  # FLOPs of one operator instance
-    flops = cnt * work
-    act = cnt * Bc * (ps * t.a1 + qc * t.atok + qc * kattn * t.actx + kc * t.kv) / tpc
-    weights = cnt * t.params / tpc
+    qc, kc = q[:, None], k[:, None]
+    qk = qc * _keys_attended(kc, causal)
+    per_gpu = (B / tp)[:, None]  # samples per GPU of the tensor-parallel group
+    work = per_gpu * (ps * t.f1 + qc * t.ftok + qk * t.fctx)  # FLOPs of one operator instance
+    act = (ps * t.a1 + qc * t.atok + qk * t.actx + kc * t.kv) * (per_gpu * cnt)
+    weights = cnt * t.params / tp[:, None]
     if t.moe.any():
         # experts read per pass: those any of the B*q tokens routed to (expected, uniform routing)
         tokens = (B * q)[:, None]
@@ -110,15 +116,21 @@ def _pass(t: _OpTable, B, q, k, per_sample, g: dict, tp, causal: bool = False
         weights = weights * np.clip(frac, 0.0, 1.0)
     bytes_ = weights * g["wbytes"][:, None] + act * g["abytes"][:, None]
     eff_c = np.where(t.is_matmul, g["eff_mm"][:, None], g["eff_other"][:, None])
+    if t.grouped.any():
+        eff_c = eff_c * np.where(t.grouped[None, :], g["grouped_eff"][:, None], 1.0)
+    if t.moe.any():  # expert GEMMs: grouped, uneven shapes, fewer tokens each
+        eff_c = eff_c * np.where(t.moe[None, :], g["moe_eff"][:, None], 1.0)
     peak = g["peak_flops"][:, None]
     # flops / (peak * eff * size_eff) with size_eff = work / (work + w_half), simplified: each
-    # instance costs its work plus the under-filled-GPU penalty w_half
-    t_c = np.where(work > 0, cnt * (work + g["half_flops"][:, None]) / (peak * eff_c), 0.0)
-    t_m = bytes_ / (g["bw"][:, None] * g["eff_mem"][:, None])
+    # instance costs its work plus the under-filled-GPU penalty w_half (ops without FLOPs cost none)
+    t_c = (cnt * t.has_flops) * (work + g["half_flops"][:, None]) / (peak * eff_c)
+    m_ideal = bytes_ / g["bw"][:, None]
+    t_m = m_ideal / g["eff_mem"][:, None]
+    ideal = np.maximum(cnt * work / peak, m_ideal).sum(axis=1)
     op_t = np.maximum(t_c, t_m)
-    total = op_t.sum(axis=1) + cnt.sum() * g["launch_s"] + g["overhead_s"]
-    ideal = np.maximum(flops / peak, bytes_ / g["bw"][:, None]).sum(axis=1)
     compute_t = np.where(t_c >= t_m, op_t, 0.0).sum(axis=1)
+    # launches overlap the kernels queued before them: each op costs the longer of the two
+    total = np.maximum(op_t, cnt * g["launch_s"][:, None], out=op_t).sum(axis=1) + g["overhead_s"]
     return total, ideal, compute_t
 
 
@@ -202,6 +214,14 @@ def _lookup(values: np.ndarray, fn) -> np.ndarray:
     return np.asarray([fn(u) for u in uniq])[codes]
 
 
+def _lookup_pairs(a: np.ndarray, b: np.ndarray, fn) -> np.ndarray:
+    """fn(a_i, b_i) evaluated once per distinct pair (without building string keys per point)."""
+    ca, ua = pd.factorize(a)
+    cb, ub = pd.factorize(b)
+    codes, pairs = pd.factorize(ca * len(ub) + cb)
+    return np.asarray([fn(ua[p // len(ub)], ub[p % len(ub)]) for p in pairs])[codes]
+
+
 def _gpu_arrays(points: pd.DataFrame, catalog: ProfileCatalog, params: CalibrationParams) -> dict:
     gpus = points["gpu"].to_numpy()
     precision = points["precision"].to_numpy()
@@ -209,13 +229,15 @@ def _gpu_arrays(points: pd.DataFrame, catalog: ProfileCatalog, params: Calibrati
     prof = {g: catalog.get(g) for g in pd.unique(gpus)}
     col = lambda fn: _lookup(gpus, lambda g: fn(prof[g]))  # noqa: E731
     arch = col(lambda p: p.architecture)
-    gp = gpus.astype(object) + "|" + precision.astype(object)
-    peak = _lookup(gp, lambda k: prof[k.split("|")[0]].peak(COMPUTE_COLUMN[k.split("|")[1]]) or np.nan).astype(float)
-    ar = arch.astype(object) + "|" + runtime.astype(object)
-    split = lambda k: k.split("|")  # noqa: E731
-    eff_mm = _lookup(ar, lambda k: min(params.compute_eff_for(split(k)[0], "matmul") * params.runtime_compute(split(k)[1]), 1.0))
-    eff_ot = _lookup(ar, lambda k: min(params.compute_eff_for(split(k)[0], "other") * params.runtime_compute(split(k)[1]), 1.0))
-    eff_mem = _lookup(ar, lambda k: min(params.memory_eff_for(split(k)[0]) * params.runtime_memory(split(k)[1]), 1.0))
+    peak = _lookup_pairs(gpus, precision, lambda g, p: prof[g].peak(COMPUTE_COLUMN[p]) or np.nan).astype(float)
+    # each hardware path (fp32 FMA, 16-bit tensor, 8-bit tensor) has its own achieved fraction of peak
+    path = _lookup(precision, lambda p: MATMUL_PATH.get(COMPUTE_COLUMN[p], "matmul"))
+    rt_compute = _lookup(runtime, params.runtime_compute).astype(float)
+    eff_mm = np.minimum(_lookup_pairs(arch, path, params.compute_eff_for).astype(float) * rt_compute, 1.0)
+    eff_ot = np.minimum(_lookup(arch, lambda a: params.compute_eff_for(a, "other")).astype(float) * rt_compute, 1.0)
+    eff_mem = np.minimum(_lookup(arch, params.memory_eff_for).astype(float)
+                         * _lookup(runtime, params.runtime_memory).astype(float), 1.0)
+    grouped = _lookup(arch, lambda a: params.compute_eff_for(a, GROUPED_CONV))
     sm = col(lambda p: p.sm_count).astype(float)
     return {
         "peak_flops": peak * 1e12,
@@ -230,6 +252,8 @@ def _gpu_arrays(points: pd.DataFrame, catalog: ProfileCatalog, params: Calibrati
         "pcie_bps": col(lambda p: p.pcie_gbps or p.interconnect_gbps).astype(float) * 1e9,
         "bridge_only": col(lambda p: p.form_factor == "pcie" and p.interconnect.startswith("nvlink")).astype(bool),
         "ic_eff": np.full(len(gpus), params.interconnect_eff),
+        "moe_eff": np.full(len(gpus), params.moe_matmul_eff),
+        "grouped_eff": grouped.astype(float),
         "allreduce_s": np.full(len(gpus), params.allreduce_latency_us * 1e-6),
         "mem_gb": col(lambda p: p.memory_gb * p.usable_memory_fraction).astype(float) * GB_PER_DATASHEET_GB,
         "tdp_w": col(lambda p: p.tdp_w).astype(float),
@@ -246,7 +270,7 @@ def normalize_points(points: pd.DataFrame, catalog: ProfileCatalog) -> pd.DataFr
         if col not in df:
             raise PredictionError(f"prediction grid is missing column '{col}'")
     defaults = {"seq_in": np.nan, "seq_out": np.nan, "task": "inference", "runtime": "pytorch",
-                "gpu_count": 1, "confidence": 0.9, "max_batch": False}
+                "gpu_count": 1, "confidence": 0.9, "max_batch": False, "tensor_parallel": 0}
     for col, val in defaults.items():
         if col not in df:
             df[col] = val
@@ -262,12 +286,17 @@ def normalize_points(points: pd.DataFrame, catalog: ProfileCatalog) -> pd.DataFr
     if bad:
         raise PredictionError(f"unknown task {bad[0]!r}; expected inference or training")
     df["runtime"] = df["runtime"].astype(str).str.lower()
-    for col in ("batch_size", "gpu_count"):
+    for col, least in (("batch_size", 1), ("gpu_count", 1), ("tensor_parallel", 0)):
         vals = pd.to_numeric(df[col], errors="coerce")
-        if vals.isna().any() or (vals < 1).any() or (vals != np.floor(vals)).any():
-            badv = df[col][vals.isna() | (vals < 1) | (vals != np.floor(vals))].iloc[0]
-            raise PredictionError(f"{col} must be a positive integer, got {badv!r}")
+        if vals.isna().any() or (vals < least).any() or (vals != np.floor(vals)).any():
+            badv = df[col][vals.isna() | (vals < least) | (vals != np.floor(vals))].iloc[0]
+            kind = "a positive integer" if least else "a GPU count (0 = choose automatically)"
+            raise PredictionError(f"{col} must be {kind}, got {badv!r}")
         df[col] = vals.astype(int)
+    over = df["tensor_parallel"] > df["gpu_count"]
+    if over.any():
+        r = df[over].iloc[0]
+        raise PredictionError(f"tensor_parallel {r['tensor_parallel']} is more than gpu_count {r['gpu_count']}")
     for col in ("seq_in", "seq_out"):
         vals = pd.to_numeric(df[col], errors="coerce")
         if (vals < 0).any():
@@ -342,13 +371,16 @@ def _predict_block(w: Workload, df: pd.DataFrame, idx: np.ndarray, g: dict, para
     training = task == "training"
     train_bytes = np.where(np.isin(prec, ["fp32", "tf32"]), 16.0, ADAM_BYTES_MIXED)
 
-    # tensor parallel: the smallest power of two (<= gpu_count) whose shard fits; rest is data parallel
+    # tensor parallel: as given, else the smallest power of two (<= gpu_count) whose shard fits;
+    # the remaining GPUs hold data-parallel replicas
     tp = np.ones_like(B)
     if w.generative:
         for cand in (2.0, 4.0, 8.0):
             need, _ = _memory_gb(w, B, seq_in, seq_out, task, g["wbytes"], g["abytes"], tp, train_bytes)
             grow = (need > g["mem_gb"]) & (cand <= n_gpu) & ~training
             tp = np.where(grow, cand, tp)
+        given = df["tensor_parallel"].to_numpy()[idx].astype(float)
+        tp = np.where((given > 0) & ~training, given, tp)
     dp = np.maximum(np.floor(n_gpu / tp), 1.0)
 
     # max_batch points: batch_size is an upper bound; take the largest batch that fits in memory

@@ -33,7 +33,7 @@ class _Net:
     def conv(self, name: str, cin: int, cout: int, k: int, hw_in: int, stride: int = 1,
              bias: bool = False, norm: str | None = "bn", act: bool = True, groups: int = 1) -> int:
         hw_out = (hw_in + stride - 1) // stride  # 'same' padding
-        self.add(name, "conv" if k > 1 else "gemm",
+        self.add(name, "gemm" if k == 1 else "grouped_conv" if groups > 1 else "conv",
                  2.0 * k * k * cin // groups * cout * hw_out * hw_out,
                  k * k * cin // groups * cout + (cout if bias else 0),
                  cin * hw_in * hw_in + cout * hw_out * hw_out)

@@ -37,7 +37,7 @@ def newton_cv(baseline):
 
     eng = Engine.load()
     corpus = load_corpus(None, eng.catalog.resolve, resolve_builtin)
-    rows = with_arch(corpus.rows, eng.catalog)
+    rows = with_arch(corpus.rows, eng)
     _, (cv,) = fit_and_validate(rows, EnginePredictor(eng), ["gpu_model"], baseline["confidence"], refit="newton")
     return cv
 

@@ -98,6 +98,8 @@ def synthetic_rows(noise: float = 0.0, seed: int = 0) -> pd.DataFrame:
                                          source=f"src-{g}"))
     rows = pd.DataFrame(recs)
     rows["arch"] = rows["gpu"].map(ARCH)
+    rows["moe"] = rows["grouped_conv"] = False
+    rows = cal.with_scopes(rows)
     rows["row_id"] = [f"f.csv:{i + 2}" for i in range(len(rows))]
     clean = cal.predicted_metric(rows, fake_predict(cal.corpus_points(rows), truth))
     rng = np.random.default_rng(seed)
@@ -123,6 +125,16 @@ def test_parameter_specs_bounds_and_baseline_runtime():
     for s in specs:
         if s.path[0] in ("compute_eff", "memory_eff"):
             assert 0 < s.lower < s.upper <= 1.0
+    assert not any(s.path[-1] == "matmul_fp32" for s in specs)  # all rows fp16: one tensor-core path
+
+
+def test_matmul_paths_get_parameters_where_rows_measure_them():
+    rows = synthetic_rows()
+    rows.loc[rows.arch == "alpha", "precision"] = "fp32"
+    specs = {s.name: s for s in cal.parameter_specs(cal.with_scopes(rows))}
+    fp32 = specs["compute_eff.alpha.matmul_fp32"]
+    assert fp32.scope == ("arch_path", "alpha/matmul_fp32") and 0 < fp32.lower < fp32.upper <= 1.0
+    assert "compute_eff.beta.matmul_fp32" not in specs and "compute_eff.alpha.matmul" in specs
 
 
 def test_apply_values_leaves_base_untouched():

@@ -118,6 +118,14 @@ def test_optional_columns_may_be_absent_and_extra_columns_kept_out(tmp_path):
     assert len(c.rows) == 1 and c.rows.iloc[0].gpu_count == 1
 
 
+def test_optional_tensor_parallel_column(tmp_path):
+    header = HEADER + ["tensor_parallel"]
+    c = _load(tmp_path, [_row(gpu_count="8", tensor_parallel="4"), _row(batch_size="4"),
+                         _row(batch_size="2", tensor_parallel="2")], header=header)
+    assert c.rows.tensor_parallel.tolist() == [4, 0]
+    assert c.rejected.reason.tolist() == ["tensor_parallel 2 must be between 1 and gpu_count (1)"]
+
+
 # --- the shipped corpus -------------------------------------------------------------------------
 
 # plausible ranges per unit: a number transcribed in the wrong unit (s for ms, per-minute for
@@ -204,6 +212,28 @@ def test_interpretation_rules(tmp_path):
     assert c.rejected.iloc[1].reason.endswith("average includes the warm-up iteration")
 
 
+def test_rules_can_target_one_gpu_and_gpu_count_and_set_tensor_parallel(tmp_path):
+    from phantom_report.engine.corpus import load_rules
+
+    rules_path = tmp_path / "interpretation.csv"
+    rules_path.write_text(
+        "source_prefix,model,rule,value,reason,metric,gpu,gpu_count\n"
+        "tab,,exclude,,slower on 2 GPUs than on 1,,h100,2\n"
+        "tab,,tensor_parallel_all,,TP = GPU count printed,,,\n"
+    )
+    rows = [_row(source="tab", gpu="H100", gpu_count="2", model="llama-2-7b"),
+            _row(source="tab", gpu="H100", gpu_count="4", model="llama-2-7b"),
+            _row(source="tab", gpu="A100", gpu_count="2", model="llama-2-7b")]
+    c = load_corpus([_write(tmp_path / "m.csv", rows)], _resolver(GPUS, "GPU"), _resolver(MODELS, "model"),
+                    load_rules(rules_path))
+    # the GPU filter is written as an alias ("h100") and still matches the canonical name the rows carry
+    assert sorted(zip(c.rows.gpu, c.rows.gpu_count)) == [("A100-80GB-SXM", 2), ("H100-SXM", 4)]
+    assert c.rows.tensor_parallel.tolist() == c.rows.gpu_count.tolist()
+    assert c.rejected.reason.tolist() == ["excluded by interpretation.csv: slower on 2 GPUs than on 1"]
+    # without the rule the predictor chooses the tensor-parallel group (0)
+    assert _load(tmp_path, [_row()]).rows.tensor_parallel.tolist() == [0]
+
+
 def test_unknown_rule_is_a_user_error(tmp_path):
     from phantom_report.engine.corpus import load_rules
 
@@ -214,3 +244,10 @@ def test_unknown_rule_is_a_user_error(tmp_path):
     p.write_text("source_prefix,model,rule,value,reason,metric\nx,,exclude,,no,latency\n")
     with pytest.raises(CorpusError, match=r"interpretation.csv:2: unknown metric 'latency'"):
         load_rules(p)
+    p.write_text("source_prefix,model,rule,value,reason,metric,gpu,gpu_count\nx,,exclude,,no,,,two\n")
+    with pytest.raises(CorpusError, match=r"interpretation.csv:2: gpu_count 'two' is not a whole number"):
+        load_rules(p)
+    p.write_text("source_prefix,model,rule,value,reason,metric,gpu,gpu_count\nx,,exclude,,no,,B200X,\n")
+    with pytest.raises(CorpusError, match=r"interpretation.csv: rule for 'x': unknown GPU 'B200X'"):
+        load_corpus([_write(tmp_path / "m.csv", [_row()])], _resolver(GPUS, "GPU"), _resolver(MODELS, "model"),
+                    load_rules(p))

@@ -11,9 +11,10 @@ def test_compare_acceptance_table(cli):
     assert len(rows) == 18
     by = {(x["model"], x["batch_size"], x["gpu"]): x for x in rows}
     for m in ("resnet-50", "bert-base", "llama-3.1-8b"):
-        for b in (1, 32):
-            assert by[(m, b, "H100-SXM")]["throughput_per_s"] > by[(m, b, "A100-80GB-SXM")]["throughput_per_s"] \
-                > by[(m, b, "T4")]["throughput_per_s"]
+        tput = {(b, g): by[(m, b, g)]["throughput_per_s"] for b in (1, 32) for g in ("H100-SXM", "A100-80GB-SXM", "T4")}
+        assert tput[32, "H100-SXM"] > tput[32, "A100-80GB-SXM"] > tput[32, "T4"]
+        # at batch 1 eager PyTorch can be bound by the host launching kernels, the same on any GPU
+        assert tput[1, "H100-SXM"] >= tput[1, "A100-80GB-SXM"] >= tput[1, "T4"]
     t4 = by[("llama-3.1-8b", 1, "T4")]
     assert t4["fits"] is False and "tensor parallel" in t4["fit_hint"]
 

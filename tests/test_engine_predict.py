@@ -39,14 +39,21 @@ def test_newer_gpus_are_faster(engine):
             df = grid(engine, model=[model] * 3, gpu=["T4", "A100-80GB-SXM", "H100-SXM"], precision=["fp16"] * 3,
                       batch_size=[b] * 3)
             t4, a100, h100 = df.throughput_per_s
-            assert h100 > a100 > t4, (model, b)
+            if b == 1 and model != "llama-3.1-8b":
+                # a small model at batch 1 can be bound by the host launching kernels, as fast on any
+                # GPU (the corpus: DLE PyTorch ResNet-50 21.03, 12.96 ms on T4 and 12.78 ms on V100)
+                assert h100 >= a100 >= t4, (model, b)
+            else:
+                assert h100 > a100 > t4, (model, b)
 
 
 def test_throughput_grows_with_batch_and_latency_too(engine):
     df = grid(engine, model=["resnet-50"] * 4, gpu=["A100-80GB-SXM"] * 4, precision=["fp16"] * 4,
               batch_size=[1, 8, 64, 256])
     assert np.all(np.diff(df.throughput_per_s) > 0)
-    assert np.all(np.diff(df.latency_ms) > 0)
+    # flat while kernel launches, not the GPU, set the pace (DLE PyTorch: 12.96 / 13.18 / 12.99 /
+    # 12.82 ms at batch 1 / 2 / 4 / 8 on T4), then growing with the work
+    assert np.all(np.diff(df.latency_ms) >= 0) and df.latency_ms.iloc[3] > 2 * df.latency_ms.iloc[1]
 
 
 def test_llama_8b_fp16_does_not_fit_t4_and_says_what_would(engine):
@@ -163,3 +170,39 @@ def test_tensor_parallel_beyond_an_nvlink_bridge_pays_pcie(engine):
     pcie2, pcie8, sxm2, sxm8 = df.tokens_per_s
     assert list(df.tensor_parallel) == [2, 8, 2, 8]
     assert pcie8 / pcie2 < sxm8 / sxm2
+
+
+def test_explicit_tensor_parallel_shards_a_model_that_would_fit_one_gpu(engine):
+    # 70B at fp8 fits one H100: by default 2 GPUs are two replicas; served TP2 (as NIM and
+    # trtllm-bench tables state), each token reads half the weights per GPU
+    df = grid(engine, model=["llama-3.1-70b"] * 2, gpu=["H100-SXM"] * 2, precision=["fp8"] * 2,
+              batch_size=[1, 1], gpu_count=[2, 2], tensor_parallel=[0, 2], runtime=["tensorrt-llm"] * 2)
+    auto, tp2 = df.iloc[0], df.iloc[1]
+    assert (auto.tensor_parallel, tp2.tensor_parallel) == (1, 2)
+    assert tp2.tpot_ms < auto.tpot_ms
+    assert tp2.tokens_per_s < auto.tokens_per_s  # one instance at batch 1 instead of two
+    with pytest.raises(PredictionError, match="tensor_parallel 4 is more than gpu_count 2"):
+        grid(engine, model=["llama-3.1-70b"], gpu=["H100-SXM"], precision=["fp8"], batch_size=[1],
+             gpu_count=[2], tensor_parallel=[4])
+    with pytest.raises(PredictionError, match="tensor_parallel must be a GPU count"):
+        grid(engine, model=["llama-3.1-70b"], gpu=["H100-SXM"], precision=["fp8"], batch_size=[1],
+             tensor_parallel=[-1])
+
+
+def test_each_matmul_path_has_its_own_efficiency(engine):
+    """fp32 matmuls (FMA pipeline) and 8-bit ones take their own achieved fraction of peak; an
+    architecture without one falls back to its 16-bit tensor-core value."""
+    from dataclasses import replace
+
+    from phantom_report.engine.params import EIGHT_BIT_MATMUL, FP32_MATMUL
+
+    base = replace(engine.params, compute_eff={"ampere": {"matmul": 0.5}})
+    split = replace(engine.params, compute_eff={"ampere": {"matmul": 0.5, FP32_MATMUL: 0.9, EIGHT_BIT_MATMUL: 0.25}})
+    assert base.compute_eff_for("ampere", FP32_MATMUL) == base.compute_eff_for("ampere", EIGHT_BIT_MATMUL) == 0.5
+    pts = pd.DataFrame({"model": ["bert-large"] * 3, "gpu": ["A100-80GB-SXM"] * 3,
+                        "precision": ["fp32", "fp16", "int8"], "batch_size": [256] * 3, "runtime": ["tensorrt"] * 3})
+    a = engine.predict_grid(pts, params=base).set_index("precision").throughput_per_s
+    b = engine.predict_grid(pts, params=split).set_index("precision").throughput_per_s
+    assert b["fp16"] == pytest.approx(a["fp16"])
+    assert b["fp32"] > 1.3 * a["fp32"]  # compute-bound at batch 256: faster with the higher efficiency
+    assert b["int8"] < 0.8 * a["int8"]

@@ -95,7 +95,8 @@ def _conv(inputs, outputs, consts, attrs, act) -> NodeCost:
     w, out = inputs[1], outputs[0]
     kernel = math.prod(w[2:])
     macs = numel(out) * w[1] * kernel  # out elems x (Cin/groups x kernel)
-    return NodeCost("conv" if kernel > 1 else "gemm", 2.0 * macs, act)
+    grouped = int(attrs.get("group", 1)) > 1
+    return NodeCost("gemm" if kernel == 1 else "grouped_conv" if grouped else "conv", 2.0 * macs, act)
 
 
 def _conv_transpose(inputs, outputs, consts, attrs, act) -> NodeCost:
