@@ -30,14 +30,11 @@ def baseline():
 @pytest.fixture(scope="module")
 def newton_cv(baseline):
     from phantom_report.engine.api import Engine
-    from phantom_report.engine.calibration import with_arch
-    from phantom_report.engine.corpus import load_corpus
+    from phantom_report.engine.calibration_cli import _corpus_rows
     from phantom_report.engine.validation import EnginePredictor, fit_and_validate
-    from phantom_report.engine.zoo import resolve_builtin
 
     eng = Engine.load()
-    corpus = load_corpus(None, eng.catalog.resolve, resolve_builtin)
-    rows = with_arch(corpus.rows, eng)
+    _, rows = _corpus_rows(eng, None)  # the rows `calibrate` fits: corpus reading rules + plausibility
     _, (cv,) = fit_and_validate(rows, EnginePredictor(eng), ["gpu_model"], baseline["confidence"], refit="newton")
     return cv
 

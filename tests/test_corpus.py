@@ -251,3 +251,21 @@ def test_unknown_rule_is_a_user_error(tmp_path):
     with pytest.raises(CorpusError, match=r"interpretation.csv: rule for 'x': unknown GPU 'B200X'"):
         load_corpus([_write(tmp_path / "m.csv", [_row()])], _resolver(GPUS, "GPU"), _resolver(MODELS, "model"),
                     load_rules(p))
+
+
+def test_rows_faster_than_the_datasheet_peak_are_set_aside(tmp_path, engine):
+    from phantom_report.engine.plausibility import set_aside_beyond_peak
+    from phantom_report.engine.zoo import resolve_builtin
+
+    # T4 fp32 peak 8.1 TFLOPS; ResNet-50 is ~8.2 GFLOP per image: 1,142 images/s would be 115% of it
+    rows = [_row(gpu="T4", precision="fp32", batch_size="128", value="1142"),
+            _row(gpu="T4", precision="fp32", batch_size="64", value="400"),
+            _row(gpu="T4", precision="fp32", batch_size="1", metric="latency_ms", value="0.5"),
+            _row(gpu="T4", precision="fp16", batch_size="128", value="1142"),
+            _row(gpu="T4", model="llama-2-7b", precision="fp16", metric="tokens_per_s", value="1e5")]
+    path = _write(tmp_path / "m.csv", rows)
+    c = set_aside_beyond_peak(load_corpus([path], engine.catalog.resolve, resolve_builtin), engine)
+    assert sorted(c.rows.value.tolist()) == [400.0, 1142.0, 1e5]  # fp16 peak is 65 TFLOPS; LLM rows unchecked
+    assert c.rows[c.rows.value == 1142].precision.tolist() == ["fp16"]
+    assert len(c.rejected) == 2 and c.rejected.reason.str.startswith("faster than the datasheet allows").all()
+    assert "implies 115% of the GPUs' peak fp32 compute" in c.rejected.reason.iloc[0]

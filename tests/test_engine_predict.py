@@ -196,11 +196,11 @@ def test_each_matmul_path_has_its_own_efficiency(engine):
 
     from phantom_report.engine.params import EIGHT_BIT_MATMUL, FP32_MATMUL
 
-    base = replace(engine.params, compute_eff={"ampere": {"matmul": 0.5}})
-    split = replace(engine.params, compute_eff={"ampere": {"matmul": 0.5, FP32_MATMUL: 0.9, EIGHT_BIT_MATMUL: 0.25}})
+    base = replace(engine.params, compute_eff={"ampere": {"matmul": 0.5}}, runtime_compute_mult={})
+    split = replace(base, compute_eff={"ampere": {"matmul": 0.5, FP32_MATMUL: 0.9, EIGHT_BIT_MATMUL: 0.25}})
     assert base.compute_eff_for("ampere", FP32_MATMUL) == base.compute_eff_for("ampere", EIGHT_BIT_MATMUL) == 0.5
     pts = pd.DataFrame({"model": ["bert-large"] * 3, "gpu": ["A100-80GB-SXM"] * 3,
-                        "precision": ["fp32", "fp16", "int8"], "batch_size": [256] * 3, "runtime": ["tensorrt"] * 3})
+                        "precision": ["fp32", "fp16", "int8"], "batch_size": [256] * 3})
     a = engine.predict_grid(pts, params=base).set_index("precision").throughput_per_s
     b = engine.predict_grid(pts, params=split).set_index("precision").throughput_per_s
     assert b["fp16"] == pytest.approx(a["fp16"])

@@ -1,0 +1,55 @@
+"""Physical plausibility of measurements: no GPU computes faster than its datasheet peak.
+
+A row whose implied FLOP rate (the workload's FLOPs per sample x the samples per second it reports)
+exceeds the peak of its GPUs at the labelled precision cannot have been measured at that precision
+(typically a mixed-precision or TensorRT number filed under fp32). Such rows are set aside with the
+reason, like rows the corpus reader cannot interpret, instead of teaching the calibration that fp32
+is faster than the hardware allows. Applies to fixed-work models' throughput and latency rows;
+token rates of generative models depend on the serving engine's batching and are not checked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+
+from phantom_report.engine.corpus import REJECTED_COLUMNS, Corpus
+from phantom_report.engine.precision import COMPUTE_COLUMN
+
+TRAINING_FLOPS_PER_FORWARD = 3.0  # forward + backward (two forwards' worth)
+
+
+def implied_peak_fraction(rows: pd.DataFrame, engine) -> np.ndarray:
+    """Each row's implied FLOP rate / datasheet peak of its GPUs at its precision (NaN: not checked)."""
+    from phantom_report.engine.calibration import corpus_points
+
+    pred = engine.predict_grid(corpus_points(rows).reset_index(drop=True))
+    value = rows["value"].to_numpy(dtype=float)
+    batch = rows["batch_size"].to_numpy(dtype=float)
+    metric = rows["metric"].to_numpy()
+    generative = rows["model"].map(lambda m: engine.workload(m).generative).to_numpy(dtype=bool)
+    samples_per_s = np.where(metric == "throughput_per_s", value,
+                             np.where(metric == "latency_ms", batch / (value / 1e3), np.nan))
+    samples_per_s = np.where(generative, np.nan, samples_per_s)
+    per_sample = pred["flops_per_sample"].to_numpy(dtype=float)
+    per_sample = per_sample * np.where(rows["task"].to_numpy() == "training", TRAINING_FLOPS_PER_FORWARD, 1.0)
+    peak = np.array([(engine.catalog.get(g).peak(COMPUTE_COLUMN[p]) or np.nan) * 1e12 * n
+                     for g, p, n in zip(rows["gpu"], rows["precision"], rows["gpu_count"])])
+    return samples_per_s * per_sample / peak
+
+
+def set_aside_beyond_peak(corpus: Corpus, engine) -> Corpus:
+    """The corpus with rows faster than their GPUs' datasheet peak moved to `rejected`, with the reason."""
+    if corpus.rows.empty:
+        return corpus
+    frac = implied_peak_fraction(corpus.rows, engine)
+    beyond = np.nan_to_num(frac, nan=0.0) > 1.0
+    if not beyond.any():
+        return corpus
+    bad = corpus.rows[beyond].assign(reason=[
+        f"faster than the datasheet allows: implies {f:.0%} of the GPUs' peak {COMPUTE_COLUMN[p]} compute, "
+        f"so not a measurement at precision {p}" for f, p in zip(frac[beyond], corpus.rows["precision"][beyond])])
+    rejected = pd.concat([corpus.rejected, bad[list(REJECTED_COLUMNS)]], ignore_index=True)
+    return replace(corpus, rows=corpus.rows[~beyond].reset_index(drop=True), rejected=rejected)
