@@ -151,7 +151,8 @@ def with_arch(rows: pd.DataFrame, engine) -> pd.DataFrame:
     arch = rows["gpu"].map({g: engine.catalog.get(g).architecture for g in rows["gpu"].unique()})
     workloads = {m: engine.workload(m) for m in rows["model"].unique()}
     moe = rows["model"].map({m: w.params_active < w.params_total for m, w in workloads.items()})
-    grouped = rows["model"].map({m: any(o.op_class == GROUPED_CONV for o in w.operators) for m, w in workloads.items()})
+    grouped = rows["model"].map({m: any(o.op_class == GROUPED_CONV for o in w.operators)
+                                 for m, w in workloads.items()})
     return with_scopes(rows.assign(arch=arch, moe=moe.astype(bool), grouped_conv=grouped.astype(bool)))
 
 

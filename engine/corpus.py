@@ -228,8 +228,8 @@ def _interpret(rec: dict[str, str], resolve_gpu: Resolver, resolve_model: Resolv
         "model_raw": rec["model"].strip(), "model": model, "task": task,
         "runtime": rec["runtime"].strip().lower(), "precision": precision, "batch_size": int(batch),
         "seq_in": seq_in, "seq_out": seq_out, "metric": metric, "value": value,
-        "notes": rec.get("notes", "").strip(), "batch_upper_bound": False, "tensor_parallel": 0 if math.isnan(tp) else int(tp),
-        "interpretation": "",
+        "notes": rec.get("notes", "").strip(), "batch_upper_bound": False,
+        "tensor_parallel": 0 if math.isnan(tp) else int(tp), "interpretation": "",
     }
 
 

@@ -114,6 +114,16 @@ def test_conv_transpose_gemm_pool(tmp_path):
     assert w.family == "cnn"
 
 
+def test_grouped_conv_is_its_own_op_class(tmp_path):
+    # depthwise 3x3 (group = channels): small per-group GEMMs the predictor prices with their own efficiency
+    x = helper.make_tensor_value_info("img", TensorProto.FLOAT, [1, 4, 8, 8])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 8, 8])
+    nodes = [helper.make_node("Conv", ["img", "dw"], ["y"], kernel_shape=[3, 3], pads=[1, 1, 1, 1], group=4)]
+    path = _save(tmp_path, helper.make_graph(nodes, "dw", [x], [y], initializer=[_init("dw", 4, 1, 3, 3)]))
+    (op,) = load_onnx(path).operators
+    assert op.op_class == "grouped_conv" and op.flops_per_sample == 2 * (4 * 8 * 8) * (1 * 3 * 3)
+
+
 def test_truncated_onnx_is_a_model_error(tmp_path):
     data = open(os.path.join(LIGHT, "light_resnet50.onnx"), "rb").read()
     bad = tmp_path / "truncated.onnx"

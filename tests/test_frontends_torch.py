@@ -41,7 +41,7 @@ def test_factory_flops_equal_flop_counter_on_real_tensors():
     root = [op for op in w.operators if op.name.startswith("TinyNet")]
     assert root and root[0].flops_per_sample == 2 * 16 * 32
     classes = {op.op_class for op in w.operators}
-    assert {"conv", "gemm", "norm", "pool", "elementwise"} <= classes
+    assert {"conv", "grouped_conv", "gemm", "norm", "pool", "elementwise"} <= classes
 
 
 def test_torchscript_and_export_files(tmp_path):

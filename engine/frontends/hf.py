@@ -344,7 +344,7 @@ def analytic_workload(model, config, arch: str, source: HfSource, seq_len: int |
             for n in conv_size:
                 in_positions *= n
             kernel = mod.weight[0].numel()  # in/groups * prod(kernel)
-            ops.add(Operator(name=_kind(name), op_class="conv",
+            ops.add(Operator(name=_kind(name), op_class="grouped_conv" if mod.groups > 1 else "conv",
                              flops_per_sample=2.0 * kernel * mod.out_channels * positions,
                              params=own(mod.parameters(recurse=False)),
                              act_elems_per_sample=float(mod.in_channels * in_positions + mod.out_channels * positions)))

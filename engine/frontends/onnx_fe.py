@@ -228,7 +228,7 @@ def load_onnx(path: str | Path, *, batch_size: int | None = None, seq_len: int |
     if not operators:
         raise ModelError(f"{path}: no operator could be costed (unknown ops: {dict(unknown)})")
     params_total = float(sum(op.params * op.count for op in operators))
-    has_conv = any(op.op_class == "conv" for op in operators)
+    has_conv = any(op.op_class in ("conv", "grouped_conv") for op in operators)
     return Workload(
         name=name or path.stem, display_name=f"{name or path.stem} (ONNX)",
         family="cnn" if has_conv else "other", operators=tuple(operators),

@@ -183,7 +183,9 @@ def module_workload(model, inputs: Sequence[Any], origin: str, name: str, fronte
         # one operator per op class (TorchScript reports everything at the root module)
         main = max(own, key=own.get)
         for cls, flops in own.items():
-            key = (label if cls == main else f"{label} [{cls}]", cls, flops / batch,
+            # a grouped convolution runs as small per-group GEMMs, priced with their own efficiency
+            op_class = "grouped_conv" if cls == "conv" and getattr(mod, "groups", 1) > 1 else cls
+            key = (label if cls == main else f"{label} [{cls}]", op_class, flops / batch,
                    params if cls == main else 0.0, act / batch if cls == main else 0.0, streamed)
             merged[key] = merged.get(key, 0) + 1
 
@@ -192,7 +194,7 @@ def module_workload(model, inputs: Sequence[Any], origin: str, name: str, fronte
                  weights_streamed=streamed)
         for (n, c, f, p, a, streamed), count in merged.items())
     params_total = float(sum(p.numel() for p in model.parameters()))
-    has_conv = any(op.op_class == "conv" for op in operators)
+    has_conv = any(op.op_class in ("conv", "grouped_conv") for op in operators)
     return Workload(
         name=name, display_name=f"{name} (PyTorch)", family="cnn" if has_conv else "other",
         operators=operators, params_total=params_total, params_active=params_total,
