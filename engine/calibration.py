@@ -157,8 +157,9 @@ def with_arch(rows: pd.DataFrame, engine) -> pd.DataFrame:
 
 
 def with_scopes(rows: pd.DataFrame) -> pd.DataFrame:
-    """Rows with `arch` and `moe` plus the other parameter-scope columns: `arch_path` ("arch/matmul
-    path" for rows whose matmuls run on a path other than 16-bit tensor cores, else "") and
+    """Rows with `arch`, `moe` and `grouped_conv` plus the derived parameter-scope columns:
+    `arch_path` ("arch/matmul path" for rows whose matmuls run on a path other than 16-bit tensor
+    cores, else ""), `arch_grouped` (arch for models with grouped convolutions, else "") and
     `multi_gpu` (the row's GPUs exchange data, so collectives apply)."""
     path = rows["precision"].map(COMPUTE_COLUMN).map(MATMUL_PATH)
     return rows.assign(arch_path=(rows["arch"] + "/" + path).where(path.notna(), ""),
