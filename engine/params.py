@@ -19,7 +19,7 @@ import numpy as np
 
 from phantom_report.engine.intervals import half_width
 
-MATMUL_CLASSES = frozenset({"gemm", "conv", "grouped_conv", "attention"})
+MATMUL_CLASSES = frozenset({"gemm", "conv", "grouped_conv", "attention"})  # run on the matmul path
 
 # Matmuls reach different fractions of their datasheet peak on each hardware path: at fp32 they run on
 # the CUDA cores' FMA pipeline (SGEMM gets ~80-90% of that, much lower, peak); 16-bit formats run on
@@ -32,8 +32,14 @@ MATMUL_PATH = {"fp32": FP32_MATMUL, "int8": EIGHT_BIT_MATMUL, "fp8": EIGHT_BIT_M
 # group) that fill the tensor cores poorly; compute_eff[arch][GROUPED_CONV] is the fraction of the
 # architecture's matmul efficiency they reach (1 = as efficient as a dense convolution).
 GROUPED_CONV = "grouped_conv"
-# textbook values until calibration has data (grouped_conv: calibrated 0.06-0.54 across architectures)
-_DEFAULT_COMPUTE = {"matmul": 0.55, "other": 0.25, GROUPED_CONV: 0.3}
+# The attention core (QK^T, softmax, xV) runs as batched GEMMs over head_dim-wide (64-128) operands
+# with a softmax between them: unfused framework kernels round-trip the score matrix and fill the
+# tensor cores far less than dense GEMMs do, while fused flash/FMHA kernels come close to them.
+# compute_eff[arch][ATTENTION] is the fraction of the architecture's matmul efficiency it reaches.
+ATTENTION = "attention"
+# textbook values until calibration has data (grouped_conv: calibrated 0.06-0.54 across architectures;
+# attention: 0.32 when one value is fitted for all architectures)
+_DEFAULT_COMPUTE = {"matmul": 0.55, "other": 0.25, GROUPED_CONV: 0.3, ATTENTION: 0.32}
 _DEFAULT_MEMORY = 0.7
 # Provisional interval (before calibration): +-50% at 90% (log 1.5 = 0.405)
 _DEFAULT_QUANTILES = {"0.5": 0.12, "0.8": 0.28, "0.9": 0.405, "0.95": 0.5, "0.99": 0.7}
@@ -45,7 +51,7 @@ class CalibrationParams:
     fitted_at: str = ""
     n_rows: int = 0
     n_params: int = 0
-    compute_eff: Mapping[str, Mapping[str, float]] = field(default_factory=dict)  # arch -> {matmul, matmul_fp32, matmul_8bit, grouped_conv, other}
+    compute_eff: Mapping[str, Mapping[str, float]] = field(default_factory=dict)  # arch -> {matmul, matmul_fp32, matmul_8bit, grouped_conv, attention, other}
     memory_eff: Mapping[str, float] = field(default_factory=dict)  # arch -> fraction of peak bandwidth
     runtime_compute_mult: Mapping[str, float] = field(default_factory=dict)
     runtime_memory_mult: Mapping[str, float] = field(default_factory=dict)
@@ -60,6 +66,10 @@ class CalibrationParams:
     interconnect_eff: float = 0.8
     # expert GEMMs of mixture-of-experts layers, as a fraction of the dense matmul efficiency
     moe_matmul_eff: float = 0.8
+    # share of the shorter of an op's compute and memory times that the longer does not hide: a
+    # kernel loads its first tiles before its math starts and stores its last results after it
+    # ends, so the roofline's max(compute, memory) is a lower bound (0 = perfect overlap)
+    unhidden_fraction: float = 0.0
     intervals: Mapping[str, Any] = field(default_factory=lambda: {"log_abs_residual_quantiles": dict(_DEFAULT_QUANTILES)})
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -111,6 +121,7 @@ class CalibrationParams:
             "per_op_overhead_us": self.per_op_overhead_us, "runtime_launch_mult": dict(self.runtime_launch_mult),
             "size_half_gflop": self.size_half_gflop, "allreduce_latency_us": self.allreduce_latency_us,
             "interconnect_eff": self.interconnect_eff, "moe_matmul_eff": self.moe_matmul_eff,
+            "unhidden_fraction": self.unhidden_fraction,
             "intervals": dict(self.intervals), "extra": dict(self.extra),
         }
 

@@ -4,14 +4,18 @@ Model (per operator j of the workload IR, per point i; see engine/ir.py for the 
 
     t_compute = flops / (peak_tflops[precision] * eff_compute * size_eff)
     t_memory  = bytes / (bandwidth * eff_memory)
-    t_op      = max(t_compute, t_memory, launches * per_op_overhead)
+    t_kernel  = max(t_compute, t_memory) + unhidden_fraction * min(t_compute, t_memory)
+                (a kernel's loads and math overlap only partly: first tiles load before the
+                 math starts, last results store after it ends)
+    t_op      = max(t_kernel, launches * per_op_overhead)
                 (the host launches kernels ahead of the GPU, so a launch costs time only
                  when it takes longer than the kernel it queues: small-batch passes are
                  launch-bound, large ones hide it; adding the two instead was worse in CV)
     t_pass    = sum_j t_op + host_overhead(runtime) + tensor-parallel all-reduces
 
-eff_compute = min(1, arch_eff[arch, matmul path|other] * runtime_mult) (x moe_matmul_eff for the
-expert GEMMs of mixture-of-experts layers) and eff_memory likewise, so no
+eff_compute = min(1, arch_eff[arch, matmul path|other] * runtime_mult) (x the architecture's
+grouped_conv or attention fraction for those op classes, x moe_matmul_eff for the expert GEMMs of
+mixture-of-experts layers) and eff_memory likewise, so no
 prediction is faster than the datasheet roofline; size_eff = w / (w + w_half * SMs/108) models
 under-filled GPUs for small per-op work w. LLM inference = prefill (TTFT, q = k = seq_in) then
 decode steps (q = 1, k grows from seq_in to seq_in + seq_out; per-step cost is linear in k, so the
@@ -34,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from phantom_report.engine.ir import Workload
-from phantom_report.engine.params import GROUPED_CONV, MATMUL_CLASSES, MATMUL_PATH, CalibrationParams
+from phantom_report.engine.params import ATTENTION, GROUPED_CONV, MATMUL_CLASSES, MATMUL_PATH, CalibrationParams
 from phantom_report.engine.precision import ACTIVATION_BYTES, COMPUTE_COLUMN, WEIGHT_BYTES
 from phantom_report.engine.profiles import ProfileCatalog
 from phantom_report.errors import PredictionError
@@ -86,6 +90,7 @@ class _OpTable:
         self.topk = a("moe_top_k")
         self.is_matmul = np.array([o.op_class in MATMUL_CLASSES for o in ops])
         self.grouped = np.array([o.op_class == GROUPED_CONV for o in ops])
+        self.attention = np.array([o.op_class == ATTENTION for o in ops])
         self.has_flops = (self.f1 + self.ftok + self.fctx) > 0
         # ops with only per-sample terms (encoders, pooler) run once per request, not per decode step
         self.per_token = (self.ftok + self.fctx + self.atok + self.actx + self.kv) > 0
@@ -116,19 +121,31 @@ def _pass(t: _OpTable, B, q, k, per_sample, g: dict, tp, causal: bool = False
         weights = weights * np.clip(frac, 0.0, 1.0)
     bytes_ = weights * g["wbytes"][:, None] + act * g["abytes"][:, None]
     eff_c = np.where(t.is_matmul, g["eff_mm"][:, None], g["eff_other"][:, None])
-    if t.grouped.any():
-        eff_c = eff_c * np.where(t.grouped[None, :], g["grouped_eff"][:, None], 1.0)
-    if t.moe.any():  # expert GEMMs: grouped, uneven shapes, fewer tokens each
-        eff_c = eff_c * np.where(t.moe[None, :], g["moe_eff"][:, None], 1.0)
+    # op classes below the dense-matmul efficiency: grouped convolutions, the attention core and
+    # expert GEMMs (grouped, uneven shapes, fewer tokens each); scaled in place, column by column,
+    # as each model has only a few such operators
+    for ops, key in ((t.grouped, "grouped_eff"), (t.attention, "attention_eff"), (t.moe, "moe_eff")):
+        if ops.any():
+            eff_c[:, ops] *= g[key][:, None]
     peak = g["peak_flops"][:, None]
+    # (the (points x operators) arrays below are updated in place: fresh temporaries of this size
+    # cost page faults that were a tenth of the sweep's time)
     # flops / (peak * eff * size_eff) with size_eff = work / (work + w_half), simplified: each
     # instance costs its work plus the under-filled-GPU penalty w_half (ops without FLOPs cost none)
-    t_c = (cnt * t.has_flops) * (work + g["half_flops"][:, None]) / (peak * eff_c)
-    m_ideal = bytes_ / g["bw"][:, None]
-    t_m = m_ideal / g["eff_mem"][:, None]
-    ideal = np.maximum(cnt * work / peak, m_ideal).sum(axis=1)
+    t_c = work + g["half_flops"][:, None]
+    t_c /= np.multiply(eff_c, peak, out=eff_c)
+    t_c *= cnt * t.has_flops
+    m_ideal = np.divide(bytes_, g["bw"][:, None], out=bytes_)
+    work *= cnt
+    work /= peak
+    ideal = np.maximum(work, m_ideal, out=work).sum(axis=1)
+    t_m = np.divide(m_ideal, g["eff_mem"][:, None], out=m_ideal)
+    compute_bound = t_c >= t_m
     op_t = np.maximum(t_c, t_m)
-    compute_t = np.where(t_c >= t_m, op_t, 0.0).sum(axis=1)
+    shorter = np.minimum(t_c, t_m, out=t_m)
+    shorter *= g["unhidden"][:, None]
+    op_t += shorter
+    compute_t = np.multiply(op_t, compute_bound, out=t_c).sum(axis=1)
     # launches overlap the kernels queued before them: each op costs the longer of the two
     total = np.maximum(op_t, cnt * g["launch_s"][:, None], out=op_t).sum(axis=1) + g["overhead_s"]
     return total, ideal, compute_t
@@ -238,6 +255,7 @@ def _gpu_arrays(points: pd.DataFrame, catalog: ProfileCatalog, params: Calibrati
     eff_mem = np.minimum(_lookup(arch, params.memory_eff_for).astype(float)
                          * _lookup(runtime, params.runtime_memory).astype(float), 1.0)
     grouped = _lookup(arch, lambda a: params.compute_eff_for(a, GROUPED_CONV))
+    attention = _lookup(arch, lambda a: params.compute_eff_for(a, ATTENTION))
     sm = col(lambda p: p.sm_count).astype(float)
     return {
         "peak_flops": peak * 1e12,
@@ -254,6 +272,8 @@ def _gpu_arrays(points: pd.DataFrame, catalog: ProfileCatalog, params: Calibrati
         "ic_eff": np.full(len(gpus), params.interconnect_eff),
         "moe_eff": np.full(len(gpus), params.moe_matmul_eff),
         "grouped_eff": grouped.astype(float),
+        "attention_eff": attention.astype(float),
+        "unhidden": np.full(len(gpus), params.unhidden_fraction),
         "allreduce_s": np.full(len(gpus), params.allreduce_latency_us * 1e-6),
         "mem_gb": col(lambda p: p.memory_gb * p.usable_memory_fraction).astype(float) * GB_PER_DATASHEET_GB,
         "tdp_w": col(lambda p: p.tdp_w).astype(float),

@@ -98,7 +98,7 @@ def synthetic_rows(noise: float = 0.0, seed: int = 0) -> pd.DataFrame:
                                          source=f"src-{g}"))
     rows = pd.DataFrame(recs)
     rows["arch"] = rows["gpu"].map(ARCH)
-    rows["moe"] = rows["grouped_conv"] = False
+    rows["moe"] = rows["grouped_conv"] = rows["attention"] = False
     rows = cal.with_scopes(rows)
     rows["row_id"] = [f"f.csv:{i + 2}" for i in range(len(rows))]
     clean = cal.predicted_metric(rows, fake_predict(cal.corpus_points(rows), truth))

@@ -206,3 +206,32 @@ def test_each_matmul_path_has_its_own_efficiency(engine):
     assert b["fp16"] == pytest.approx(a["fp16"])
     assert b["fp32"] > 1.3 * a["fp32"]  # compute-bound at batch 256: faster with the higher efficiency
     assert b["int8"] < 0.8 * a["int8"]
+
+
+def test_attention_core_has_its_own_efficiency(engine):
+    """The attention core runs at its own fraction of the matmul efficiency: a slower one costs a
+    long-sequence encoder more than a short one (attention FLOPs grow with seq^2, projections with
+    seq) and leaves a CNN, which has no attention, untouched."""
+    from dataclasses import replace
+
+    from phantom_report.engine.params import ATTENTION
+
+    fused = replace(engine.params, compute_eff={"ampere": {"matmul": 0.5, ATTENTION: 1.0}}, runtime_compute_mult={})
+    unfused = replace(fused, compute_eff={"ampere": {"matmul": 0.5, ATTENTION: 0.25}})
+    pts = pd.DataFrame({"model": ["bert-large", "bert-large", "resnet-50"], "gpu": ["A100-80GB-SXM"] * 3,
+                        "precision": ["fp16"] * 3, "batch_size": [64] * 3, "seq_in": [128, 512, np.nan]})
+    slowdown = (engine.predict_grid(pts, params=unfused).latency_ms
+                / engine.predict_grid(pts, params=fused).latency_ms).to_numpy()
+    assert slowdown[1] > slowdown[0] > 1.0
+    assert slowdown[2] == pytest.approx(1.0)
+
+
+def test_unhidden_fraction_adds_part_of_the_shorter_of_compute_and_memory(engine):
+    """0 is the pure roofline max(compute, memory); 1 adds them, so an op costs at most twice as long."""
+    from dataclasses import replace
+
+    pts = pd.DataFrame({"model": ["bert-large", "resnet-50"], "gpu": ["A100-80GB-SXM"] * 2,
+                        "precision": ["fp16"] * 2, "batch_size": [128, 128]})  # not launch-bound
+    lat = {u: engine.predict_grid(pts, params=replace(engine.params, unhidden_fraction=u)).latency_ms.to_numpy()
+           for u in (0.0, 0.5, 1.0)}
+    assert np.all(lat[0.0] < lat[0.5]) and np.all(lat[0.5] < lat[1.0]) and np.all(lat[1.0] < 2 * lat[0.0])
