@@ -23,10 +23,17 @@ What is fitted (all physically meaningful, all bounded; see `parameter_specs`):
 - per architecture with rows of attention models: the fraction of its matmul efficiency the attention
   core reaches (`compute_eff[arch].attention`: batched GEMMs over head_dim-wide operands around a
   softmax; unfused framework kernels reach far less than dense GEMMs, fused FMHA close to them);
-  one value for all architectures took grouped-CV median 12.1% -> 11.7%, one per architecture 11.3%;
+  one value for all architectures took grouped-CV median 12.1% -> 11.7%, one per architecture 11.3%
+  (Newton-refit CV; one per runtime instead was as good on (GPU, model) folds, worse holding out a
+  source or a GPU; both together were worse than either);
 - globally: the share of the shorter of each op's compute and memory times its longer one does not
   hide (`unhidden_fraction`: tiles load before the math starts and results store after it ends;
-  the pure roofline max() was 12.8% -> 12.1% median);
+  pure roofline max() -> this: 12.8% -> 12.1% median, Newton-refit CV);
+- globally: how much more of its peak a GPU with narrower matmul units reaches
+  (`matmul_width_exponent`; see params.REFERENCE_MATMUL_WIDTH) and how far below the boost clock
+  power-limited parts run (`base_clock_exponent`). Before them one efficiency per architecture served
+  A100 (2048 FLOPs/SM/clock) and RTX 3090 (512) alike: Newton-refit CV median 11.3% -> 11.05%,
+  RTX 3090 47% -> 18%, RTX 5090 36% -> 7%, A10 35% -> 24%;
 - for mixture-of-experts models: the fraction of the dense matmul efficiency their expert GEMMs
   reach (`moe_matmul_eff`: each expert multiplies only the tokens routed to it, in grouped GEMMs of
   uneven, smaller shapes, plus the token permutation around them);
@@ -151,6 +158,8 @@ def parameter_specs(rows: pd.DataFrame) -> tuple[ParamSpec, ...]:
     if rows["moe"].sum() >= MIN_ROWS_PER_SCOPE:
         specs.append(ParamSpec(("moe_matmul_eff",), 0.1, 1.0, 0.8, 1.0, ("moe", True)))
     specs.append(ParamSpec(("unhidden_fraction",), 1e-3, 1.0, 0.1, 2.0, None))
+    specs.append(ParamSpec(("matmul_width_exponent",), 1e-3, 2.0, 0.3, 2.0, None))
+    specs.append(ParamSpec(("base_clock_exponent",), 1e-3, 1.0, 0.2, 2.0, None))
     specs.append(ParamSpec(("per_op_overhead_us",), 0.1, 100.0, 4.0, 1.5, None))
     specs.append(ParamSpec(("size_half_gflop",), 1e-4, 10.0, 0.05, 2.0, None))
     return tuple(specs)

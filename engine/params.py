@@ -25,7 +25,8 @@ MATMUL_CLASSES = frozenset({"gemm", "conv", "grouped_conv", "attention"})  # run
 # the CUDA cores' FMA pipeline (SGEMM gets ~80-90% of that, much lower, peak); 16-bit formats run on
 # the tensor cores (framework GEMMs get ~40-70% of it); 8-bit formats (int8, fp8) double the tensor
 # peak on paper, which quantize/dequantize and scaling epilogues keep kernels further from.
-# An architecture calibrated without rows on a path uses its tensor-path ("matmul") value.
+# An architecture calibrated without 8-bit rows uses its 16-bit tensor value there (same tensor cores);
+# without fp32 rows, the textbook FMA-pipeline value (a different unit: its tensor value says nothing).
 FP32_MATMUL, EIGHT_BIT_MATMUL = "matmul_fp32", "matmul_8bit"
 MATMUL_PATH = {"fp32": FP32_MATMUL, "int8": EIGHT_BIT_MATMUL, "fp8": EIGHT_BIT_MATMUL}  # compute column -> group
 # Grouped and depthwise convolutions run as many small per-group GEMMs (ResNeXt: 4-32 channels per
@@ -37,9 +38,20 @@ GROUPED_CONV = "grouped_conv"
 # tensor cores far less than dense GEMMs do, while fused flash/FMHA kernels come close to them.
 # compute_eff[arch][ATTENTION] is the fraction of the architecture's matmul efficiency it reaches.
 ATTENTION = "attention"
-# textbook values until calibration has data (grouped_conv: calibrated 0.06-0.54 across architectures;
-# attention: 0.32 when one value is fitted for all architectures)
-_DEFAULT_COMPUTE = {"matmul": 0.55, "other": 0.25, GROUPED_CONV: 0.3, ATTENTION: 0.32}
+# Narrower matmul units are easier to keep fed from shared memory and registers, so kernels reach a
+# larger fraction of their peak on them. Width W = datasheet peak / (SMs x boost clock), in FLOPs per
+# SM per clock: on the 16-bit tensor path 512 for GeForce (FP32-accumulate at half rate), 1024 for
+# V100/T4/A10/L40S, 2048 for A100/MI300X, ~3800 for H100; 128 or 256 (dual-issue) on the fp32 FMA
+# path. A GPU's matmul efficiency is compute_eff[arch][path] x max(1, reference / W) **
+# matmul_width_exponent (capped at 1), so GPUs of one architecture but different SM designs (A100 vs
+# A10 vs RTX 3090) each get their own. One-sided: units wider than the reference are not penalised
+# further, because the generations that widened them (Hopper, Blackwell) added asynchronous operand
+# movement (TMA, warpgroup MMA) to feed them; the corpus has no wide-vs-wider pair within one
+# architecture to fit it, and a two-sided power law predicted B200 no faster than H100.
+REFERENCE_MATMUL_WIDTH = {"matmul": 2048.0, FP32_MATMUL: 256.0, EIGHT_BIT_MATMUL: 4096.0}
+# textbook values until calibration has data (calibrated across architectures: grouped_conv 0.04-0.79,
+# attention 0.16-1.0; 0.32 when one attention value is fitted for all of them)
+_DEFAULT_COMPUTE = {"matmul": 0.55, FP32_MATMUL: 0.75, "other": 0.25, GROUPED_CONV: 0.3, ATTENTION: 0.32}
 _DEFAULT_MEMORY = 0.7
 # Provisional interval (before calibration): +-50% at 90% (log 1.5 = 0.405)
 _DEFAULT_QUANTILES = {"0.5": 0.12, "0.8": 0.28, "0.9": 0.405, "0.95": 0.5, "0.99": 0.7}
@@ -51,7 +63,10 @@ class CalibrationParams:
     fitted_at: str = ""
     n_rows: int = 0
     n_params: int = 0
-    compute_eff: Mapping[str, Mapping[str, float]] = field(default_factory=dict)  # arch -> {matmul, matmul_fp32, matmul_8bit, grouped_conv, attention, other}
+    # arch -> {matmul, matmul_fp32, matmul_8bit, grouped_conv, attention, other}: achieved fraction of
+    # peak for units at least REFERENCE_MATMUL_WIDTH wide, at the boost clock (grouped_conv, attention:
+    # fractions of the matmul value)
+    compute_eff: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     memory_eff: Mapping[str, float] = field(default_factory=dict)  # arch -> fraction of peak bandwidth
     runtime_compute_mult: Mapping[str, float] = field(default_factory=dict)
     runtime_memory_mult: Mapping[str, float] = field(default_factory=dict)
@@ -70,6 +85,13 @@ class CalibrationParams:
     # kernel loads its first tiles before its math starts and stores its last results after it
     # ends, so the roofline's max(compute, memory) is a lower bound (0 = perfect overlap)
     unhidden_fraction: float = 0.0
+    # see REFERENCE_MATMUL_WIDTH (0 = efficiency independent of the per-SM width)
+    matmul_width_exponent: float = 0.0
+    # Peaks are quoted at the boost clock; under sustained load power-limited parts run nearer their
+    # base clock (a 70 W T4: base 585, boost 1590 MHz), so compute runs at (base / boost) ** this of
+    # its peak (0 = boost clock held, 1 = base clock; profiles without a published base clock give
+    # base = boost, no reduction)
+    base_clock_exponent: float = 0.0
     intervals: Mapping[str, Any] = field(default_factory=lambda: {"log_abs_residual_quantiles": dict(_DEFAULT_QUANTILES)})
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -79,7 +101,7 @@ class CalibrationParams:
         eff = self.compute_eff.get(arch, {})
         if group in eff:
             return float(eff[group])
-        if group in (FP32_MATMUL, EIGHT_BIT_MATMUL):
+        if group == EIGHT_BIT_MATMUL:
             return self.compute_eff_for(arch, "matmul")
         return _DEFAULT_COMPUTE[group]
 
@@ -121,7 +143,8 @@ class CalibrationParams:
             "per_op_overhead_us": self.per_op_overhead_us, "runtime_launch_mult": dict(self.runtime_launch_mult),
             "size_half_gflop": self.size_half_gflop, "allreduce_latency_us": self.allreduce_latency_us,
             "interconnect_eff": self.interconnect_eff, "moe_matmul_eff": self.moe_matmul_eff,
-            "unhidden_fraction": self.unhidden_fraction,
+            "unhidden_fraction": self.unhidden_fraction, "matmul_width_exponent": self.matmul_width_exponent,
+            "base_clock_exponent": self.base_clock_exponent,
             "intervals": dict(self.intervals), "extra": dict(self.extra),
         }
 

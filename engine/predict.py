@@ -13,10 +13,13 @@ Model (per operator j of the workload IR, per point i; see engine/ir.py for the 
                  launch-bound, large ones hide it; adding the two instead was worse in CV)
     t_pass    = sum_j t_op + host_overhead(runtime) + tensor-parallel all-reduces
 
-eff_compute = min(1, arch_eff[arch, matmul path|other] * runtime_mult) (x the architecture's
-grouped_conv or attention fraction for those op classes, x moe_matmul_eff for the expert GEMMs of
-mixture-of-experts layers) and eff_memory likewise, so no
-prediction is faster than the datasheet roofline; size_eff = w / (w + w_half * SMs/108) models
+eff_compute = min(1, arch_eff[arch, matmul path|other] * runtime_mult * width_factor) * clock_factor
+(x the architecture's grouped_conv or attention fraction for those op classes, x moe_matmul_eff for
+the expert GEMMs of mixture-of-experts layers) and eff_memory = min(1, arch_eff * runtime_mult), so
+no prediction is faster than the datasheet roofline. width_factor = max(1, W_ref / W) ** a for
+matmuls whose units do W FLOPs per SM per clock (narrower units are easier to feed; W_ref per matmul
+path, 2048 on the 16-bit tensor path); clock_factor = (base clock /
+boost clock) ** b (power-limited parts run below the boost clock their peak is quoted at). size_eff = w / (w + w_half * SMs/108) models
 under-filled GPUs for small per-op work w. LLM inference = prefill (TTFT, q = k = seq_in) then
 decode steps (q = 1, k grows from seq_in to seq_in + seq_out; per-step cost is linear in k, so the
 mid-point step is the average). Training step = 3 x forward (backward costs two forwards) plus
@@ -38,7 +41,9 @@ import numpy as np
 import pandas as pd
 
 from phantom_report.engine.ir import Workload
-from phantom_report.engine.params import ATTENTION, GROUPED_CONV, MATMUL_CLASSES, MATMUL_PATH, CalibrationParams
+from phantom_report.engine.params import (
+    ATTENTION, GROUPED_CONV, MATMUL_CLASSES, MATMUL_PATH, REFERENCE_MATMUL_WIDTH, CalibrationParams,
+)
 from phantom_report.engine.precision import ACTIVATION_BYTES, COMPUTE_COLUMN, WEIGHT_BYTES
 from phantom_report.engine.profiles import ProfileCatalog
 from phantom_report.errors import PredictionError
@@ -250,13 +255,20 @@ def _gpu_arrays(points: pd.DataFrame, catalog: ProfileCatalog, params: Calibrati
     # each hardware path (fp32 FMA, 16-bit tensor, 8-bit tensor) has its own achieved fraction of peak
     path = _lookup(precision, lambda p: MATMUL_PATH.get(COMPUTE_COLUMN[p], "matmul"))
     rt_compute = _lookup(runtime, params.runtime_compute).astype(float)
-    eff_mm = np.minimum(_lookup_pairs(arch, path, params.compute_eff_for).astype(float) * rt_compute, 1.0)
-    eff_ot = np.minimum(_lookup(arch, lambda a: params.compute_eff_for(a, "other")).astype(float) * rt_compute, 1.0)
+    sm = col(lambda p: p.sm_count).astype(float)
+    # matmul units' FLOPs per SM per clock at this precision (see REFERENCE_MATMUL_WIDTH)
+    width = peak * 1e12 / (sm * col(lambda p: p.boost_clock_mhz).astype(float) * 1e6)
+    width_factor = np.maximum(_lookup(path, REFERENCE_MATMUL_WIDTH.__getitem__).astype(float) / width, 1.0) ** params.matmul_width_exponent
+    # power-limited parts run below the boost clock their peak is quoted at (see base_clock_exponent)
+    clock_factor = col(lambda p: p.sustained_clock_mhz / p.boost_clock_mhz).astype(float) ** params.base_clock_exponent
+    eff_mm = np.minimum(_lookup_pairs(arch, path, params.compute_eff_for).astype(float) * rt_compute * width_factor,
+                        1.0) * clock_factor
+    eff_ot = np.minimum(_lookup(arch, lambda a: params.compute_eff_for(a, "other")).astype(float) * rt_compute,
+                        1.0) * clock_factor
     eff_mem = np.minimum(_lookup(arch, params.memory_eff_for).astype(float)
                          * _lookup(runtime, params.runtime_memory).astype(float), 1.0)
     grouped = _lookup(arch, lambda a: params.compute_eff_for(a, GROUPED_CONV))
     attention = _lookup(arch, lambda a: params.compute_eff_for(a, ATTENTION))
-    sm = col(lambda p: p.sm_count).astype(float)
     return {
         "peak_flops": peak * 1e12,
         "bw": col(lambda p: p.memory_bandwidth_gbps).astype(float) * 1e9,

@@ -191,14 +191,17 @@ def test_explicit_tensor_parallel_shards_a_model_that_would_fit_one_gpu(engine):
 
 def test_each_matmul_path_has_its_own_efficiency(engine):
     """fp32 matmuls (FMA pipeline) and 8-bit ones take their own achieved fraction of peak; an
-    architecture without one falls back to its 16-bit tensor-core value."""
+    architecture without an 8-bit value falls back to its 16-bit tensor-core value (same units), one
+    without an fp32 value to the textbook FMA value (a different unit)."""
     from dataclasses import replace
 
-    from phantom_report.engine.params import EIGHT_BIT_MATMUL, FP32_MATMUL
+    from phantom_report.engine.params import EIGHT_BIT_MATMUL, FP32_MATMUL, CalibrationParams
 
-    base = replace(engine.params, compute_eff={"ampere": {"matmul": 0.5}}, runtime_compute_mult={})
+    tensor_only = replace(engine.params, compute_eff={"ampere": {"matmul": 0.5}})
+    assert tensor_only.compute_eff_for("ampere", EIGHT_BIT_MATMUL) == 0.5
+    assert tensor_only.compute_eff_for("ampere", FP32_MATMUL) == CalibrationParams().compute_eff_for("x", FP32_MATMUL) != 0.5
+    base = replace(engine.params, compute_eff={"ampere": {"matmul": 0.5, FP32_MATMUL: 0.5}}, runtime_compute_mult={})
     split = replace(base, compute_eff={"ampere": {"matmul": 0.5, FP32_MATMUL: 0.9, EIGHT_BIT_MATMUL: 0.25}})
-    assert base.compute_eff_for("ampere", FP32_MATMUL) == base.compute_eff_for("ampere", EIGHT_BIT_MATMUL) == 0.5
     pts = pd.DataFrame({"model": ["bert-large"] * 3, "gpu": ["A100-80GB-SXM"] * 3,
                         "precision": ["fp32", "fp16", "int8"], "batch_size": [256] * 3})
     a = engine.predict_grid(pts, params=base).set_index("precision").throughput_per_s
@@ -235,3 +238,35 @@ def test_unhidden_fraction_adds_part_of_the_shorter_of_compute_and_memory(engine
     lat = {u: engine.predict_grid(pts, params=replace(engine.params, unhidden_fraction=u)).latency_ms.to_numpy()
            for u in (0.0, 0.5, 1.0)}
     assert np.all(lat[0.0] < lat[0.5]) and np.all(lat[0.5] < lat[1.0]) and np.all(lat[1.0] < 2 * lat[0.0])
+
+
+def test_narrower_matmul_units_reach_more_of_their_peak(engine):
+    """Same architecture, same calibrated efficiency: the RTX 3090's 16-bit tensor units (512 FLOPs per
+    SM per clock with FP32 accumulate) gain from matmul_width_exponent, the A100's (2048, the
+    reference) do not; and units wider than the reference are not penalised (H100)."""
+    from dataclasses import replace
+
+    flat = replace(engine.params, compute_eff={"ampere": {"matmul": 0.3}, "hopper": {"matmul": 0.3}},
+                   runtime_compute_mult={}, matmul_width_exponent=0.0, base_clock_exponent=0.0)
+    wide = replace(flat, matmul_width_exponent=0.5)
+    pts = pd.DataFrame({"model": ["resnet-50"] * 3, "gpu": ["A100-80GB-SXM", "RTX-3090", "H100-SXM"],
+                        "precision": ["fp16"] * 3, "batch_size": [256] * 3})
+    gain = (engine.predict_grid(pts, params=wide).throughput_per_s
+            / engine.predict_grid(pts, params=flat).throughput_per_s).to_numpy()
+    assert gain[0] == pytest.approx(1.0) and gain[2] == pytest.approx(1.0)
+    assert gain[1] > 1.3  # (2048 / 512) ** 0.5 = 2 on the matmuls, less on the whole pass
+
+
+def test_power_limited_gpus_run_below_their_boost_clock(engine):
+    """base_clock_exponent slows compute by (base / boost) ** exponent: a lot on the 70 W T4 (base
+    585 MHz, boost 1590), not at all on a profile without a published base clock (MI300X)."""
+    from dataclasses import replace
+
+    held = replace(engine.params, base_clock_exponent=0.0)
+    throttled = replace(engine.params, base_clock_exponent=0.5)
+    pts = pd.DataFrame({"model": ["resnet-50"] * 2, "gpu": ["T4", "MI300X"], "precision": ["fp16"] * 2,
+                        "batch_size": [256] * 2})
+    ratio = (engine.predict_grid(pts, params=throttled).latency_ms
+             / engine.predict_grid(pts, params=held).latency_ms).to_numpy()
+    assert ratio[1] == pytest.approx(1.0)
+    assert 1.2 < ratio[0] <= (1590 / 585) ** 0.5 + 1e-9
