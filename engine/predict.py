@@ -18,8 +18,8 @@ eff_compute = min(1, arch_eff[arch, matmul path|other] * runtime_mult * width_fa
 the expert GEMMs of mixture-of-experts layers) and eff_memory = min(1, arch_eff * runtime_mult), so
 no prediction is faster than the datasheet roofline. width_factor = max(1, W_ref / W) ** a for
 matmuls whose units do W FLOPs per SM per clock (narrower units are easier to feed; W_ref per matmul
-path, 2048 on the 16-bit tensor path); clock_factor = (base clock /
-boost clock) ** b (power-limited parts run below the boost clock their peak is quoted at). size_eff = w / (w + w_half * SMs/108) models
+path, 2048 on the 16-bit tensor path); clock_factor = (base clock / boost clock) ** b (power-limited
+parts run below the boost clock their peak is quoted at). size_eff = w / (w + w_half * SMs/108) models
 under-filled GPUs for small per-op work w. LLM inference = prefill (TTFT, q = k = seq_in) then
 decode steps (q = 1, k grows from seq_in to seq_in + seq_out; per-step cost is linear in k, so the
 mid-point step is the average). Training step = 3 x forward (backward costs two forwards) plus
@@ -258,7 +258,8 @@ def _gpu_arrays(points: pd.DataFrame, catalog: ProfileCatalog, params: Calibrati
     sm = col(lambda p: p.sm_count).astype(float)
     # matmul units' FLOPs per SM per clock at this precision (see REFERENCE_MATMUL_WIDTH)
     width = peak * 1e12 / (sm * col(lambda p: p.boost_clock_mhz).astype(float) * 1e6)
-    width_factor = np.maximum(_lookup(path, REFERENCE_MATMUL_WIDTH.__getitem__).astype(float) / width, 1.0) ** params.matmul_width_exponent
+    reference = _lookup(path, REFERENCE_MATMUL_WIDTH.__getitem__).astype(float)
+    width_factor = np.maximum(reference / width, 1.0) ** params.matmul_width_exponent
     # power-limited parts run below the boost clock their peak is quoted at (see base_clock_exponent)
     clock_factor = col(lambda p: p.sustained_clock_mhz / p.boost_clock_mhz).astype(float) ** params.base_clock_exponent
     eff_mm = np.minimum(_lookup_pairs(arch, path, params.compute_eff_for).astype(float) * rt_compute * width_factor,
