@@ -65,7 +65,9 @@ import pandas as pd
 from scipy.optimize import least_squares
 from scipy.sparse import coo_matrix
 
-from phantom_report.engine.params import ATTENTION, FP32_MATMUL, GROUPED_CONV, MATMUL_PATH, CalibrationParams
+from phantom_report.engine.params import (
+    ATTENTION, FP32_MATMUL, FP32_MATMUL_TEXTBOOK_EFF, GROUPED_CONV, MATMUL_PATH, CalibrationParams,
+)
 from phantom_report.engine.precision import COMPUTE_COLUMN
 
 PredictFn = Callable[[pd.DataFrame, CalibrationParams], pd.DataFrame]  # points, params -> predict_grid output
@@ -135,7 +137,7 @@ def parameter_specs(rows: pd.DataFrame) -> tuple[ParamSpec, ...]:
     path_n = rows["arch_path"].value_counts()
     for arch_path in sorted(a for a in path_n.index[path_n >= MIN_ROWS_PER_SCOPE] if a):
         arch, path = arch_path.split("/")
-        prior = 0.75 if path == FP32_MATMUL else 0.5
+        prior = FP32_MATMUL_TEXTBOOK_EFF if path == FP32_MATMUL else 0.5
         specs.append(ParamSpec(("compute_eff", arch, path), 0.03, 1.0, prior, 1.0, ("arch_path", arch_path)))
     for rt in sorted(rt_n.index[rt_n >= MIN_ROWS_PER_SCOPE]):
         scope = ("runtime", rt)

@@ -28,6 +28,7 @@ MATMUL_CLASSES = frozenset({"gemm", "conv", "grouped_conv", "attention"})  # run
 # An architecture calibrated without 8-bit rows uses its 16-bit tensor value there (same tensor cores);
 # without fp32 rows, the textbook FMA-pipeline value (a different unit: its tensor value says nothing).
 FP32_MATMUL, EIGHT_BIT_MATMUL = "matmul_fp32", "matmul_8bit"
+FP32_MATMUL_TEXTBOOK_EFF = 0.75  # FMA-pipeline matmuls: the default and the calibration prior
 MATMUL_PATH = {"fp32": FP32_MATMUL, "int8": EIGHT_BIT_MATMUL, "fp8": EIGHT_BIT_MATMUL}  # compute column -> group
 # Grouped and depthwise convolutions run as many small per-group GEMMs (ResNeXt: 4-32 channels per
 # group) that fill the tensor cores poorly; compute_eff[arch][GROUPED_CONV] is the fraction of the
@@ -51,7 +52,7 @@ ATTENTION = "attention"
 REFERENCE_MATMUL_WIDTH = {"matmul": 2048.0, FP32_MATMUL: 256.0, EIGHT_BIT_MATMUL: 4096.0}
 # textbook values until calibration has data (calibrated across architectures: grouped_conv 0.04-0.79,
 # attention 0.16-1.0; 0.32 when one attention value is fitted for all of them)
-_DEFAULT_COMPUTE = {"matmul": 0.55, FP32_MATMUL: 0.75, "other": 0.25, GROUPED_CONV: 0.3, ATTENTION: 0.32}
+_DEFAULT_COMPUTE = {"matmul": 0.55, FP32_MATMUL: FP32_MATMUL_TEXTBOOK_EFF, "other": 0.25, GROUPED_CONV: 0.3, ATTENTION: 0.32}
 _DEFAULT_MEMORY = 0.7
 # Provisional interval (before calibration): +-50% at 90% (log 1.5 = 0.405)
 _DEFAULT_QUANTILES = {"0.5": 0.12, "0.8": 0.28, "0.9": 0.405, "0.95": 0.5, "0.99": 0.7}

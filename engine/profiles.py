@@ -103,6 +103,10 @@ def parse_profile(path: Path, data: Mapping[str, Any]) -> GpuProfile:
     if data.get("usable_memory_fraction", 1.0) > 1.0:
         raise ProfileError(f"{path}: key 'usable_memory_fraction': expected a number in (0, 1], "
                            f"got {data['usable_memory_fraction']!r}")
+    # the predictor slows compute by (sustained / boost) ** b; above boost it would beat the peak
+    if data["sustained_clock_mhz"] > data["boost_clock_mhz"]:
+        raise ProfileError(f"{path}: key 'sustained_clock_mhz': expected the base clock, at most "
+                           f"boost_clock_mhz ({data['boost_clock_mhz']!r}), got {data['sustained_clock_mhz']!r}")
     peaks = data.get("peak_tflops")
     if not isinstance(peaks, dict) or not peaks:
         raise ProfileError(f"{path}: key 'peak_tflops': expected a table of precision = TFLOPS")

@@ -298,6 +298,13 @@ def test_per_precision_sources_fall_back_to_the_table_source(catalog):
     assert "whitepaper" in h100.source_for("peak_tflops.fp16").lower()
 
 
+def test_sustained_clock_cannot_exceed_boost(tmp_path):
+    bad = tmp_path / "clock.toml"
+    bad.write_text(minimal_profile(sustained_clock_mhz="2100"), encoding="utf-8")
+    with pytest.raises(ProfileError, match=r"clock\.toml: key 'sustained_clock_mhz': expected the base clock, at most boost_clock_mhz \(1980\)"):
+        load_catalog(tmp_path)
+
+
 def test_usable_memory_fraction_must_be_a_share(tmp_path):
     bad = tmp_path / "share.toml"
     bad.write_text(minimal_profile(usable_memory_fraction="1.5"), encoding="utf-8")
