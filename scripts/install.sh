@@ -26,5 +26,7 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip
-# torch is pinned to the CPU build (the unpinned name pulls a multi-GB CUDA build)
-.venv/bin/python -m pip install -q -e '.[all]'
+# torch is pinned to the CPU build (the unpinned name pulls a multi-GB CUDA build); every other
+# package to the versions in constraints.txt, so two installs a week apart get the same stack
+# (refresh with scripts/lock.sh)
+.venv/bin/python -m pip install -q -c constraints.txt -e '.[all]'
