@@ -19,6 +19,8 @@ from filelock import FileLock
 from phantom_report.pricing.quote import PriceQuote
 
 KINDS = ("on_demand", "spot")
+# the query key under which `prices refresh` stores a cloud's whole catalogue (see refresh.py)
+REFRESHED_KIND, REFRESHED_QUERY = "refreshed", "refresh|all catalogued GPU instances|default regions"
 DEFAULT_TTL_S = {"on_demand": 24 * 3600.0, "spot": 3600.0}
 CACHE_FORMAT_VERSION = 1
 
@@ -91,3 +93,11 @@ class PriceCache:
                 Path(tmp).unlink(missing_ok=True)
                 raise
         return path
+
+    def write_refreshed(self, provider: str, quotes: list[PriceQuote] | tuple[PriceQuote, ...], now: datetime) -> Path:
+        """Store a cloud's refreshed snapshot (all catalogued GPU instances, every price kind)."""
+        return self.write(provider, REFRESHED_KIND, REFRESHED_QUERY, quotes, now=now)
+
+    def read_refreshed(self, provider: str) -> CacheEntry | None:
+        """The cloud's refreshed snapshot, whatever its age; None if `prices refresh` never ran."""
+        return self.read(provider, REFRESHED_KIND, REFRESHED_QUERY)

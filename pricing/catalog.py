@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from phantom_report.errors import PricingError
-from phantom_report.pricing.cache import KINDS, PriceCache, default_cache_dir
+from phantom_report.pricing.cache import KINDS, CacheEntry, PriceCache, default_cache_dir
 from phantom_report.pricing.gpu_names import resolve_gpus
 from phantom_report.pricing.providers.base import CredentialsMissing, LiveProvider, ProviderUnavailable
 from phantom_report.pricing.quote import PROVIDERS, PriceQuote, QuoteSet, dedupe
@@ -99,13 +99,38 @@ class _Chain:
     def query_key(self, provider: str) -> str:
         return f"{provider}|gpus={sorted(self.gpus) if self.gpus is not None else '*'}|regions={sorted(self.regions or ())}"
 
-    def snapshot(self, provider: str, kind: str, reason: str | None) -> list[PriceQuote]:
+    def snapshot_label(self, provider: str) -> str:
+        """Which snapshot stands in for live prices: the user's refreshed one (`prices refresh`)
+        when there is one, else the embedded one; with its date and age."""
+        refreshed = self.refreshed(provider)
+        if refreshed is not None:
+            return (f"your refreshed snapshot prices as of {refreshed.written_at.date()} "
+                    f"({_days(refreshed.age_s(self.now) / 3600)} old)")
         f = snapshot_as_of(provider)
-        age = _days(max(0.0, (self.now - f.as_of).total_seconds() / 3600))
-        note = f"snapshot price as of {f.as_of.date()} ({age} old; {f.as_of_basis})"
+        return f"embedded snapshot prices as of {f.as_of.date()} ({_days(max(0.0, (self.now - f.as_of).total_seconds() / 3600))} old)"
+
+    def refreshed(self, provider: str) -> CacheEntry | None:
+        if self.cache is None or provider not in LIVE_PROVIDERS:
+            return None
+        return self.cache.read_refreshed(provider)
+
+    def snapshot(self, provider: str, kind: str, reason: str | None) -> list[PriceQuote]:
         if reason:
-            self.warnings.append(f"{provider}: {reason}; using embedded snapshot prices as of {f.as_of.date()} ({age} old)")
-        qs = (only_kind(q, kind) for q in _select(snapshot_quotes((provider,)), self.gpus, self.regions))
+            self.warnings.append(f"{provider}: {reason}; using {self.snapshot_label(provider)}")
+        refreshed = self.refreshed(provider)
+        if refreshed is not None:
+            when = refreshed.written_at
+            note = (f"refreshed snapshot price as of {when.date()} ({_days(refreshed.age_s(self.now) / 3600)} old; "
+                    "phantom-report prices refresh)")
+            base = [q.with_changes(source="snapshot", fetched_at=when,
+                                   source_detail=f"refreshed snapshot {when.isoformat()} <- {q.source_detail}")
+                    for q in refreshed.quotes]
+        else:
+            f = snapshot_as_of(provider)
+            note = (f"snapshot price as of {f.as_of.date()} ({_days(max(0.0, (self.now - f.as_of).total_seconds() / 3600))} "
+                    f"old; {f.as_of_basis})")
+            base = snapshot_quotes((provider,))
+        qs = (only_kind(q, kind) for q in _select(base, self.gpus, self.regions))
         return [q.with_warning(note) for q in qs if q is not None]
 
     def from_cache(self, provider: str, kind: str, stale_reason: str | None) -> list[PriceQuote] | None:
@@ -125,6 +150,22 @@ class _Chain:
             self.warnings.append(f"{provider}: {stale_reason}; using cached {kind.replace('_', '-')} prices {_days(age_s / 3600)} old")
             quotes = [q.with_warning(msg) for q in quotes]
         return _select(quotes, self.gpus, self.regions)
+
+    def fill_missing_gpus(self, provider: str, kind: str, live: list[PriceQuote]) -> list[PriceQuote]:
+        """Snapshot rows for requested GPUs that a successful live fetch returned nothing for.
+
+        A fetch that "succeeds" but yields no row for a GPU usually means the catalogue changed its
+        wording (a SKU description, a product attribute) rather than that the cloud stopped
+        renting it; the snapshot's price, with its age, is then more honest than no price."""
+        if self.gpus is None:
+            return []
+        missing = self.gpus - {q.gpu for q in live}
+        rows = [q for q in self.snapshot(provider, kind, None) if q.gpu in missing]
+        if rows:
+            names = ", ".join(sorted({q.gpu for q in rows}))
+            self.warnings.append(f"{provider}: live {kind.replace('_', '-')} prices had no rows for {names}; "
+                                 f"using {self.snapshot_label(provider)} for {'it' if ',' not in names else 'them'}")
+        return rows
 
     def provider_parts(self, provider: str, kinds: tuple[str, ...]) -> dict[str, list[PriceQuote]]:
         parts: dict[str, list[PriceQuote]] = {}
@@ -156,7 +197,7 @@ class _Chain:
                             self.cache.write(provider, k, self.query_key(provider), kq, now=self.now)
                         except OSError as exc:  # a read-only home must not stop a report
                             self.warnings.append(f"cache not written ({exc.__class__.__name__}: {exc})")
-                    parts[k] = _select(kq, self.gpus, self.regions)
+                    parts[k] = _select(kq, self.gpus, self.regions) + self.fill_missing_gpus(provider, k, kq)
                 if not any(parts.get(k) for k in need):
                     self.warnings.append(f"{provider}: live prices returned no rows for this query")
                 return parts
@@ -208,8 +249,14 @@ def get_quotes(gpus: Any = None, providers: Iterable[str] | None = None, regions
         quotes += merge_kinds(chain.provider_parts(p, kinds_t))
     checked, dropped = apply_sanity(quotes, sanity)
     if is_offline and any(q.source == "snapshot" for q in checked):
-        dates = sorted({snapshot_as_of(p).as_of.date().isoformat() for p in {q.provider for q in checked if q.source == "snapshot"}})
-        chain.warnings.append(f"offline: using embedded snapshot prices (as of {', '.join(dates)}; dates are estimates, see source_detail)")
+        used = {q.provider for q in checked if q.source == "snapshot"}
+        own = sorted(p for p in used if chain.refreshed(p) is not None)
+        embedded = sorted({snapshot_as_of(p).as_of.date().isoformat() for p in used - set(own)})
+        if embedded:
+            chain.warnings.append(f"offline: using embedded snapshot prices (as of {', '.join(embedded)}; "
+                                  "dates are estimates, see source_detail)")
+        for p in own:
+            chain.warnings.append(f"offline: {p}: using {chain.snapshot_label(p)}")
     if gpus is not None:
         found = {q.gpu for q in checked}
         for name in ([gpus] if isinstance(gpus, str) else list(gpus)):

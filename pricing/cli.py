@@ -1,4 +1,5 @@
-"""`phantom-report prices`: list GPU instance prices, cheapest per GPU-hour first.
+"""`phantom-report prices`: list GPU instance prices, cheapest per GPU-hour first;
+`prices refresh` stores the user's own live snapshot, `prices diff` compares it with the embedded one.
 
 Heavy imports (pandas, boto3, google, azure) happen inside the command so `phantom-report --help`
 stays fast.
@@ -22,6 +23,7 @@ def _age(hours: float) -> str:
 
 
 def prices(
+    ctx: typer.Context,
     gpu: Optional[List[str]] = typer.Option(None, "--gpu", "-g", help="GPU name or family, case/punctuation-insensitive: 'H100-SXM', 'h100' (= H100-SXM, H100-PCIe, H100-NVL), 'a100'. Repeatable."),
     provider: Optional[List[str]] = typer.Option(None, "--provider", "-p", help="aws, gcp, azure, lambda, runpod. Repeatable."),
     region: Optional[List[str]] = typer.Option(None, "--region", "-r", help="Provider region code, e.g. us-east-1. Repeatable."),
@@ -31,7 +33,10 @@ def prices(
     limit: Optional[int] = typer.Option(None, "--limit", "-n", min=1, help="Show only the N cheapest."),
     cache_dir: Optional[str] = typer.Option(None, "--cache-dir", help="Price cache folder (default ~/.cache/phantom-report/prices or PHANTOM_CACHE_DIR)."),
 ) -> None:
-    """Cloud GPU prices (on-demand, spot, reserved) per instance and per GPU-hour, with source and age."""
+    """Cloud GPU prices (on-demand, spot, reserved) per instance and per GPU-hour, with source and age.
+    Also: `prices refresh` keeps your own live snapshot; `prices diff` compares it with the embedded one."""
+    if ctx.invoked_subcommand is not None:
+        return
     from datetime import datetime, timezone
 
     from phantom_report.errors import PricingError
@@ -92,5 +97,110 @@ def _table(df, key: str, warnings: tuple[str, ...]) -> None:  # type: ignore[no-
         err.print("no quotes matched", highlight=False)
 
 
+def _cache(cache_dir: Optional[str]):  # type: ignore[no-untyped-def]
+    from pathlib import Path
+
+    from phantom_report.pricing.cache import PriceCache, default_cache_dir
+    return PriceCache(Path(cache_dir) if cache_dir else default_cache_dir())
+
+
+def _live_providers(names: list[str]) -> list[str]:
+    from phantom_report.errors import PricingError
+    from phantom_report.pricing.catalog import LIVE_PROVIDERS
+    chosen = list(dict.fromkeys(n.strip().lower() for n in names)) or list(LIVE_PROVIDERS)
+    bad = [n for n in chosen if n not in LIVE_PROVIDERS]
+    if bad:
+        raise PricingError(f"--provider: {bad[0]!r} has no live price API; expected one of {', '.join(LIVE_PROVIDERS)}")
+    return chosen
+
+
+def refresh(
+    provider: Optional[List[str]] = typer.Option(None, "--provider", "-p", help="aws, gcp or azure (default: all three). Repeatable."),
+    cache_dir: Optional[str] = typer.Option(None, "--cache-dir", help="Price cache folder (default ~/.cache/phantom-report/prices or PHANTOM_CACHE_DIR)."),
+) -> None:
+    """Fetch live prices of every catalogued GPU instance with your credentials and keep them as your
+    own snapshot: later runs use it instead of the embedded one when live prices are unavailable."""
+    from datetime import datetime, timezone
+
+    from phantom_report.errors import PricingError
+    from phantom_report.pricing.catalog import default_live_providers, offline_requested
+    from phantom_report.pricing.refresh import refresh_all
+    from phantom_report.pricing.settings import FetchSettings
+
+    names = _live_providers(provider or [])
+    if offline_requested(None):
+        raise PricingError("prices refresh needs the network, but PHANTOM_OFFLINE is set")
+    results = refresh_all(names, default_live_providers(FetchSettings()), _cache(cache_dir), datetime.now(timezone.utc))
+    for r in results:
+        typer.echo(f"{r.provider}: {r.message}")
+    if not any(r.ok for r in results):
+        raise typer.Exit(1)
+
+
+def diff(
+    provider: Optional[List[str]] = typer.Option(None, "--provider", "-p", help="aws, gcp or azure (default: all refreshed). Repeatable."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table, json or csv."),
+    all_rows: bool = typer.Option(False, "--all", help="Also list instances whose prices did not change."),
+    cache_dir: Optional[str] = typer.Option(None, "--cache-dir", help="Price cache folder (default ~/.cache/phantom-report/prices or PHANTOM_CACHE_DIR)."),
+) -> None:
+    """What changed between the embedded snapshot and your refreshed one (`prices refresh`)."""
+    from phantom_report.errors import PricingError
+    from phantom_report.pricing.refresh import diff_against_embedded
+
+    if fmt not in FORMATS:
+        raise PricingError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    cache, rows, missing = _cache(cache_dir), [], []
+    for p in _live_providers(provider or []):
+        entry = cache.read_refreshed(p)
+        if entry is None:
+            missing.append(p)
+            continue
+        rows += [c for c in diff_against_embedded(p, entry.quotes) if all_rows or c.status != "same"]
+    if missing and (provider or len(missing) == 3):
+        raise PricingError(f"no refreshed snapshot for {', '.join(missing)}; run `phantom-report prices refresh` first")
+    records = [{"provider": c.provider, "region": c.region, "instance_type": c.instance_type, "gpu": c.gpu, "status": c.status,
+                "embedded_on_demand_usd_per_hour": c.embedded_on_demand_usd_per_hour,
+                "refreshed_on_demand_usd_per_hour": c.refreshed_on_demand_usd_per_hour,
+                "embedded_spot_usd_per_hour": c.embedded_spot_usd_per_hour,
+                "refreshed_spot_usd_per_hour": c.refreshed_spot_usd_per_hour, "change_pct": c.change_pct} for c in rows]
+    if fmt == "json":
+        import json
+        typer.echo(json.dumps({"changes": records}, indent=2))
+        return
+    if fmt == "csv":
+        import csv
+        import sys
+        w = csv.DictWriter(sys.stdout, fieldnames=list(records[0]) if records else ["provider"])
+        w.writeheader()
+        w.writerows(records)
+        return
+    _diff_table(records)
+
+
+def _diff_table(records: list[dict]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    def money(v: float | None) -> str:
+        return "-" if v is None else f"{v:,.3f}"
+
+    t = Table(title="Refreshed vs embedded snapshot (USD per instance-hour)")
+    for col in ("provider", "region", "instance", "gpu", "status", "on-demand was", "now", "spot was", "now", "change"):
+        t.add_column(col)
+    for r in records:
+        t.add_row(r["provider"], r["region"], r["instance_type"], r["gpu"], r["status"],
+                  money(r["embedded_on_demand_usd_per_hour"]), money(r["refreshed_on_demand_usd_per_hour"]),
+                  money(r["embedded_spot_usd_per_hour"]), money(r["refreshed_spot_usd_per_hour"]),
+                  "-" if r["change_pct"] is None else f"{r['change_pct']:+.1f}%")
+    console = Console() if Console().is_terminal else Console(width=200)
+    console.print(t)
+    if not records:
+        console.print("no price changed")
+
+
 def register(app: typer.Typer) -> None:
-    app.command("prices")(prices)
+    group = typer.Typer(invoke_without_command=True, no_args_is_help=False, add_completion=False)
+    group.callback()(prices)
+    group.command("refresh")(refresh)
+    group.command("diff")(diff)
+    app.add_typer(group, name="prices")

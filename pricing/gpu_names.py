@@ -130,45 +130,56 @@ AZURE_INSTANCE_GPU: dict[str, InstanceGpu] = {
     "Standard_NC96ads_A100_v4": InstanceGpu("A100-80GB-PCIe", 4),
     "Standard_ND96asr_v4": InstanceGpu("A100-40GB-SXM", 8), "Standard_ND96amsr_A100_v4": InstanceGpu("A100-80GB-SXM", 8),
     "Standard_NC40ads_H100_v5": InstanceGpu("H100-NVL", 1), "Standard_NC80adis_H100_v5": InstanceGpu("H100-NVL", 2),
+    # confidential-computing NCC H100 v5: one H100 NVL per VM, like NC40ads_H100_v5
+    "Standard_NCC40ads_H100_v5": InstanceGpu("H100-NVL", 1),
     "Standard_ND96isr_H100_v5": InstanceGpu("H100-SXM", 8), "Standard_ND96isr_H200_v5": InstanceGpu("H200", 8),
     "Standard_ND96isr_MI300X_v5": InstanceGpu("MI300X", 8),
 }
 
 
-# GCP: GPU SKUs are matched by description.  Anchored patterns on purpose: substring matching
-# picks up DWS / flex-start / calendar-mode SKUs of the same GPU at other prices (the snapshot
-# README's "implausible GCP unit prices").  Spot SKUs carry the prefix 'Spot Preemptible ',
-# commitments 'Commitment v1: ' / 'Commitment v2: ' (see providers/gcp.py).
-GCP_GPU_SKUS: tuple[tuple[str, str], ...] = (
-    # (sku key, regex on the description with the kind prefix removed)
-    ("A100", r"^Nvidia Tesla A100 GPU (running )?in "),
-    ("A100-80GB", r"^Nvidia A100 80GB GPU (running )?in "),
-    ("H100", r"^Nvidia H100 80GB GPU (running )?in "),
-    ("H100-MEGA", r"^Nvidia H100 80GB Mega GPU (running )?in "),
-    ("H200", r"^Nvidia H200 141GB GPU (running )?in "),
-    ("B200", r"^Nvidia B200 GPU (running )?in "),
-    ("L4", r"^Nvidia L4 GPU (running )?in "),
-    ("T4", r"^Nvidia Tesla T4 GPU (running )?in "),
-    ("V100", r"^Nvidia Tesla V100 GPU (running )?in "),
-)
-# SkyPilot catalog accelerator names use the same keys.
-GCP_GPU_CANONICAL: dict[str, str] = {
-    "A100": "A100-40GB-SXM", "A100-80GB": "A100-80GB-SXM", "H100": "H100-SXM", "H100-MEGA": "H100-SXM",
-    "H200": "H200", "B200": "B200", "L4": "L4", "T4": "T4", "V100": "V100-SXM2-16GB",
-}
+# GCP: GPU SKUs are matched by description, through the data table pricing/data/gcp_gpu_skus.csv
+# (sku_key, canonical gpu, description pattern, source).  A description is read with one grammar:
+#   [kind prefix] <GPU name> [attached to [Spot Preemptible ]VMs] [running ]in <where> [for N Year(s)]
+# and anchored on purpose: substring matching picks up DWS / flex-start / calendar-mode SKUs of the
+# same GPU at other prices (the snapshot README's "implausible GCP unit prices").  Kind prefixes
+# ('Spot Preemptible ', 'Commitment v1: ', ...) are removed by providers/gcp.py before matching.
+_GCP_TAIL = r"(?: attached to (?:Spot Preemptible )?VMs)? (?:running )?in [A-Za-z][\w .,()/-]*?(?: for [0-9]+ Years?)?$"
+
+
+@dataclass(frozen=True)
+class GcpGpuSku:
+    key: str          # the SKU family key machine types refer to (GCP_MACHINES.gpu_key)
+    gpu: str          # canonical GPU name
+    pattern: re.Pattern[str]
+    source: str
+
+
+def _load_gcp_gpu_skus() -> tuple[GcpGpuSku, ...]:
+    import csv
+    from importlib import resources
+    text = resources.files("phantom_report.pricing").joinpath("data", "gcp_gpu_skus.csv").read_text(encoding="utf-8")
+    rows = list(csv.DictReader(text.splitlines()))
+    return tuple(GcpGpuSku(r["sku_key"], r["gpu"], re.compile(f"^(?:{r['description_pattern']}){_GCP_TAIL}"), r["source"])
+                 for r in rows)
+
+
+GCP_GPU_SKUS: tuple[GcpGpuSku, ...] = _load_gcp_gpu_skus()
+GCP_GPU_CANONICAL: dict[str, str] = {s.key: s.gpu for s in GCP_GPU_SKUS}
 
 
 def gcp_gpu_sku_key(description: str) -> str | None:
-    for key, pattern in GCP_GPU_SKUS:
-        if re.search(pattern, description):
-            return key
+    """The GPU SKU key of a Compute Engine SKU description (kind prefix already removed), or None
+    when it is not a plain per-GPU SKU of a catalogued GPU."""
+    for sku in GCP_GPU_SKUS:
+        if sku.pattern.match(description):
+            return sku.key
     return None
 
 
 @dataclass(frozen=True)
 class GcpMachine:
     series: str          # the 'A3' in 'A3 Instance Core running in Americas'
-    gpu_key: str         # GCP_GPU_SKUS key
+    gpu_key: str         # GcpGpuSku.key (pricing/data/gcp_gpu_skus.csv)
     gpu_count: int
     vcpus: float
     memory_gib: float
@@ -186,7 +197,8 @@ GCP_MACHINES: dict[str, GcpMachine] = {
     "a3-highgpu-1g": GcpMachine("A3", "H100", 1, 26, 234), "a3-highgpu-2g": GcpMachine("A3", "H100", 2, 52, 468),
     "a3-highgpu-4g": GcpMachine("A3", "H100", 4, 104, 936), "a3-highgpu-8g": GcpMachine("A3", "H100", 8, 208, 1872),
     "a3-edgegpu-8g": GcpMachine("A3", "H100", 8, 208, 1872),
-    "a3-megagpu-8g": GcpMachine("A3", "H100-MEGA", 8, 208, 1872),
+    # A3 Mega bills its own core/RAM SKUs ('A3Plus Instance Core running in ...')
+    "a3-megagpu-8g": GcpMachine("A3Plus", "H100-MEGA", 8, 208, 1872),
     "a3-ultragpu-8g": GcpMachine("A3", "H200", 8, 224, 2952),
     "a4-highgpu-8g": GcpMachine("A4", "B200", 8, 224, 3968),
     "g2-standard-4": GcpMachine("G2", "L4", 1, 4, 16), "g2-standard-8": GcpMachine("G2", "L4", 1, 8, 32),

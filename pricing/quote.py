@@ -35,6 +35,10 @@ class PriceQuote:
     source: str
     source_detail: str = ""
     warnings: tuple[str, ...] = ()
+    # the provider's own ids of the published prices this quote was built from (AWS product SKU,
+    # GCP SKU ids of the vCPU/RAM/GPU parts, Azure skuId/meterId), so a report can show exactly
+    # which catalogue entries it used; empty for snapshot rows that do not record them
+    sku_ids: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.provider not in PROVIDERS:
@@ -77,6 +81,7 @@ class PriceQuote:
         d["reserved_usd_per_hour"] = dict(self.reserved_usd_per_hour)
         d["fetched_at"] = self.fetched_at.isoformat()
         d["warnings"] = list(self.warnings)
+        d["sku_ids"] = list(self.sku_ids)
         return d
 
     @classmethod
@@ -84,6 +89,7 @@ class PriceQuote:
         kw = dict(d)
         kw["fetched_at"] = datetime.fromisoformat(kw["fetched_at"])
         kw["warnings"] = tuple(kw.get("warnings", ()))
+        kw["sku_ids"] = tuple(str(x) for x in kw.get("sku_ids", ()))
         kw["reserved_usd_per_hour"] = {str(k): float(v) for k, v in dict(kw.get("reserved_usd_per_hour") or {}).items()}
         return cls(**kw)
 

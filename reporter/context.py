@@ -86,6 +86,7 @@ def config_view(r: pd.Series) -> dict[str, Any]:
         "bound": r.get("bound", ""),
         "availability_regions": int(r["availability_regions"]),
         "price_source": r["price_source"],
+        "price_sku_ids": r.get("price_sku_ids", ""),
     }
 
 

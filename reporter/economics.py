@@ -136,7 +136,8 @@ def quotes_frame(quotes, spec: RunSpec, now=None) -> pd.DataFrame:
     """One row per quote x pricing option. Columns: quote_id, provider, region, zone,
     instance_type, gpu, instance_gpus, option (on-demand | spot | reserved-1y | reserved-3y),
     usd_per_instance_hour, usd_per_gpu_hour, overhead (1 + spot interruption overhead, else 1),
-    price_source, source_detail, fetched_at, age_hours."""
+    price_source, source_detail, price_sku_ids (the provider's ids of the published prices used,
+    space-separated; empty for the embedded snapshot), fetched_at, age_hours."""
     rows = []
     ovh = 1.0 + spec.pricing.spot_interruption_overhead
     for i, q in enumerate(quotes):
@@ -153,7 +154,7 @@ def quotes_frame(quotes, spec: RunSpec, now=None) -> pd.DataFrame:
                 "instance_type": q.instance_type, "gpu": q.gpu, "instance_gpus": int(q.gpu_count),
                 "option": option, "usd_per_instance_hour": float(price),
                 "usd_per_gpu_hour": float(price) / q.gpu_count, "overhead": overhead,
-                "price_source": q.source, "source_detail": q.source_detail,
+                "price_source": q.source, "source_detail": q.source_detail, "price_sku_ids": " ".join(q.sku_ids),
                 "fetched_at": q.fetched_at.isoformat(), "age_hours": q.age_hours(now),
             })
     qf = pd.DataFrame(rows)

@@ -27,6 +27,7 @@ STAGES = ("predict", "price", "economics", "uncertainty", "recommend", "charts",
 CSV_COLUMNS = [
     "workload", "task", "gpu", "precision", "batch_size", "gpu_count", "provider", "region", "instance_type",
     "instance_gpus", "option", "usd_per_instance_hour", "usd_per_gpu_hour", "overhead", "price_source",
+    "price_sku_ids",
     "latency_ms", "latency_ms_low", "latency_ms_high", "throughput_per_s", "ttft_ms", "tpot_ms",
     "per_stream_tokens_per_s", "meets_slo", "slo_probability", "fleet_ok", "replicas", "replicas_low",
     "replicas_high", "instances", "gpus", "gpus_low", "gpus_high", "monthly_cost_usd", "monthly_cost_usd_low",

@@ -16,10 +16,17 @@ from phantom_report.pricing.settings import FetchSettings, with_retries
 
 PRICE_LIST_REGION = "us-east-1"  # the Price List API answers in us-east-1 (and a few others), not everywhere
 DEFAULT_REGIONS = ("us-east-1", "us-east-2", "us-west-2", "eu-west-1", "eu-central-1", "ap-northeast-1")
-# Filters the Price List API understands (TERM_MATCH on product attributes).
+# Filters the Price List API understands (TERM_MATCH on product attributes).  The same product
+# attributes are checked again on every item that comes back (`is_plain_on_demand`): the real offer
+# file holds, for one instance type and region, a Capacity Block product (marketoption
+# CapacityBlock, operation RunInstances:CB, $0.00), Dedicated Host / reserved-capacity products
+# (tenancy Host/Dedicated, capacitystatus UnusedCapacityReservation/AllocatedCapacityReservation)
+# and licensed variants (operation RunInstances:0002 Windows, :0010 RHEL, ...).  GetProducts does
+# not promise an order, so an item that slipped through would otherwise win or lose by position.
 PRODUCT_FILTERS = (
     ("instanceFamily", "GPU instance"), ("operatingSystem", "Linux"), ("tenancy", "Shared"),
     ("preInstalledSw", "NA"), ("capacitystatus", "Used"), ("licenseModel", "No License required"),
+    ("marketoption", "OnDemand"), ("operation", "RunInstances"),
 )
 _TERM_BY_LEASE = {"1yr": "1y", "3yr": "3y"}
 
@@ -49,6 +56,13 @@ def _usd(dim: dict[str, Any]) -> float | None:
     return float(v) if v not in (None, "") else None
 
 
+def _product_sku(raw: str) -> str | None:
+    try:
+        return json.loads(raw)["product"].get("sku")
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
 def parse_price_list_item(item: dict[str, Any]) -> tuple[dict[str, str], float | None, dict[str, float]]:
     """(product attributes, on-demand $/h, reserved term -> $/h) from one PriceList document.
 
@@ -72,6 +86,16 @@ def parse_price_list_item(item: dict[str, Any]) -> tuple[dict[str, str], float |
             if t and dim.get("unit") == "Hrs" and (p := _usd(dim)) is not None:
                 reserved[t] = p
     return attrs, on_demand, reserved
+
+
+def is_plain_on_demand(attrs: dict[str, str]) -> bool:
+    """True for a shared-tenancy, Linux, no-licence, on-demand-market compute product: the one
+    product per instance type and region whose price is what renting it on demand costs.
+
+    An attribute the document does not carry is not held against it (older offer files have no
+    marketoption); one that it carries with another value is.
+    """
+    return all(attrs.get(key, value) == value for key, value in PRODUCT_FILTERS)
 
 
 def _memory_gib(text: str | None) -> float | None:
@@ -153,8 +177,10 @@ class AwsProvider:
                     raise ProviderUnavailable(f"aws pricing: malformed PriceList item ({exc})") from exc
                 itype = attrs.get("instanceType", "")
                 gpu = aws_instance_gpu(itype)
-                if gpu is None or (gpus is not None and gpu not in gpus):
+                if gpu is None or (gpus is not None and gpu not in gpus) or not is_plain_on_demand(attrs):
                     continue
+                if od is not None and od <= 0.0:  # a $0.00 rate is never a rentable on-demand price
+                    od = None
                 count = int(float(attrs.get("gpu") or 0)) or AWS_INSTANCE_GPU_COUNT.get(itype, 0)
                 if count < 1:
                     continue
@@ -163,7 +189,8 @@ class AwsProvider:
                     gpu_count=count, vcpus=float(attrs["vcpu"]) if attrs.get("vcpu") else None,
                     memory_gib=_memory_gib(attrs.get("memory")), on_demand_usd_per_hour=od, spot_usd_per_hour=None,
                     reserved_usd_per_hour=reserved, fetched_at=now, source="live",
-                    source_detail=f"aws pricing.get_products {endpoint} (AmazonEC2, {region})"))
+                    source_detail=f"aws pricing.get_products {endpoint} (AmazonEC2, {region})",
+                    sku_ids=(sku,) if (sku := _product_sku(raw)) else ()))
         if n_items == 0:  # every region empty: the API is not answering for real, not "no GPUs in AWS"
             raise ProviderUnavailable("aws pricing.get_products: empty price list for all regions")
         return out

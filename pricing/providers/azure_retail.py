@@ -7,6 +7,7 @@ rows are dropped.  Pages are followed through NextPageLink.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -29,10 +30,21 @@ def build_filter(sizes: list[str], regions: tuple[str, ...] | None) -> str:
     return f
 
 
+# Windows rows are named several ways: 'Virtual Machines NCadsH100v5 Series Windows',
+# 'Virtual Machines NCCadsv5 Srs Win' (abbreviated series names), and now and then in the sku or
+# meter name; a word match on all three catches each without matching 'Window' inside other words.
+_WINDOWS_WORD = re.compile(r"\bWin(?:dows)?\b", re.IGNORECASE)
+
+
+def is_windows(item: dict[str, Any]) -> bool:
+    """True for a row priced with a Windows licence."""
+    return any(_WINDOWS_WORD.search(str(item.get(k) or "")) for k in ("productName", "skuName", "meterName"))
+
+
 def classify_item(item: dict[str, Any]) -> str | None:
     """'on_demand' | 'spot' | '1y' | '3y' for a usable Linux row, None for rows to ignore."""
     sku_name = item.get("skuName", "")
-    if "Windows" in item.get("productName", "") or "Low Priority" in sku_name or "Low Priority" in item.get("meterName", ""):
+    if is_windows(item) or "Low Priority" in sku_name or "Low Priority" in item.get("meterName", ""):
         return None
     if item.get("unitOfMeasure") not in (None, "1 Hour"):
         return None
@@ -111,6 +123,7 @@ class AzureRetailProvider:
     def _quotes(self, items: list[dict[str, Any]], kinds: frozenset[str], gpus: frozenset[str] | None,
                 regions: tuple[str, ...] | None, now: datetime) -> list[PriceQuote]:
         table: dict[tuple[str, str], dict[str, float]] = {}
+        sku_ids: dict[tuple[str, str], dict[str, str]] = {}
         for it in items:
             size, region = it.get("armSkuName", ""), it.get("armRegionName", "")
             ig = AZURE_INSTANCE_GPU.get(size)
@@ -120,7 +133,10 @@ class AzureRetailProvider:
             if (price := item_usd_per_hour(it, kind)) is None:
                 continue
             prices = table.setdefault((size, region), {})
-            prices[kind] = min(price, prices.get(kind, price))
+            ids = sku_ids.setdefault((size, region), {})
+            sku_id = str(it.get("skuId") or it.get("meterId") or "")
+            if kind not in prices or (price, sku_id) < (prices[kind], ids.get(kind, "")):
+                prices[kind], ids[kind] = price, sku_id
         out = []
         for (size, region), p in sorted(table.items()):
             ig = AZURE_INSTANCE_GPU[size]
@@ -129,8 +145,11 @@ class AzureRetailProvider:
             reserved = {t: p[t] for t in ("1y", "3y") if t in p} if "on_demand" in kinds else {}
             if od is None and spot is None and not reserved:
                 continue
+            used = [k for k, v in (("on_demand", od), ("spot", spot), *reserved.items()) if v is not None]
+            ids = tuple(dict.fromkeys(i for k in used if (i := sku_ids[(size, region)].get(k))))
             out.append(PriceQuote(provider="azure", region=region, zone=None, instance_type=size, gpu=ig.gpu,
                                   gpu_count=ig.gpu_count, vcpus=None, memory_gib=None, on_demand_usd_per_hour=od,
                                   spot_usd_per_hour=spot, reserved_usd_per_hour=reserved, fetched_at=now, source="live",
-                                  source_detail=f"azure retail prices {self.endpoint} (api-version {API_VERSION})"))
+                                  source_detail=f"azure retail prices {self.endpoint} (api-version {API_VERSION})",
+                                  sku_ids=ids))
         return out

@@ -45,6 +45,9 @@ class SpendReport:
 
 
 def _rows(result: Any, group_by: str | None) -> tuple[SpendRow, ...]:
+    """Rows of one QueryResult page; a 204 reply (the SDK returns None) is a page without rows."""
+    if result is None:
+        return ()
     cols = [c.name for c in (result.columns or [])]
     try:
         i_cost = next(i for i, c in enumerate(cols) if c in ("Cost", "PreTaxCost", "CostUSD", "totalCost"))
@@ -107,6 +110,25 @@ class AzureSpendProvider:
                 raise ProviderUnavailable(f"{what}: malformed response") from exc
         return with_retries(attempt, self.settings, what)
 
+    def _all_pages(self, client: Any, first: Any, body: dict[str, Any], group_by: str | None, what: str) -> tuple[SpendRow, ...]:
+        """Rows of the first page and of every page its nextLink leads to (the service pages large
+        results; each next page is the same query POSTed to the link, which carries a $skiptoken)."""
+        from azure.core.rest import HttpRequest
+        from azure.mgmt.costmanagement import models as m
+        rows, result, seen = list(_rows(first, group_by)), first, set()
+        while result is not None and (link := getattr(result, "next_link", None)):
+            if link in seen or len(seen) + 1 >= self.settings.max_pages:
+                raise ProviderUnavailable(f"{what}: more than {self.settings.max_pages} pages (or a nextLink loop)")
+            seen.add(link)
+
+            def page(link: str = link) -> Any:
+                resp = client.send_request(HttpRequest("POST", link, json=body), **self._call_kwargs())
+                resp.raise_for_status()
+                return None if resp.status_code == 204 else m.QueryResult(resp.json())
+            result = self._call(page, what)
+            rows.extend(_rows(result, group_by))
+        return tuple(rows)
+
     def fetch(self, start: date, end: date, group_by: str | None = "MeterCategory",
               forecast_end: date | None = None, now: datetime | None = None) -> SpendReport:
         """Daily actual cost between start and end (and Azure's forecast up to forecast_end)."""
@@ -120,7 +142,9 @@ class AzureSpendProvider:
                                           to=datetime(end.year, end.month, end.day, 23, 59, 59, tzinfo=timezone.utc)),
             dataset=m.QueryDataset(granularity="Daily", aggregation={"totalCost": m.QueryAggregation(name="Cost", function="Sum")},
                                    grouping=grouping))
-        actual = _rows(self._call(lambda: client.query.usage(self.scope, query, **self._call_kwargs()), "azure cost management query"), group_by)
+        what = "azure cost management query"
+        first = self._call(lambda: client.query.usage(self.scope, query, **self._call_kwargs()), what)
+        actual = self._all_pages(client, first, query.as_dict(), group_by, what)
         forecast: tuple[SpendRow, ...] = ()
         if forecast_end is not None:
             fdef = m.ForecastDefinition(
@@ -129,6 +153,8 @@ class AzureSpendProvider:
                                                  to=datetime(forecast_end.year, forecast_end.month, forecast_end.day, tzinfo=timezone.utc)),
                 dataset=m.ForecastDataset(granularity="Daily", aggregation={"totalCost": m.ForecastAggregation(name="Cost", function="Sum")}),
                 include_actual_cost=False, include_fresh_partial_cost=False)
-            forecast = _rows(self._call(lambda: client.forecast.usage(self.scope, fdef, **self._call_kwargs()), "azure cost management forecast"), None)
+            what = "azure cost management forecast"
+            first = self._call(lambda: client.forecast.usage(self.scope, fdef, **self._call_kwargs()), what)
+            forecast = self._all_pages(client, first, fdef.as_dict(), None, what)
         return SpendReport(scope=self.scope, actual=actual, forecast=forecast, fetched_at=now,
                            source_detail=f"azure cost management {self.base_url or 'https://management.azure.com'}{self.scope}")

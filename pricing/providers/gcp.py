@@ -2,8 +2,8 @@
 
 A GPU VM costs its VM part (vCPU SKU x vCPUs + RAM SKU x GiB, of the machine series) plus its GPU
 part (GPU SKU x count).  The usage type says the kind: OnDemand, Preemptible (spot), Commit1Yr /
-Commit3Yr (reserved).  Which SKU description means which GPU is decided only in
-gpu_names.GCP_GPU_SKUS.
+Commit3Yr (reserved).  Which SKU description means which GPU is decided only by the data table
+pricing/data/gcp_gpu_skus.csv (read by gpu_names.gcp_gpu_sku_key).
 """
 
 from __future__ import annotations
@@ -32,6 +32,16 @@ def _strip_prefix(description: str) -> str:
         if description.startswith(p):
             return description[len(p):]
     return description
+
+
+def sku_kind(usage_type: str, description: str) -> str | None:
+    """'on_demand' | 'spot' | '1y' | '3y' of a SKU.  The usage type decides, except that a
+    description saying Spot Preemptible is spot whatever its category says (some spot GPU SKUs are
+    published with usage type OnDemand)."""
+    kind = _KIND_BY_USAGE.get(usage_type)
+    if kind == "on_demand" and (description.startswith("Spot Preemptible ") or " attached to Spot Preemptible VMs" in description):
+        return "spot"
+    return kind
 
 
 def classify_sku(description: str) -> tuple[str, str] | None:
@@ -65,34 +75,45 @@ class SkuPrices:
     """(component, name, region, kind) -> USD per unit (h for core/GPU, GiB-h for RAM)."""
 
     prices: dict[tuple[str, str, str, str], float]
+    sku_ids: dict[tuple[str, str, str, str], str] = field(default_factory=dict)
 
     @classmethod
     def from_skus(cls, skus: Iterable[Any]) -> "SkuPrices":
         prices: dict[tuple[str, str, str, str], float] = {}
+        ids: dict[tuple[str, str, str, str], str] = {}
         for sku in skus:
-            kind = _KIND_BY_USAGE.get(sku.category.usage_type)
+            kind = sku_kind(sku.category.usage_type, sku.description)
             cls_ = classify_sku(sku.description)
             price = _unit_price_usd(sku)
-            if kind is None or cls_ is None or price is None:
+            if kind is None or cls_ is None or price is None or price <= 0.0:
                 continue
             for region in sku.service_regions:
                 key = (cls_[0], cls_[1], region, kind)
-                # several SKUs can share a key (e.g. old + new); keep the cheapest list price
-                prices[key] = min(price, prices.get(key, price))
-        return cls(prices)
+                # several SKUs can share a key (e.g. old + new); keep the cheapest list price,
+                # whatever order the pages come in
+                if key not in prices or (price, sku.sku_id) < (prices[key], ids[key]):
+                    prices[key], ids[key] = price, sku.sku_id
+        return cls(prices, ids)
 
     def regions(self) -> set[str]:
         return {k[2] for k in self.prices}
 
+    def _parts(self, machine_type: str, region: str, kind: str) -> list[tuple[str, str, str, str]]:
+        m = GCP_MACHINES[machine_type]
+        return [("core", m.series, region, kind), ("ram", m.series, region, kind), ("gpu", m.gpu_key, region, kind)]
+
     def machine_price(self, machine_type: str, region: str, kind: str) -> tuple[float | None, float | None]:
         """(VM total $/h, GPU part $/h) or Nones if any component is missing."""
         m = GCP_MACHINES[machine_type]
-        core = self.prices.get(("core", m.series, region, kind))
-        ram = self.prices.get(("ram", m.series, region, kind))
-        gpu = self.prices.get(("gpu", m.gpu_key, region, kind))
+        core, ram, gpu = (self.prices.get(k) for k in self._parts(machine_type, region, kind))
         if core is None or ram is None or gpu is None:
             return None, None
         return core * m.vcpus + ram * m.memory_gib + gpu * m.gpu_count, gpu * m.gpu_count
+
+    def machine_sku_ids(self, machine_type: str, region: str, kinds: Iterable[str]) -> tuple[str, ...]:
+        """SKU ids of the vCPU, RAM and GPU parts priced for this machine, per kind, in order."""
+        ids = (self.sku_ids.get(k) for kind in kinds for k in self._parts(machine_type, region, kind))
+        return tuple(dict.fromkeys(i for i in ids if i))
 
 
 def compose_quotes(prices: SkuPrices, kinds: frozenset[str], gpus: frozenset[str] | None,
@@ -117,10 +138,12 @@ def compose_quotes(prices: SkuPrices, kinds: frozenset[str], gpus: frozenset[str
                 spot, warnings = None, (f"GPU part spot {spot_gpu:.4f} > GPU part on-demand {od_gpu:.4f} $/h; spot dropped",)
             if od is None and spot is None and not reserved:
                 continue
+            priced = [k for k, v in (("on_demand", od), ("spot", spot), *reserved.items()) if v is not None]
             out.append(PriceQuote(provider="gcp", region=region, zone=None, instance_type=mt, gpu=gpu, gpu_count=m.gpu_count,
                                   vcpus=m.vcpus, memory_gib=m.memory_gib, on_demand_usd_per_hour=od, spot_usd_per_hour=spot,
                                   reserved_usd_per_hour=reserved, fetched_at=now, source="live",
-                                  source_detail=source_detail, warnings=warnings))
+                                  source_detail=source_detail, warnings=warnings,
+                                  sku_ids=prices.machine_sku_ids(mt, region, priced)))
     return out
 
 

@@ -84,7 +84,7 @@ def test_sku_table_matches_standard_skus_only():
     assert classify_sku("Flex Start Nvidia H100 80GB GPU running in Americas") is None
     # every machine type's GPU key is a row of the SKU table
     from phantom_report.pricing.gpu_names import GCP_GPU_SKUS
-    assert {m.gpu_key for m in GCP_MACHINES.values()} <= {k for k, _ in GCP_GPU_SKUS}
+    assert {m.gpu_key for m in GCP_MACHINES.values()} <= {s.key for s in GCP_GPU_SKUS}
 
 
 def test_list_skus_paged_and_vm_composed(serve):

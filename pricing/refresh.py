@@ -1,0 +1,112 @@
+"""A user's own price snapshot: `prices refresh` fetches every catalogued GPU instance live with
+the user's credentials and stores it in the price cache; later runs prefer it to the embedded
+snapshot (with its age shown), and `prices diff` says what changed against the embedded one.
+
+The refreshed quotes keep what the live fetch knew (SKU ids, zones, warnings); when read back
+they are labelled source "snapshot" with the refresh time, because they are no longer live.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Iterable, Mapping
+
+from phantom_report.pricing.cache import KINDS, PriceCache
+from phantom_report.pricing.providers.base import CredentialsMissing, LiveProvider, ProviderUnavailable
+from phantom_report.pricing.quote import PriceQuote
+from phantom_report.pricing.sanity import SanitySettings, apply_sanity
+from phantom_report.pricing.snapshot import snapshot_quotes
+
+
+@dataclass(frozen=True)
+class RefreshResult:
+    """What one provider's refresh did: quotes written (0 when it failed) and why, in words."""
+
+    provider: str
+    n_quotes: int
+    message: str
+
+    @property
+    def ok(self) -> bool:
+        return self.n_quotes > 0
+
+
+def refresh_provider(provider: str, live: LiveProvider, cache: PriceCache, now: datetime) -> RefreshResult:
+    """Fetch every catalogued GPU instance of one cloud (each price kind on its own, the provider's
+    default regions), apply the sanity rules, and store the result as that cloud's refreshed
+    snapshot.  A kind that fails (spot history unreachable, say) does not lose the other."""
+    from phantom_report.pricing.catalog import merge_kinds, only_kind
+    parts: dict[str, list[PriceQuote]] = {}
+    failures: list[str] = []
+    for kind in KINDS:
+        try:
+            fetched = live.fetch(frozenset({kind}), None, None, now)
+        except CredentialsMissing as exc:
+            return RefreshResult(provider, 0, f"not refreshed: {str(exc).removeprefix(provider + ': ')}")
+        except ProviderUnavailable as exc:
+            failures.append(f"{kind.replace('_', '-')} prices unavailable ({exc})")
+            continue
+        parts[kind] = [q for q in (only_kind(q, kind) for q in fetched) if q is not None]
+    checked, dropped = apply_sanity(merge_kinds(parts), SanitySettings())
+    if not checked:
+        why = "; ".join(failures) or "the live answer held no usable GPU instance price"
+        return RefreshResult(provider, 0, f"not refreshed: {why}")
+    path = cache.write_refreshed(provider, checked, now)
+    notes = ([f"{len(dropped)} dropped by the sanity rules"] if dropped else []) + failures
+    return RefreshResult(provider, len(checked), f"{len(checked)} instance prices written to {path}"
+                         + (f" ({'; '.join(notes)})" if notes else ""))
+
+
+def refresh_all(providers: Iterable[str], live: Mapping[str, LiveProvider], cache: PriceCache,
+                now: datetime) -> list[RefreshResult]:
+    """refresh_provider for each provider, one failing not stopping the others."""
+    return [refresh_provider(p, live[p], cache, now) for p in providers]
+
+
+@dataclass(frozen=True)
+class PriceChange:
+    """One instance's price in the embedded snapshot and in the user's refreshed one ($/h, None =
+    not offered there); `change_pct` of the on-demand price, else of spot."""
+
+    provider: str
+    region: str
+    instance_type: str
+    gpu: str
+    embedded_on_demand_usd_per_hour: float | None
+    refreshed_on_demand_usd_per_hour: float | None
+    embedded_spot_usd_per_hour: float | None
+    refreshed_spot_usd_per_hour: float | None
+
+    @property
+    def status(self) -> str:
+        old = (self.embedded_on_demand_usd_per_hour, self.embedded_spot_usd_per_hour)
+        new = (self.refreshed_on_demand_usd_per_hour, self.refreshed_spot_usd_per_hour)
+        if old == (None, None):
+            return "added"
+        if new == (None, None):
+            return "removed"
+        return "changed" if old != new else "same"
+
+    @property
+    def change_pct(self) -> float | None:
+        for a, b in ((self.embedded_on_demand_usd_per_hour, self.refreshed_on_demand_usd_per_hour),
+                     (self.embedded_spot_usd_per_hour, self.refreshed_spot_usd_per_hour)):
+            if a and b is not None:
+                return (b - a) / a * 100.0
+        return None
+
+
+def diff_against_embedded(provider: str, refreshed: Iterable[PriceQuote]) -> list[PriceChange]:
+    """Every (region, instance type) of either snapshot with its price in both, sorted by change."""
+    def table(quotes: Iterable[PriceQuote]) -> dict[tuple[str, str], PriceQuote]:
+        return {(q.region, q.instance_type): q for q in quotes}
+    old, new = table(snapshot_quotes((provider,))), table(refreshed)
+    out = []
+    for key in sorted(old.keys() | new.keys()):
+        o, n = old.get(key), new.get(key)
+        out.append(PriceChange(provider, key[0], key[1], (n or o).gpu,  # type: ignore[union-attr]
+                               o.on_demand_usd_per_hour if o else None, n.on_demand_usd_per_hour if n else None,
+                               o.spot_usd_per_hour if o else None, n.spot_usd_per_hour if n else None))
+    out.sort(key=lambda c: (c.status == "same", -abs(c.change_pct or 0.0), c.region, c.instance_type))
+    return out

@@ -1,0 +1,329 @@
+"""Live pricing against real, independently authored payloads served on 127.0.0.1 to the real
+clients.  Every payload lies in tests/pricing/payloads/ with its provenance in PROVENANCE.md there;
+a payload that had to be assembled or written here says so in that file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import boto3
+import pytest
+
+from phantom_report.pricing.catalog import get_quotes
+from phantom_report.pricing.providers.aws import AwsProvider
+
+from .conftest import FAST, NOW
+
+PAYLOADS = Path(__file__).parent / "payloads"
+
+
+def load(name: str):
+    return json.loads((PAYLOADS / name).read_text())
+
+
+# -- AWS: the real EC2 offer file's Capacity Block product next to the on-demand one ------------
+
+def get_products_items(offer: dict, first_sku: str) -> list[str]:
+    """The offer file's products as GetProducts PriceList items (one JSON document per product:
+    product + its terms, as the Price List Query API returns them), `first_sku` first."""
+    items = []
+    for sku, product in offer["products"].items():
+        terms = {kind: by_sku[sku] for kind, by_sku in offer["terms"].items() if sku in by_sku}
+        items.append((sku != first_sku, json.dumps({"product": product, "serviceCode": offer["offerCode"], "terms": terms,
+                                                     "version": offer["version"], "publicationDate": offer["publicationDate"]})))
+    return [doc for _, doc in sorted(items, key=lambda t: t[0])]
+
+
+def get_products_route(items: list[str]):
+    """A Price List endpoint that ignores the filters (GetProducts promises no order, and a filter
+    the server does not apply must not change the result)."""
+    def route(req, server):
+        if req.headers.get("x-amz-target") != "AWSPriceListService.GetProducts":
+            return 400, {"__type": "UnknownOperationException"}
+        return 200, {"FormatVersion": "aws_v1", "PriceList": items}, {"Content-Type": "application/x-amz-json-1.1"}
+    return route
+
+
+@pytest.mark.parametrize("first", ["YSXJGN78QTXNVGDQ", "H7NGEAC6UEHNTKSJ"], ids=["capacity-block-first", "on-demand-first"])
+def test_aws_capacity_block_sku_never_becomes_the_on_demand_price(serve, tmp_path, first):
+    offer = load("aws_offer_us-east-1_p4d.json")
+    server = serve(get_products_route(get_products_items(offer, first)))
+    session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1")
+    provider = AwsProvider(session=session, pricing_endpoint_url=server.url, settings=FAST)
+    qs = get_quotes(gpus="a100", providers=["aws"], regions=["us-east-1"], cache_dir=tmp_path, now=NOW,
+                    live_providers={"aws": provider}, kinds=("on_demand",))
+    [p4d] = [q for q in qs.quotes if q.instance_type == "p4d.24xlarge"]
+    assert p4d.source == "live" and p4d.on_demand_usd_per_hour == pytest.approx(32.7726)
+    assert (p4d.gpu, p4d.gpu_count) == ("A100-40GB-SXM", 8)
+    assert p4d.sku_ids == ("H7NGEAC6UEHNTKSJ",)
+    assert not any("no price found" in w for w in qs.warnings)
+    sent = {f["Field"]: f["Value"] for f in json.loads(server.requests[0].body)["Filters"]}
+    assert sent["marketoption"] == "OnDemand" and sent["operation"] == "RunInstances"
+
+
+# -- GCP: Cloud Billing Catalog pages with the real description wordings ------------------------
+
+def gcp_catalog_route(pages: list[dict]):
+    def route(req, server):
+        if req.method != "GET" or req.path != "/v1/services/6F81-5844-456A/skus":
+            return 404, {"error": {"code": 404, "message": "not found", "status": "NOT_FOUND"}}
+        token = req.query.get("pageToken", [""])[0]
+        return 200, pages[1] if token == "page-2" else pages[0]
+    return route
+
+
+@pytest.fixture
+def gcp_quotes(serve, tmp_path):
+    from google.auth.credentials import AnonymousCredentials
+
+    from phantom_report.pricing.providers.gcp import GcpProvider
+    server = serve(gcp_catalog_route(load("gcp_catalog_compute_skus.json")))
+    provider = GcpProvider(credentials=AnonymousCredentials(), api_endpoint=server.url, transport="rest", settings=FAST)
+
+    def fetch(gpus, regions):
+        qs = get_quotes(gpus=gpus, providers=["gcp"], regions=regions, cache_dir=tmp_path, now=NOW,
+                        live_providers={"gcp": provider})
+        return {q.instance_type: q for q in qs.quotes}, qs.warnings
+    return fetch
+
+
+def test_gcp_a3_mega_priced_from_plus_gpu_and_a3plus_core_ram_skus(gcp_quotes):
+    quotes, _ = gcp_quotes("h100", ["us-central1"])
+    mega = quotes["a3-megagpu-8g"]
+    assert mega.source == "live" and (mega.gpu, mega.gpu_count) == ("H100-SXM", 8)
+    # by hand: core $/vCPU-h x 208 vCPUs + RAM $/GiB-h x 1872 GiB + GPU $/h x 8
+    assert mega.on_demand_usd_per_hour == pytest.approx(208 * 0.026924 + 1872 * 0.002344 + 8 * 10.344275712, rel=1e-12)
+    assert mega.spot_usd_per_hour == pytest.approx(208 * 0.01077 + 1872 * 0.000938 + 8 * 4.13771, rel=1e-12)
+    assert mega.reserved_usd_per_hour == {"3y": pytest.approx(208 * 0.012116 + 1872 * 0.001055 + 8 * 4.654924, rel=1e-12)}
+    # DWS and Calendar Mode SKUs of the same GPU are cheaper and must not be taken for it
+    assert "H1MG-DWS1" not in mega.sku_ids and "H1MG-CAL1" not in mega.sku_ids
+    assert {"A3PC-OD01", "A3PR-OD01", "H1PL-OD01", "H1PL-SP01", "H1PL-C301"} <= set(mega.sku_ids)
+
+
+def test_gcp_spot_gpu_sku_in_attached_to_spot_vms_wording_is_priced(gcp_quotes):
+    quotes, _ = gcp_quotes("l4", ["asia-east2"])
+    g2 = quotes["g2-standard-4"]
+    assert g2.on_demand_usd_per_hour == pytest.approx(4 * 0.03049 + 16 * 0.003573 + 0.77742, rel=1e-12)
+    assert g2.spot_usd_per_hour == pytest.approx(4 * 0.012196 + 16 * 0.001429 + 0.310968, rel=1e-12)
+    assert "L4-SP-HK" in g2.sku_ids
+
+
+def test_gcp_a100_80gb_in_tesla_wording_is_matched(gcp_quotes):
+    quotes, _ = gcp_quotes("A100-80GB-SXM", ["us-central1"])
+    assert quotes["a2-ultragpu-1g"].on_demand_usd_per_hour == pytest.approx(12 * 0.031611 + 170 * 0.004237 + 3.921, rel=1e-12)
+    assert quotes["a2-ultragpu-8g"].on_demand_usd_per_hour == pytest.approx(96 * 0.031611 + 1360 * 0.004237 + 8 * 3.921, rel=1e-12)
+
+
+def test_gcp_successful_fetch_without_rows_for_a_requested_gpu_falls_back_to_snapshot(gcp_quotes):
+    """The catalogue answers, but with nothing for H200 (its wording changed, say): the snapshot's
+    price is used with a warning, instead of 'no price found' because the fetch 'succeeded'."""
+    quotes, warnings = gcp_quotes(["H200", "L4"], None)
+    assert quotes["g2-standard-4"].source == "live"
+    h200 = [q for q in quotes.values() if q.gpu == "H200"]
+    assert h200 and {q.source for q in h200} == {"snapshot"}
+    assert any("no rows for H200" in w and "snapshot" in w for w in warnings)
+    assert not any("no price found" in w for w in warnings)
+
+
+# -- Azure Cost Management: the REST spec's own example (paged with nextLink; 204 declared) -----
+
+class StaticToken:
+    def get_token(self, *scopes, **kwargs):
+        from datetime import datetime, timezone
+
+        from azure.core.credentials import AccessToken
+        return AccessToken("test-token", int(datetime.now(timezone.utc).timestamp()) + 3600)
+
+
+BILLING_SCOPE = "/providers/Microsoft.Billing/billingAccounts/70664866"
+
+
+def cost_management_route(first_page: dict, second_page: dict | None):
+    """First POST to .../query answers the example body (its nextLink re-pointed at this server,
+    path and $skiptoken kept); a POST to the nextLink answers `second_page` (None = 204)."""
+    from urllib.parse import urlsplit
+
+    def route(req, server):
+        assert req.method == "POST" and req.headers.get("authorization") == "Bearer test-token"
+        if "$skiptoken" in req.query or "%24skiptoken" in req.path:
+            return (204, b"") if second_page is None else (200, second_page)
+        if req.path.lower() == f"{BILLING_SCOPE}/providers/Microsoft.CostManagement/query".lower():
+            body = json.loads(json.dumps(first_page))
+            link = urlsplit(body["properties"]["nextLink"])
+            body["properties"]["nextLink"] = f"{server.url}{link.path}?{link.query}"
+            return 200, body
+        return 404, {"error": {"code": "NotFound", "message": req.path}}
+    return route
+
+
+def spend_provider(url: str):
+    from phantom_report.pricing.providers.azure_spend import AzureSpendProvider
+    return AzureSpendProvider(scope=BILLING_SCOPE, credential=StaticToken(), base_url=url, enforce_https=False, settings=FAST)
+
+
+def test_azure_spend_follows_next_link_across_pages(serve):
+    from datetime import date
+    example = load("azure_costmanagement_BillingAccountQuery.json")["responses"]["200"]["body"]
+    page2 = json.loads(json.dumps(example))
+    page2["properties"]["nextLink"] = None
+    page2["properties"]["rows"] = [[5.25, "API", 20180401, "USD"]]  # a second page, written here (see PROVENANCE.md)
+    server = serve(cost_management_route(example, page2))
+    report = spend_provider(server.url).fetch(date(2018, 3, 31), date(2018, 4, 1), group_by="ResourceGroup")
+    assert len(report.actual) == 5 and len(server.requests) == 2
+    assert report.actual_total == pytest.approx(19.545363672276512 + 173.41979241290323 + 20.359416562625452
+                                                + 0.16677720329728665 + 5.25)
+    assert {r.group for r in report.actual} >= {"RVIIOT-TRIAL", "API"}
+    assert "$skiptoken=AQAAAA" in server.requests[1].path or "skiptoken" in str(server.requests[1].query)
+
+
+def test_azure_spend_204_means_no_rows(serve):
+    from datetime import date
+    server = serve(lambda req, s: (204, b""))
+    report = spend_provider(server.url).fetch(date(2026, 11, 1), date(2026, 11, 2))
+    assert report.actual == () and report.actual_total == 0.0
+
+
+def test_azure_spend_204_on_a_next_page_ends_the_paging(serve):
+    from datetime import date
+    example = load("azure_costmanagement_BillingAccountQuery.json")["responses"]["200"]["body"]
+    server = serve(cost_management_route(example, None))
+    report = spend_provider(server.url).fetch(date(2018, 3, 31), date(2018, 3, 31), group_by="ResourceGroup")
+    assert len(report.actual) == 4 and len(server.requests) == 2
+
+
+# -- Azure Retail Prices: Windows rows in every wording are never a Linux price -------------------
+
+def test_azure_windows_rows_in_abbreviated_wording_are_excluded(serve, tmp_path):
+    from phantom_report.pricing.providers.azure_retail import AzureRetailProvider
+    doc = load("azure_retail_ncc_h100.json")
+    # Windows rows first: a wrong classification would then win the on-demand slot
+    doc["Items"].sort(key=lambda it: "Win" not in it["productName"])
+    server = serve(lambda req, s: (200, doc))
+    provider = AzureRetailProvider(endpoint=server.url + "/api/retail/prices", settings=FAST)
+    qs = get_quotes(gpus="H100-NVL", providers=["azure"], regions=["eastus", "eastus2"], cache_dir=tmp_path, now=NOW,
+                    live_providers={"azure": provider})
+    by_size = {q.instance_type: q for q in qs.quotes}
+    ncc, nc = by_size["Standard_NCC40ads_H100_v5"], by_size["Standard_NC40ads_H100_v5"]
+    assert (ncc.on_demand_usd_per_hour, ncc.spot_usd_per_hour) == (pytest.approx(6.98), pytest.approx(1.419034))
+    assert (nc.on_demand_usd_per_hour, nc.spot_usd_per_hour) == (pytest.approx(6.98), pytest.approx(2.19))
+    assert ncc.sku_ids == ("DZH318Z0NCC0/0001", "DZH318Z0NCC0/0002")
+
+
+# -- Bad payloads: a warning naming the provider and a fallback, never a traceback or a $0 price --
+
+HTML_ERROR = b"<!DOCTYPE html><html><body><h1>502 Bad Gateway</h1></body></html>"
+
+
+def _bad_aws(kind: str):
+    offer = load("aws_offer_us-east-1_p4d.json")
+    items = get_products_items(offer, "H7NGEAC6UEHNTKSJ")
+    if kind == "truncated":
+        return 200, json.dumps({"FormatVersion": "aws_v1", "PriceList": items})[:700].encode()
+    if kind == "html":
+        return 200, HTML_ERROR, {"Content-Type": "text/html"}
+    if kind == "missing-fields":
+        return 200, {"FormatVersion": "aws_v1", "PriceList": [json.dumps({"serviceCode": "AmazonEC2"})]}
+    docs = [json.loads(i) for i in items]  # non-USD: the same products priced in CNY only
+    for d in docs:
+        for term in d["terms"]["OnDemand"].values():
+            for dim in term["priceDimensions"].values():
+                dim["pricePerUnit"] = {"CNY": "230.0000000000"}
+    return 200, {"FormatVersion": "aws_v1", "PriceList": [json.dumps(d) for d in docs]}
+
+
+def _bad_gcp(kind: str):
+    pages = load("gcp_catalog_compute_skus.json")
+    if kind == "truncated":
+        return 200, json.dumps(pages[0])[:900].encode()
+    if kind == "html":
+        return 200, HTML_ERROR, {"Content-Type": "text/html"}
+    if kind == "missing-fields":
+        return 200, {"skus": [{"skuId": "X", "description": "Nvidia L4 GPU running in Hong Kong"}]}
+    page = json.loads(json.dumps(pages[1]))
+    for sku in page["skus"]:
+        sku["pricingInfo"][0]["pricingExpression"]["tieredRates"][0]["unitPrice"]["currencyCode"] = "EUR"
+    return 200, page
+
+
+def _bad_azure(kind: str):
+    doc = load("azure_retail_ncc_h100.json")
+    if kind == "truncated":
+        return 200, json.dumps(doc)[:800].encode()
+    if kind == "html":
+        return 200, HTML_ERROR, {"Content-Type": "text/html"}
+    if kind == "missing-fields":
+        return 200, {"Items": [{"retailPrice": 6.98}], "NextPageLink": None}
+    for it in doc["Items"]:
+        it["currencyCode"] = "EUR"
+    return 200, doc
+
+
+def _provider(name: str, url: str):
+    from google.auth.credentials import AnonymousCredentials
+
+    from phantom_report.pricing.providers.azure_retail import AzureRetailProvider
+    from phantom_report.pricing.providers.gcp import GcpProvider
+    if name == "aws":
+        session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1")
+        return AwsProvider(session=session, pricing_endpoint_url=url, ec2_endpoint_url=url, settings=FAST)
+    if name == "gcp":
+        return GcpProvider(credentials=AnonymousCredentials(), api_endpoint=url, transport="rest", settings=FAST)
+    return AzureRetailProvider(endpoint=url + "/api/retail/prices", settings=FAST)
+
+
+@pytest.mark.parametrize("kind", ["truncated", "html", "missing-fields", "non-usd"])
+@pytest.mark.parametrize("name,gpu,bad", [("aws", "A100-40GB-SXM", _bad_aws), ("gcp", "H100-SXM", _bad_gcp),
+                                          ("azure", "H100-NVL", _bad_azure)])
+def test_bad_payloads_fall_back_with_a_warning(serve, tmp_path, name, gpu, bad, kind):
+    server = serve(lambda req, s: bad(kind))
+    qs = get_quotes(gpus=gpu, providers=[name], cache_dir=tmp_path, now=NOW, live_providers={name: _provider(name, server.url)},
+                    kinds=("on_demand",))
+    assert qs.quotes, "the snapshot must stand in for the broken live answer"
+    assert all(q.source == "snapshot" for q in qs.quotes)
+    assert all((q.on_demand_usd_per_hour or 1.0) > 0.0 for q in qs.quotes)
+    assert any(w.startswith(f"{name}:") for w in qs.warnings), qs.warnings
+
+
+# -- prices refresh / diff: the user's own snapshot, preferred to the embedded one -------------
+
+def test_refresh_then_offline_runs_use_it_and_diff_shows_the_change(serve, tmp_path):
+    import subprocess
+    import sys
+
+    from phantom_report.pricing.cache import PriceCache
+    from phantom_report.pricing.refresh import refresh_all
+    offer = load("aws_offer_us-east-1_p4d.json")
+    server = serve(get_products_route(get_products_items(offer, "YSXJGN78QTXNVGDQ")))
+    session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1")
+    aws = AwsProvider(session=session, pricing_endpoint_url=server.url, ec2_endpoint_url=server.url,
+                      default_regions=("us-east-1",), settings=FAST)
+    cache_dir = tmp_path / "prices"
+
+    class NoCredentials:
+        def fetch(self, kinds, gpus, regions, now):
+            from phantom_report.pricing.providers.base import CredentialsMissing
+            raise CredentialsMissing("gcp: no credentials found")
+
+    [ok, failed] = refresh_all(["aws", "gcp"], {"aws": aws, "gcp": NoCredentials()}, PriceCache(cache_dir), NOW)
+    assert ok.ok and ok.n_quotes == 1 and "written to" in ok.message and "spot prices unavailable" in ok.message
+    assert not failed.ok and "no credentials" in failed.message
+
+    # offline, the refreshed snapshot stands in for live prices, with its own date
+    qs = get_quotes(gpus="a100", providers=["aws"], regions=["us-east-1"], offline=True, cache_dir=cache_dir, now=NOW)
+    [p4d] = [q for q in qs.quotes if q.instance_type == "p4d.24xlarge"]
+    assert p4d.source == "snapshot" and p4d.on_demand_usd_per_hour == pytest.approx(32.7726)
+    assert p4d.fetched_at == NOW and p4d.sku_ids == ("H7NGEAC6UEHNTKSJ",)
+    assert any("your refreshed snapshot" in w for w in qs.warnings)
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "phantom_report", "prices", *args, "--cache-dir", str(cache_dir)],
+                              capture_output=True, text=True, timeout=120)
+    out = cli("diff", "--provider", "aws", "--format", "json")
+    assert out.returncode == 0, out.stderr
+    changes = {(c["region"], c["instance_type"]): c for c in json.loads(out.stdout)["changes"]}
+    p4d_change = changes[("us-east-1", "p4d.24xlarge")]
+    assert p4d_change["refreshed_on_demand_usd_per_hour"] == pytest.approx(32.7726)
+    assert p4d_change["status"] == "changed" and p4d_change["change_pct"] is not None
+    missing = cli("diff", "--provider", "gcp")
+    assert missing.returncode == 2 and "prices refresh" in missing.stderr and "Traceback" not in missing.stderr
