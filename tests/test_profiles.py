@@ -94,7 +94,7 @@ def test_every_profile_and_figure_has_a_source(catalog):
             target = key.split(".")[0]
             assert target in {
                 "peak_tflops", "memory_gb", "memory_bandwidth_gbps", "sm_count", "l2_cache_mb",
-                "boost_clock_mhz", "sustained_clock_mhz", "tdp_w", "interconnect",
+                "boost_clock_mhz", "peak_clock_mhz", "sustained_clock_mhz", "tdp_w", "interconnect",
                 "interconnect_gbps", "pcie_gbps", "launch_price_usd", "launch_year", "usable_memory_fraction",
             }, (prof.name, key)
             if "." in key:
