@@ -441,3 +441,12 @@ def test_peak_clock_defaults_to_the_boost_clock(tmp_path):
     (tmp_path / "mine.toml").write_text(minimal_profile("Mine-GPU"), encoding="utf-8")
     mine = load_catalog(tmp_path).get("Mine-GPU")
     assert mine.peak_clock_mhz == mine.boost_clock_mhz == 1980
+
+
+def test_every_profile_is_listed_in_the_interfaces_doc(catalog):
+    doc = (PROFILES_DIR.parent / "docs" / "INTERFACES.md").read_text(encoding="utf-8")
+    listed = set()
+    for heading in ("## Canonical GPU names (", "## Canonical GPU names of profiles pricing does not quote"):
+        body = doc.split(heading, 1)[1].split("\n", 2)[2].split("##", 1)[0]
+        listed |= {n.strip().rstrip(".") for n in body.replace("\n", " ").split(",") if n.strip()}
+    assert listed == set(catalog.names)
