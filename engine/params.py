@@ -40,15 +40,16 @@ GROUPED_CONV = "grouped_conv"
 # compute_eff[arch][ATTENTION] is the fraction of the architecture's matmul efficiency it reaches.
 ATTENTION = "attention"
 # Narrower matmul units are easier to keep fed from shared memory and registers, so kernels reach a
-# larger fraction of their peak on them. Width W = datasheet peak / (SMs x boost clock), in FLOPs per
-# SM per clock: on the 16-bit tensor path 512 for GeForce (FP32-accumulate at half rate), 1024 for
-# V100/T4/A10/L40S, 2048 for A100/MI300X, ~3800 for H100; 128 or 256 (dual-issue) on the fp32 FMA
-# path. A GPU's matmul efficiency is compute_eff[arch][path] x max(1, reference / W) **
-# matmul_width_exponent (capped at 1), so GPUs of one architecture but different SM designs (A100 vs
-# A10 vs RTX 3090) each get their own. One-sided: units wider than the reference are not penalised
-# further, because the generations that widened them (Hopper, Blackwell) added asynchronous operand
-# movement (TMA, warpgroup MMA) to feed them; the corpus has no wide-vs-wider pair within one
-# architecture to fit it, and a two-sided power law predicted B200 no faster than H100.
+# larger fraction of their peak on them. Width W = datasheet peak / (SMs x the clock the peak is
+# quoted at, profile peak_clock_mhz), in FLOPs per SM per clock: on the 16-bit tensor path 512 for
+# GeForce (FP32-accumulate at half rate), 1024 for V100/T4/A10/L40S, 2048 for A100/MI300X, 4096 for
+# H100; 128 or 256 (dual-issue) on the fp32 FMA path. A GPU's matmul efficiency is
+# compute_eff[arch][path] x max(1, reference / W) ** matmul_width_exponent (capped at 1), so GPUs of
+# one architecture but different SM designs (A100 vs A10 vs RTX 3090) each get their own. One-sided:
+# units wider than the reference are not penalised further, because the generations that widened them
+# (Hopper, Blackwell) added asynchronous operand movement (TMA, warpgroup MMA) to feed them; the
+# corpus has no wide-vs-wider pair within one architecture to fit it, and a two-sided power law
+# predicted B200 no faster than H100.
 REFERENCE_MATMUL_WIDTH = {"matmul": 2048.0, FP32_MATMUL: 256.0, EIGHT_BIT_MATMUL: 4096.0}
 # textbook values until calibration has data (calibrated across architectures: grouped_conv 0.04-0.79,
 # attention 0.16-1.0; 0.32 when one attention value is fitted for all of them)
@@ -65,7 +66,7 @@ class CalibrationParams:
     n_rows: int = 0
     n_params: int = 0
     # arch -> {matmul, matmul_fp32, matmul_8bit, grouped_conv, attention, other}: achieved fraction of
-    # peak for units at least REFERENCE_MATMUL_WIDTH wide, at the boost clock (grouped_conv, attention:
+    # peak for units at least REFERENCE_MATMUL_WIDTH wide, at the peak clock (grouped_conv, attention:
     # fractions of the matmul value)
     compute_eff: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     memory_eff: Mapping[str, float] = field(default_factory=dict)  # arch -> fraction of peak bandwidth
@@ -88,10 +89,10 @@ class CalibrationParams:
     unhidden_fraction: float = 0.0
     # see REFERENCE_MATMUL_WIDTH (0 = efficiency independent of the per-SM width)
     matmul_width_exponent: float = 0.0
-    # Peaks are quoted at the boost clock; under sustained load power-limited parts run nearer their
-    # base clock (a 70 W T4: base 585, boost 1590 MHz), so compute runs at (base / boost) ** this of
-    # its peak (0 = boost clock held, 1 = base clock; profiles without a published base clock give
-    # base = boost, no reduction)
+    # Peaks are quoted at the profile's peak_clock_mhz; under sustained load power-limited parts run
+    # nearer their base clock (a 70 W T4: base 585, peak 1590 MHz), so compute runs at (base / peak
+    # clock) ** this of its peak (0 = peak clock held, 1 = base clock; profiles without a published
+    # base clock give base = peak clock, no reduction)
     base_clock_exponent: float = 0.0
     intervals: Mapping[str, Any] = field(default_factory=lambda: {"log_abs_residual_quantiles": dict(_DEFAULT_QUANTILES)})
     extra: Mapping[str, Any] = field(default_factory=dict)

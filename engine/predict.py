@@ -257,11 +257,11 @@ def _gpu_arrays(points: pd.DataFrame, catalog: ProfileCatalog, params: Calibrati
     rt_compute = _lookup(runtime, params.runtime_compute).astype(float)
     sm = col(lambda p: p.sm_count).astype(float)
     # matmul units' FLOPs per SM per clock at this precision (see REFERENCE_MATMUL_WIDTH)
-    width = peak * 1e12 / (sm * col(lambda p: p.boost_clock_mhz).astype(float) * 1e6)
+    width = peak * 1e12 / (sm * col(lambda p: p.peak_clock).astype(float) * 1e6)
     reference = _lookup(path, REFERENCE_MATMUL_WIDTH.__getitem__).astype(float)
     width_factor = np.maximum(reference / width, 1.0) ** params.matmul_width_exponent
-    # power-limited parts run below the boost clock their peak is quoted at (see base_clock_exponent)
-    clock_factor = col(lambda p: p.sustained_clock_mhz / p.boost_clock_mhz).astype(float) ** params.base_clock_exponent
+    # power-limited parts run below the clock their peak is quoted at (see base_clock_exponent)
+    clock_factor = col(lambda p: p.sustained_clock_mhz / p.peak_clock).astype(float) ** params.base_clock_exponent
     eff_mm = np.minimum(_lookup_pairs(arch, path, params.compute_eff_for).astype(float) * rt_compute * width_factor,
                         1.0) * clock_factor
     eff_ot = np.minimum(_lookup(arch, lambda a: params.compute_eff_for(a, "other")).astype(float) * rt_compute,

@@ -32,6 +32,7 @@ _SCALAR_SCHEMA: dict[str, tuple[tuple[type, ...], str, bool]] = {
     "sm_count": ((int,), "a positive integer (SMs or CUs)", True),
     "l2_cache_mb": ((int, float), "a positive number (MB)", True),
     "boost_clock_mhz": ((int, float), "a positive number (MHz)", True),
+    "peak_clock_mhz": ((int, float), "a positive number (MHz, the clock the tensor peaks are quoted at)", False),
     "sustained_clock_mhz": ((int, float), "a positive number (MHz)", True),
     "tdp_w": ((int, float), "a positive number (W)", True),
     "interconnect": ((str,), "a string (e.g. nvlink4, pcie4)", True),
@@ -68,12 +69,20 @@ class GpuProfile:
     # share of the datasheet capacity programs can allocate: data-center GDDR6 parts keep in-band
     # ECC on by default, which reserves 1/16 of the memory (a 16 GB T4 reports 15360 MiB)
     usable_memory_fraction: float = 1.0
+    # the clock [peak_tflops]'s tensor/matrix figures are quoted at (Hopper: 1830 MHz on H100 SXM while
+    # its boost clock is 1980); 0 in a hand-built profile means "the boost clock" (see peak_clock)
+    peak_clock_mhz: float = 0.0
     sources: Mapping[str, str] = field(default_factory=dict)
     path: str = ""
 
     def peak(self, column: str) -> float | None:
         """Peak dense TFLOPS (TOPS for int8) for a compute column, or None if the chip lacks it."""
         return self.peak_tflops.get(column)
+
+    @property
+    def peak_clock(self) -> float:
+        """MHz the tensor peaks are quoted at: `peak_clock_mhz`, else the boost clock."""
+        return self.peak_clock_mhz or self.boost_clock_mhz
 
     def source_for(self, key: str) -> str:
         """Source of one figure: its own entry, else its table's (peak_tflops.fp16 -> peak_tflops)."""
@@ -93,6 +102,16 @@ def _check(path: Path, key: str, value: Any, types: tuple[type, ...], desc: str)
         raise ProfileError(f"{path}: key '{key}': expected {desc}, got {value!r}")
 
 
+def _check_peak_clock(path: Path, data: Mapping[str, Any]) -> None:
+    # the predictor derives FLOPs per SM per clock from the peak and this clock, and slows compute by
+    # (sustained / peak clock) ** b: it lies between the base clock and the boost clock
+    peak_clock = data.get("peak_clock_mhz", data["boost_clock_mhz"])
+    if not data["sustained_clock_mhz"] <= peak_clock <= data["boost_clock_mhz"]:
+        raise ProfileError(f"{path}: key 'peak_clock_mhz': expected the clock the peaks are quoted at, between "
+                           f"sustained_clock_mhz ({data['sustained_clock_mhz']!r}) and boost_clock_mhz "
+                           f"({data['boost_clock_mhz']!r}), got {peak_clock!r}")
+
+
 def parse_profile(path: Path, data: Mapping[str, Any]) -> GpuProfile:
     for key, (types, desc, required) in _SCALAR_SCHEMA.items():
         if key not in data:
@@ -107,6 +126,7 @@ def parse_profile(path: Path, data: Mapping[str, Any]) -> GpuProfile:
     if data["sustained_clock_mhz"] > data["boost_clock_mhz"]:
         raise ProfileError(f"{path}: key 'sustained_clock_mhz': expected the base clock, at most "
                            f"boost_clock_mhz ({data['boost_clock_mhz']!r}), got {data['sustained_clock_mhz']!r}")
+    _check_peak_clock(path, data)
     peaks = data.get("peak_tflops")
     if not isinstance(peaks, dict) or not peaks:
         raise ProfileError(f"{path}: key 'peak_tflops': expected a table of precision = TFLOPS")
@@ -149,6 +169,7 @@ def parse_profile(path: Path, data: Mapping[str, Any]) -> GpuProfile:
         launch_price_usd=float(data["launch_price_usd"]) if "launch_price_usd" in data else None,
         pcie_gbps=float(data["pcie_gbps"]) if "pcie_gbps" in data else None,
         usable_memory_fraction=float(data.get("usable_memory_fraction", 1.0)),
+        peak_clock_mhz=float(data.get("peak_clock_mhz", data["boost_clock_mhz"])),
         sources=dict(sources),
         path=str(path),
     )
