@@ -30,6 +30,9 @@ class SmtpConfig(BaseModel):
     username: str | None = None
     password_env: str | None = None
     ca_file: str | None = None  # a private CA for the server's certificate (system store otherwise)
+    smtps: bool = False  # implicit TLS from the first byte (port 465); STARTTLS is then not used
+    # AUTH sends the password; without TLS anyone on the path reads it, so it is refused unless set
+    allow_plaintext_auth: bool = False
 
 
 @dataclass(frozen=True)
