@@ -80,8 +80,8 @@ def register(app: typer.Typer) -> None:
         if not items:
             typer.echo("no schedules")
         for i in items:
-            typer.echo(f"{i['id']:>4}  {i['name']:<24} {i['cron']:<16} {i['timezone']:<16} next {i['next_due']}  "
-                       f"{i['status']:<8} to {', '.join(map(str, i['to']))}")
+            typer.echo(_one_line(f"{i['id']:>4}  {i['name']:<24} {i['cron']:<16} {i['timezone']:<16} next {i['next_due']}  "
+                                 f"{i['status']:<8} to {', '.join(map(str, i['to']))}"))
             detail = i["problem"] or i["last_error"]
             if detail:
                 typer.echo(f"      {i['status']}: {_one_line(detail)}")
@@ -110,16 +110,18 @@ def register(app: typer.Typer) -> None:
         from phantom_report.reporter.delivery.outbox import pending_count
 
         for d in done:
+            failure = "" if d.claim_state == "queued" else (
+                f", {'dead-lettered' if d.claim_state == 'dead' else 'will retry'}: {_one_line(d.error or '')}")
             typer.echo(f"schedule {d.schedule_id} due {d.due_at.isoformat()}: run {d.run_id} {d.status}"
-                       + (", email queued" if d.queued_email else "")
-                       + (f", {'dead-lettered' if d.claim_state == 'dead' else 'will retry'}: {_one_line(d.error or '')}"
-                          if d.claim_state != "queued" else ""))
+                       + (", email queued" if d.queued_email else "") + failure)
         typer.echo(f"{len(done)} run(s); outbox pending: {pending_count(sessions)}")
 
     @schedule.command("outbox")
     def schedule_outbox(db: Optional[str] = DbOpt, limit: int = 20,
-                        log: Optional[int] = typer.Option(None, "--log", help="show every attempt of this message with the server's replies"),
-                        requeue: Optional[int] = typer.Option(None, "--requeue", help="send this dead or possibly-sent message again")) -> None:
+                        log: Optional[int] = typer.Option(
+                            None, "--log", help="show every attempt of this message with the server's replies"),
+                        requeue: Optional[int] = typer.Option(
+                            None, "--requeue", help="send this dead or possibly-sent message again")) -> None:
         """Queued, sent, dead and possibly-sent emails with the server's last reply (never passwords:
         those are not stored)."""
         from phantom_report.reporter.delivery import outbox
@@ -130,7 +132,10 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"outbox message {requeue} queued again")
             return
         if log is not None:
-            for e in outbox.delivery_log(sessions, log):
+            entries = outbox.delivery_log(sessions, log)
+            if not entries:
+                typer.echo(f"no attempts recorded for outbox message {log}")
+            for e in entries:
                 typer.echo(f"attempt {e.attempt}  {e.at:%Y-%m-%d %H:%M:%S}  {e.outcome:<13} "
                            f"{e.smtp_code or '-'} {_one_line(e.smtp_response or '')}"
                            + (f"  ({_one_line(e.error)})" if e.error else ""))

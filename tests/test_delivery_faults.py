@@ -141,7 +141,8 @@ def test_plaintext_auth_allowed_only_when_asked(tmp_path):
     add_schedule(sessions, "tls", _spec(25, smtp_extra=", username: bot, password_env: PW, smtps: true"),
                  "s.yaml", str(tmp_path))
     with pytest.raises(SpecError, match="refusing to send the password of 'bot'"):
-        add_schedule(sessions, "bad", _spec(25, smtp_extra=", username: bot, password_env: PW"), "s.yaml", str(tmp_path))
+        add_schedule(sessions, "bad", _spec(25, smtp_extra=", username: bot, password_env: PW"), "s.yaml",
+                     str(tmp_path))
 
 
 # ---- run time: isolation, one clock ---------------------------------------------------------------
@@ -190,6 +191,14 @@ def test_bad_stored_schedule_does_not_stop_others_and_now_ahead_renders_once(tmp
     cli = _cli("schedule", "list", "--db", db)
     assert cli.returncode == 0, cli.stderr
     assert "invalid: schedule injected: email.subject" in cli.stdout and "\r" not in cli.stdout
+    from fastapi.testclient import TestClient
+
+    from phantom_report.reporter.delivery.service import create_app
+
+    api = TestClient(create_app(DeliverySettings(db_url=db, require_auth=False, scheduler_interval_s=0)))
+    shown = {d["name"]: d for d in api.get("/v1/schedules").json()}
+    assert shown["injected"]["status"] == "invalid" and "email.subject" in shown["injected"]["last_error"]
+    assert shown["badcron"]["status"] == "invalid" and shown["good"]["status"] == "ok"
 
     # a dead-lettered due time is not retried: the next pass does nothing more
     again = run_due(sessions, _settings(tmp_path, db), now=wall + dt.timedelta(days=8))

@@ -161,7 +161,8 @@ def requeue(sessions: sessionmaker, msg_id: int) -> None:
         if row is None:
             raise OutboxError(f"no outbox message {msg_id} (see `phantom-report schedule outbox`)")
         if row.status not in ("dead", "possibly-sent"):
-            raise OutboxError(f"outbox message {msg_id} is {row.status}; only dead or possibly-sent messages are requeued")
+            raise OutboxError(f"outbox message {msg_id} is {row.status}; "
+                              "only dead or possibly-sent messages are requeued")
         row.status, row.next_attempt_at, row.data_started_at = "pending", utcnow(), None
 
 
