@@ -29,7 +29,17 @@ def wall_now() -> dt.datetime:
 def owner_id() -> str:
     """This process, as stored in `owner` columns: host:pid:start-ticks."""
     pid = os.getpid()
-    return f"{socket.gethostname()}:{pid}:{_start_ticks(pid) or 0}"
+    return f"{_host_key()}:{pid}:{_start_ticks(pid) or 0}"
+
+
+def _host_key() -> str:
+    """The host name plus the pid namespace: two containers that share a host name (and the
+    database) must not judge each other's pids."""
+    try:
+        ns = os.readlink("/proc/self/ns/pid").strip("pid:[]")
+    except OSError:
+        return socket.gethostname()
+    return f"{socket.gethostname()}/{ns}"
 
 
 def owner_alive(owner: str | None) -> bool | None:
@@ -40,7 +50,7 @@ def owner_alive(owner: str | None) -> bool | None:
     if len(parts) < 3:
         return None
     host, pid_text, ticks_text = ":".join(parts[:-2]), parts[-2], parts[-1]
-    if host != socket.gethostname() or not pid_text.isdigit():
+    if host != _host_key() or not pid_text.isdigit():
         return None
     pid = int(pid_text)
     try:

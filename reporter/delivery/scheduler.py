@@ -174,7 +174,10 @@ def _claim_due(sessions: sessionmaker, now: dt.datetime, me: str) -> list[int]:
         try:
             due = latest_due(row, now)
         except Exception as exc:  # noqa: BLE001 - a stored cron/zone that no longer parses
-            _note_schedule(sessions, row.id, "dead", f"schedule {row.name}: cannot compute the next due time: {exc}")
+            error = f"schedule {row.name}: cannot compute the next due time: {exc}"
+            if row.last_error != error:  # noted once, not on every pass
+                log.warning("%s", error)
+                _note_schedule(sessions, row.id, "dead", error)
             continue
         if due is None:
             continue
