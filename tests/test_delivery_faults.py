@@ -413,3 +413,62 @@ def test_database_from_before_gains_the_new_columns(tmp_path):
     runs = list_runs(sessions)  # an old "running" row without owner or heartbeat: long abandoned
     assert [(r.id, r.status) for r in runs] == [("old1", "failed")] and runs[0].error.startswith("interrupted")
     open_db(f"sqlite:///{path}")  # opening again is a no-op
+
+
+def test_smtps_authenticates_without_the_plaintext_opt_in(tmp_path):
+    """Implicit TLS (port 465 style) counts as TLS: AUTH goes through, over an encrypted link."""
+    import ssl
+
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True, timeout=60)
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(str(cert), str(key))
+    tls_seen = []
+
+    def auth(server, session, envelope, mechanism, data):
+        tls_seen.append(server.transport.get_extra_info("ssl_object") is not None)
+        return AuthResult(success=isinstance(data, LoginPassword) and data.password == b"pw-over-tls")
+
+    inbox = Inbox()
+    # aiosmtpd counts only STARTTLS as TLS for auth_require_tls; the authenticator checks the
+    # session's TLS itself
+    server = _smtp(inbox, ssl_context=ctx, authenticator=auth, auth_required=True, auth_require_tls=False)
+    db = f"sqlite:///{tmp_path}/h.db"
+    sessions = open_db(db)
+    os.environ["PHANTOM_TEST_FAULTS_TLS_PW"] = "pw-over-tls"
+    try:
+        msg_id = _queue(sessions, "smtps", ["ok@example.test"], server.port, username="bot", smtps=True,
+                        password_env="PHANTOM_TEST_FAULTS_TLS_PW", ca_file=str(cert))
+        outbox.flush(sessions, _settings(tmp_path, db))
+    finally:
+        server.stop()
+        os.environ.pop("PHANTOM_TEST_FAULTS_TLS_PW", None)
+    assert _row(sessions, msg_id).status == "sent", _row(sessions, msg_id).last_error
+    assert tls_seen == [True] and len(inbox.messages) == 1
+
+
+def test_header_and_address_checks():
+    from phantom_report.reporter.delivery.mailcheck import (check_addresses, check_subject, parse_address,
+                                                            subject_line)
+
+    assert parse_address("CTO <cto@example.test>").addr_spec == "cto@example.test"
+    assert parse_address('"Doe, J" <j@example.test>').display_name == "Doe, J"
+    for bad in ["not-an-address", "x@", "@x", "a b@c.d", "a@b.c extra", "x\r\nBcc: e@x.test", "a@b\u2028c",
+                "a@.b", "a@b..c", "x" * 400 + "@example.test"]:
+        with pytest.raises(ValueError):
+            parse_address(bad)
+    for bad in ["Hi\nBcc: x@y.z", "Hi\rthere", "nul\x00", "sep\u2029x", "x" * 251]:
+        with pytest.raises(SpecError, match="email.subject"):
+            check_subject(bad, "s.yaml")
+    check_subject("Weekly GPU report \u2014 H100 vs L4\t(EU)", "s.yaml")
+    with pytest.raises(SpecError, match="expected a list"):
+        check_addresses("a@example.test", "s.yaml", "email.to", required=True)
+    with pytest.raises(SpecError, match="at most 100"):
+        check_addresses([f"u{i}@example.test" for i in range(101)], "s.yaml", "email.to", required=True)
+    # the title stands in for a missing subject on one line, whatever the YAML held
+    assert subject_line(None, "Weekly\r\nBcc: x@y.z\n report") == "Weekly Bcc: x@y.z report"
+    assert subject_line("Given", "ignored") == "Given"
