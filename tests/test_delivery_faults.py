@@ -298,7 +298,8 @@ def test_5xx_dead_letters_4xx_retries_and_replies_are_logged(tmp_path):
     db = f"sqlite:///{tmp_path}/h.db"
     sessions = open_db(db)
     settings = _settings(tmp_path, db)
-    perm = _queue(sessions, "perm", ["perm@example.test"], server.port)
+    weekly = add_schedule(sessions, "weekly", _spec(server.port), "w.yaml", str(tmp_path))
+    perm = _queue(sessions, f"schedule:{weekly.id}:2026-01-05T08:00:00+00:00", ["perm@example.test"], server.port)
     temp = _queue(sessions, "temp", ["temp@example.test"], server.port)
     content = _queue(sessions, "content", ["ok@example.test"], server.port, body="REJECT-ME")
     ok = _queue(sessions, "ok", ["ok@example.test", "perm2@example.test"], server.port)
@@ -330,6 +331,8 @@ def test_5xx_dead_letters_4xx_retries_and_replies_are_logged(tmp_path):
     assert "perm2@example.test: 550" in partial.error  # the accepted-with-refusals case is visible
     cli = _cli("schedule", "outbox", "--db", db, "--log", str(perm))
     assert "dead" in cli.stdout and "550 5.1.1 mailbox unavailable" in cli.stdout
+    shown = schedule_to_dict(list_schedules(sessions)[0])  # the dead email shows on its schedule
+    assert shown["status"] == "dead" and "email dead" in shown["last_error"] and "550" in shown["last_error"]
 
 
 def test_auth_without_tls_is_refused_at_send_time(tmp_path):

@@ -89,8 +89,8 @@ def _end_abandoned(sessions: sessionmaker, run_id: str, origin: str, status: str
     who = f"process {owner}" if owner else "its process"
     with sessions.begin() as s:
         # conditional on the row being unchanged, so a concurrent owner's outcome is never overwritten
-        q = update(Run).where(Run.id == run_id, Run.status == status, Run.owner.is_(owner) if owner is None
-                              else Run.owner == owner)
+        same_owner = Run.owner.is_(None) if owner is None else Run.owner == owner
+        q = update(Run).where(Run.id == run_id, Run.status == status, same_owner)
         if origin == "api":
             n = s.execute(q.values(status="queued", started_at=None, owner=None, heartbeat_at=None)).rowcount
         else:

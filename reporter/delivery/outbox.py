@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from phantom_report.errors import PhantomError
 
-from .db import DeliveryLog, OutboxMessage, utcnow
+from .db import DeliveryLog, OutboxMessage, Schedule, utcnow
 from .mail import DeliveryFailed, send_bytes
 from .secrets import resolve_secret
 from .settings import DeliverySettings
@@ -149,8 +149,23 @@ def _record(sessions: sessionmaker, msg_id: int, outcome: str, settings: Deliver
             row.next_attempt_at = max(now, utcnow()) + dt.timedelta(seconds=backoff_s(row.attempts, settings))
         s.add(DeliveryLog(outbox_id=msg_id, attempt=row.attempts, at=utcnow(), outcome=outcome,
                           smtp_code=code, smtp_response=response, error=(error or None) and error[:2000]))
+        if outcome in ("dead", "possibly-sent"):
+            _note_on_schedule(s, row.dedupe_key, outcome, error or "")
     if outcome != "sent":
         log.warning("outbox message %s: %s after attempt %s: %s", msg_id, outcome, row.attempts, error)
+
+
+def _note_on_schedule(session: Session, dedupe_key: str, outcome: str, error: str) -> None:
+    """A scheduled email that will not be retried shows on its schedule (`schedule list`,
+    GET /v1/schedules), not only in the outbox. Keys are `schedule:<id>:<due time>`."""
+    kind, _, rest = dedupe_key.partition(":")
+    sid = rest.partition(":")[0]
+    if kind != "schedule" or not sid.isdigit():
+        return
+    row = session.get(Schedule, int(sid))
+    if row is not None:
+        row.last_outcome = "dead" if outcome == "dead" else row.last_outcome
+        row.last_error = f"email {outcome}: {error}"[:2000]
 
 
 def requeue(sessions: sessionmaker, msg_id: int) -> None:
