@@ -105,11 +105,15 @@ def _count(sessions, model, *where) -> int:
 # ---- creation ----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("kind,text,expected", [
-    ("subject", _spec(25, subject=CRLF_SUBJECT), "email.subject: contains the control character '\\r'"),
+    ("subject", _spec(25, subject=CRLF_SUBJECT), ":9: email.subject: contains the control character '\\r'"),
+    # a block-style `cc:` list just above used to blank the subject line out of the spec
+    ("subject after a block list", _spec(25, subject=CRLF_SUBJECT).replace("  subject:", "  cc:\n  - cc@example.test\n  subject:"),
+     "email.subject: contains the control character '\\r'"),
     ("recipient", _spec(25, to='"x\\r\\nBcc: attacker@evil.test"'), "email.to[0]"),
     ("not an address", _spec(25, to="not-an-address"), "email.to[0]: 'not-an-address': not an email address"),
     ("plaintext auth", _spec(25, smtp_extra=", username: bot, password_env: PW"), "allow_plaintext_auth: true"),
-])
+], ids=lambda v: v if v in ("subject", "subject after a block list", "recipient", "not an address",
+                            "plaintext auth") else "")
 def test_header_injection_refused_by_cli_and_api(tmp_path, kind, text, expected):
     from fastapi.testclient import TestClient
 

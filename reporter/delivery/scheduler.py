@@ -30,6 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
 from phantom_report.errors import PhantomError, SpecError
+from phantom_report.reporter import yamlpos
 
 from . import history, lease, outbox
 from .db import Run, Schedule, ScheduleClaim, as_utc, utcnow
@@ -72,27 +73,45 @@ def validate_cron(cron: str, timezone: str, where: str = "spec") -> ZoneInfo:
                         "(an IANA name such as Europe/Paris)") from None
 
 
-def validate_schedule(dspec: DeliverySpec, where: str) -> None:
+def validate_schedule(dspec: DeliverySpec, where: str, text: str | None = None) -> None:
     """Everything a schedule needs to send its email, checked when it is added (CLI and API) and
     again before each run (rows stored by older versions): cron and time zone, header-safe
-    subject, RFC 5322 addresses, and no password over a connection without TLS."""
+    subject, RFC 5322 addresses, and no password over a connection without TLS. With the spec's
+    `text`, errors name the line (`spec.yaml:14: email.subject: ...`)."""
+    at = _locator(where, text)
     spec = dspec.spec
     if spec.schedule is None:
         raise SpecError(f"{where}: schedule: is required to add a schedule (cron and timezone)")
     if spec.email is None:
         raise SpecError(f"{where}: email: is required to add a schedule (to, subject, smtp)")
     if dspec.smtp is None:
-        raise SpecError(f"{where}: email.smtp: is required (host, port, starttls, username, password_env)")
-    validate_cron(spec.schedule.cron, spec.schedule.timezone, where)
-    check_addresses(dspec.to, where, "email.to", required=True)
-    check_addresses(dspec.cc, where, "email.cc", required=False)
+        raise SpecError(f"{at('email')}: email.smtp: is required (host, port, starttls, username, password_env)")
+    validate_cron(spec.schedule.cron, spec.schedule.timezone, at("schedule"))
+    check_addresses(dspec.to, at("email", "to"), "email.to", required=True)
+    check_addresses(dspec.cc, at("email", "cc"), "email.cc", required=False)
     if dspec.mail_from is not None:
-        check_addresses([dspec.mail_from], where, "email.from", required=True)
+        check_addresses([dspec.mail_from], at("email", "from"), "email.from", required=True)
     if dspec.subject is not None:
-        check_subject(dspec.subject, where)
+        check_subject(dspec.subject, at("email", "subject"))
     problem = plaintext_auth_problem(dspec.smtp)
     if problem:
-        raise SpecError(f"{where}: {problem}")
+        raise SpecError(f"{at('email', 'smtp')}: {problem}")
+
+
+def _locator(where: str, text: str | None):
+    """key path -> "file:line" (just "file" without the text or the key)."""
+    root = None
+    if text is not None:
+        try:
+            root = yamlpos.compose(text)
+        except Exception:  # noqa: BLE001 - the spec parsed already; a line number is a nicety
+            root = None
+
+    def at(*path: str) -> str:
+        line = yamlpos.line_of(root, path) if root is not None else None
+        return f"{where}:{line}" if line else where
+
+    return at
 
 
 def add_schedule(sessions: sessionmaker, name: str, text: str, filename: str, base_dir: str,
@@ -102,7 +121,7 @@ def add_schedule(sessions: sessionmaker, name: str, text: str, filename: str, ba
     if problem:
         raise ScheduleError(f"schedule name: {problem}")
     dspec = parse_delivery_spec(text, filename=filename, base_dir=base_dir)
-    validate_schedule(dspec, filename)
+    validate_schedule(dspec, filename, text)
     spec = dspec.spec
     stored = {**dspec.stored, "_base_dir": base_dir}
     with sessions.begin() as s:
