@@ -40,6 +40,11 @@ def _parse_when(value: str | None) -> dt.datetime | None:
     return when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
 
 
+def _one_line(text: str) -> str:
+    """Stored errors may quote hostile text (a subject with CR/LF): print them on one line."""
+    return "".join(repr(c)[1:-1] if ord(c) < 32 or c in "\u2028\u2029\x85" else c for c in text)
+
+
 def register(app: typer.Typer) -> None:
     schedule = typer.Typer(help="Scheduled email reports (cron).", no_args_is_help=True)
     hist = typer.Typer(help="Run history: every report run with its spec, prices and results.", no_args_is_help=True)
@@ -65,21 +70,21 @@ def register(app: typer.Typer) -> None:
 
     @schedule.command("list")
     def schedule_list(db: Optional[str] = DbOpt, as_json: bool = typer.Option(False, "--json")) -> None:
-        """List schedules with their next due time."""
-        from phantom_report.reporter.delivery.db import as_utc, utcnow
-        from phantom_report.reporter.delivery.scheduler import list_schedules, next_due
+        """List schedules with their next due time and health (ok, retrying, dead, invalid)."""
+        from phantom_report.reporter.delivery.scheduler import list_schedules, schedule_to_dict
 
-        rows = list_schedules(_sessions(_settings(db)))
-        items = [{"id": r.id, "name": r.name, "cron": r.cron, "timezone": r.timezone,
-                  "enabled": bool(r.enabled), "to": r.spec.get("email", {}).get("to", []),
-                  "next_due": next_due(r, max(as_utc(r.last_due_at), utcnow())).isoformat()} for r in rows]
+        items = [schedule_to_dict(r) for r in list_schedules(_sessions(_settings(db)))]
         if as_json:
             typer.echo(json.dumps(items, indent=2))
             return
         if not items:
             typer.echo("no schedules")
         for i in items:
-            typer.echo(f"{i['id']:>4}  {i['name']:<24} {i['cron']:<16} {i['timezone']:<16} next {i['next_due']}  to {', '.join(i['to'])}")
+            typer.echo(_one_line(f"{i['id']:>4}  {i['name']:<24} {i['cron']:<16} {i['timezone']:<16} next {i['next_due']}  "
+                                 f"{i['status']:<8} to {', '.join(map(str, i['to']))}"))
+            detail = i["problem"] or i["last_error"]
+            if detail:
+                typer.echo(f"      {i['status']}: {_one_line(detail)}")
 
     @schedule.command("remove")
     def schedule_remove(ident: str = typer.Argument(..., help="schedule id or name"), db: Optional[str] = DbOpt) -> None:
@@ -105,18 +110,39 @@ def register(app: typer.Typer) -> None:
         from phantom_report.reporter.delivery.outbox import pending_count
 
         for d in done:
+            failure = "" if d.claim_state == "queued" else (
+                f", {'dead-lettered' if d.claim_state == 'dead' else 'will retry'}: {_one_line(d.error or '')}")
             typer.echo(f"schedule {d.schedule_id} due {d.due_at.isoformat()}: run {d.run_id} {d.status}"
-                       + (", email queued" if d.queued_email else ""))
+                       + (", email queued" if d.queued_email else "") + failure)
         typer.echo(f"{len(done)} run(s); outbox pending: {pending_count(sessions)}")
 
     @schedule.command("outbox")
-    def schedule_outbox(db: Optional[str] = DbOpt, limit: int = 20) -> None:
-        """Show queued and sent emails (never their passwords: those are not stored)."""
-        from phantom_report.reporter.delivery.outbox import list_messages
+    def schedule_outbox(db: Optional[str] = DbOpt, limit: int = 20,
+                        log: Optional[int] = typer.Option(
+                            None, "--log", help="show every attempt of this message with the server's replies"),
+                        requeue: Optional[int] = typer.Option(
+                            None, "--requeue", help="send this dead or possibly-sent message again")) -> None:
+        """Queued, sent, dead and possibly-sent emails with the server's last reply (never passwords:
+        those are not stored)."""
+        from phantom_report.reporter.delivery import outbox
 
-        for m in list_messages(_sessions(_settings(db)), limit):
-            typer.echo(f"{m.id:>4}  {m.status:<8} attempts {m.attempts}  run {m.run_id}  to {', '.join(m.recipients)}"
-                       + (f"  last error: {m.last_error}" if m.last_error and m.status != "sent" else ""))
+        sessions = _sessions(_settings(db))
+        if requeue is not None:
+            outbox.requeue(sessions, requeue)
+            typer.echo(f"outbox message {requeue} queued again")
+            return
+        if log is not None:
+            entries = outbox.delivery_log(sessions, log)
+            if not entries:
+                typer.echo(f"no attempts recorded for outbox message {log}")
+            for e in entries:
+                typer.echo(f"attempt {e.attempt}  {e.at:%Y-%m-%d %H:%M:%S}  {e.outcome:<13} "
+                           f"{e.smtp_code or '-'} {_one_line(e.smtp_response or '')}"
+                           + (f"  ({_one_line(e.error)})" if e.error else ""))
+            return
+        for m in outbox.list_messages(sessions, limit):
+            typer.echo(f"{m.id:>4}  {m.status:<13} attempts {m.attempts}  run {m.run_id}  to {', '.join(m.recipients)}"
+                       + (f"  last error: {_one_line(m.last_error)}" if m.last_error else ""))
 
     @hist.command("list")
     def history_list(db: Optional[str] = DbOpt, limit: int = 20, status: Optional[str] = None,

@@ -65,7 +65,7 @@ def test_service_scheduler_sends_at_cron_time(tmp_path):
                 "pricing: {offline: true}\nreport: {formats: [pdf]}\n"
                 "schedule: {cron: '* * * * *', timezone: UTC}\n"
                 f"email:\n  to: [ops@example.test]\n  smtp: {{host: 127.0.0.1, port: {port}, starttls: false, "
-                "username: bot, password_env: LOOP_SMTP_PW}\n")
+                "username: bot, password_env: LOOP_SMTP_PW, allow_plaintext_auth: true}\n")
         h = {"Authorization": f"Bearer {key}", "Content-Type": "application/yaml"}
         r = httpx.post(srv.base_url + "/v1/schedules", params={"name": "minutely"}, content=spec, headers=h, timeout=30)
         assert r.status_code == 201, r.text

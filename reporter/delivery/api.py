@@ -265,9 +265,6 @@ def _gpu_dict(p) -> dict:
 
 
 def _schedule_dict(r) -> dict:
-    from .scheduler import next_due
-    from .db import utcnow, as_utc
+    from .scheduler import schedule_to_dict  # one home for what a schedule listing shows
 
-    email = r.spec.get("email", {})
-    return {"id": r.id, "name": r.name, "cron": r.cron, "timezone": r.timezone, "enabled": bool(r.enabled),
-            "to": email.get("to", []), "next_due": next_due(r, max(as_utc(r.last_due_at), utcnow())).isoformat()}
+    return schedule_to_dict(r)

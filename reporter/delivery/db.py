@@ -22,7 +22,10 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    inspect,
+    text,
 )
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 from phantom_report.errors import PhantomError
@@ -63,6 +66,10 @@ class Run(Base):
     started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     duration_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # which process works on the row (lease.owner_id) and when it last said so: a row whose owner
+    # is gone is recovered instead of staying "running" forever (see history.recover_stale_runs)
+    owner: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class Schedule(Base):
@@ -77,6 +84,10 @@ class Schedule(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # the latest due time already claimed; the next due time is computed from it
     last_due_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # health shown by `schedule list` and GET /v1/schedules: ok | retrying | dead (null: never ran)
+    last_outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    consecutive_failures: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class ScheduleClaim(Base):
@@ -89,13 +100,24 @@ class ScheduleClaim(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     schedule_id: Mapped[int] = mapped_column(ForeignKey("schedules.id", ondelete="CASCADE"))
     due_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-    state: Mapped[str] = mapped_column(String(16), default="claimed")  # claimed | queued | failed
+    # claimed (a process works on it) | queued (email queued) | retry (failed, tried again after
+    # next_attempt_at) | dead (permanent failure, never retried); "failed" in databases from before
+    state: Mapped[str] = mapped_column(String(16), default="claimed")
     run_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     claimed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # the lease, always on the wall clock (never `run-due --now`): owner + heartbeat
+    owner: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    attempts: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class OutboxMessage(Base):
-    """A rendered email waiting to be sent. Never deleted; retried with capped backoff."""
+    """A rendered email waiting to be sent. Never deleted; temporary failures are retried with capped
+    backoff. status: pending | sent | dead (the server refused it permanently, 5xx) |
+    possibly-sent (the message body went out but no reply came back: not resent automatically,
+    since the server may have accepted it; `schedule outbox --requeue ID` sends it again)."""
 
     __tablename__ = "outbox"
 
@@ -112,6 +134,25 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # set (and committed) just before the message body is transmitted: a sender that dies after
+    # this point may have delivered it, so the next process marks it possibly-sent, not resends
+    data_started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class DeliveryLog(Base):
+    """One row per send attempt with what the server answered (code + text), so an operator can
+    tell a refused message from a lost connection or a possibly duplicated one."""
+
+    __tablename__ = "delivery_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id", ondelete="CASCADE"), index=True)
+    attempt: Mapped[int] = mapped_column(Integer)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    outcome: Mapped[str] = mapped_column(String(16))  # sent | retry | dead | possibly-sent
+    smtp_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    smtp_response: Mapped[str | None] = mapped_column(Text, nullable=True)  # the server's text
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class ApiKey(Base):
@@ -133,7 +174,29 @@ def open_db(url: str) -> sessionmaker:
     if url.startswith("sqlite"):
         event.listen(engine, "connect", _sqlite_pragmas)
     Base.metadata.create_all(engine)
+    _add_missing_columns(engine)
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def _add_missing_columns(engine) -> None:
+    """Migrate a database created by an older version: `create_all` makes missing tables but not
+    missing columns. Every column added after the first release is nullable, so a plain
+    ADD COLUMN is enough on SQLite and PostgreSQL alike."""
+    names = inspect(engine).get_table_names()
+    for table in Base.metadata.sorted_tables:
+        if table.name not in names:
+            continue
+        have = {c["name"] for c in inspect(engine).get_columns(table.name)}
+        for column in table.columns:
+            if column.name in have:
+                continue
+            ddl = f"ALTER TABLE {table.name} ADD COLUMN {column.name} {column.type.compile(engine.dialect)}"
+            try:
+                with engine.begin() as conn:
+                    conn.execute(text(ddl))
+            except DBAPIError:  # another process added it first
+                if column.name not in {c["name"] for c in inspect(engine).get_columns(table.name)}:
+                    raise
 
 
 def _engine_kwargs(url: str) -> dict:

@@ -8,18 +8,22 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 import math
 import uuid
 from pathlib import Path
 from typing import Any, Iterable
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 
 from phantom_report.errors import PhantomError
 
+from . import lease
 from .db import Run, as_utc, utcnow
 
+log = logging.getLogger("phantom_report.history")
 
 class HistoryError(PhantomError):
     """A run id that does not exist, or a diff that cannot be made."""
@@ -34,15 +38,68 @@ def create_run(sessions: sessionmaker, spec: dict, origin: str, *, run_id: str |
     run_id = run_id or new_run_id()
     with sessions.begin() as s:
         s.add(Run(id=run_id, origin=origin, status="queued", spec=spec, schedule_id=schedule_id,
-                  created_at=utcnow()))
+                  created_at=utcnow(), owner=lease.owner_id(), heartbeat_at=lease.wall_now()))
     return run_id
 
 
 def mark_running(sessions: sessionmaker, run_id: str) -> None:
+    """The calling process now works on the run; it owns the row until it records the outcome."""
     with sessions.begin() as s:
         run = s.get(Run, run_id)
         run.status = "running"
         run.started_at = utcnow()
+        run.owner, run.heartbeat_at = lease.owner_id(), lease.wall_now()
+
+
+def heartbeat(sessions: sessionmaker, run_id: str) -> lease.Heartbeat:
+    """`with heartbeat(sessions, run_id):` around a long render keeps the row's lease fresh, so
+    another host can tell a slow run from a dead one."""
+
+    def beat() -> None:
+        with sessions.begin() as s:
+            s.execute(update(Run).where(Run.id == run_id, Run.status == "running")
+                      .values(heartbeat_at=lease.wall_now()))
+
+    return lease.Heartbeat(beat)
+
+
+def recover_stale_runs(sessions: sessionmaker) -> int:
+    """Rows left "running" (or, outside the service, "queued") by a process that died (SIGKILL,
+    power loss) are ended: API runs go back to "queued" (the service resumes them when it
+    starts), the others are marked failed as interrupted. Returns how many rows changed; never
+    raises (a read-only or busy database only postpones the repair)."""
+    try:
+        with sessions() as s:
+            rows = list(s.execute(select(Run.id, Run.origin, Run.status, Run.owner, Run.heartbeat_at, Run.started_at)
+                                  .where(Run.status.in_(("queued", "running")))))
+        changed = 0
+        for rid, origin, status, owner, beat, started in rows:
+            if origin == "api" and status == "queued":
+                continue  # waiting for a service worker, not owned by a process yet
+            if not lease.is_abandoned(owner, as_utc(beat) or as_utc(started)):
+                continue
+            changed += _end_abandoned(sessions, rid, origin, status, owner)
+        return changed
+    except SQLAlchemyError:
+        log.warning("could not check for interrupted runs", exc_info=True)
+        return 0
+
+
+def _end_abandoned(sessions: sessionmaker, run_id: str, origin: str, status: str, owner: str | None) -> int:
+    who = f"process {owner}" if owner else "its process"
+    with sessions.begin() as s:
+        # conditional on the row being unchanged, so a concurrent owner's outcome is never overwritten
+        same_owner = Run.owner.is_(None) if owner is None else Run.owner == owner
+        q = update(Run).where(Run.id == run_id, Run.status == status, same_owner)
+        if origin == "api":
+            n = s.execute(q.values(status="queued", started_at=None, owner=None, heartbeat_at=None)).rowcount
+        else:
+            n = s.execute(q.values(status="failed", finished_at=utcnow(),
+                                   error=f"interrupted: {who} stopped before the run finished")).rowcount
+    if n:
+        log.warning("run %s was left %s by %s, which is gone; now %s", run_id, status, who,
+                    "queued again" if origin == "api" else "failed")
+    return n
 
 
 def requeue(sessions: sessionmaker, run_id: str) -> None:
@@ -83,6 +140,7 @@ def _finish(run: Run) -> None:
 
 
 def get_run(sessions: sessionmaker, run_id: str) -> Run:
+    recover_stale_runs(sessions)
     with sessions() as s:
         run = s.get(Run, run_id)
         if run is None:
@@ -95,6 +153,7 @@ def get_run(sessions: sessionmaker, run_id: str) -> Run:
 
 
 def list_runs(sessions: sessionmaker, limit: int = 50, status: str | None = None) -> list[Run]:
+    recover_stale_runs(sessions)
     with sessions() as s:
         q = select(Run).order_by(Run.created_at.desc()).limit(limit)
         if status:

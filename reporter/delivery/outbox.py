@@ -1,29 +1,42 @@
 """The email outbox: a message is queued in the same transaction that records its run, then sent
 by whichever process (CLI `schedule run-due` or the service loop) gets to it first.
 
-- never lost: rows are never deleted; a failed attempt sets `next_attempt_at` with exponential
-  backoff (capped) and the message is retried until it goes through;
+- never lost: rows are never deleted; a temporary failure (4xx, connection refused or lost)
+  sets `next_attempt_at` with exponential backoff (capped) and the message is retried until it
+  goes through; a permanent refusal (5xx) makes it `dead` at once, visible, never retried;
+- every attempt is in `delivery_log` with the server's reply (code + text);
 - restart-safe: pending rows are simply picked up by the next process;
 - not sent twice: a sender takes a time-limited lease on the row with a conditional UPDATE, so two
   processes never send the same row concurrently; `dedupe_key` is unique, so one scheduled run
-  queues one message. (If a process dies after the server accepted a message but before it marked
-  the row sent, the lease expires and the message is sent again with the same Message-ID: SMTP
-  offers no two-phase commit, this is the narrowest window it allows.)
+  queues one message. SMTP offers no two-phase commit: the row records the moment the body starts
+  to go out, and an attempt that loses the connection after that point (or a process that dies
+  there) leaves the message `possibly-sent`, not resent automatically; a requeued message carries
+  the same bytes and Message-ID, so a receiver can drop the duplicate.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from .db import OutboxMessage, utcnow
+from phantom_report.errors import PhantomError
+
+from .db import DeliveryLog, OutboxMessage, Schedule, utcnow
 from .mail import DeliveryFailed, send_bytes
 from .secrets import resolve_secret
 from .settings import DeliverySettings
 from .specio import SmtpConfig
+
+
+log = logging.getLogger("phantom_report.outbox")
+
+
+class OutboxError(PhantomError):
+    """An outbox message that does not exist or cannot be requeued."""
 
 
 @dataclass(frozen=True)
@@ -88,23 +101,86 @@ def _attempt(sessions: sessionmaker, settings: DeliverySettings, msg_id: int, no
         return None
     with sessions() as s:
         msg = s.get(OutboxMessage, msg_id)
+    if msg.data_started_at is not None:
+        # a sender died after transmitting the body: the server may have the message already
+        _record(sessions, msg_id, "possibly-sent", settings, now,
+                error="a previous attempt was interrupted after the message body was transmitted; "
+                      "not resent automatically (requeue it to send again)")
+        return False
     smtp = SmtpConfig.model_validate(msg.smtp)
     try:
         password = resolve_secret(smtp.password_env, settings.secrets_file) if smtp.password_env else None
-        send_bytes(msg.message, msg.mail_from, list(msg.recipients), smtp, password, settings.smtp_timeout_s)
-    except Exception as exc:  # noqa: BLE001 - any failure keeps the message queued
-        error = str(exc) if isinstance(exc, DeliveryFailed) else f"{type(exc).__name__}: {exc}"
-        with sessions.begin() as s:
-            row = s.get(OutboxMessage, msg_id)
-            row.attempts += 1
-            row.last_error = error[:2000]
-            # `now` may be a logical clock (`run-due --now`); never schedule a retry before real time
-            row.next_attempt_at = max(now, utcnow()) + dt.timedelta(seconds=backoff_s(row.attempts, settings))
+        receipt = send_bytes(msg.message, msg.mail_from, list(msg.recipients), smtp, password,
+                             settings.smtp_timeout_s, on_data=lambda: _mark_data_started(sessions, msg_id))
+    except DeliveryFailed as exc:
+        outcome = "possibly-sent" if exc.possibly_sent else "dead" if exc.permanent else "retry"
+        _record(sessions, msg_id, outcome, settings, now, code=exc.code, response=exc.response, error=str(exc))
         return False
+    except Exception as exc:  # noqa: BLE001 - any other failure (a missing secret) keeps it queued
+        _record(sessions, msg_id, "retry", settings, now, error=f"{type(exc).__name__}: {exc}")
+        return False
+    refused = "; ".join(f"{r}: {c} {t}" for r, (c, t) in receipt.refused.items())
+    _record(sessions, msg_id, "sent", settings, now, code=receipt.code, response=receipt.response,
+            error=f"some recipients refused: {refused}" if refused else None)
+    return True
+
+
+def _mark_data_started(sessions: sessionmaker, msg_id: int) -> None:
+    with sessions.begin() as s:
+        s.get(OutboxMessage, msg_id).data_started_at = utcnow()
+
+
+_STATUS = {"sent": "sent", "retry": "pending", "dead": "dead", "possibly-sent": "possibly-sent"}
+
+
+def _record(sessions: sessionmaker, msg_id: int, outcome: str, settings: DeliverySettings, now: dt.datetime,
+            *, code: int | None = None, response: str | None = None, error: str | None = None) -> None:
+    """The attempt's outcome on the row and in the delivery log, in one transaction."""
     with sessions.begin() as s:
         row = s.get(OutboxMessage, msg_id)
         row.attempts += 1
-        row.status = "sent"
-        row.sent_at = utcnow()
-        row.last_error = None
-    return True
+        row.status = _STATUS[outcome]
+        row.last_error = None if outcome == "sent" and not error else (error or "")[:2000]
+        if outcome == "sent":
+            row.sent_at = utcnow()
+        if outcome == "retry":
+            row.data_started_at = None  # the server answered (or never got the body): not accepted
+            # `now` may be a logical clock (`run-due --now`); never schedule a retry before real time
+            row.next_attempt_at = max(now, utcnow()) + dt.timedelta(seconds=backoff_s(row.attempts, settings))
+        s.add(DeliveryLog(outbox_id=msg_id, attempt=row.attempts, at=utcnow(), outcome=outcome,
+                          smtp_code=code, smtp_response=response, error=(error or None) and error[:2000]))
+        if outcome in ("dead", "possibly-sent"):
+            _note_on_schedule(s, row.dedupe_key, outcome, error or "")
+    if outcome != "sent":
+        log.warning("outbox message %s: %s after attempt %s: %s", msg_id, outcome, row.attempts, error)
+
+
+def _note_on_schedule(session: Session, dedupe_key: str, outcome: str, error: str) -> None:
+    """A scheduled email that will not be retried shows on its schedule (`schedule list`,
+    GET /v1/schedules), not only in the outbox. Keys are `schedule:<id>:<due time>`."""
+    kind, _, rest = dedupe_key.partition(":")
+    sid = rest.partition(":")[0]
+    if kind != "schedule" or not sid.isdigit():
+        return
+    row = session.get(Schedule, int(sid))
+    if row is not None:
+        row.last_outcome = "dead" if outcome == "dead" else row.last_outcome
+        row.last_error = f"email {outcome}: {error}"[:2000]
+
+
+def requeue(sessions: sessionmaker, msg_id: int) -> None:
+    """Send a dead or possibly-sent message again (the operator has checked it is not a duplicate,
+    or fixed what the server refused). Same bytes, same Message-ID."""
+    with sessions.begin() as s:
+        row = s.get(OutboxMessage, msg_id)
+        if row is None:
+            raise OutboxError(f"no outbox message {msg_id} (see `phantom-report schedule outbox`)")
+        if row.status not in ("dead", "possibly-sent"):
+            raise OutboxError(f"outbox message {msg_id} is {row.status}; "
+                              "only dead or possibly-sent messages are requeued")
+        row.status, row.next_attempt_at, row.data_started_at = "pending", utcnow(), None
+
+
+def delivery_log(sessions: sessionmaker, msg_id: int) -> list[DeliveryLog]:
+    with sessions() as s:
+        return list(s.scalars(select(DeliveryLog).where(DeliveryLog.outbox_id == msg_id).order_by(DeliveryLog.id)))

@@ -42,8 +42,9 @@ def execute(sessions: sessionmaker, settings: DeliverySettings, dspec: DeliveryS
     try:
         from phantom_report.reporter.run import run_report
 
-        result = run_report(_with_templates(dspec.spec, settings), out_dir=out_dir,
-                            formats=report_formats(dspec), offline=settings.offline)
+        with history.heartbeat(sessions, run_id):  # a dead owner is told from a slow one
+            result = run_report(_with_templates(dspec.spec, settings), out_dir=out_dir,
+                                formats=report_formats(dspec), offline=settings.offline)
     except PhantomError as exc:
         history.record_failure(sessions, run_id, str(exc))
         return None

@@ -30,6 +30,9 @@ class SmtpConfig(BaseModel):
     username: str | None = None
     password_env: str | None = None
     ca_file: str | None = None  # a private CA for the server's certificate (system store otherwise)
+    smtps: bool = False  # implicit TLS from the first byte (port 465); STARTTLS is then not used
+    # AUTH sends the password; without TLS anyone on the path reads it, so it is refused unless set
+    allow_plaintext_auth: bool = False
 
 
 @dataclass(frozen=True)
@@ -119,10 +122,25 @@ def _blank_keys(text: str, filename: str, keys: list[str]) -> str:
     for knode, vnode in email.value:
         if knode.value in keys:
             first = knode.start_mark.line
-            last = vnode.end_mark.line - (1 if vnode.end_mark.column == 0 else 0)
+            last = _last_line(vnode)
             for i in range(first, min(last, len(lines) - 1) + 1):
                 lines[i] = "\n"
     return "".join(lines)
+
+
+def _last_line(node: yaml.Node) -> int:
+    """0-based last line a value occupies. A block collection's end mark is where the next key
+    starts (blanking up to it would also erase that key, e.g. `subject:` after a block `cc:`
+    list), so for those the deepest last child decides."""
+    children = []
+    if isinstance(node, yaml.MappingNode) and not node.flow_style:
+        children = [n for pair in node.value for n in pair]
+    elif isinstance(node, yaml.SequenceNode) and not node.flow_style:
+        children = list(node.value)
+    if children:
+        return max(_last_line(c) for c in children)
+    end = node.end_mark
+    return end.line - 1 if end.column == 0 and end.line > node.start_mark.line else end.line
 
 
 def _redump(text: str, keys: list[str]) -> str:
