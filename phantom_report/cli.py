@@ -69,7 +69,21 @@ def main(argv: list[str] | None = None) -> None:
         if isinstance(exc, _click_exception_types()):
             exc.show()
             sys.exit(2)
+        if _is_database_unreachable(exc) and not os.environ.get("PHANTOM_DEBUG"):
+            err.print("[bold red]error:[/] cannot open the history database (PHANTOM_DB_URL / --db): "
+                      f"{_one_line(str(getattr(exc, 'orig', '') or 'unable to open database file'))}; "
+                      "check that its directory exists and is writable", highlight=False, soft_wrap=True)
+            sys.exit(2)
         raise
+
+
+def _is_database_unreachable(exc: BaseException) -> bool:
+    """SQLAlchemy's OperationalError for a database that cannot be opened (a SQLite file in a
+    missing or read-only directory): the user's setting, not a bug. Other database errors still
+    show their traceback."""
+    cls = type(exc)
+    return (cls.__name__ == "OperationalError" and cls.__module__.startswith("sqlalchemy")
+            and "unable to open database file" in str(exc))
 
 
 def _one_line(text: str, max_chars: int = 2000) -> str:

@@ -508,12 +508,22 @@ def _data_path(data: Any, loc: Sequence[Any]) -> list[str | int]:
 def _render_path(path: Sequence[str | int]) -> str:
     out = ""
     for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+        name = lim.clip(str(part), 60)  # a key may be user text of any length
+        out += f"[{part}]" if isinstance(part, int) else (f".{name}" if out else name)
     return out
 
 
 # fields declared as integers (so "positive integer" rather than "positive number" in messages)
 _INT_FIELDS = {"batch_sizes", "gpu_counts", "seq_in", "seq_out", "max_gpus", "horizon_months", "samples"}
+
+
+def _num(v: Any) -> str:
+    """A bound as people write it: 65,536 and 1e+16 rather than 65536 and 1e16 vs 10000000000000000.0."""
+    if isinstance(v, float) and v.is_integer() and abs(v) < 1e7:
+        v = int(v)
+    if isinstance(v, int):
+        return f"{v:,}"
+    return f"{v:g}" if isinstance(v, float) else str(v)
 
 
 def _expectation(err: dict, data: Any, loc: Sequence[Any], path: Sequence[Any]) -> str:
@@ -525,11 +535,11 @@ def _expectation(err: dict, data: Any, loc: Sequence[Any], path: Sequence[Any]) 
         field = next((p for p in reversed(loc) if isinstance(p, str)), "")
         return f"must be a positive {'integer' if field in _INT_FIELDS else 'number'}{got}"
     if kind == "greater_than":
-        return f"must be greater than {ctx.get('gt')}{got}"
+        return f"must be greater than {_num(ctx.get('gt'))}{got}"
     if kind == "greater_than_equal":
-        return f"must be at least {ctx.get('ge')}{got}"
+        return f"must be at least {_num(ctx.get('ge'))}{got}"
     if kind in ("less_than", "less_than_equal"):
-        return f"must be {'below' if kind == 'less_than' else 'at most'} {ctx.get('lt', ctx.get('le'))}{got}"
+        return f"must be {'below' if kind == 'less_than' else 'at most'} {_num(ctx.get('lt', ctx.get('le')))}{got}"
     if kind == "int_parsing_size":
         return f"is too large{got}"
     if kind in ("int_parsing", "int_type", "int_from_float"):
