@@ -199,7 +199,8 @@ def predict(
     """Predict latency, throughput, memory and power of one configuration."""
     import pandas as pd
 
-    from phantom_report.engine.limits import MAX_BATCH_SIZE, MAX_GPU_COUNT, MAX_SEQ_LEN, check_int, check_runtime
+    from phantom_report.engine.limits import (MAX_BATCH_SIZE, MAX_GPU_COUNT, MAX_SEQ_LEN, check_int, check_runtime,
+                                              context_error)
     from phantom_report.engine.output import check_format, emit
     from phantom_report.errors import PredictionError
 
@@ -212,6 +213,9 @@ def predict(
     check_runtime(runtime)
     eng = _engine(profiles)
     workload = eng.workload(model, allow_python=allow_python)
+    problem = context_error(workload, seq_in, seq_out)
+    if problem:
+        raise PredictionError(f"--seq-in/--seq-out: {problem}")
     row = {"model": workload.name, "gpu": gpu, "precision": precision, "batch_size": batch, "seq_in": seq_in,
            "seq_out": seq_out, "task": task, "runtime": runtime, "gpu_count": gpu_count, "confidence": confidence}
     df = eng.predict_grid(pd.DataFrame([row]), {workload.name: workload})
@@ -246,7 +250,7 @@ def compare(
 
     import pandas as pd
 
-    from phantom_report.engine.limits import MAX_BATCH_SIZE, MAX_SEQ_LEN, check_int, check_runtime, show
+    from phantom_report.engine.limits import MAX_BATCH_SIZE, MAX_SEQ_LEN, check_int, check_runtime, context_error, show
     from phantom_report.engine.output import check_format, emit, split_list
     from phantom_report.errors import PredictionError
 
@@ -263,6 +267,10 @@ def compare(
             check_int(name, value, 1, MAX_SEQ_LEN)
     check_runtime(runtime)
     workloads = {w.name: w for w in (eng.workload(m, allow_python=allow_python) for m in split_list(models))}
+    for w in workloads.values():
+        problem = context_error(w, seq_in, seq_out)
+        if problem:
+            raise PredictionError(f"--seq-in/--seq-out: {problem}")
     grid = pd.DataFrame(
         [{"model": m, "gpu": g, "precision": p, "batch_size": b, "seq_in": seq_in, "seq_out": seq_out,
           "task": task, "runtime": runtime, "confidence": confidence}

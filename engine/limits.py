@@ -68,6 +68,21 @@ def suggest(value: str, choices: Iterable[str], n: int = 5) -> str:
     return ""
 
 
+def context_error(workload, seq_in: int | None, seq_out: int | None) -> str | None:
+    """Why `seq_in` (+ `seq_out` for generative models) does not fit the model's context window, or
+    None. Only text models are checked: for vision models `seq_in` is an image side in pixels."""
+    context = getattr(workload, "max_seq_len", None)
+    if not context or getattr(workload, "image_size", 0) and not getattr(workload, "generative", False):
+        return None
+    if not (getattr(workload, "generative", False) or getattr(workload, "seq_scalable", False)):
+        return None
+    total = (seq_in or 0) + ((seq_out or 0) if getattr(workload, "generative", False) else 0)
+    if total <= context:
+        return None
+    what = "seq_in + seq_out" if seq_out and getattr(workload, "generative", False) else "seq_in"
+    return f"{what} = {total:,} tokens is more than {workload.name}'s context window of {context:,} tokens"
+
+
 def check_runtime(runtime: str) -> str:
     """The runtime in lower case; PredictionError naming close matches when it is unknown."""
     key = str(runtime).strip().lower()

@@ -26,7 +26,7 @@ from phantom_report.errors import ModelError
 
 SOURCE_KINDS = ("builtin", "hf", "onnx", "torch", "tensorflow")
 # keys each kind accepts besides its own (all optional)
-_OPTIONS: dict[str, frozenset[str]] = {
+SOURCE_OPTIONS: dict[str, frozenset[str]] = {
     "builtin": frozenset(),
     "hf": frozenset({"config", "architecture", "name", "seq_len"}),
     "onnx": frozenset({"batch_size", "seq_len", "dims", "name"}),
@@ -76,9 +76,9 @@ def _from_mapping(src: Mapping[str, Any], *, batch_size, seq_len, input_shape, a
     if len(kinds) != 1:
         raise ModelError(f"model source {dict(src)!r}: expected exactly one of the keys {', '.join(SOURCE_KINDS)}")
     kind = kinds[0]
-    extra = set(src) - {kind} - _OPTIONS[kind]
+    extra = set(src) - {kind} - SOURCE_OPTIONS[kind]
     if extra:
-        allowed = ", ".join(sorted(_OPTIONS[kind])) or "none"
+        allowed = ", ".join(sorted(SOURCE_OPTIONS[kind])) or "none"
         raise ModelError(f"model source {kind}: unknown key(s) {', '.join(sorted(map(str, extra)))} (allowed: {allowed})")
     ref = src[kind]
     batch = src.get("batch_size", batch_size)

@@ -153,6 +153,12 @@ class Workload(_Strict):
             keys = [k for k in v if k in MODEL_SOURCE_KEYS]
             if len(keys) != 1:
                 raise ValueError(f"must name exactly one source key of {', '.join(MODEL_SOURCE_KEYS)}")
+            from phantom_report.engine.sources import SOURCE_OPTIONS
+
+            extra = sorted(str(k) for k in v if k != keys[0] and k not in SOURCE_OPTIONS[keys[0]])
+            if extra:
+                allowed = ", ".join(sorted(SOURCE_OPTIONS[keys[0]])) or "none"
+                raise ValueError(f"unknown key {lim.show(extra[0])} for a {keys[0]} source (allowed: {allowed})")
             ref = v[keys[0]]
             if not isinstance(ref, str) or not ref.strip():
                 raise ValueError(f"{keys[0]}: must be a model name or a file path")
@@ -224,7 +230,7 @@ class Roi(_Strict):
 
 class MonteCarlo(_Strict):
     samples: Annotated[int, Field(ge=100, le=100_000)] = 1000
-    seed: int = 20240601
+    seed: Annotated[int, Field(ge=0, le=2**63 - 1)] = 20240601  # numpy refuses negative seeds
 
 
 class Report(_Strict):
@@ -432,14 +438,10 @@ def check_model_limits(spec: RunSpec, workloads: dict[str, Any]) -> None:
     (`workloads` maps workload label -> engine Workload)."""
     for i, w in enumerate(spec.workloads):
         model = workloads.get(w.label)
-        context = getattr(model, "max_seq_len", None)
-        if not context:
-            continue
-        total = (w.seq_in or 0) + (w.seq_out or 0)
-        if total > context:
-            key = "seq_in" if w.seq_in and w.seq_in > context or not w.seq_out else "seq_out"
-            raise SpecError(f"{spec.where(('workloads', i, key))}: seq_in + seq_out = {total:,} tokens is more than "
-                            f"{model.name}'s context window of {context:,} tokens")
+        problem = lim.context_error(model, w.seq_in, w.seq_out) if model is not None else None
+        if problem:
+            key = "seq_out" if w.seq_out and not (w.seq_in and w.seq_in > model.max_seq_len) else "seq_in"
+            raise SpecError(f"{spec.where(('workloads', i, key))}: {problem}")
 
 
 def python_factory_ref(model: str | dict[str, Any]) -> str | None:

@@ -153,6 +153,9 @@ def test_error_messages_are_bounded_and_one_line():
     (("pricing:", "report: {template: " + "t" * 300 + "}\npricing:"), "report.template: has a path component"),
     (("pricing:", "roi: {migration_cost_usd: 1.0e+200}\npricing:"), "roi.migration_cost_usd: must be at most 1e+12"),
     (("gpus: [H100, A100]", "gpus: [" + ", ".join(["H100"] * 600) + "]"), "gpus: list should have at most 512 items"),
+    (("pricing:", "monte_carlo: {seed: -1}\npricing:"), "monte_carlo.seed: must be at least 0"),
+    (("model: llama-3.1-8b", "model: {builtin: llama-3.1-8b, input_shape: [1]}"),
+     "s.yaml:2: model: unknown key 'input_shape' for a builtin source (allowed: none)"),
 ])
 def test_numeric_string_and_list_bounds(edit, expected):
     assert expected in _error(VALID.replace(*edit))
@@ -167,9 +170,26 @@ def test_grid_size_is_bounded():
 def test_sequence_longer_than_the_model_context(engine):
     spec = parse_spec(VALID.replace("batch_sizes: [1, 8]", "seq_in: 1000000"), filename="s.yaml")
     workloads = {w.label: engine.workload(w.model) for w in spec.workloads}
-    with pytest.raises(SpecError, match=r"s.yaml:4: seq_in: seq_in \+ seq_out = 1,000,000 tokens is more than "
+    with pytest.raises(SpecError, match=r"s.yaml:4: seq_in: seq_in = 1,000,000 tokens is more than "
                                         r"llama-3.1-8b's context window of 131,072"):
         check_model_limits(spec, workloads)
+
+
+def test_vision_image_side_is_not_a_context_length(engine):
+    spec = parse_spec(VALID.replace("model: llama-3.1-8b", "model: vit-b-16").replace("batch_sizes: [1, 8]", "seq_in: 384")
+                      .replace("tokens_per_month", "requests_per_month"))
+    check_model_limits(spec, {w.label: engine.workload(w.model) for w in spec.workloads})  # no error
+
+
+def test_delivery_reader_uses_the_same_bounded_loader():
+    from phantom_report.reporter.delivery.specio import parse_delivery_spec
+
+    with pytest.raises(SpecError, match="alias"):
+        parse_delivery_spec(ALIAS_BOMB, filename="request")
+    with pytest.raises(SpecError, match="request:1: not UTF-8 text"):
+        parse_delivery_spec(b"title: \xff\n", filename="request")
+    with pytest.raises(SpecError, match="--allow-python"):
+        parse_delivery_spec('model: {torch: "os:abort"}\ngpus: all\ndemand: {tokens_per_month: 1}\n')
 
 
 # ---------------------------------------------------------------------------- unknown names
@@ -285,6 +305,8 @@ def test_cli_numeric_inputs(capsys):
     _assert_one_line(*_main(capsys, "predict", "-m", "llama-3.1-8b", "-g", "H100", "--runtime", "nosuch"),
                      "unknown runtime 'nosuch'")
     _assert_one_line(*_main(capsys, "predict", "-m", "os:abort", "-g", "H100"), "--allow-python")
+    _assert_one_line(*_main(capsys, "predict", "-m", "llama-3.1-8b", "-g", "H100", "--seq-in", "1000000"),
+                     "seq_in = 1,000,000 tokens is more than llama-3.1-8b's context window of 131,072 tokens")
 
 
 def test_real_entry_point_in_a_fresh_process(tmp_path, cli):
