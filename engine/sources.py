@@ -157,5 +157,8 @@ def _torch(ref: str, *, input_shape: Any, input_dtype: str | None = None, name: 
 
     if Path(ref).expanduser().is_file():
         return torch_fe.load_torch_file(ref, input_shape=input_shape, input_dtype=input_dtype, name=name)
+    if not torch_fe.is_factory_ref(ref):
+        raise ModelError(f"torch source {ref!r}: not a TorchScript or torch.export file "
+                         "(nor a 'pkg.module:factory' / 'path/file.py:factory')")
     return torch_fe.load_torch_factory(ref, input_shape=input_shape, input_dtype=input_dtype, name=name,
                                        allow_python=allow_python)
