@@ -46,6 +46,8 @@ def run_cmd(
 
     console = Console()
     spec = load_spec(spec_file, allow_python=allow_python)
+    if out is not None:
+        _check_out_dir(out)
     formats = [f.strip() for f in fmt.split(",") if f.strip()] if fmt else None
     with Progress(TextColumn("[bold]{task.description:<12}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeElapsedColumn(), console=console, transient=True) as bar:
@@ -77,6 +79,22 @@ def run_cmd(
     console.print(f"[dim]{result.timings_s['total']:.2f} s ({', '.join(f'{k} {v:.2f}' for k, v in result.timings_s.items() if k != 'total')})[/]")
     if open_ and "html" in result.outputs:
         webbrowser.open(result.outputs["html"].resolve().as_uri())
+
+
+def _check_out_dir(out: Path) -> None:
+    """Refuse an --out the OS will refuse, before minutes of work: a file on the way, a name too long."""
+    from phantom_report.engine.limits import MAX_PATH_COMPONENT_BYTES
+    from phantom_report.errors import SpecError
+
+    for part in out.parts:
+        if len(part.encode("utf-8", "surrogateescape")) > MAX_PATH_COMPONENT_BYTES:
+            raise SpecError(f"--out: a path component is {len(part.encode('utf-8', 'surrogateescape'))} bytes; "
+                            f"file names may have at most {MAX_PATH_COMPONENT_BYTES}")
+    for parent in (out, *out.parents):
+        if parent.exists():
+            if not parent.is_dir():
+                raise SpecError(f"--out {out}: {parent} is a file, not a directory")
+            return
 
 
 def _record_history(console: Console, spec, result=None, error: str | None = None) -> str | None:

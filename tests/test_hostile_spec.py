@@ -7,6 +7,7 @@ The fuzz tests use hypothesis with bounded example counts and no deadline (behav
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 import yaml
@@ -291,6 +292,9 @@ def test_cli_paths_the_os_refuses(tmp_path, capsys, monkeypatch):
     afile.write_text("x")
     _assert_one_line(*_main(capsys, "templates", "init", str(afile)), "exists and is not a directory")
     _assert_one_line(*_main(capsys, "templates", "init", str(afile / "sub")), "Not a directory")
+    spec = Path(__file__).parents[1] / "examples" / "quickstart.yaml"
+    _assert_one_line(*_main(capsys, "run", str(spec), "--out", str(afile / "report")), f"{afile} is a file, not a directory")
+    _assert_one_line(*_main(capsys, "run", str(spec), "--out", str(tmp_path / ("o" * 300))), "--out: a path component is 300 bytes")
     monkeypatch.setenv("PHANTOM_DB_URL", f"sqlite:///{tmp_path}/missing/dir/history.db")
     _assert_one_line(*_main(capsys, "history", "list"), "cannot open the history database")
 
