@@ -30,12 +30,13 @@ class Engine:
     def models(self) -> list[Workload]:
         return list(zoo.builtin_workloads().values())
 
-    def workload(self, source: Any) -> Workload:
-        """A zoo name/alias, a path, or a source dict ({builtin|hf|onnx|torch|tensorflow: ...})."""
+    def workload(self, source: Any, *, allow_python: bool = False) -> Workload:
+        """A zoo name/alias, a path, or a source dict ({builtin|hf|onnx|torch|tensorflow: ...}).
+        `module:callable` factories run code and need `allow_python=True` (CLI `--allow-python` only)."""
         # load_workload resolves zoo names itself; front ends import heavy libraries only when used
         from phantom_report.engine.sources import load_workload
 
-        return load_workload(source)
+        return load_workload(source, allow_python=allow_python)
 
     def predict_grid(self, points: pd.DataFrame, workloads: Mapping[str, Workload] | None = None,
                      params: CalibrationParams | None = None) -> pd.DataFrame:

@@ -13,6 +13,8 @@ models_app = typer.Typer(help="Built-in model zoo and model inspection.", no_arg
 
 FORMAT_OPT = typer.Option("table", "--format", "-f", help="table, json or csv")
 PROFILES_OPT = typer.Option(None, "--profiles", envvar="PHANTOM_PROFILES", help="Extra GPU profile directory")
+ALLOW_PYTHON_OPT = typer.Option(False, "--allow-python",
+                                help="Allow pkg.module:factory model sources (imports and runs that Python code).")
 
 
 def _engine(profiles: str | None):
@@ -107,9 +109,10 @@ def models_inspect(source: str = typer.Argument(..., help="zoo name, config.json
                    batch: int = typer.Option(1, "--batch", min=1), seq: Optional[int] = typer.Option(None, "--seq", min=1),
                    input_shape: Optional[str] = typer.Option(None, "--input-shape",
                                                              help="torch sources: 1,3,224,224 (';' between inputs)"),
-                   fmt: str = typer.Option("table", "--format", "-f", help="table or json")) -> None:
+                   fmt: str = typer.Option("table", "--format", "-f", help="table or json"),
+                   allow_python: bool = ALLOW_PYTHON_OPT) -> None:
     """Model report card for any front end: params, FLOPs, bytes per precision, op classes."""
-    _inspect(source, batch, seq, input_shape, fmt)
+    _inspect(source, batch, seq, input_shape, fmt, allow_python=allow_python)
 
 
 def _parse_shapes(text: str | None):
@@ -124,13 +127,15 @@ def _parse_shapes(text: str | None):
     return shapes[0] if len(shapes) == 1 else shapes
 
 
-def _inspect(source: str, batch: int, seq: int | None, input_shape: str | None, fmt: str) -> None:
+def _inspect(source: str, batch: int, seq: int | None, input_shape: str | None, fmt: str,
+             allow_python: bool = False) -> None:
     from phantom_report.engine.frontends.card import model_card, render_card
     from phantom_report.engine.output import check_format, wide_console
     from phantom_report.engine.sources import load_workload
 
     check_format(fmt, ("table", "json"))
-    workload = load_workload(source, batch_size=batch, seq_len=seq, input_shape=_parse_shapes(input_shape))
+    workload = load_workload(source, batch_size=batch, seq_len=seq, input_shape=_parse_shapes(input_shape),
+                             allow_python=allow_python)
     card = model_card(workload, batch_size=batch, seq_len=seq)
     if fmt == "json":
         sys.stdout.write(json.dumps(card, indent=2, default=str) + "\n")
@@ -189,18 +194,28 @@ def predict(
     confidence: float = typer.Option(0.9, "--confidence"),
     fmt: str = FORMAT_OPT,
     profiles: Optional[str] = PROFILES_OPT,
+    allow_python: bool = ALLOW_PYTHON_OPT,
 ) -> None:
     """Predict latency, throughput, memory and power of one configuration."""
     import pandas as pd
 
+    from phantom_report.engine.limits import (MAX_BATCH_SIZE, MAX_GPU_COUNT, MAX_SEQ_LEN, check_int, check_runtime,
+                                              context_error)
     from phantom_report.engine.output import check_format, emit
     from phantom_report.errors import PredictionError
 
     check_format(fmt)
-    if batch < 1:
-        raise PredictionError(f"--batch must be a positive integer, got {batch}")
+    check_int("--batch", batch, 1, MAX_BATCH_SIZE)
+    check_int("--gpu-count", gpu_count, 1, MAX_GPU_COUNT)
+    for name, value in (("--seq-in", seq_in), ("--seq-out", seq_out)):
+        if value is not None:
+            check_int(name, value, 1, MAX_SEQ_LEN)
+    check_runtime(runtime)
     eng = _engine(profiles)
-    workload = eng.workload(model)
+    workload = eng.workload(model, allow_python=allow_python)
+    problem = context_error(workload, seq_in, seq_out)
+    if problem:
+        raise PredictionError(f"--seq-in/--seq-out: {problem}")
     row = {"model": workload.name, "gpu": gpu, "precision": precision, "batch_size": batch, "seq_in": seq_in,
            "seq_out": seq_out, "task": task, "runtime": runtime, "gpu_count": gpu_count, "confidence": confidence}
     df = eng.predict_grid(pd.DataFrame([row]), {workload.name: workload})
@@ -228,12 +243,14 @@ def compare(
     confidence: float = typer.Option(0.9, "--confidence"),
     fmt: str = FORMAT_OPT,
     profiles: Optional[str] = PROFILES_OPT,
+    allow_python: bool = ALLOW_PYTHON_OPT,
 ) -> None:
     """Compare models x GPUs x batch sizes x precisions, sorted by throughput."""
     import itertools
 
     import pandas as pd
 
+    from phantom_report.engine.limits import MAX_BATCH_SIZE, MAX_SEQ_LEN, check_int, check_runtime, context_error, show
     from phantom_report.engine.output import check_format, emit, split_list
     from phantom_report.errors import PredictionError
 
@@ -243,8 +260,17 @@ def compare(
     try:
         batches = [int(b) for b in split_list(batch_sizes)]
     except ValueError:
-        raise PredictionError(f"--batch-sizes must be comma-separated positive integers, got {batch_sizes!r}") from None
-    workloads = {w.name: w for w in (eng.workload(m) for m in split_list(models))}
+        raise PredictionError(f"--batch-sizes must be comma-separated positive integers, got {show(batch_sizes)}") from None
+    batches = [check_int("--batch-sizes", b, 1, MAX_BATCH_SIZE) for b in batches]
+    for name, value in (("--seq-in", seq_in), ("--seq-out", seq_out)):
+        if value is not None:
+            check_int(name, value, 1, MAX_SEQ_LEN)
+    check_runtime(runtime)
+    workloads = {w.name: w for w in (eng.workload(m, allow_python=allow_python) for m in split_list(models))}
+    for w in workloads.values():
+        problem = context_error(w, seq_in, seq_out)
+        if problem:
+            raise PredictionError(f"--seq-in/--seq-out: {problem}")
     grid = pd.DataFrame(
         [{"model": m, "gpu": g, "precision": p, "batch_size": b, "seq_in": seq_in, "seq_out": seq_out,
           "task": task, "runtime": runtime, "confidence": confidence}

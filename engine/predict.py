@@ -40,6 +40,7 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
+from phantom_report.engine import limits
 from phantom_report.engine.ir import Workload
 from phantom_report.engine.params import (
     ATTENTION, GROUPED_CONV, MATMUL_CLASSES, MATMUL_PATH, REFERENCE_MATMUL_WIDTH, CalibrationParams,
@@ -318,28 +319,52 @@ def normalize_points(points: pd.DataFrame, catalog: ProfileCatalog) -> pd.DataFr
     bad = sorted(set(pd.unique(df["task"])) - {"inference", "training"})
     if bad:
         raise PredictionError(f"unknown task {bad[0]!r}; expected inference or training")
-    df["runtime"] = df["runtime"].astype(str).str.lower()
-    for col, least in (("batch_size", 1), ("gpu_count", 1), ("tensor_parallel", 0)):
-        vals = pd.to_numeric(df[col], errors="coerce")
-        if vals.isna().any() or (vals < least).any() or (vals != np.floor(vals)).any():
-            badv = df[col][vals.isna() | (vals < least) | (vals != np.floor(vals))].iloc[0]
+    df["runtime"] = df["runtime"].astype(str).str.strip().str.lower()
+    for runtime in pd.unique(df["runtime"]):
+        limits.check_runtime(runtime)
+    for col, least, most in (("batch_size", 1, limits.MAX_BATCH_SIZE), ("gpu_count", 1, limits.MAX_GPU_COUNT),
+                             ("tensor_parallel", 0, limits.MAX_GPU_COUNT)):
+        # float64 first: Python ints beyond int64 (batch 1e23) must be refused, not wrapped negative
+        vals = _numeric(df[col])
+        bad = vals.isna() | (vals < least) | (vals > most) | (vals != np.floor(vals))
+        if bad.any():
+            badv = df[col][bad].iloc[0]
             kind = "a positive integer" if least else "a GPU count (0 = choose automatically)"
-            raise PredictionError(f"{col} must be {kind}, got {badv!r}")
-        df[col] = vals.astype(int)
+            raise PredictionError(f"{col} must be {kind} up to {most:,}, got {limits.show(badv)}")
+        df[col] = vals.astype(np.int64)
     over = df["tensor_parallel"] > df["gpu_count"]
     if over.any():
         r = df[over].iloc[0]
         raise PredictionError(f"tensor_parallel {r['tensor_parallel']} is more than gpu_count {r['gpu_count']}")
     for col in ("seq_in", "seq_out"):
-        vals = pd.to_numeric(df[col], errors="coerce")
-        if (vals < 0).any():
-            raise PredictionError(f"{col} must be >= 0, got {vals[vals < 0].iloc[0]!r}")
+        vals = _numeric(df[col])
+        bad = (vals < 0) | (vals > limits.MAX_SEQ_LEN) | np.isinf(vals)
+        if bad.any():
+            raise PredictionError(f"{col} must be from 0 to {limits.MAX_SEQ_LEN:,} tokens, "
+                                  f"got {limits.show(df[col][bad].iloc[0])}")
         df[col] = vals
     conf = pd.to_numeric(df["confidence"], errors="coerce")
     if conf.isna().any() or ((conf <= 0) | (conf >= 1)).any():
         raise PredictionError("confidence must be between 0 and 1 (e.g. 0.9)")
     df["confidence"] = conf
     return df.reset_index(drop=True)
+
+
+def _numeric(col: pd.Series) -> pd.Series:
+    """A column as float64; non-numbers become NaN, Python ints beyond int64 become inf (not wrapped)."""
+    if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+        return col.astype(float)
+    return pd.Series(np.array([_as_float(v) for v in col], dtype=float), index=col.index)
+
+
+def _as_float(v) -> float:
+    """A cell as float (NaN when not numeric); huge Python ints become inf instead of overflowing."""
+    try:
+        return float(v)
+    except OverflowError:
+        return float("inf")
+    except (TypeError, ValueError):
+        return float("nan")
 
 
 def predict_grid(points: pd.DataFrame, catalog: ProfileCatalog, workloads: Mapping[str, Workload],

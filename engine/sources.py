@@ -11,6 +11,9 @@
     load_workload({"tensorflow": "saved_model_dir"})
 
 Front ends import their heavy libraries (torch, transformers, onnx) only when used.
+
+A `module:callable` (or `file.py:callable`) source imports and runs Python code, so it is refused
+unless the caller passes `allow_python=True` (the CLI's `--allow-python`; the service never does).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from phantom_report.errors import ModelError
 
 SOURCE_KINDS = ("builtin", "hf", "onnx", "torch", "tensorflow")
 # keys each kind accepts besides its own (all optional)
-_OPTIONS: dict[str, frozenset[str]] = {
+SOURCE_OPTIONS: dict[str, frozenset[str]] = {
     "builtin": frozenset(),
     "hf": frozenset({"config", "architecture", "name", "seq_len"}),
     "onnx": frozenset({"batch_size", "seq_len", "dims", "name"}),
@@ -35,26 +38,47 @@ _TF_SUFFIXES = (".keras", ".h5", ".hdf5", ".tflite", ".pb")
 
 
 def load_workload(source: Any, *, batch_size: int | None = None, seq_len: int | None = None,
-                  input_shape: Any = None) -> Workload:
-    """A `Workload` from any supported source (see the module docstring)."""
+                  input_shape: Any = None, allow_python: bool = False) -> Workload:
+    """A `Workload` from any supported source (see the module docstring). Python factories
+    (`module:callable`) only with `allow_python=True`."""
     if isinstance(source, Workload):
         return source
+    if not allow_python:
+        ref = python_factory_ref(source)
+        if ref is not None:
+            from phantom_report.engine.frontends.torch_fe import refuse_factory
+
+            refuse_factory(ref)
     if isinstance(source, Mapping):
-        return _from_mapping(source, batch_size=batch_size, seq_len=seq_len, input_shape=input_shape)
+        return _from_mapping(source, batch_size=batch_size, seq_len=seq_len, input_shape=input_shape,
+                             allow_python=allow_python)
     if isinstance(source, (str, Path)):
-        return _from_string(str(source), batch_size=batch_size, seq_len=seq_len, input_shape=input_shape)
+        return _from_string(str(source), batch_size=batch_size, seq_len=seq_len, input_shape=input_shape,
+                            allow_python=allow_python)
     raise ModelError(f"model source must be a name, a path or a mapping with one of {', '.join(SOURCE_KINDS)}; "
                      f"got {type(source).__name__}")
 
 
-def _from_mapping(src: Mapping[str, Any], *, batch_size, seq_len, input_shape) -> Workload:
+def python_factory_ref(source: Any) -> str | None:
+    """The `module:callable` / `file.py:callable` a source names (it would run code), else None."""
+    from phantom_report.engine.frontends.torch_fe import is_factory_ref
+
+    if isinstance(source, Mapping):
+        ref = source.get("torch")
+        return str(ref) if ref is not None and is_factory_ref(str(ref)) else None
+    if isinstance(source, (str, Path)):
+        return str(source) if is_factory_ref(str(source)) else None
+    return None
+
+
+def _from_mapping(src: Mapping[str, Any], *, batch_size, seq_len, input_shape, allow_python: bool) -> Workload:
     kinds = [k for k in SOURCE_KINDS if k in src]
     if len(kinds) != 1:
         raise ModelError(f"model source {dict(src)!r}: expected exactly one of the keys {', '.join(SOURCE_KINDS)}")
     kind = kinds[0]
-    extra = set(src) - {kind} - _OPTIONS[kind]
+    extra = set(src) - {kind} - SOURCE_OPTIONS[kind]
     if extra:
-        allowed = ", ".join(sorted(_OPTIONS[kind])) or "none"
+        allowed = ", ".join(sorted(SOURCE_OPTIONS[kind])) or "none"
         raise ModelError(f"model source {kind}: unknown key(s) {', '.join(sorted(map(str, extra)))} (allowed: {allowed})")
     ref = src[kind]
     batch = src.get("batch_size", batch_size)
@@ -74,14 +98,14 @@ def _from_mapping(src: Mapping[str, Any], *, batch_size, seq_len, input_shape) -
         return load_onnx(str(ref), batch_size=batch, seq_len=seq, dims=src.get("dims"), name=src.get("name"))
     if kind == "torch":
         return _torch(str(ref), input_shape=src.get("input_shape", input_shape),
-                      input_dtype=src.get("input_dtype"), name=src.get("name"))
+                      input_dtype=src.get("input_dtype"), name=src.get("name"), allow_python=allow_python)
     from phantom_report.engine.frontends.tensorflow_fe import load_tensorflow
 
     return load_tensorflow(str(ref), batch_size=batch, seq_len=seq, dims=src.get("dims"),
                            inputs=src.get("inputs"), outputs=src.get("outputs"), name=src.get("name"))
 
 
-def _from_string(ref: str, *, batch_size, seq_len, input_shape) -> Workload:
+def _from_string(ref: str, *, batch_size, seq_len, input_shape, allow_python: bool) -> Workload:
     path = Path(ref).expanduser()
     suffix = path.suffix.lower()
     if path.exists():
@@ -106,7 +130,7 @@ def _from_string(ref: str, *, batch_size, seq_len, input_shape) -> Workload:
     from phantom_report.engine.frontends.torch_fe import is_factory_ref
 
     if is_factory_ref(ref):
-        return _torch(ref, input_shape=input_shape)
+        return _torch(ref, input_shape=input_shape, allow_python=allow_python)
     try:
         return _builtin(ref)
     except ModelError as zoo_error:
@@ -127,9 +151,14 @@ def _builtin(name: str) -> Workload:
     return get_builtin(name)
 
 
-def _torch(ref: str, *, input_shape: Any, input_dtype: str | None = None, name: str | None = None) -> Workload:
+def _torch(ref: str, *, input_shape: Any, input_dtype: str | None = None, name: str | None = None,
+           allow_python: bool = False) -> Workload:
     from phantom_report.engine.frontends import torch_fe
 
     if Path(ref).expanduser().is_file():
         return torch_fe.load_torch_file(ref, input_shape=input_shape, input_dtype=input_dtype, name=name)
-    return torch_fe.load_torch_factory(ref, input_shape=input_shape, input_dtype=input_dtype, name=name)
+    if not torch_fe.is_factory_ref(ref):
+        raise ModelError(f"torch source {ref!r}: not a TorchScript or torch.export file "
+                         "(nor a 'pkg.module:factory' / 'path/file.py:factory')")
+    return torch_fe.load_torch_factory(ref, input_shape=input_shape, input_dtype=input_dtype, name=name,
+                                       allow_python=allow_python)

@@ -5,6 +5,7 @@ a cold start fast."""
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import typer
@@ -47,8 +48,18 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv, standalone_mode=False)
     except PhantomError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {_one_line(str(exc))}", highlight=False, soft_wrap=True, markup=True)
         sys.exit(exc.exit_code)
+    except OSError as exc:
+        # a path the user gave that the OS refuses (a file where a directory is needed, a missing
+        # directory, a name too long, a full disk): their input or environment, not a bug here.
+        # PHANTOM_DEBUG=1 shows the traceback when it is not.
+        if os.environ.get("PHANTOM_DEBUG"):
+            raise
+        where = f": {exc.filename}" if exc.filename else ""
+        err.print(f"[bold red]error:[/] {_one_line((exc.strerror or type(exc).__name__) + where)}",
+                  highlight=False, soft_wrap=True)
+        sys.exit(2)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:
@@ -58,7 +69,29 @@ def main(argv: list[str] | None = None) -> None:
         if isinstance(exc, _click_exception_types()):
             exc.show()
             sys.exit(2)
+        if _is_database_unreachable(exc) and not os.environ.get("PHANTOM_DEBUG"):
+            err.print("[bold red]error:[/] cannot open the history database (PHANTOM_DB_URL / --db): "
+                      f"{_one_line(str(getattr(exc, 'orig', '') or 'unable to open database file'))}; "
+                      "check that its directory exists and is writable", highlight=False, soft_wrap=True)
+            sys.exit(2)
         raise
+
+
+def _is_database_unreachable(exc: BaseException) -> bool:
+    """SQLAlchemy's OperationalError for a database that cannot be opened (a SQLite file in a
+    missing or read-only directory): the user's setting, not a bug. Other database errors still
+    show their traceback."""
+    cls = type(exc)
+    return (cls.__name__ == "OperationalError" and cls.__module__.startswith("sqlalchemy")
+            and "unable to open database file" in str(exc))
+
+
+def _one_line(text: str, max_chars: int = 2000) -> str:
+    """An error message as one bounded line; user input echoed in it cannot add lines or megabytes."""
+    from rich.markup import escape
+
+    flat = " ".join(text.split())
+    return escape(flat if len(flat) <= max_chars else flat[: max_chars - 1] + "…")
 
 
 def _click_exception_types() -> tuple[type, ...]:

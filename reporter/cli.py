@@ -34,6 +34,9 @@ def run_cmd(
     offline: bool = typer.Option(False, "--offline", help="Use the embedded price snapshot; no network."),
     template: Optional[str] = typer.Option(None, "--template", "-t", help="Template name (executive, detailed) or a directory."),
     open_: bool = typer.Option(False, "--open", help="Open the HTML report when done."),
+    allow_python: bool = typer.Option(False, "--allow-python",
+                                      help="Allow `module:callable` model factories in the spec (imports and runs "
+                                           "that Python code; only for specs you wrote)."),
 ) -> None:
     """Predict, price and report a run spec."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -42,7 +45,9 @@ def run_cmd(
     from phantom_report.reporter.spec import load_spec
 
     console = Console()
-    spec = load_spec(spec_file)
+    spec = load_spec(spec_file, allow_python=allow_python)
+    if out is not None:
+        _check_out_dir(out)
     formats = [f.strip() for f in fmt.split(",") if f.strip()] if fmt else None
     with Progress(TextColumn("[bold]{task.description:<12}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeElapsedColumn(), console=console, transient=True) as bar:
@@ -76,6 +81,22 @@ def run_cmd(
         webbrowser.open(result.outputs["html"].resolve().as_uri())
 
 
+def _check_out_dir(out: Path) -> None:
+    """Refuse an --out the OS will refuse, before minutes of work: a file on the way, a name too long."""
+    from phantom_report.engine.limits import MAX_PATH_COMPONENT_BYTES
+    from phantom_report.errors import SpecError
+
+    for part in out.parts:
+        if len(part.encode("utf-8", "surrogateescape")) > MAX_PATH_COMPONENT_BYTES:
+            raise SpecError(f"--out: a path component is {len(part.encode('utf-8', 'surrogateescape'))} bytes; "
+                            f"file names may have at most {MAX_PATH_COMPONENT_BYTES}")
+    for parent in (out, *out.parents):
+        if parent.exists():
+            if not parent.is_dir():
+                raise SpecError(f"--out {out}: {parent} is a file, not a directory")
+            return
+
+
 def _record_history(console: Console, spec, result=None, error: str | None = None) -> str | None:
     """Every CLI run lands in the run history (PHANTOM_DB_URL); a history problem never fails a report."""
     from phantom_report.reporter.delivery.runner import record_cli_run
@@ -88,11 +109,16 @@ def _record_history(console: Console, spec, result=None, error: str | None = Non
 
 
 @spec_app.command("check")
-def spec_check(spec_file: Path = typer.Argument(..., help="Run spec (YAML).")) -> None:
-    """Validate a spec without running it."""
-    from phantom_report.reporter.spec import load_spec
+def spec_check(spec_file: Path = typer.Argument(..., help="Run spec (YAML)."),
+               allow_python: bool = typer.Option(False, "--allow-python",
+                                                 help="Accept `module:callable` model factories (not loaded here).")
+               ) -> None:
+    """Validate a spec without running it: schema, ranges, and GPU/region names."""
+    from phantom_report.engine.profiles import load_catalog
+    from phantom_report.reporter.spec import check_names, load_spec
 
-    spec = load_spec(spec_file)
+    spec = load_spec(spec_file, allow_python=allow_python)
+    check_names(spec, load_catalog())
     names = ", ".join(w.label for w in spec.workloads)
     Console().print(f"[green]ok[/] {spec_file}: {len(spec.workloads)} workload(s) ({names}); gpus: "
                     f"{spec.gpus if spec.gpus == 'all' else len(spec.gpus)}; formats: {','.join(spec.report.formats)}", highlight=False)
@@ -115,12 +141,18 @@ def templates_init(
     from phantom_report.reporter.templating import builtin_dir
 
     src = builtin_dir() / "scaffold"
+    if directory.exists() and not directory.is_dir():
+        raise TemplateError(f"{directory} exists and is not a directory; name a new or empty directory")
     if directory.exists() and any(directory.iterdir()) and not force:
         raise TemplateError(f"{directory} is not empty; use --force to overwrite")
-    directory.mkdir(parents=True, exist_ok=True)
-    for f in sorted(src.iterdir()):
-        if f.is_file():
-            shutil.copyfile(f, directory / f.name)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        for f in sorted(src.iterdir()):
+            if f.is_file():
+                shutil.copyfile(f, directory / f.name)
+    except OSError as exc:
+        raise TemplateError(f"{directory}: cannot create the template: {exc.strerror or type(exc).__name__}"
+                            f"{f' ({exc.filename})' if exc.filename else ''}") from None
     Console().print(f"[green]created[/] {directory} — try: phantom-report run examples/quickstart.yaml --template {directory}", highlight=False)
 
 

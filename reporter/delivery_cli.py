@@ -56,13 +56,10 @@ def register(app: typer.Typer) -> None:
                      name: Optional[str] = typer.Option(None, help="schedule name (default: the spec file stem)"),
                      db: Optional[str] = DbOpt) -> None:
         """Add a schedule; it first fires at the next cron time after now."""
-        from phantom_report.errors import SpecError
         from phantom_report.reporter.delivery.scheduler import add_schedule, next_due
+        from phantom_report.reporter.yamlpos import read_bounded
 
-        try:
-            text = spec.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise SpecError(f"{spec}: cannot read spec: {exc.strerror}") from None
+        text = read_bounded(spec)  # size and UTF-8 bounded, one-line SpecError otherwise
         sessions = _sessions(_settings(db))
         row = add_schedule(sessions, name or spec.stem, text, str(spec), str(spec.resolve().parent))
         typer.echo(f"schedule {row.id} {row.name!r}: {row.cron} ({row.timezone}); "

@@ -21,7 +21,7 @@ from phantom_report.errors import SpecError, TemplateError
 from phantom_report.reporter import charts as charts_mod
 from phantom_report.reporter import context as context_mod
 from phantom_report.reporter import economics, grid, montecarlo, recommend, render, templating
-from phantom_report.reporter.spec import RunSpec
+from phantom_report.reporter.spec import RunSpec, check_model_limits, check_names
 
 STAGES = ("predict", "price", "economics", "uncertainty", "recommend", "charts", "render", "write")
 CSV_COLUMNS = [
@@ -104,8 +104,9 @@ def _run(spec, out_dir, formats, offline, template, clock, engine, now, static) 
 
     clock.stage("predict")
     eng = engine or Engine.load()
-    gpu_names = _gpus(spec, eng)
-    workloads = {w.label: eng.workload(w.model) for w in spec.workloads}
+    spec, gpu_names = check_names(spec, eng.catalog)
+    workloads = {w.label: eng.workload(w.model, allow_python=spec.allow_python) for w in spec.workloads}
+    check_model_limits(spec, workloads)
     points_in = grid.build_points(spec, gpu_names)
     pred = eng.predict_grid(points_in, workloads=workloads)
     pred["workload"] = points_in["workload"].to_numpy()
@@ -208,18 +209,6 @@ def _run(spec, out_dir, formats, offline, template, clock, engine, now, static) 
     return RunResult(outputs=outputs, payload=payload, summary=ctx["decision"]["summary"],
                      recommendations=tuple(recs), quotes=quotes, timings_s=timings,
                      warnings=tuple(ctx["warnings"]), headline=ctx["decision"]["headline"], economics=rows)
-
-
-def _gpus(spec: RunSpec, eng) -> list[str]:
-    if spec.gpus == "all":
-        return list(eng.catalog.names)
-    out = []
-    for i, g in enumerate(spec.gpus):
-        try:
-            out.append(eng.catalog.resolve(g))
-        except Exception as exc:
-            raise SpecError(f"{spec.source_path}: gpus[{i}]: {exc}") from None
-    return list(dict.fromkeys(out))
 
 
 def _kind(template: str) -> str:

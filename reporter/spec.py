@@ -14,21 +14,58 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Sequence
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator,
+                      model_validator)
 
-from phantom_report.errors import SpecError
+from phantom_report.engine import limits as lim
+from phantom_report.errors import PhantomError, SpecError
 from phantom_report.reporter import yamlpos
 
+# every number is finite (YAML `.inf`/`.nan` are refused) and every integer, list and text is bounded
+# (engine/limits.py holds the bounds, shared with the CLI and the engine's own input checks)
 PositiveInt = Annotated[int, Field(gt=0)]
-PositiveFloat = Annotated[float, Field(gt=0)]
-NonNegFloat = Annotated[float, Field(ge=0)]
+PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+NonNegFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+def _bounded(most: float) -> Any:
+    return Field(gt=0, le=most, allow_inf_nan=False)
+
+
+def _path(v: str) -> str:
+    """A path the OS can open: no NUL, bounded length, each component within NAME_MAX (255 bytes)."""
+    if "\x00" in v:
+        raise ValueError("must not contain a NUL character")
+    if len(v) > lim.MAX_PATH_CHARS:
+        raise ValueError(f"is {len(v):,} characters long; paths may have at most {lim.MAX_PATH_CHARS}")
+    for part in re.split(r"[/\\]", v):
+        if len(part.encode("utf-8", "surrogatepass")) > lim.MAX_PATH_COMPONENT_BYTES:
+            raise ValueError(f"has a path component of {len(part.encode('utf-8', 'surrogatepass'))} bytes; "
+                             f"file names may have at most {lim.MAX_PATH_COMPONENT_BYTES}")
+    return v
+
+
+def _runtime(v: str) -> str:
+    key = v.strip().lower()
+    if key not in lim.RUNTIMES:
+        raise ValueError(f"unknown runtime {lim.show(v)}{lim.suggest(key, lim.RUNTIMES)}")
+    return key
+
+
+Name = Annotated[str, Field(min_length=1, max_length=lim.MAX_NAME_CHARS)]
+PathStr = Annotated[str, Field(min_length=1), AfterValidator(_path)]
+Runtime = Annotated[str, Field(max_length=lim.MAX_NAME_CHARS), AfterValidator(_runtime)]
+BatchSize = Annotated[int, Field(gt=0, le=lim.MAX_BATCH_SIZE)]
+SeqLen = Annotated[int, Field(gt=0, le=lim.MAX_SEQ_LEN)]
+GpuCount = Annotated[int, Field(gt=0, le=lim.MAX_GPU_COUNT)]
+Usd = Annotated[float, Field(ge=0, le=lim.MAX_USD, allow_inf_nan=False)]
 
 
 def _precision(v: str) -> str:
     from phantom_report.engine.precision import PRECISIONS
 
     if v.lower() not in PRECISIONS:
-        raise ValueError(f"unknown precision {v!r}; expected one of {', '.join(PRECISIONS)}")
+        raise ValueError(f"unknown precision {lim.show(v)}; expected one of {', '.join(PRECISIONS)}")
     return v.lower()
 
 
@@ -53,17 +90,17 @@ class Demand(_Strict):
     """How much work a month. Inference: one of requests_per_month, tokens_per_month (generated
     tokens), requests_per_s (average). Training: dataset_samples or dataset_tokens, x epochs."""
 
-    requests_per_month: PositiveFloat | None = None
-    tokens_per_month: PositiveFloat | None = None
-    requests_per_s: PositiveFloat | None = None
-    peak_to_average: Annotated[float, Field(ge=1)] = 1.0
-    target_utilization: Annotated[float, Field(gt=0, le=1)] = 0.7
-    uncertainty_pct: Annotated[float, Field(ge=0, lt=100)] = 0.0
-    dataset_samples: PositiveFloat | None = None
-    dataset_tokens: PositiveFloat | None = None
-    epochs: PositiveFloat = 1.0
-    runs_per_month: PositiveFloat = 1.0
-    deadline_hours: PositiveFloat | None = None
+    requests_per_month: Annotated[float, _bounded(lim.MAX_REQUESTS_PER_MONTH)] | None = None
+    tokens_per_month: Annotated[float, _bounded(lim.MAX_TOKENS_PER_MONTH)] | None = None
+    requests_per_s: Annotated[float, _bounded(lim.MAX_REQUESTS_PER_S)] | None = None
+    peak_to_average: Annotated[float, Field(ge=1, le=1000, allow_inf_nan=False)] = 1.0
+    target_utilization: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = 0.7
+    uncertainty_pct: Annotated[float, Field(ge=0, lt=100, allow_inf_nan=False)] = 0.0
+    dataset_samples: Annotated[float, _bounded(lim.MAX_DATASET_SAMPLES)] | None = None
+    dataset_tokens: Annotated[float, _bounded(lim.MAX_DATASET_TOKENS)] | None = None
+    epochs: Annotated[float, _bounded(lim.MAX_EPOCHS)] = 1.0
+    runs_per_month: Annotated[float, _bounded(lim.MAX_RUNS_PER_MONTH)] = 1.0
+    deadline_hours: Annotated[float, _bounded(lim.MAX_HOURS)] | None = None
 
     @model_validator(mode="after")
     def _one_rate(self) -> "Demand":
@@ -90,22 +127,22 @@ class Demand(_Strict):
 class Slo(_Strict):
     """Service levels; a config that misses any of them is excluded (reason shown)."""
 
-    p95_latency_ms: PositiveFloat | None = None
-    max_ttft_ms: PositiveFloat | None = None
-    min_tokens_per_s: PositiveFloat | None = None  # per request stream (1000 / TPOT)
-    max_gpus: PositiveInt | None = None  # a fleet larger than this is not a real option
+    p95_latency_ms: Annotated[float, _bounded(lim.MAX_LATENCY_MS)] | None = None
+    max_ttft_ms: Annotated[float, _bounded(lim.MAX_LATENCY_MS)] | None = None
+    min_tokens_per_s: Annotated[float, _bounded(lim.MAX_TOKENS_PER_S)] | None = None  # per stream (1000 / TPOT)
+    max_gpus: GpuCount | None = None  # a fleet larger than this is not a real option
 
 
 class Workload(_Strict):
-    name: str | None = None
-    model: str | dict[str, Any]
+    name: Name | None = None
+    model: Annotated[str, Field(max_length=lim.MAX_PATH_CHARS), AfterValidator(_path)] | dict[str, Any]
     task: Literal["inference", "training"] | None = None
-    runtime: str | None = None
-    precisions: list[Precision] = Field(default_factory=lambda: ["fp16"], min_length=1)
-    batch_sizes: list[PositiveInt] | None = Field(default=None, min_length=1)
-    seq_in: PositiveInt | None = None
-    seq_out: PositiveInt | None = None
-    gpu_counts: Literal["auto"] | list[PositiveInt] = "auto"
+    runtime: Runtime | None = None
+    precisions: list[Precision] = Field(default_factory=lambda: ["fp16"], min_length=1, max_length=lim.MAX_LIST_ITEMS)
+    batch_sizes: list[BatchSize] | None = Field(default=None, min_length=1, max_length=lim.MAX_LIST_ITEMS)
+    seq_in: SeqLen | None = None
+    seq_out: SeqLen | None = None
+    gpu_counts: Literal["auto"] | Annotated[list[GpuCount], Field(min_length=1, max_length=lim.MAX_LIST_ITEMS)] = "auto"
     demand: Demand
     slo: Slo = Field(default_factory=Slo)
 
@@ -116,6 +153,19 @@ class Workload(_Strict):
             keys = [k for k in v if k in MODEL_SOURCE_KEYS]
             if len(keys) != 1:
                 raise ValueError(f"must name exactly one source key of {', '.join(MODEL_SOURCE_KEYS)}")
+            from phantom_report.engine.sources import SOURCE_OPTIONS
+
+            extra = sorted(str(k) for k in v if k != keys[0] and k not in SOURCE_OPTIONS[keys[0]])
+            if extra:
+                allowed = ", ".join(sorted(SOURCE_OPTIONS[keys[0]])) or "none"
+                raise ValueError(f"unknown key {lim.show(extra[0])} for a {keys[0]} source (allowed: {allowed})")
+            ref = v[keys[0]]
+            if not isinstance(ref, str) or not ref.strip():
+                raise ValueError(f"{keys[0]}: must be a model name or a file path")
+            try:
+                _path(ref)
+            except ValueError as exc:
+                raise ValueError(f"{keys[0]}: {exc}") from None
         elif not v.strip():
             raise ValueError("must be a model name")
         return v
@@ -152,15 +202,15 @@ class Workload(_Strict):
 
 
 class Baseline(_Strict):
-    gpu: str
-    provider: str | None = None
-    region: str | None = None
+    gpu: Name
+    provider: Literal["aws", "gcp", "azure", "lambda", "runpod"] | None = None
+    region: Name | None = None
     option: Literal["on-demand", "spot", "reserved-1y", "reserved-3y"] = "on-demand"
 
 
 class Pricing(_Strict):
     providers: list[Literal["aws", "gcp", "azure", "lambda", "runpod"]] | None = None
-    regions: list[str] | None = None
+    regions: list[Name] | None = Field(default=None, max_length=lim.MAX_REGIONS)
     spot: bool = True
     reserved: list[Literal["1y", "3y"]] = Field(default_factory=lambda: ["1y"])
     offline: bool = False
@@ -170,28 +220,28 @@ class Pricing(_Strict):
 
 class Roi(_Strict):
     baseline: Baseline | None = None
-    horizon_months: PositiveInt = 12
-    migration_cost_usd: NonNegFloat = 0.0
-    purchase_price_usd_per_gpu: PositiveFloat | None = None  # default: the GPU profile's launch price
-    power_cost_usd_per_kwh: NonNegFloat = 0.12
-    hosting_usd_per_gpu_month: NonNegFloat = 150.0
-    onprem_pue: Annotated[float, Field(ge=1, le=3)] = 1.5
+    horizon_months: Annotated[int, Field(gt=0, le=lim.MAX_HORIZON_MONTHS)] = 12
+    migration_cost_usd: Usd = 0.0
+    purchase_price_usd_per_gpu: Annotated[float, _bounded(lim.MAX_USD)] | None = None  # default: profile's launch price
+    power_cost_usd_per_kwh: Annotated[float, Field(ge=0, le=lim.MAX_USD_PER_KWH, allow_inf_nan=False)] = 0.12
+    hosting_usd_per_gpu_month: Usd = 150.0
+    onprem_pue: Annotated[float, Field(ge=1, le=3, allow_inf_nan=False)] = 1.5
 
 
 class MonteCarlo(_Strict):
     samples: Annotated[int, Field(ge=100, le=100_000)] = 1000
-    seed: int = 20240601
+    seed: Annotated[int, Field(ge=0, le=2**63 - 1)] = 20240601  # numpy refuses negative seeds
 
 
 class Report(_Strict):
-    template: str = "executive"
-    template_dir: str | None = None
+    template: PathStr = "executive"
+    template_dir: PathStr | None = None
     formats: list[Literal["html", "pdf", "md", "json", "csv"]] = Field(
-        default_factory=lambda: list(FORMATS), min_length=1
+        default_factory=lambda: list(FORMATS), min_length=1, max_length=lim.MAX_LIST_ITEMS
     )
-    out_dir: str | None = None
+    out_dir: PathStr | None = None
     theme: Literal["light", "dark"] = "light"
-    logo: str | None = None
+    logo: PathStr | None = None
     accent_color: str = "#1f4e79"
     page_size: Literal["A4", "Letter"] = "A4"
 
@@ -199,26 +249,27 @@ class Report(_Strict):
     @classmethod
     def _hex(cls, v: str) -> str:
         if not re.fullmatch(r"#[0-9a-fA-F]{6}", v):
-            raise ValueError(f"must be a #rrggbb colour, got {v!r}")
+            raise ValueError(f"must be a #rrggbb colour, got {lim.show(v)}")
         return v
 
 
 class Schedule(_Strict):
-    cron: str
-    timezone: str = "UTC"
+    cron: Name
+    timezone: Name = "UTC"
 
 
 class Email(_Strict):
-    to: list[str] = Field(min_length=1)
-    subject: str | None = None
-    attach: list[Literal["pdf", "html", "md", "json", "csv"]] = Field(default_factory=lambda: ["pdf"])
+    to: list[Annotated[str, Field(max_length=lim.MAX_NAME_CHARS)]] = Field(min_length=1, max_length=lim.MAX_LIST_ITEMS)
+    subject: Annotated[str, Field(max_length=lim.MAX_TITLE_CHARS)] | None = None
+    attach: list[Literal["pdf", "html", "md", "json", "csv"]] = Field(
+        default_factory=lambda: ["pdf"], max_length=lim.MAX_LIST_ITEMS)
 
 
 class RunSpec(_Strict):
-    title: str = "GPU cost and performance report"
-    owner: str | None = None
-    workloads: list[Workload] = Field(min_length=1)
-    gpus: Literal["all"] | list[str] = "all"
+    title: Annotated[str, Field(max_length=lim.MAX_TITLE_CHARS)] = "GPU cost and performance report"
+    owner: Name | None = None
+    workloads: list[Workload] = Field(min_length=1, max_length=lim.MAX_WORKLOADS)
+    gpus: Literal["all"] | Annotated[list[Name], Field(min_length=1, max_length=lim.MAX_GPUS_LISTED)] = "all"
     pricing: Pricing = Field(default_factory=Pricing)
     roi: Roi = Field(default_factory=Roi)
     confidence: Annotated[float, Field(gt=0.5, lt=1)] = 0.9
@@ -229,15 +280,38 @@ class RunSpec(_Strict):
     # where the spec came from; relative paths in it resolve against base_dir
     source_path: str | None = Field(default=None, exclude=True)
     base_dir: str = Field(default=".", exclude=True)
+    # set only by the caller of parse_spec/load_spec (the CLI's --allow-python), never by spec text
+    allow_python: bool = Field(default=False, exclude=True)
+    # key path -> line in the spec file, for errors found after parsing (unknown GPU names, ...)
+    _root: Any = PrivateAttr(default=None)
+    _shorthand: bool = PrivateAttr(default=False)
 
     @model_validator(mode="after")
     def _unique_names(self) -> "RunSpec":
         seen: set[str] = set()
         for w in self.workloads:
             if w.label in seen:
-                raise ValueError(f"two workloads are called {w.label!r}; give them distinct `name`s")
+                raise ValueError(f"two workloads are called {lim.show(w.label)}; give them distinct `name`s")
             seen.add(w.label)
         return self
+
+    @model_validator(mode="after")
+    def _grid_size(self) -> "RunSpec":
+        n_gpus = _ALL_GPUS_ESTIMATE if self.gpus == "all" else len(self.gpus)
+        total = sum(n_gpus * len(w.precisions) * len(w.resolved_batch_sizes)
+                    * (4 if w.gpu_counts == "auto" else len(w.gpu_counts)) for w in self.workloads)
+        if total > lim.MAX_GRID_POINTS:
+            raise ValueError(f"asks for {total:,} configurations (workloads x GPUs x precisions x batch sizes x "
+                             f"GPU counts); at most {lim.MAX_GRID_POINTS:,} per run")
+        return self
+
+    def where(self, path: Sequence[str | int]) -> str:
+        """``file:line: key.path`` for a key of this spec (shorthand specs: workload keys at the top)."""
+        path = tuple(path)
+        if self._shorthand and path[:2] == ("workloads", 0):
+            path = path[2:]
+        line = yamlpos.line_of(self._root, path)
+        return f"{self.source_path or '<spec>'}{f':{line}' if line else ''}: {_render_path(path)}"
 
     def resolve_path(self, p: str) -> Path:
         path = Path(p).expanduser()
@@ -250,41 +324,154 @@ class RunSpec(_Strict):
 
 # ---------------------------------------------------------------------------- loading
 
+# keys the caller sets, never the spec text
+_INTERNAL_KEYS = ("source_path", "base_dir", "allow_python")
+# what `gpus: all` counts as when sizing the grid (the built-in catalog holds about this many)
+_ALL_GPUS_ESTIMATE = 100
+_MAX_ERROR_CHARS = 500
 
-def load_spec(path: str | Path) -> RunSpec:
+
+def load_spec(path: str | Path, *, allow_python: bool = False) -> RunSpec:
+    """Read and validate a spec file (at most yamlpos.MAX_DOCUMENT_BYTES, UTF-8). `allow_python`
+    lets the spec name `module:callable` model factories (code runs on load): only the CLI's
+    `--allow-python` sets it; the service never does."""
     p = Path(path)
+    text = yamlpos.read_bounded(p)
     try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SpecError(f"{p}: cannot read spec: {exc.strerror or exc}") from None
-    return parse_spec(text, filename=str(p), base_dir=str(p.resolve().parent))
+        base_dir = str(p.resolve().parent)
+    except (OSError, RuntimeError):
+        base_dir = str(p.parent)
+    return parse_spec(text, filename=str(p), base_dir=base_dir, allow_python=allow_python)
 
 
-def parse_spec(text: str, filename: str = "<spec>", base_dir: str = ".") -> RunSpec:
-    """Validate spec text; raises SpecError with ``file:line: key.path: expectation``."""
+def parse_spec(text: str, filename: str = "<spec>", base_dir: str = ".", *, allow_python: bool = False) -> RunSpec:
+    """Validate spec text; raises SpecError with ``file:line: key.path: expectation`` (one line,
+    at most a few hundred characters). With the default `allow_python=False` a model given as a
+    `module:callable` factory (or `file.py:callable`) is refused: naming it would run its code."""
     try:
-        data = yaml.safe_load(text)
-        root = yamlpos.compose(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark else ""
-        raise SpecError(f"{filename}{line}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+        return _parse(text, filename, base_dir, allow_python)
+    except SpecError as exc:
+        msg = " ".join(str(exc).split())
+        raise SpecError(msg if len(msg) <= _MAX_ERROR_CHARS else msg[: _MAX_ERROR_CHARS - 1] + "…") from None
+
+
+def _parse(text: str, filename: str, base_dir: str, allow_python: bool) -> RunSpec:
+    filename = lim.clip(filename, 300)
+    data, root = yamlpos.load(text, filename)
     if data is None:
         raise SpecError(f"{filename}: spec is empty; it needs at least `model`, `gpus` and `demand`")
     if not isinstance(data, dict):
         raise SpecError(f"{filename}:1: the spec must be a mapping of keys, got {type(data).__name__}")
+    internal = next((k for k in _INTERNAL_KEYS if k in data), None)
+    if internal:
+        line = yamlpos.line_of(root, (internal,))
+        raise SpecError(f"{filename}:{line}: {internal}: is not a known key (see `phantom-report spec schema`)")
     shorthand = "workloads" not in data and any(k in data for k in _WORKLOAD_KEYS)
     if shorthand:
         data = dict(data)
         data["workloads"] = [{k: data.pop(k) for k in _WORKLOAD_KEYS if k in data}]
     try:
-        return RunSpec.model_validate({**data, "source_path": filename, "base_dir": base_dir})
+        spec = RunSpec.model_validate({**data, "source_path": filename, "base_dir": base_dir,
+                                       "allow_python": allow_python})
     except ValidationError as exc:
-        err = exc.errors(include_url=False)[0]
+        err = _most_specific(exc.errors(include_url=False))
         loc = tuple(err["loc"])
         if shorthand and loc[:2] == ("workloads", 0):
             loc = loc[2:]
         raise SpecError(_format_error(filename, root, data if not shorthand else _unshort(data), loc, err)) from None
+    spec._root, spec._shorthand = root, shorthand
+    if not allow_python:
+        _refuse_python(spec, filename, root, shorthand)
+    return spec
+
+
+def check_names(spec: RunSpec, catalog) -> tuple[RunSpec, list[str]]:
+    """(spec with a canonical `roi.baseline.gpu`, canonical GPU names the spec asks for), after
+    checking every name that needs the engine or the price catalog: `gpus`, `roi.baseline.gpu`,
+    `pricing.regions`, `roi.baseline.region`. Unknown names are errors (``file:line: key: unknown
+    ...; did you mean ...``), never silently ignored."""
+    if spec.gpus == "all":
+        gpu_names = list(catalog.names)
+    else:
+        gpu_names = [_resolve_gpu(spec, catalog, g, ("gpus", i)) for i, g in enumerate(spec.gpus)]
+        gpu_names = list(dict.fromkeys(gpu_names))
+    baseline = spec.roi.baseline
+    if baseline is not None:
+        gpu = _resolve_gpu(spec, catalog, baseline.gpu, ("roi", "baseline", "gpu"))
+        if gpu not in gpu_names:
+            raise SpecError(f"{spec.where(('roi', 'baseline', 'gpu'))}: {gpu} is not among the spec's `gpus`; "
+                            "add it there so the baseline can be priced")
+        roi = spec.roi.model_copy(update={"baseline": baseline.model_copy(update={"gpu": gpu})})
+        spec = spec.model_copy(update={"roi": roi})
+    regions = known_regions()
+    for i, region in enumerate(spec.pricing.regions or ()):
+        _check_region(spec, region, regions, ("pricing", "regions", i))
+    if baseline is not None and baseline.region:
+        _check_region(spec, baseline.region, regions, ("roi", "baseline", "region"))
+    return spec, gpu_names
+
+
+def _resolve_gpu(spec: RunSpec, catalog, name: str, path: tuple) -> str:
+    try:
+        return catalog.resolve(name)
+    except PhantomError as exc:
+        raise SpecError(f"{spec.where(path)}: {exc}") from None
+
+
+def _check_region(spec: RunSpec, region: str, regions: Sequence[str], path: tuple) -> None:
+    if region not in regions:
+        raise SpecError(f"{spec.where(path)}: unknown region {lim.show(region)}{lim.suggest(region, regions)}")
+
+
+def known_regions() -> list[str]:
+    """Cloud regions phantom-report knows: every region of the embedded price snapshot and of the
+    grid-carbon table (a live price fetch can only add GPUs and prices in these regions)."""
+    from phantom_report.pricing.snapshot import snapshot_quotes
+    from phantom_report.reporter.carbon import intensity_table
+
+    table = intensity_table()
+    return sorted({q.region for q in snapshot_quotes()} | set(table["region"].astype(str)))
+
+
+def check_model_limits(spec: RunSpec, workloads: dict[str, Any]) -> None:
+    """Sequence lengths within each model's context window where the model declares one
+    (`workloads` maps workload label -> engine Workload)."""
+    for i, w in enumerate(spec.workloads):
+        model = workloads.get(w.label)
+        problem = lim.context_error(model, w.seq_in, w.seq_out) if model is not None else None
+        if problem:
+            key = "seq_out" if w.seq_out and not (w.seq_in and w.seq_in > model.max_seq_len) else "seq_in"
+            raise SpecError(f"{spec.where(('workloads', i, key))}: {problem}")
+
+
+def python_factory_ref(model: str | dict[str, Any]) -> str | None:
+    """The `module:callable` (or `file.py:callable`) a model source names, else None. Such a source
+    imports and calls Python code, so specs may use it only with an explicit `--allow-python`."""
+    from phantom_report.engine.sources import python_factory_ref as engine_ref
+
+    return engine_ref(model)
+
+
+def _refuse_python(spec: RunSpec, filename: str, root: yaml.Node | None, shorthand: bool) -> None:
+    for i, w in enumerate(spec.workloads):
+        ref = python_factory_ref(w.model)
+        if ref is None:
+            continue
+        path: tuple[Any, ...] = ("model",) if shorthand else ("workloads", i, "model")
+        line = yamlpos.line_of(root, path)
+        raise SpecError(
+            f"{filename}:{line}: {_render_path(path)}: {lim.show(ref)} is a Python factory (module:callable); "
+            "loading it would run code, so it is allowed only with `phantom-report run --allow-python` on your own "
+            "machine; otherwise name a zoo model or a model file (ONNX, TorchScript, Hugging Face config dir)")
+
+
+def _most_specific(errors: list[dict]) -> dict:
+    """The error to show: pydantic lists one per union member (`gpus: []` fails both 'all' and
+    'a non-empty list'); the member that got furthest into the value says what is wrong."""
+    first = errors[0]
+    prefix = tuple(p for p in first["loc"] if isinstance(p, int) or p in _KNOWN_KEYS)
+    same = [e for e in errors if tuple(p for p in e["loc"] if isinstance(p, int) or p in _KNOWN_KEYS)[:len(prefix)] == prefix]
+    return max(same, key=lambda e: (len(e["loc"]), e["type"] != "literal_error"))
 
 
 def _unshort(data: dict[str, Any]) -> dict[str, Any]:
@@ -323,7 +510,8 @@ def _data_path(data: Any, loc: Sequence[Any]) -> list[str | int]:
 def _render_path(path: Sequence[str | int]) -> str:
     out = ""
     for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+        name = lim.clip(str(part), 60)  # a key may be user text of any length
+        out += f"[{part}]" if isinstance(part, int) else (f".{name}" if out else name)
     return out
 
 
@@ -331,20 +519,31 @@ def _render_path(path: Sequence[str | int]) -> str:
 _INT_FIELDS = {"batch_sizes", "gpu_counts", "seq_in", "seq_out", "max_gpus", "horizon_months", "samples"}
 
 
+def _num(v: Any) -> str:
+    """A bound as people write it: 65,536 and 1e+16 rather than 65536 and 1e16 vs 10000000000000000.0."""
+    if isinstance(v, float) and v.is_integer() and abs(v) < 1e7:
+        v = int(v)
+    if isinstance(v, int):
+        return f"{v:,}"
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
 def _expectation(err: dict, data: Any, loc: Sequence[Any], path: Sequence[Any]) -> str:
     kind = err["type"]
     ctx = err.get("ctx") or {}
     value = err.get("input")
-    got = f", got {value!r}" if not isinstance(value, (dict, list)) else ""
+    got = f", got {lim.show(value)}" if not isinstance(value, (dict, list)) else ""
     if kind == "greater_than" and ctx.get("gt") == 0:
         field = next((p for p in reversed(loc) if isinstance(p, str)), "")
         return f"must be a positive {'integer' if field in _INT_FIELDS else 'number'}{got}"
     if kind == "greater_than":
-        return f"must be greater than {ctx.get('gt')}{got}"
+        return f"must be greater than {_num(ctx.get('gt'))}{got}"
     if kind == "greater_than_equal":
-        return f"must be at least {ctx.get('ge')}{got}"
+        return f"must be at least {_num(ctx.get('ge'))}{got}"
     if kind in ("less_than", "less_than_equal"):
-        return f"must be {'below' if kind == 'less_than' else 'at most'} {ctx.get('lt', ctx.get('le'))}{got}"
+        return f"must be {'below' if kind == 'less_than' else 'at most'} {_num(ctx.get('lt', ctx.get('le')))}{got}"
+    if kind == "int_parsing_size":
+        return f"is too large{got}"
     if kind in ("int_parsing", "int_type", "int_from_float"):
         return f"must be an integer{got}"
     if kind in ("float_parsing", "float_type"):
@@ -364,11 +563,19 @@ def _expectation(err: dict, data: Any, loc: Sequence[Any], path: Sequence[Any]) 
         return f"must be {want}{got}"
     if kind == "value_error":
         return str(ctx.get("error") or err["msg"]).removeprefix("Value error, ")
-    return f"{err['msg'][0].lower()}{err['msg'][1:]}{got}"
+    msg = lim.clip(err["msg"], 200)
+    return f"{msg[:1].lower()}{msg[1:]}{got}"
+
+
+def _field_names(*models: type[BaseModel]) -> frozenset[str]:
+    return frozenset(k for m in models for k in m.model_fields)
+
+
+_KNOWN_KEYS = _field_names(RunSpec, Workload, Demand, Slo, Baseline, Pricing, Roi, MonteCarlo, Report, Schedule, Email)
 
 
 def spec_json_schema() -> dict[str, Any]:
     schema = RunSpec.model_json_schema()
-    for key in ("source_path", "base_dir"):
+    for key in _INTERNAL_KEYS:
         schema.get("properties", {}).pop(key, None)
     return schema

@@ -31,7 +31,7 @@ def _real_flops(model, shape):
 
 
 def test_factory_flops_equal_flop_counter_on_real_tensors():
-    w = load_workload({"torch": REF, "input_shape": SHAPE})
+    w = load_workload({"torch": REF, "input_shape": SHAPE}, allow_python=True)
     model = _real_model()
     batch = SHAPE[0]
     assert w.frontend == "torch" and w.frontend_path == "torch:flop-counter-meta"
@@ -59,13 +59,36 @@ def test_torchscript_and_export_files(tmp_path):
 
 def test_missing_module_attribute_and_shape():
     with pytest.raises(ModelError, match="cannot import module 'no_such_pkg.models'"):
-        load_workload({"torch": "no_such_pkg.models:build", "input_shape": [1, 3]})
+        load_workload({"torch": "no_such_pkg.models:build", "input_shape": [1, 3]}, allow_python=True)
     with pytest.raises(ModelError, match="has no attribute 'nope'"):
-        load_workload({"torch": f"{MODEL_FILE}:nope", "input_shape": SHAPE})
+        load_workload({"torch": f"{MODEL_FILE}:nope", "input_shape": SHAPE}, allow_python=True)
     with pytest.raises(ModelError, match="needs input_shape"):
-        load_workload({"torch": REF})
+        load_workload({"torch": REF}, allow_python=True)
     with pytest.raises(ModelError, match="forward pass failed"):
-        load_workload({"torch": REF, "input_shape": [1, 5, 32, 32]})
+        load_workload({"torch": REF, "input_shape": [1, 5, 32, 32]}, allow_python=True)
+
+
+def test_factory_refused_without_allow_python(monkeypatch):
+    """A `module:callable` source runs code: every entry point refuses it unless explicitly allowed,
+    and the refusal happens before anything is imported."""
+    from phantom_report.engine.api import Engine
+    from phantom_report.engine.frontends import torch_fe
+
+    import os
+    import sys
+
+    called: list[str] = []
+    monkeypatch.setattr(os, "abort", lambda: called.append("abort"))
+    before = {m for m in sys.modules if m.startswith("_phantom_user_model")}
+    for source in ({"torch": "os:abort", "input_shape": [1]}, "os:abort", {"torch": REF, "input_shape": SHAPE}):
+        with pytest.raises(ModelError, match="--allow-python"):
+            load_workload(source)
+    with pytest.raises(ModelError, match="--allow-python"):
+        Engine.load().workload({"torch": "os:abort"})
+    with pytest.raises(ModelError, match="--allow-python"):  # the front end itself, called directly
+        torch_fe.load_torch_factory("os:abort", input_shape=[1])
+    assert called == []
+    assert {m for m in sys.modules if m.startswith("_phantom_user_model")} == before
 
 
 def test_bad_torchscript_file(tmp_path):

@@ -29,10 +29,27 @@ _DTYPES = {"float32": "float32", "float": "float32", "float16": "float16", "bflo
 
 
 def is_factory_ref(ref: str) -> bool:
-    return bool(_FACTORY.match(ref)) and not Path(ref).exists()
+    """True for `pkg.module:callable` / `path/file.py:callable` (not an existing file's path)."""
+    if not _FACTORY.match(ref):
+        return False
+    try:
+        return not Path(ref).exists()
+    except (OSError, ValueError):  # a name too long for the OS, or a NUL: not a file either
+        return True
 
 
-def _import_factory(ref: str) -> Callable[[], Any]:
+def refuse_factory(ref: str) -> None:
+    """Raise ModelError for a Python factory loaded without explicit permission."""
+    shown = ref if len(ref) <= 80 else ref[:79] + "…"
+    raise ModelError(f"model source {shown!r} is a Python factory (module:callable); importing and calling it "
+                     "would run code, so it needs an explicit `--allow-python` (CLI only). Name a zoo model or "
+                     "a model file (ONNX, TorchScript, Hugging Face config dir) instead")
+
+
+def _import_factory(ref: str, allow_python: bool = False) -> Callable[[], Any]:
+    # defense in depth: every caller reaches the import through here, whatever checked before
+    if not allow_python:
+        refuse_factory(ref)
     m = _FACTORY.match(ref)
     if not m:
         raise ModelError(f"torch source {ref!r}: expected 'pkg.module:factory' or 'path/file.py:factory'")
@@ -93,10 +110,12 @@ def _dtype(name: str | None, ref: str):
 
 
 def load_torch_factory(ref: str, *, input_shape: Any = None, input_dtype: str | None = None,
-                       name: str | None = None) -> Workload:
+                       name: str | None = None, allow_python: bool = False) -> Workload:
+    """Import and call a `module:callable` factory under the meta device. This runs the user's
+    code, so it refuses unless `allow_python=True` (set only from the CLI's `--allow-python`)."""
     import torch
 
-    factory = _import_factory(ref)
+    factory = _import_factory(ref, allow_python=allow_python)
     shapes = _shapes(input_shape, ref)
     try:
         with torch.device("meta"):

@@ -1,6 +1,10 @@
 """Read a run spec for delivery: the reporter validates the report part (same messages as the CLI);
 this module owns only the delivery-only keys of the `email` section (`cc`, `smtp`) until the
 reporter's `Email` model carries them, and refuses passwords written into a spec.
+
+The text goes through the same bounded YAML reader as the CLI (`reporter.yamlpos.load`: size,
+depth, alias and UTF-8 limits), and `parse_spec` runs with its defaults, so a posted spec can never
+name a `module:callable` model factory.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from phantom_report.engine.limits import clip
 from phantom_report.errors import SpecError
 from phantom_report.reporter import yamlpos
 
@@ -47,9 +52,12 @@ class DeliverySpec:
     attach: tuple[str, ...]
 
 
-def parse_delivery_spec(text: str, filename: str = "<spec>", base_dir: str = ".") -> DeliverySpec:
+def parse_delivery_spec(text: str | bytes, filename: str = "<spec>", base_dir: str = ".") -> DeliverySpec:
+    """Validate a spec for delivery (UTF-8 bytes or text); SpecError with a one-line message."""
     from phantom_report.reporter.spec import Email, parse_spec
 
+    if isinstance(text, bytes):
+        text = yamlpos.decode(text, filename)
     original = text
     data = _load_yaml(text, filename)
     email = data.get("email") if isinstance(data, dict) else None
@@ -62,7 +70,7 @@ def parse_delivery_spec(text: str, filename: str = "<spec>", base_dir: str = "."
     spec = parse_spec(text, filename=filename, base_dir=base_dir)
     smtp = _smtp(extra.get("smtp", getattr(spec.email, "smtp", None) if spec.email else None), original, filename)
     cc = extra.get("cc", getattr(spec.email, "cc", None) if spec.email else None) or []
-    if not isinstance(cc, list) or not all(isinstance(a, str) and "@" in a for a in cc):
+    if not isinstance(cc, list) or len(cc) > 64 or not all(isinstance(a, str) and "@" in a and len(a) <= 200 for a in cc):
         raise SpecError(f"{filename}: email.cc: must be a list of email addresses")
     mail_from = extra.get("from", getattr(spec.email, "from_", None) if spec.email else None)
     stored = spec.as_dict()
@@ -87,10 +95,12 @@ def spec_text_of(stored: dict) -> str:
 
 
 def _load_yaml(text: str, filename: str) -> Any:
+    """The document, or None when it is not valid/bounded YAML (parse_spec then reports why, with
+    its line). Never expands aliases beyond the loader's budget."""
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
-        return None  # parse_spec reports the syntax error with its line
+        return yamlpos.load(text, filename)[0]
+    except SpecError:
+        return None
 
 
 def _smtp(value: Any, text: str, filename: str) -> SmtpConfig | None:
@@ -99,7 +109,7 @@ def _smtp(value: Any, text: str, filename: str) -> SmtpConfig | None:
     if isinstance(value, BaseModel):
         value = value.model_dump()
     if isinstance(value, dict) and "password" in value:
-        line = yamlpos.line_of(yamlpos.compose(text), ("email", "smtp", "password"))
+        line = yamlpos.line_of(yamlpos.load(text)[1], ("email", "smtp", "password"))
         where = f"{filename}:{line}" if line else filename
         raise SpecError(f"{where}: email.smtp.password: passwords may not be written in a spec; "
                         "name an environment variable with `password_env` (or a secrets-file entry)")
@@ -108,13 +118,13 @@ def _smtp(value: Any, text: str, filename: str) -> SmtpConfig | None:
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
         key = ".".join(str(p) for p in err["loc"])
-        raise SpecError(f"{filename}: email.smtp{'.' + key if key else ''}: {err['msg']}") from None
+        raise SpecError(f"{filename}: email.smtp{'.' + key if key else ''}: {clip(err['msg'], 200)}") from None
 
 
 def _blank_keys(text: str, filename: str, keys: list[str]) -> str:
     """Remove `email.<key>` entries from the text, keeping every other line where it was so the
     reporter's error messages still point at the right line."""
-    root = yamlpos.compose(text)
+    root = yamlpos.load(text)[1]
     email = next((v for k, v in root.value if k.value == "email"), None) if isinstance(root, yaml.MappingNode) else None
     if not isinstance(email, yaml.MappingNode) or email.flow_style:
         return _redump(text, keys)
@@ -144,6 +154,6 @@ def _last_line(node: yaml.Node) -> int:
 
 
 def _redump(text: str, keys: list[str]) -> str:
-    data = yaml.safe_load(text)
+    data = yamlpos.load(text)[0]
     data["email"] = {k: v for k, v in data["email"].items() if k not in keys}
     return yaml.safe_dump(data, sort_keys=False)
