@@ -165,9 +165,12 @@ class GpuNameResolver:
         """Canonical profile for a written name (rules in the module docstring)."""
         if not name_key(name):
             raise UnknownGpuError(f"empty GPU name {name!r}; expected a GPU such as 'H100' (see `phantom-report gpus list`)")
-        res = self._resolve_name(name)
         if measured_memory_gb is None:
-            return res
+            return self._resolve_name(name)
+        try:
+            res = self._resolve_name(name)
+        except AmbiguousGpuError as exc:
+            return self._match_measured_memory(name, measured_memory_gb, exc)
         return self._check_measured_memory(name, res, measured_memory_gb)
 
     # -- the rules -----------------------------------------------------------------------------
@@ -193,7 +196,8 @@ class GpuNameResolver:
             if k in profile_index:
                 canonical = profile_index[k]
                 via = "name" if bare == vendorless_key(canonical) else "alias"
-                return self._maybe_default(name, parsed, canonical, via, k)
+                # judged on the name without vendor words: 'nvidia-tesla-v100' says no more than 'v100'
+                return self._maybe_default(name, parsed, canonical, via, bare)
             if k in table:
                 return self._from_alias_table(name, table[k])
         return self._match_parsed(name, parsed)
@@ -217,6 +221,12 @@ class GpuNameResolver:
     def _match_parsed(self, name: str, parsed: ParsedGpuName) -> GpuResolution:
         family = self._family(parsed) if parsed.family else []
         if not family:
+            # the parsed name may still be a spelling of the tables ('NVIDIA T4G Tensor Core GPU' -> 'T4G')
+            for key in _reduced_keys(parsed) if parsed.family else ():
+                if key in self.index:
+                    return GpuResolution(name, self.index[key], "alias", note=f"read as {parsed.describe()}")
+                if key in self.alias_table:
+                    return self._from_alias_table(name, self.alias_table[key])
             raise UnknownGpuError(f"unknown GPU {name!r}{self._did_you_mean(name, parsed)} (see `phantom-report gpus list`)")
         fits = [s for s in family if _fits(s, parsed)]
         if len(fits) == 1:
@@ -255,6 +265,11 @@ class GpuNameResolver:
         prof = _shape(self.profiles[res.canonical])
         if _memory_fits_measured(prof, memory_gb):
             return res
+        why = f"the name alone reads as {res.canonical}, which has {prof.memory_gb:g} GB"
+        return self._match_measured_memory(name, memory_gb, why)
+
+    def _match_measured_memory(self, name: str, memory_gb: float, why: object) -> GpuResolution:
+        """Re-match the name's family on the memory a device reported."""
         parsed = parse_gpu_name(name)
         fits = [s for s in self._family(parsed) if _memory_fits_measured(s, memory_gb)
                 and (not parsed.form_factor or s.form_factor == parsed.form_factor)]
@@ -263,8 +278,8 @@ class GpuNameResolver:
         if fits:
             raise AmbiguousGpuError(_ambiguity_message(name, parsed, fits), tuple(s.name for s in fits))
         raise NoGpuProfileError(
-            f"no profile for {name!r} with {memory_gb:.1f} GB as measured on the device (the name alone reads as "
-            f"{res.canonical}, which has {prof.memory_gb:g} GB); add a profile TOML for it (profiles/README.md)",
+            f"no profile for {name!r} with {memory_gb:.1f} GB as measured on the device ({why}); "
+            "add a profile TOML for it (profiles/README.md)",
             wanted=f"{parsed.describe()} {memory_gb:.0f} GB", family_profiles=tuple(s.name for s in self._family(parsed)))
 
     def _did_you_mean(self, name: str, parsed: ParsedGpuName) -> str:
@@ -291,8 +306,9 @@ def _memory_fits_measured(shape: _ProfileShape, memory_gb: float) -> bool:
 def _reduced_keys(parsed: ParsedGpuName) -> tuple[str, ...]:
     """Keys a name saying only family / memory / form factor is spelled as ('a100', 'a10080gb', 'h100pcie')."""
     mem = f"{parsed.memory_gb:g}gb" if parsed.memory_gb is not None else ""
-    form = parsed.form_factor
-    return tuple(dict.fromkeys((parsed.family + mem + form, parsed.family + form + mem)))
+    keys = [parsed.family + mem + form for form in (parsed.form_factor, parsed.form_word)]
+    keys += [parsed.family + form + mem for form in (parsed.form_factor, parsed.form_word)]
+    return tuple(dict.fromkeys(keys))
 
 
 def _ambiguity_message(name: str, parsed: ParsedGpuName, fits: list[_ProfileShape]) -> str:

@@ -35,7 +35,7 @@ A canonical profile name goes through the same rules, so profiles added later (`
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 VENDOR_WORDS = {"nvidia": "nvidia", "amd": "amd", "ati": "amd"}
 # brand words: which vendor they imply; they never distinguish two products
@@ -49,7 +49,7 @@ FORM_WORDS = {
 }
 FILLER_WORDS = frozenset({
     "hbm", "hbm2", "hbm2e", "hbm3", "hbm3e", "gddr5", "gddr5x", "gddr6", "gddr6x", "gddr7", "lpddr5x",
-    "vram", "ecc", "generation", "tensor", "core", "gpu", "gpus", "accelerator", "graphics", "card",
+    "vram", "ecc", "grace", "generation", "tensor", "core", "gpu", "gpus", "accelerator", "graphics", "card",
     "volta", "turing", "ampere", "hopper", "pascal", "lovelace", "dgx", "nvl72", "nvl36", "spx", "cpx",
     "dpx", "qpx", "express",
 })
@@ -82,6 +82,7 @@ class ParsedGpuName:
     form_factor: str = ""       # '' (not stated) | 'sxm' | 'pcie' | 'nvl' | 'oam' | 'superchip'
     memory_gb: float | None = None
     vendor: str = ""            # '' (not stated) | 'nvidia' | 'amd'
+    form_word: str = field(default="", compare=False)  # the form-factor word as written: 'sxm2', 'pcie'
 
     def describe(self) -> str:
         """'A100, PCIe, 40 GB': how the name was read, for error messages."""
@@ -116,7 +117,7 @@ def parse_gpu_name(name: str) -> ParsedGpuName:
     """Read a GPU name as written (nvidia-smi, cloud consoles, vendor pages, benchmark tables)."""
     words = _words(name)
     family: list[str] = []
-    form, memory, vendor = "", None, ""
+    form, form_word, memory, vendor = "", "", None, ""
     for i, word in enumerate(words):
         if word in VENDOR_WORDS:
             vendor = vendor or VENDOR_WORDS[word]
@@ -128,9 +129,10 @@ def parse_gpu_name(name: str) -> ParsedGpuName:
             memory = memory if memory is not None else float(m.group(1))
         elif word in FORM_WORDS:
             # NVL names the part; the PCIe word next to it only repeats the slot
-            form = FORM_WORDS[word] if form in ("", "pcie") else form
+            if form in ("", "pcie"):
+                form, form_word = FORM_WORDS[word], word
         elif word in FILLER_WORDS or _FILLER_RE.match(word):
             continue
         else:
             family.append(word)
-    return ParsedGpuName(family="".join(family), form_factor=form, memory_gb=memory, vendor=vendor)
+    return ParsedGpuName(family="".join(family), form_factor=form, memory_gb=memory, vendor=vendor, form_word=form_word)
