@@ -34,7 +34,7 @@ _EXTENSIONS = (".gguf", ".ggml", ".bin", ".safetensors")
 # quantization / packaging words, only as whole segments between - _ . (so 'qwen' or 'q-former' stay)
 _QUANT_RE = re.compile(
     r"(?:^|(?<=[-_.]))(i?q[1-8](?:_[0-9a-z]{1,2}){0,2}|f16|f32|bf16|fp16|fp32|fp8|int4|int8|[48]bit|"
-    r"w4a16|w8a8|awq|gptq|gguf|ggml|exl2|mlx)(?=$|[-_.])", re.IGNORECASE)
+    r"w4a16|w8a8|awq|gptq|gguf|ggml(?:v\d)?|exl2|mlx)(?=$|[-_.])", re.IGNORECASE)
 _FORMAT_ONLY = {"gguf", "ggml", "exl2", "mlx"}  # containers, not a number format
 _PRECISION_SYNONYMS = {"f16": "fp16", "f32": "fp32"}
 _FINETUNE_RE = re.compile(r"[-_.](hf|instruct|chat|it)(?=$|[-_.])", re.IGNORECASE)
@@ -96,7 +96,7 @@ def split_quantization(name: str) -> tuple[str, str]:
     hint = ""
     for m in _QUANT_RE.finditer(text):
         word = m.group(1).lower()
-        if not hint and word not in _FORMAT_ONLY:
+        if not hint and word.rstrip("v0123456789") not in _FORMAT_ONLY:
             hint = _PRECISION_SYNONYMS.get(word, word)
     stripped = _QUANT_RE.sub("", text)
     stripped = re.sub(r"[-_.]{2,}", "-", stripped).strip("-_.")
