@@ -44,6 +44,7 @@ ALIAS_COLUMNS = ("alias", "canonical", "source", "rationale")
 TYPED_MEMORY_TOLERANCE_GB = 1.0
 # a measured one is what the driver reports: GiB, less ECC / reserved memory (T4: 15 of 16 GB)
 MEASURED_MEMORY_LOW, MEASURED_MEMORY_HIGH = 0.90, 1.05
+MEMO_SIZE = 4096  # distinct names remembered per catalog
 
 
 class UnknownGpuError(ProfileError):
@@ -161,8 +162,28 @@ class GpuNameResolver:
     def shapes(self) -> tuple[_ProfileShape, ...]:
         return tuple(_shape(p) for p in self.profiles.values())
 
+    @cached_property
+    def _memo(self) -> dict:
+        # corpus loading resolves the same few hundred names thousands of times, and the "did you mean"
+        # search behind every failure is the costly part: remember answers and errors per name
+        return {}
+
     def resolve(self, name: str, measured_memory_gb: float | None = None) -> GpuResolution:
         """Canonical profile for a written name (rules in the module docstring)."""
+        key = (name, measured_memory_gb)
+        if key not in self._memo:
+            if len(self._memo) >= MEMO_SIZE:
+                self._memo.clear()
+            try:
+                self._memo[key] = self._resolve_uncached(name, measured_memory_gb)
+            except ProfileError as exc:
+                self._memo[key] = exc
+        found = self._memo[key]
+        if isinstance(found, ProfileError):
+            raise found.with_traceback(None)  # a fresh traceback each time, not one that grows
+        return found
+
+    def _resolve_uncached(self, name: str, measured_memory_gb: float | None) -> GpuResolution:
         if not name_key(name):
             raise UnknownGpuError(f"empty GPU name {name!r}; expected a GPU such as 'H100' (see `phantom-report gpus list`)")
         if measured_memory_gb is None:

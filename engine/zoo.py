@@ -7,7 +7,7 @@ that every builder lands within 2% of it.
 from __future__ import annotations
 
 import difflib
-from functools import cache
+from functools import cache, lru_cache
 from typing import Callable
 
 from phantom_report.engine import zoo_transformers as T
@@ -150,6 +150,22 @@ def resolve_builtin(name: str) -> str:
 
 def resolve_builtin_detail(name: str) -> ModelResolution:
     """`ModelResolution` (zoo name, rule used, precision the name announces); rules in model_names.py."""
+    found = _resolve_cached(name)
+    if isinstance(found, str):
+        raise ModelError(found)
+    return found
+
+
+@lru_cache(maxsize=4096)
+def _resolve_cached(name: str) -> ModelResolution | str:
+    """The resolution, or the error message (corpus loading asks for the same names thousands of times)."""
+    try:
+        return _resolve_uncached(name)
+    except ModelError as exc:
+        return str(exc)
+
+
+def _resolve_uncached(name: str) -> ModelResolution:
     index = _alias_index()
     res = resolve_model_name(name, index)
     if res is not None:
