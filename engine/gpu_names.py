@@ -45,6 +45,7 @@ TYPED_MEMORY_TOLERANCE_GB = 1.0
 # a measured one is what the driver reports: GiB, less ECC / reserved memory (T4: 15 of 16 GB)
 MEASURED_MEMORY_LOW, MEASURED_MEMORY_HIGH = 0.90, 1.05
 MEMO_SIZE = 4096  # distinct names remembered per catalog
+MAX_NAME_CHARS = 200
 
 
 class UnknownGpuError(ProfileError):
@@ -184,6 +185,8 @@ class GpuNameResolver:
         return found
 
     def _resolve_uncached(self, name: str, measured_memory_gb: float | None) -> GpuResolution:
+        if len(name) > MAX_NAME_CHARS:  # names come from users and files: bound the fuzzy search's work
+            raise UnknownGpuError(f"GPU name of {len(name)} characters; expected at most {MAX_NAME_CHARS}")
         if not name_key(name):
             raise UnknownGpuError(f"empty GPU name {name!r}; expected a GPU such as 'H100' (see `phantom-report gpus list`)")
         if measured_memory_gb is None:

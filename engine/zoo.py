@@ -18,6 +18,7 @@ from phantom_report.engine.profiles import normalize_name
 from phantom_report.errors import ModelError
 
 _HF = "https://huggingface.co/{}/blob/main/config.json"
+MAX_MODEL_NAME_CHARS = 300
 
 _BUILDERS: dict[str, Callable[[], Workload]] = {
     "resnet-50": V.resnet50,
@@ -166,6 +167,8 @@ def _resolve_cached(name: str) -> ModelResolution | str:
 
 
 def _resolve_uncached(name: str) -> ModelResolution:
+    if len(name) > MAX_MODEL_NAME_CHARS:  # bound the fuzzy search's work on hostile input
+        raise ModelError(f"model name of {len(name)} characters; expected at most {MAX_MODEL_NAME_CHARS}")
     index = _alias_index()
     res = resolve_model_name(name, index)
     if res is not None:

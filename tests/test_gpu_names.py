@@ -199,3 +199,8 @@ def test_every_engine_resolution_of_a_canonical_pricing_name_agrees(catalog):
     for name in CANONICAL_GPUS:
         assert catalog.resolve(name) == name and pricing_resolve(name) == (name,)
         assert name_key(name)
+
+
+def test_overlong_names_are_refused_quickly(catalog):
+    with pytest.raises(UnknownGpuError, match="expected at most 200"):
+        catalog.resolve("A100 " * 10_000)

@@ -46,3 +46,8 @@ def test_model_alias_rows_point_into_the_zoo_and_say_why():
     for entry in builtin_model_aliases().values():
         assert name_key(entry.canonical) in zoo, entry
         assert entry.source.startswith("https://") and len(entry.rationale) > 30, entry
+
+
+def test_overlong_model_names_are_refused():
+    with pytest.raises(ModelError, match="expected at most 300"):
+        resolve_builtin("llama-" * 10_000)
