@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import csv
 import difflib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path
@@ -288,7 +288,11 @@ class GpuNameResolver:
     def _check_measured_memory(self, name: str, res: GpuResolution, memory_gb: float) -> GpuResolution:
         prof = _shape(self.profiles[res.canonical])
         if _memory_fits_measured(prof, memory_gb):
-            return res
+            shapes = {s.name: s for s in self.shapes}
+            others = tuple(a for a in res.alternatives if _memory_fits_measured(shapes[a], memory_gb))
+            # the measured memory may rule out every alternative: then the alias alone decided
+            via = "alias" if res.via == "family default" and not others else res.via
+            return replace(res, alternatives=others, via=via)
         why = f"the name alone reads as {res.canonical}, which has {prof.memory_gb:g} GB"
         return self._match_measured_memory(name, memory_gb, why)
 
@@ -297,9 +301,18 @@ class GpuNameResolver:
         parsed = parse_gpu_name(name)
         fits = [s for s in self._family(parsed) if _memory_fits_measured(s, memory_gb)
                 and (not parsed.form_factor or s.form_factor == parsed.form_factor)]
+        measured = f"{memory_gb:.1f} GB measured on the device"
         if len(fits) == 1:
-            return GpuResolution(name, fits[0].name, "parsed", note=f"{memory_gb:.1f} GB measured on the device")
+            return GpuResolution(name, fits[0].name, "parsed", note=measured)
         if fits:
+            # several parts share this memory size (A100 40 GB SXM4 / PCIe): a declared default for
+            # the family at that size ('a100-40gb') decides, as it would for the typed size
+            sizes = {s.memory_gb for s in fits}
+            sized = replace(parsed, memory_gb=sizes.pop()) if len(sizes) == 1 else parsed
+            default = self._declared_default(sized, {s.name for s in fits})
+            if default:
+                return GpuResolution(name, default, "family default", note=measured,
+                                     alternatives=tuple(s.name for s in fits if s.name != default))
             raise AmbiguousGpuError(_ambiguity_message(name, parsed, fits), tuple(s.name for s in fits))
         raise NoGpuProfileError(
             f"no profile for {name!r} with {memory_gb:.1f} GB as measured on the device ({why}); "

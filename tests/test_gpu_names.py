@@ -204,3 +204,13 @@ def test_every_engine_resolution_of_a_canonical_pricing_name_agrees(catalog):
 def test_overlong_names_are_refused_quickly(catalog):
     with pytest.raises(UnknownGpuError, match="expected at most 200"):
         catalog.resolve("A100 " * 10_000)
+
+
+def test_measured_memory_shared_by_two_parts_uses_the_declared_default_at_that_size(tmp_path):
+    # AWS reports a p4d GPU as 'A100' with 40960 MiB; once a 40 GB PCIe profile exists too, the
+    # declared 'a100-40gb'-style alias picks the part, and the other is reported
+    _write(tmp_path, "A800-40GB-SXM", form_factor='"sxm4"', memory_gb="40", aliases='["a800-40gb"]')
+    _write(tmp_path, "A800-40GB-PCIe", form_factor='"pcie"', memory_gb="40")
+    _write(tmp_path, "A800-80GB-SXM", form_factor='"sxm4"', memory_gb="80", aliases='["a800"]')
+    res = load_catalog(tmp_path).resolve_detail("A800", 40.0)
+    assert (res.canonical, res.via, res.alternatives) == ("A800-40GB-SXM", "family default", ("A800-40GB-PCIe",))
