@@ -75,6 +75,52 @@ def gpus_show(name: str, fmt: str = typer.Option("table", "--format", "-f", help
     Console().print(t)
 
 
+@gpus_app.command("resolve")
+def gpus_resolve(names: list[str] = typer.Argument(..., help="GPU names as written, e.g. 'NVIDIA A100-SXM4-80GB'"),
+                 profiles: Optional[str] = PROFILES_OPT) -> None:
+    """Which profile each name resolves to, and by which rule (alias, parsed name, family default)."""
+    catalog = _engine(profiles).catalog
+    for name in names:
+        sys.stdout.write(catalog.resolve_detail(name).explain() + "\n")
+
+
+@gpus_app.command("detect")
+def gpus_detect(fmt: str = typer.Option("table", "--format", "-f", help="table or json"),
+                profiles: Optional[str] = PROFILES_OPT) -> None:
+    """Name this machine's GPUs (NVML, nvidia-smi or rocm-smi) and the profile each resolves to.
+
+    Exit codes: 0 every GPU found has a profile; 1 no GPU found (one line on stderr); 2 a GPU was
+    found whose name resolves to no profile (the table is printed, then the reason)."""
+    from phantom_report.engine.gpu_detect import NoGpuFound, detect_gpus, no_gpu_message
+    from phantom_report.engine.output import check_format
+    from phantom_report.errors import ProfileError
+
+    check_format(fmt, ("table", "json"))
+    detected, notes = detect_gpus(_engine(profiles).catalog)
+    if not detected:
+        raise NoGpuFound(no_gpu_message(notes))
+    rows = [{"index": d.device.index, "name": d.device.name, "memory_gb": d.device.memory_gb, "tool": d.device.tool,
+             "profile": d.profile, "explanation": d.explanation} for d in detected]
+    if fmt == "json":
+        sys.stdout.write(json.dumps({"gpus": rows}, indent=2) + "\n")
+    else:
+        for r in rows:
+            mem = f"{r['memory_gb']:.1f} GB" if r["memory_gb"] is not None else "memory not reported"
+            sys.stdout.write(f"GPU {r['index']}: {r['name']} ({mem}, {r['tool']}) -> {r['profile'] or 'no profile'}\n")
+    bad = [d for d in detected if d.profile is None]
+    if bad:
+        raise ProfileError(f"GPU {bad[0].device.index} ({bad[0].device.name!r}): {bad[0].explanation}")
+
+
+def _local_gpus(catalog) -> list[str]:
+    """Profiles of this machine's GPUs for `--gpu local`, with a note on stderr saying what was found."""
+    from phantom_report.engine.gpu_detect import local_gpu_profiles
+
+    found = local_gpu_profiles(catalog)
+    sys.stderr.write("local GPUs: " + "; ".join(f"{n} x {name} -> {prof}" for prof, n, name in found) + "\n")
+    return [prof for prof, _, _ in found]
+
+
 @models_app.command("list")
 def models_list(fmt: str = FORMAT_OPT) -> None:
     """List the built-in models."""
@@ -181,9 +227,26 @@ def _print_notes(df) -> None:
         wide_console().print("\n".join(notes), highlight=False)
 
 
+def _note_name_readings(catalog, gpu: str, model: str, precision: str) -> None:
+    """Say on stderr when a name was read with a declared default, or announces another precision."""
+    from phantom_report.engine.zoo import resolve_builtin_detail
+    from phantom_report.errors import ModelError
+
+    res = catalog.resolve_detail(gpu)
+    if res.via == "family default":
+        sys.stderr.write(f"note: {res.explain()}\n")
+    try:
+        hint = resolve_builtin_detail(model).precision_hint
+    except ModelError:
+        return  # not a zoo name (a file or config); load_workload reports problems itself
+    if hint and hint != precision.lower():
+        sys.stderr.write(f"note: the model name announces precision {hint}; predicting at --precision {precision}\n")
+
+
 def predict(
     model: str = typer.Option(..., "--model", "-m", help="zoo name/alias or model source path"),
-    gpu: str = typer.Option(..., "--gpu", "-g"),
+    gpu: str = typer.Option(..., "--gpu", "-g", help="GPU name as written ('NVIDIA H100 80GB HBM3', 'a100 40gb'), "
+                            "or 'local' for this machine's GPU"),
     precision: str = typer.Option("fp16", "--precision", "-p"),
     batch: int = typer.Option(1, "--batch", "-b", help="samples per replica"),
     seq_in: Optional[int] = typer.Option(None, "--seq-in", help="input tokens (text models)"),
@@ -212,6 +275,13 @@ def predict(
             check_int(name, value, 1, MAX_SEQ_LEN)
     check_runtime(runtime)
     eng = _engine(profiles)
+    if gpu.strip().lower() == "local":
+        local = _local_gpus(eng.catalog)
+        if len(local) > 1:
+            raise PredictionError(f"--gpu local: this machine has {', '.join(local)}; name one with --gpu "
+                                  "(or use `compare --gpus local`)")
+        gpu = local[0]
+    _note_name_readings(eng.catalog, gpu, model, precision)
     workload = eng.workload(model, allow_python=allow_python)
     problem = context_error(workload, seq_in, seq_out)
     if problem:
@@ -233,7 +303,7 @@ def predict(
 
 def compare(
     models: str = typer.Option(..., "--models", help="comma-separated"),
-    gpus: str = typer.Option("all", "--gpus", help="comma-separated, or all"),
+    gpus: str = typer.Option("all", "--gpus", help="comma-separated, 'local' (this machine's GPUs), or all"),
     batch_sizes: str = typer.Option("1", "--batch-sizes"),
     precisions: str = typer.Option("fp16", "--precisions"),
     seq_in: Optional[int] = typer.Option(None, "--seq-in"),
@@ -256,7 +326,9 @@ def compare(
 
     check_format(fmt)
     eng = _engine(profiles)
-    gpu_list = eng.catalog.names if gpus.strip().lower() == "all" else [eng.catalog.resolve(g) for g in split_list(gpus)]
+    gpu_list = eng.catalog.names if gpus.strip().lower() == "all" else list(dict.fromkeys(
+        g for name in split_list(gpus)
+        for g in (_local_gpus(eng.catalog) if name.lower() == "local" else [eng.catalog.resolve(name)])))
     try:
         batches = [int(b) for b in split_list(batch_sizes)]
     except ValueError:

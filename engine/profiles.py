@@ -6,16 +6,16 @@ Built-in profiles ship in `phantom_report.profiles`; a user directory (``--profi
 
 from __future__ import annotations
 
-import difflib
 import os
-import re
 import tomllib
 from dataclasses import dataclass, field
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from phantom_report.errors import ProfileError
+from phantom_report.gpu_naming import name_key
 
 PEAK_KEYS = ("fp32", "tf32", "fp16", "bf16", "fp8", "int8")
 
@@ -91,7 +91,7 @@ class GpuProfile:
 
 def normalize_name(name: str) -> str:
     """Case-, space- and punctuation-insensitive key: 'H100 SXM' == 'h100-sxm' == 'H100_SXM'."""
-    return re.sub(r"[^a-z0-9]+", "", name.lower())
+    return name_key(name)
 
 
 def _check(path: Path, key: str, value: Any, types: tuple[type, ...], desc: str) -> None:
@@ -207,17 +207,23 @@ class ProfileCatalog:
     def __len__(self) -> int:
         return len(self.profiles)
 
+    @cached_property
+    def names_resolver(self):
+        """The resolver behind `resolve` (engine/gpu_names.py holds the rules)."""
+        from phantom_report.engine.gpu_names import GpuNameResolver, builtin_alias_table
+
+        return GpuNameResolver(self.profiles, self._index, builtin_alias_table())
+
     def resolve(self, name: str) -> str:
-        """Canonical name for a name or alias; ProfileError listing the closest matches otherwise."""
-        key = normalize_name(name)
-        if key in self._index:
-            return self._index[key]
-        close = difflib.get_close_matches(key, list(self._index), n=5, cutoff=0.5)
-        suggestions = list(dict.fromkeys(self._index[c] for c in close))
-        hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else ""
-        raise ProfileError(
-            f"unknown GPU {name!r}{hint} (see `phantom-report gpus list`)"
-        )
+        """Canonical name for a GPU name as written ('NVIDIA A100-SXM4-80GB', 'h100', 'A100 80GB PCIe').
+
+        ProfileError (UnknownGpuError / NoGpuProfileError / AmbiguousGpuError) listing the close
+        matches or candidates otherwise; the rules are in engine/gpu_names.py."""
+        return self.names_resolver.resolve(name).canonical
+
+    def resolve_detail(self, name: str, measured_memory_gb: float | None = None):
+        """`GpuResolution` for a written name: canonical name, which rule decided, alternatives."""
+        return self.names_resolver.resolve(name, measured_memory_gb)
 
     def get(self, name: str) -> GpuProfile:
         return self.profiles[self.resolve(name)]

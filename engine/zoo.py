@@ -7,16 +7,18 @@ that every builder lands within 2% of it.
 from __future__ import annotations
 
 import difflib
-from functools import cache
+from functools import cache, lru_cache
 from typing import Callable
 
 from phantom_report.engine import zoo_transformers as T
 from phantom_report.engine import zoo_vision as V
 from phantom_report.engine.ir import Workload
+from phantom_report.engine.model_names import ModelResolution, last_spelling, resolve_model_name
 from phantom_report.engine.profiles import normalize_name
 from phantom_report.errors import ModelError
 
 _HF = "https://huggingface.co/{}/blob/main/config.json"
+MAX_MODEL_NAME_CHARS = 300
 
 _BUILDERS: dict[str, Callable[[], Workload]] = {
     "resnet-50": V.resnet50,
@@ -43,6 +45,8 @@ _BUILDERS: dict[str, Callable[[], Workload]] = {
     "yolov8-m": V.yolov8m,
     "sd-1.5-unet": V.sd15_unet,
     "sdxl-unet": V.sdxl_unet,
+    # 'whisper-large-v3' is here because v3 keeps v2's layer shapes; it reads 128 mel bins instead of 80
+    # (the first conv layer only: < 0.1% of the FLOPs) and has one more vocabulary entry
     "whisper-large": lambda: T.whisper("whisper-large", "Whisper large-v2", d_model=1280, enc_layers=32,
                                        dec_layers=32, heads=20, ffn=5120, vocab=51865, n_mels=80,
                                        enc_frames=1500, max_target=448, source=_HF.format("openai/whisper-large-v2"),
@@ -61,6 +65,8 @@ _BUILDERS: dict[str, Callable[[], Workload]] = {
                                          heads=64, kv_heads=8, ffn=28672, max_seq=4096,
                                          source=_HF.format("meta-llama/Llama-2-70b-hf"),
                                          aliases=("llama2-70b", "llama-2-70b-hf", "llama-2-70b-chat", "llama2-70b-99")),
+    # 'llama-3-8b' is here because Llama 3 8B has exactly these layer shapes and vocabulary; only its
+    # context (8k vs 128k) and RoPE scaling differ, which change nothing at sequence lengths under 8k
     "llama-3.1-8b": lambda: T.decoder_llm("llama-3.1-8b", "Llama-3.1-8B", vocab=128256, hidden=4096, layers=32,
                                           heads=32, kv_heads=8, ffn=14336, max_seq=131072,
                                           source=_HF.format("meta-llama/Llama-3.1-8B"),
@@ -138,13 +144,43 @@ def _alias_index() -> dict[str, str]:
 
 
 def resolve_builtin(name: str) -> str:
-    key = normalize_name(name)
+    """Zoo name for a model name as written ('Meta-Llama-3.1-8B-Instruct', 'meta-llama/Llama-2-7b-hf',
+    'llama-2-7b.Q4_K_M.gguf'); ModelError naming the closest zoo models otherwise."""
+    return resolve_builtin_detail(name).canonical
+
+
+def resolve_builtin_detail(name: str) -> ModelResolution:
+    """`ModelResolution` (zoo name, rule used, precision the name announces); rules in model_names.py."""
+    found = _resolve_cached(name)
+    if isinstance(found, str):
+        raise ModelError(found)
+    return found
+
+
+@lru_cache(maxsize=4096)
+def _resolve_cached(name: str) -> ModelResolution | str:
+    """The resolution, or the error message (corpus loading asks for the same names thousands of times)."""
+    try:
+        return _resolve_uncached(name)
+    except ModelError as exc:
+        return str(exc)
+
+
+def _resolve_uncached(name: str) -> ModelResolution:
+    if len(name) > MAX_MODEL_NAME_CHARS:  # bound the fuzzy search's work on hostile input
+        raise ModelError(f"model name of {len(name)} characters; expected at most {MAX_MODEL_NAME_CHARS}")
     index = _alias_index()
-    if key in index:
-        return index[key]
-    close = difflib.get_close_matches(key, list(index), n=4, cutoff=0.5)
-    hint = f"; did you mean {', '.join(dict.fromkeys(index[c] for c in close))}?" if close else ""
-    raise ModelError(f"unknown model {name!r}{hint} (see `phantom-report models list`)")
+    res = resolve_model_name(name, index)
+    if res is not None:
+        return res
+    reduced = last_spelling(name)
+    close: list[str] = []
+    for probe in dict.fromkeys((normalize_name(name), normalize_name(reduced))):
+        close += difflib.get_close_matches(probe, list(index), n=4, cutoff=0.5)
+    hint = f"; did you mean {', '.join(list(dict.fromkeys(index[c] for c in close))[:4])}?" if close else ""
+    read = f" (read as {reduced!r})" if normalize_name(reduced) != normalize_name(name) else ""
+    raise ModelError(f"unknown model {name!r}{read}{hint} (see `phantom-report models list`; a model outside the "
+                     "zoo can be given as a Hugging Face config.json)")
 
 
 def get_builtin(name: str) -> Workload:
