@@ -281,11 +281,12 @@ def predict(
             raise PredictionError(f"--gpu local: this machine has {', '.join(local)}; name one with --gpu "
                                   "(or use `compare --gpus local`)")
         gpu = local[0]
-    _note_name_readings(eng.catalog, gpu, model, precision)
     workload = eng.workload(model, allow_python=allow_python)
     problem = context_error(workload, seq_in, seq_out)
     if problem:
         raise PredictionError(f"--seq-in/--seq-out: {problem}")
+    # notes only once the input is known to be usable: a refused command prints one error line
+    _note_name_readings(eng.catalog, gpu, model, precision)
     row = {"model": workload.name, "gpu": gpu, "precision": precision, "batch_size": batch, "seq_in": seq_in,
            "seq_out": seq_out, "task": task, "runtime": runtime, "gpu_count": gpu_count, "confidence": confidence}
     df = eng.predict_grid(pd.DataFrame([row]), {workload.name: workload})

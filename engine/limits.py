@@ -52,7 +52,7 @@ RUNTIMES = (
     "pytorch", "pytorch-compile", "pytorch-xformers", "tensorrt", "tensorrt-llm", "vllm", "llamacpp",
     "onnxruntime", "tensorflow", "mxnet", "fastertransformer", "fastertransformer-torch-op",
     "fastertransformer-trt-plugin", "lmdeploy-turbomind", "nim", "tinychat", "exllamav2", "aitemplate",
-    "oneflow", "stable-fast",
+    "oneflow", "stable-fast", "a1111-webui",
 )
 
 

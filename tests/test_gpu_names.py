@@ -95,35 +95,36 @@ def _write(tmp_path: Path, name: str, **fields: str) -> None:
     (tmp_path / f"{name.lower()}.toml").write_text(minimal_profile(name, **fields), encoding="utf-8")
 
 
+# A850 is a made-up family: no built-in profile may share it (A800 is built in now)
 def test_a_new_profile_resolves_from_its_fields_without_aliases(tmp_path):
-    _write(tmp_path, "A800-80GB-SXM", architecture='"ampere"', form_factor='"sxm4"', memory_gb="80")
-    _write(tmp_path, "A800-40GB-PCIe", architecture='"ampere"', form_factor='"pcie"', memory_gb="40")
+    _write(tmp_path, "A850-80GB-SXM", architecture='"ampere"', form_factor='"sxm4"', memory_gb="80")
+    _write(tmp_path, "A850-40GB-PCIe", architecture='"ampere"', form_factor='"pcie"', memory_gb="40")
     cat = load_catalog(tmp_path)
-    assert cat.resolve("NVIDIA A800-SXM4-80GB") == "A800-80GB-SXM"
-    assert cat.resolve("A800 40GB PCIe") == "A800-40GB-PCIe"
-    assert cat.resolve("a800 pcie") == "A800-40GB-PCIe"
+    assert cat.resolve("NVIDIA A850-SXM4-80GB") == "A850-80GB-SXM"
+    assert cat.resolve("A850 40GB PCIe") == "A850-40GB-PCIe"
+    assert cat.resolve("a850 pcie") == "A850-40GB-PCIe"
 
 
 def test_a_family_without_a_declared_default_is_ambiguous_and_lists_candidates(tmp_path):
-    _write(tmp_path, "A800-80GB-SXM", form_factor='"sxm4"', memory_gb="80")
-    _write(tmp_path, "A800-40GB-PCIe", form_factor='"pcie"', memory_gb="40")
+    _write(tmp_path, "A850-80GB-SXM", form_factor='"sxm4"', memory_gb="80")
+    _write(tmp_path, "A850-40GB-PCIe", form_factor='"pcie"', memory_gb="40")
     cat = load_catalog(tmp_path)
     with pytest.raises(AmbiguousGpuError) as err:
-        cat.resolve("NVIDIA A800")
-    assert set(err.value.candidates) == {"A800-80GB-SXM", "A800-40GB-PCIe"}
+        cat.resolve("NVIDIA A850")
+    assert set(err.value.candidates) == {"A850-80GB-SXM", "A850-40GB-PCIe"}
     msg = str(err.value)
-    assert "A800-80GB-SXM (SXM, 80 GB)" in msg and "A800-40GB-PCIe (PCIe, 40 GB)" in msg
+    assert "A850-80GB-SXM (SXM, 80 GB)" in msg and "A850-40GB-PCIe (PCIe, 40 GB)" in msg
     assert "memory size (40GB/80GB)" in msg and "form factor (PCIe/SXM)" in msg
     # the measured memory of a device decides between them
-    assert cat.resolve_detail("NVIDIA A800", 39.5).canonical == "A800-40GB-PCIe"
+    assert cat.resolve_detail("NVIDIA A850", 39.5).canonical == "A850-40GB-PCIe"
 
 
 def test_a_declared_alias_makes_the_family_default_and_reports_the_alternatives(tmp_path):
-    _write(tmp_path, "A800-80GB-SXM", form_factor='"sxm4"', memory_gb="80", aliases='["a800"]')
-    _write(tmp_path, "A800-40GB-PCIe", form_factor='"pcie"', memory_gb="40")
-    res = load_catalog(tmp_path).resolve_detail("NVIDIA A800")
-    assert (res.canonical, res.via, res.alternatives) == ("A800-80GB-SXM", "family default", ("A800-40GB-PCIe",))
-    assert "also fits A800-40GB-PCIe" in res.explain()
+    _write(tmp_path, "A850-80GB-SXM", form_factor='"sxm4"', memory_gb="80", aliases='["a850"]')
+    _write(tmp_path, "A850-40GB-PCIe", form_factor='"pcie"', memory_gb="40")
+    res = load_catalog(tmp_path).resolve_detail("NVIDIA A850")
+    assert (res.canonical, res.via, res.alternatives) == ("A850-80GB-SXM", "family default", ("A850-40GB-PCIe",))
+    assert "also fits A850-40GB-PCIe" in res.explain()
 
 
 def test_existing_defaults_stay_and_say_so(catalog):
@@ -133,11 +134,12 @@ def test_existing_defaults_stay_and_say_so(catalog):
 
 
 def test_no_profile_error_names_what_was_read_and_the_family(catalog):
+    # the family is known, this memory size is not (A100 40GB PCIe has a profile now)
     with pytest.raises(NoGpuProfileError) as err:
-        catalog.resolve("A100 40GB PCIe")
+        catalog.resolve("A100 20GB PCIe")
     msg = str(err.value)
-    assert "read as A100, PCIe, 40 GB" in msg
-    assert all(n in msg for n in ("A100-40GB-SXM", "A100-80GB-PCIe", "A100-80GB-SXM"))
+    assert "read as A100, PCIe, 20 GB" in msg
+    assert all(n in msg for n in ("A100-40GB-SXM", "A100-40GB-PCIe", "A100-80GB-PCIe", "A100-80GB-SXM"))
 
 
 def test_unknown_gpu_suggests_close_profiles(catalog):
@@ -209,8 +211,8 @@ def test_overlong_names_are_refused_quickly(catalog):
 def test_measured_memory_shared_by_two_parts_uses_the_declared_default_at_that_size(tmp_path):
     # AWS reports a p4d GPU as 'A100' with 40960 MiB; once a 40 GB PCIe profile exists too, the
     # declared 'a100-40gb'-style alias picks the part, and the other is reported
-    _write(tmp_path, "A800-40GB-SXM", form_factor='"sxm4"', memory_gb="40", aliases='["a800-40gb"]')
-    _write(tmp_path, "A800-40GB-PCIe", form_factor='"pcie"', memory_gb="40")
-    _write(tmp_path, "A800-80GB-SXM", form_factor='"sxm4"', memory_gb="80", aliases='["a800"]')
-    res = load_catalog(tmp_path).resolve_detail("A800", 40.0)
-    assert (res.canonical, res.via, res.alternatives) == ("A800-40GB-SXM", "family default", ("A800-40GB-PCIe",))
+    _write(tmp_path, "A850-40GB-SXM", form_factor='"sxm4"', memory_gb="40", aliases='["a850-40gb"]')
+    _write(tmp_path, "A850-40GB-PCIe", form_factor='"pcie"', memory_gb="40")
+    _write(tmp_path, "A850-80GB-SXM", form_factor='"sxm4"', memory_gb="80", aliases='["a850"]')
+    res = load_catalog(tmp_path).resolve_detail("A850", 40.0)
+    assert (res.canonical, res.via, res.alternatives) == ("A850-40GB-SXM", "family default", ("A850-40GB-PCIe",))
