@@ -1,9 +1,10 @@
-"""Turn the context into files: HTML, PDF (WeasyPrint), Markdown, JSON and CSV.
+"""Turn the context into file contents: HTML, PDF (WeasyPrint), Markdown, JSON and CSV.
 
-Everything is rendered in memory first and written only when every format succeeded, each file
-through a temp file + rename, so a failed render never leaves a partial or stale-mixed report.
-WeasyPrint gets a URL fetcher that serves ``data:`` URIs and files inside the template directories
-only; anything else (``file:///etc/passwd``, http...) stops the render with a TemplateError.
+Everything is rendered in memory first; reporter.outputs writes the set only when every format
+succeeded, all-or-nothing. WeasyPrint gets a URL fetcher that serves ``data:`` URIs and regular files
+(of bounded size) whose real path is inside the template directories, the same rule as the template
+loader (assets.inside); anything else (``file:///etc/passwd``, a symlink out of the directory,
+http...) stops the render with a TemplateError.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import copy
 import json
 import math
 import os
-import tempfile
+import stat
 from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import unquote, urlparse
@@ -21,11 +22,10 @@ from urllib.parse import unquote, urlparse
 import pandas as pd
 
 from phantom_report.errors import TemplateError
-from phantom_report.reporter import templating
+from phantom_report.reporter import assets, templating
 
 
-class RefusedURL(Exception):
-    pass
+MAX_ASSET_BYTES = 20_000_000  # one stylesheet, font or image a template loads into the PDF
 
 
 def _fetcher_class():
@@ -36,20 +36,29 @@ def _fetcher_class():
 
         def __init__(self, allowed_dirs: list[Path]):
             super().__init__(allowed_protocols=("data", "file"))
-            self._allowed = [d.resolve() for d in allowed_dirs]
+            self._allowed = assets.real_dirs(allowed_dirs)
 
         def fetch(self, url, headers=None):
             scheme = url.split(":", 1)[0].lower()
             if scheme == "data":
                 return super().fetch(url, headers)
             if scheme == "file":
-                path = Path(unquote(urlparse(url).path)).resolve()
-                if any(path == d or d in path.parents for d in self._allowed):
+                path = os.path.realpath(unquote(urlparse(url).path))
+                if assets.inside(path, self._allowed):
+                    _check_asset(path, url)
                     return super().fetch(url, headers)
             raise Refused(f"template tried to load {url}; only data: URIs and files in the template directories are allowed")
 
     class Refused(FatalURLFetchingError):
         pass
+
+    def _check_asset(path: str, url: str) -> None:
+        try:
+            st = os.stat(path)
+        except OSError as exc:
+            raise Refused(f"template tried to load {url}: {exc.strerror or exc}") from None
+        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_ASSET_BYTES:
+            raise Refused(f"template tried to load {url}: not a regular file of at most {MAX_ASSET_BYTES:,} bytes")
 
     return SafeFetcher, Refused
 
@@ -101,32 +110,6 @@ def json_bytes(payload: Mapping[str, Any]) -> bytes:
 def csv_bytes(rows: pd.DataFrame, columns: list[str]) -> bytes:
     cols = [c for c in columns if c in rows.columns]
     return rows[cols].to_csv(index=False, float_format="%.6g").encode("utf-8")
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def write_all(files: Mapping[Path, bytes]) -> dict[Path, Path]:
-    """Write every file atomically (temp + rename in the target directory)."""
-    written = {}
-    # mkstemp creates 0600 files; reports are meant to be shared, so apply the usual umask
-    mode = 0o666 & ~_umask()
-    for path, data in files.items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            os.fchmod(fd, mode)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        written[path] = path
-    return written
 
 
 def render_template(env, name: str, ctx: Mapping[str, Any]) -> str:

@@ -113,10 +113,24 @@ def resolve_template(template: str, template_dir: Path | None, kind: str = "html
     return template_dir, name
 
 
+MAX_ERROR_CHARS = 600  # an error may quote template data; keep it a readable line
+
+
 def render(env: LimitedEnvironment, name: str, context: Mapping[str, Any]) -> str:
     """Render template ``name`` under the environment's limits (fresh budget per call), streaming
     the output and stopping once it passes the output limit. Every failure is one TemplateError
-    line naming the template file and line."""
+    line naming the template file and line (control characters in quoted template data escaped)."""
+    try:
+        return _render(env, name, context)
+    except TemplateError as exc:
+        msg = str(exc)
+        if len(msg) > MAX_ERROR_CHARS:
+            msg = msg[:MAX_ERROR_CHARS] + "..."
+        # newlines and terminal escapes in quoted template data must not break the one line
+        raise TemplateError("".join(c if c.isprintable() else repr(c)[1:-1] for c in msg)) from None
+
+
+def _render(env: LimitedEnvironment, name: str, context: Mapping[str, Any]) -> str:
     env.start_render()
     try:
         return _stream(env, env.get_template(name), context)
