@@ -6,6 +6,7 @@ them and reports progress. Nothing is written until every requested format rende
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -121,8 +122,8 @@ def _run(spec, out_dir, formats, offline, template, clock, engine, now, static, 
     outputs_mod.check_dir(out)  # fail before the work, not after it
     tpl_name, user_dir = _template_choice(spec, template, assets_rule)
     user_dir, entry = templating.resolve_template(tpl_name, user_dir)
-    if user_dir is not None and not user_dir.is_dir():
-        raise TemplateError(f"template_dir {user_dir} does not exist")
+    if user_dir is not None and not os.path.isdir(user_dir):  # isdir: False for ENAMETOOLONG too
+        raise TemplateError(f"template_dir {str(user_dir)[:200]} does not exist")
     env = templating.make_env(user_dir)
     logo = _logo(spec, templating.template_dirs(env), user_dir, assets_rule.allow_local)
 

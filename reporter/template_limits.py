@@ -50,6 +50,9 @@ _SIZED = (str, bytes, list, tuple, dict, set, frozenset)
 # width/precision of a printf conversion: %(name)-10.3f
 _PRINTF_SPEC = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
 _DIGITS = re.compile(r"\d+")
+_NESTED_FIELD = re.compile(r"\{[^{}]*\{")
+# filters whose integer arguments are sizes of what they build (the others take values: default(n))
+_SIZE_ARG_FILTERS = frozenset({"center", "indent", "batch", "slice", "wordwrap", "truncate"})
 
 
 @dataclass(frozen=True)
@@ -210,7 +213,7 @@ class LimitedEnvironment(SandboxedEnvironment):
 
     def guard_filters(self) -> None:
         """Wrap every filter with the budget's checks (call after adding custom filters)."""
-        self.filters = {name: _guarded_filter(self, f) for name, f in self.filters.items()}
+        self.filters = {name: _guarded_filter(self, name, f) for name, f in self.filters.items()}
 
     def _range(self, *args: int) -> range:
         rng = range(*args)
@@ -242,7 +245,7 @@ class LimitedEnvironment(SandboxedEnvironment):
             args = (budget.iterate(args[0]), *args[1:])
         if isinstance(__obj, (Macro, LoopContext)):
             __self._check_depth()
-        elif __obj != __self._range:  # range() says itself what is wrong with its size
+        elif isinstance(getattr(__obj, "__self__", None), _SIZED):  # 'x'.ljust(n), .center, .zfill, ...
             budget.check_args(args, {k: v for k, v in kwargs.items() if not k.startswith("_")})
         return budget.check_value(super().call(__context, __obj, *args, **kwargs))
 
@@ -267,7 +270,8 @@ class LimitedEnvironment(SandboxedEnvironment):
         @functools.wraps(wrapper)
         def checked(*args: Any, **kwargs: Any) -> str:
             budget.check_format(fmt)
-            budget.check_args(args, kwargs)
+            if _NESTED_FIELD.search(fmt):  # '{:>{}}'.format(x, width): widths come from the arguments
+                budget.check_args(args, kwargs)
             return budget.check_value(wrapper(*args, **kwargs))
 
         return checked
@@ -321,9 +325,10 @@ def _loop_budget(context: Any, iterable: Any) -> Iterator[Any]:
     return context.environment.budget.iterate(iterable)
 
 
-def _guarded_filter(env: LimitedEnvironment, func: Callable[..., Any]) -> Callable[..., Any]:
+def _guarded_filter(env: LimitedEnvironment, name: str, func: Callable[..., Any]) -> Callable[..., Any]:
     if func in (_loop_budget, _concat, _literal) or getattr(func, "_phantom_guarded", False):
         return func
+    sizes = name in _SIZE_ARG_FILTERS
     # with pass_context/pass_environment Jinja passes that first, then the filtered value
     skip = 2 if getattr(func, "jinja_pass_arg", None) is not None else 1
 
@@ -331,7 +336,8 @@ def _guarded_filter(env: LimitedEnvironment, func: Callable[..., Any]) -> Callab
     def guarded(*args: Any, **kwargs: Any) -> Any:
         budget = env.budget
         budget.tick()
-        budget.check_args(args[skip:], kwargs)
+        if sizes:
+            budget.check_args(args[skip:], kwargs)
         if func is jinja2.filters.do_format and len(args) >= skip and isinstance(args[skip - 1], str):
             budget.check_printf(args[skip - 1])
         return budget.check_value(func(*args, **kwargs))

@@ -201,6 +201,14 @@ def test_png_content_with_svg_extension_is_refused(tmp_path):
 # ------------------------------------------------------------------ specs from the service
 
 
+def test_overlong_template_dir_is_one_line(tmp_path):
+    from phantom_report.errors import TemplateError
+
+    with pytest.raises(TemplateError, match="does not exist"):
+        run_report(_spec(tmp_path, f"report: {{template_dir: {'t' * 300}}}\n"), out_dir=tmp_path / "o",
+                   formats=["json"], offline=True)
+
+
 def test_service_spec_may_not_read_server_files(tmp_path):
     server_dir = tmp_path / "server"
     server_dir.mkdir()

@@ -121,6 +121,8 @@ def test_captured_output_is_counted(tmp_path):
     ("[1, 2] * 100000", "repeating 2 items 100,000 times"),
     ("7 ** 100000", "integer arithmetic"),
     ("'x'|center(1000000000)", "argument 1,000,000,000"),
+    ("'x'|indent(1000000000, true)", "argument 1,000,000,000"),
+    ("[1]|batch(1000000000, 0)|list", "argument 1,000,000,000"),
     ("'x'.ljust(1000000000)", "argument 1,000,000,000"),
     ("'{:>999999999}'.format(1)", "format width 999,999,999"),
     ("'{:>{}}'.format(1, 999999999)", "argument 999,999,999"),
@@ -153,6 +155,12 @@ def test_ordinary_constructs_still_render(tmp_path):
            "{{ 'a' ~ 1 ~ 'b' }} {{ '%05.1f'|format(3.14159) }} {{ '{:>6}'.format('ab') }} {{ 2 ** 10 }}"
            "{% filter upper %}x{% endfilter %}{{ ['b', 'a']|sort|join('-') }}")
     assert _render(tmp_path, src) == "1/5,2/5,3/5,4/5,5/5 100 a1b 003.1     ab 1024X" + "a-b"
+
+
+def test_large_numbers_as_values_are_not_sizes(tmp_path):
+    src = ("{{ '{:,}'.format(3000000000) }} {{ '%d'|format(3000000000) }} {{ missing_name|default(3000000000) }} "
+           "{{ 3000000000|string|length }} {{ [3000000000]|sum }}")
+    assert _render(tmp_path, src) == "3,000,000,000 3000000000 3000000000 10 3000000000"
 
 
 def test_autoescape_still_applies_to_values_and_not_to_literal_text(tmp_path):
