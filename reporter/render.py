@@ -1,10 +1,7 @@
-"""Turn the context into file contents: HTML, PDF (WeasyPrint), Markdown, JSON and CSV.
+"""Turn the context into file contents: HTML, PDF (reporter.pdf), Markdown, JSON and CSV.
 
 Everything is rendered in memory first; reporter.outputs writes the set only when every format
-succeeded, all-or-nothing. WeasyPrint gets a URL fetcher that serves ``data:`` URIs and regular files
-(of bounded size) whose real path is inside the template directories, the same rule as the template
-loader (assets.inside); anything else (``file:///etc/passwd``, a symlink out of the directory,
-http...) stops the render with a TemplateError.
+succeeded, all-or-nothing.
 """
 
 from __future__ import annotations
@@ -13,69 +10,13 @@ import base64
 import copy
 import json
 import math
-import os
-import stat
 from pathlib import Path
 from typing import Any, Mapping
-from urllib.parse import unquote, urlparse
 
 import pandas as pd
 
-from phantom_report.errors import TemplateError
-from phantom_report.reporter import assets, templating
-
-
-MAX_ASSET_BYTES = 20_000_000  # one stylesheet, font or image a template loads into the PDF
-
-
-def _fetcher_class():
-    from weasyprint.urls import FatalURLFetchingError, URLFetcher
-
-    class SafeFetcher(URLFetcher):
-        """data: URIs and files under the template directories; nothing else."""
-
-        def __init__(self, allowed_dirs: list[Path]):
-            super().__init__(allowed_protocols=("data", "file"))
-            self._allowed = assets.real_dirs(allowed_dirs)
-
-        def fetch(self, url, headers=None):
-            scheme = url.split(":", 1)[0].lower()
-            if scheme == "data":
-                return super().fetch(url, headers)
-            if scheme == "file":
-                path = os.path.realpath(unquote(urlparse(url).path))
-                if assets.inside(path, self._allowed):
-                    _check_asset(path, url)
-                    return super().fetch(url, headers)
-            raise Refused(f"template tried to load {url}; only data: URIs and files in the template directories are allowed")
-
-    class Refused(FatalURLFetchingError):
-        pass
-
-    def _check_asset(path: str, url: str) -> None:
-        try:
-            st = os.stat(path)
-        except OSError as exc:
-            raise Refused(f"template tried to load {url}: {exc.strerror or exc}") from None
-        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_ASSET_BYTES:
-            raise Refused(f"template tried to load {url}: not a regular file of at most {MAX_ASSET_BYTES:,} bytes")
-
-    return SafeFetcher, Refused
-
-
-def html_to_pdf(html: str, base_dir: Path, allowed_dirs: list[Path]) -> bytes:
-    from weasyprint import HTML
-
-    SafeFetcher, Refused = _fetcher_class()
-    try:
-        return HTML(string=html, base_url=str(base_dir) + "/", url_fetcher=SafeFetcher(allowed_dirs)).write_pdf()
-    except Refused as exc:
-        raise TemplateError(str(exc)) from None
-    except Exception as exc:
-        cause = exc.__cause__ or exc.__context__
-        if isinstance(cause, Refused):
-            raise TemplateError(str(cause)) from None
-        raise
+from phantom_report.reporter import templating
+from phantom_report.reporter.pdf import html_to_pdf  # noqa: F401 - the renderer's PDF entry point
 
 
 def svg_data_uri(svg: str) -> str:

@@ -294,3 +294,10 @@ def test_random_templates_render_within_limits_or_fail_cleanly(tmp_path, body):
 def test_error_quoting_template_data_stays_one_line(tmp_path):
     msg = _error(tmp_path, "{{ '{:>\n\x1b[31m<}'.format(1) }}")
     assert "\\n" in msg and "\x1b" not in msg
+
+
+def test_pdf_render_past_its_time_limit_is_stopped(tmp_path):
+    # WeasyPrint cannot be interrupted from inside; it runs in a child process killed at the limit
+    html = "<html><body>" + "<p>row</p>" * 1000 + "</body></html>"
+    with pytest.raises(TemplateError, match=r"PDF rendering took longer than 0.001 s \(PDF time limit\)"):
+        render.html_to_pdf(html, tmp_path, [tmp_path], timeout_s=0.001)
