@@ -117,15 +117,7 @@ def _run(spec, out_dir, formats, offline, template, clock, engine, now, static, 
     from phantom_report.engine.api import Engine
     from phantom_report.pricing.catalog import get_quotes
 
-    out = Path(out_dir) if out_dir else (spec.resolve_path(spec.report.out_dir) if spec.report.out_dir
-                                         else Path("reports") / context_mod.slugify(spec.title))
-    outputs_mod.check_dir(out)  # fail before the work, not after it
-    tpl_name, user_dir = _template_choice(spec, template, assets_rule)
-    user_dir, entry = templating.resolve_template(tpl_name, user_dir)
-    if user_dir is not None and not os.path.isdir(user_dir):  # isdir: False for ENAMETOOLONG too
-        raise TemplateError(f"template_dir {str(user_dir)[:200]} does not exist")
-    env = templating.make_env(user_dir)
-    logo = _logo(spec, templating.template_dirs(env), user_dir, assets_rule.allow_local)
+    out, tpl_name, env, entry, logo = _prepare(spec, out_dir, template, assets_rule)
 
     clock.stage("predict")
     eng = engine or Engine.load()
@@ -261,6 +253,21 @@ def _engine_info(eng) -> dict[str, Any]:
     return {"calibrated": bool(getattr(p, "calibrated", False)), "version": getattr(p, "version", ""),
             "fitted_at": getattr(p, "fitted_at", ""), "n_rows": getattr(p, "n_rows", 0), "accuracy": flat,
             "gpus": len(eng.catalog.names)}
+
+
+def _prepare(spec: RunSpec, out_dir, template: str | None, rule: _Assets):
+    """Everything about templates, logo and output directory that can fail on user input, checked
+    before any work: (out dir, template name, Jinja env, entry template, logo data URI)."""
+    out = Path(out_dir) if out_dir else (spec.resolve_path(spec.report.out_dir) if spec.report.out_dir
+                                         else Path("reports") / context_mod.slugify(spec.title))
+    outputs_mod.check_dir(out)
+    tpl_name, user_dir = _template_choice(spec, template, rule)
+    user_dir, entry = templating.resolve_template(tpl_name, user_dir)
+    if user_dir is not None and not os.path.isdir(user_dir):  # isdir: False for ENAMETOOLONG too
+        raise TemplateError(f"template_dir {str(user_dir)[:200]} does not exist")
+    env = templating.make_env(user_dir)
+    logo = _logo(spec, templating.template_dirs(env), user_dir, rule.allow_local)
+    return out, tpl_name, env, entry, logo
 
 
 def _template_choice(spec: RunSpec, template: str | None, rule: _Assets) -> tuple[str, Path | None]:
