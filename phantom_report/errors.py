@@ -36,3 +36,7 @@ class PricingError(PhantomError):
 
 class TemplateError(PhantomError):
     """A report template is invalid or tried something it may not do."""
+
+
+class OutputError(PhantomError):
+    """Report files cannot be written (output path under a file, a directory in the way, disk full)."""

@@ -7,7 +7,6 @@ Heavy imports (pandas, the engine, plotly, WeasyPrint) happen inside the command
 from __future__ import annotations
 
 import json
-import shutil
 import webbrowser
 from pathlib import Path
 from typing import Optional
@@ -138,21 +137,18 @@ def templates_init(
     force: bool = typer.Option(False, "--force", help="Overwrite files already there."),
 ) -> None:
     """Scaffold a custom template that renders out of the box."""
+    from phantom_report.reporter.outputs import write_outputs
     from phantom_report.reporter.templating import builtin_dir
 
     src = builtin_dir() / "scaffold"
-    if directory.exists() and not directory.is_dir():
-        raise TemplateError(f"{directory} exists and is not a directory; name a new or empty directory")
-    if directory.exists() and any(directory.iterdir()) and not force:
-        raise TemplateError(f"{directory} is not empty; use --force to overwrite")
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-        for f in sorted(src.iterdir()):
-            if f.is_file():
-                shutil.copyfile(f, directory / f.name)
+        if directory.exists() and not directory.is_dir():
+            raise TemplateError(f"{directory} exists and is not a directory; name a new or empty directory")
+        if directory.is_dir() and any(directory.iterdir()) and not force:
+            raise TemplateError(f"{directory} is not empty; use --force to overwrite")
+        files = {f.name: f.read_bytes() for f in sorted(src.iterdir()) if f.is_file()}
     except OSError as exc:
-        raise TemplateError(f"{directory}: cannot create the template: {exc.strerror or type(exc).__name__}"
-                            f"{f' ({exc.filename})' if exc.filename else ''}") from None
+        raise TemplateError(f"templates init {str(directory)[:200]}: {exc.strerror or exc}") from None
+    # staged and renamed into place: all files or none, and a symlink in DIR is replaced, not followed
+    write_outputs(directory, files)
     Console().print(f"[green]created[/] {directory} — try: phantom-report run examples/quickstart.yaml --template {directory}", highlight=False)
-
-

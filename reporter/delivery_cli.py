@@ -61,7 +61,8 @@ def register(app: typer.Typer) -> None:
 
         text = read_bounded(spec)  # size and UTF-8 bounded, one-line SpecError otherwise
         sessions = _sessions(_settings(db))
-        row = add_schedule(sessions, name or spec.stem, text, str(spec), str(spec.resolve().parent))
+        row = add_schedule(sessions, name or spec.stem, text, str(spec), str(spec.resolve().parent),
+                           allow_local_assets=True)
         typer.echo(f"schedule {row.id} {row.name!r}: {row.cron} ({row.timezone}); "
                    f"next run {next_due(row, row.last_due_at).isoformat()}")
 

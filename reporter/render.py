@@ -1,9 +1,7 @@
-"""Turn the context into files: HTML, PDF (WeasyPrint), Markdown, JSON and CSV.
+"""Turn the context into file contents: HTML, PDF (reporter.pdf), Markdown, JSON and CSV.
 
-Everything is rendered in memory first and written only when every format succeeded, each file
-through a temp file + rename, so a failed render never leaves a partial or stale-mixed report.
-WeasyPrint gets a URL fetcher that serves ``data:`` URIs and files inside the template directories
-only; anything else (``file:///etc/passwd``, http...) stops the render with a TemplateError.
+Everything is rendered in memory first; reporter.outputs writes the set only when every format
+succeeded, all-or-nothing.
 """
 
 from __future__ import annotations
@@ -12,61 +10,13 @@ import base64
 import copy
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping
-from urllib.parse import unquote, urlparse
 
 import pandas as pd
 
-from phantom_report.errors import TemplateError
 from phantom_report.reporter import templating
-
-
-class RefusedURL(Exception):
-    pass
-
-
-def _fetcher_class():
-    from weasyprint.urls import FatalURLFetchingError, URLFetcher
-
-    class SafeFetcher(URLFetcher):
-        """data: URIs and files under the template directories; nothing else."""
-
-        def __init__(self, allowed_dirs: list[Path]):
-            super().__init__(allowed_protocols=("data", "file"))
-            self._allowed = [d.resolve() for d in allowed_dirs]
-
-        def fetch(self, url, headers=None):
-            scheme = url.split(":", 1)[0].lower()
-            if scheme == "data":
-                return super().fetch(url, headers)
-            if scheme == "file":
-                path = Path(unquote(urlparse(url).path)).resolve()
-                if any(path == d or d in path.parents for d in self._allowed):
-                    return super().fetch(url, headers)
-            raise Refused(f"template tried to load {url}; only data: URIs and files in the template directories are allowed")
-
-    class Refused(FatalURLFetchingError):
-        pass
-
-    return SafeFetcher, Refused
-
-
-def html_to_pdf(html: str, base_dir: Path, allowed_dirs: list[Path]) -> bytes:
-    from weasyprint import HTML
-
-    SafeFetcher, Refused = _fetcher_class()
-    try:
-        return HTML(string=html, base_url=str(base_dir) + "/", url_fetcher=SafeFetcher(allowed_dirs)).write_pdf()
-    except Refused as exc:
-        raise TemplateError(str(exc)) from None
-    except Exception as exc:
-        cause = exc.__cause__ or exc.__context__
-        if isinstance(cause, Refused):
-            raise TemplateError(str(cause)) from None
-        raise
+from phantom_report.reporter.pdf import html_to_pdf  # noqa: F401 - the renderer's PDF entry point
 
 
 def svg_data_uri(svg: str) -> str:
@@ -101,32 +51,6 @@ def json_bytes(payload: Mapping[str, Any]) -> bytes:
 def csv_bytes(rows: pd.DataFrame, columns: list[str]) -> bytes:
     cols = [c for c in columns if c in rows.columns]
     return rows[cols].to_csv(index=False, float_format="%.6g").encode("utf-8")
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def write_all(files: Mapping[Path, bytes]) -> dict[Path, Path]:
-    """Write every file atomically (temp + rename in the target directory)."""
-    written = {}
-    # mkstemp creates 0600 files; reports are meant to be shared, so apply the usual umask
-    mode = 0o666 & ~_umask()
-    for path, data in files.items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            os.fchmod(fd, mode)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        written[path] = path
-    return written
 
 
 def render_template(env, name: str, ctx: Mapping[str, Any]) -> str:

@@ -6,8 +6,7 @@ them and reports progress. Nothing is written until every requested format rende
 
 from __future__ import annotations
 
-import base64
-import mimetypes
+import os
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -20,7 +19,8 @@ import pandas as pd
 from phantom_report.errors import SpecError, TemplateError
 from phantom_report.reporter import charts as charts_mod
 from phantom_report.reporter import context as context_mod
-from phantom_report.reporter import economics, grid, montecarlo, recommend, render, templating
+from phantom_report.reporter import assets, economics, grid, montecarlo, recommend, render, templating
+from phantom_report.reporter import outputs as outputs_mod
 from phantom_report.reporter.spec import RunSpec, check_model_limits, check_names
 
 STAGES = ("predict", "price", "economics", "uncertainty", "recommend", "charts", "render", "write")
@@ -78,10 +78,17 @@ class _Clock:
 
 def run_report(spec: RunSpec, out_dir: str | Path | None = None, formats: Sequence[str] | None = None,
                offline: bool | None = None, template: str | None = None,
-               progress: Callable[[str], None] | None = None, engine=None) -> RunResult:
+               progress: Callable[[str], None] | None = None, engine=None, *,
+               allow_local_assets: bool = True, template_dir: str | Path | None = None) -> RunResult:
     """Run ``spec`` and write the requested formats into ``out_dir`` (see docs/INTERFACES.md).
     ``progress`` is called with each stage name of STAGES as it starts; ``engine`` reuses a loaded
-    Engine (the service keeps one per process)."""
+    Engine (the service keeps one per process).
+
+    ``template_dir`` is a template directory chosen by the operator (the service's
+    PHANTOM_TEMPLATES), used when the spec names none. ``allow_local_assets=False`` is for specs
+    that did not come from this machine's file system (posted to the service): they may then name
+    no local file at all: no ``report.template_dir``, no template path, and ``report.logo`` only
+    from ``template_dir``."""
     clock = _Clock(progress)
     formats = tuple(formats or spec.report.formats)
     bad = [f for f in formats if f not in ("html", "pdf", "md", "json", "csv")]
@@ -92,15 +99,26 @@ def run_report(spec: RunSpec, out_dir: str | Path | None = None, formats: Sequen
     # Chromium for the PDF's static charts boots while the numbers are computed
     static = charts_mod.StaticRenderer(background=True) if "pdf" in formats else None
     try:
-        return _run(spec, out_dir, formats, offline, template, clock, engine, now, static)
+        return _run(spec, out_dir, formats, offline, template, clock, engine, now, static,
+                    _Assets(allow_local_assets, Path(template_dir) if template_dir else None))
     finally:
         if static:
             static.close()
 
 
-def _run(spec, out_dir, formats, offline, template, clock, engine, now, static) -> RunResult:
+@dataclass(frozen=True)
+class _Assets:
+    """Where a run may read templates and the logo from (see run_report)."""
+
+    allow_local: bool
+    operator_template_dir: Path | None
+
+
+def _run(spec, out_dir, formats, offline, template, clock, engine, now, static, assets_rule: _Assets) -> RunResult:
     from phantom_report.engine.api import Engine
     from phantom_report.pricing.catalog import get_quotes
+
+    out, tpl_name, env, entry, logo = _prepare(spec, out_dir, template, assets_rule)
 
     clock.stage("predict")
     eng = engine or Engine.load()
@@ -145,11 +163,6 @@ def _run(spec, out_dir, formats, offline, template, clock, engine, now, static) 
     recs = recommend.recommend(rows, [w.label for w in spec.workloads]) if len(rows) else []
 
     clock.stage("charts")
-    tpl_name = template or spec.report.template
-    user_dir = spec.resolve_path(spec.report.template_dir) if spec.report.template_dir else None
-    user_dir, entry = templating.resolve_template(tpl_name, user_dir)
-    if user_dir is not None and not user_dir.is_dir():
-        raise TemplateError(f"template_dir {user_dir} does not exist")
     chart_data = _chart_data(spec, points, rows, recs)
     chart_ctx = {}
     for key, c in chart_data.items():
@@ -170,14 +183,11 @@ def _run(spec, out_dir, formats, offline, template, clock, engine, now, static) 
     ctx = context_mod.build(spec=spec, kind=_kind(tpl_name), points=points, rows=rows, recs=recs, baseline=baseline,
                             quotes=quotes, quote_warnings=list(qs.warnings), engine_info=engine_info,
                             charts=chart_ctx, chart_engine=chart_engine, generated_at=now)
-    ctx["report"]["logo"] = _logo(spec)
+    ctx["report"]["logo"] = logo
     payload = render.payload_from_context(ctx)
     payload["spec"] = spec.as_dict()
     payload["quotes"] = [q.to_dict() for q in quotes]
     payload["timings_s"] = {}
-    env = templating.make_env(user_dir)
-    out = Path(out_dir) if out_dir else (spec.resolve_path(spec.report.out_dir) if spec.report.out_dir
-                                         else Path("reports") / context_mod.slugify(spec.title))
     files: dict[str, tuple[Path, bytes]] = {}
     if "html" in formats:
         from markupsafe import Markup
@@ -204,7 +214,7 @@ def _run(spec, out_dir, formats, offline, template, clock, engine, now, static) 
     payload["timings_s"] = timings
     if "json" in formats:
         files["json"] = (out / "report.json", render.json_bytes(payload))
-    render.write_all({p: b for p, b in files.values()})
+    outputs_mod.write_outputs(out, {p.name: b for p, b in files.values()})
     outputs = {k: p for k, (p, _) in files.items()}
     return RunResult(outputs=outputs, payload=payload, summary=ctx["decision"]["summary"],
                      recommendations=tuple(recs), quotes=quotes, timings_s=timings,
@@ -235,17 +245,54 @@ def _engine_info(eng) -> dict[str, Any]:
             "gpus": len(eng.catalog.names)}
 
 
-def _logo(spec: RunSpec) -> str | None:
-    if not spec.report.logo:
+def _prepare(spec: RunSpec, out_dir, template: str | None, rule: _Assets):
+    """Everything about templates, logo and output directory that can fail on user input, checked
+    before any work: (out dir, template name, Jinja env, entry template, logo data URI)."""
+    out = Path(out_dir) if out_dir else (spec.resolve_path(spec.report.out_dir) if spec.report.out_dir
+                                         else Path("reports") / context_mod.slugify(spec.title))
+    outputs_mod.check_dir(out)
+    tpl_name, user_dir = _template_choice(spec, template, rule)
+    user_dir, entry = templating.resolve_template(tpl_name, user_dir)
+    if user_dir is not None and not os.path.isdir(user_dir):  # isdir: False for ENAMETOOLONG too
+        raise TemplateError(f"template_dir {str(user_dir)[:200]} does not exist")
+    env = templating.make_env(user_dir)
+    logo = _logo(spec, templating.template_dirs(env), user_dir, rule.allow_local)
+    return out, tpl_name, env, entry, logo
+
+
+def _template_choice(spec: RunSpec, template: str | None, rule: _Assets) -> tuple[str, Path | None]:
+    """(template name, user template directory) of a run, refusing local paths when the spec may
+    not name local files."""
+    name = template or spec.report.template
+    if not rule.allow_local:
+        where = spec.source_path or "spec"
+        if spec.report.template_dir:
+            raise SpecError(f"{where}: report.template_dir: not allowed in a spec sent to the service (it may "
+                            "not read server files); the service's own template directory applies")
+        if template is None and (set(name) & {"/", "\\", "~"} or name.startswith(".")):
+            raise SpecError(f"{where}: report.template: {name!r} is a path; a spec sent to the service may only "
+                            "name a template (executive, detailed, or one in the service's template directory)")
+        return name, rule.operator_template_dir
+    if spec.report.template_dir:
+        return name, spec.resolve_path(spec.report.template_dir)
+    return name, rule.operator_template_dir
+
+
+def _logo(spec: RunSpec, template_dirs: list[Path], user_dir: Path | None, allow_local: bool) -> str | None:
+    """The spec's logo as a data: URI: from the spec's directory or a template directory, or, for
+    a spec that may not name local files, from the template directories only (relative names
+    resolve against the operator's template directory)."""
+    logo = spec.report.logo
+    if not logo:
         return None
-    p = spec.resolve_path(spec.report.logo)
-    mime = mimetypes.guess_type(p.name)[0]
-    if mime not in ("image/png", "image/jpeg", "image/svg+xml"):
-        raise SpecError(f"{spec.source_path}: report.logo: must be a .png, .jpg or .svg file, got {p.name}")
-    try:
-        return f"data:{mime};base64," + base64.b64encode(p.read_bytes()).decode("ascii")
-    except OSError as exc:
-        raise SpecError(f"{spec.source_path}: report.logo: cannot read {p}: {exc.strerror}") from None
+    where = spec.source_path or "spec"
+    if allow_local:
+        return assets.logo_data_uri(logo, spec.resolve_path(logo), [Path(spec.base_dir), *template_dirs],
+                                    "the spec's directory or a template directory", where)
+    path = Path(logo)
+    resolved = path if path.is_absolute() or user_dir is None else user_dir / path
+    return assets.logo_data_uri(logo, resolved, template_dirs, "the service's template directory (a spec sent "
+                                "to the service may not read other server files)", where)
 
 
 def _markup_charts(ctx: dict, Markup) -> None:

@@ -26,25 +26,22 @@ def report_formats(dspec: DeliverySpec) -> tuple[str, ...]:
     return tuple(wanted)
 
 
-def _with_templates(spec: Any, settings: DeliverySettings) -> Any:
-    """The service's template directory applies to specs that name none. Every run builds a fresh
-    Jinja environment from disk, so an edited template is live on the next run (hot reload)."""
-    if settings.templates_dir is None or spec.report.template_dir:
-        return spec
-    report = spec.report.model_copy(update={"template_dir": str(Path(settings.templates_dir).resolve())})
-    return spec.model_copy(update={"report": report})
+def execute(sessions: sessionmaker, settings: DeliverySettings, dspec: DeliverySpec, run_id: str,
+            allow_local_assets: bool = False) -> Any | None:
+    """Render the report for an already created history row; returns the RunResult or None.
 
-
-def execute(sessions: sessionmaker, settings: DeliverySettings, dspec: DeliverySpec, run_id: str) -> Any | None:
-    """Render the report for an already created history row; returns the RunResult or None."""
+    The service's template directory applies to specs that name none; every run builds a fresh
+    Jinja environment from disk, so an edited template is live on the next run (hot reload).
+    ``allow_local_assets`` stays False for specs that came over the API: they may not name server
+    files (template_dir, template paths, a logo outside the service's template directory)."""
     history.mark_running(sessions, run_id)
     out_dir = Path(settings.reports_dir) / run_id
     try:
         from phantom_report.reporter.run import run_report
 
         with history.heartbeat(sessions, run_id):  # a dead owner is told from a slow one
-            result = run_report(_with_templates(dspec.spec, settings), out_dir=out_dir,
-                                formats=report_formats(dspec), offline=settings.offline)
+            result = run_report(dspec.spec, out_dir=out_dir, formats=report_formats(dspec), offline=settings.offline,
+                                allow_local_assets=allow_local_assets, template_dir=settings.templates_dir)
     except PhantomError as exc:
         history.record_failure(sessions, run_id, str(exc))
         return None

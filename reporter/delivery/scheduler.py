@@ -115,15 +115,19 @@ def _locator(where: str, text: str | None):
 
 
 def add_schedule(sessions: sessionmaker, name: str, text: str, filename: str, base_dir: str,
-                 now: dt.datetime | None = None) -> Schedule:
-    """Validate (`validate_schedule`) and store a schedule; it first fires after `now`."""
+                 now: dt.datetime | None = None, allow_local_assets: bool = False) -> Schedule:
+    """Validate (`validate_schedule`) and store a schedule; it first fires after `now`.
+
+    ``allow_local_assets``: True only for a spec file the operator added from the command line,
+    whose template directory and logo may then live next to it (as for `run`); a schedule posted
+    over the API keeps False, so its runs cannot read server files."""
     problem = header_text_problem(name, 200)
     if problem:
         raise ScheduleError(f"schedule name: {problem}")
     dspec = parse_delivery_spec(text, filename=filename, base_dir=base_dir)
     validate_schedule(dspec, filename, text)
     spec = dspec.spec
-    stored = {**dspec.stored, "_base_dir": base_dir}
+    stored = {**dspec.stored, "_base_dir": base_dir, "_local_assets": bool(allow_local_assets)}
     with sessions.begin() as s:
         if s.scalar(select(Schedule.id).where(Schedule.name == name)):
             raise ScheduleError(f"a schedule named {name!r} exists; remove it first or pick another name")
@@ -267,6 +271,7 @@ def _run_claim(sessions: sessionmaker, settings: DeliverySettings, claim_id: int
         row = s.get(Schedule, claim.schedule_id)
     stored = dict(row.spec)
     base_dir = stored.pop("_base_dir", ".")
+    allow_local_assets = bool(stored.pop("_local_assets", False))  # rows from before the flag: API rules
     due_at = as_utc(claim.due_at)
     where = f"schedule {row.name}"
     try:
@@ -277,7 +282,7 @@ def _run_claim(sessions: sessionmaker, settings: DeliverySettings, claim_id: int
         history.record_failure(sessions, run_id, str(exc))
         return _fail_claim(sessions, settings, claim_id, run_id, str(exc), permanent=True, max_attempts=max_attempts)
     run_id = history.create_run(sessions, dspec.stored, "schedule", schedule_id=row.id)
-    result = execute(sessions, settings, dspec, run_id)
+    result = execute(sessions, settings, dspec, run_id, allow_local_assets=allow_local_assets)
     if result is None:
         with sessions() as s:
             error = s.get(Run, run_id).error or "the run failed"

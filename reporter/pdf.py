@@ -1,0 +1,117 @@
+"""HTML -> PDF with WeasyPrint, in a child process with a time limit, reading only allowed files.
+
+WeasyPrint gets a URL fetcher that serves ``data:`` URIs and regular files (of bounded size) whose
+real path is inside the template directories, the same rule as the template loader
+(assets.inside); anything else (``file:///etc/passwd``, a symlink out of the directory, http...)
+stops the render with a TemplateError. Layout cannot be interrupted from inside (about 2 minutes per
+MB of simple HTML, measured on the dev box), so the render runs in a child process
+(``python -m phantom_report.reporter.pdf``) that is killed at the time limit. This module imports
+nothing heavy, so the child starts fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from phantom_report.errors import TemplateError
+from phantom_report.reporter import assets
+
+MAX_ASSET_BYTES = 20_000_000  # one stylesheet, font or image a template loads into the PDF
+
+
+def _fetcher_class():
+    from weasyprint.urls import FatalURLFetchingError, URLFetcher
+
+    class SafeFetcher(URLFetcher):
+        """data: URIs and files under the template directories; nothing else."""
+
+        def __init__(self, allowed_dirs: list[Path]):
+            super().__init__(allowed_protocols=("data", "file"))
+            self._allowed = assets.real_dirs(allowed_dirs)
+
+        def fetch(self, url, headers=None):
+            scheme = url.split(":", 1)[0].lower()
+            if scheme == "data":
+                return super().fetch(url, headers)
+            if scheme == "file":
+                path = os.path.realpath(unquote(urlparse(url).path))
+                if assets.inside(path, self._allowed):
+                    _check_asset(path, url)
+                    return super().fetch(url, headers)
+            raise Refused(f"template tried to load {url}; only data: URIs and files in the template directories are allowed")
+
+    class Refused(FatalURLFetchingError):
+        pass
+
+    def _check_asset(path: str, url: str) -> None:
+        try:
+            st = os.stat(path)
+        except OSError as exc:
+            raise Refused(f"template tried to load {url}: {exc.strerror or exc}") from None
+        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_ASSET_BYTES:
+            raise Refused(f"template tried to load {url}: not a regular file of at most {MAX_ASSET_BYTES:,} bytes")
+
+    return SafeFetcher, Refused
+
+
+PDF_TIMEOUT_S = 300.0  # the built-in reports take seconds; a template can make WeasyPrint run for hours
+_ERROR_MARK = "phantom-report-pdf-error: "
+
+
+def html_to_pdf(html: str, base_dir: Path, allowed_dirs: list[Path], timeout_s: float = PDF_TIMEOUT_S) -> bytes:
+    """``html`` as PDF, rendered by WeasyPrint in a child process that is killed after
+    ``timeout_s``, so a template that prints a huge document cannot hold a worker for hours."""
+    request = json.dumps({"html": html, "base_dir": str(base_dir), "allowed": [str(d) for d in allowed_dirs]})
+    proc = subprocess.Popen([sys.executable, "-m", "phantom_report.reporter.pdf"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        pdf, err = proc.communicate(request.encode("utf-8"), timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise TemplateError(f"PDF rendering took longer than {timeout_s:g} s (PDF time limit); the template makes "
+                            "a very long document") from None
+    if proc.returncode == 0:
+        return pdf
+    lines = err.decode("utf-8", "replace").splitlines()
+    marked = [ln[len(_ERROR_MARK):] for ln in lines if ln.startswith(_ERROR_MARK)]
+    raise TemplateError(marked[-1] if marked else
+                        f"PDF renderer failed (exit {proc.returncode}): {lines[-1] if lines else 'no message'}")
+
+
+def pdf_child_main() -> int:
+    """Entry of the PDF child process: JSON request on stdin, PDF bytes on stdout."""
+    req = json.loads(sys.stdin.buffer.read().decode("utf-8"))
+    try:
+        pdf = html_to_pdf_here(req["html"], Path(req["base_dir"]), [Path(d) for d in req["allowed"]])
+    except TemplateError as exc:
+        sys.stderr.write(_ERROR_MARK + str(exc).replace("\n", " ") + "\n")
+        return 2
+    sys.stdout.buffer.write(pdf)
+    return 0
+
+
+def html_to_pdf_here(html: str, base_dir: Path, allowed_dirs: list[Path]) -> bytes:
+    """``html`` as PDF in this process (WeasyPrint with the safe URL fetcher)."""
+    from weasyprint import HTML
+
+    SafeFetcher, Refused = _fetcher_class()
+    try:
+        return HTML(string=html, base_url=str(base_dir) + "/", url_fetcher=SafeFetcher(allowed_dirs)).write_pdf()
+    except Refused as exc:
+        raise TemplateError(str(exc)) from None
+    except Exception as exc:
+        cause = exc.__cause__ or exc.__context__
+        if isinstance(cause, Refused):
+            raise TemplateError(str(cause)) from None
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(pdf_child_main())
