@@ -15,6 +15,7 @@ hand-edited files and needs no inotify dependency.
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import tempfile
 import threading
@@ -82,8 +83,9 @@ class ProfileSource:
 
     def health(self) -> dict:
         with self._lock:
-            return {"ok": self.error is None, "reloads": self.reloads, "error": self.error,
-                    "serving": str(self._snapshot) if self._snapshot else "built-in profiles"}
+            serving = "built-in profiles" if self._snapshot is None or self._snapshot.name == "builtin-only" \
+                else f"user profiles snapshot {self._snapshot.name}"
+            return {"ok": self.error is None, "reloads": self.reloads, "error": self.error, "serving": serving}
 
     def validate_with(self, filename: str, text: str) -> Any:
         """The engine the user directory would give with `filename` holding `text` (ProfileError
@@ -141,13 +143,15 @@ class ProfileSource:
         for f in _profile_files(stage):
             digest.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
         final = self._root / f"good-{digest.hexdigest()[:16]}"
-        if final.is_dir():
-            shutil.rmtree(stage, ignore_errors=True)
-        else:
+        try:
             stage.rename(final)
+        except OSError:  # the same set is kept already (by us, or by another service process)
+            shutil.rmtree(stage, ignore_errors=True)
         final.touch()  # newest first when pruning and when starting from it
-        (self._root / "current.tmp").write_text(final.name, encoding="utf-8")
-        (self._root / "current.tmp").replace(self._root / "current")
+        fd, tmp = tempfile.mkstemp(prefix="current-", dir=self._root)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(final.name)
+        os.replace(tmp, self._root / "current")
         self._prune(final)
         return final
 
@@ -156,6 +160,10 @@ class ProfileSource:
                      key=lambda p: p.stat().st_mtime, reverse=True)
         for p in old[KEEP_SNAPSHOTS - 1:]:
             shutil.rmtree(p, ignore_errors=True)
+        cutoff = time.time() - 3600  # copies left by a process killed while loading
+        for p in self._root.glob("stage-*"):
+            if p.stat().st_mtime < cutoff:
+                shutil.rmtree(p, ignore_errors=True)
 
     def _start_from_fallback(self) -> None:
         pointer = self._root / "current"
