@@ -359,7 +359,9 @@ def test_login_cookie_is_a_server_side_session_not_the_key(tmp_path):
     with sessions() as s:
         rows = list(s.scalars(select(UiSession)))
     assert [row.token_sha256 for row in rows] == [hash_key(token)]  # only the hash is stored
-    assert c.get("/v1/gpus").status_code == 200 and c.get("/ui/history").status_code == 200
+    assert c.get("/v1/gpus").status_code == 200
+    page = c.get("/ui/history")
+    assert page.status_code == 200 and 'action="/ui/logout"' in page.text
     with sessions.begin() as s:  # expired
         s.execute(update(UiSession).values(expires_at=rows[0].created_at))
     assert c.get("/v1/gpus").status_code == 401
@@ -397,3 +399,13 @@ def test_posted_specs_may_use_zoo_models_and_template_names(svc):
     r = c.post("/v1/reports", json={**SPEC, "report": {"formats": ["json"], "template": "detailed"}}, headers=h)
     assert r.status_code == 202, r.text
     assert _wait_done(c, r.json()["id"], h)["status"] == "succeeded"
+
+
+def test_posted_schedules_cannot_name_server_files(svc):
+    c, h, _, _ = svc
+    spec = ("model: resnet-50\ngpus: [L4]\ndemand: {requests_per_s: 5}\nreport: {logo: /etc/hostname}\n"
+            "schedule: {cron: '0 8 * * MON', timezone: UTC}\nemail:\n  to: [team@example.test]\n"
+            "  smtp: {host: 127.0.0.1, port: 2525}\n")
+    r = c.post("/v1/schedules", params={"name": "leak"}, content=spec, headers={**h, "Content-Type": "application/yaml"})
+    assert r.status_code == 422 and r.json()["detail"].startswith("request: report.logo: not allowed")
+    assert "leak" not in [x["name"] for x in c.get("/v1/schedules", headers=h).json()]

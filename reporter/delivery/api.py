@@ -233,8 +233,9 @@ def build_router(state: ServiceState) -> APIRouter:
     async def add_schedule(request: Request, name: str = Query(..., min_length=1, max_length=200)) -> dict:
         from .scheduler import add_schedule as _add
 
-        text = (await request.body()).decode("utf-8", errors="replace")
-        return _schedule_dict(_add(sessions, name, text, "request", "."))
+        text = _utf8(await request.body())
+        await spec_checks.run(state.check_spec, text)  # bounded, and names no server files
+        return _schedule_dict(await run_in_threadpool(_add, sessions, name, text, "request", "."))
 
     @router.get("/schedules/{ident}", tags=["schedules"])
     def get_schedule(ident: str) -> dict:
