@@ -111,8 +111,10 @@ def create_app(settings: DeliverySettings) -> FastAPI:
     return app
 
 
-# imported by each report worker before it is handed a run, so a run does not wait for them
-_WORKER_PRELOAD = ("phantom_report.reporter.delivery.runner", "phantom_report.reporter.run")
+# imported by each spare report worker before it is handed a run, so a run does not wait for them
+# (a fresh process per run otherwise costs ~1 s of imports on a json-only report)
+_WORKER_PRELOAD = ("phantom_report.reporter.delivery.runner", "phantom_report.reporter.run",
+                   "phantom_report.engine.api", "phantom_report.pricing.catalog")
 
 
 def health(state: ServiceState) -> dict:
