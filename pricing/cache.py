@@ -1,7 +1,8 @@
 """On-disk price cache: one JSON file per (provider, price kind, query), written atomically
 (temp file + os.replace) under a file lock, so two processes never read a half-written file nor
 interleave writes.  TTL per kind: on-demand/reserved prices change rarely (24 h), spot prices
-move hourly (1 h).
+move hourly (1 h).  A failed live fetch is remembered per provider for `failure_ttl_s` (5 min), so
+when the network is down or black-holed each run does not wait for the same timeouts again.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ KINDS = ("on_demand", "spot")
 # the query key under which `prices refresh` stores a cloud's whole catalogue (see refresh.py)
 REFRESHED_KIND, REFRESHED_QUERY = "refreshed", "refresh|all catalogued GPU instances|default regions"
 DEFAULT_TTL_S = {"on_demand": 24 * 3600.0, "spot": 3600.0}
+DEFAULT_FAILURE_TTL_S = 300.0
 CACHE_FORMAT_VERSION = 1
 
 
@@ -48,6 +50,7 @@ class PriceCache:
     ttl_on_demand_s: float = DEFAULT_TTL_S["on_demand"]
     ttl_spot_s: float = DEFAULT_TTL_S["spot"]
     lock_timeout_s: float = 30.0
+    failure_ttl_s: float = DEFAULT_FAILURE_TTL_S
 
     def ttl_s(self, kind: str) -> float:
         return self.ttl_on_demand_s if kind == "on_demand" else self.ttl_spot_s
@@ -74,13 +77,41 @@ class PriceCache:
             except (OSError, ValueError, KeyError, TypeError):
                 return None  # a corrupt cache file is just a miss; the next write replaces it
 
+    def _failure_path(self, provider: str) -> Path:
+        return self.directory / f"{provider}-live-failure.json"
+
+    def record_failure(self, provider: str, reason: str, now: datetime | None = None) -> None:
+        """Remember that live prices from `provider` failed just now (any query)."""
+        doc = {"version": CACHE_FORMAT_VERSION, "provider": provider, "reason": reason[:500],
+               "failed_at": (now or datetime.now(timezone.utc)).isoformat()}
+        self._write_doc(self._failure_path(provider), doc)
+
+    def recent_failure(self, provider: str, now: datetime) -> tuple[str, float] | None:
+        """(reason, age in seconds) of a live failure younger than `failure_ttl_s`, else None."""
+        path = self._failure_path(provider)
+        if self.failure_ttl_s <= 0 or not path.exists():
+            return None
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+            age_s = (now - datetime.fromisoformat(doc["failed_at"])).total_seconds()
+            reason = str(doc["reason"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        return (reason, age_s) if 0 <= age_s < self.failure_ttl_s else None
+
+    def clear_failure(self, provider: str) -> None:
+        self._failure_path(provider).unlink(missing_ok=True)
+
     def write(self, provider: str, kind: str, query_key: str, quotes: list[PriceQuote] | tuple[PriceQuote, ...],
               now: datetime | None = None) -> Path:
-        self.directory.mkdir(parents=True, exist_ok=True)
         path = self._path(provider, kind, query_key)
         doc = {"version": CACHE_FORMAT_VERSION, "provider": provider, "kind": kind, "query_key": query_key,
                "written_at": (now or datetime.now(timezone.utc)).isoformat(),
                "quotes": [q.to_dict() for q in quotes]}
+        return self._write_doc(path, doc)
+
+    def _write_doc(self, path: Path, doc: dict) -> Path:
+        self.directory.mkdir(parents=True, exist_ok=True)
         with self._lock(path):
             fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=path.name, suffix=".tmp")
             try:

@@ -3,7 +3,9 @@ and quotes_to_frame: the DataFrame the reporter reads.
 
 Per provider and price kind (on-demand incl. reserved, spot): a fresh cache entry is used as is;
 otherwise the live provider is asked; if that fails (no credentials, network, bad data) a stale
-cache entry is used, else the snapshot.  Every fallback leaves a warning with the data's age.
+cache entry is used, else the snapshot.  Every fallback leaves a warning with the data's age.  A
+live failure (other than missing credentials, which costs no wait) is remembered in the cache for
+a few minutes, during which that provider is not asked again.
 Offline (argument or PHANTOM_OFFLINE=1) skips the live step entirely: no client is even built.
 """
 
@@ -167,6 +169,14 @@ class _Chain:
                                  f"using {self.snapshot_label(provider)} for {'it' if ',' not in names else 'them'}")
         return rows
 
+    def remember_failure(self, provider: str, detail: str) -> None:
+        if self.cache is None:
+            return
+        try:
+            self.cache.record_failure(provider, detail, now=self.now)
+        except OSError:  # a read-only cache only means the next run tries again
+            pass
+
     def provider_parts(self, provider: str, kinds: tuple[str, ...]) -> dict[str, list[PriceQuote]]:
         parts: dict[str, list[PriceQuote]] = {}
         if provider not in LIVE_PROVIDERS:
@@ -181,12 +191,17 @@ class _Chain:
                 need.append(k)
         if not need:
             return parts
-        # 2. live
+        # 2. live (unless it failed a moment ago: a down network must not cost every run a wait)
         reason: str
+        recent = self.cache.recent_failure(provider, self.now) if self.cache is not None and not self.offline else None
         if self.offline:
             reason = "offline"
         elif provider not in self.live:
             reason = "no live provider configured"
+        elif recent is not None:
+            failed, age_s = recent
+            left_s = self.cache.failure_ttl_s - age_s
+            reason = (f"live prices failed {age_s:.0f} s ago ({failed}); not retried for another {left_s:.0f} s")
         else:
             try:
                 fetched = self.live[provider].fetch(frozenset(need), self.gpus, self.regions, self.now)
@@ -205,6 +220,7 @@ class _Chain:
                 reason = str(exc).removeprefix(f"{provider}: ")
             except ProviderUnavailable as exc:
                 reason = f"live prices unavailable ({exc})"
+                self.remember_failure(provider, str(exc))
         # 3. stale cache, else 4. snapshot (one warning per provider, not per kind)
         said = False
         for k in need:

@@ -45,6 +45,18 @@ def _one_line(text: str) -> str:
     return "".join(repr(c)[1:-1] if ord(c) < 32 or c in "\u2028\u2029\x85" else c for c in text)
 
 
+def _is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and localhost: only this machine can reach the server."""
+    import ipaddress
+
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def register(app: typer.Typer) -> None:
     schedule = typer.Typer(help="Scheduled email reports (cron).", no_args_is_help=True)
     hist = typer.Typer(help="Run history: every report run with its spec, prices and results.", no_args_is_help=True)
@@ -164,7 +176,7 @@ def register(app: typer.Typer) -> None:
         """Everything recorded for one run, as JSON."""
         from phantom_report.reporter.delivery.history import get_run, run_to_dict
 
-        typer.echo(json.dumps(run_to_dict(get_run(_sessions(_settings(db)), run_id), full=True), indent=2))
+        typer.echo(json.dumps(run_to_dict(get_run(_sessions(_settings(db)), run_id, prefix=True), full=True), indent=2))
 
     @hist.command("diff")
     def history_diff(run_a: str, run_b: str, db: Optional[str] = DbOpt,
@@ -173,7 +185,7 @@ def register(app: typer.Typer) -> None:
         from phantom_report.reporter.delivery.history import diff_runs, get_run
 
         sessions = _sessions(_settings(db))
-        d = diff_runs(get_run(sessions, run_a), get_run(sessions, run_b))
+        d = diff_runs(get_run(sessions, run_a, prefix=True), get_run(sessions, run_b, prefix=True))
         if as_json:
             typer.echo(json.dumps(d, indent=2))
             return
@@ -206,6 +218,12 @@ def register(app: typer.Typer) -> None:
               offline: Optional[bool] = typer.Option(None, "--offline/--online"),
               secrets_file: Optional[Path] = typer.Option(None),
               no_auth: bool = typer.Option(False, "--no-auth", help="serve without API keys (local use only)"),
+              public_docs: Optional[bool] = typer.Option(
+                  None, "--public-docs/--private-docs",
+                  help="/docs and /openapi.json without a key (default: only when bound to a loopback address)"),
+              public_metrics: Optional[bool] = typer.Option(
+                  None, "--public-metrics/--private-metrics",
+                  help="/metrics without a key (default: only when bound to a loopback address)"),
               add_key: Optional[str] = typer.Option(None, help="create an API key with this name, print it once, exit")) -> None:
         """REST API + browser UI (FastAPI/uvicorn). Create a key first with --add-key NAME."""
         from phantom_report.errors import PhantomError
@@ -215,7 +233,9 @@ def register(app: typer.Typer) -> None:
             db_url=db, reports_dir=reports_dir, profiles_dir=profiles, templates_dir=templates,
             workers=workers, executor=executor, dask_address=dask_address, rate_limit_per_min=rate_limit,
             max_request_bytes=max_request_bytes, scheduler_interval_s=scheduler_interval, offline=offline,
-            secrets_file=secrets_file, require_auth=not no_auth)
+            secrets_file=secrets_file, require_auth=not no_auth,
+            public_docs=_is_loopback(host) if public_docs is None else public_docs,
+            public_metrics=_is_loopback(host) if public_metrics is None else public_metrics)
         if add_key:
             from phantom_report.reporter.delivery.apikeys import create_key
 

@@ -4,11 +4,15 @@ pricing, history, scheduler and the worker pool."""
 from __future__ import annotations
 
 import math
+import os
+import re
+import tempfile
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -16,6 +20,7 @@ from phantom_report.errors import PhantomError
 
 from . import history
 from .auth import make_auth
+from .limits import BoundedWork
 from .state import ServiceState
 
 Format = Literal["html", "pdf", "json", "csv", "md"]
@@ -91,13 +96,16 @@ def _links(run_id: str, formats: list[str]) -> dict[str, str]:
 def build_router(state: ServiceState) -> APIRouter:
     router = APIRouter(prefix="/v1", dependencies=[Depends(make_auth(state))])
     sessions = state.sessions
+    spec_checks = BoundedWork(state.settings.spec_check_slots, state.settings.spec_check_timeout_s)
 
     # ---- reports ----------------------------------------------------------------------
     @router.post("/reports", status_code=202, response_model=RunAccepted, tags=["reports"],
                  summary="Queue a report run (spec as JSON or YAML)", openapi_extra=_SPEC_BODY)
     async def create_report(request: Request) -> RunAccepted:
-        text = (await request.body()).decode("utf-8", errors="replace")
-        run_id = state.submit_spec(text)
+        text = _utf8(await request.body())
+        # validated off the event loop and within a time bound: a hostile body stalls no one else
+        dspec = await spec_checks.run(state.check_spec, text)
+        run_id = await run_in_threadpool(state.enqueue, dspec, text)
         return RunAccepted(id=run_id, status="queued", links=_links(run_id, []))
 
     @router.get("/reports", tags=["reports"], summary="Run history, newest first")
@@ -180,13 +188,14 @@ def build_router(state: ServiceState) -> APIRouter:
         pdir = state.settings.profiles_dir
         if pdir is None:
             raise HTTPException(409, "the service has no user profile directory (start it with --profiles DIR)")
-        if not filename.endswith(".toml") or "/" in filename or "\\" in filename or filename.startswith("."):
-            raise HTTPException(422, f"{filename!r}: expected a plain file name ending in .toml")
+        if not _PROFILE_FILENAME.fullmatch(filename):
+            raise HTTPException(422, f"{filename[:100]!r}: expected a simple file name of lower-case letters, "
+                                     "digits, '.', '_' or '-' ending in .toml (at most 100 characters)")
         prof = _parse_profile(body.toml, filename)
-        pdir.mkdir(parents=True, exist_ok=True)
-        tmp = pdir / f".{filename}.tmp"
-        tmp.write_text(body.toml, encoding="utf-8")
-        tmp.replace(pdir / filename)  # atomic: the hot reload never sees half a file
+        with state.profile_writes:  # two saves must not each be checked without the other
+            # the whole directory with this file in it, loaded as the service will load it
+            state.engine.validate_with(filename, body.toml)
+            _atomic_write(pdir, filename, body.toml)
         state.engine.invalidate()
         return {"ok": True, "name": prof.name, "file": filename}
 
@@ -196,8 +205,9 @@ def build_router(state: ServiceState) -> APIRouter:
                region: list[str] | None = Query(None), offline: bool | None = None) -> dict:
         from phantom_report.pricing.catalog import get_quotes
 
-        off = state.settings.offline if offline is None else offline
-        qs = get_quotes(gpus=gpu, providers=provider, regions=region, offline=bool(off))
+        # a server started offline stays offline; a client may only ask for less network, not more
+        qs = get_quotes(gpus=gpu, providers=provider, regions=region,
+                        offline=bool(state.settings.offline) or bool(offline))
         return {"quotes": history.quotes_to_json(qs), "warnings": list(qs.warnings)}
 
     # ---- accuracy ----------------------------------------------------------------------------
@@ -223,8 +233,9 @@ def build_router(state: ServiceState) -> APIRouter:
     async def add_schedule(request: Request, name: str = Query(..., min_length=1, max_length=200)) -> dict:
         from .scheduler import add_schedule as _add
 
-        text = (await request.body()).decode("utf-8", errors="replace")
-        return _schedule_dict(_add(sessions, name, text, "request", "."))
+        text = _utf8(await request.body())
+        await spec_checks.run(state.check_spec, text)  # bounded, and names no server files
+        return _schedule_dict(await run_in_threadpool(_add, sessions, name, text, "request", "."))
 
     @router.get("/schedules/{ident}", tags=["schedules"])
     def get_schedule(ident: str) -> dict:
@@ -247,6 +258,32 @@ def build_router(state: ServiceState) -> APIRouter:
     return router
 
 
+_PROFILE_FILENAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,94}\.toml")
+
+
+def _utf8(body: bytes) -> str:
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise HTTPException(422, f"request: the body is not UTF-8 text (byte {exc.start})") from None
+
+
+def _atomic_write(directory: Path, filename: str, text: str) -> None:
+    """Write through a temp file in the same directory and rename: the hot reload, a worker or a
+    restart never sees half a file, and two writers never share a temp file."""
+    directory.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{filename}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, directory / filename)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def _parse_profile(text: str, filename: str):
     from phantom_report.engine.profiles import parse_profile
     from phantom_report.errors import ProfileError
@@ -255,6 +292,8 @@ def _parse_profile(text: str, filename: str):
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ProfileError(f"{filename}: malformed TOML: {exc}") from None
+    except RecursionError:
+        raise ProfileError(f"{filename}: TOML nested too deeply") from None
     return parse_profile(Path(filename), data)
 
 

@@ -37,27 +37,49 @@ def create_key(sessions: sessionmaker, name: str, rate_limit_per_min: int | None
 
 
 class KeyStore:
-    """Looks keys up by hash; caches the table for a few seconds so a request costs no query."""
+    """Looks keys up by hash in a cached copy of the key table, so a request costs no query.
 
-    def __init__(self, sessions: sessionmaker, refresh_s: float = 5.0) -> None:
+    The copy is refreshed every `refresh_s`; an unknown key (one created a moment ago by
+    `serve --add-key` in another process, or a wrong one) reloads it at most once per
+    `miss_reload_s`, so a stream of invalid keys cannot turn into a stream of queries."""
+
+    def __init__(self, sessions: sessionmaker, refresh_s: float = 5.0, miss_reload_s: float = 1.0) -> None:
         self._sessions = sessions
         self._refresh_s = refresh_s
+        self._miss_reload_s = miss_reload_s
         self._lock = threading.Lock()
-        self._by_hash: dict[str, tuple[str, int | None]] = {}
+        self._id_by_hash: dict[str, int] = {}
+        self._by_id: dict[int, tuple[str, int | None]] = {}
         self._loaded_at = float("-inf")
+        self.reloads = 0
 
     def lookup(self, key: str | None) -> tuple[str, int | None] | None:
         """(name, per-key rate limit) for a valid key, else None."""
+        key_id = self.key_id(key)
+        return None if key_id is None else self.by_id(key_id)
+
+    def key_id(self, key: str | None) -> int | None:
+        """The table id of a valid key, else None."""
         if not key:
             return None
         digest = hash_key(key)
         with self._lock:
-            if time.monotonic() - self._loaded_at > self._refresh_s or digest not in self._by_hash:
+            age_s = time.monotonic() - self._loaded_at
+            if age_s > self._refresh_s or (digest not in self._id_by_hash and age_s > self._miss_reload_s):
                 self._reload()
-            return self._by_hash.get(digest)
+            return self._id_by_hash.get(digest)
+
+    def by_id(self, key_id: int) -> tuple[str, int | None] | None:
+        """(name, per-key rate limit) of a key still in the table (sessions refer to keys by id)."""
+        with self._lock:
+            if time.monotonic() - self._loaded_at > self._refresh_s:
+                self._reload()
+            return self._by_id.get(key_id)
 
     def _reload(self) -> None:
         with self._sessions() as s:
-            rows = s.execute(select(ApiKey.key_sha256, ApiKey.name, ApiKey.rate_limit_per_min)).all()
-        self._by_hash = {h: (n, r) for h, n, r in rows}
+            rows = s.execute(select(ApiKey.id, ApiKey.key_sha256, ApiKey.name, ApiKey.rate_limit_per_min)).all()
+        self._id_by_hash = {h: i for i, h, _n, _r in rows}
+        self._by_id = {i: (n, r) for i, _h, n, r in rows}
         self._loaded_at = time.monotonic()
+        self.reloads += 1

@@ -1,5 +1,10 @@
-"""Authentication (API key from header or UI cookie) and the per-key rate limit, as one FastAPI
-dependency."""
+"""Authentication (API key from a header, or a browser session cookie) and rate limits, as one
+FastAPI dependency.
+
+Valid keys are limited per key. Failed attempts (a missing, wrong or expired credential) are
+limited per client address, so guessing keys or flooding with bad ones ends in 429 like any other
+excess traffic.
+"""
 
 from __future__ import annotations
 
@@ -7,26 +12,49 @@ from fastapi import HTTPException, Request
 
 from .ratelimit import retry_after_header
 from .state import ServiceState
-
-COOKIE = "phantom_key"
+from .uisessions import COOKIE, session_key_id
 
 
 def key_from_request(request: Request) -> str | None:
+    """The API key sent in `Authorization: Bearer` or `X-API-Key` (never from a cookie)."""
     auth = request.headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
         return auth[7:].strip()
-    return request.headers.get("x-api-key") or request.cookies.get(COOKIE)
+    return request.headers.get("x-api-key")
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "-"
+
+
+def identify(state: ServiceState, request: Request) -> tuple[str, int | None] | None:
+    """(key name, per-key rate limit) for a valid API key or live session, else None."""
+    key = key_from_request(request)
+    if key:
+        return state.keys.lookup(key)
+    key_id = session_key_id(state.sessions, request.cookies.get(COOKIE))
+    return None if key_id is None else state.keys.by_id(key_id)
+
+
+def check_failed_attempt(state: ServiceState, request: Request) -> None:
+    """Count a failed authentication against the client address; 429 once over the limit."""
+    wait_s = state.failed_auth.acquire(client_address(request))
+    if wait_s > 0:
+        state.metrics.rate_limited.inc()
+        raise HTTPException(429, "too many failed authentications from this address",
+                            headers={"Retry-After": retry_after_header(wait_s)})
 
 
 def make_auth(state: ServiceState):
     def require_key(request: Request) -> str:
         if state.settings.require_auth:
-            found = state.keys.lookup(key_from_request(request))
+            found = identify(state, request)
             if found is None:
+                check_failed_attempt(state, request)
                 raise HTTPException(401, "missing or invalid API key", headers={"WWW-Authenticate": "Bearer"})
             who, per_min = found
         else:
-            who, per_min = f"ip:{request.client.host if request.client else '-'}", None
+            who, per_min = f"ip:{client_address(request)}", None
         wait_s = state.limiter.acquire(who, per_min)
         if wait_s > 0:
             state.metrics.rate_limited.inc()

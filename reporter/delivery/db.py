@@ -165,6 +165,18 @@ class ApiKey(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class UiSession(Base):
+    """A browser login: the cookie holds a random token, the table only its SHA-256, the key it
+    stands for and when it expires (so a stolen cookie is not the API key and dies on its own)."""
+
+    __tablename__ = "ui_sessions"
+
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    api_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
 def open_db(url: str) -> sessionmaker:
     """Engine + session factory, tables created if missing."""
     try:

@@ -22,8 +22,10 @@ from phantom_report.errors import PhantomError
 
 from . import lease
 from .db import Run, as_utc, utcnow
+from .limits import bounded_message
 
 log = logging.getLogger("phantom_report.history")
+
 
 class HistoryError(PhantomError):
     """A run id that does not exist, or a diff that cannot be made."""
@@ -126,10 +128,11 @@ def record_success(sessions: sessionmaker, run_id: str, result: Any) -> None:
 
 
 def record_failure(sessions: sessionmaker, run_id: str, message: str) -> None:
+    """Mark a run failed; the message is bounded (a hostile spec can make it huge)."""
     with sessions.begin() as s:
         run = s.get(Run, run_id)
         run.status = "failed"
-        run.error = message
+        run.error = bounded_message(message)
         _finish(run)
 
 
@@ -139,16 +142,17 @@ def _finish(run: Run) -> None:
     run.duration_s = (run.finished_at - started).total_seconds()
 
 
-def get_run(sessions: sessionmaker, run_id: str) -> Run:
+def get_run(sessions: sessionmaker, run_id: str, *, prefix: bool = False) -> Run:
+    """The run with exactly this id; with `prefix` (the CLI, since ids are long) also the one run
+    whose id starts with it, as git does. The prefix is literal text, never a LIKE pattern."""
     recover_stale_runs(sessions)
     with sessions() as s:
         run = s.get(Run, run_id)
+        if run is None and prefix and run_id:
+            rows = s.scalars(select(Run).where(Run.id.startswith(run_id, autoescape=True)).limit(2)).all()
+            run = rows[0] if len(rows) == 1 else None
         if run is None:
-            # accept a unique prefix, as git does, since ids are long
-            rows = s.scalars(select(Run).where(Run.id.like(f"{run_id}%")).limit(2)).all()
-            if len(rows) == 1:
-                return rows[0]
-            raise HistoryError(f"no run with id {run_id!r} (see `phantom-report history list`)")
+            raise HistoryError(f"no run with id {bounded_message(run_id, 100)!r} (see `phantom-report history list`)")
         return run
 
 
@@ -181,7 +185,7 @@ def run_to_dict(run: Run, *, full: bool = False) -> dict:
         "started_at": _iso(run.started_at),
         "finished_at": _iso(run.finished_at),
         "duration_s": run.duration_s,
-        "error": run.error,
+        "error": bounded_message(run.error) if run.error else run.error,  # rows stored before the bound
         "formats": sorted((run.outputs or {}).keys()),
         "summary": run.summary,
     }

@@ -1,10 +1,13 @@
-"""Request body size limit as plain ASGI middleware: it checks Content-Length up front and also
-counts a chunked body as it streams, so a client cannot get round the limit by omitting the
-header."""
+"""Bounds on what one request may cost: the body size (plain ASGI middleware that checks
+Content-Length up front and also counts a chunked body as it streams, so a client cannot get round
+the limit by omitting the header), the length of error messages, and CPU-bound validation work."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 
 class BodySizeLimit:
@@ -45,3 +48,49 @@ class BodySizeLimit:
 
 class _TooLarge(Exception):
     pass
+
+
+MAX_ERROR_CHARS = 2000  # an error message stored in history or returned by the API
+
+
+def bounded_message(message: str, max_chars: int = MAX_ERROR_CHARS) -> str:
+    """`message` cut to `max_chars` (a hostile input can make an error message huge: it must not
+    fill the database, the history page or a response)."""
+    message = str(message)
+    if len(message) <= max_chars:
+        return message
+    return f"{message[:max_chars]}… [{len(message) - max_chars} more characters cut]"
+
+
+class BoundedWork:
+    """CPU-bound request work (validating a posted spec) off the event loop, at most `slots` at a
+    time and answered within `timeout_s`, so one hostile body cannot stall every other request.
+
+    A thread cannot be stopped: past the timeout the client gets an answer and the slot stays
+    taken until the thread ends, which is what keeps a flood of slow bodies bounded."""
+
+    def __init__(self, slots: int, timeout_s: float) -> None:
+        self._slots = threading.BoundedSemaphore(max(1, slots))
+        # its own threads: the event loop's default executor is shared with other work and is
+        # joined when a loop closes
+        self._threads = ThreadPoolExecutor(max(1, slots), thread_name_prefix="spec-check")
+        self.timeout_s = timeout_s
+
+    async def run(self, fn, *args):
+        from fastapi import HTTPException
+
+        if not self._slots.acquire(blocking=False):
+            raise HTTPException(503, "too many requests being validated; retry shortly", headers={"Retry-After": "2"})
+
+        def call():
+            try:
+                return fn(*args)
+            finally:
+                self._slots.release()
+
+        future = asyncio.get_running_loop().run_in_executor(self._threads, call)
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), self.timeout_s)
+        except asyncio.TimeoutError:
+            raise HTTPException(422, f"request: validating the spec took longer than {self.timeout_s:g} s; "
+                                     "it is too large or too deeply nested") from None

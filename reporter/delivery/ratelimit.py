@@ -1,4 +1,5 @@
-"""Per-key token buckets: `rate_per_min` requests a minute with a burst of the same size.
+"""Token buckets per API key (and, for failed authentications, per client address):
+`rate_per_min` requests a minute with a burst of the same size.
 
 Kept in the app instance (one per process); with several uvicorn worker processes each enforces
 the limit separately, which is stated in the serve docs.
@@ -19,8 +20,9 @@ class _Bucket:
 
 
 class RateLimiter:
-    def __init__(self, default_per_min: int) -> None:
+    def __init__(self, default_per_min: int, max_buckets: int = 10_000) -> None:
         self.default_per_min = default_per_min
+        self.max_buckets = max_buckets
         self._buckets: dict[str, _Bucket] = {}
         self._lock = threading.Lock()
 
@@ -31,6 +33,8 @@ class RateLimiter:
         now = time.monotonic()
         with self._lock:
             b = self._buckets.get(who)
+            if b is None and len(self._buckets) >= self.max_buckets:
+                self._forget_full(now)
             if b is None:
                 b = self._buckets[who] = _Bucket(tokens=float(rate), updated_s=now)
             b.tokens = min(float(rate), b.tokens + (now - b.updated_s) * per_s)
@@ -39,6 +43,13 @@ class RateLimiter:
                 b.tokens -= 1.0
                 return 0.0
             return (1.0 - b.tokens) / per_s
+
+
+    def _forget_full(self, now: float) -> None:
+        """Drop buckets idle for a minute: they have refilled to the burst size, so forgetting
+        them changes nothing (many client addresses must not grow the table without bound)."""
+        for who in [w for w, b in self._buckets.items() if now - b.updated_s >= 60.0]:
+            del self._buckets[who]
 
 
 def retry_after_header(wait_s: float) -> str:

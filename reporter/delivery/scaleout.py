@@ -22,6 +22,17 @@ class ExecutorHandle:
     kind: str
     client: Any = None  # the Dask client, kept to close it
 
+    def health(self) -> dict:
+        """What /healthz shows about the pool; `ok` False means runs cannot be started now."""
+        if self.client is not None:
+            status = str(getattr(self.client, "status", "unknown"))
+            return {"kind": self.kind, "ok": status == "running", "status": status}
+        own = getattr(self.executor, "health", None)
+        if own is not None:
+            return {"kind": self.kind, **own()}
+        broken = bool(getattr(self.executor, "_broken", False))
+        return {"kind": self.kind, "ok": not broken}
+
     def close(self) -> None:
         if self.client is not None:  # Dask's executor has no cancel_futures; the client owns the work
             self.executor.shutdown(wait=False)
@@ -30,7 +41,15 @@ class ExecutorHandle:
             self.executor.shutdown(wait=False, cancel_futures=True)
 
 
-def make_executor(kind: str = "local", workers: int = 2, dask_address: str | None = None) -> ExecutorHandle:
+def make_executor(kind: str = "local", workers: int = 2, dask_address: str | None = None, *,
+                  isolate: bool = False, preload: tuple[str, ...] = (),
+                  task_timeout_s: float | None = None) -> ExecutorHandle:
+    """`isolate` (local only): every task in a process of its own, so a crash fails that task alone
+    (report runs); otherwise a shared process pool (sweeps of trusted, short tasks)."""
+    if kind == "local" and isolate:
+        from .isolation import IsolatedExecutor
+
+        return ExecutorHandle(IsolatedExecutor(workers, preload=preload, task_timeout_s=task_timeout_s), "local")
     if kind == "local":
         # spawn: the service process has threads (uvicorn, scheduler); forking those is unsafe
         ctx = multiprocessing.get_context("spawn")

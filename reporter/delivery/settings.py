@@ -32,10 +32,23 @@ class DeliverySettings:
     require_auth: bool = True
     scheduler_interval_s: float = 30.0  # 0 disables the in-service scheduler loop
     max_grid_points: int = 5000
+    run_timeout_s: float = 1800.0  # a report worker running longer is stopped and the run failed
+    spec_check_timeout_s: float = 10.0  # validating a posted spec longer than this -> 422
+    spec_check_slots: int = 4  # posted specs validated at once; more wait for a 503 + Retry-After
+    # /docs, /openapi.json and /metrics without a key; `serve` opens them only on loopback addresses
+    public_docs: bool = False
+    public_metrics: bool = False
+    invalid_key_rate_per_min: int = 30  # failed authentications per client address
+    session_ttl_s: float = 12 * 3600.0  # browser login sessions
     # outbox backoff: base * 2**attempts, capped
     retry_base_s: float = 30.0
     retry_max_s: float = 3600.0
     smtp_timeout_s: float = 20.0
+
+    @property
+    def state_dir(self) -> Path:
+        """Service-owned files (last good profile snapshots) live next to the run outputs."""
+        return Path(self.reports_dir) / ".service"
 
     @classmethod
     def from_env(cls, **overrides) -> "DeliverySettings":

@@ -136,3 +136,30 @@ def test_cache_dir_from_environment(monkeypatch, tmp_path, serve):
     srv = serve(retail_route)
     get_quotes(gpus="H100-SXM", providers=["azure"], now=NOW, live_providers=azure(srv))
     assert list((tmp_path / "envcache").glob("azure-*.json"))
+
+
+def test_failed_live_fetch_is_remembered_for_a_few_minutes(serve, tmp_path):
+    """A down provider costs one wait, not one per run: the failure is cached (5 min by default)."""
+    down = serve(lambda req, s: (503, {"error": "down"}))
+    kw = dict(gpus="H100-SXM", providers=["azure"], cache_dir=tmp_path, live_providers=azure(down))
+    first = get_quotes(now=NOW, **kw)
+    asked = len(down.requests)
+    assert asked > 0 and {q.source for q in first.quotes} == {"snapshot"}
+    assert any("live prices unavailable" in w for w in first.warnings)
+    again = get_quotes(now=NOW + timedelta(minutes=2), **kw)
+    assert len(down.requests) == asked  # not asked again
+    assert {q.source for q in again.quotes} == {"snapshot"}
+    assert any(w.startswith("azure: live prices failed 120 s ago") and "not retried for another 180 s" in w
+               for w in again.warnings)
+    get_quotes(now=NOW + timedelta(minutes=6), **kw)
+    assert len(down.requests) > asked  # the failure has expired: live is tried again
+    up = serve(retail_route)
+    back = get_quotes(now=NOW + timedelta(minutes=7), **{**kw, "live_providers": azure(up)})
+    assert len(up.requests) == 0 and {q.source for q in back.quotes} == {"snapshot"}  # failed at +6 min
+    later = get_quotes(now=NOW + timedelta(minutes=12), **{**kw, "live_providers": azure(up)})
+    assert {q.source for q in later.quotes} == {"live"}
+
+
+def test_missing_credentials_are_not_remembered_as_a_failure(no_cloud_credentials, tmp_path):
+    get_quotes(gpus="H100-SXM", providers=["aws"], cache_dir=tmp_path, now=NOW)
+    assert not list(tmp_path.glob("*-live-failure.json"))

@@ -1,0 +1,207 @@
+"""An executor that runs every task in a process of its own, so one crash fails one task.
+
+A `ProcessPoolExecutor` shares its workers: when one dies (abort, segfault, the OOM killer) the
+whole pool is marked broken, every pending future fails and every later `submit` raises. Report
+runs are untrusted work, so the service runs each one in a fresh process instead. To keep runs from
+paying for Python start-up and imports, up to `workers` spare processes are started ahead of time;
+each imports the `preload` modules, then waits for exactly one task and exits after it.
+
+A task whose process dies raises `WorkerCrashed` (with the signal or exit code); one that runs past
+`task_timeout_s` is killed and raises `WorkerTimeout`; one still running at `shutdown` is stopped
+and raises `WorkerStopped`, so the caller can put it back in the queue rather than fail it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import multiprocessing
+import signal
+import threading
+from collections import deque
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from multiprocessing.connection import Connection, wait
+from typing import Any, Callable
+
+_SPAWN = multiprocessing.get_context("spawn")  # the service has threads; forking them is unsafe
+START_TIMEOUT_S = 300.0  # a worker process that cannot even start its task in this time is stuck
+
+
+class WorkerCrashed(RuntimeError):
+    """The task's process ended without a result."""
+
+
+class WorkerTimeout(WorkerCrashed):
+    """The task ran longer than the executor allows and was killed."""
+
+
+class WorkerStopped(RuntimeError):
+    """The executor shut down while the task was running; the task did not finish."""
+
+
+def describe_exit(exitcode: int | None) -> str:
+    """'killed by signal SIGABRT' / 'exited with status 3', for error messages."""
+    if exitcode is None:
+        return "did not exit"
+    if exitcode < 0:
+        try:
+            return f"killed by signal {signal.Signals(-exitcode).name}"
+        except ValueError:
+            return f"killed by signal {-exitcode}"
+    return f"exited with status {exitcode}"
+
+
+def _child_main(conn: Connection, preload: tuple[str, ...]) -> None:
+    """Body of a worker process: import, wait for one task, send its outcome, exit."""
+    # the parent owns this process's lifetime; a terminal's Ctrl-C must not fail the task
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for name in preload:
+        importlib.import_module(name)
+    try:
+        job = conn.recv()
+    except EOFError:
+        return
+    if job is None:
+        return
+    fn, args, kwargs = job
+    conn.send(("started", None))  # the time limit counts from here, not from process start-up
+    try:
+        outcome = ("ok", fn(*args, **kwargs))
+    except BaseException as exc:  # noqa: BLE001 - handed to the caller's future
+        outcome = ("err", exc)
+    try:
+        conn.send(outcome)
+    except Exception as exc:  # noqa: BLE001 - an unpicklable result or exception
+        conn.send(("err", RuntimeError(f"{type(exc).__name__}: {exc}")))
+    conn.close()
+
+
+class _Worker:
+    def __init__(self, preload: tuple[str, ...]) -> None:
+        self.conn, child = _SPAWN.Pipe()
+        self.proc = _SPAWN.Process(target=_child_main, args=(child, preload), name="phantom-report-worker")
+        self.proc.start()
+        child.close()
+
+    def stop(self) -> None:
+        if self.proc.is_alive():
+            self.proc.kill()
+        self.proc.join(5)
+        self.conn.close()
+
+
+class IsolatedExecutor(Executor):
+    """`concurrent.futures.Executor`: at most `max_workers` tasks at once, each in its own process."""
+
+    def __init__(self, max_workers: int, *, preload: tuple[str, ...] = (), task_timeout_s: float | None = None) -> None:
+        self.max_workers = max(1, int(max_workers))
+        self._preload = tuple(preload)
+        self._timeout_s = task_timeout_s
+        self._threads = ThreadPoolExecutor(self.max_workers, thread_name_prefix="isolated-run")
+        self._lock = threading.Lock()
+        self._spares: deque[_Worker] = deque()
+        self._running: set[_Worker] = set()
+        self._closing = False
+        self.crashes = 0
+        self.last_crash: str | None = None
+        self.start_error: str | None = None
+        for _ in range(self.max_workers):
+            self._add_spare()
+
+    # -- Executor API ---------------------------------------------------------------------------
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        return self._threads.submit(self._supervise, fn, args, kwargs)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        with self._lock:
+            self._closing = True
+            workers = list(self._spares) + list(self._running)
+            self._spares.clear()
+        for w in workers:  # running tasks raise WorkerStopped in their supervising thread
+            w.stop()
+        self._threads.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+    # -- health -----------------------------------------------------------------------------------
+    def health(self) -> dict:
+        with self._lock:
+            return {"workers": self.max_workers, "busy": len(self._running), "spares": len(self._spares),
+                    "crashes": self.crashes, "last_crash": self.last_crash, "start_error": self.start_error,
+                    "ok": not self._closing and self.start_error is None}
+
+    # -- internals ------------------------------------------------------------------------------
+    def _add_spare(self) -> None:
+        try:
+            worker = _Worker(self._preload)
+        except OSError as exc:  # out of processes or memory: the task will try again on use
+            self.start_error = f"cannot start a worker process: {exc}"
+            return
+        self.start_error = None
+        with self._lock:
+            if self._closing:
+                worker.stop()
+            else:
+                self._spares.append(worker)
+
+    def _take(self) -> _Worker:
+        with self._lock:
+            if self._closing:
+                raise WorkerStopped("the worker pool is shutting down")
+            while self._spares:
+                worker = self._spares.popleft()
+                if worker.proc.is_alive():
+                    self._running.add(worker)
+                    return worker
+                worker.stop()  # a spare that died while idle (killed from outside)
+        worker = _Worker(self._preload)
+        with self._lock:
+            self._running.add(worker)
+        return worker
+
+    def _supervise(self, fn: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
+        worker = self._take()
+        try:
+            worker.conn.send((fn, args, kwargs))
+            return self._outcome(worker)
+        finally:
+            with self._lock:
+                self._running.discard(worker)
+                closing = self._closing
+            worker.stop()
+            if not closing:
+                self._add_spare()
+
+    def _outcome(self, worker: _Worker) -> Any:
+        limit_s = START_TIMEOUT_S
+        kind, value = self._next_message(worker, limit_s)
+        if kind == "started":
+            limit_s = self._timeout_s
+            kind, value = self._next_message(worker, limit_s)
+        if kind == "ok":
+            return value
+        if kind == "err":
+            raise value
+        if self._closing:
+            raise WorkerStopped("the service stopped while the run was in progress")
+        if kind == "timeout":
+            worker.stop()
+            raise self._crashed(WorkerTimeout(f"worker process ran longer than {limit_s:g} s and was stopped"))
+        worker.proc.join(5)
+        raise self._crashed(WorkerCrashed(f"worker process {describe_exit(worker.proc.exitcode)}"))
+
+    @staticmethod
+    def _next_message(worker: _Worker, timeout_s: float | None) -> tuple[str, Any]:
+        """("started" | "ok" | "err", value), or ("died" | "timeout", None)."""
+        ready = wait([worker.conn, worker.proc.sentinel], timeout=timeout_s)
+        if not ready:
+            return "timeout", None
+        if worker.conn in ready or worker.conn.poll(0):
+            try:
+                return worker.conn.recv()
+            except (EOFError, OSError):
+                pass
+        return "died", None
+
+    def _crashed(self, exc: WorkerCrashed) -> WorkerCrashed:
+        with self._lock:
+            self.crashes += 1
+            self.last_crash = str(exc)
+        return exc
