@@ -269,11 +269,13 @@ def _excluded(wpts: pd.DataFrame, wrows: pd.DataFrame) -> list[dict[str, Any]]:
     if len(wrows):
         big = wrows[wrows["meets_slo"] & ~wrows["fleet_ok"]].drop_duplicates(["gpu", "precision", "batch_size"])
         for _, r in big.iterrows():
-            out.append({"config": f"{r['gpu']} {r['precision']} batch {int(r['batch_size'])}", "reason": r["fleet_reason"]})
+            out.append({"config": f"{r['gpu']} {r['precision']} batch {int(r['batch_size'])}", "reason": r["fleet_reason"],
+                        "slo_probability": _f(r.get("slo_probability")), "slo_confidence": _f(r.get("slo_confidence"))})
     priced = set(wrows["gpu"]) if len(wrows) else set()
     unpriced = sorted(set(wpts[wpts["meets_slo"]]["gpu"]) - priced)
     if unpriced:
-        out.append({"config": ", ".join(unpriced), "reason": "no price quote for these GPUs from the selected providers/regions"})
+        out.append({"config": ", ".join(unpriced), "reason": "no price quote for these GPUs from the selected providers/regions",
+                    "slo_probability": None, "slo_confidence": None})  # a group of GPUs, not one configuration
     return out
 
 

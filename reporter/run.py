@@ -29,7 +29,7 @@ CSV_COLUMNS = [
     "instance_gpus", "option", "usd_per_instance_hour", "usd_per_gpu_hour", "overhead", "price_source",
     "price_sku_ids",
     "latency_ms", "latency_ms_low", "latency_ms_high", "throughput_per_s", "ttft_ms", "tpot_ms",
-    "per_stream_tokens_per_s", "latency_ms_p95", "meets_slo", "slo_probability", "slo_confidence", "reason",
+    "per_stream_tokens_per_s", "tokens_per_request", "latency_ms_p95", "meets_slo", "slo_probability", "slo_confidence", "reason",
     "fleet_ok", "replicas", "replicas_needed", "replicas_low",
     "replicas_high", "instances", "gpus", "gpus_low", "gpus_high", "monthly_cost_usd", "monthly_cost_usd_low",
     "monthly_cost_usd_high", "unit", "unit_cost_usd", "unit_cost_usd_low", "unit_cost_usd_high",
