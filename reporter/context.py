@@ -304,7 +304,7 @@ def _decision(workloads, spec, total, total_sav, conf_pct) -> tuple[str, str]:
         s = (f"For {w['name']}, run {c['description']}: {c['monthly_cost']['text']}/month ({c['monthly_cost']['interval_text']}), "
              f"{c['unit_cost']['text']} per {c['unit']}; it meets every SLO in {c['slo_probability']['text']} of simulated outcomes "
              f"(≥ {c['slo_confidence']['text']} required).")
-        if w["baseline"] and c["savings"]["value"] and c["savings"]["value"] > 0:
+        if w["baseline"] and w["baseline"]["meets_slo"] and c["savings"]["value"] and c["savings"]["value"] > 0:
             s += (f" That saves {c['savings']['text']}/month ({c['savings_pct']['text']}; {c['savings']['interval_text']}) "
                   f"against {w['baseline']['description']}.")
         parts.append(s)
