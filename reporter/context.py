@@ -257,7 +257,7 @@ def _closest(wrows: pd.DataFrame, n: int = 5) -> list[dict[str, Any]]:
     probability, then cheapest), one per GPU, so the page says what it would take."""
     if wrows is None or not len(wrows):
         return []
-    best = wrows.sort_values(["slo_probability", "monthly_cost_usd"], ascending=[False, True]).drop_duplicates("gpu")
+    best = wrows.sort_values(["slo_probability", "latency_ms", "monthly_cost_usd"], ascending=[False, True, True]).drop_duplicates("gpu")
     return [config_view(r) for _, r in best.head(n).iterrows()]
 
 

@@ -173,5 +173,5 @@ def _what_it_takes(p: pd.Series) -> str:
     if not need:
         return "It would take relaxed SLOs, a lower slo.confidence, more GPUs per replica or faster GPUs."
     x = max(need)
-    return (f"It would take a configuration about {x:.1f}x faster at its slow bound: a lower precision "
+    return (f"It would take a configuration about {x:,.1f}x faster at its slow bound: a lower precision "
             "(fp8/int8), a smaller batch, more GPUs per replica (gpu_counts), faster GPUs, or SLOs relaxed by that factor.")
