@@ -152,16 +152,20 @@ def slo_text(w) -> str:
 
 def build(*, spec: RunSpec, kind: str, points: pd.DataFrame, rows: pd.DataFrame, recs: list[Recommendation],
           baseline: Mapping[str, int], quotes, quote_warnings, engine_info: Mapping[str, Any],
-          charts: Mapping[str, Mapping[str, Any]], chart_engine: str, generated_at: datetime) -> dict[str, Any]:
+          charts: Mapping[str, Mapping[str, Any]], chart_engine: str, generated_at: datetime,
+          decision_warnings: tuple[str, ...] | list[str] = ()) -> dict[str, Any]:
+    """``decision_warnings`` (an unmatched baseline, requested pricing nobody offers) change what
+    the numbers mean, so they are listed with the risks on the decision page and in ``warnings``."""
     conf_pct = round(spec.confidence * 100)
     by_wl: dict[str, dict[str, Recommendation]] = {}
     for r in recs:
         by_wl.setdefault(r.workload, {})[r.kind] = r
     workloads = []
-    risks: list[str] = []
+    risks: list[str] = list(decision_warnings)
     total = [0.0, 0.0, 0.0]
     total_sav = [0.0, 0.0, 0.0]
     sav_horizon = 0.0
+    counted = 0  # workloads whose savings count (a baseline that meets the SLOs)
     all_have = True
     for w in spec.workloads:
         name = w.label
@@ -203,6 +207,7 @@ def build(*, spec: RunSpec, kind: str, points: pd.DataFrame, rows: pd.DataFrame,
             # headline savings count only baselines that meet the SLOs (a config you could keep)
             if _f(c.get("savings_usd_per_month")) is not None and entry["baseline"]["meets_slo"]:
                 sav_horizon += _f(c.get("savings_over_horizon_usd")) or 0.0
+                counted += 1
                 total_sav = [total_sav[0] + c["savings_usd_per_month"], total_sav[1] + (_f(c.get("savings_usd_per_month_low")) or 0),
                              total_sav[2] + (_f(c.get("savings_usd_per_month_high")) or 0)]
             risks.extend(_row_risks(name, c, spec))
@@ -219,10 +224,11 @@ def build(*, spec: RunSpec, kind: str, points: pd.DataFrame, rows: pd.DataFrame,
         workloads.append(entry)
 
     shown = [i for w in workloads for i in w.pop("_shown", [])]
-    roi = spec_roi(total_sav[0], sav_horizon, spec)
+    roi = spec_roi(total_sav[0], sav_horizon, spec) if counted else spec_roi(float("nan"), float("nan"), spec)
     roi_view = {"migration_cost": num(roi["migration_cost_usd"], fmt.usd, unit="USD"),
                 "net_savings_over_horizon": num(roi["net_savings_over_horizon_usd"], fmt.usd, unit="USD"),
-                "payback_months": num(roi["payback_months"], lambda v: "immediate" if v == 0 else fmt.months(v), unit="months"),
+                "payback_months": num(roi["payback_months"], lambda v: "immediate" if v == 0 else (
+                    fmt.months(v) if counted else "unknown (no baseline that meets the SLOs)"), unit="months"),
                 "roi_pct": num(roi["roi_pct"], lambda v: fmt.pct(v, 0), unit="%")}
     for w in workloads:  # the spec's payback, shown beside each recommendation
         for rec in w["recommendations"]:
@@ -247,7 +253,7 @@ def build(*, spec: RunSpec, kind: str, points: pd.DataFrame, rows: pd.DataFrame,
         "workloads": workloads,
         "risks": list(dict.fromkeys(risks)),
         "methodology": _methodology(spec, quotes, quote_warnings, engine_info, rows, chart_engine, generated_at, shown),
-        "warnings": list(dict.fromkeys(quote_warnings)),
+        "warnings": list(dict.fromkeys([*quote_warnings, *decision_warnings])),
         "plotly_js": "",
     }
 

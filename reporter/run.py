@@ -173,7 +173,7 @@ def _run(spec, out_dir, formats, offline, template, clock, engine, now, static) 
     clock.stage("render")
     engine_info = _engine_info(eng)
     ctx = context_mod.build(spec=spec, kind=_kind(tpl_name), points=points, rows=rows, recs=recs, baseline=baseline,
-                            quotes=quotes, quote_warnings=list(qs.warnings) + econ_warnings, engine_info=engine_info,
+                            quotes=quotes, quote_warnings=list(qs.warnings), decision_warnings=econ_warnings, engine_info=engine_info,
                             charts=chart_ctx, chart_engine=chart_engine, generated_at=now)
     ctx["report"]["logo"] = _logo(spec)
     payload = render.payload_from_context(ctx)

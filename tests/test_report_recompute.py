@@ -156,6 +156,9 @@ def test_decision_totals_and_payback_recompute(example):
     assert (payload["decision"]["total_savings"]["value"] or 0.0) == pytest.approx(saving)
     mig = spec.roi.migration_cost_usd
     net = sum(c["savings_over_horizon"]["value"] for c in counted) - mig
+    if not counted:  # savings against nothing are unknown, not zero
+        assert payload["decision"]["net_savings_over_horizon"]["value"] is None
+        return
     assert payload["decision"]["net_savings_over_horizon"]["value"] == pytest.approx(net)
     if mig > 0 and saving > 0:  # the migration counted once for the spec, not per workload
         assert payload["decision"]["payback_months"]["value"] == pytest.approx(mig / saving)
@@ -180,3 +183,19 @@ def test_carbon_source_table_covers_every_region_the_report_shows(example):
         views = [r["config"] for r in w["recommendations"]] + w["top"] + w["detail"] + ([w["baseline"]] if w["baseline"] else [])
         for c in views:
             assert (c["provider"], c["region"]) in listed, c["description"]
+
+
+def test_unmatched_baseline_is_a_visible_warning_and_saves_nothing(tmp_path):
+    from phantom_report.reporter.spec import parse_spec
+
+    spec = parse_spec("model: resnet-50\ngpus: [L4, T4]\ndemand: {requests_per_month: 50_000_000}\n"
+                      "pricing: {offline: true, reserved: [3y]}\n"
+                      "roi: {baseline: {gpu: H100-SXM, provider: aws}, migration_cost_usd: 5000}\n")
+    r = run_report(spec, out_dir=tmp_path, formats=["json", "md"], offline=True)
+    risks = r.payload["risks"]
+    assert any(x.startswith("roi.baseline (H100-SXM aws on-demand) matches no priced configuration of resnet-50") for x in risks)
+    assert any(x.startswith("reserved-3y pricing was requested") for x in risks)
+    w = r.payload["workloads"][0]
+    assert w["baseline"] is None and w["cheapest"]["config"]["savings"]["value"] is None
+    assert "saving" not in r.headline and r.payload["decision"]["net_savings_over_horizon"]["value"] is None
+    assert "matches no priced configuration" in r.outputs["md"].read_text()
