@@ -7,8 +7,8 @@ written from the numbers.
   when demand, the prediction and spot prices move against you. Work per dollar is always measured
   at the demand, never as capacity per dollar (a fleet sized for the demand is paid in full);
 * lowest_risk: on-demand only (no preemption, no commitment), offered in the most regions, then
-  the highest probability of meeting the SLOs in bands (every config at >= 90% counts as equally
-  safe, so a huge over-provisioned fleet never wins on a 98%-vs-95% difference), then the cheapest.
+  the highest probability of meeting the SLOs in bands (every config at or above slo.confidence
+  counts as equally safe, so a huge over-provisioned fleet never wins on a 98%-vs-95% difference), then the cheapest.
 """
 
 from __future__ import annotations
@@ -52,7 +52,9 @@ def picks(df: pd.DataFrame, workload: str) -> dict[str, int]:
     }
     od = sub[sub["option"] == "on-demand"]
     if len(od):
-        od = od.assign(_band=np.where(od["_p"] >= 0.9, 1.0, od["_p"].round(1)))
+        # every config at or above the required SLO confidence counts as equally safe
+        need = od["slo_confidence"] if "slo_confidence" in od else 0.9
+        od = od.assign(_band=np.where(od["_p"] >= need, 1.0, od["_p"].round(1)))
         out["lowest_risk"] = int(od.sort_values(["availability_regions", "_band", "monthly_cost_usd"],
                                                 ascending=[False, False, True]).index[0])
     return out

@@ -199,3 +199,20 @@ def test_unmatched_baseline_is_a_visible_warning_and_saves_nothing(tmp_path):
     assert w["baseline"] is None and w["cheapest"]["config"]["savings"]["value"] is None
     assert "saving" not in r.headline and r.payload["decision"]["net_savings_over_horizon"]["value"] is None
     assert "matches no priced configuration" in r.outputs["md"].read_text()
+
+
+def test_adding_an_unrelated_workload_leaves_a_configurations_interval_alone(tmp_path):
+    from phantom_report.reporter.spec import parse_spec
+
+    one = ("workloads:\n  - {name: vision, model: resnet-50, demand: {requests_per_month: 50_000_000, uncertainty_pct: 20}}\n"
+           "gpus: [L4, T4, A10G]\npricing: {offline: true}\n")
+    two = one.replace("workloads:\n", "workloads:\n  - {name: other, model: bert-base, demand: {requests_per_month: 9_000_000, uncertainty_pct: 30}}\n")
+    cols = ["monthly_cost_usd_low", "monthly_cost_usd_high", "gpus_low", "gpus_high", "slo_probability"]
+    frames = []
+    for i, text in enumerate((one, two)):
+        r = run_report(parse_spec(text), out_dir=tmp_path / str(i), formats=["json"], offline=True)
+        e = r.economics
+        e = e[e["workload"] == "vision"].set_index(["gpu", "precision", "batch_size", "provider", "region", "instance_type", "option"])
+        frames.append(e[cols].sort_index())
+    assert len(frames[0]) > 0 and len(frames[1]) == len(frames[0])
+    assert frames[0].equals(frames[1])
