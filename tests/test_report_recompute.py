@@ -16,7 +16,8 @@ from phantom_report.reporter.run import run_report
 from phantom_report.reporter.spec import load_spec
 
 ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES = ("quickstart", "training", "mixed")
+EXAMPLES = tuple(sorted(p.stem for p in (ROOT / "examples").glob("*.yaml")))  # every example spec
+assert {"quickstart", "training", "mixed"} <= set(EXAMPLES)
 HOURS = 730.0
 SECONDS = HOURS * 3600.0
 REL = 5e-5  # report.csv keeps 6 significant digits
