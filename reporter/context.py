@@ -260,7 +260,7 @@ def build(*, spec: RunSpec, kind: str, points: pd.DataFrame, rows: pd.DataFrame,
 
 def _closest(wrows: pd.DataFrame, n: int = 5) -> list[dict[str, Any]]:
     """When nothing meets the SLOs: the priced configurations that come closest (highest SLO
-    probability, then cheapest), one per GPU, so the page says what it would take."""
+    probability, then fastest, then cheapest), one per GPU, so the page says what it would take."""
     if wrows is None or not len(wrows):
         return []
     best = wrows.sort_values(["slo_probability", "latency_ms", "monthly_cost_usd"], ascending=[False, True, True]).drop_duplicates("gpu")
