@@ -15,7 +15,7 @@ from typing import Any, Callable, Mapping
 import pandas as pd
 
 from phantom_report.reporter import fmt
-from phantom_report.reporter.economics import HOURS_PER_MONTH, as_arrays, evaluate
+from phantom_report.reporter.economics import HOURS_PER_MONTH, as_arrays, evaluate, spec_roi
 from phantom_report.reporter.recommend import TITLES, Recommendation, describe, nothing_meets  # noqa: F401 (describe re-exported for charts)
 from phantom_report.reporter.spec import RunSpec
 
@@ -70,6 +70,9 @@ def config_view(r: pd.Series) -> dict[str, Any]:
         "throughput_per_replica": num(r["throughput_per_s"], fmt.num, r.get("throughput_per_s_low"), r.get("throughput_per_s_high"), "samples/s"),
         "run_hours": num(r.get("run_hours"), fmt.num, r.get("run_hours_low"), r.get("run_hours_high"), "hours"),
         "slo_probability": num(r["slo_probability"] * 100, lambda v: fmt.pct(v, 0), unit="%"),
+        "slo_confidence": num(_f(r.get("slo_confidence")) and r["slo_confidence"] * 100, lambda v: fmt.pct(v, 0), unit="%"),
+        "meets_slo": bool(r["meets_slo"] and r.get("fleet_ok", True)),
+        "reason": r.get("reason") or r.get("fleet_reason") or "",
         "units_per_usd": num(r["units_per_usd"], fmt.num, unit=r["units_per_usd_label"]),
         "energy": num(r["energy_kwh_per_month"], fmt.num, r.get("energy_kwh_per_month_low"), r.get("energy_kwh_per_month_high"), "kWh/month"),
         "carbon": num(r["carbon_kgco2e_per_month"], fmt.num, r.get("carbon_kgco2e_per_month_low"), r.get("carbon_kgco2e_per_month_high"), "kgCO2e/month"),
@@ -77,11 +80,13 @@ def config_view(r: pd.Series) -> dict[str, Any]:
         "savings": num(r.get("savings_usd_per_month"), fmt.usd, r.get("savings_usd_per_month_low"), r.get("savings_usd_per_month_high"), "USD/month"),
         "savings_pct": num(r.get("savings_pct"), lambda v: fmt.pct(v, 0), unit="%"),
         "savings_over_horizon": num(r.get("savings_over_horizon_usd"), fmt.usd, unit="USD"),
-        "payback_months": num(r.get("payback_months"), lambda v: "immediate" if v == 0 else fmt.months(v), unit="months"),
-        "roi_pct": num(r.get("roi_pct"), lambda v: fmt.pct(v, 0), unit="%"),
+        # one-off costs belong to the spec: payback and ROI are set on the recommendations (spec_roi)
+        "payback_months": num(None, lambda v: "see the decision", unit="months"),
+        "roi_pct": num(None, lambda v: "see the decision", unit="%"),
         "purchase": num(r.get("purchase_usd"), fmt.usd, unit="USD"),
         "owned_monthly": num(r.get("owned_usd_per_month"), fmt.usd, unit="USD/month"),
-        "buy_breakeven_months": num(r.get("buy_breakeven_months"), fmt.months, unit="months"),
+        "buy_breakeven_months": num(r.get("buy_breakeven_months"), lambda v: fmt.months(v) if v is not None else (r.get("buy_breakeven_text") or "never"), unit="months"),
+        "owned_gpus": num(r.get("owned_gpus"), fmt.num, unit="GPUs"),
         "memory_gb_per_gpu": num(r["memory_gb"], fmt.num, unit="GB"),
         "bound": r.get("bound", ""),
         "availability_regions": int(r["availability_regions"]),
@@ -147,15 +152,20 @@ def slo_text(w) -> str:
 
 def build(*, spec: RunSpec, kind: str, points: pd.DataFrame, rows: pd.DataFrame, recs: list[Recommendation],
           baseline: Mapping[str, int], quotes, quote_warnings, engine_info: Mapping[str, Any],
-          charts: Mapping[str, Mapping[str, Any]], chart_engine: str, generated_at: datetime) -> dict[str, Any]:
+          charts: Mapping[str, Mapping[str, Any]], chart_engine: str, generated_at: datetime,
+          decision_warnings: tuple[str, ...] | list[str] = ()) -> dict[str, Any]:
+    """``decision_warnings`` (an unmatched baseline, requested pricing nobody offers) change what
+    the numbers mean, so they are listed with the risks on the decision page and in ``warnings``."""
     conf_pct = round(spec.confidence * 100)
     by_wl: dict[str, dict[str, Recommendation]] = {}
     for r in recs:
         by_wl.setdefault(r.workload, {})[r.kind] = r
     workloads = []
-    risks: list[str] = []
+    risks: list[str] = list(decision_warnings)
     total = [0.0, 0.0, 0.0]
     total_sav = [0.0, 0.0, 0.0]
+    sav_horizon = 0.0
+    counted = 0  # workloads whose savings count (a baseline that meets the SLOs)
     all_have = True
     for w in spec.workloads:
         name = w.label
@@ -170,7 +180,7 @@ def build(*, spec: RunSpec, kind: str, points: pd.DataFrame, rows: pd.DataFrame,
             "cheapest": None, "baseline": None, "top": [], "detail": [], "excluded": excluded[:EXCLUDED_ROWS],
             "excluded_count": len(excluded), "evaluated_count": int(len(wpts)), "priced_count": int(len(wrows)),
             "charts": {k.split(":", 1)[1]: v for k, v in charts.items() if k.startswith(name + ":")},
-            "sensitivity": None, "status": "ok", "message": "",
+            "sensitivity": None, "status": "ok", "message": "", "closest": [],
         }
         if name in baseline:
             b = rows.loc[baseline[name]]
@@ -180,7 +190,8 @@ def build(*, spec: RunSpec, kind: str, points: pd.DataFrame, rows: pd.DataFrame,
         if not wrecs:
             all_have = False
             entry["status"] = "no-config"
-            entry["message"] = nothing_meets(points, name)
+            entry["message"] = nothing_meets(points, name, rows)
+            entry["closest"] = _closest(wrows)
             risks.append(entry["message"])
         for kind_ in ("cheapest", "best_value", "lowest_risk"):
             if kind_ in wrecs:
@@ -193,7 +204,10 @@ def build(*, spec: RunSpec, kind: str, points: pd.DataFrame, rows: pd.DataFrame,
             c = rows.loc[wrecs["cheapest"].row]
             entry["sensitivity"] = sensitivity(c)
             total = [total[0] + c["monthly_cost_usd"], total[1] + c["monthly_cost_usd_low"], total[2] + c["monthly_cost_usd_high"]]
-            if _f(c.get("savings_usd_per_month")) is not None:
+            # headline savings count only baselines that meet the SLOs (a config you could keep)
+            if _f(c.get("savings_usd_per_month")) is not None and entry["baseline"]["meets_slo"]:
+                sav_horizon += _f(c.get("savings_over_horizon_usd")) or 0.0
+                counted += 1
                 total_sav = [total_sav[0] + c["savings_usd_per_month"], total_sav[1] + (_f(c.get("savings_usd_per_month_low")) or 0),
                              total_sav[2] + (_f(c.get("savings_usd_per_month_high")) or 0)]
             risks.extend(_row_risks(name, c, spec))
@@ -203,10 +217,23 @@ def build(*, spec: RunSpec, kind: str, points: pd.DataFrame, rows: pd.DataFrame,
             entry["top"] = [config_view(r) for _, r in best_per_gpu.head(TOP_ROWS).iterrows()]
             detail = elig.sort_values("monthly_cost_usd").drop_duplicates(["gpu", "precision", "batch_size", "option"])
             entry["detail"] = [config_view(r) for _, r in detail.head(DETAIL_ROWS).iterrows()]
-            entry["_shown"] = list(best_per_gpu.head(TOP_ROWS).index) + [wrecs[k].row for k in wrecs]
+            entry["_shown"] = (list(best_per_gpu.head(TOP_ROWS).index) + list(detail.head(DETAIL_ROWS).index)
+                               + [wrecs[k].row for k in wrecs])
+        if name in baseline:  # the carbon source table covers every row the report shows
+            entry.setdefault("_shown", []).append(baseline[name])
         workloads.append(entry)
 
     shown = [i for w in workloads for i in w.pop("_shown", [])]
+    roi = spec_roi(total_sav[0], sav_horizon, spec) if counted else spec_roi(float("nan"), float("nan"), spec)
+    roi_view = {"migration_cost": num(roi["migration_cost_usd"], fmt.usd, unit="USD"),
+                "net_savings_over_horizon": num(roi["net_savings_over_horizon_usd"], fmt.usd, unit="USD"),
+                "payback_months": num(roi["payback_months"], lambda v: "immediate" if v == 0 else (
+                    fmt.months(v) if counted else "unknown (no baseline that meets the SLOs)"), unit="months"),
+                "roi_pct": num(roi["roi_pct"], lambda v: fmt.pct(v, 0), unit="%")}
+    for w in workloads:  # the spec's payback, shown beside each recommendation
+        for rec in w["recommendations"]:
+            rec["config"]["payback_months"] = roi_view["payback_months"]
+            rec["config"]["roi_pct"] = roi_view["roi_pct"]
     headline, summary = _decision(workloads, spec, total, total_sav, conf_pct)
     return {
         "report": {
@@ -221,27 +248,40 @@ def build(*, spec: RunSpec, kind: str, points: pd.DataFrame, rows: pd.DataFrame,
             "total_monthly_cost": num(total[0], fmt.usd, total[1], total[2], "USD/month") if any(w["cheapest"] for w in workloads) else num(None),
             "total_savings": num(total_sav[0], fmt.usd, total_sav[1], total_sav[2], "USD/month") if any(w["cheapest"] for w in workloads) else num(None),
             "horizon_months": spec.roi.horizon_months,
+            **roi_view,
         },
         "workloads": workloads,
         "risks": list(dict.fromkeys(risks)),
         "methodology": _methodology(spec, quotes, quote_warnings, engine_info, rows, chart_engine, generated_at, shown),
-        "warnings": list(dict.fromkeys(quote_warnings)),
+        "warnings": list(dict.fromkeys([*quote_warnings, *decision_warnings])),
         "plotly_js": "",
     }
+
+
+def _closest(wrows: pd.DataFrame, n: int = 5) -> list[dict[str, Any]]:
+    """When nothing meets the SLOs: the priced configurations that come closest (highest SLO
+    probability, then fastest, then cheapest), one per GPU, so the page says what it would take."""
+    if wrows is None or not len(wrows):
+        return []
+    best = wrows.sort_values(["slo_probability", "latency_ms", "monthly_cost_usd"], ascending=[False, True, True]).drop_duplicates("gpu")
+    return [config_view(r) for _, r in best.head(n).iterrows()]
 
 
 def _excluded(wpts: pd.DataFrame, wrows: pd.DataFrame) -> list[dict[str, Any]]:
     out = []
     for _, p in wpts[~wpts["meets_slo"]].sort_values(["gpu", "precision", "batch_size"]).iterrows():
-        out.append({"config": f"{p['gpu']} {p['precision']} batch {int(p['batch_size'])} on {int(p['gpu_count'])} GPU(s)", "reason": p["reason"]})
+        out.append({"config": f"{p['gpu']} {p['precision']} batch {int(p['batch_size'])} on {int(p['gpu_count'])} GPU(s)", "reason": p["reason"],
+                    "slo_probability": _f(p.get("slo_probability")), "slo_confidence": _f(p.get("slo_confidence"))})
     if len(wrows):
         big = wrows[wrows["meets_slo"] & ~wrows["fleet_ok"]].drop_duplicates(["gpu", "precision", "batch_size"])
         for _, r in big.iterrows():
-            out.append({"config": f"{r['gpu']} {r['precision']} batch {int(r['batch_size'])}", "reason": r["fleet_reason"]})
+            out.append({"config": f"{r['gpu']} {r['precision']} batch {int(r['batch_size'])}", "reason": r["fleet_reason"],
+                        "slo_probability": _f(r.get("slo_probability")), "slo_confidence": _f(r.get("slo_confidence"))})
     priced = set(wrows["gpu"]) if len(wrows) else set()
     unpriced = sorted(set(wpts[wpts["meets_slo"]]["gpu"]) - priced)
     if unpriced:
-        out.append({"config": ", ".join(unpriced), "reason": "no price quote for these GPUs from the selected providers/regions"})
+        out.append({"config": ", ".join(unpriced), "reason": "no price quote for these GPUs from the selected providers/regions",
+                    "slo_probability": None, "slo_confidence": None})  # a group of GPUs, not one configuration
     return out
 
 
@@ -267,8 +307,10 @@ def _decision(workloads, spec, total, total_sav, conf_pct) -> tuple[str, str]:
     parts = []
     for w in served:
         c = w["cheapest"]["config"]
-        s = f"For {w['name']}, run {c['description']}: {c['monthly_cost']['text']}/month ({c['monthly_cost']['interval_text']}), {c['unit_cost']['text']} per {c['unit']}."
-        if w["baseline"] and c["savings"]["value"] and c["savings"]["value"] > 0:
+        s = (f"For {w['name']}, run {c['description']}: {c['monthly_cost']['text']}/month ({c['monthly_cost']['interval_text']}), "
+             f"{c['unit_cost']['text']} per {c['unit']}; it meets every SLO in {c['slo_probability']['text']} of simulated outcomes "
+             f"(≥ {c['slo_confidence']['text']} required).")
+        if w["baseline"] and w["baseline"]["meets_slo"] and c["savings"]["value"] and c["savings"]["value"] > 0:
             s += (f" That saves {c['savings']['text']}/month ({c['savings_pct']['text']}; {c['savings']['interval_text']}) "
                   f"against {w['baseline']['description']}.")
         parts.append(s)
@@ -323,20 +365,25 @@ def _methodology(spec, quotes, quote_warnings, engine_info, rows, chart_engine, 
             "A replica runs on GPUs of one instance (tensor parallel inside a node); instances are rented whole.",
             f"Spot costs include a {spec.pricing.spot_interruption_overhead:.0%} interruption overhead (extra GPU time for restarts, checkpoints and lost work).",
             "Reserved prices assume the commitment is used all month; training on reserved capacity pays 730 h/month.",
-            "Training fleets scale data-parallel linearly up to the deadline; communication overhead beyond the engine's estimate is not modelled.",
+            "Training fleets scale data-parallel linearly up to the deadline and use every GPU of the instances they rent; spot interruption overhead lengthens the run and must fit in the deadline; communication overhead beyond the engine's estimate is not modelled.",
+            f"A configuration meets the SLOs only when its 95th-percentile latency is within a p95 SLO and it meets every SLO in at least the required share of simulated outcomes (slo.confidence, default 90%).",
+            "A reservation longer than the horizon is costed for its whole term (the remaining commitment counts); one-off costs (migration) are counted once for the spec.",
             "Energy is GPU board energy of the work done (engine energy per sample) times the provider's PUE; CPUs, memory, networking and idle time are excluded.",
-            f"Buy-vs-rent: purchase at the GPU profile's launch price (or the spec's), power at ${spec.roi.power_cost_usd_per_kwh:g}/kWh with PUE {spec.roi.onprem_pue:g}, hosting ${spec.roi.hosting_usd_per_gpu_month:g}/GPU/month; no resale value, financing or staff.",
+            f"Buy-vs-rent: buy the GPUs the demand needs (replicas needed × GPUs per replica) at the GPU profile's launch price (or the spec's), power for the work done at ${spec.roi.power_cost_usd_per_kwh:g}/kWh with PUE {spec.roi.onprem_pue:g}, hosting ${spec.roi.hosting_usd_per_gpu_month:g}/GPU/month; no resale value, financing or staff.",
             "Prices are list prices in USD without taxes, egress, storage or support plans.",
             ("Savings are measured against the spec's baseline (roi.baseline)." if spec.roi.baseline else
              "Without roi.baseline, savings are measured against the cheapest on-demand configuration that meets the SLOs."),
+            "Headline savings count only workloads whose baseline meets the SLOs itself.",
         ],
         "formulas": [
             "replicas = ceil(peak requests/s ÷ (throughput per replica × target utilisation))",
             "instances = ceil(replicas ÷ replicas per instance); GPUs = instances × GPUs per instance",
             "monthly cost = instances × $/instance-hour × 730 h × (1 + spot overhead if spot)",
             "cost per 1M tokens = monthly cost ÷ generated tokens per month × 10⁶; per 1k inferences = monthly cost ÷ requests × 10³",
-            "training: run hours = samples per run ÷ (throughput × replicas) ÷ 3600; cost per run = instances × $/h × run hours",
-            "savings = baseline monthly cost − monthly cost; payback = migration cost ÷ monthly savings",
+            "training: replicas = GPUs of the instances needed for the deadline ÷ GPUs per replica; run hours = samples per run ÷ (throughput × replicas) ÷ 3600 × (1 + spot overhead if spot) ≤ deadline; cost per run = instances × $/h × run hours",
+            "best value = units delivered at the stated demand ÷ upper bound of the monthly cost",
+            "savings = baseline monthly cost − monthly cost; savings over the horizon = baseline × horizon − monthly cost × max(horizon, commitment term)",
+            "payback = migration cost (once per spec) ÷ summed monthly savings of the recommendations",
             "buy-vs-rent break-even = purchase price ÷ (monthly rent − monthly power and hosting)",
             "carbon = energy (kWh) × regional grid intensity (kgCO2e/kWh)",
         ],

@@ -18,6 +18,7 @@ Formulas (also printed in the report's methodology appendix):
 from __future__ import annotations
 
 import math
+from statistics import NormalDist
 from typing import Mapping
 
 import numpy as np
@@ -62,6 +63,10 @@ def point_frame(pred: pd.DataFrame, spec: RunSpec) -> pd.DataFrame:
     for k, v in cols.items():
         df[k] = v
     df["unit"] = np.where(df["is_training"], "training run", np.where(df["is_llm"], "1M tokens", "1k inferences"))
+    # a "p95 latency" SLO is a percentile: compare it with the prediction's own 95th percentile
+    df["latency_ms_p95"] = latency_percentile_ms(df, 0.95, spec.confidence)
+    for key in ("p95_latency_ms", "max_ttft_ms", "min_tokens_per_s"):  # the limits, for "what it would take"
+        df[f"slo_{key}"] = df["workload"].map({w.label: getattr(w.slo, key) for w in spec.workloads}).astype(float)
     verdicts = [_verdict(wl[r["workload"]], r) for _, r in df.iterrows()]
     df["meets_slo"] = [v[0] for v in verdicts]
     df["reason"] = [v[1] for v in verdicts]
@@ -106,8 +111,9 @@ def _verdict(w: Workload, r: pd.Series) -> tuple[bool, str]:
         return False, "demand is in tokens but this model reports no token rate"
     s = w.slo
     misses = []
-    if s.p95_latency_ms and r["latency_ms"] > s.p95_latency_ms:
-        misses.append(f"latency {r['latency_ms']:,.0f} ms > p95 SLO {s.p95_latency_ms:,.0f} ms")
+    if s.p95_latency_ms and r["latency_ms_p95"] > s.p95_latency_ms:
+        misses.append(f"95th-percentile latency {r['latency_ms_p95']:,.0f} ms (central {r['latency_ms']:,.0f} ms) "
+                      f"> p95 SLO {s.p95_latency_ms:,.0f} ms")
     if s.max_ttft_ms:
         if not r["is_llm"]:
             misses.append("max_ttft_ms applies to LLM inference only")
@@ -121,6 +127,19 @@ def _verdict(w: Workload, r: pd.Series) -> tuple[bool, str]:
     if misses:
         return False, "; ".join(misses)
     return True, ""
+
+
+def latency_percentile_ms(df: pd.DataFrame, q: float, confidence: float) -> np.ndarray:
+    """The ``q`` quantile of each point's predicted latency: the engine's interval
+    latency_ms_low/high at ``confidence`` read as a split log-normal (the distribution the Monte
+    Carlo samples, see ``montecarlo.latency_scale``)."""
+    nd = NormalDist()
+    z_conf, z_q = nd.inv_cdf(0.5 + confidence / 2.0), nd.inv_cdf(q)
+    lat = df["latency_ms"].to_numpy(float)
+    bound = df["latency_ms_high" if q >= 0.5 else "latency_ms_low"].to_numpy(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sigma = np.nan_to_num(np.abs(np.log(bound / lat)) / z_conf, nan=0.0)
+    return lat * np.exp(z_q * sigma)
 
 
 def slo_thresholds(w: Workload) -> dict[str, float]:
@@ -187,7 +206,10 @@ def evaluate(r: Mapping[str, np.ndarray], thr_scale=1.0, demand_scale=1.0, price
     """Fleet and cost for arrays of rows (shape (n,) or broadcast (n, samples)).
 
     ``thr_scale`` multiplies throughput (a slower sample is < 1), ``demand_scale`` the demand,
-    ``price_scale`` the hourly price."""
+    ``price_scale`` the hourly price. Training uses every GPU it rents: the replicas needed for the
+    deadline are rounded up to whole instances and all replicas of those instances work, so the
+    cost of a run is $/replica-hour x replica-hours and never falls when the GPU is slower. The
+    spot overhead is extra GPU time, so a spot run must finish its longer hours in the window."""
     train = r["is_training"]
     # the branches are computed only when some row needs them (Monte Carlo calls this on
     # rows x samples arrays, where skipping a branch halves the work)
@@ -195,24 +217,27 @@ def evaluate(r: Mapping[str, np.ndarray], thr_scale=1.0, demand_scale=1.0, price
     nan = np.nan
     with np.errstate(divide="ignore", invalid="ignore"):
         thr = r["throughput_per_s"] * thr_scale
-        price = r["usd_per_instance_hour"] * price_scale * r["overhead"]
+        raw_price = r["usd_per_instance_hour"] * price_scale
         inf_replicas = nan
         if not all_train:
             peak = r["peak_requests_per_s"] * demand_scale
-            inf_replicas = np.ceil(peak / (thr * r["target_utilization"]))
-        single_hours = tr_replicas = nan
+            inf_replicas = np.maximum(np.ceil(peak / (thr * r["target_utilization"])), 1.0)
+        gpu_hours = tr_needed = tr_replicas = nan
         if any_train:
-            single_hours = r["samples_per_run"] * demand_scale / thr / 3600.0
-            tr_replicas = np.maximum(np.ceil(single_hours / r["window_hours"]), 1.0)
+            # replica-hours of one run, interruption overhead included (it is lost GPU time)
+            gpu_hours = r["samples_per_run"] * demand_scale / thr / 3600.0 * r["overhead"]
+            tr_needed = np.maximum(np.ceil(gpu_hours / r["window_hours"]), 1.0)
+            tr_replicas = np.ceil(tr_needed / r["replicas_per_instance"]) * r["replicas_per_instance"]
         replicas = tr_replicas if all_train else (np.where(train, tr_replicas, inf_replicas) if any_train else inf_replicas)
-        replicas = np.maximum(replicas, 1.0)
+        needed = tr_needed if all_train else (np.where(train, tr_needed, inf_replicas) if any_train else inf_replicas)
         instances = np.ceil(replicas / r["replicas_per_instance"])
         gpus = instances * r["instance_gpus"]
-        always_on = instances * price * HOURS_PER_MONTH
+        # inference pays the overhead as price (a spot fleet keeps spare capacity all month)
+        always_on = instances * raw_price * np.where(train, 1.0, r["overhead"]) * HOURS_PER_MONTH
         if any_train:
-            run_hours = np.where(train, single_hours / replicas, HOURS_PER_MONTH)
-            monthly = np.where(train & ~r["is_reserved"], instances * price * run_hours * r["runs_per_month"], always_on)
-            run_hours = np.where(train, run_hours, nan)
+            run_hours = np.where(train, gpu_hours / replicas, nan)
+            per_run = instances * raw_price * run_hours
+            monthly = np.where(train & ~r["is_reserved"], per_run * r["runs_per_month"], always_on)
         else:
             run_hours = np.full(np.shape(always_on), nan)
             monthly = always_on
@@ -228,7 +253,7 @@ def evaluate(r: Mapping[str, np.ndarray], thr_scale=1.0, demand_scale=1.0, price
     return {
         "replicas": replicas, "instances": instances, "gpus": gpus, "monthly_cost_usd": monthly,
         "unit_cost_usd": unit_cost, "run_hours": run_hours,
-        "energy_kwh_per_month": energy, "carbon_kgco2e_per_month": co2,
+        "energy_kwh_per_month": energy, "carbon_kgco2e_per_month": co2, "replicas_needed": needed,
     }
 
 
@@ -249,10 +274,13 @@ def as_arrays(rows: pd.DataFrame, extra_dim: bool = False) -> dict[str, np.ndarr
 
 
 def cost_rows(rows: pd.DataFrame, spec: RunSpec, purchase_price_usd_per_gpu: Mapping[str, float]) -> pd.DataFrame:
-    """Point-estimate economics. Adds the EVAL_COLUMNS plus cost_per_1m_tokens_usd,
-    cost_per_1k_inferences_usd, cost_per_training_run_usd, units_per_usd (samples or tokens per
-    dollar at target utilisation), fleet_ok/fleet_reason (max_gpus), and the buy-vs-rent columns
-    purchase_usd, owned_usd_per_month, buy_breakeven_months (NaN: renting stays cheaper)."""
+    """Point-estimate economics. Adds the EVAL_COLUMNS plus replicas_needed, cost_per_1m_tokens_usd,
+    cost_per_1k_inferences_usd, cost_per_training_run_usd, units_per_usd (tokens, inferences or
+    training samples delivered at the stated demand per dollar of the monthly cost),
+    fleet_ok/fleet_reason (max_gpus), and the buy-vs-rent columns owned_gpus (the GPUs the demand
+    needs, not the rented instances), purchase_usd (NaN when no purchase price is known),
+    owned_usd_per_month (power for the work done, at the on-prem PUE, plus hosting) and
+    buy_breakeven_months (NaN: unknown price, or renting stays cheaper; see buy_breakeven_text)."""
     if rows.empty:
         return rows
     df = rows.copy()
@@ -262,24 +290,54 @@ def cost_rows(rows: pd.DataFrame, spec: RunSpec, purchase_price_usd_per_gpu: Map
     df["cost_per_1m_tokens_usd"] = np.where(df["is_llm"], df["unit_cost_usd"], np.nan)
     df["cost_per_1k_inferences_usd"] = np.where(~df["is_training"], df["monthly_cost_usd"] / df["requests_per_month"] * 1e3, np.nan)
     df["cost_per_training_run_usd"] = np.where(df["is_training"], df["unit_cost_usd"], np.nan)
-    replica_usd_per_hour = df["usd_per_instance_hour"] * df["overhead"] / df["replicas_per_instance"]
-    per_replica = df["throughput_per_s"] * np.where(df["is_llm"], df["tokens_per_request"], 1.0)
-    df["units_per_usd"] = per_replica * df["target_utilization"] * 3600.0 / replica_usd_per_hour
+    delivered = np.where(df["is_training"], df["samples_per_run"] * df["runs_per_month"],
+                         np.where(df["is_llm"], df["tokens_per_month"], df["requests_per_month"]))
+    df["units_per_usd"] = delivered / df["monthly_cost_usd"]
     df["units_per_usd_label"] = np.where(df["is_llm"], "tokens per $", np.where(df["is_training"], "samples per $", "inferences per $"))
     max_gpus = {w.label: w.slo.max_gpus for w in spec.workloads}
     limit = df["workload"].map(max_gpus).astype(float)
     df["fleet_ok"] = limit.isna() | (df["gpus"] <= limit)
     df["fleet_reason"] = np.where(df["fleet_ok"], "", "needs " + df["gpus"].astype(int).astype(str) + " GPUs > max_gpus " + limit.fillna(0).astype(int).astype(str))
+    return _buy_vs_rent(df, spec, purchase_price_usd_per_gpu)
+
+
+def _buy_vs_rent(df: pd.DataFrame, spec: RunSpec, purchase_price_usd_per_gpu: Mapping[str, float]) -> pd.DataFrame:
+    """Owning the GPUs the demand needs (replicas needed x GPUs per replica): purchase, power for
+    the work they do (board energy / provider PUE x on-prem PUE) and hosting per GPU."""
     roi = spec.roi
-    price_per_gpu = df["gpu"].map(lambda g: roi.purchase_price_usd_per_gpu or purchase_price_usd_per_gpu.get(g, np.nan))
-    df["purchase_usd"] = df["gpus"] * price_per_gpu
-    power_kw = df["power_w"].fillna(0) / 1000.0
-    df["owned_usd_per_month"] = df["gpus"] * (
-        power_kw * HOURS_PER_MONTH * roi.onprem_pue * roi.power_cost_usd_per_kwh + roi.hosting_usd_per_gpu_month
-    )
+    price_per_gpu = df["gpu"].map(lambda g: roi.purchase_price_usd_per_gpu or purchase_price_usd_per_gpu.get(g, np.nan)).astype(float)
+    df["owned_gpus"] = df["replicas_needed"] * df["gpu_count"]
+    df["purchase_usd"] = df["owned_gpus"] * price_per_gpu
+    owned_kwh = df["energy_kwh_per_month"] / df["pue"] * roi.onprem_pue
+    df["owned_usd_per_month"] = owned_kwh * roi.power_cost_usd_per_kwh + df["owned_gpus"] * roi.hosting_usd_per_gpu_month
     saving = df["monthly_cost_usd"] - df["owned_usd_per_month"]
-    df["buy_breakeven_months"] = np.where(saving > 0, df["purchase_usd"] / saving, np.nan)
+    known = df["purchase_usd"].notna() & np.isfinite(df["purchase_usd"])
+    df["buy_breakeven_months"] = np.where(known & (saving > 0), df["purchase_usd"] / saving, np.nan)
+    df["buy_breakeven_text"] = np.where(~known, "unknown (no purchase price)",
+                                        np.where(saving > 0, "", "never (renting stays cheaper)"))
     return df
+
+
+def apply_slo_confidence(points: pd.DataFrame, rows: pd.DataFrame, spec: RunSpec) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Exclude configurations whose probability of meeting every SLO (``slo_probability``, from the
+    simulated prediction intervals) is below the workload's ``slo.confidence``; both frames gain
+    ``slo_confidence`` and the excluded ones say by how much they miss."""
+    conf = {w.label: w.slo.confidence for w in spec.workloads}
+    out = []
+    for df in (points, rows):
+        if df.empty:
+            out.append(df)
+            continue
+        df = df.copy()
+        df["slo_confidence"] = df["workload"].map(conf).astype(float)
+        low = df["meets_slo"].astype(bool) & (df["slo_probability"] < df["slo_confidence"])
+        df.loc[low, "reason"] = [f"meets the SLOs in {p:.0%} of outcomes < {c:.0%} required"
+                                 for p, c in zip(df.loc[low, "slo_probability"], df.loc[low, "slo_confidence"])]
+        df.loc[low, "meets_slo"] = False
+        if "status" in df:
+            df.loc[low, "status"] = "excluded"
+        out.append(df)
+    return out[0], out[1]
 
 
 # ---------------------------------------------------------------------------- baseline / ROI
@@ -291,41 +349,88 @@ def cheapest_on_demand(df: pd.DataFrame) -> dict[str, int]:
     return {w: int(g["monthly_cost_usd"].idxmin()) for w, g in ok.groupby("workload")}
 
 
-def pick_baseline(df: pd.DataFrame, spec: RunSpec, default: Mapping[str, int]) -> dict[str, int]:
-    """workload -> row index of the baseline: the spec's baseline (cheapest matching row, preferring
-    rows that meet the SLOs), else ``default`` (the cheapest on-demand config meeting the SLOs)."""
+def pick_baseline(df: pd.DataFrame, spec: RunSpec, default: Mapping[str, int]) -> tuple[dict[str, int], list[str]]:
+    """(workload -> row index of the baseline, warnings). The spec's baseline is the cheapest
+    matching row, preferring rows that meet the SLOs; without roi.baseline it is ``default`` (the
+    cheapest on-demand config meeting the SLOs). A roi.baseline that matches no priced row of a
+    workload is never replaced silently: that workload gets no baseline and a warning."""
     b = spec.roi.baseline
     out: dict[str, int] = {}
+    warnings: list[str] = []
     for w in spec.workloads:
         sub = df[df["workload"] == w.label]
-        if b is not None:
-            m = sub[(sub["gpu"] == b.gpu) & (sub["option"] == b.option)]
-            if b.provider:
-                m = m[m["provider"] == b.provider]
-            if b.region:
-                m = m[m["region"] == b.region]
-            if len(m):
-                # prefer a baseline config that itself meets the SLOs (what you could keep running)
-                ok = m[m["meets_slo"] & m["fleet_ok"]]
-                out[w.label] = int((ok if len(ok) else m)["monthly_cost_usd"].idxmin())
-                continue
-        if w.label in default:
-            out[w.label] = default[w.label]
-    return out
+        if b is None:
+            if w.label in default:
+                out[w.label] = default[w.label]
+            continue
+        m = sub[(sub["gpu"] == b.gpu) & (sub["option"] == b.option)]
+        if b.provider:
+            m = m[m["provider"] == b.provider]
+        if b.region:
+            m = m[m["region"] == b.region]
+        if len(m):
+            # prefer a baseline config that itself meets the SLOs (what you could keep running)
+            ok = m[m["meets_slo"] & m["fleet_ok"]]
+            out[w.label] = int((ok if len(ok) else m)["monthly_cost_usd"].idxmin())
+            continue
+        what = " ".join(x for x in (b.gpu, b.provider or "", b.region or "", b.option) if x)
+        warnings.append(f"roi.baseline ({what}) matches no priced configuration of {w.label} "
+                        "(GPU not in `gpus`, no quote for that provider/region/option, or the model does not fit); "
+                        f"no savings are shown for {w.label}.")
+    return out, warnings
+
+
+def term_months(option: str) -> int:
+    """Months a pricing option commits to (0 for on-demand and spot)."""
+    return {"reserved-1y": 12, "reserved-3y": 36}.get(option, 0)
 
 
 def add_roi(df: pd.DataFrame, baseline: Mapping[str, int], spec: RunSpec) -> pd.DataFrame:
-    """savings_usd_per_month / savings_pct against the workload's baseline, savings over the horizon,
-    payback_months (migration cost / monthly saving) and roi_pct (NaN without a migration cost)."""
+    """savings_usd_per_month / savings_pct against the workload's baseline; commitment_months and
+    cost_over_horizon_usd (a reservation longer than the horizon is paid for its whole term);
+    savings_over_horizon_usd = baseline cost over the horizon - cost_over_horizon_usd. One-off
+    costs (migration) belong to the spec, not to a row: see ``spec_roi``."""
     out = df.copy()
     base_cost = out["workload"].map({w: out.at[i, "monthly_cost_usd"] for w, i in baseline.items()})
+    h = spec.roi.horizon_months
     out["baseline_monthly_cost_usd"] = base_cost
     out["savings_usd_per_month"] = base_cost - out["monthly_cost_usd"]
     out["savings_pct"] = out["savings_usd_per_month"] / base_cost * 100.0
-    h = spec.roi.horizon_months
+    out["commitment_months"] = out["option"].map(term_months).astype(int)
+    out["cost_over_horizon_usd"] = out["monthly_cost_usd"] * np.maximum(out["commitment_months"], h)
+    out["savings_over_horizon_usd"] = base_cost * h - out["cost_over_horizon_usd"]
+    return out
+
+
+def spec_roi(savings_usd_per_month: float, savings_over_horizon_usd: float, spec: RunSpec) -> dict[str, float]:
+    """Spec-level return: the migration cost counted once against the summed savings of the
+    recommended configurations. payback_months is NaN when nothing is saved (or nothing to repay:
+    0); roi_pct NaN without a migration cost."""
     mig = spec.roi.migration_cost_usd
-    out["savings_over_horizon_usd"] = out["savings_usd_per_month"] * h - mig
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out["payback_months"] = np.where(out["savings_usd_per_month"] > 0, mig / out["savings_usd_per_month"], np.nan)
-        out["roi_pct"] = (out["savings_usd_per_month"] * h - mig) / mig * 100.0 if mig > 0 else np.nan
+    net = savings_over_horizon_usd - mig
+    if mig <= 0:
+        payback = 0.0 if savings_usd_per_month > 0 else float("nan")
+    else:
+        payback = mig / savings_usd_per_month if savings_usd_per_month > 0 else float("nan")
+    return {"migration_cost_usd": mig, "savings_usd_per_month": savings_usd_per_month,
+            "net_savings_over_horizon_usd": net, "payback_months": payback,
+            "roi_pct": net / mig * 100.0 if mig > 0 else float("nan")}
+
+
+def pricing_warnings(qf: pd.DataFrame, gpus: list[str], spec: RunSpec) -> list[str]:
+    """Requested pricing options (reserved terms, spot) that no quote offers, per GPU."""
+    out = []
+    asked = spec.pricing.model_fields_set  # only options the spec asked for (defaults stay quiet)
+    wanted = ([f"reserved-{t}" for t in spec.pricing.reserved] if "reserved" in asked else []) + \
+        (["spot"] if spec.pricing.spot and "spot" in asked else [])
+    quoted = set(qf["gpu"]) if len(qf) else set()
+    for opt in wanted:
+        have = set(qf.loc[qf["option"] == opt, "gpu"]) if len(qf) else set()
+        missing = sorted(g for g in gpus if g in quoted and g not in have)
+        if not have and quoted:
+            out.append(f"{opt} pricing was requested but no quote from the selected providers/regions offers it; "
+                       f"no {opt} configuration is shown.")
+        elif missing:
+            names = ", ".join(missing[:8]) + (f" and {len(missing) - 8} more" if len(missing) > 8 else "")
+            out.append(f"{opt} pricing was requested but no quote offers it for {names}.")
     return out

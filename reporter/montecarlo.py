@@ -2,6 +2,9 @@
 
 Three sources of uncertainty, drawn once and shared so comparisons stay consistent:
 
+Every draw comes from its own stream (``stream``: seed + hash of the configuration key), so a
+configuration's interval does not move when an unrelated workload or GPU is added to the spec.
+
 * prediction error, one draw per engine point (workload x GPU x precision x batch x GPUs), from the
   engine's interval ``latency_ms_low/high`` at the spec's confidence: log-latency is a split normal
   whose halves hit those bounds at the matching quantile; throughput scales with 1/latency. Every
@@ -16,6 +19,7 @@ quantiles. The same draws give each point's probability of meeting its latency S
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Mapping
@@ -24,10 +28,12 @@ import numpy as np
 import pandas as pd
 
 from phantom_report.reporter.economics import EVAL_COLUMNS, as_arrays, evaluate, slo_thresholds
+from phantom_report.reporter.grid import POINT_KEYS
 from phantom_report.reporter.spec import RunSpec
 
 SPOT_SIGMA_FLOOR = 0.05  # spot prices move even where the snapshot shows one region
 CHUNK_ROWS = 2000
+INTEGER_COLUMNS = ("replicas", "instances", "gpus")
 
 
 def z_for(confidence: float) -> float:
@@ -72,18 +78,29 @@ class Draws:
     confidence: float
 
 
+def stream(seed: int, *key) -> np.random.Generator:
+    """A random stream of its own for one configuration key (a point, a workload's demand, a
+    provider's GPU spot price): derived from the seed and a hash of the key, so adding or removing
+    an unrelated workload or GPU never changes another configuration's draws."""
+    digest = hashlib.sha256(repr((int(seed), *key)).encode("utf-8")).digest()
+    return np.random.default_rng(int.from_bytes(digest[:16], "little"))
+
+
 def draw(points: pd.DataFrame, qf: pd.DataFrame, spec: RunSpec) -> Draws:
     n = spec.monte_carlo.samples
-    rng = np.random.default_rng(spec.monte_carlo.seed)
+    seed = spec.monte_carlo.seed
     conf = spec.confidence
-    lat_f = latency_scale(points, rng.standard_normal((len(points), n)), conf)  # row i = points position i
+    z = np.empty((len(points), n))
+    for i, key in enumerate(points[POINT_KEYS].itertuples(index=False, name=None)):
+        z[i] = stream(seed, "latency", *(k.item() if hasattr(k, "item") else k for k in key)).standard_normal(n)
+    lat_f = latency_scale(points, z, conf)  # row i = points position i
     zc = z_for(conf)
     demand = {}
     for w in spec.workloads:
         sigma = np.log1p(w.demand.uncertainty_pct / 100.0) / zc
-        demand[w.label] = np.exp(sigma * rng.standard_normal(n))
+        demand[w.label] = np.exp(sigma * stream(seed, "demand", w.label).standard_normal(n))
     sig = spot_sigma(qf) if not qf.empty else {}
-    spot = {g: np.exp(sig[g] * rng.standard_normal(n)) for g in sorted(sig)}
+    spot = {g: np.exp(sig[g] * stream(seed, "spot", *g).standard_normal(n)) for g in sorted(sig)}
     return Draws(lat_f, demand, spot, _slo_probability(points, lat_f, spec), n, conf)
 
 
@@ -111,7 +128,11 @@ def simulate(rows: pd.DataFrame, d: Draws, baseline: Mapping[str, int]) -> pd.Da
         sub = rows.iloc[pos]
         res = run(sub)
         for c in EVAL_COLUMNS:
-            lo, hi = np.quantile(res[c], [q_lo, q_hi], axis=1)  # NaN only where a column does not apply
+            if c in INTEGER_COLUMNS:  # a fleet is whole: bounds are samples, never interpolated
+                lo = np.quantile(res[c], q_lo, axis=1, method="lower")
+                hi = np.quantile(res[c], q_hi, axis=1, method="higher")
+            else:
+                lo, hi = np.quantile(res[c], [q_lo, q_hi], axis=1)  # NaN only where a column does not apply
             out[f"{c}_low"][pos], out[f"{c}_high"][pos] = lo, hi
         if base_samples:
             base = np.stack([base_samples.get(w, np.full(n, np.nan)) for w in sub["workload"]])

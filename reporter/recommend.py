@@ -2,10 +2,13 @@
 written from the numbers.
 
 * cheapest: lowest monthly cost among configs that meet every SLO and the fleet limit;
-* best_value: most work per dollar (tokens, inferences or training samples per $) among those;
+* best_value: most work delivered at the stated demand per dollar when costs land at the top of
+  their interval (units per month / upper bound of the monthly cost): the pick whose cost holds up
+  when demand, the prediction and spot prices move against you. Work per dollar is always measured
+  at the demand, never as capacity per dollar (a fleet sized for the demand is paid in full);
 * lowest_risk: on-demand only (no preemption, no commitment), offered in the most regions, then
-  the highest probability of meeting the SLOs in bands (every config at >= 90% counts as equally
-  safe, so a huge over-provisioned fleet never wins on a 98%-vs-95% difference), then the cheapest.
+  the highest probability of meeting the SLOs in bands (every config at or above slo.confidence
+  counts as equally safe, so a huge over-provisioned fleet never wins on a 98%-vs-95% difference), then the cheapest.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import pandas as pd
 from phantom_report.reporter import fmt
 
 KINDS = ("cheapest", "best_value", "lowest_risk")
-TITLES = {"cheapest": "Cheapest that meets every SLO", "best_value": "Best performance per dollar",
+TITLES = {"cheapest": "Cheapest that meets every SLO", "best_value": "Best value at the stated demand (pessimistic cost)",
           "lowest_risk": "Lowest risk (on-demand, widest availability)"}
 
 
@@ -44,14 +47,24 @@ def picks(df: pd.DataFrame, workload: str) -> dict[str, int]:
     sub = sub.assign(_p=prob.round(2))
     out = {
         "cheapest": int(sub.sort_values(["monthly_cost_usd", "_p"], ascending=[True, False]).index[0]),
-        "best_value": int(sub.sort_values(["units_per_usd", "monthly_cost_usd"], ascending=[False, True]).index[0]),
+        "best_value": int(sub.assign(_v=_pessimistic_units_per_usd(sub))
+                          .sort_values(["_v", "monthly_cost_usd"], ascending=[False, True]).index[0]),
     }
     od = sub[sub["option"] == "on-demand"]
     if len(od):
-        od = od.assign(_band=np.where(od["_p"] >= 0.9, 1.0, od["_p"].round(1)))
+        # every config at or above the required SLO confidence counts as equally safe
+        need = od["slo_confidence"] if "slo_confidence" in od else 0.9
+        od = od.assign(_band=np.where(od["_p"] >= need, 1.0, od["_p"].round(1)))
         out["lowest_risk"] = int(od.sort_values(["availability_regions", "_band", "monthly_cost_usd"],
                                                 ascending=[False, False, True]).index[0])
     return out
+
+
+def _pessimistic_units_per_usd(sub: pd.DataFrame) -> pd.Series:
+    """Units delivered at the demand per dollar of the upper-bound monthly cost."""
+    high = sub["monthly_cost_usd_high"] if "monthly_cost_usd_high" in sub else sub["monthly_cost_usd"]
+    high = high.where(np.isfinite(high), sub["monthly_cost_usd"])
+    return sub["units_per_usd"] * sub["monthly_cost_usd"] / high
 
 
 def recommend(df: pd.DataFrame, workloads: list[str]) -> list[Recommendation]:
@@ -84,18 +97,33 @@ def _reason_cheapest(r: pd.Series, sub: pd.DataFrame, n: int) -> str:
         s = second.iloc[0]
         vs = f", {fmt.pct((s['monthly_cost_usd'] - r['monthly_cost_usd']) / s['monthly_cost_usd'] * 100)} below the best {s['gpu']} option ({fmt.usd(s['monthly_cost_usd'])})"
     return (f"Lowest cost of the {n:,} configurations that meet every SLO: {fmt.usd(r['monthly_cost_usd'])}/month "
-            f"({fmt.usd(r['monthly_cost_usd_low'])}–{fmt.usd(r['monthly_cost_usd_high'])}){vs}.")
+            f"({fmt.usd(r['monthly_cost_usd_low'])}–{fmt.usd(r['monthly_cost_usd_high'])}){vs}; "
+            f"meets every SLO in {_prob(r)}.")
+
+
+def _prob(r: pd.Series) -> str:
+    """'97% of simulated outcomes (>= 90% required)'."""
+    conf = r.get("slo_confidence")
+    req = f" (≥ {float(conf):.0%} required)" if _ok(conf) else ""
+    return f"{float(r['slo_probability']):.0%} of simulated outcomes{req}"
 
 
 def _reason_value(r: pd.Series, cheap: pd.Series, same: bool) -> str:
-    lead = f"Delivers {fmt.num(r['units_per_usd'])} {r['units_per_usd_label']} at target utilisation"
+    worst = r["units_per_usd"] * r["monthly_cost_usd"] / r["monthly_cost_usd_high"] if _ok(r.get("monthly_cost_usd_high")) else r["units_per_usd"]
+    lead = (f"Delivers {fmt.num(r['units_per_usd'])} {r['units_per_usd_label']} at the stated demand "
+            f"({fmt.num(worst)} if its cost lands at the top of its interval, {fmt.usd(r['monthly_cost_usd_high'])}/month)")
     if same:
-        return lead + ", also the cheapest configuration."
-    gain = (r["units_per_usd"] / cheap["units_per_usd"] - 1) * 100
-    if r["monthly_cost_usd"] <= cheap["monthly_cost_usd"]:
-        return lead + f", {fmt.pct(gain)} more than the cheapest pick."
-    return (lead + f", {fmt.pct(gain)} more than the cheapest pick; it costs more per month because its "
-            "smallest instance holds more capacity than this demand needs.")
+        return lead + ", and is also the cheapest configuration."
+    return (lead + f"; the cheapest pick can rise to {fmt.usd(cheap['monthly_cost_usd_high'])}/month, "
+            f"so this one costs {fmt.usd(r['monthly_cost_usd'] - cheap['monthly_cost_usd'])}/month more "
+            "today for a lower worst case.")
+
+
+def _ok(v) -> bool:
+    try:
+        return bool(np.isfinite(float(v)))
+    except (TypeError, ValueError):
+        return False
 
 
 def _reason_risk(r: pd.Series, cheap: pd.Series) -> str:
@@ -106,12 +134,46 @@ def _reason_risk(r: pd.Series, cheap: pd.Series) -> str:
             f"it {extra}.")
 
 
-def nothing_meets(points: pd.DataFrame, w: str) -> str:
-    """Plain message when no configuration of workload ``w`` meets its SLOs, naming the closest."""
+def nothing_meets(points: pd.DataFrame, w: str, rows: pd.DataFrame | None = None) -> str:
+    """Plain message when no configuration of workload ``w`` meets its SLOs: what comes closest
+    (highest probability of meeting the SLOs, then fastest) and what it would take."""
     sub = points[(points["workload"] == w) & points["supported"].astype(bool) & points["fits"].fillna(False).astype(bool)]
     if sub.empty:
-        return f"No configuration of {w} can run: no candidate GPU supports it or fits it in memory."
-    best = sub.sort_values("latency_ms").iloc[0]
-    return (f"No configuration of {w} meets its SLOs. The fastest, {best['gpu']} {best['precision']} batch "
-            f"{int(best['batch_size'])} on {int(best['gpu_count'])} GPU(s), predicts {fmt.ms(best['latency_ms'])} "
-            f"({fmt.ms(best['latency_ms_low'])}–{fmt.ms(best['latency_ms_high'])}): {best['reason'] or 'see excluded configurations'}.")
+        return (f"No configuration of {w} can run: no candidate GPU supports it or fits it in memory. "
+                "It would take GPUs with more memory, more GPUs per replica (gpu_counts) or a lower precision.")
+    wrows = rows[rows["workload"] == w] if rows is not None and len(rows) else None
+    if wrows is not None and len(wrows) and bool(wrows["meets_slo"].any()):
+        # every SLO is met somewhere; the fleet limit is what excludes them
+        big = wrows[wrows["meets_slo"]].sort_values(["gpus", "monthly_cost_usd"]).iloc[0]
+        return (f"No configuration of {w} meets its SLOs within the fleet limit. The smallest that meets them, "
+                f"{describe(big)}, {big['fleet_reason']}; it would take max_gpus ≥ {int(big['gpus'])} "
+                f"({fmt.usd(big['monthly_cost_usd'])}/month).")
+    sort = ["slo_probability", "latency_ms"] if "slo_probability" in sub else ["latency_ms"]
+    best = sub.sort_values(sort, ascending=[False, True][:len(sort)]).iloc[0]
+    prob = f", meets the SLOs in {float(best['slo_probability']):.0%} of simulated outcomes" if "slo_probability" in sub else ""
+    msg = (f"No configuration of {w} meets its SLOs. The closest, {best['gpu']} {best['precision']} batch "
+           f"{int(best['batch_size'])} on {int(best['gpu_count'])} GPU(s), predicts {fmt.ms(best['latency_ms'])} "
+           f"({fmt.ms(best['latency_ms_low'])}–{fmt.ms(best['latency_ms_high'])}){prob}: "
+           f"{best['reason'] or 'see excluded configurations'}.")
+    return msg + " " + _what_it_takes(best)
+
+
+def _what_it_takes(p: pd.Series) -> str:
+    """The speed-up the closest configuration lacks, and the levers that give it."""
+    need = []
+    lim = p.get("slo_p95_latency_ms")
+    if _ok(lim) and _ok(p.get("latency_ms_p95")) and p["latency_ms_p95"] > lim:
+        need.append(p["latency_ms_p95"] / lim)
+    lim = p.get("slo_max_ttft_ms")
+    if _ok(lim) and _ok(p.get("ttft_ms_high")) and p["ttft_ms_high"] > lim:
+        need.append(p["ttft_ms_high"] / lim)
+    lim = p.get("slo_min_tokens_per_s")
+    if _ok(lim) and _ok(p.get("per_stream_tokens_per_s")) and p["per_stream_tokens_per_s"] > 0:
+        low = p["per_stream_tokens_per_s"] * p["latency_ms"] / p["latency_ms_high"] if _ok(p.get("latency_ms_high")) else p["per_stream_tokens_per_s"]
+        if low < lim:
+            need.append(lim / low)
+    if not need:
+        return "It would take relaxed SLOs, a lower slo.confidence, more GPUs per replica or faster GPUs."
+    x = max(need)
+    return (f"It would take a configuration about {x:,.1f}x faster at its slow bound: a lower precision "
+            "(fp8/int8), a smaller batch, more GPUs per replica (gpu_counts), faster GPUs, or SLOs relaxed by that factor.")

@@ -29,7 +29,8 @@ CSV_COLUMNS = [
     "instance_gpus", "option", "usd_per_instance_hour", "usd_per_gpu_hour", "overhead", "price_source",
     "price_sku_ids",
     "latency_ms", "latency_ms_low", "latency_ms_high", "throughput_per_s", "ttft_ms", "tpot_ms",
-    "per_stream_tokens_per_s", "meets_slo", "slo_probability", "fleet_ok", "replicas", "replicas_low",
+    "per_stream_tokens_per_s", "tokens_per_request", "latency_ms_p95", "meets_slo", "slo_probability", "slo_confidence", "reason",
+    "fleet_ok", "replicas", "replicas_needed", "replicas_low",
     "replicas_high", "instances", "gpus", "gpus_low", "gpus_high", "monthly_cost_usd", "monthly_cost_usd_low",
     "monthly_cost_usd_high", "unit", "unit_cost_usd", "unit_cost_usd_low", "unit_cost_usd_high",
     "cost_per_1m_tokens_usd", "cost_per_1k_inferences_usd", "cost_per_training_run_usd", "run_hours",
@@ -37,7 +38,8 @@ CSV_COLUMNS = [
     "energy_kwh_per_month_high", "grid_kgco2e_per_kwh", "pue", "carbon_kgco2e_per_month",
     "carbon_kgco2e_per_month_low", "carbon_kgco2e_per_month_high", "baseline_monthly_cost_usd",
     "savings_usd_per_month", "savings_usd_per_month_low", "savings_usd_per_month_high", "savings_pct",
-    "payback_months", "roi_pct", "purchase_usd", "owned_usd_per_month", "buy_breakeven_months",
+    "commitment_months", "cost_over_horizon_usd", "savings_over_horizon_usd", "owned_gpus", "purchase_usd",
+    "owned_usd_per_month", "buy_breakeven_months", "buy_breakeven_text",
     "availability_regions", "availability_providers",
 ]
 
@@ -151,11 +153,15 @@ def _run(spec, out_dir, formats, offline, template, clock, engine, now, static, 
     draws = montecarlo.draw(points, qf, spec)
     points["slo_probability"] = draws.slo_probability
     baseline: dict[str, int] = {}
+    econ_warnings = economics.pricing_warnings(qf, gpu_names, spec)
     if len(rows):
         rows["slo_probability"] = rows["point_id"].map(draws.slo_probability)
+    points, rows = economics.apply_slo_confidence(points, rows, spec)  # slo.confidence gate
+    if len(rows):
         # without roi.baseline, savings are measured against the cheapest on-demand config that
         # meets the SLOs: what spot, reservations and region choice save over plain renting
-        baseline = economics.pick_baseline(rows, spec, economics.cheapest_on_demand(rows))
+        baseline, base_warnings = economics.pick_baseline(rows, spec, economics.cheapest_on_demand(rows))
+        econ_warnings += base_warnings
         rows = pd.concat([rows, montecarlo.simulate(rows, draws, baseline)], axis=1)
         rows = economics.add_roi(rows, baseline, spec)
 
@@ -181,7 +187,7 @@ def _run(spec, out_dir, formats, offline, template, clock, engine, now, static, 
     clock.stage("render")
     engine_info = _engine_info(eng)
     ctx = context_mod.build(spec=spec, kind=_kind(tpl_name), points=points, rows=rows, recs=recs, baseline=baseline,
-                            quotes=quotes, quote_warnings=list(qs.warnings), engine_info=engine_info,
+                            quotes=quotes, quote_warnings=list(qs.warnings), decision_warnings=econ_warnings, engine_info=engine_info,
                             charts=chart_ctx, chart_engine=chart_engine, generated_at=now)
     ctx["report"]["logo"] = logo
     payload = render.payload_from_context(ctx)

@@ -131,6 +131,9 @@ class Slo(_Strict):
     max_ttft_ms: Annotated[float, _bounded(lim.MAX_LATENCY_MS)] | None = None
     min_tokens_per_s: Annotated[float, _bounded(lim.MAX_TOKENS_PER_S)] | None = None  # per stream (1000 / TPOT)
     max_gpus: GpuCount | None = None  # a fleet larger than this is not a real option
+    # a config meets the SLOs only when it meets all of them in at least this share of the
+    # simulated outcomes (prediction intervals)
+    confidence: Annotated[float, Field(gt=0, le=1)] = 0.9
 
 
 class Workload(_Strict):

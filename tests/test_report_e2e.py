@@ -119,6 +119,8 @@ def test_nothing_meets_the_slo_says_so(tmp_path):
     assert r.recommendations == ()
     msg = r.payload["workloads"][0]["message"]
     assert msg.startswith("No configuration of llama-3.1-8b meets its SLOs.")
+    assert "The closest" in msg and "It would take" in msg  # what comes closest and what it would take
+    assert r.payload["workloads"][0]["closest"]  # not an empty page: the nearest priced configurations
     assert "No candidate configuration meets the SLOs." in r.headline
     assert "meets its SLOs" in r.outputs["html"].read_text()
 
@@ -141,3 +143,13 @@ def test_cli_run_prints_decision_and_files(tmp_path, cli):
     res = cli("run", str(QUICKSTART), "--out", str(tmp_path), "--format", "md,json", "--offline")
     assert res.returncode == 0, res.stderr
     assert "Decision:" in res.stdout and str(tmp_path / "report.md") in res.stdout.replace("\n", "")
+
+
+def test_quickstart_recommends_nothing_below_the_slo_confidence(quick):
+    for w in quick.payload["workloads"]:
+        assert w["recommendations"]
+        for r in w["recommendations"]:
+            c = r["config"]
+            assert c["slo_confidence"]["value"] == pytest.approx(90.0)
+            assert c["slo_probability"]["value"] >= c["slo_confidence"]["value"]
+    assert "of simulated outcomes (≥ 90% required)" in quick.summary

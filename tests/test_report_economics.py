@@ -87,14 +87,127 @@ def test_latency_scale_hits_the_engine_bounds_at_the_confidence_quantile():
     assert f[0] == pytest.approx([1.5, 0.8, 1.0])
 
 
-def test_roi_savings_and_payback():
-    spec = parse_spec("model: x\ndemand: {requests_per_month: 5}\nroi: {migration_cost_usd: 1000, horizon_months: 12}\n")
-    df = pd.DataFrame({"workload": ["x", "x"], "monthly_cost_usd": [1500.0, 1000.0]})
-    out = economics.add_roi(df, {"x": 0}, spec)
-    assert out["savings_usd_per_month"].tolist() == [0.0, 500.0]
-    assert out.loc[1, "payback_months"] == pytest.approx(2.0)
-    assert out.loc[1, "roi_pct"] == pytest.approx((500 * 12 - 1000) / 1000 * 100)
-    assert math.isnan(out.loc[0, "payback_months"])
+def test_roi_savings_reservation_term_and_migration_once_per_spec():
+    spec = parse_spec("workloads:\n  - {name: a, model: x, demand: {requests_per_month: 5}}\n"
+                      "  - {name: b, model: x, demand: {requests_per_month: 5}}\n"
+                      "roi: {migration_cost_usd: 1000, horizon_months: 12}\n")
+    df = pd.DataFrame({"workload": ["a", "a", "a", "b", "b"], "monthly_cost_usd": [1500.0, 1000.0, 900.0, 800.0, 550.0],
+                       "option": ["on-demand", "spot", "reserved-3y", "on-demand", "spot"]})
+    out = economics.add_roi(df, {"a": 0, "b": 3}, spec)
+    assert out["savings_usd_per_month"].tolist() == [0.0, 500.0, 600.0, 0.0, 250.0]
+    # a 3-year reservation is paid for 36 months even over a 12-month horizon
+    assert out.loc[2, "cost_over_horizon_usd"] == pytest.approx(900 * 36)
+    assert out.loc[2, "savings_over_horizon_usd"] == pytest.approx(1500 * 12 - 900 * 36)
+    assert out.loc[1, "savings_over_horizon_usd"] == pytest.approx(500 * 12)  # no migration inside a row
+    # the migration is counted once against the summed savings of the two workloads' picks
+    roi = economics.spec_roi(500.0 + 250.0, 500 * 12 + 250 * 12, spec)
+    assert roi["payback_months"] == pytest.approx(1000 / 750)
+    assert roi["net_savings_over_horizon_usd"] == pytest.approx(750 * 12 - 1000)
+    assert roi["roi_pct"] == pytest.approx((750 * 12 - 1000) / 1000 * 100)
+    assert math.isnan(economics.spec_roi(0.0, 0.0, spec)["payback_months"])
+
+
+def _train_row(**kw):
+    base = dict(is_training=True, samples_per_run=3_600_000.0, window_hours=25.0, runs_per_month=2.0,
+                peak_requests_per_s=np.nan, requests_per_month=np.nan, throughput_per_s=10.0)
+    base.update(kw)
+    return _row(**base)
+
+
+def test_training_uses_every_gpu_it_rents():
+    # 8-GPU instance, 1 GPU per replica: the deadline needs 4 replicas, all 8 of the instance work
+    r = economics.evaluate(economics.as_arrays(_train_row(replicas_per_instance=8, instance_gpus=8, usd_per_instance_hour=16.0)))
+    assert (r["replicas_needed"][0], r["replicas"][0], r["instances"][0]) == (4, 8, 1)
+    assert r["run_hours"][0] == pytest.approx(100 / 8)
+    assert r["unit_cost_usd"][0] == pytest.approx(16.0 * 100 / 8)  # = $2/GPU-hour x 100 GPU-hours
+
+
+@pytest.mark.parametrize("rpi,gpus,price", [(1, 1, 2.0), (8, 8, 16.0), (2, 4, 8.0)])
+def test_training_cost_never_falls_when_the_gpu_is_slower(rpi, gpus, price):
+    arr = economics.as_arrays(_train_row(replicas_per_instance=rpi, instance_gpus=gpus, usd_per_instance_hour=price))
+    scales = np.linspace(1.5, 0.2, 60)
+    costs = [float(economics.evaluate(arr, thr_scale=s)["monthly_cost_usd"][0]) for s in scales]
+    assert all(b >= a - 1e-9 for a, b in zip(costs, costs[1:]))
+
+
+def test_spot_overhead_lengthens_training_inside_the_deadline():
+    row = _train_row(overhead=1.15, replicas_per_instance=1, instance_gpus=1)
+    r = economics.evaluate(economics.as_arrays(row))
+    # 100 h x 1.15 = 115 replica-hours in a 25 h window: 5 replicas, 23 h per run
+    assert r["replicas"][0] == 5 and r["run_hours"][0] == pytest.approx(23.0) and r["run_hours"][0] <= 25.0
+    assert r["unit_cost_usd"][0] == pytest.approx(5 * 4.0 * 23.0)
+
+
+def test_p95_slo_is_compared_with_the_95th_percentile():
+    pts = pd.DataFrame({"latency_ms": [5000.0], "latency_ms_low": [4000.0], "latency_ms_high": [7000.0]})
+    # the upper bound of a 90% two-sided interval is the 95th percentile
+    assert economics.latency_percentile_ms(pts, 0.95, 0.9)[0] == pytest.approx(7000.0)
+    assert economics.latency_percentile_ms(pts, 0.95, 0.8)[0] > 7000.0
+    spec = parse_spec("model: x\ndemand: {requests_per_month: 5}\nslo: {p95_latency_ms: 6000}\n")
+    r = pd.Series({"supported": True, "fits": True, "latency_ms": 5000.0, "latency_ms_p95": 7000.0,
+                   "tokens_per_request": np.nan, "is_llm": False})
+    ok, reason = economics._verdict(spec.workloads[0], r)
+    assert not ok and "95th-percentile latency 7,000 ms" in reason
+
+
+def test_slo_confidence_excludes_configurations_and_says_why():
+    spec = parse_spec("model: x\ndemand: {requests_per_month: 5}\nslo: {p95_latency_ms: 10, confidence: 0.9}\n")
+    pts = pd.DataFrame({"workload": ["x", "x"], "meets_slo": [True, True], "slo_probability": [0.61, 0.95],
+                        "reason": ["", ""], "status": ["ok", "ok"]})
+    p, r = economics.apply_slo_confidence(pts, pts.drop(columns="status"), spec)
+    assert p["meets_slo"].tolist() == [False, True] and r["meets_slo"].tolist() == [False, True]
+    assert p.loc[0, "reason"] == "meets the SLOs in 61% of outcomes < 90% required"
+    assert p.loc[0, "status"] == "excluded" and (p["slo_confidence"] == 0.9).all()
+    assert parse_spec("model: x\ndemand: {requests_per_month: 5}\n").workloads[0].slo.confidence == 0.9
+
+
+def test_unmatched_baseline_is_a_warning_never_a_substitute():
+    spec = parse_spec("model: x\ndemand: {requests_per_month: 5}\nroi: {baseline: {gpu: V100-SXM2-16GB, provider: aws}}\n")
+    df = pd.DataFrame({"workload": ["x"], "gpu": ["H100-SXM"], "option": ["on-demand"], "provider": ["aws"],
+                       "region": ["us-east-1"], "meets_slo": [True], "fleet_ok": [True], "monthly_cost_usd": [10.0]})
+    base, warnings = economics.pick_baseline(df, spec, {"x": 0})
+    assert base == {} and len(warnings) == 1 and "matches no priced configuration of x" in warnings[0]
+
+
+def test_requested_pricing_no_quote_offers_is_warned():
+    spec = parse_spec("model: x\ndemand: {requests_per_month: 5}\npricing: {reserved: [1y, 3y]}\n")
+    qf = economics.quotes_frame([_quote()], spec)
+    w = economics.pricing_warnings(qf, ["H100-SXM"], spec)
+    assert len(w) == 1 and w[0].startswith("reserved-3y pricing was requested")
+    quiet = parse_spec("model: x\ndemand: {requests_per_month: 5}\n")  # defaults asked nothing explicitly
+    assert economics.pricing_warnings(economics.quotes_frame([_quote(reserved_usd_per_hour={})], quiet), ["H100-SXM"], quiet) == []
+
+
+def test_buy_vs_rent_buys_the_gpus_needed_and_says_unknown_without_a_price():
+    spec = parse_spec("model: x\ndemand: {requests_per_month: 5}\nroi: {power_cost_usd_per_kwh: 0.1, onprem_pue: 1.5, hosting_usd_per_gpu_month: 100}\n")
+    df = pd.DataFrame({"gpu": ["H100-SXM", "X"], "replicas_needed": [1.0, 1.0], "gpu_count": [1, 1], "gpus": [8.0, 8.0],
+                       "energy_kwh_per_month": [110.0, 110.0], "pue": [1.1, 1.1], "monthly_cost_usd": [5000.0, 5000.0]})
+    out = economics._buy_vs_rent(df, spec, {"H100-SXM": 30000.0})
+    assert out.loc[0, "owned_gpus"] == 1 and out.loc[0, "purchase_usd"] == pytest.approx(30000.0)
+    owned = 110 / 1.1 * 1.5 * 0.1 + 100  # power for the work done, not 730 h at full power
+    assert out.loc[0, "owned_usd_per_month"] == pytest.approx(owned)
+    assert out.loc[0, "buy_breakeven_months"] == pytest.approx(30000 / (5000 - owned))
+    assert math.isnan(out.loc[1, "buy_breakeven_months"]) and out.loc[1, "buy_breakeven_text"].startswith("unknown")
+
+
+def _points(workloads):
+    rows = []
+    for w in workloads:
+        for gpu in ("H100-SXM", "L4"):
+            rows.append({"workload": w, "gpu": gpu, "precision": "fp16", "batch_size": 8, "gpu_count": 1,
+                         "latency_ms": 100.0, "latency_ms_low": 80.0, "latency_ms_high": 150.0})
+    return pd.DataFrame(rows)
+
+
+def test_a_configurations_draws_do_not_move_when_a_workload_is_added():
+    one = parse_spec("workloads:\n  - {name: a, model: x, demand: {requests_per_month: 5, uncertainty_pct: 20}}\n")
+    two = parse_spec("workloads:\n  - {name: z, model: y, demand: {requests_per_month: 9, uncertainty_pct: 10}}\n"
+                     "  - {name: a, model: x, demand: {requests_per_month: 5, uncertainty_pct: 20}}\n")
+    d1 = montecarlo.draw(_points(["a"]), pd.DataFrame(), one)
+    d2 = montecarlo.draw(_points(["z", "a"]), pd.DataFrame(), two)
+    np.testing.assert_array_equal(d1.latency_factor, d2.latency_factor[2:])
+    np.testing.assert_array_equal(d1.demand["a"], d2.demand["a"])
+    assert not np.array_equal(d2.latency_factor[0], d2.latency_factor[2])  # streams differ per configuration
 
 
 def test_grid_intensity_table_cites_sources_and_falls_back_visibly():

@@ -86,3 +86,10 @@ def test_cli_spec_check_exit_codes(tmp_path, cli):
     assert "bad.yaml:6: workloads[0].demand.requests_per_month: must be a positive number, got -3" in res.stderr.replace("\n", "")
     schema = cli("spec", "schema")
     assert schema.returncode == 0 and json.loads(schema.stdout)["title"] == "RunSpec"
+
+
+def test_slo_confidence_defaults_to_90pct_and_is_bounded():
+    assert parse_spec(GOOD).workloads[0].slo.confidence == 0.9
+    assert parse_spec("model: x\ndemand: {requests_per_month: 5}\nslo: {confidence: 0.99}\n").workloads[0].slo.confidence == 0.99
+    assert _err("model: x\ndemand: {requests_per_month: 5}\nslo:\n  confidence: 1.5\n") == \
+        "spec.yaml:4: slo.confidence: must be at most 1.0, got 1.5"

@@ -1,0 +1,219 @@
+"""Every priced row of the example reports re-derived from report.csv / report.json with arithmetic
+written here, independently of economics.py (what a finance reader would do with a spreadsheet).
+
+The examples run offline (embedded price snapshot) through the real engine."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from phantom_report.reporter.run import run_report
+from phantom_report.reporter.spec import load_spec
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = tuple(sorted(p.stem for p in (ROOT / "examples").glob("*.yaml")))  # every example spec
+assert {"quickstart", "training", "mixed"} <= set(EXAMPLES)
+HOURS = 730.0
+SECONDS = HOURS * 3600.0
+REL = 5e-5  # report.csv keeps 6 significant digits
+
+
+@pytest.fixture(scope="module", params=EXAMPLES)
+def example(request, tmp_path_factory):
+    spec = load_spec(ROOT / "examples" / f"{request.param}.yaml")
+    out = tmp_path_factory.mktemp(request.param)
+    run_report(spec, out_dir=out, formats=["json", "csv"], offline=True)
+    with open(out / "report.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    return spec, rows, json.loads((out / "report.json").read_text())
+
+
+def _f(v: str) -> float:
+    return float(v) if v not in ("", None) else math.nan
+
+
+def _close(a: float, b: float, rel: float = REL) -> bool:
+    return math.isclose(a, b, rel_tol=rel, abs_tol=1e-6)
+
+
+def _ceil_ok(count: float, x: float) -> bool:
+    """count == ceil(x), allowing x that sits on an integer within the CSV's rounding."""
+    lo, hi = math.ceil(x * (1 - REL)), math.ceil(x * (1 + REL))
+    return count in {max(lo, 1), max(hi, 1), max(math.ceil(x), 1)}
+
+
+def _demand_units(w, r) -> tuple[float, float]:
+    """(requests per month, billed units per month) for an inference row, from the spec alone."""
+    d = w.demand
+    tpr = _f(r["tokens_per_request"])
+    if d.requests_per_month:
+        req = d.requests_per_month
+    elif d.requests_per_s:
+        req = d.requests_per_s * SECONDS
+    else:
+        req = d.tokens_per_month / tpr
+    units = req * tpr / 1e6 if r["unit"] == "1M tokens" else req / 1e3
+    return req, units
+
+
+def _check_inference(w, r, spec) -> None:
+    inst, price, ovh = _f(r["instances"]), _f(r["usd_per_instance_hour"]), _f(r["overhead"])
+    monthly = _f(r["monthly_cost_usd"])
+    assert _close(monthly, inst * price * ovh * HOURS), r
+    req, units = _demand_units(w, r)
+    peak = req / SECONDS * w.demand.peak_to_average
+    assert _ceil_ok(_f(r["replicas"]), peak / (_f(r["throughput_per_s"]) * w.demand.target_utilization)), r
+    assert _close(_f(r["unit_cost_usd"]), monthly / units), r
+    assert _close(_f(r["cost_per_1k_inferences_usd"]), monthly / req * 1e3), r
+    delivered = req * _f(r["tokens_per_request"]) if r["unit"] == "1M tokens" else req
+    assert _close(_f(r["units_per_usd"]), delivered / monthly), r
+
+
+def _check_training(w, r, spec) -> None:
+    d = w.demand
+    rpi = int(_f(r["instance_gpus"])) // int(_f(r["gpu_count"]))
+    inst, price, ovh = _f(r["instances"]), _f(r["usd_per_instance_hour"]), _f(r["overhead"])
+    # every GPU rented works: replicas fill the instances
+    assert _f(r["replicas"]) == inst * rpi, r
+    samples = (d.dataset_samples or d.dataset_tokens / _f(r["tokens_per_request"])) * d.epochs
+    replica_hours = samples / _f(r["throughput_per_s"]) / 3600.0 * ovh  # spot overhead is lost GPU time
+    window = min(HOURS / d.runs_per_month, d.deadline_hours or math.inf)
+    run_hours = _f(r["run_hours"])
+    assert _close(run_hours * _f(r["replicas"]), replica_hours), r
+    assert run_hours <= window * (1 + REL), r  # the deadline holds, overhead included
+    assert _ceil_ok(inst, max(math.ceil(replica_hours / window * (1 - REL)), 1) / rpi) or _ceil_ok(
+        inst, math.ceil(replica_hours / window) / rpi), r
+    per_run = inst * price * run_hours
+    assert _close(_f(r["cost_per_training_run_usd"]), per_run), r
+    monthly = _f(r["monthly_cost_usd"])
+    expect = inst * price * HOURS if r["option"].startswith("reserved") else per_run * d.runs_per_month
+    assert _close(monthly, expect), r
+    assert _close(_f(r["units_per_usd"]), samples * d.runs_per_month / monthly), r
+
+
+def test_every_priced_row_recomputes(example):
+    spec, rows, _ = example
+    wl = {w.label: w for w in spec.workloads}
+    h = spec.roi.horizon_months
+    assert rows
+    for r in rows:
+        w = wl[r["workload"]]
+        assert _f(r["gpus"]) == _f(r["instances"]) * _f(r["instance_gpus"]), r
+        assert _close(_f(r["usd_per_gpu_hour"]), _f(r["usd_per_instance_hour"]) / _f(r["instance_gpus"])), r
+        assert _f(r["overhead"]) == pytest.approx(1 + spec.pricing.spot_interruption_overhead if r["option"] == "spot" else 1.0)
+        (_check_training if r["task"] == "training" else _check_inference)(w, r, spec)
+        base = _f(r["baseline_monthly_cost_usd"])
+        if not math.isnan(base):
+            monthly = _f(r["monthly_cost_usd"])
+            tol = 2 * REL * max(abs(base), abs(monthly))  # a difference of two rounded figures
+            assert abs(_f(r["savings_usd_per_month"]) - (base - monthly)) <= tol, r
+            term = {"reserved-1y": 12, "reserved-3y": 36}.get(r["option"], 0)
+            expect = base * h - monthly * max(h, term)
+            assert abs(_f(r["savings_over_horizon_usd"]) - expect) <= tol * max(h, term) + REL * abs(expect), r
+
+
+def test_intervals_hold_their_point_and_fleets_are_whole(example):
+    _, rows, _ = example
+    shown = [r for r in rows if r["monthly_cost_usd_low"]]
+    assert shown
+    for r in shown:
+        for col in ("monthly_cost_usd", "unit_cost_usd", "gpus", "replicas"):
+            lo, v, hi = _f(r[f"{col}_low"]), _f(r[col]), _f(r[f"{col}_high"])
+            assert lo * (1 - REL) <= v <= hi * (1 + REL), (col, r)
+        for col in ("gpus_low", "gpus_high", "replicas_low", "replicas_high"):
+            assert _f(r[col]) == int(_f(r[col])), (col, r)
+
+
+def test_slo_verdicts_hold_at_the_required_confidence(example):
+    spec, rows, payload = example
+    wl = {w.label: w for w in spec.workloads}
+    for r in rows:
+        w = wl[r["workload"]]
+        assert _f(r["slo_confidence"]) == w.slo.confidence
+        if r["meets_slo"] == "True":
+            assert _f(r["slo_probability"]) >= w.slo.confidence, r
+            if w.slo.p95_latency_ms:
+                assert _f(r["latency_ms_p95"]) <= w.slo.p95_latency_ms, r
+        else:  # every excluded row says why; a confidence miss states both shares
+            assert r["reason"], r
+            if "of outcomes <" in r["reason"]:
+                assert r["reason"] == (f"meets the SLOs in {_f(r['slo_probability']):.0%} of outcomes "
+                                       f"< {w.slo.confidence:.0%} required"), r
+
+
+def test_decision_totals_and_payback_recompute(example):
+    spec, _, payload = example
+    cheapest = [w["cheapest"]["config"] for w in payload["workloads"] if w["cheapest"]]
+    total = sum(c["monthly_cost"]["value"] for c in cheapest)
+    assert payload["decision"]["total_monthly_cost"]["value"] == pytest.approx(total)
+    counted = [w["cheapest"]["config"] for w in payload["workloads"]
+               if w["cheapest"] and w["baseline"] and w["baseline"]["meets_slo"]]
+    saving = sum(c["savings"]["value"] for c in counted)
+    assert (payload["decision"]["total_savings"]["value"] or 0.0) == pytest.approx(saving)
+    mig = spec.roi.migration_cost_usd
+    net = sum(c["savings_over_horizon"]["value"] for c in counted) - mig
+    if not counted:  # savings against nothing are unknown, not zero
+        assert payload["decision"]["net_savings_over_horizon"]["value"] is None
+        return
+    assert payload["decision"]["net_savings_over_horizon"]["value"] == pytest.approx(net)
+    if mig > 0 and saving > 0:  # the migration counted once for the spec, not per workload
+        assert payload["decision"]["payback_months"]["value"] == pytest.approx(mig / saving)
+
+
+def test_every_configuration_in_the_json_carries_its_slo_probability_and_confidence(example):
+    spec, _, payload = example
+    for w in payload["workloads"]:
+        views = [r["config"] for r in w["recommendations"]] + w["top"] + w["detail"] + w["closest"]
+        for c in views:
+            assert c["slo_probability"]["value"] is not None and c["slo_confidence"]["value"] is not None
+        for r in w["recommendations"]:  # acceptance: no pick below the spec's confidence
+            assert r["config"]["slo_probability"]["value"] >= r["config"]["slo_confidence"]["value"] - 1e-9
+        for e in w["excluded"]:
+            assert "slo_probability" in e and "slo_confidence" in e
+
+
+def test_carbon_source_table_covers_every_region_the_report_shows(example):
+    _, _, payload = example
+    listed = {(c["provider"], c["region"]) for c in payload["methodology"]["carbon"]}
+    for w in payload["workloads"]:
+        views = [r["config"] for r in w["recommendations"]] + w["top"] + w["detail"] + ([w["baseline"]] if w["baseline"] else [])
+        for c in views:
+            assert (c["provider"], c["region"]) in listed, c["description"]
+
+
+def test_unmatched_baseline_is_a_visible_warning_and_saves_nothing(tmp_path):
+    from phantom_report.reporter.spec import parse_spec
+
+    spec = parse_spec("model: resnet-50\ngpus: [L4, T4]\ndemand: {requests_per_month: 50_000_000}\n"
+                      "pricing: {offline: true, reserved: [3y]}\n"
+                      "roi: {baseline: {gpu: H100-SXM, provider: aws}, migration_cost_usd: 5000}\n")
+    r = run_report(spec, out_dir=tmp_path, formats=["json", "md"], offline=True)
+    risks = r.payload["risks"]
+    assert any(x.startswith("roi.baseline (H100-SXM aws on-demand) matches no priced configuration of resnet-50") for x in risks)
+    assert any(x.startswith("reserved-3y pricing was requested") for x in risks)
+    w = r.payload["workloads"][0]
+    assert w["baseline"] is None and w["cheapest"]["config"]["savings"]["value"] is None
+    assert "saving" not in r.headline and r.payload["decision"]["net_savings_over_horizon"]["value"] is None
+    assert "matches no priced configuration" in r.outputs["md"].read_text()
+
+
+def test_adding_an_unrelated_workload_leaves_a_configurations_interval_alone(tmp_path):
+    from phantom_report.reporter.spec import parse_spec
+
+    one = ("workloads:\n  - {name: vision, model: resnet-50, demand: {requests_per_month: 50_000_000, uncertainty_pct: 20}}\n"
+           "gpus: [L4, T4, A10G]\npricing: {offline: true}\n")
+    two = one.replace("workloads:\n", "workloads:\n  - {name: other, model: bert-base, demand: {requests_per_month: 9_000_000, uncertainty_pct: 30}}\n")
+    cols = ["monthly_cost_usd_low", "monthly_cost_usd_high", "gpus_low", "gpus_high", "slo_probability"]
+    frames = []
+    for i, text in enumerate((one, two)):
+        r = run_report(parse_spec(text), out_dir=tmp_path / str(i), formats=["json"], offline=True)
+        e = r.economics
+        e = e[e["workload"] == "vision"].set_index(["gpu", "precision", "batch_size", "provider", "region", "instance_type", "option"])
+        frames.append(e[cols].sort_index())
+    assert len(frames[0]) > 0 and len(frames[1]) == len(frames[0])
+    assert frames[0].equals(frames[1])
