@@ -25,7 +25,8 @@ from phantom_report.errors import PhantomError
 FORMATS = ("table", "json", "csv", "html", "pdf")
 ROW_EXPORT_COLUMNS = (
     "row_id", "source", "gpu", "gpu_count", "model", "task", "runtime", "precision", "batch_size", "seq_in",
-    "seq_out", "metric", "value", "predicted", "low", "high", "ape", "inside", "fold", "status", "reason",
+    "seq_out", "metric", "value", "predicted", "low", "high", "ape", "inside", "novelty", "extrapolation",
+    "extrapolation_reason", "fold", "status", "reason",
 )
 
 

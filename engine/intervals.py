@@ -75,15 +75,17 @@ def leave_group_out_coverage(abs_log_residuals: np.ndarray, groups: np.ndarray, 
 
 MIN_ROWS_PER_GROUP = 200  # held-out rows a task/metric needs for its own quantiles
 MIN_ROWS_PER_NOVELTY_CELL = 60  # held-out rows a novelty level (or task/metric x level) needs
+MIN_ROWS_PER_RUNTIME = 30  # held-out rows a runtime needs for its own quantiles
 
 
 def _cell(group: str, level: int) -> str:
     return f"{group}|{level}"
 
 
-def interval_block(abs_log_residuals: np.ndarray, groups: np.ndarray, novelty: np.ndarray | None = None) -> dict:
-    """Quantile tables from held-out |log residuals|: pooled, per task/metric group, per novelty level
-    and per (group, level) cell, each only where enough rows support it (see the module docstring)."""
+def interval_block(abs_log_residuals: np.ndarray, groups: np.ndarray, novelty: np.ndarray | None = None,
+                   runtimes: np.ndarray | None = None) -> dict:
+    """Quantile tables from held-out |log residuals|: pooled, per task/metric group, per novelty level,
+    per (group, level) cell and per runtime, each only where enough rows support it (module docstring)."""
     r = np.asarray(abs_log_residuals, dtype=float)
     g = np.asarray(groups).astype(str)
     block = {
@@ -101,6 +103,10 @@ def interval_block(abs_log_residuals: np.ndarray, groups: np.ndarray, novelty: n
                 if sel.sum() >= MIN_ROWS_PER_NOVELTY_CELL:
                     cells[_cell(k, v)] = quantile_table(r[sel])
         block["by_task_metric_novelty"] = cells
+    if runtimes is not None:
+        rt = np.asarray(runtimes).astype(str)
+        block["by_runtime"] = {k: quantile_table(r[rt == k]) for k in sorted(set(rt))
+                               if (rt == k).sum() >= MIN_ROWS_PER_RUNTIME}
     return block
 
 
@@ -116,11 +122,15 @@ def _table_for(block: Mapping, group: str | None, level: int | None) -> Mapping[
 
 
 def block_half_width(block: Mapping, confidence: float | np.ndarray, group: str | None = None,
-                     level: int | None = None) -> np.ndarray:
-    """Log half-width at `confidence` for a task/metric group and novelty level: the widest of the
-    tables of this level and every lower one (width never shrinks as novelty grows)."""
+                     level: int | None = None, runtime: str | None = None) -> np.ndarray:
+    """Log half-width at `confidence` for a task/metric group, novelty level and runtime: the widest of
+    the tables of this level and every lower one (width never shrinks as novelty grows) and of the
+    runtime's own table where it has one."""
     levels = [None] if level is None else range(int(level) + 1)
-    widths = [half_width(t, confidence) for t in (_table_for(block, group, lv) for lv in levels) if t]
+    tables = [_table_for(block, group, lv) for lv in levels]
+    if runtime is not None:
+        tables.append((block.get("by_runtime") or {}).get(runtime))
+    widths = [half_width(t, confidence) for t in tables if t]
     if not widths:
         raise ValueError("calibration intervals block has no quantile table")
     return np.maximum.reduce([np.asarray(w, dtype=float) for w in widths])

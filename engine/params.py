@@ -122,18 +122,19 @@ class CalibrationParams:
         return float(self.runtime_launch_mult.get(runtime, 1.0))
 
     def log_half_width(self, confidence: np.ndarray | float, group: str | None = None,
-                       novelty: int | None = None) -> np.ndarray:
+                       novelty: int | None = None, runtime: str | None = None) -> np.ndarray:
         """Half-width of the prediction interval in log space at each confidence (interpolated).
 
         `group` ("task/metric", e.g. "inference/tokens_per_s") takes that group's own quantiles where
         calibration held out enough of its rows (Mondrian conformal: LLM token rates are predicted
         far more tightly than CNN latencies); `novelty` (0-3, engine/novelty.py) the widths of that
-        novelty level (never narrower than a lower level's). See intervals.block_half_width."""
+        novelty level (never narrower than a lower level's), `runtime` at least that runtime's own width
+        where calibration held out enough of its rows. See intervals.block_half_width."""
         block = dict(self.intervals) if self.intervals else {}
         block.setdefault("log_abs_residual_quantiles", dict(_DEFAULT_QUANTILES))
         if not block["log_abs_residual_quantiles"]:
             block["log_abs_residual_quantiles"] = dict(_DEFAULT_QUANTILES)
-        return block_half_width(block, confidence, group, novelty)
+        return block_half_width(block, confidence, group, novelty, runtime)
 
     @property
     def calibrated(self) -> bool:

@@ -159,15 +159,16 @@ def _pass(t: _OpTable, B, q, k, per_sample, g: dict, tp, causal: bool = False
 
 
 def _half_width(params: CalibrationParams, confidence: np.ndarray, task_masks: dict, metric: str,
-                novelty: np.ndarray) -> np.ndarray:
+                novelty: np.ndarray, runtime: np.ndarray) -> np.ndarray:
     """Log half-width of each point's interval for one output metric (see `log_half_width`);
     task_masks: task -> boolean mask of the block's points with that task; novelty: each point's
     level (engine/novelty.py), -1 where the calibration carries no corpus support summary."""
     out = np.empty(len(confidence))
     for t, sel in task_masks.items():
         for lv in np.unique(novelty[sel]):
-            cell = sel & (novelty == lv)
-            out[cell] = params.log_half_width(confidence[cell], f"{t}/{metric}", None if lv < 0 else int(lv))
+            for rt in pd.unique(runtime[sel & (novelty == lv)]):
+                cell = sel & (novelty == lv) & (runtime == rt)
+                out[cell] = params.log_half_width(confidence[cell], f"{t}/{metric}", None if lv < 0 else int(lv), str(rt))
     return out
 
 
@@ -501,9 +502,10 @@ def _predict_block(w: Workload, df: pd.DataFrame, idx: np.ndarray, g: dict, para
     confidence = df["confidence"].to_numpy()[idx]
     task_masks = {t: task == t for t in pd.unique(task)}
     novelty = df["_novelty"].to_numpy()[idx]
+    runtimes = df["runtime"].to_numpy()[idx]
     for name, value in (("latency_ms", latency * 1e3), ("throughput_per_s", throughput),
                         ("tokens_per_s", tokens), ("ttft_ms", ttft), ("tpot_ms", tpot)):
-        half = _half_width(params, confidence, task_masks, name, novelty)
+        half = _half_width(params, confidence, task_masks, name, novelty, runtimes)
         out[name][idx] = value
         out[f"{name}_low"][idx] = value * np.exp(-half)
         out[f"{name}_high"][idx] = value * np.exp(half)

@@ -229,20 +229,23 @@ def add_intervals_cv(held: pd.DataFrame, confidence: float) -> pd.DataFrame:
     folds = held["fold"].to_numpy()
     groups = interval_groups(held)
     novelty, reason = held_out_support(held)
+    runtimes = held["runtime"].astype(str).to_numpy()
     hw = np.empty(len(held))
     for lab in np.unique(folds):
         mine = folds == lab
-        block = intervals.interval_block(absr[~mine], groups[~mine], novelty[~mine])
+        block = intervals.interval_block(absr[~mine], groups[~mine], novelty[~mine], runtimes[~mine])
         for g in np.unique(groups[mine]):
             for lv in np.unique(novelty[mine & (groups == g)]):
-                sel = mine & (groups == g) & (novelty == lv)
-                hw[sel] = intervals.block_half_width(block, confidence, g, int(lv))
+                for rt in np.unique(runtimes[mine & (groups == g) & (novelty == lv)]):
+                    sel = mine & (groups == g) & (novelty == lv) & (runtimes == rt)
+                    hw[sel] = intervals.block_half_width(block, confidence, g, int(lv), str(rt))
     return _finish(held.assign(novelty=novelty, extrapolation=reason != "", extrapolation_reason=reason), hw)
 
 
 def add_intervals_fixed(scored: pd.DataFrame, params: CalibrationParams, confidence: float) -> pd.DataFrame:
     """Intervals from the shipped calibration (scoring a user's data: nothing is refitted)."""
     groups = interval_groups(scored)
+    runtimes = scored["runtime"].astype(str).to_numpy()
     support = Support.from_dict((params.intervals or {}).get("support"))
     if support is not None and {"arch", "family"} <= set(scored.columns):
         novelty, reason = novelty_levels(support, scored), extrapolation_reasons(support, scored)
@@ -251,8 +254,9 @@ def add_intervals_fixed(scored: pd.DataFrame, params: CalibrationParams, confide
     hw = np.empty(len(scored))
     for g in np.unique(groups):
         for lv in np.unique(novelty[groups == g]):
-            sel = (groups == g) & (novelty == lv)
-            hw[sel] = float(params.log_half_width(confidence, g, None if lv < 0 else int(lv)))
+            for rt in np.unique(runtimes[(groups == g) & (novelty == lv)]):
+                sel = (groups == g) & (novelty == lv) & (runtimes == rt)
+                hw[sel] = float(params.log_half_width(confidence, g, None if lv < 0 else int(lv), str(rt)))
     return _finish(scored.assign(novelty=novelty, extrapolation=reason != "", extrapolation_reason=reason), hw)
 
 
@@ -333,11 +337,12 @@ def shipped_intervals(cv: CvResult, rows: pd.DataFrame) -> dict:
     corpus `rows` that predictions score their own novelty and extrapolation against."""
     held = cv.held_out
     absr = np.abs(held["log_residual"].to_numpy(dtype=float))
-    block = intervals.interval_block(absr, interval_groups(held), held["novelty"].to_numpy(dtype=int))
+    block = intervals.interval_block(absr, interval_groups(held), held["novelty"].to_numpy(dtype=int),
+                                     held["runtime"].astype(str).to_numpy())
     return {
         "method": (f"split-conformal on {SCHEME_TITLES[cv.scheme]} cross-validation |log(predicted/measured)|, "
-                   "Mondrian by task/metric and novelty level (engine/novelty.py); a point's width is the "
-                   "widest of its level's and every lower level's"),
+                   "Mondrian by task/metric and novelty level (engine/novelty.py) and by runtime; a point's "
+                   "width is the widest of its level's, every lower level's and its runtime's"),
         "scheme": cv.scheme,
         "n_residuals": int(len(absr)),
         **block,

@@ -191,7 +191,8 @@ def build_context(
             "|log(predicted/measured)|, Mondrian by the row's task and metric and by its novelty level (how many "
             "other rows share its runtime, GPU architecture and model family; engine/novelty.py), each cell with "
             f"too few rows falling back to the level's, the task/metric's ({MIN_ROWS_PER_INTERVAL_GROUP}+ rows) or the "
-            "pooled table; a row's width is the widest of its level's and every lower level's. In cross-validation "
+            "pooled table; a row's width is the widest of its level's, every lower level's and its runtime's own "
+            "(runtimes with enough held-out rows). In cross-validation "
             "a row's novelty and its q come from the other folds only; the shipped intervals are calibrated on "
             "leave-one-source-out residuals. Rows outside the other folds' support (no rows of their runtime on "
             "that architecture, a batch beyond the largest measured, ...) are flagged as extrapolated.",

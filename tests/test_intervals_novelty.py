@@ -152,3 +152,17 @@ def test_macro_prints_the_marker_with_its_reason():
     flagged = env.from_string(src).render(c={"extrapolation": True, "extrapolation_reason": "batch 512 beyond the largest measured 256"})
     assert "extrapolated" in flagged and 'title="batch 512 beyond the largest measured 256"' in flagged
     assert env.from_string(src).render(c={"extrapolation": False, "extrapolation_reason": ""}) == "[]"
+
+
+def test_a_runtime_with_its_own_residuals_never_gets_a_narrower_interval():
+    rng = np.random.default_rng(2)
+    r = np.abs(np.concatenate([rng.normal(0, 0.05, 300), rng.normal(0, 0.5, 40)]))
+    groups = np.array(["inference/tokens_per_s"] * 340)
+    novelty = np.zeros(340, dtype=int)
+    runtimes = np.array(["tensorrt-llm"] * 300 + ["vllm"] * 40)
+    block = intervals.interval_block(r, groups, novelty, runtimes)
+    assert set(block["by_runtime"]) == {"tensorrt-llm", "vllm"}
+    base = float(intervals.block_half_width(block, 0.9, "inference/tokens_per_s", 0))
+    vllm = float(intervals.block_half_width(block, 0.9, "inference/tokens_per_s", 0, "vllm"))
+    unknown = float(intervals.block_half_width(block, 0.9, "inference/tokens_per_s", 0, "mlc-llm"))
+    assert vllm > base and unknown == base
