@@ -141,3 +141,13 @@ def test_cli_run_prints_decision_and_files(tmp_path, cli):
     res = cli("run", str(QUICKSTART), "--out", str(tmp_path), "--format", "md,json", "--offline")
     assert res.returncode == 0, res.stderr
     assert "Decision:" in res.stdout and str(tmp_path / "report.md") in res.stdout.replace("\n", "")
+
+
+def test_methodology_quotes_leave_one_source_out_and_configs_carry_extrapolation(quick):
+    html = _squash(quick.outputs["html"].read_text())
+    assert "leave-one-source-out" in html
+    accuracy = quick.payload["methodology"]["engine"]["accuracy"]
+    assert any("leave-one-source-out" in k for k in accuracy), accuracy
+    tops = [c for w in quick.payload["workloads"] for c in w["top"]]
+    assert tops and all(isinstance(c["extrapolation"], bool) and isinstance(c["extrapolation_reason"], str) for c in tops)
+    assert all(bool(c["extrapolation_reason"]) == c["extrapolation"] for c in tops)
