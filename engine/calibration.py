@@ -168,7 +168,8 @@ def parameter_specs(rows: pd.DataFrame) -> tuple[ParamSpec, ...]:
 
 
 def with_arch(rows: pd.DataFrame, engine) -> pd.DataFrame:
-    """Corpus rows plus `arch` (the GPU profile's architecture family), `moe` (the model routes
+    """Corpus rows plus `arch` (the GPU profile's architecture family), `family` (the model's
+    workload family: cnn, decoder, ...; engine/novelty.py), `moe` (the model routes
     tokens to experts), `grouped_conv` / `attention` (the model has operators of that class) and
     the scope columns of `with_scopes`; engine: an `engine.api.Engine`."""
     arch = rows["gpu"].map({g: engine.catalog.get(g).architecture for g in rows["gpu"].unique()})
@@ -176,8 +177,9 @@ def with_arch(rows: pd.DataFrame, engine) -> pd.DataFrame:
     moe = rows["model"].map({m: w.params_active < w.params_total for m, w in workloads.items()})
     has_class = lambda op_class: rows["model"].map(  # noqa: E731
         {m: any(o.op_class == op_class for o in w.operators) for m, w in workloads.items()}).astype(bool)
-    return with_scopes(rows.assign(arch=arch, moe=moe.astype(bool), grouped_conv=has_class(GROUPED_CONV),
-                                   attention=has_class(ATTENTION)))
+    family = rows["model"].map({m: w.family for m, w in workloads.items()})
+    return with_scopes(rows.assign(arch=arch, family=family, moe=moe.astype(bool),
+                                   grouped_conv=has_class(GROUPED_CONV), attention=has_class(ATTENTION)))
 
 
 def with_scopes(rows: pd.DataFrame) -> pd.DataFrame:

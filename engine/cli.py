@@ -193,11 +193,13 @@ PRED_COLUMNS = [
     ("model", "Model", ""), ("gpu", "GPU", ""), ("precision", "Prec", ""), ("batch_size", "Batch", "d"),
     ("latency_txt", "Latency ms (interval)", ""), ("throughput_txt", "Per s (interval)", ""),
     ("llm_txt", "TTFT/TPOT ms", ""), ("memory_gb", "Mem GB", ".1f"), ("fits_txt", "Fits", ""),
+    ("extrap_txt", "Corpus", ""),
 ]
 
 
 def _decorate(df):
     import numpy as np
+    import pandas as pd
 
     from phantom_report.engine.output import fmt_num, fmt_range
 
@@ -206,23 +208,31 @@ def _decorate(df):
     df["throughput_txt"] = [fmt_range(a, b, c) if a == a else "—" for a, b, c in zip(df.throughput_per_s, df.throughput_per_s_low, df.throughput_per_s_high)]
     df["llm_txt"] = [f"{fmt_num(a)}/{fmt_num(b)}" if a == a else "—" for a, b in zip(df.ttft_ms, df.tpot_ms)]
     df["note"] = np.where(~df.supported, df.reason, df.fit_hint)
+    extrap = df["extrapolation"].astype(bool) if "extrapolation" in df else pd.Series(False, index=df.index)
+    df["extrap_note"] = np.where(extrap & df.supported, "extrapolated: " + df.get("extrapolation_reason", "").astype(str), "")
     # notes are too long for a column: number them and print them under the table
-    marks, n = [], 0
-    for fits, supported, note in zip(df.fits, df.supported, df.note):
+    marks, corpus, n = [], [], 0
+    for supported, note, xnote in zip(df.supported, df.note, df.extrap_note):
         if note:
             n += 1
             marks.append(f"{'[red]no[/]' if supported else '[yellow]n/a[/]'} [{n}]")
         else:
             marks.append("[green]yes[/]")
-    df["fits_txt"] = marks
+        if xnote:
+            n += 1
+            corpus.append(f"[yellow]⚠ extrapolated[/] [{n}]")
+        else:
+            corpus.append("inside")
+    df["fits_txt"], df["extrap_txt"] = marks, corpus
     return df
 
 
 def _print_notes(df) -> None:
     from phantom_report.engine.output import wide_console
 
-    notes = [f"[{i}] {m} on {g}: {n}" for i, (m, g, n) in enumerate(
-        ((m, g, n) for m, g, n in zip(df.model, df.gpu, df.note) if n), start=1)]
+    # numbered in the order _decorate numbered them: a row's fit note, then its extrapolation note
+    pairs = ((m, g, n) for m, g, note, x in zip(df.model, df.gpu, df.note, df.extrap_note) for n in (note, x) if n)
+    notes = [f"[{i}] {m} on {g}: {n}" for i, (m, g, n) in enumerate(pairs, start=1)]
     if notes:
         wide_console().print("\n".join(notes), highlight=False)
 

@@ -132,8 +132,9 @@ def _blank(text: str | None) -> bool:
     return text is None or text.strip() == ""
 
 
-def _parse_number(text: str | None, what: str, integer: bool = False) -> float:
-    """Float (NaN when blank); ValueError with a readable reason otherwise."""
+def _parse_number(text: str | None, what: str, integer: bool = False, zero_ok: bool = False) -> float:
+    """Float (NaN when blank); ValueError with a readable reason otherwise. zero_ok: 0 is a valid value
+    (a prompt length: llama-bench's tg128 generates from an empty context, n_prompt 0)."""
     if _blank(text):
         return math.nan
     t = text.strip().replace(",", "") if integer else text.strip()
@@ -141,8 +142,8 @@ def _parse_number(text: str | None, what: str, integer: bool = False) -> float:
         v = float(t)
     except ValueError:
         raise ValueError(f"{what} {text!r} is not a number") from None
-    if not math.isfinite(v) or v <= 0:
-        raise ValueError(f"{what} {text!r} must be a positive number")
+    if not math.isfinite(v) or v < 0 or (v == 0 and not zero_ok):
+        raise ValueError(f"{what} {text!r} must be a {'non-negative' if zero_ok else 'positive'} number")
     if integer and v != int(v):
         raise ValueError(f"{what} {text!r} must be a whole number")
     return v
@@ -206,15 +207,15 @@ def _interpret(rec: dict[str, str], resolve_gpu: Resolver, resolve_model: Resolv
         raise ValueError("batch_size not printed (empty or 0); the prediction depends on it")
     batch = _parse_number(rec.get("batch_size"), "batch_size", integer=True)
     gpu_count = _parse_number(rec.get("gpu_count"), "gpu_count", integer=True)
-    seq_in = _parse_number(rec.get("seq_in"), "seq_in", integer=True)
+    seq_in = _parse_number(rec.get("seq_in"), "seq_in", integer=True, zero_ok=True)
     seq_out = _parse_number(rec.get("seq_out"), "seq_out", integer=True)
     tp = _parse_number(rec.get("tensor_parallel"), "tensor_parallel", integer=True)
     gpus = 1 if math.isnan(gpu_count) else int(gpu_count)
     if not math.isnan(tp) and not 1 <= tp <= gpus:
         raise ValueError(f"tensor_parallel {int(tp)} must be between 1 and gpu_count ({gpus})")
-    if metric in ("prefill_tokens_per_s", "ttft_ms") and math.isnan(seq_in):
+    if metric in ("prefill_tokens_per_s", "ttft_ms") and not seq_in > 0:
         # prefill work grows with the prompt; without its length the number cannot be predicted
-        raise ValueError(f"{metric} needs seq_in (the prompt length is not printed)")
+        raise ValueError(f"{metric} needs seq_in > 0 (the prompt length is not printed, or the row has no prompt)")
     if metric in INFERENCE_ONLY_METRICS and task != "inference":
         raise ValueError(f"metric {metric} only applies to inference")
     gpu = _resolve_with_fallback(rec["gpu"].strip(), resolve_gpu)

@@ -6,6 +6,13 @@ residuals: each from a fit that never saw that row's (GPU, model) group). With n
 held-out residuals, taking the ceil((n + 1) * c)-th smallest gives coverage >= c on a new row
 (Vovk et al.; Lei et al. 2018), which is what "90% interval" is meant to promise.
 
+Widths (`interval_block`, `block_half_width`): the residuals are leave-one-*source*-out — each from a fit
+that never saw the publication, its software and its method — since a user's stack differs from the
+corpus first of all in source. They are split Mondrian-fashion by task/metric and by novelty level
+(`engine/novelty.py`: how many corpus rows share the point's runtime, GPU architecture and model
+family), each cell with enough rows getting its own quantiles, and a point's width is the largest of
+its own level's and every lower level's, so the interval never narrows as the point gets more novel.
+
 Honest coverage figure: scoring the same residuals the quantile came from would be circular, so
 `leave_group_out_coverage` checks each held-out row against the quantile of the *other* groups'
 residuals only (a jackknife+-style check).
@@ -64,3 +71,66 @@ def leave_group_out_coverage(abs_log_residuals: np.ndarray, groups: np.ndarray, 
         q = conformal_quantile(r[~mine], level)
         inside[mine] = r[mine] <= q
     return inside
+
+
+MIN_ROWS_PER_GROUP = 200  # held-out rows a task/metric needs for its own quantiles
+MIN_ROWS_PER_NOVELTY_CELL = 60  # held-out rows a novelty level (or task/metric x level) needs
+MIN_ROWS_PER_RUNTIME = 30  # held-out rows a runtime needs for its own quantiles
+
+
+def _cell(group: str, level: int) -> str:
+    return f"{group}|{level}"
+
+
+def interval_block(abs_log_residuals: np.ndarray, groups: np.ndarray, novelty: np.ndarray | None = None,
+                   runtimes: np.ndarray | None = None) -> dict:
+    """Quantile tables from held-out |log residuals|: pooled, per task/metric group, per novelty level,
+    per (group, level) cell and per runtime, each only where enough rows support it (module docstring)."""
+    r = np.asarray(abs_log_residuals, dtype=float)
+    g = np.asarray(groups).astype(str)
+    block = {
+        "log_abs_residual_quantiles": quantile_table(r),
+        "by_task_metric": {k: quantile_table(r[g == k]) for k in sorted(set(g)) if (g == k).sum() >= MIN_ROWS_PER_GROUP},
+    }
+    if novelty is not None:
+        lv = np.asarray(novelty, dtype=int)
+        block["by_novelty"] = {str(v): quantile_table(r[lv == v]) for v in sorted(set(lv.tolist()))
+                               if (lv == v).sum() >= MIN_ROWS_PER_NOVELTY_CELL}
+        cells = {}
+        for k in sorted(set(g)):
+            for v in sorted(set(lv[g == k].tolist())):
+                sel = (g == k) & (lv == v)
+                if sel.sum() >= MIN_ROWS_PER_NOVELTY_CELL:
+                    cells[_cell(k, v)] = quantile_table(r[sel])
+        block["by_task_metric_novelty"] = cells
+    if runtimes is not None:
+        rt = np.asarray(runtimes).astype(str)
+        block["by_runtime"] = {k: quantile_table(r[rt == k]) for k in sorted(set(rt))
+                               if (rt == k).sum() >= MIN_ROWS_PER_RUNTIME}
+    return block
+
+
+def _table_for(block: Mapping, group: str | None, level: int | None) -> Mapping[str, float]:
+    """Most specific table: (group, level) cell, else the level, else the group, else pooled."""
+    pooled = block.get("log_abs_residual_quantiles") or {}
+    if level is not None:
+        t = (block.get("by_task_metric_novelty") or {}).get(_cell(group, level)) if group else None
+        t = t or (block.get("by_novelty") or {}).get(str(level))
+        if t:
+            return t
+    return ((block.get("by_task_metric") or {}).get(group) if group else None) or pooled
+
+
+def block_half_width(block: Mapping, confidence: float | np.ndarray, group: str | None = None,
+                     level: int | None = None, runtime: str | None = None) -> np.ndarray:
+    """Log half-width at `confidence` for a task/metric group, novelty level and runtime: the widest of
+    the tables of this level and every lower one (width never shrinks as novelty grows) and of the
+    runtime's own table where it has one."""
+    levels = [None] if level is None else range(int(level) + 1)
+    tables = [_table_for(block, group, lv) for lv in levels]
+    if runtime is not None:
+        tables.append((block.get("by_runtime") or {}).get(runtime))
+    widths = [half_width(t, confidence) for t in tables if t]
+    if not widths:
+        raise ValueError("calibration intervals block has no quantile table")
+    return np.maximum.reduce([np.asarray(w, dtype=float) for w in widths])

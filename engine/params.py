@@ -17,7 +17,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from phantom_report.engine.intervals import half_width
+from phantom_report.engine.intervals import block_half_width
 
 MATMUL_CLASSES = frozenset({"gemm", "conv", "grouped_conv", "attention"})  # run on the matmul path
 
@@ -122,15 +122,20 @@ class CalibrationParams:
     def launch_mult(self, runtime: str) -> float:
         return float(self.runtime_launch_mult.get(runtime, 1.0))
 
-    def log_half_width(self, confidence: np.ndarray | float, group: str | None = None) -> np.ndarray:
+    def log_half_width(self, confidence: np.ndarray | float, group: str | None = None,
+                       novelty: int | None = None, runtime: str | None = None) -> np.ndarray:
         """Half-width of the prediction interval in log space at each confidence (interpolated).
 
         `group` ("task/metric", e.g. "inference/tokens_per_s") takes that group's own quantiles where
         calibration held out enough of its rows (Mondrian conformal: LLM token rates are predicted
-        far more tightly than CNN latencies, and one pooled width would be too wide for one and
-        too narrow for the other); otherwise the pooled quantiles."""
-        q = (self.intervals.get("by_task_metric") or {}).get(group) if group else None
-        return half_width(q or self.intervals.get("log_abs_residual_quantiles") or _DEFAULT_QUANTILES, confidence)
+        far more tightly than CNN latencies); `novelty` (0-3, engine/novelty.py) the widths of that
+        novelty level (never narrower than a lower level's), `runtime` at least that runtime's own width
+        where calibration held out enough of its rows. See intervals.block_half_width."""
+        block = dict(self.intervals) if self.intervals else {}
+        block.setdefault("log_abs_residual_quantiles", dict(_DEFAULT_QUANTILES))
+        if not block["log_abs_residual_quantiles"]:
+            block["log_abs_residual_quantiles"] = dict(_DEFAULT_QUANTILES)
+        return block_half_width(block, confidence, group, novelty, runtime)
 
     @property
     def calibrated(self) -> bool:

@@ -42,6 +42,7 @@ import pandas as pd
 
 from phantom_report.engine import limits
 from phantom_report.engine.ir import Workload
+from phantom_report.engine.novelty import Support, extrapolation_reasons, novelty_levels
 from phantom_report.engine.params import (
     ATTENTION, GROUPED_CONV, MATMUL_CLASSES, MATMUL_PATH, REFERENCE_MATMUL_WIDTH, CalibrationParams,
 )
@@ -78,6 +79,7 @@ OUTPUT_COLUMNS = (
     "tokens_per_s_high", "ttft_ms", "ttft_ms_low", "ttft_ms_high", "tpot_ms", "tpot_ms_low",
     "tpot_ms_high", "memory_gb", "fits", "fit_hint", "power_w", "energy_j_per_sample", "bound",
     "tensor_parallel", "batch_used", "flops_per_sample", "params_total", "params_active",
+    "novelty", "extrapolation", "extrapolation_reason",
 )
 
 
@@ -157,16 +159,39 @@ def _pass(t: _OpTable, B, q, k, per_sample, g: dict, tp, causal: bool = False
     return total, ideal, compute_t
 
 
-def _half_width(params: CalibrationParams, confidence: np.ndarray, task_masks: dict, metric: str) -> np.ndarray:
+def _half_width(params: CalibrationParams, confidence: np.ndarray, task_masks: dict, metric: str,
+                novelty: np.ndarray, runtime: np.ndarray) -> np.ndarray:
     """Log half-width of each point's interval for one output metric (see `log_half_width`);
-    task_masks: task -> boolean mask of the block's points with that task."""
-    if len(task_masks) == 1:
-        (t,) = task_masks
-        return params.log_half_width(confidence, f"{t}/{metric}")
+    task_masks: task -> boolean mask of the block's points with that task; novelty: each point's
+    level (engine/novelty.py), -1 where the calibration carries no corpus support summary."""
     out = np.empty(len(confidence))
     for t, sel in task_masks.items():
-        out[sel] = params.log_half_width(confidence[sel], f"{t}/{metric}")
+        for lv in np.unique(novelty[sel]):
+            for rt in pd.unique(runtime[sel & (novelty == lv)]):
+                cell = sel & (novelty == lv) & (runtime == rt)
+                out[cell] = params.log_half_width(confidence[cell], f"{t}/{metric}", None if lv < 0 else int(lv), str(rt))
     return out
+
+
+def _support_flags(df: pd.DataFrame, catalog: ProfileCatalog, workloads: Mapping[str, Workload],
+                   params: CalibrationParams) -> tuple[np.ndarray, np.ndarray]:
+    """(novelty level, extrapolation reason) per point against the corpus support stored in the
+    calibration (`intervals.support`); (-1, "") everywhere when it carries none."""
+    support = Support.from_dict((params.intervals or {}).get("support"))
+    if support is None:
+        return np.full(len(df), -1, dtype=int), np.full(len(df), "", dtype=object)
+    frame = pd.DataFrame({
+        "runtime": df["runtime"].astype(str).to_numpy(),
+        "arch": df["gpu"].map({g: catalog.get(g).architecture for g in pd.unique(df["gpu"])}).to_numpy(),
+        "family": df["model"].map({m: workloads[m].family for m in pd.unique(df["model"])}).to_numpy(),
+        "task": df["task"].to_numpy(), "batch_size": df["batch_size"].to_numpy(),
+        "seq_in": pd.to_numeric(df["seq_in"], errors="coerce").to_numpy(), "gpu_count": df["gpu_count"].to_numpy(),
+    })
+    # each distinct (runtime, architecture, family, sizes) once: a sweep repeats them across models and GPUs
+    codes = frame.groupby(list(frame.columns), sort=False, dropna=False).ngroup().to_numpy()
+    first = pd.Series(np.arange(len(frame))).groupby(codes).first().to_numpy()
+    pts = frame.iloc[first].reset_index(drop=True)
+    return novelty_levels(support, pts)[codes], extrapolation_reasons(support, pts)[codes]
 
 
 def _keys_attended(k, causal: bool):
@@ -391,6 +416,10 @@ def predict_grid(points: pd.DataFrame, catalog: ProfileCatalog, workloads: Mappi
     train_int = (df["task"].to_numpy() == "training") & df["precision"].isin(["int8", "int4", "q4_0", "q8_0"]).to_numpy()
     out["supported"][train_int] = False
     out["reason"][train_int] = "training in integer precision is not modelled"
+    novelty, extrap = _support_flags(df, catalog, workloads, params)
+    out["novelty"], out["extrapolation_reason"] = novelty, extrap
+    out["extrapolation"] = extrap != ""
+    df = df.assign(_novelty=novelty)
     model_codes = df["model"].to_numpy()
     for name in pd.unique(model_codes):
         idx_all = np.flatnonzero((model_codes == name) & out["supported"])
@@ -400,7 +429,7 @@ def predict_grid(points: pd.DataFrame, catalog: ProfileCatalog, workloads: Mappi
     result = df.copy()
     for c in OUTPUT_COLUMNS:
         result[c] = out[c]
-    return result
+    return result.drop(columns="_novelty")
 
 
 def _predict_block(w: Workload, df: pd.DataFrame, idx: np.ndarray, g: dict, params: CalibrationParams,
@@ -497,9 +526,11 @@ def _predict_block(w: Workload, df: pd.DataFrame, idx: np.ndarray, g: dict, para
     # log-symmetric intervals, each metric with its own held-out residual quantiles (per task)
     confidence = df["confidence"].to_numpy()[idx]
     task_masks = {t: task == t for t in pd.unique(task)}
+    novelty = df["_novelty"].to_numpy()[idx]
+    runtimes = df["runtime"].to_numpy()[idx]
     for name, value in (("latency_ms", latency * 1e3), ("throughput_per_s", throughput),
                         ("tokens_per_s", tokens), ("ttft_ms", ttft), ("tpot_ms", tpot)):
-        half = _half_width(params, confidence, task_masks, name)
+        half = _half_width(params, confidence, task_masks, name, novelty, runtimes)
         out[name][idx] = value
         out[f"{name}_low"][idx] = value * np.exp(-half)
         out[f"{name}_high"][idx] = value * np.exp(half)

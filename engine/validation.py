@@ -1,8 +1,9 @@
 """Cross-validation of the calibrated predictor, accuracy metrics and their breakdowns.
 
-Schemes (`SCHEMES`): leave-one-(GPU, model)-group-out — the headline figure, no measurement of the
-held-out pair is seen in fitting —, leave-one-GPU-out (a GPU known only from its datasheet) and
-leave-one-source-out (a publication never seen). Each fold refits from the *uncalibrated defaults*
+Schemes (`SCHEMES`): leave-one-source-out — the headline figure: a publication never seen, its
+software, method and often its GPUs and models with it, which is what a user's own stack is —,
+leave-one-GPU-out (a GPU known only from its datasheet) and leave-one-(GPU, model)-group-out (no
+measurement of the held-out pair is seen in fitting; the optimistic one). Each fold refits from the *uncalibrated defaults*
 (so parameters the fold's data cannot inform never carry values learned from the held-out rows);
 the optimiser is warm-started from the full-corpus fit, which only changes where the search starts,
 not the optimum it converges to (the fit runs to its tolerance, not to a truncated budget; the
@@ -12,8 +13,10 @@ regression test uses it and compares with the baseline recorded by the same meth
 
 Held-out frame columns: the corpus row columns plus `fold` (held-out group label), `predicted`
 (metric unit), `log_residual` = log(predicted / value), `ape` = |predicted - value| / value,
-`half_width_log` (conformal quantile of the other folds' |log residuals| at `confidence`), `low`,
-`high`, `inside` (value within [low, high]).
+`novelty` (engine/novelty.py level against the *other* folds' rows), `half_width_log` (conformal
+quantile of the other folds' |log residuals| at `confidence`, Mondrian by task/metric and novelty level:
+intervals.interval_block), `low`, `high`, `inside` (value within [low, high]), `extrapolation`
+(the row lies outside the other folds' support; `extrapolation_reason` says why).
 """
 
 from __future__ import annotations
@@ -29,20 +32,21 @@ import pandas as pd
 
 from phantom_report.engine import calibration as cal
 from phantom_report.engine import intervals
+from phantom_report.engine.novelty import LEVEL_NAMES, Support, extrapolation_reasons, novelty_levels
 from phantom_report.engine.params import CalibrationParams
 
 SCHEMES: dict[str, tuple[str, ...]] = {
-    "gpu_model": ("gpu", "model"),
-    "gpu": ("gpu",),
     "source": ("source",),
+    "gpu": ("gpu",),
+    "gpu_model": ("gpu", "model"),
 }
+HEADLINE_SCHEME = "source"  # the accuracy quoted everywhere (README, reports, /v1/accuracy, UI)
 SCHEME_TITLES = {
     "gpu_model": "leave-one-(GPU, model)-out",
     "gpu": "leave-one-GPU-out",
     "source": "leave-one-source-out",
 }
-BREAKDOWNS = ("gpu", "model", "runtime", "task", "metric", "source")
-MIN_ROWS_PER_INTERVAL_GROUP = 200  # held-out rows needed before a group gets its own interval widths
+BREAKDOWNS = ("gpu", "model", "runtime", "task", "metric", "task_metric", "novelty", "source")
 NEWTON_STEPS = 3  # Gauss-Newton steps per approximate fold refit
 METRIC_KEYS = ("n", "median_ape", "mape", "within_10pct", "within_25pct", "coverage", "median_log_bias")
 
@@ -155,7 +159,7 @@ def newton_folds(rows: pd.DataFrame, labels: np.ndarray, predict: cal.PredictFn,
 def cross_validate(
     rows: pd.DataFrame,
     predict: cal.PredictFn,
-    scheme: str = "gpu_model",
+    scheme: str = "source",
     confidence: float = 0.9,
     warm_start: Mapping[str, float] | None = None,
     n_jobs: int | None = None,
@@ -201,31 +205,59 @@ def interval_groups(frame: pd.DataFrame) -> np.ndarray:
     return (frame["task"].astype(str) + "/" + frame["metric"].astype(str)).to_numpy()
 
 
+def held_out_support(held: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(novelty level, extrapolation reason) of each held-out row against the *other* folds' rows
+    (level 0 / "" everywhere when the rows lack `arch` and `family`)."""
+    novelty = np.zeros(len(held), dtype=int)
+    reason = np.full(len(held), "", dtype=object)
+    if not {"arch", "family"} <= set(held.columns):
+        return novelty, reason
+    folds = held["fold"].to_numpy()
+    for lab in np.unique(folds):
+        mine = folds == lab
+        support = Support.of(held[~mine])
+        novelty[mine] = novelty_levels(support, held[mine])
+        reason[mine] = extrapolation_reasons(support, held[mine])
+    return novelty, reason
+
+
 def add_intervals_cv(held: pd.DataFrame, confidence: float) -> pd.DataFrame:
-    """Intervals for held-out rows from the *other* folds' residuals (honest coverage), the way the
-    shipped intervals are built: per task/metric group where the other folds hold enough of its
-    rows (`MIN_ROWS_PER_INTERVAL_GROUP`), else pooled."""
+    """Intervals for held-out rows from the *other* folds' residuals (honest coverage), built the way
+    the shipped intervals are (`intervals.interval_block`: Mondrian by task/metric and by novelty level,
+    each row's level taken against the rows outside its own fold)."""
     absr = np.abs(held["log_residual"].to_numpy())
     folds = held["fold"].to_numpy()
     groups = interval_groups(held)
+    novelty, reason = held_out_support(held)
+    runtimes = held["runtime"].astype(str).to_numpy()
     hw = np.empty(len(held))
     for lab in np.unique(folds):
         mine = folds == lab
-        hw[mine] = intervals.conformal_quantile(absr[~mine], confidence)
+        block = intervals.interval_block(absr[~mine], groups[~mine], novelty[~mine], runtimes[~mine])
         for g in np.unique(groups[mine]):
-            ref = ~mine & (groups == g)
-            if ref.sum() >= MIN_ROWS_PER_INTERVAL_GROUP:
-                hw[mine & (groups == g)] = intervals.conformal_quantile(absr[ref], confidence)
-    return _finish(held, hw)
+            for lv in np.unique(novelty[mine & (groups == g)]):
+                for rt in np.unique(runtimes[mine & (groups == g) & (novelty == lv)]):
+                    sel = mine & (groups == g) & (novelty == lv) & (runtimes == rt)
+                    hw[sel] = intervals.block_half_width(block, confidence, g, int(lv), str(rt))
+    return _finish(held.assign(novelty=novelty, extrapolation=reason != "", extrapolation_reason=reason), hw)
 
 
 def add_intervals_fixed(scored: pd.DataFrame, params: CalibrationParams, confidence: float) -> pd.DataFrame:
     """Intervals from the shipped calibration (scoring a user's data: nothing is refitted)."""
     groups = interval_groups(scored)
+    runtimes = scored["runtime"].astype(str).to_numpy()
+    support = Support.from_dict((params.intervals or {}).get("support"))
+    if support is not None and {"arch", "family"} <= set(scored.columns):
+        novelty, reason = novelty_levels(support, scored), extrapolation_reasons(support, scored)
+    else:
+        novelty, reason = np.full(len(scored), -1), np.full(len(scored), "", dtype=object)
     hw = np.empty(len(scored))
     for g in np.unique(groups):
-        hw[groups == g] = float(params.log_half_width(confidence, g))
-    return _finish(scored, hw)
+        for lv in np.unique(novelty[groups == g]):
+            for rt in np.unique(runtimes[(groups == g) & (novelty == lv)]):
+                sel = (groups == g) & (novelty == lv) & (runtimes == rt)
+                hw[sel] = float(params.log_half_width(confidence, g, None if lv < 0 else int(lv), str(rt)))
+    return _finish(scored.assign(novelty=novelty, extrapolation=reason != "", extrapolation_reason=reason), hw)
 
 
 def _finish(frame: pd.DataFrame, hw: np.ndarray) -> pd.DataFrame:
@@ -263,8 +295,13 @@ def breakdown(frame: pd.DataFrame, column: str) -> pd.DataFrame:
 def with_scores(res: CvResult) -> CvResult:
     from dataclasses import replace
 
-    return replace(res, summary=score(res.held_out),
-                   breakdowns={c: breakdown(res.held_out, c) for c in BREAKDOWNS})
+    held = with_task_metric(res.held_out)
+    return replace(res, held_out=held, summary=score(held), breakdowns={c: breakdown(held, c) for c in BREAKDOWNS})
+
+
+def with_task_metric(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame plus `task_metric` ("task/metric", the interval group) for breakdowns."""
+    return frame.assign(task_metric=interval_groups(frame)) if len(frame) else frame.assign(task_metric="")
 
 
 def score_user_rows(rows: pd.DataFrame, predict: cal.PredictFn, params: CalibrationParams,
@@ -273,13 +310,13 @@ def score_user_rows(rows: pd.DataFrame, predict: cal.PredictFn, params: Calibrat
     pred = cal.predict_rows(rows, predict, params)
     frame = rows.assign(predicted=pred["predicted"], log_residual=pred["log_residual"], reason=pred["reason"])
     ok = np.isfinite(frame["log_residual"].to_numpy())
-    return add_intervals_fixed(frame[ok].copy(), params, confidence), frame[~ok].copy()
+    return with_task_metric(add_intervals_fixed(frame[ok].copy(), params, confidence)), frame[~ok].copy()
 
 
 def fit_and_validate(
     rows: pd.DataFrame,
     predict: cal.PredictFn,
-    schemes: Sequence[str] = ("gpu_model",),
+    schemes: Sequence[str] = (HEADLINE_SCHEME,),
     confidence: float = 0.9,
     n_jobs: int | None = None,
     refit: str = "full",
@@ -293,18 +330,22 @@ def fit_and_validate(
     return full, [cross_validate(rows, predict, s, confidence, warm, n_jobs, refit, newton) for s in schemes]
 
 
-def shipped_intervals(cv: CvResult) -> dict:
-    """The `intervals` block of calibration.json from leave-one-(GPU, model)-out residuals."""
+def shipped_intervals(cv: CvResult, rows: pd.DataFrame) -> dict:
+    """The `intervals` block of calibration.json: Mondrian tables (task/metric x novelty level) from the
+    held-out residuals of `cv` (leave-one-source-out in `calibrate`), each row's novelty level taken
+    against the other folds' rows as in `add_intervals_cv`; plus the support summary of the fitted
+    corpus `rows` that predictions score their own novelty and extrapolation against."""
     held = cv.held_out
     absr = np.abs(held["log_residual"].to_numpy(dtype=float))
-    groups = interval_groups(held)
-    by_group = {g: intervals.quantile_table(absr[groups == g]) for g in sorted(set(groups))
-                if (groups == g).sum() >= MIN_ROWS_PER_INTERVAL_GROUP}
+    block = intervals.interval_block(absr, interval_groups(held), held["novelty"].to_numpy(dtype=int),
+                                     held["runtime"].astype(str).to_numpy())
     return {
-        "method": f"split-conformal on {SCHEME_TITLES[cv.scheme]} cross-validation |log(predicted/measured)|",
+        "method": (f"split-conformal on {SCHEME_TITLES[cv.scheme]} cross-validation |log(predicted/measured)|, "
+                   "Mondrian by task/metric and novelty level (engine/novelty.py) and by runtime; a point's "
+                   "width is the widest of its level's, every lower level's and its runtime's"),
+        "scheme": cv.scheme,
         "n_residuals": int(len(absr)),
-        "log_abs_residual_quantiles": intervals.quantile_table(absr),
-        # per task/metric where >= MIN_ROWS_PER_INTERVAL_GROUP held-out rows support it; the predictor
-        # uses these for that task's metric, the pooled table elsewhere
-        "by_task_metric": by_group,
+        **block,
+        "novelty_levels": {str(k): v for k, v in LEVEL_NAMES.items()},
+        "support": Support.of(rows).to_dict(),
     }

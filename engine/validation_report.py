@@ -28,7 +28,8 @@ import pandas as pd
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
-from phantom_report.engine.validation import BREAKDOWNS, MIN_ROWS_PER_INTERVAL_GROUP, SCHEME_TITLES
+from phantom_report.engine.intervals import MIN_ROWS_PER_GROUP as MIN_ROWS_PER_INTERVAL_GROUP
+from phantom_report.engine.validation import BREAKDOWNS, SCHEME_TITLES
 from phantom_report.errors import PhantomError
 
 TEMPLATE = "validation.html.j2"
@@ -187,8 +188,14 @@ def build_context(
             "Cross-validation refits every fold from the uncalibrated defaults on the other folds' rows "
             "(warm-started from the full fit), so no row of the held-out group informs its prediction.",
             f"Interval: prediction × exp(±q), q = split-conformal {100 * confidence:.0f}% quantile of held-out "
-            "|log(predicted/measured)| of the row's task and metric (pooled over all rows where fewer than "
-            f"{MIN_ROWS_PER_INTERVAL_GROUP} held-out rows share them); in cross-validation each group's q comes from the other groups only.",
+            "|log(predicted/measured)|, Mondrian by the row's task and metric and by its novelty level (how many "
+            "other rows share its runtime, GPU architecture and model family; engine/novelty.py), each cell with "
+            f"too few rows falling back to the level's, the task/metric's ({MIN_ROWS_PER_INTERVAL_GROUP}+ rows) or the "
+            "pooled table; a row's width is the widest of its level's, every lower level's and its runtime's own "
+            "(runtimes with enough held-out rows). In cross-validation "
+            "a row's novelty and its q come from the other folds only; the shipped intervals are calibrated on "
+            "leave-one-source-out residuals. Rows outside the other folds' support (no rows of their runtime on "
+            "that architecture, a batch beyond the largest measured, ...) are flagged as extrapolated.",
             "Rows that cannot be interpreted (unknown GPU or model, missing batch size, ...) or priced by the "
             "predictor are listed with the reason below, never dropped silently.",
         ],

@@ -56,7 +56,9 @@ _BUILDERS: dict[str, Callable[[], Workload]] = {
     "llama-2-7b": lambda: T.decoder_llm("llama-2-7b", "Llama-2-7B", vocab=32000, hidden=4096, layers=32,
                                         heads=32, kv_heads=32, ffn=11008, max_seq=4096,
                                         source=_HF.format("meta-llama/Llama-2-7b-hf"),
-                                        aliases=("llama2-7b", "llama-2-7b-hf", "llama-2-7b-chat", "llama2-7b-chat")),
+                                        # LLaMA (v1) 7B has exactly these layer shapes and vocabulary (only
+                                        # its training and 2k context differ): llama.cpp prints both "llama 7B"
+                                        aliases=("llama2-7b", "llama-2-7b-hf", "llama-2-7b-chat", "llama2-7b-chat", "llama-7b")),
     "llama-2-13b": lambda: T.decoder_llm("llama-2-13b", "Llama-2-13B", vocab=32000, hidden=5120, layers=40,
                                          heads=40, kv_heads=40, ffn=13824, max_seq=4096,
                                          source=_HF.format("meta-llama/Llama-2-13b-hf"),

@@ -12,6 +12,7 @@ import re
 from datetime import datetime
 from typing import Any, Callable, Mapping
 
+import numpy as np
 import pandas as pd
 
 from phantom_report.reporter import fmt
@@ -48,6 +49,11 @@ def num(value, fn: Callable = fmt.num, low=None, high=None, unit: str = "") -> d
 
 def slugify(s: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", s.lower()).strip("-") or "workload"
+
+
+def _flag(value: Any) -> bool:
+    """A boolean column's value; missing or NaN (a frame without the column) is False."""
+    return isinstance(value, (bool, np.bool_)) and bool(value)
 
 
 def config_view(r: pd.Series) -> dict[str, Any]:
@@ -89,6 +95,9 @@ def config_view(r: pd.Series) -> dict[str, Any]:
         "owned_gpus": num(r.get("owned_gpus"), fmt.num, unit="GPUs"),
         "memory_gb_per_gpu": num(r["memory_gb"], fmt.num, unit="GB"),
         "bound": r.get("bound", ""),
+        # the engine's prediction lies outside the measured corpus' support (engine/novelty.py)
+        "extrapolation": _flag(r.get("extrapolation")),
+        "extrapolation_reason": str(r.get("extrapolation_reason") or ""),
         "availability_regions": int(r["availability_regions"]),
         "price_source": r["price_source"],
         "price_sku_ids": r.get("price_sku_ids", ""),

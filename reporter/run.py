@@ -235,12 +235,14 @@ def _kind(template: str) -> str:
 def _engine_info(eng) -> dict[str, Any]:
     p = eng.params
     extra = dict(getattr(p, "extra", {}) or {})
-    # the leakage-free figures: cross-validation grouped by (GPU, model), every fold refitted
-    cv = (extra.get("cross_validation") or {}).get("gpu_model/full") or {}
+    # the headline figures: leave-one-source-out cross-validation (each publication predicted by a fit
+    # that never saw it), preferring the exact full-refit figures when calibrate recorded them
+    runs = extra.get("cross_validation") or {}
+    cv = runs.get("source/full") or runs.get("source/newton") or {}
     flat = {}
     if cv:
         flat = {
-            "held-out measurements (grouped by GPU x model)": f"{cv['n']:,}",
+            "held-out measurements (leave-one-source-out)": f"{cv['n']:,}",
             "median absolute error": f"{cv['median_ape']:.1%}",
             "mean absolute error": f"{cv['mape']:.1%}",
             "within 25% of measured": f"{cv['within_25pct']:.0%}",

@@ -153,3 +153,13 @@ def test_quickstart_recommends_nothing_below_the_slo_confidence(quick):
             assert c["slo_confidence"]["value"] == pytest.approx(90.0)
             assert c["slo_probability"]["value"] >= c["slo_confidence"]["value"]
     assert "of simulated outcomes (≥ 90% required)" in quick.summary
+
+
+def test_methodology_quotes_leave_one_source_out_and_configs_carry_extrapolation(quick):
+    html = _squash(quick.outputs["html"].read_text())
+    assert "leave-one-source-out" in html
+    accuracy = quick.payload["methodology"]["engine"]["accuracy"]
+    assert any("leave-one-source-out" in k for k in accuracy), accuracy
+    tops = [c for w in quick.payload["workloads"] for c in w["top"]]
+    assert tops and all(isinstance(c["extrapolation"], bool) and isinstance(c["extrapolation_reason"], str) for c in tops)
+    assert all(bool(c["extrapolation_reason"]) == c["extrapolation"] for c in tops)

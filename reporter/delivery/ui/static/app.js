@@ -164,11 +164,13 @@ async function initAccuracy() {
     method.textContent = a.method;
     const s = a.summary || {};
     document.getElementById("accuracy-summary").textContent =
-      `${fmt(s.n)} measurements · median APE ${fmt((s.median_ape || 0) * 100, 1)} % · ` +
-      `interval coverage ${fmt((s.coverage || 0) * 100, 1)} %`;
+      `${fmt(s.n)} held-out measurements · median APE ${fmt((s.median_ape || 0) * 100, 1)} % · ` +
+      `mean APE ${fmt((s.mape || 0) * 100, 1)} % · ` +
+      `${fmt((a.confidence || 0.9) * 100, 0)} % interval coverage ${fmt((s.coverage || 0) * 100, 1)} %`;
     scoreTable("accuracy-gpu", a.by_gpu, ["gpu"]);
     scoreTable("accuracy-model", a.by_model, ["model"]);
-    scoreTable("accuracy-pairs", a.pairs, ["gpu", "model"]);
+    scoreTable("accuracy-runtime", a.by_runtime, ["runtime"]);
+    scoreTable("accuracy-task-metric", a.by_task_metric, ["task_metric"]);
   } catch (err) { method.textContent = err.message; method.className = "error"; }
 }
 

@@ -1,0 +1,134 @@
+"""How far a prediction point lies from the measured corpus: novelty level and extrapolation flags.
+
+Interval widths come from leave-one-source-out residuals (see `intervals.interval_block`), and a
+source the fit never saw is not equally foreign everywhere: a vLLM row on Hopper for a decoder LLM
+is surrounded by hundreds of similar rows, an MLC-LLM row on RDNA3 by none. The **novelty level**
+scores a point by how many corpus rows share what the predictor's fitted parameters are keyed on:
+
+- 0 "seen":  >= MIN_SUPPORT_ROWS rows share its runtime, GPU architecture and model family
+- 1 "near":  >= MIN_SUPPORT_ROWS rows share runtime and architecture, fewer also the model family
+- 2 "far":   >= MIN_SUPPORT_ROWS rows share the runtime, fewer on this architecture
+- 3 "new":   fewer than MIN_SUPPORT_ROWS rows of this runtime at all (its efficiencies are not fitted:
+             calibration gives a runtime its own parameters from MIN_ROWS_PER_SCOPE = 20 rows on)
+
+(model family = the workload's `family`: cnn, encoder, decoder, vit, diffusion, ...). Intervals are
+Mondrian-conformal per level (`intervals.interval_block`), so the width grows with novelty.
+
+**Extrapolation** is stricter: the point lies outside the corpus' support altogether, and the
+prediction says why (`extrapolation_reasons`): no rows for the runtime, for the runtime on this
+architecture, for the model family in this task, or a batch / prompt length / GPU count beyond the
+largest measured one.
+
+`Support` is the summary of the corpus these need; it is stored in calibration.json
+(`intervals.support`) so predictions do not read the corpus.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+MIN_SUPPORT_ROWS = 20  # rows sharing a key before it counts as supported (= calibration.MIN_ROWS_PER_SCOPE)
+LEVELS = (0, 1, 2, 3)
+LEVEL_NAMES = {0: "seen", 1: "near", 2: "far", 3: "new"}
+_SEP = "|"
+
+
+@dataclass(frozen=True)
+class Support:
+    """Row counts of the corpus by (runtime, architecture, family) and the largest measured sizes."""
+
+    rows: Mapping[str, int] = field(default_factory=dict)  # "runtime|arch|family" -> rows
+    family_tasks: Mapping[str, int] = field(default_factory=dict)  # "family|task" -> rows
+    max_batch: Mapping[str, float] = field(default_factory=dict)  # "family|task" -> largest batch
+    max_seq_in: Mapping[str, float] = field(default_factory=dict)  # "family|task" -> largest seq_in
+    max_gpu_count: float = 0.0
+
+    @classmethod
+    def of(cls, rows: pd.DataFrame) -> "Support":
+        """From corpus rows with `runtime`, `arch`, `family`, `task`, `batch_size`, `seq_in`, `gpu_count`."""
+        if rows.empty:
+            return cls()
+        key = _join(rows["runtime"], rows["arch"], rows["family"])
+        ft = _join(rows["family"], rows["task"])
+        by_ft = rows.assign(_ft=ft).groupby("_ft")
+        return cls(rows={k: int(v) for k, v in key.value_counts().items()},
+                   family_tasks={k: int(v) for k, v in ft.value_counts().items()},
+                   max_batch={k: float(v) for k, v in by_ft["batch_size"].max().items()},
+                   max_seq_in={k: float(v) for k, v in by_ft["seq_in"].max().dropna().items()},
+                   max_gpu_count=float(rows["gpu_count"].max()))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rows": dict(self.rows), "family_tasks": dict(self.family_tasks), "max_batch": dict(self.max_batch),
+                "max_seq_in": dict(self.max_seq_in), "max_gpu_count": self.max_gpu_count}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any] | None) -> "Support | None":
+        if not d:
+            return None
+        return cls(rows=dict(d.get("rows", {})), family_tasks=dict(d.get("family_tasks", {})),
+                   max_batch=dict(d.get("max_batch", {})), max_seq_in=dict(d.get("max_seq_in", {})),
+                   max_gpu_count=float(d.get("max_gpu_count", 0.0)))
+
+    def _counts(self):
+        """Rows per runtime, per (runtime, arch) and per arch, summed from the finest key."""
+        rt, rt_arch, arch = {}, {}, {}
+        for k, n in self.rows.items():
+            r, a, _ = k.split(_SEP)
+            rt[r] = rt.get(r, 0) + n
+            rt_arch[r + _SEP + a] = rt_arch.get(r + _SEP + a, 0) + n
+            arch[a] = arch.get(a, 0) + n
+        return rt, rt_arch, arch
+
+
+def _join(*cols: pd.Series) -> pd.Series:
+    out = cols[0].astype(str)
+    for c in cols[1:]:
+        out = out + _SEP + c.astype(str)
+    return out
+
+
+def novelty_levels(support: Support, points: pd.DataFrame) -> np.ndarray:
+    """Novelty level (0-3, see module docstring) of each point (`runtime`, `arch`, `family`)."""
+    rt, rt_arch, _ = support._counts()
+    r = points["runtime"].astype(str)
+    n_rt = r.map(lambda x: rt.get(x, 0)).to_numpy()
+    n_ra = _join(r, points["arch"]).map(lambda x: rt_arch.get(x, 0)).to_numpy()
+    n_raf = _join(r, points["arch"], points["family"]).map(lambda x: support.rows.get(x, 0)).to_numpy()
+    level = np.full(len(points), 3, dtype=int)
+    level[n_rt >= MIN_SUPPORT_ROWS] = 2
+    level[(n_rt >= MIN_SUPPORT_ROWS) & (n_ra >= MIN_SUPPORT_ROWS)] = 1
+    level[(n_rt >= MIN_SUPPORT_ROWS) & (n_ra >= MIN_SUPPORT_ROWS) & (n_raf >= MIN_SUPPORT_ROWS)] = 0
+    return level
+
+
+def extrapolation_reasons(support: Support, points: pd.DataFrame) -> np.ndarray:
+    """Per point: "" inside the corpus' support, else why not ("; "-joined). Points need `runtime`,
+    `arch`, `family`, `task`, `batch_size`, `seq_in` (NaN = not given) and `gpu_count`."""
+    rt, rt_arch, arch_n = support._counts()
+    out = []
+    for p in points[["runtime", "arch", "family", "task", "batch_size", "seq_in", "gpu_count"]].itertuples(index=False):
+        reasons = []
+        ft = f"{p.family}{_SEP}{p.task}"
+        if rt.get(p.runtime, 0) == 0:
+            reasons.append(f"no corpus rows for runtime {p.runtime}")
+        elif arch_n.get(p.arch, 0) == 0:
+            reasons.append(f"no corpus rows on architecture {p.arch}")
+        elif rt_arch.get(f"{p.runtime}{_SEP}{p.arch}", 0) == 0:
+            reasons.append(f"no corpus rows for runtime {p.runtime} on architecture {p.arch}")
+        if support.family_tasks.get(ft, 0) == 0:
+            reasons.append(f"no corpus rows for {p.family} models in {p.task}")
+        else:
+            top_b = support.max_batch.get(ft)
+            if top_b is not None and p.batch_size > top_b:
+                reasons.append(f"batch {int(p.batch_size)} beyond the largest measured {int(top_b)}")
+            top_s = support.max_seq_in.get(ft)
+            if top_s is not None and p.seq_in == p.seq_in and p.seq_in > top_s:  # NaN-safe
+                reasons.append(f"seq_in {int(p.seq_in)} beyond the largest measured {int(top_s)}")
+        if support.max_gpu_count and p.gpu_count > support.max_gpu_count:
+            reasons.append(f"gpu_count {int(p.gpu_count)} beyond the largest measured {int(support.max_gpu_count)}")
+        out.append("; ".join(reasons))
+    return np.array(out, dtype=object)

@@ -1,0 +1,168 @@
+"""Novelty-aware (Mondrian) conformal intervals and extrapolation flags (engine/novelty.py,
+engine/intervals.py): widths grow with novelty, points outside the corpus' support say why, in the
+predictor output, the CLI and reports."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from phantom_report.engine import intervals
+from phantom_report.engine import validation as V
+from phantom_report.engine.novelty import Support, extrapolation_reasons, novelty_levels
+
+
+def _rows(runtime, arch, family, n, task="inference", batch=8, seq_in=128.0, gpu_count=1):
+    return pd.DataFrame({"runtime": [runtime] * n, "arch": [arch] * n, "family": [family] * n, "task": [task] * n,
+                         "batch_size": [batch] * n, "seq_in": [seq_in] * n, "gpu_count": [gpu_count] * n})
+
+
+@pytest.fixture
+def support():
+    corpus = pd.concat([
+        _rows("vllm", "hopper", "decoder", 30, batch=256, seq_in=2048.0, gpu_count=8),
+        _rows("vllm", "hopper", "cnn", 5),
+        _rows("vllm", "ampere", "decoder", 25),
+        _rows("llamacpp", "ampere", "decoder", 10, batch=1),
+    ])
+    return Support.of(corpus)
+
+
+def test_novelty_levels_count_shared_runtime_architecture_family(support):
+    pts = pd.DataFrame({"runtime": ["vllm", "vllm", "vllm", "llamacpp", "mlc-llm"],
+                        "arch": ["hopper", "hopper", "ada", "ampere", "ampere"],
+                        "family": ["decoder", "cnn", "decoder", "decoder", "decoder"]})
+    # seen (30 rows share all three) / near (55 vllm+hopper, 5 cnn) / far (vllm, not on ada) /
+    # new (10 llamacpp rows < 20) / new (no mlc-llm rows)
+    assert novelty_levels(support, pts).tolist() == [0, 1, 2, 3, 3]
+
+
+def test_extrapolation_reasons_name_what_is_missing(support):
+    pts = pd.DataFrame({"runtime": ["vllm", "mlc-llm", "llamacpp", "vllm", "vllm"],
+                        "arch": ["hopper", "ampere", "hopper", "cdna3", "hopper"],
+                        "family": ["decoder", "decoder", "decoder", "decoder", "vit"],
+                        "task": ["inference"] * 5, "batch_size": [512, 1, 1, 1, 1],
+                        "seq_in": [np.nan, 128.0, 128.0, 128.0, 128.0], "gpu_count": [1, 1, 1, 16, 1]})
+    got = extrapolation_reasons(support, pts).tolist()
+    assert got[0] == "batch 512 beyond the largest measured 256"
+    assert got[1] == "no corpus rows for runtime mlc-llm"
+    assert got[2] == "no corpus rows for runtime llamacpp on architecture hopper"
+    assert got[3] == "no corpus rows on architecture cdna3; gpu_count 16 beyond the largest measured 8"
+    assert got[4] == "no corpus rows for vit models in inference"
+
+
+def test_support_round_trips_through_json(support):
+    again = Support.from_dict(json.loads(json.dumps(support.to_dict())))
+    assert again == support
+    assert Support.from_dict(None) is None
+
+
+def test_block_widths_grow_with_novelty_and_fall_back():
+    rng = np.random.default_rng(0)
+    # level 0 residuals small, level 2 large; level 1 too few rows for its own table
+    r = np.concatenate([rng.normal(0, 0.05, 400), rng.normal(0, 0.01, 10), rng.normal(0, 0.4, 300)])
+    lv = np.array([0] * 400 + [1] * 10 + [2] * 300)
+    groups = np.array(["inference/tokens_per_s"] * len(r))
+    block = intervals.interval_block(np.abs(r), groups, lv)
+    assert "1" not in block["by_novelty"] and {"0", "2"} <= set(block["by_novelty"])
+    w = [float(intervals.block_half_width(block, 0.9, "inference/tokens_per_s", k)) for k in (0, 1, 2, 3)]
+    assert w[0] < w[2]
+    assert w == sorted(w), "a more novel point never gets a narrower interval"
+    # level 1 has no table of its own: it falls back to the group's pooled table, at least level 0's width
+    assert w[1] >= w[0]
+    # no novelty information: the task/metric (or pooled) table, as before
+    assert float(intervals.block_half_width(block, 0.9, "inference/tokens_per_s")) > 0
+
+
+def test_cv_intervals_take_novelty_against_the_other_folds():
+    rng = np.random.default_rng(1)
+    n = 400  # 80 rows per source; two sources of runtimes found nowhere else
+    held = pd.DataFrame({
+        "source": np.repeat(["a", "b", "c", "d", "e"], n // 5),
+        "runtime": np.repeat(["vllm", "vllm", "vllm", "exotic", "rare"], n // 5),
+        "arch": "hopper", "family": "decoder", "task": "inference", "metric": "tokens_per_s",
+        "batch_size": 1, "seq_in": 128.0, "gpu_count": 1, "value": 100.0,
+    })
+    held["fold"] = held["source"]
+    novel = held["runtime"] != "vllm"
+    held["log_residual"] = np.where(novel, rng.normal(0, 0.5, n), rng.normal(0, 0.05, n))
+    held["predicted"] = 100.0 * np.exp(held["log_residual"])
+    out = V.add_intervals_cv(held, 0.9)
+    # the exotic runtime's only source, held out, has no rows of its runtime elsewhere: level 3, extrapolated;
+    # its width is learned from the other novel source's residuals (level 3 when *it* was held out)
+    exotic = out[out["runtime"] == "exotic"]
+    assert (exotic["novelty"] == 3).all() and exotic["extrapolation"].all()
+    assert (exotic["extrapolation_reason"] == "no corpus rows for runtime exotic").all()
+    assert (out.loc[out["runtime"] == "vllm", "novelty"] == 0).all()
+    assert exotic["half_width_log"].min() >= out.loc[out["runtime"] == "vllm", "half_width_log"].max()
+
+
+@pytest.fixture(scope="module")
+def engine_with_support():
+    from phantom_report.engine.api import Engine
+
+    eng = Engine.load()
+    sup = Support.of(pd.concat([_rows("vllm", "hopper", "decoder", 40, batch=64, seq_in=4096.0)]))
+    block = {**dict(eng.params.intervals), "support": sup.to_dict()}
+    return replace(eng, params=replace(eng.params, intervals=block))
+
+
+def test_predictions_say_when_they_extrapolate(engine_with_support):
+    pts = pd.DataFrame([
+        {"model": "llama-3.1-8b", "gpu": "H100-SXM", "precision": "fp16", "batch_size": 8, "runtime": "vllm",
+         "task": "inference", "seq_in": 512, "seq_out": 128},
+        {"model": "llama-3.1-8b", "gpu": "MI300X", "precision": "fp16", "batch_size": 8, "runtime": "llamacpp",
+         "task": "inference", "seq_in": 512, "seq_out": 128},
+        {"model": "llama-3.1-8b", "gpu": "H100-SXM", "precision": "fp16", "batch_size": 512, "runtime": "vllm",
+         "task": "inference", "seq_in": 512, "seq_out": 128},
+    ])
+    out = engine_with_support.predict_grid(pts)
+    assert out["extrapolation"].tolist() == [False, True, True]
+    assert out["extrapolation_reason"].tolist() == [
+        "", "no corpus rows for runtime llamacpp", "batch 512 beyond the largest measured 64"]
+    assert out["novelty"].tolist() == [0, 3, 0]
+    # the novel point's interval is at least as wide (in log terms) as the seen one's
+    ratio = np.log(out["tokens_per_s_high"] / out["tokens_per_s"])
+    assert ratio[1] >= ratio[0]
+
+
+def test_predictions_without_support_are_not_flagged(engine):
+    params = replace(engine.params, intervals={k: v for k, v in engine.params.intervals.items() if k != "support"})
+    out = replace(engine, params=params).predict("llama-3.1-8b", "H100-SXM", "fp16", 8, runtime="nonesuch")
+    assert out["extrapolation"] is False or not out["extrapolation"]
+    assert out["novelty"] == -1 and out["extrapolation_reason"] == ""
+
+
+def test_report_config_carries_the_flag():
+    from phantom_report.reporter import context
+
+    assert context._flag(np.True_) and context._flag(True)
+    assert not context._flag(np.False_) and not context._flag(float("nan")) and not context._flag(None)
+
+
+def test_macro_prints_the_marker_with_its_reason():
+    from phantom_report.reporter.templating import make_env
+
+    env = make_env()
+    src = '{% import "_macros.html.j2" as m %}[{{ m.extrapolated(c) }}]'
+    flagged = env.from_string(src).render(c={"extrapolation": True, "extrapolation_reason": "batch 512 beyond the largest measured 256"})
+    assert "extrapolated" in flagged and 'title="batch 512 beyond the largest measured 256"' in flagged
+    assert env.from_string(src).render(c={"extrapolation": False, "extrapolation_reason": ""}) == "[]"
+
+
+def test_a_runtime_with_its_own_residuals_never_gets_a_narrower_interval():
+    rng = np.random.default_rng(2)
+    r = np.abs(np.concatenate([rng.normal(0, 0.05, 300), rng.normal(0, 0.5, 40)]))
+    groups = np.array(["inference/tokens_per_s"] * 340)
+    novelty = np.zeros(340, dtype=int)
+    runtimes = np.array(["tensorrt-llm"] * 300 + ["vllm"] * 40)
+    block = intervals.interval_block(r, groups, novelty, runtimes)
+    assert set(block["by_runtime"]) == {"tensorrt-llm", "vllm"}
+    base = float(intervals.block_half_width(block, 0.9, "inference/tokens_per_s", 0))
+    vllm = float(intervals.block_half_width(block, 0.9, "inference/tokens_per_s", 0, "vllm"))
+    unknown = float(intervals.block_half_width(block, 0.9, "inference/tokens_per_s", 0, "mlc-llm"))
+    assert vllm > base and unknown == base
