@@ -18,7 +18,8 @@ size, non-positive value, conflicting duplicate, ...) is never dropped silently:
 | model_raw, model | model name as printed, canonical zoo name |
 | task | `inference` or `training` |
 | runtime | lower-case runtime (`pytorch`, `tensorrt-llm`, ...) |
-| precision | lower-case precision known to `engine.precision` |
+| precision | canonical format name of `engine.precision` (any listed spelling is accepted) |
+| kv_precision | KV-cache format (optional column; "" = the activation precision) |
 | batch_size | samples / sequences per step (int) |
 | seq_in, seq_out | tokens (or image side in pixels for vision); NaN when not printed |
 | metric | one of `METRICS` |
@@ -43,7 +44,7 @@ from typing import Callable, Iterable, Mapping
 
 import pandas as pd
 
-from phantom_report.engine.precision import WEIGHT_BYTES
+from phantom_report.engine.precision import resolve_kv_precision, resolve_precision
 from phantom_report.engine.profiles import normalize_name
 from phantom_report.errors import PhantomError
 
@@ -51,7 +52,8 @@ REQUIRED_COLUMNS = (
     "source", "source_url", "gpu", "model", "task", "runtime", "precision", "batch_size", "metric", "value",
 )
 # tensor_parallel: an extension of the shared schema (GPUs one model instance spans, when printed)
-OPTIONAL_COLUMNS = ("gpu_count", "seq_in", "seq_out", "notes", "tensor_parallel")
+# kv_precision: the KV-cache format when it differs from the activation precision (fp8, q8_0, q4_0, ...)
+OPTIONAL_COLUMNS = ("gpu_count", "seq_in", "seq_out", "notes", "tensor_parallel", "kv_precision")
 METRICS = ("throughput_per_s", "latency_ms", "tokens_per_s", "prefill_tokens_per_s", "ttft_ms", "tpot_ms")
 TASKS = ("inference", "training")
 # metrics that only mean something for LLM inference (tokens_per_s also counts training tokens)
@@ -60,17 +62,15 @@ INFERENCE_ONLY_METRICS = frozenset({"prefill_tokens_per_s", "ttft_ms", "tpot_ms"
 # GPU and model enter the key as printed (normalised spelling): two printed names that share one
 # profile or zoo entry (GH200 and H200; Llama-3-8B and Llama-3.1-8B) are different measurements.
 DUPLICATE_KEY = (
-    "source", "_gpu_key", "gpu_count", "_model_key", "task", "runtime", "precision", "batch_size", "seq_in", "seq_out",
-    "metric",
+    "source", "_gpu_key", "gpu_count", "_model_key", "task", "runtime", "precision", "kv_precision", "batch_size",
+    "seq_in", "seq_out", "metric",
 )
-# spellings publications use for a precision the engine knows under another name
-PRECISION_SYNONYMS = {"mixed": "amp", "mixed-fp16": "amp", "fp16-mixed": "amp", "mixed_precision": "amp"}
 # relative difference below which two "different" values are the same printed number (rounding)
 _SAME_VALUE_RTOL = 1e-9
 
 ROW_COLUMNS = (
     "row_id", "file", "line", "source", "source_url", "gpu_raw", "gpu", "gpu_count", "model_raw", "model",
-    "task", "runtime", "precision", "batch_size", "seq_in", "seq_out", "metric", "value", "notes",
+    "task", "runtime", "precision", "kv_precision", "batch_size", "seq_in", "seq_out", "metric", "value", "notes",
     "batch_upper_bound", "tensor_parallel", "interpretation",
 )
 REJECTED_COLUMNS = (
@@ -196,10 +196,11 @@ def _interpret(rec: dict[str, str], resolve_gpu: Resolver, resolve_model: Resolv
     task = rec["task"].strip().lower()
     if task not in TASKS:
         raise ValueError(f"unknown task {rec['task']!r}; expected one of {', '.join(TASKS)}")
-    precision = rec["precision"].strip().lower()
-    precision = PRECISION_SYNONYMS.get(precision, precision)
-    if precision not in WEIGHT_BYTES:
-        raise ValueError(f"unknown precision {rec['precision']!r}; expected one of {', '.join(WEIGHT_BYTES)}")
+    try:  # the engine's one vocabulary of formats (engine/precision.py), any spelling it lists
+        precision = resolve_precision(rec["precision"])
+        kv_precision = resolve_kv_precision(rec["kv_precision"]) if not _blank(rec.get("kv_precision")) else ""
+    except PhantomError as exc:
+        raise ValueError(str(exc)) from None
     value = _parse_number(rec["value"], "value")
     # publications that do not print the batch size are transcribed with 0 or an empty cell
     if (rec.get("batch_size") or "").strip() in ("", "0"):
@@ -226,7 +227,8 @@ def _interpret(rec: dict[str, str], resolve_gpu: Resolver, resolve_model: Resolv
         "source": rec["source"].strip(), "source_url": rec["source_url"].strip(),
         "gpu_raw": rec["gpu"].strip(), "gpu": gpu, "gpu_count": gpus,
         "model_raw": rec["model"].strip(), "model": model, "task": task,
-        "runtime": rec["runtime"].strip().lower(), "precision": precision, "batch_size": int(batch),
+        "runtime": rec["runtime"].strip().lower(), "precision": precision, "kv_precision": kv_precision,
+        "batch_size": int(batch),
         "seq_in": seq_in, "seq_out": seq_out, "metric": metric, "value": value,
         "notes": rec.get("notes", "").strip(), "batch_upper_bound": False,
         "tensor_parallel": 0 if math.isnan(tp) else int(tp), "interpretation": "",

@@ -44,7 +44,11 @@ from phantom_report.engine.ir import Workload
 from phantom_report.engine.params import (
     ATTENTION, GROUPED_CONV, MATMUL_CLASSES, MATMUL_PATH, REFERENCE_MATMUL_WIDTH, CalibrationParams,
 )
-from phantom_report.engine.precision import ACTIVATION_BYTES, COMPUTE_COLUMN, WEIGHT_BYTES
+from phantom_report.engine.executed import CONV_CLASSES, CONV_GROUP, MATMUL_GROUP, executed_column
+from phantom_report.engine.precision import (
+    ACTIVATION_BYTES, COMPUTE_COLUMN, DEQUANT_FAMILY, DEQUANT_OPS_PER_WEIGHT, FORMATS, WEIGHT_BYTES, kv_bytes,
+    resolve_kv_precision, resolve_precision,
+)
 from phantom_report.engine.profiles import ProfileCatalog
 from phantom_report.errors import PredictionError
 
@@ -70,6 +74,9 @@ KV_BUDGET_OF_TOTAL = frozenset({"vllm"})
 # vLLM max_num_batched_tokens defaults are 8192), so their activation workspace does not grow with
 # the number of sequences in flight.
 PREFILL_CHUNK_TOKENS = 8192.0
+# Weight-only formats unpack each weight once per tile of tokens a GEMM kernel multiplies it with:
+# once per decode step (a GEMV), once per ~128-token tile of a prefill (the M tile of a CTA).
+DEQUANT_TILE_TOKENS = 128.0
 
 OUTPUT_COLUMNS = (
     "supported", "reason", "latency_ms", "latency_ms_low", "latency_ms_high", "throughput_per_s",
@@ -96,6 +103,8 @@ class _OpTable:
         self.is_matmul = np.array([o.op_class in MATMUL_CLASSES for o in ops])
         self.grouped = np.array([o.op_class == GROUPED_CONV for o in ops])
         self.attention = np.array([o.op_class == ATTENTION for o in ops])
+        # convolutions run through cuDNN/MIOpen, whose default math mode differs from GEMMs' (TF32)
+        self.conv = np.array([o.op_class in CONV_CLASSES for o in ops])
         self.has_flops = (self.f1 + self.ftok + self.fctx) > 0
         # ops with only per-sample terms (encoders, pooler) run once per request, not per decode step
         self.per_token = (self.ftok + self.fctx + self.atok + self.actx + self.kv) > 0
@@ -117,15 +126,20 @@ def _pass(t: _OpTable, B, q, k, per_sample, g: dict, tp, causal: bool = False
     qk = qc * _keys_attended(kc, causal)
     per_gpu = (B / tp)[:, None]  # samples per GPU of the tensor-parallel group
     work = per_gpu * (ps * t.f1 + qc * t.ftok + qk * t.fctx)  # FLOPs of one operator instance
-    act = (ps * t.a1 + qc * t.atok + qk * t.actx + kc * t.kv) * (per_gpu * cnt)
+    act = (ps * t.a1 + qc * t.atok + qk * t.actx) * (per_gpu * cnt)
+    kv = (kc * t.kv) * (per_gpu * cnt)  # KV-cache elements read, at the KV-cache precision
     weights = cnt * t.params / tp[:, None]
     if t.moe.any():
         # experts read per pass: those any of the B*q tokens routed to (expected, uniform routing)
         tokens = (B * q)[:, None]
         frac = np.where(t.moe, 1.0 - (1.0 - np.divide(t.topk, t.experts, where=t.moe, out=np.zeros_like(t.topk))) ** tokens, 1.0)
         weights = weights * np.clip(frac, 0.0, 1.0)
-    bytes_ = weights * g["wbytes"][:, None] + act * g["abytes"][:, None]
+    bytes_ = weights * g["wbytes"][:, None] + act * g["abytes"][:, None] + kv * g["kvbytes"][:, None]
+    # weight-only formats: ALU time to unpack each weight, once per tile of tokens (see DEQUANT_TILE_TOKENS)
+    dequant_s = weights * np.ceil(per_gpu * qc / DEQUANT_TILE_TOKENS) * g["dequant_s_per_weight"][:, None]
     eff_c = np.where(t.is_matmul, g["eff_mm"][:, None], g["eff_other"][:, None])
+    if t.conv.any():
+        eff_c[:, t.conv] = g["eff_conv"][:, None]
     # op classes below the dense-matmul efficiency: grouped convolutions, the attention core and
     # expert GEMMs (grouped, uneven shapes, fewer tokens each); scaled in place, column by column,
     # as each model has only a few such operators
@@ -133,6 +147,8 @@ def _pass(t: _OpTable, B, q, k, per_sample, g: dict, tp, causal: bool = False
         if ops.any():
             eff_c[:, ops] *= g[key][:, None]
     peak = g["peak_flops"][:, None]
+    if t.conv.any():
+        peak = np.where(t.conv[None, :], g["peak_conv"][:, None], peak)
     # (the (points x operators) arrays below are updated in place: fresh temporaries of this size
     # cost page faults that were a tenth of the sweep's time)
     # flops / (peak * eff * size_eff) with size_eff = work / (work + w_half), simplified: each
@@ -140,6 +156,7 @@ def _pass(t: _OpTable, B, q, k, per_sample, g: dict, tp, causal: bool = False
     t_c = work + g["half_flops"][:, None]
     t_c /= np.multiply(eff_c, peak, out=eff_c)
     t_c *= cnt * t.has_flops
+    t_c += dequant_s
     m_ideal = np.divide(bytes_, g["bw"][:, None], out=bytes_)
     work *= cnt
     work /= peak
@@ -191,9 +208,10 @@ def _tp_comm(w: Workload, B, q, tp, g) -> np.ndarray:
     return 2.0 * max(w.num_layers, 1) * per_call
 
 
-def _memory_gb(w: Workload, B, seq_in, seq_out, task, precision_wbytes, abytes, tp, train_bytes):
+def _memory_gb(w: Workload, B, seq_in, seq_out, task, precision_wbytes, abytes, tp, train_bytes, kvbytes=None):
+    """(total GB per GPU, weights GB per GPU); kvbytes: bytes per KV-cache element (default abytes)."""
     weights = w.params_total * precision_wbytes / tp
-    kv = B * _kv_bytes_per_seq(w, seq_in, seq_out, abytes, tp)
+    kv = B * _kv_bytes_per_seq(w, seq_in, seq_out, abytes if kvbytes is None else kvbytes, tp)
     tokens = np.maximum(seq_in, 1.0) if w.seq_scalable else float(w.default_seq_len)
     saved = B * tokens * w.saved_act_elems_per_token * abytes
     # inference keeps only a couple of layers' activations alive at once; generative serving
@@ -206,18 +224,18 @@ def _memory_gb(w: Workload, B, seq_in, seq_out, task, precision_wbytes, abytes, 
     return (weights + kv + act + optimizer) / 1e9 + RUNTIME_OVERHEAD_GB, weights / 1e9
 
 
-def _kv_bytes_per_seq(w: Workload, seq_in, seq_out, abytes, tp):
+def _kv_bytes_per_seq(w: Workload, seq_in, seq_out, kvbytes, tp):
     """KV cache one sequence holds at its full length, per GPU (engines reserve the full length)."""
     if not w.generative:
         return 0.0
-    return (seq_in + seq_out) * w.kv_elems_per_token * abytes / tp
+    return (seq_in + seq_out) * w.kv_elems_per_token * kvbytes / tp
 
 
 def _max_batch(w: Workload, B, seq_in, seq_out, task, g, tp, train_bytes, runtime) -> np.ndarray:
     """Largest batch (<= B) that memory holds, the way serving engines size their KV cache."""
     if w.generative:
-        per_seq = _kv_bytes_per_seq(w, seq_in, seq_out, g["abytes"], tp) / 1e9
-        total, _ = _memory_gb(w, B, seq_in, seq_out, task, g["wbytes"], g["abytes"], tp, train_bytes)
+        per_seq = _kv_bytes_per_seq(w, seq_in, seq_out, g["kvbytes"], tp) / 1e9
+        total, _ = _memory_gb(w, B, seq_in, seq_out, task, g["wbytes"], g["abytes"], tp, train_bytes, g["kvbytes"])
         workspace = total - B * per_seq
         of_total = np.isin(runtime, list(KV_BUDGET_OF_TOTAL))
         budget = np.where(of_total, KV_CACHE_FRACTION * g["mem_gb"] - workspace,
@@ -244,6 +262,30 @@ def _lookup_pairs(a: np.ndarray, b: np.ndarray, fn) -> np.ndarray:
     return np.asarray([fn(ua[p // len(ub)], ub[p % len(ub)]) for p in pairs])[codes]
 
 
+def executed_columns(gpus, precision, runtime, prof: dict, group: str) -> np.ndarray:
+    """Compute column each point's op group runs at (see engine/executed.py); TF32 only on NVIDIA."""
+    def has(g):
+        p = prof[g]
+        return lambda c: p.peak(c) is not None and (c != "tf32" or p.vendor.lower() == "nvidia")
+    keys = pd.Series(gpus).astype(str) + "|" + pd.Series(precision).astype(str) + "|" + pd.Series(runtime).astype(str)
+    return _lookup(keys.to_numpy(), lambda k: executed_column(k.split("|")[2], k.split("|")[1], group,
+                                                             has(k.split("|")[0])))
+
+
+def _matmul_path_arrays(column, gpus, arch, prof: dict, params: CalibrationParams) -> tuple[np.ndarray, np.ndarray]:
+    """Peak TFLOPS and achieved fraction (before runtime multiplier and clock) of each point's
+    executed compute column: each hardware path (fp32 FMA, 16-bit tensor, 8-bit tensor) has its own
+    fraction, raised for narrower matmul units (see REFERENCE_MATMUL_WIDTH)."""
+    peak = _lookup_pairs(gpus, column, lambda g, c: prof[g].peak(c) or np.nan).astype(float)
+    path = _lookup(column, lambda c: MATMUL_PATH.get(c, "matmul"))
+    sm = _lookup(gpus, lambda g: prof[g].sm_count).astype(float)
+    # matmul units' FLOPs per SM per clock at this precision (see REFERENCE_MATMUL_WIDTH)
+    width = peak * 1e12 / (sm * _lookup(gpus, lambda g: prof[g].boost_clock_mhz).astype(float) * 1e6)
+    reference = _lookup(path, REFERENCE_MATMUL_WIDTH.__getitem__).astype(float)
+    width_factor = np.maximum(reference / width, 1.0) ** params.matmul_width_exponent
+    return peak, _lookup_pairs(arch, path, params.compute_eff_for).astype(float) * width_factor
+
+
 def _gpu_arrays(points: pd.DataFrame, catalog: ProfileCatalog, params: CalibrationParams) -> dict:
     gpus = points["gpu"].to_numpy()
     precision = points["precision"].to_numpy()
@@ -251,19 +293,23 @@ def _gpu_arrays(points: pd.DataFrame, catalog: ProfileCatalog, params: Calibrati
     prof = {g: catalog.get(g) for g in pd.unique(gpus)}
     col = lambda fn: _lookup(gpus, lambda g: fn(prof[g]))  # noqa: E731
     arch = col(lambda p: p.architecture)
-    peak = _lookup_pairs(gpus, precision, lambda g, p: prof[g].peak(COMPUTE_COLUMN[p]) or np.nan).astype(float)
-    # each hardware path (fp32 FMA, 16-bit tensor, 8-bit tensor) has its own achieved fraction of peak
-    path = _lookup(precision, lambda p: MATMUL_PATH.get(COMPUTE_COLUMN[p], "matmul"))
     rt_compute = _lookup(runtime, params.runtime_compute).astype(float)
     sm = col(lambda p: p.sm_count).astype(float)
-    # matmul units' FLOPs per SM per clock at this precision (see REFERENCE_MATMUL_WIDTH)
-    width = peak * 1e12 / (sm * col(lambda p: p.boost_clock_mhz).astype(float) * 1e6)
-    reference = _lookup(path, REFERENCE_MATMUL_WIDTH.__getitem__).astype(float)
-    width_factor = np.maximum(reference / width, 1.0) ** params.matmul_width_exponent
     # power-limited parts run below the boost clock their peak is quoted at (see base_clock_exponent)
     clock_factor = col(lambda p: p.sustained_clock_mhz / p.boost_clock_mhz).astype(float) ** params.base_clock_exponent
-    eff_mm = np.minimum(_lookup_pairs(arch, path, params.compute_eff_for).astype(float) * rt_compute * width_factor,
-                        1.0) * clock_factor
+    # what each op group actually runs at (runtime defaults: "fp32" convolutions run in TF32 on Ampere+)
+    executed = {grp: executed_columns(gpus, precision, runtime, prof, grp) for grp in (MATMUL_GROUP, CONV_GROUP)}
+    paths = {grp: _matmul_path_arrays(c, gpus, arch, prof, params) for grp, c in executed.items()}
+    peak, eff_path = paths[MATMUL_GROUP]
+    eff_mm = np.minimum(eff_path * rt_compute, 1.0) * clock_factor
+    peak_conv, eff_conv_path = paths[CONV_GROUP]
+    eff_conv = np.minimum(eff_conv_path * rt_compute, 1.0) * clock_factor
+    # ALU time to unpack one weight of a weight-only format (see DEQUANT_OPS_PER_WEIGHT): the unpack
+    # runs on the fp32 pipeline at the fitted fraction dequant_eff of its peak
+    alu_flops = col(lambda p: p.peak("fp32") or np.nan).astype(float) * 1e12 * params.dequant_eff * clock_factor
+    dequant_ops = _lookup(precision, lambda p: DEQUANT_OPS_PER_WEIGHT[DEQUANT_FAMILY[p]]).astype(float)
+    kv_fmt = points["kv_precision"].to_numpy() if "kv_precision" in points else np.full(len(gpus), "")
+    kvb = _lookup_pairs(precision, kv_fmt, lambda p, k: kv_bytes(k) if k else ACTIVATION_BYTES[p]).astype(float)
     eff_ot = np.minimum(_lookup(arch, lambda a: params.compute_eff_for(a, "other")).astype(float) * rt_compute,
                         1.0) * clock_factor
     eff_mem = np.minimum(_lookup(arch, params.memory_eff_for).astype(float)
@@ -272,6 +318,10 @@ def _gpu_arrays(points: pd.DataFrame, catalog: ProfileCatalog, params: Calibrati
     attention = _lookup(arch, lambda a: params.compute_eff_for(a, ATTENTION))
     return {
         "peak_flops": peak * 1e12,
+        "peak_conv": peak_conv * 1e12,
+        "eff_conv": eff_conv.astype(float),
+        "dequant_s_per_weight": np.where(dequant_ops > 0, dequant_ops / alu_flops, 0.0),
+        "kvbytes": kvb,
         "bw": col(lambda p: p.memory_bandwidth_gbps).astype(float) * 1e9,
         "eff_mm": eff_mm.astype(float),
         "eff_other": eff_ot.astype(float),
@@ -310,10 +360,11 @@ def normalize_points(points: pd.DataFrame, catalog: ProfileCatalog) -> pd.DataFr
         elif not isinstance(val, float):
             df[col] = df[col].fillna(val)
     df["gpu"] = df["gpu"].map({g: catalog.resolve(str(g)) for g in pd.unique(df["gpu"])})
-    df["precision"] = df["precision"].astype(str).str.lower()
-    bad = sorted(set(pd.unique(df["precision"])) - set(WEIGHT_BYTES))
-    if bad:
-        raise PredictionError(f"unknown precision {bad[0]!r}; expected one of: {', '.join(WEIGHT_BYTES)}")
+    df["precision"] = df["precision"].map({p: resolve_precision(str(p)) for p in pd.unique(df["precision"])})
+    if "kv_precision" in df:
+        # optional KV-cache format (blank: the activation precision); any spelling of the vocabulary
+        kv = df["kv_precision"].fillna("").astype(str).str.strip()
+        df["kv_precision"] = kv.map({k: resolve_kv_precision(k) if k else "" for k in pd.unique(kv)})
     df["task"] = df["task"].astype(str).str.lower()
     bad = sorted(set(pd.unique(df["task"])) - {"inference", "training"})
     if bad:
@@ -363,9 +414,10 @@ def predict_grid(points: pd.DataFrame, catalog: ProfileCatalog, workloads: Mappi
         out["supported"][unsupported] = False
         out["reason"][unsupported] = (sub["gpu"] + " has no " + sub["precision"].map(COMPUTE_COLUMN)
                                       + " compute path").to_numpy()
-    train_int = (df["task"].to_numpy() == "training") & df["precision"].isin(["int8", "int4", "q4_0", "q8_0"]).to_numpy()
+    quantized = [p for p, f in FORMATS.items() if f.weight_only or f.compute == "int8"]
+    train_int = (df["task"].to_numpy() == "training") & df["precision"].isin(quantized).to_numpy()
     out["supported"][train_int] = False
-    out["reason"][train_int] = "training in integer precision is not modelled"
+    out["reason"][train_int] = "training in integer or quantized weight formats is not modelled"
     model_codes = df["model"].to_numpy()
     for name in pd.unique(model_codes):
         idx_all = np.flatnonzero((model_codes == name) & out["supported"])
@@ -409,7 +461,7 @@ def _predict_block(w: Workload, df: pd.DataFrame, idx: np.ndarray, g: dict, para
     tp = np.ones_like(B)
     if w.generative:
         for cand in (2.0, 4.0, 8.0):
-            need, _ = _memory_gb(w, B, seq_in, seq_out, task, g["wbytes"], g["abytes"], tp, train_bytes)
+            need, _ = _memory_gb(w, B, seq_in, seq_out, task, g["wbytes"], g["abytes"], tp, train_bytes, g["kvbytes"])
             grow = (need > g["mem_gb"]) & (cand <= n_gpu) & ~training
             tp = np.where(grow, cand, tp)
         given = df["tensor_parallel"].to_numpy()[idx].astype(float)
@@ -423,7 +475,8 @@ def _predict_block(w: Workload, df: pd.DataFrame, idx: np.ndarray, g: dict, para
         runtime = df["runtime"].to_numpy()[idx]
         B = np.where(auto, _max_batch(w, B, seq_in, seq_out, task, g, tp, train_bytes, runtime), B)
         out["batch_used"][idx] = B
-    mem_gb, weights_gb = _memory_gb(w, B, seq_in, seq_out, task, g["wbytes"], g["abytes"], tp, train_bytes)
+    mem_gb, weights_gb = _memory_gb(w, B, seq_in, seq_out, task, g["wbytes"], g["abytes"], tp, train_bytes,
+                                    g["kvbytes"])
     fits = mem_gb <= g["mem_gb"]
 
     q_fwd = np.where(w.generative, np.maximum(seq_in, 1.0), seq_in)
