@@ -35,6 +35,7 @@ size, non-positive value, conflicting duplicate, ...) is never dropped silently:
 from __future__ import annotations
 
 import csv
+import fnmatch
 import math
 import re
 from dataclasses import dataclass, replace
@@ -264,27 +265,74 @@ def _split_conflicts(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 RULES = ("batch_upper_bound", "value_per_gpu", "exclude", "iterations_per_s", "seq_in_default", "tensor_parallel_all")
+# rules that change a printed number: each must quote the source's own words for it (`source_words`)
+RESCALING_RULES = frozenset({"value_per_gpu", "iterations_per_s"})
+RULE_COLUMNS = ("source_pattern", "model", "rule", "value", "reason", "source_words", "metric", "gpu", "gpu_count")
 
 
 @dataclass(frozen=True)
 class Rule:
-    """One line of `interpretation.csv`: how to read the rows of sources starting with a prefix."""
+    """One line of `interpretation.csv`: how to read some rows of some sources.
 
-    source_prefix: str
+    `source_pattern` is matched deliberately: a name without `*` matches that one source exactly; a
+    `*` matches any run of characters (`tensorrt-llm-perf-overview-v*` names every version, v0.11 to
+    v1.0). `metrics` is never empty: a rule says which printed quantities it is about.
+    tests/fixtures/interpretation_rule_files.json lists the files every rule touches."""
+
+    source_pattern: str
     model: str  # canonical zoo name, or "" for every model
     rule: str  # one of RULES
     value: float  # the rule's number (iterations_per_s: UNet evaluations per iteration; seq_in_default)
     reason: str
-    # optional columns of the rules file, blank = every row
-    metric: str = ""  # one of METRICS
-    gpu: str = ""  # canonical GPU name
-    gpu_count: int = 0
+    metrics: frozenset[str]  # METRICS it applies to (required)
+    source_words: str = ""  # the source's own words that justify a rescaling rule
+    gpu: str = ""  # canonical GPU name, blank = every GPU
+    gpu_counts: frozenset[int] = frozenset()  # blank = every GPU count
+
+    @property
+    def key(self) -> str:
+        """Stable identity of the rule (for listings and the rule -> files fixture)."""
+        parts = [self.source_pattern, self.rule, f"model={self.model}", f"metric={';'.join(sorted(self.metrics))}",
+                 f"gpu={self.gpu}", f"gpu_count={';'.join(str(n) for n in sorted(self.gpu_counts))}"]
+        return " ".join(parts)
+
+    def matches_source(self, source: str) -> bool:
+        return fnmatch.fnmatchcase(source, self.source_pattern)
 
     def matches(self, row: Mapping) -> bool:
         """Whether the rule applies to a typed corpus row (source, model, metric, gpu, gpu_count)."""
-        return (row["source"].startswith(self.source_prefix) and (not self.model or self.model == row["model"])
-                and (not self.metric or self.metric == row["metric"]) and (not self.gpu or self.gpu == row["gpu"])
-                and (not self.gpu_count or self.gpu_count == row["gpu_count"]))
+        return (self.matches_source(row["source"]) and (not self.model or self.model == row["model"])
+                and row["metric"] in self.metrics and (not self.gpu or self.gpu == row["gpu"])
+                and (not self.gpu_counts or row["gpu_count"] in self.gpu_counts))
+
+
+def _rule_list(text: str, where: str, what: str, allowed=None, integer: bool = False) -> frozenset:
+    items = [t.strip() for t in text.split(";") if t.strip()]
+    for t in items:
+        if integer and not t.isdigit():
+            raise CorpusError(f"{where}: {what} {t!r} is not a whole number of GPUs")
+        if allowed is not None and t not in allowed:
+            raise CorpusError(f"{where}: unknown {what} {t!r}; expected one of {', '.join(allowed)} (';' between several)")
+    return frozenset(int(t) for t in items) if integer else frozenset(items)
+
+
+def _parse_rule(rec: Mapping[str, str], where: str) -> Rule:
+    get = lambda k: (rec.get(k) or "").strip()  # noqa: E731
+    rule = get("rule")
+    if rule not in RULES:
+        raise CorpusError(f"{where}: unknown rule {rule!r}; expected one of {', '.join(RULES)}")
+    if not get("source_pattern"):
+        raise CorpusError(f"{where}: source_pattern is empty; name the source (a '*' for versions)")
+    metrics = _rule_list(get("metric"), where, "metric", METRICS)
+    if not metrics:
+        raise CorpusError(f"{where}: metric is empty; every rule names the metrics it applies to "
+                          f"({', '.join(METRICS)}, ';' between several)")
+    if rule in RESCALING_RULES and not get("source_words"):
+        raise CorpusError(f"{where}: rule {rule} rescales printed values: source_words must quote the source's "
+                          "own words for it")
+    value = get("value")
+    return Rule(get("source_pattern"), get("model"), rule, float(value) if value else math.nan, get("reason"),
+                metrics, get("source_words"), get("gpu"), _rule_list(get("gpu_count"), where, "gpu_count", integer=True))
 
 
 def load_rules(path: Path | None = None) -> tuple[Rule, ...]:
@@ -292,25 +340,14 @@ def load_rules(path: Path | None = None) -> tuple[Rule, ...]:
     path = path or _measured_dir() / INTERPRETATION_FILE
     if not path.is_file():
         return ()
-    rules = []
     with path.open(newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
-        for rec in reader:
-            rule = (rec.get("rule") or "").strip()
-            if rule not in RULES:
-                raise CorpusError(f"{path}:{reader.line_num}: unknown rule {rule!r}; expected one of {', '.join(RULES)}")
-            value = (rec.get("value") or "").strip()
-            metric = (rec.get("metric") or "").strip()
-            if metric and metric not in METRICS:
-                raise CorpusError(f"{path}:{reader.line_num}: unknown metric {metric!r}; expected one of "
-                                  f"{', '.join(METRICS)} or blank")
-            count = (rec.get("gpu_count") or "").strip()
-            if count and not count.isdigit():
-                raise CorpusError(f"{path}:{reader.line_num}: gpu_count {count!r} is not a whole number of GPUs")
-            rules.append(Rule((rec.get("source_prefix") or "").strip(), (rec.get("model") or "").strip(), rule,
-                              float(value) if value else math.nan, (rec.get("reason") or "").strip(), metric,
-                              (rec.get("gpu") or "").strip(), int(count or 0)))
-    return tuple(rules)
+        header = [h.strip() for h in (reader.fieldnames or [])]
+        missing = [c for c in RULE_COLUMNS if c not in header]
+        if missing:
+            raise CorpusError(f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(RULE_COLUMNS)}")
+        reader.fieldnames = header
+        return tuple(_parse_rule(rec, f"{path}:{reader.line_num}") for rec in reader)
 
 
 def _canonical_gpu(rule: Rule, resolve_gpu: Resolver) -> Rule:
@@ -320,7 +357,7 @@ def _canonical_gpu(rule: Rule, resolve_gpu: Resolver) -> Rule:
     try:
         return replace(rule, gpu=resolve_gpu(rule.gpu))
     except PhantomError as exc:
-        raise CorpusError(f"{INTERPRETATION_FILE}: rule for {rule.source_prefix!r}: {exc}") from None
+        raise CorpusError(f"{INTERPRETATION_FILE}: rule for {rule.source_pattern!r}: {exc}") from None
 
 
 def apply_rules(row: dict, rules: Iterable[Rule]) -> dict:
@@ -362,6 +399,41 @@ def apply_rules(row: dict, rules: Iterable[Rule]) -> dict:
         notes.append(r.rule)
     row["interpretation"] = ",".join(notes)
     return row
+
+
+def rule_coverage(paths: Iterable[str | Path] | None = None, rules: Iterable[Rule] | None = None,
+                  resolve_gpu: Resolver | None = None, resolve_model: Resolver | None = None) -> dict[str, dict[str, int]]:
+    """For every rule (by `Rule.key`), the files whose rows it matches and how many rows in each.
+
+    Rows are matched as printed (source, metric, gpu_count, and the GPU and model where they
+    resolve), whether or not the rest of the row can be interpreted, so a rule is accounted for
+    even on rows another check rejects. A rule matching no file maps to {}."""
+    rules = tuple(rules) if rules is not None else load_rules()
+    files = [Path(p) for p in paths] if paths is not None else builtin_corpus_files()
+    if resolve_gpu is None or resolve_model is None:
+        dg, dm = default_resolvers()
+        resolve_gpu, resolve_model = resolve_gpu or dg, resolve_model or dm
+    rules = tuple(_canonical_gpu(r, resolve_gpu) for r in rules)
+
+    def quiet(fn, name):
+        try:
+            return _resolve_with_fallback(name, fn)
+        except ValueError:
+            return ""
+
+    out: dict[str, dict[str, int]] = {r.key: {} for r in rules}
+    for path in files:
+        records, _ = _read_file(path)
+        for rec in records:
+            count = (rec.get("gpu_count") or "").strip()
+            row = {"source": rec.get("source", "").strip(), "metric": rec.get("metric", "").strip().lower(),
+                   "gpu_count": int(count) if count.isdigit() else 1,
+                   "gpu": quiet(resolve_gpu, rec.get("gpu", "").strip()),
+                   "model": quiet(resolve_model, rec.get("model", "").strip())}
+            for r in rules:
+                if r.matches(row):
+                    out[r.key][path.name] = out[r.key].get(path.name, 0) + 1
+    return out
 
 
 def load_corpus(
