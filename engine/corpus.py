@@ -54,7 +54,9 @@ REQUIRED_COLUMNS = (
 )
 # tensor_parallel: an extension of the shared schema (GPUs one model instance spans, when printed)
 # kv_precision: the KV-cache format when it differs from the activation precision (fp8, q8_0, q4_0, ...)
-OPTIONAL_COLUMNS = ("gpu_count", "seq_in", "seq_out", "notes", "tensor_parallel", "kv_precision")
+# model_config: path (relative to the CSV) of a Hugging Face config.json for a model outside the zoo
+# (read by `validate --data` only; see engine/model_config.py)
+OPTIONAL_COLUMNS = ("gpu_count", "seq_in", "seq_out", "notes", "tensor_parallel", "kv_precision", "model_config")
 METRICS = ("throughput_per_s", "latency_ms", "tokens_per_s", "prefill_tokens_per_s", "ttft_ms", "tpot_ms")
 TASKS = ("inference", "training")
 # metrics that only mean something for LLM inference (tokens_per_s also counts training tokens)
@@ -103,6 +105,8 @@ class Corpus:
 
 
 Resolver = Callable[[str], str]  # raw name -> canonical name; raises PhantomError when unknown
+# (CSV path, model_config cell) -> workload name; raises ValueError(reason) when unusable
+ConfigResolver = Callable[[Path, str], str]
 
 
 INTERPRETATION_FILE = "interpretation.csv"  # corpus-wide reading rules, not measurements
@@ -186,8 +190,10 @@ def _resolve_with_fallback(name: str, resolve: Resolver) -> str:
         raise ValueError(str(exc)) from None
 
 
-def _interpret(rec: dict[str, str], resolve_gpu: Resolver, resolve_model: Resolver) -> dict:
-    """One raw record -> a typed row; ValueError(reason) when it cannot be interpreted."""
+def _interpret(rec: dict[str, str], resolve_gpu: Resolver, resolve_model: Resolver,
+               resolve_config: Callable[[str], str] | None = None) -> dict:
+    """One raw record -> a typed row; ValueError(reason) when it cannot be interpreted.
+    resolve_config: model_config cell -> workload name (None: the column is not read here)."""
     for col in ("source", "source_url", "gpu", "model", "task", "runtime", "precision", "metric", "value"):
         if _blank(rec.get(col)):
             raise ValueError(f"required column '{col}' is empty")
@@ -220,10 +226,15 @@ def _interpret(rec: dict[str, str], resolve_gpu: Resolver, resolve_model: Resolv
     if metric in INFERENCE_ONLY_METRICS and task != "inference":
         raise ValueError(f"metric {metric} only applies to inference")
     gpu = _resolve_with_fallback(rec["gpu"].strip(), resolve_gpu)
-    try:
-        model = resolve_model(rec["model"].strip())
-    except PhantomError as exc:
-        raise ValueError(str(exc)) from None
+    if not _blank(rec.get("model_config")):
+        if resolve_config is None:
+            raise ValueError("model_config is read by `validate --data` only (the shipped corpus uses zoo models)")
+        model = resolve_config(rec["model_config"])
+    else:
+        try:
+            model = resolve_model(rec["model"].strip())
+        except PhantomError as exc:
+            raise ValueError(str(exc)) from None
     return {
         "source": rec["source"].strip(), "source_url": rec["source_url"].strip(),
         "gpu_raw": rec["gpu"].strip(), "gpu": gpu, "gpu_count": gpus,
@@ -441,11 +452,13 @@ def load_corpus(
     resolve_gpu: Resolver | None = None,
     resolve_model: Resolver | None = None,
     rules: Iterable[Rule] | None = None,
+    resolve_config: ConfigResolver | None = None,
 ) -> Corpus:
     """Load and check measurement files (default: the shipped corpus) into a `Corpus`.
 
     `rules` default to the shipped corpus's `interpretation.csv` when `paths` is None (the shipped
     corpus) and to none for other files (a user's file follows the schema as written).
+    `resolve_config` reads the optional `model_config` column (engine/model_config.py).
     """
     if rules is None:
         rules = load_rules() if paths is None else ()
@@ -461,8 +474,9 @@ def load_corpus(
         records, lines = _read_file(path)
         for rec, line in zip(records, lines):
             where = {"file": path.name, "line": line, "row_id": f"{path.name}:{line}"}
+            per_file = (lambda cell, _p=path: resolve_config(_p, cell)) if resolve_config else None
             try:
-                good.append(apply_rules({**where, **_interpret(rec, resolve_gpu, resolve_model)}, rules))
+                good.append(apply_rules({**where, **_interpret(rec, resolve_gpu, resolve_model, per_file)}, rules))
             except ValueError as exc:
                 bad.append(_rejected_record(rec, where, str(exc)))
     rows = pd.DataFrame(good, columns=list(ROW_COLUMNS))
