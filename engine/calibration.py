@@ -77,7 +77,7 @@ from phantom_report.engine.precision import COMPUTE_COLUMN, DEQUANT_FAMILY
 PredictFn = Callable[[pd.DataFrame, CalibrationParams], pd.DataFrame]  # points, params -> predict_grid output
 
 POINT_COLUMNS = ("model", "gpu", "gpu_count", "task", "runtime", "precision", "batch_size", "seq_in", "seq_out")
-OPTIONAL_POINT_COLUMNS = ("kv_precision",)  # passed on when the rows carry them
+OPTIONAL_POINT_COLUMNS = ("kv_precision", "strict_precision")  # passed on when the rows carry them
 BASELINE_RUNTIME = "pytorch"
 # corpus metric -> predict_grid column; prefill_tokens_per_s is derived as batch * seq_in / TTFT
 METRIC_COLUMN = {

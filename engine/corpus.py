@@ -28,6 +28,7 @@ size, non-positive value, conflicting duplicate, ...) is never dropped silently:
 | batch_upper_bound | batch_size is an upper bound (interpretation rule), see `apply_rules` |
 | tensor_parallel | GPUs one model instance spans (optional column, or interpretation rule); 0 = not given, the predictor chooses |
 | interpretation | the `interpretation.csv` rules applied to the row (comma list) |
+| strict_precision | the precision ran exactly as stated: an fp32 row of a source that also prints tf32 rows for that GPU (it ran with TF32 off); see `mark_strict_precision` |
 
 `Corpus.rejected` has file, line, row_id, the raw schema columns, and `reason`.
 """
@@ -74,7 +75,7 @@ _SAME_VALUE_RTOL = 1e-9
 ROW_COLUMNS = (
     "row_id", "file", "line", "source", "source_url", "gpu_raw", "gpu", "gpu_count", "model_raw", "model",
     "task", "runtime", "precision", "kv_precision", "batch_size", "seq_in", "seq_out", "metric", "value", "notes",
-    "batch_upper_bound", "tensor_parallel", "interpretation",
+    "batch_upper_bound", "tensor_parallel", "interpretation", "strict_precision",
 )
 REJECTED_COLUMNS = (
     "row_id", "file", "line", "source", "gpu", "gpu_count", "model", "task", "runtime", "precision", "batch_size",
@@ -490,4 +491,17 @@ def load_corpus(
             "precision, batch_size, seq_in, seq_out, metric) with a different value",
         ))
     rejected = pd.DataFrame(bad, columns=list(REJECTED_COLUMNS))
-    return Corpus(rows=rows.reset_index(drop=True), rejected=rejected, files=tuple(p.name for p in files))
+    return Corpus(rows=mark_strict_precision(rows.reset_index(drop=True)), rejected=rejected,
+                  files=tuple(p.name for p in files))
+
+
+def mark_strict_precision(rows: pd.DataFrame) -> pd.DataFrame:
+    """`strict_precision` = the row's fp32 ran as fp32: its source also prints tf32 rows for the same
+    GPU, so the publication distinguished the two and ran its "FP32" with TF32 turned off (NVIDIA's
+    DeepLearningExamples print TF32 and FP32 columns side by side; NVIDIA_TF32_OVERRIDE=0). Other
+    fp32 rows follow their runtime's defaults (engine/executed.py)."""
+    if rows.empty:
+        return rows.assign(strict_precision=pd.Series(dtype=bool))
+    with_tf32 = set(map(tuple, rows.loc[rows["precision"] == "tf32", ["source", "gpu"]].drop_duplicates().to_numpy()))
+    strict = [p == "fp32" and (s, g) in with_tf32 for s, g, p in zip(rows["source"], rows["gpu"], rows["precision"])]
+    return rows.assign(strict_precision=strict)

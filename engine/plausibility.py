@@ -20,6 +20,7 @@ import pandas as pd
 
 from phantom_report.engine.corpus import REJECTED_COLUMNS, Corpus
 from phantom_report.engine.executed import CONV_GROUP, MATMUL_GROUP, executed_column
+from phantom_report.engine.precision import COMPUTE_COLUMN
 
 TRAINING_FLOPS_PER_FORWARD = 3.0  # forward + backward (two forwards' worth)
 
@@ -38,13 +39,18 @@ def implied_peak_fraction(rows: pd.DataFrame, engine) -> np.ndarray:
     samples_per_s = np.where(generative, np.nan, samples_per_s)
     per_sample = pred["flops_per_sample"].to_numpy(dtype=float)
     per_sample = per_sample * np.where(rows["task"].to_numpy() == "training", TRAINING_FLOPS_PER_FORWARD, 1.0)
-    peak = np.array([(executed_peak(engine.catalog.get(g), r, p)[1] or np.nan) * 1e12 * n
-                     for g, r, p, n in zip(rows["gpu"], rows["runtime"], rows["precision"], rows["gpu_count"])])
+    strict = rows["strict_precision"] if "strict_precision" in rows else np.zeros(len(rows), dtype=bool)
+    peak = np.array([(executed_peak(engine.catalog.get(g), r, p, s)[1] or np.nan) * 1e12 * n
+                     for g, r, p, n, s in zip(rows["gpu"], rows["runtime"], rows["precision"], rows["gpu_count"], strict)])
     return samples_per_s * per_sample / peak
 
 
-def executed_peak(profile, runtime: str, precision: str) -> tuple[str, float | None]:
-    """(column, peak TFLOPS) of the fastest compute path the runtime executes for this precision."""
+def executed_peak(profile, runtime: str, precision: str, strict: bool = False) -> tuple[str, float | None]:
+    """(column, peak TFLOPS) of the fastest compute path the runtime executes for this precision
+    (strict: exactly the stated precision, the runtime's defaults turned off)."""
+    if strict:
+        return COMPUTE_COLUMN[precision], profile.peak(COMPUTE_COLUMN[precision])
+
     def has(c):
         return profile.peak(c) is not None and (c != "tf32" or profile.vendor.lower() == "nvidia")
     cols = {executed_column(runtime, precision, grp, has) for grp in (MATMUL_GROUP, CONV_GROUP)}
@@ -62,8 +68,9 @@ def set_aside_beyond_peak(corpus: Corpus, engine) -> Corpus:
     sub = corpus.rows[beyond]
     bad = sub.assign(reason=[
         f"faster than the datasheet allows: implies {f:.0%} of the GPUs' peak "
-        f"{executed_peak(engine.catalog.get(g), r, p)[0]} compute (what {r} executes for {p}), "
+        f"{executed_peak(engine.catalog.get(g), r, p, s)[0]} compute (what {r} executes for {p}), "
         f"so not a measurement at precision {p}"
-        for f, g, r, p in zip(frac[beyond], sub["gpu"], sub["runtime"], sub["precision"])])
+        for f, g, r, p, s in zip(frac[beyond], sub["gpu"], sub["runtime"], sub["precision"],
+                                 sub["strict_precision"] if "strict_precision" in sub else [False] * len(sub))])
     rejected = pd.concat([corpus.rejected, bad[list(REJECTED_COLUMNS)]], ignore_index=True)
     return replace(corpus, rows=corpus.rows[~beyond].reset_index(drop=True), rejected=rejected)

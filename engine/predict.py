@@ -262,14 +262,20 @@ def _lookup_pairs(a: np.ndarray, b: np.ndarray, fn) -> np.ndarray:
     return np.asarray([fn(ua[p // len(ub)], ub[p % len(ub)]) for p in pairs])[codes]
 
 
-def executed_columns(gpus, precision, runtime, prof: dict, group: str) -> np.ndarray:
-    """Compute column each point's op group runs at (see engine/executed.py); TF32 only on NVIDIA."""
-    def has(g):
-        p = prof[g]
-        return lambda c: p.peak(c) is not None and (c != "tf32" or p.vendor.lower() == "nvidia")
-    keys = pd.Series(gpus).astype(str) + "|" + pd.Series(precision).astype(str) + "|" + pd.Series(runtime).astype(str)
-    return _lookup(keys.to_numpy(), lambda k: executed_column(k.split("|")[2], k.split("|")[1], group,
-                                                             has(k.split("|")[0])))
+def executed_columns(gpus, precision, runtime, prof: dict, group: str, strict=None) -> np.ndarray:
+    """Compute column each point's op group runs at (see engine/executed.py); TF32 only on NVIDIA.
+    strict: points whose precision ran exactly as stated (the runtime's TF32 default turned off)."""
+    def column(key: str) -> str:
+        g, p, rt, s = key.split("|")
+        if s == "1":
+            return COMPUTE_COLUMN[p]
+        prof_g = prof[g]
+        return executed_column(rt, p, group, lambda c: prof_g.peak(c) is not None
+                               and (c != "tf32" or prof_g.vendor.lower() == "nvidia"))
+    flag = pd.Series(np.zeros(len(gpus), dtype=bool) if strict is None else strict).map({True: "1", False: "0"})
+    keys = (pd.Series(gpus).astype(str) + "|" + pd.Series(precision).astype(str) + "|"
+            + pd.Series(runtime).astype(str) + "|" + flag)
+    return _lookup(keys.to_numpy(), column)
 
 
 def _matmul_path_arrays(column, gpus, arch, prof: dict, params: CalibrationParams) -> tuple[np.ndarray, np.ndarray]:
@@ -298,7 +304,8 @@ def _gpu_arrays(points: pd.DataFrame, catalog: ProfileCatalog, params: Calibrati
     # power-limited parts run below the boost clock their peak is quoted at (see base_clock_exponent)
     clock_factor = col(lambda p: p.sustained_clock_mhz / p.boost_clock_mhz).astype(float) ** params.base_clock_exponent
     # what each op group actually runs at (runtime defaults: "fp32" convolutions run in TF32 on Ampere+)
-    executed = {grp: executed_columns(gpus, precision, runtime, prof, grp) for grp in (MATMUL_GROUP, CONV_GROUP)}
+    strict = points["strict_precision"].to_numpy(dtype=bool) if "strict_precision" in points else None
+    executed = {grp: executed_columns(gpus, precision, runtime, prof, grp, strict) for grp in (MATMUL_GROUP, CONV_GROUP)}
     paths = {grp: _matmul_path_arrays(c, gpus, arch, prof, params) for grp, c in executed.items()}
     peak, eff_path = paths[MATMUL_GROUP]
     eff_mm = np.minimum(eff_path * rt_compute, 1.0) * clock_factor
@@ -361,6 +368,9 @@ def normalize_points(points: pd.DataFrame, catalog: ProfileCatalog) -> pd.DataFr
             df[col] = df[col].fillna(val)
     df["gpu"] = df["gpu"].map({g: catalog.resolve(str(g)) for g in pd.unique(df["gpu"])})
     df["precision"] = df["precision"].map({p: resolve_precision(str(p)) for p in pd.unique(df["precision"])})
+    if "strict_precision" in df:
+        # the precision ran exactly as stated: the runtime's defaults (TF32 for "fp32") were turned off
+        df["strict_precision"] = df["strict_precision"].fillna(False).astype(bool)
     if "kv_precision" in df:
         # optional KV-cache format (blank: the activation precision); any spelling of the vocabulary
         kv = df["kv_precision"].fillna("").astype(str).str.strip()

@@ -173,3 +173,27 @@ def test_plausibility_checks_rows_against_what_the_runtime_executes(tmp_path, en
     assert sorted(c.rows.runtime) == ["pytorch", "tensorflow"]
     assert c.rejected.runtime.tolist() == ["mxnet"]
     assert "peak fp32 compute (what mxnet executes for fp32)" in c.rejected.reason.iloc[0]
+
+
+def test_fp32_rows_of_sources_that_also_print_tf32_ran_strict_fp32(tmp_path, engine):
+    import csv
+
+    from phantom_report.engine.calibration import corpus_points
+    from phantom_report.engine.corpus import load_corpus
+    from phantom_report.engine.zoo import resolve_builtin
+
+    # a publication with TF32 and FP32 columns for one GPU ran its FP32 with TF32 off; a source
+    # that prints only "fp32" ran the framework's default (TF32 in TensorFlow on Ampere)
+    cols = ["source", "source_url", "gpu", "model", "task", "runtime", "precision", "batch_size", "metric", "value"]
+    rows = [["both", "https://example.org", "A100-80GB-SXM", "bert-base", "inference", "tensorflow", p, "8",
+             "throughput_per_s", "500"] for p in ("tf32", "fp32")]
+    rows += [["only", "https://example.org", "A100-80GB-SXM", "bert-base", "inference", "tensorflow", "fp32", "8",
+              "throughput_per_s", "500"]]
+    path = tmp_path / "m.csv"
+    with path.open("w", newline="") as fh:
+        csv.writer(fh).writerows([cols, *rows])
+    c = load_corpus([path], engine.catalog.resolve, resolve_builtin)
+    assert c.rows.strict_precision.tolist() == [False, True, False]
+    pred = engine.predict_grid(corpus_points(c.rows).reset_index(drop=True))
+    tf32, strict_fp32, default_fp32 = pred.throughput_per_s
+    assert default_fp32 == pytest.approx(tf32) and strict_fp32 < 0.5 * tf32
