@@ -179,7 +179,10 @@ def _print_notes(df) -> None:
 def predict(
     model: str = typer.Option(..., "--model", "-m", help="zoo name/alias or model source path"),
     gpu: str = typer.Option(..., "--gpu", "-g"),
-    precision: str = typer.Option("fp16", "--precision", "-p"),
+    precision: str = typer.Option("fp16", "--precision", "-p",
+                                  help="fp32, tf32, fp16, bf16, amp, fp8, int8, int4 (GPTQ/AWQ), GGUF types (Q4_K_M, Q8_0, ...)"),
+    kv_precision: Optional[str] = typer.Option(None, "--kv-precision",
+                                               help="KV-cache format (fp16, fp8, int8, q8_0, q4_0, ...; default: activations')"),
     batch: int = typer.Option(1, "--batch", "-b", help="samples per replica"),
     seq_in: Optional[int] = typer.Option(None, "--seq-in", help="input tokens (text models)"),
     seq_out: Optional[int] = typer.Option(None, "--seq-out", help="generated tokens (LLMs)"),
@@ -202,7 +205,8 @@ def predict(
     eng = _engine(profiles)
     workload = eng.workload(model)
     row = {"model": workload.name, "gpu": gpu, "precision": precision, "batch_size": batch, "seq_in": seq_in,
-           "seq_out": seq_out, "task": task, "runtime": runtime, "gpu_count": gpu_count, "confidence": confidence}
+           "seq_out": seq_out, "task": task, "runtime": runtime, "gpu_count": gpu_count, "confidence": confidence,
+           "kv_precision": kv_precision or ""}
     df = eng.predict_grid(pd.DataFrame([row]), {workload.name: workload})
     if not df.supported.iloc[0]:
         raise PredictionError(df.reason.iloc[0])
