@@ -6,7 +6,7 @@ directory) with `Engine.load()`. Nothing here touches prices or rendering.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import pandas as pd
@@ -22,6 +22,12 @@ from phantom_report.engine.profiles import ProfileCatalog, load_catalog
 class Engine:
     catalog: ProfileCatalog
     params: CalibrationParams
+    # workloads known by name besides the zoo (e.g. built from a CSV's model_config column)
+    extra_workloads: Mapping[str, Workload] = field(default_factory=dict)
+
+    def with_workloads(self, workloads: Mapping[str, Workload]) -> "Engine":
+        """This engine also knowing `workloads` by name."""
+        return Engine(self.catalog, self.params, {**self.extra_workloads, **workloads})
 
     @classmethod
     def load(cls, profiles_dir: str | None = None, params_path: str | None = None) -> "Engine":
@@ -36,12 +42,14 @@ class Engine:
         # load_workload resolves zoo names itself; front ends import heavy libraries only when used
         from phantom_report.engine.sources import load_workload
 
+        if isinstance(source, str) and source in self.extra_workloads:
+            return self.extra_workloads[source]
         return load_workload(source, allow_python=allow_python)
 
     def predict_grid(self, points: pd.DataFrame, workloads: Mapping[str, Workload] | None = None,
                      params: CalibrationParams | None = None) -> pd.DataFrame:
         """Vectorised predictions; `model` values are zoo names/aliases or keys of `workloads`."""
-        table = dict(workloads or {})
+        table = {**self.extra_workloads, **(workloads or {})}
         df = points.copy()
         names = {}
         for m in pd.unique(df["model"]):

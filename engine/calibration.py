@@ -34,6 +34,10 @@ What is fitted (all physically meaningful, all bounded; see `parameter_specs`):
   power-limited parts run (`base_clock_exponent`). Before them one efficiency per architecture served
   A100 (2048 FLOPs/SM/clock) and RTX 3090 (512) alike: Newton-refit CV median 11.3% -> 11.05%,
   RTX 3090 47% -> 18%, RTX 5090 36% -> 7%, A10 35% -> 24%;
+- for rows in weight-only formats (GGUF k-quants, GPTQ/AWQ int4): the fraction of the fp32-pipeline
+  peak at which their weights are unpacked to fp16 (`dequant_eff`; the ALU operations per weight of
+  each format family are fixed in engine/precision.py, so decode of a 4-bit model is bandwidth-bound
+  on its packed bytes unless unpacking is slower);
 - for mixture-of-experts models: the fraction of the dense matmul efficiency their expert GEMMs
   reach (`moe_matmul_eff`: each expert multiplies only the tokens routed to it, in grouped GEMMs of
   uneven, smaller shapes, plus the token permutation around them);
@@ -66,13 +70,14 @@ from scipy.optimize import least_squares
 from scipy.sparse import coo_matrix
 
 from phantom_report.engine.params import (
-    ATTENTION, FP32_MATMUL, FP32_MATMUL_TEXTBOOK_EFF, GROUPED_CONV, MATMUL_PATH, CalibrationParams,
+    ATTENTION, DEFAULT_DEQUANT_EFF, FP32_MATMUL, FP32_MATMUL_TEXTBOOK_EFF, GROUPED_CONV, MATMUL_PATH, CalibrationParams,
 )
-from phantom_report.engine.precision import COMPUTE_COLUMN
+from phantom_report.engine.precision import COMPUTE_COLUMN, DEQUANT_FAMILY
 
 PredictFn = Callable[[pd.DataFrame, CalibrationParams], pd.DataFrame]  # points, params -> predict_grid output
 
 POINT_COLUMNS = ("model", "gpu", "gpu_count", "task", "runtime", "precision", "batch_size", "seq_in", "seq_out")
+OPTIONAL_POINT_COLUMNS = ("kv_precision", "strict_precision")  # passed on when the rows carry them
 BASELINE_RUNTIME = "pytorch"
 # corpus metric -> predict_grid column; prefill_tokens_per_s is derived as batch * seq_in / TTFT
 METRIC_COLUMN = {
@@ -159,6 +164,9 @@ def parameter_specs(rows: pd.DataFrame) -> tuple[ParamSpec, ...]:
         specs.append(ParamSpec(("compute_eff", arch, ATTENTION), 0.05, 1.0, 0.5, 1.0, ("arch_attention", arch)))
     if rows["moe"].sum() >= MIN_ROWS_PER_SCOPE:
         specs.append(ParamSpec(("moe_matmul_eff",), 0.1, 1.0, 0.8, 1.0, ("moe", True)))
+    if rows["dequant"].sum() >= MIN_ROWS_PER_SCOPE:
+        # weight-only formats' unpacking rate (see CalibrationParams.dequant_eff)
+        specs.append(ParamSpec(("dequant_eff",), 0.01, 1.0, DEFAULT_DEQUANT_EFF, 1.0, ("dequant", True)))
     specs.append(ParamSpec(("unhidden_fraction",), 1e-3, 1.0, 0.1, 2.0, None))
     specs.append(ParamSpec(("matmul_width_exponent",), 1e-3, 2.0, 0.3, 2.0, None))
     specs.append(ParamSpec(("base_clock_exponent",), 1e-3, 1.0, 0.2, 2.0, None))
@@ -186,9 +194,10 @@ def with_scopes(rows: pd.DataFrame) -> pd.DataFrame:
     """Rows with `arch`, `moe`, `grouped_conv` and `attention` plus the derived parameter-scope columns:
     `arch_path` ("arch/matmul path" for rows whose matmuls run on a path other than 16-bit tensor
     cores, else ""), `arch_grouped` / `arch_attention` (arch for models with grouped convolutions /
-    attention, else "") and `multi_gpu` (the row's GPUs exchange data, so collectives apply)."""
+    attention, else ""), `dequant` (a weight-only format that unpacks its weights) and `multi_gpu` (the row's GPUs exchange data, so collectives apply)."""
     path = rows["precision"].map(COMPUTE_COLUMN).map(MATMUL_PATH)
     return rows.assign(arch_path=(rows["arch"] + "/" + path).where(path.notna(), ""),
+                       dequant=rows["precision"].map(DEQUANT_FAMILY).fillna("").astype(bool),
                        arch_grouped=rows["arch"].where(rows["grouped_conv"], ""),
                        arch_attention=rows["arch"].where(rows["attention"], ""), multi_gpu=rows["gpu_count"] > 1)
 
@@ -209,7 +218,7 @@ def apply_values(base: CalibrationParams, specs: Sequence[ParamSpec], values: Se
 def corpus_points(rows: pd.DataFrame) -> pd.DataFrame:
     """predict_grid input for corpus rows (same index); a batch printed as an upper bound (queued
     requests of an offline max-throughput run) is predicted at the largest batch memory holds."""
-    pts = rows[list(POINT_COLUMNS)].copy()
+    pts = rows[list(POINT_COLUMNS) + [c for c in OPTIONAL_POINT_COLUMNS if c in rows]].copy()
     if "batch_upper_bound" in rows:
         pts["max_batch"] = rows["batch_upper_bound"].fillna(False).astype(bool)
     if "tensor_parallel" in rows:

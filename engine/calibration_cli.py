@@ -62,6 +62,31 @@ def _corpus_rows(eng, paths: list[Path] | None):
     return corpus, with_arch(corpus.rows, eng)
 
 
+def _user_corpus_rows(eng, paths: list[Path]):
+    """A user's measurement files: (engine that also knows their model_config workloads, corpus, rows)."""
+    from phantom_report.engine.calibration import with_arch
+    from phantom_report.engine.corpus import load_corpus
+    from phantom_report.engine.model_config import ConfigWorkloads
+    from phantom_report.engine.plausibility import set_aside_beyond_peak
+    from phantom_report.engine.zoo import resolve_builtin
+
+    configs = ConfigWorkloads()
+    corpus = load_corpus(paths, resolve_gpu=eng.catalog.resolve, resolve_model=resolve_builtin,
+                         resolve_config=configs)
+    eng = eng.with_workloads(configs.workloads)
+    corpus = set_aside_beyond_peak(corpus, eng)
+    if corpus.rows.empty:
+        return eng, corpus, None
+    return eng, corpus, with_arch(corpus.rows, eng)
+
+
+def unused_by_reason(corpus, unpredictable):
+    """Rows not scored (not interpreted + not predicted), grouped by reason with the suggested fix."""
+    from phantom_report.engine.row_reasons import group_unused
+
+    return group_unused([corpus.rejected, unpredictable])
+
+
 def _schemes(text: str) -> list[str]:
     from phantom_report.engine.validation import SCHEMES
 
@@ -215,6 +240,7 @@ def _json_payload(mode, confidence, eng, corpus, results, scored, user_summary, 
     out["rows"] = records(_export_rows(rows, rej.iloc[0:0], rej.iloc[0:0]))
     out["not_interpreted"] = records(rej)
     out["not_predicted"] = records(unpred.reindex(columns=["row_id", "gpu", "model", "metric", "reason"]))
+    out["not_used_by_reason"] = unused_by_reason(corpus, unpred).to_dict("records")
     return out
 
 
@@ -261,6 +287,7 @@ def _print_tables(mode, confidence, corpus, results, scored, user_summary, user_
         unpred = scored[1]
     rej = corpus.rejected
     if len(rej) or len(unpred):
+        _print_grouped(unused_by_reason(corpus, unpred), console)
         t = Table(title=f"rows not scored: {len(rej)} not interpreted, {len(unpred)} not predicted", header_style="bold")
         for h in ("row", "reason"):
             t.add_column(h)
@@ -272,6 +299,30 @@ def _print_tables(mode, confidence, corpus, results, scored, user_summary, user_
         console.print(t)
         if len(listing) > limit:
             console.print(f"... {len(listing) - limit} more; `--format csv` or `--format json` lists every row")
+
+
+def _print_grouped(groups, console) -> None:
+    """The unused rows grouped by reason: count, the printed values behind them, the fix."""
+    from rich.table import Table
+
+    t = Table(title="rows not used, by reason", header_style="bold")
+    for h in ("reason", "rows", "printed values", "suggested fix"):
+        t.add_column(h, justify="right" if h == "rows" else "left", overflow="fold")
+    for g in groups.to_dict("records"):
+        t.add_row(g["title"], str(g["rows"]), g["values"], g["fix"])
+    console.print(t)
+
+
+def _print_unused_only(corpus, data, fmt: str) -> None:
+    """No row of the user's files could be used: say why, grouped, on stderr (exit status 2)."""
+    import pandas as pd
+    from rich.console import Console
+
+    groups = unused_by_reason(corpus, pd.DataFrame(columns=["reason"]))
+    where = ", ".join(str(p) for p in data)
+    err = Console(stderr=True, width=160)
+    err.print(f"{where}: no usable measurement rows ({len(corpus.rejected)} not interpreted; see BENCHMARK_SCHEMA.md)")
+    _print_grouped(groups, err)
 
 
 def validate(
@@ -305,7 +356,11 @@ def validate(
         missing = [p for p in data if not p.is_file()]
         if missing:
             raise PhantomError(f"{missing[0]}: measurements file does not exist")
-        corpus, rows = _corpus_rows(eng, list(data))
+        eng, corpus, rows = _user_corpus_rows(eng, list(data))
+        if rows is None:
+            _print_unused_only(corpus, data, fmt)
+            raise typer.Exit(2)
+        predict = V.EnginePredictor(eng)
         scored = V.score_user_rows(rows, predict, eng.params, confidence)
         user_summary = V.score(scored[0])
         user_breakdowns = {c: V.breakdown(scored[0], c) for c in V.BREAKDOWNS}

@@ -257,7 +257,10 @@ def predict(
     model: str = typer.Option(..., "--model", "-m", help="zoo name/alias or model source path"),
     gpu: str = typer.Option(..., "--gpu", "-g", help="GPU name as written ('NVIDIA H100 80GB HBM3', 'a100 40gb'), "
                             "or 'local' for this machine's GPU"),
-    precision: str = typer.Option("fp16", "--precision", "-p"),
+    precision: str = typer.Option("fp16", "--precision", "-p",
+                                  help="fp32, tf32, fp16, bf16, amp, fp8, int8, int4 (GPTQ/AWQ), GGUF types (Q4_K_M, Q8_0, ...)"),
+    kv_precision: Optional[str] = typer.Option(None, "--kv-precision",
+                                               help="KV-cache format (fp16, fp8, int8, q8_0, q4_0, ...; default: activations')"),
     batch: int = typer.Option(1, "--batch", "-b", help="samples per replica"),
     seq_in: Optional[int] = typer.Option(None, "--seq-in", help="input tokens (text models)"),
     seq_out: Optional[int] = typer.Option(None, "--seq-out", help="generated tokens (LLMs)"),
@@ -298,7 +301,8 @@ def predict(
     # notes only once the input is known to be usable: a refused command prints one error line
     _note_name_readings(eng.catalog, gpu, model, precision)
     row = {"model": workload.name, "gpu": gpu, "precision": precision, "batch_size": batch, "seq_in": seq_in,
-           "seq_out": seq_out, "task": task, "runtime": runtime, "gpu_count": gpu_count, "confidence": confidence}
+           "seq_out": seq_out, "task": task, "runtime": runtime, "gpu_count": gpu_count, "confidence": confidence,
+           "kv_precision": kv_precision or ""}
     df = eng.predict_grid(pd.DataFrame([row]), {workload.name: workload})
     if not df.supported.iloc[0]:
         raise PredictionError(df.reason.iloc[0])

@@ -18,7 +18,8 @@ size, non-positive value, conflicting duplicate, ...) is never dropped silently:
 | model_raw, model | model name as printed, canonical zoo name |
 | task | `inference` or `training` |
 | runtime | lower-case runtime (`pytorch`, `tensorrt-llm`, ...) |
-| precision | lower-case precision known to `engine.precision` |
+| precision | canonical format name of `engine.precision` (any listed spelling is accepted) |
+| kv_precision | KV-cache format (optional column; "" = the activation precision) |
 | batch_size | samples / sequences per step (int) |
 | seq_in, seq_out | tokens (or image side in pixels for vision); NaN when not printed |
 | metric | one of `METRICS` |
@@ -27,6 +28,7 @@ size, non-positive value, conflicting duplicate, ...) is never dropped silently:
 | batch_upper_bound | batch_size is an upper bound (interpretation rule), see `apply_rules` |
 | tensor_parallel | GPUs one model instance spans (optional column, or interpretation rule); 0 = not given, the predictor chooses |
 | interpretation | the `interpretation.csv` rules applied to the row (comma list) |
+| strict_precision | the precision ran exactly as stated: an fp32 row of a source that also prints tf32 rows for that GPU (it ran with TF32 off); see `mark_strict_precision` |
 
 `Corpus.rejected` has file, line, row_id, the raw schema columns, and `reason`.
 """
@@ -34,6 +36,7 @@ size, non-positive value, conflicting duplicate, ...) is never dropped silently:
 from __future__ import annotations
 
 import csv
+import fnmatch
 import math
 import re
 from dataclasses import dataclass, replace
@@ -43,7 +46,7 @@ from typing import Callable, Iterable, Mapping
 
 import pandas as pd
 
-from phantom_report.engine.precision import WEIGHT_BYTES
+from phantom_report.engine.precision import resolve_kv_precision, resolve_precision
 from phantom_report.engine.profiles import normalize_name
 from phantom_report.errors import PhantomError
 
@@ -51,7 +54,10 @@ REQUIRED_COLUMNS = (
     "source", "source_url", "gpu", "model", "task", "runtime", "precision", "batch_size", "metric", "value",
 )
 # tensor_parallel: an extension of the shared schema (GPUs one model instance spans, when printed)
-OPTIONAL_COLUMNS = ("gpu_count", "seq_in", "seq_out", "notes", "tensor_parallel")
+# kv_precision: the KV-cache format when it differs from the activation precision (fp8, q8_0, q4_0, ...)
+# model_config: path (relative to the CSV) of a Hugging Face config.json for a model outside the zoo
+# (read by `validate --data` only; see engine/model_config.py)
+OPTIONAL_COLUMNS = ("gpu_count", "seq_in", "seq_out", "notes", "tensor_parallel", "kv_precision", "model_config")
 METRICS = ("throughput_per_s", "latency_ms", "tokens_per_s", "prefill_tokens_per_s", "ttft_ms", "tpot_ms")
 TASKS = ("inference", "training")
 # metrics that only mean something for LLM inference (tokens_per_s also counts training tokens)
@@ -60,18 +66,16 @@ INFERENCE_ONLY_METRICS = frozenset({"prefill_tokens_per_s", "ttft_ms", "tpot_ms"
 # GPU and model enter the key as printed (normalised spelling): two printed names that share one
 # profile or zoo entry (GH200 and H200; Llama-3-8B and Llama-3.1-8B) are different measurements.
 DUPLICATE_KEY = (
-    "source", "_gpu_key", "gpu_count", "_model_key", "task", "runtime", "precision", "batch_size", "seq_in", "seq_out",
-    "metric",
+    "source", "_gpu_key", "gpu_count", "_model_key", "task", "runtime", "precision", "kv_precision", "batch_size",
+    "seq_in", "seq_out", "metric",
 )
-# spellings publications use for a precision the engine knows under another name
-PRECISION_SYNONYMS = {"mixed": "amp", "mixed-fp16": "amp", "fp16-mixed": "amp", "mixed_precision": "amp"}
 # relative difference below which two "different" values are the same printed number (rounding)
 _SAME_VALUE_RTOL = 1e-9
 
 ROW_COLUMNS = (
     "row_id", "file", "line", "source", "source_url", "gpu_raw", "gpu", "gpu_count", "model_raw", "model",
-    "task", "runtime", "precision", "batch_size", "seq_in", "seq_out", "metric", "value", "notes",
-    "batch_upper_bound", "tensor_parallel", "interpretation",
+    "task", "runtime", "precision", "kv_precision", "batch_size", "seq_in", "seq_out", "metric", "value", "notes",
+    "batch_upper_bound", "tensor_parallel", "interpretation", "strict_precision",
 )
 REJECTED_COLUMNS = (
     "row_id", "file", "line", "source", "gpu", "gpu_count", "model", "task", "runtime", "precision", "batch_size",
@@ -102,6 +106,8 @@ class Corpus:
 
 
 Resolver = Callable[[str], str]  # raw name -> canonical name; raises PhantomError when unknown
+# (CSV path, model_config cell) -> workload name; raises ValueError(reason) when unusable
+ConfigResolver = Callable[[Path, str], str]
 
 
 INTERPRETATION_FILE = "interpretation.csv"  # corpus-wide reading rules, not measurements
@@ -186,8 +192,10 @@ def _resolve_with_fallback(name: str, resolve: Resolver) -> str:
         raise ValueError(str(exc)) from None
 
 
-def _interpret(rec: dict[str, str], resolve_gpu: Resolver, resolve_model: Resolver) -> dict:
-    """One raw record -> a typed row; ValueError(reason) when it cannot be interpreted."""
+def _interpret(rec: dict[str, str], resolve_gpu: Resolver, resolve_model: Resolver,
+               resolve_config: Callable[[str], str] | None = None) -> dict:
+    """One raw record -> a typed row; ValueError(reason) when it cannot be interpreted.
+    resolve_config: model_config cell -> workload name (None: the column is not read here)."""
     for col in ("source", "source_url", "gpu", "model", "task", "runtime", "precision", "metric", "value"):
         if _blank(rec.get(col)):
             raise ValueError(f"required column '{col}' is empty")
@@ -197,10 +205,11 @@ def _interpret(rec: dict[str, str], resolve_gpu: Resolver, resolve_model: Resolv
     task = rec["task"].strip().lower()
     if task not in TASKS:
         raise ValueError(f"unknown task {rec['task']!r}; expected one of {', '.join(TASKS)}")
-    precision = rec["precision"].strip().lower()
-    precision = PRECISION_SYNONYMS.get(precision, precision)
-    if precision not in WEIGHT_BYTES:
-        raise ValueError(f"unknown precision {rec['precision']!r}; expected one of {', '.join(WEIGHT_BYTES)}")
+    try:  # the engine's one vocabulary of formats (engine/precision.py), any spelling it lists
+        precision = resolve_precision(rec["precision"])
+        kv_precision = resolve_kv_precision(rec["kv_precision"]) if not _blank(rec.get("kv_precision")) else ""
+    except PhantomError as exc:
+        raise ValueError(str(exc)) from None
     value = _parse_number(rec["value"], "value")
     # publications that do not print the batch size are transcribed with 0 or an empty cell
     if (rec.get("batch_size") or "").strip() in ("", "0"):
@@ -219,15 +228,21 @@ def _interpret(rec: dict[str, str], resolve_gpu: Resolver, resolve_model: Resolv
     if metric in INFERENCE_ONLY_METRICS and task != "inference":
         raise ValueError(f"metric {metric} only applies to inference")
     gpu = _resolve_with_fallback(rec["gpu"].strip(), resolve_gpu)
-    try:
-        model = resolve_model(rec["model"].strip())
-    except PhantomError as exc:
-        raise ValueError(str(exc)) from None
+    if not _blank(rec.get("model_config")):
+        if resolve_config is None:
+            raise ValueError("model_config is read by `validate --data` only (the shipped corpus uses zoo models)")
+        model = resolve_config(rec["model_config"])
+    else:
+        try:
+            model = resolve_model(rec["model"].strip())
+        except PhantomError as exc:
+            raise ValueError(str(exc)) from None
     return {
         "source": rec["source"].strip(), "source_url": rec["source_url"].strip(),
         "gpu_raw": rec["gpu"].strip(), "gpu": gpu, "gpu_count": gpus,
         "model_raw": rec["model"].strip(), "model": model, "task": task,
-        "runtime": rec["runtime"].strip().lower(), "precision": precision, "batch_size": int(batch),
+        "runtime": rec["runtime"].strip().lower(), "precision": precision, "kv_precision": kv_precision,
+        "batch_size": int(batch),
         "seq_in": seq_in, "seq_out": seq_out, "metric": metric, "value": value,
         "notes": rec.get("notes", "").strip(), "batch_upper_bound": False,
         "tensor_parallel": 0 if math.isnan(tp) else int(tp), "interpretation": "",
@@ -263,27 +278,74 @@ def _split_conflicts(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 RULES = ("batch_upper_bound", "value_per_gpu", "exclude", "iterations_per_s", "seq_in_default", "tensor_parallel_all")
+# rules that change a printed number: each must quote the source's own words for it (`source_words`)
+RESCALING_RULES = frozenset({"value_per_gpu", "iterations_per_s"})
+RULE_COLUMNS = ("source_pattern", "model", "rule", "value", "reason", "source_words", "metric", "gpu", "gpu_count")
 
 
 @dataclass(frozen=True)
 class Rule:
-    """One line of `interpretation.csv`: how to read the rows of sources starting with a prefix."""
+    """One line of `interpretation.csv`: how to read some rows of some sources.
 
-    source_prefix: str
+    `source_pattern` is matched deliberately: a name without `*` matches that one source exactly; a
+    `*` matches any run of characters (`tensorrt-llm-perf-overview-v*` names every version, v0.11 to
+    v1.0). `metrics` is never empty: a rule says which printed quantities it is about.
+    tests/fixtures/interpretation_rule_files.json lists the files every rule touches."""
+
+    source_pattern: str
     model: str  # canonical zoo name, or "" for every model
     rule: str  # one of RULES
     value: float  # the rule's number (iterations_per_s: UNet evaluations per iteration; seq_in_default)
     reason: str
-    # optional columns of the rules file, blank = every row
-    metric: str = ""  # one of METRICS
-    gpu: str = ""  # canonical GPU name
-    gpu_count: int = 0
+    metrics: frozenset[str]  # METRICS it applies to (required)
+    source_words: str = ""  # the source's own words that justify a rescaling rule
+    gpu: str = ""  # canonical GPU name, blank = every GPU
+    gpu_counts: frozenset[int] = frozenset()  # blank = every GPU count
+
+    @property
+    def key(self) -> str:
+        """Stable identity of the rule (for listings and the rule -> files fixture)."""
+        parts = [self.source_pattern, self.rule, f"model={self.model}", f"metric={';'.join(sorted(self.metrics))}",
+                 f"gpu={self.gpu}", f"gpu_count={';'.join(str(n) for n in sorted(self.gpu_counts))}"]
+        return " ".join(parts)
+
+    def matches_source(self, source: str) -> bool:
+        return fnmatch.fnmatchcase(source, self.source_pattern)
 
     def matches(self, row: Mapping) -> bool:
         """Whether the rule applies to a typed corpus row (source, model, metric, gpu, gpu_count)."""
-        return (row["source"].startswith(self.source_prefix) and (not self.model or self.model == row["model"])
-                and (not self.metric or self.metric == row["metric"]) and (not self.gpu or self.gpu == row["gpu"])
-                and (not self.gpu_count or self.gpu_count == row["gpu_count"]))
+        return (self.matches_source(row["source"]) and (not self.model or self.model == row["model"])
+                and row["metric"] in self.metrics and (not self.gpu or self.gpu == row["gpu"])
+                and (not self.gpu_counts or row["gpu_count"] in self.gpu_counts))
+
+
+def _rule_list(text: str, where: str, what: str, allowed=None, integer: bool = False) -> frozenset:
+    items = [t.strip() for t in text.split(";") if t.strip()]
+    for t in items:
+        if integer and not t.isdigit():
+            raise CorpusError(f"{where}: {what} {t!r} is not a whole number of GPUs")
+        if allowed is not None and t not in allowed:
+            raise CorpusError(f"{where}: unknown {what} {t!r}; expected one of {', '.join(allowed)} (';' between several)")
+    return frozenset(int(t) for t in items) if integer else frozenset(items)
+
+
+def _parse_rule(rec: Mapping[str, str], where: str) -> Rule:
+    get = lambda k: (rec.get(k) or "").strip()  # noqa: E731
+    rule = get("rule")
+    if rule not in RULES:
+        raise CorpusError(f"{where}: unknown rule {rule!r}; expected one of {', '.join(RULES)}")
+    if not get("source_pattern"):
+        raise CorpusError(f"{where}: source_pattern is empty; name the source (a '*' for versions)")
+    metrics = _rule_list(get("metric"), where, "metric", METRICS)
+    if not metrics:
+        raise CorpusError(f"{where}: metric is empty; every rule names the metrics it applies to "
+                          f"({', '.join(METRICS)}, ';' between several)")
+    if rule in RESCALING_RULES and not get("source_words"):
+        raise CorpusError(f"{where}: rule {rule} rescales printed values: source_words must quote the source's "
+                          "own words for it")
+    value = get("value")
+    return Rule(get("source_pattern"), get("model"), rule, float(value) if value else math.nan, get("reason"),
+                metrics, get("source_words"), get("gpu"), _rule_list(get("gpu_count"), where, "gpu_count", integer=True))
 
 
 def load_rules(path: Path | None = None) -> tuple[Rule, ...]:
@@ -291,25 +353,14 @@ def load_rules(path: Path | None = None) -> tuple[Rule, ...]:
     path = path or _measured_dir() / INTERPRETATION_FILE
     if not path.is_file():
         return ()
-    rules = []
     with path.open(newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
-        for rec in reader:
-            rule = (rec.get("rule") or "").strip()
-            if rule not in RULES:
-                raise CorpusError(f"{path}:{reader.line_num}: unknown rule {rule!r}; expected one of {', '.join(RULES)}")
-            value = (rec.get("value") or "").strip()
-            metric = (rec.get("metric") or "").strip()
-            if metric and metric not in METRICS:
-                raise CorpusError(f"{path}:{reader.line_num}: unknown metric {metric!r}; expected one of "
-                                  f"{', '.join(METRICS)} or blank")
-            count = (rec.get("gpu_count") or "").strip()
-            if count and not count.isdigit():
-                raise CorpusError(f"{path}:{reader.line_num}: gpu_count {count!r} is not a whole number of GPUs")
-            rules.append(Rule((rec.get("source_prefix") or "").strip(), (rec.get("model") or "").strip(), rule,
-                              float(value) if value else math.nan, (rec.get("reason") or "").strip(), metric,
-                              (rec.get("gpu") or "").strip(), int(count or 0)))
-    return tuple(rules)
+        header = [h.strip() for h in (reader.fieldnames or [])]
+        missing = [c for c in RULE_COLUMNS if c not in header]
+        if missing:
+            raise CorpusError(f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(RULE_COLUMNS)}")
+        reader.fieldnames = header
+        return tuple(_parse_rule(rec, f"{path}:{reader.line_num}") for rec in reader)
 
 
 def _canonical_gpu(rule: Rule, resolve_gpu: Resolver) -> Rule:
@@ -319,7 +370,7 @@ def _canonical_gpu(rule: Rule, resolve_gpu: Resolver) -> Rule:
     try:
         return replace(rule, gpu=resolve_gpu(rule.gpu))
     except PhantomError as exc:
-        raise CorpusError(f"{INTERPRETATION_FILE}: rule for {rule.source_prefix!r}: {exc}") from None
+        raise CorpusError(f"{INTERPRETATION_FILE}: rule for {rule.source_pattern!r}: {exc}") from None
 
 
 def apply_rules(row: dict, rules: Iterable[Rule]) -> dict:
@@ -363,16 +414,53 @@ def apply_rules(row: dict, rules: Iterable[Rule]) -> dict:
     return row
 
 
+def rule_coverage(paths: Iterable[str | Path] | None = None, rules: Iterable[Rule] | None = None,
+                  resolve_gpu: Resolver | None = None, resolve_model: Resolver | None = None) -> dict[str, dict[str, int]]:
+    """For every rule (by `Rule.key`), the files whose rows it matches and how many rows in each.
+
+    Rows are matched as printed (source, metric, gpu_count, and the GPU and model where they
+    resolve), whether or not the rest of the row can be interpreted, so a rule is accounted for
+    even on rows another check rejects. A rule matching no file maps to {}."""
+    rules = tuple(rules) if rules is not None else load_rules()
+    files = [Path(p) for p in paths] if paths is not None else builtin_corpus_files()
+    if resolve_gpu is None or resolve_model is None:
+        dg, dm = default_resolvers()
+        resolve_gpu, resolve_model = resolve_gpu or dg, resolve_model or dm
+    rules = tuple(_canonical_gpu(r, resolve_gpu) for r in rules)
+
+    def quiet(fn, name):
+        try:
+            return _resolve_with_fallback(name, fn)
+        except ValueError:
+            return ""
+
+    out: dict[str, dict[str, int]] = {r.key: {} for r in rules}
+    for path in files:
+        records, _ = _read_file(path)
+        for rec in records:
+            count = (rec.get("gpu_count") or "").strip()
+            row = {"source": rec.get("source", "").strip(), "metric": rec.get("metric", "").strip().lower(),
+                   "gpu_count": int(count) if count.isdigit() else 1,
+                   "gpu": quiet(resolve_gpu, rec.get("gpu", "").strip()),
+                   "model": quiet(resolve_model, rec.get("model", "").strip())}
+            for r in rules:
+                if r.matches(row):
+                    out[r.key][path.name] = out[r.key].get(path.name, 0) + 1
+    return out
+
+
 def load_corpus(
     paths: Iterable[str | Path] | None = None,
     resolve_gpu: Resolver | None = None,
     resolve_model: Resolver | None = None,
     rules: Iterable[Rule] | None = None,
+    resolve_config: ConfigResolver | None = None,
 ) -> Corpus:
     """Load and check measurement files (default: the shipped corpus) into a `Corpus`.
 
     `rules` default to the shipped corpus's `interpretation.csv` when `paths` is None (the shipped
     corpus) and to none for other files (a user's file follows the schema as written).
+    `resolve_config` reads the optional `model_config` column (engine/model_config.py).
     """
     if rules is None:
         rules = load_rules() if paths is None else ()
@@ -388,8 +476,9 @@ def load_corpus(
         records, lines = _read_file(path)
         for rec, line in zip(records, lines):
             where = {"file": path.name, "line": line, "row_id": f"{path.name}:{line}"}
+            per_file = (lambda cell, _p=path: resolve_config(_p, cell)) if resolve_config else None
             try:
-                good.append(apply_rules({**where, **_interpret(rec, resolve_gpu, resolve_model)}, rules))
+                good.append(apply_rules({**where, **_interpret(rec, resolve_gpu, resolve_model, per_file)}, rules))
             except ValueError as exc:
                 bad.append(_rejected_record(rec, where, str(exc)))
     rows = pd.DataFrame(good, columns=list(ROW_COLUMNS))
@@ -403,4 +492,17 @@ def load_corpus(
             "precision, batch_size, seq_in, seq_out, metric) with a different value",
         ))
     rejected = pd.DataFrame(bad, columns=list(REJECTED_COLUMNS))
-    return Corpus(rows=rows.reset_index(drop=True), rejected=rejected, files=tuple(p.name for p in files))
+    return Corpus(rows=mark_strict_precision(rows.reset_index(drop=True)), rejected=rejected,
+                  files=tuple(p.name for p in files))
+
+
+def mark_strict_precision(rows: pd.DataFrame) -> pd.DataFrame:
+    """`strict_precision` = the row's fp32 ran as fp32: its source also prints tf32 rows for the same
+    GPU, so the publication distinguished the two and ran its "FP32" with TF32 turned off (NVIDIA's
+    DeepLearningExamples print TF32 and FP32 columns side by side; NVIDIA_TF32_OVERRIDE=0). Other
+    fp32 rows follow their runtime's defaults (engine/executed.py)."""
+    if rows.empty:
+        return rows.assign(strict_precision=pd.Series(dtype=bool))
+    with_tf32 = set(map(tuple, rows.loc[rows["precision"] == "tf32", ["source", "gpu"]].drop_duplicates().to_numpy()))
+    strict = [p == "fp32" and (s, g) in with_tf32 for s, g, p in zip(rows["source"], rows["gpu"], rows["precision"])]
+    return rows.assign(strict_precision=strict)

@@ -18,8 +18,9 @@ eff_compute = min(1, arch_eff[arch, matmul path|other] * runtime_mult * width_fa
 the expert GEMMs of mixture-of-experts layers) and eff_memory = min(1, arch_eff * runtime_mult), so
 no prediction is faster than the datasheet roofline. width_factor = max(1, W_ref / W) ** a for
 matmuls whose units do W FLOPs per SM per clock (narrower units are easier to feed; W_ref per matmul
-path, 2048 on the 16-bit tensor path); clock_factor = (base clock / boost clock) ** b (power-limited
-parts run below the boost clock their peak is quoted at). size_eff = w / (w + w_half * SMs/108) models
+path, 2048 on the 16-bit tensor path, W taken at the clock the peak is quoted at, profile
+`peak_clock_mhz`); clock_factor = (base clock / peak clock) ** b (power-limited parts run below the
+clock their peak is quoted at). size_eff = w / (w + w_half * SMs/108) models
 under-filled GPUs for small per-op work w. LLM inference = prefill (TTFT, q = k = seq_in) then
 decode steps (q = 1, k grows from seq_in to seq_in + seq_out; per-step cost is linear in k, so the
 mid-point step is the average). Training step = 3 x forward (backward costs two forwards) plus
@@ -46,7 +47,11 @@ from phantom_report.engine.novelty import Support, extrapolation_reasons, novelt
 from phantom_report.engine.params import (
     ATTENTION, GROUPED_CONV, MATMUL_CLASSES, MATMUL_PATH, REFERENCE_MATMUL_WIDTH, CalibrationParams,
 )
-from phantom_report.engine.precision import ACTIVATION_BYTES, COMPUTE_COLUMN, WEIGHT_BYTES
+from phantom_report.engine.executed import CONV_CLASSES, CONV_GROUP, MATMUL_GROUP, executed_column
+from phantom_report.engine.precision import (
+    ACTIVATION_BYTES, COMPUTE_COLUMN, DEQUANT_FAMILY, DEQUANT_OPS_PER_WEIGHT, FORMATS, WEIGHT_BYTES, kv_bytes,
+    resolve_kv_precision, resolve_precision,
+)
 from phantom_report.engine.profiles import ProfileCatalog
 from phantom_report.errors import PredictionError
 
@@ -72,6 +77,9 @@ KV_BUDGET_OF_TOTAL = frozenset({"vllm"})
 # vLLM max_num_batched_tokens defaults are 8192), so their activation workspace does not grow with
 # the number of sequences in flight.
 PREFILL_CHUNK_TOKENS = 8192.0
+# Weight-only formats unpack each weight once per tile of tokens a GEMM kernel multiplies it with:
+# once per decode step (a GEMV), once per ~128-token tile of a prefill (the M tile of a CTA).
+DEQUANT_TILE_TOKENS = 128.0
 
 OUTPUT_COLUMNS = (
     "supported", "reason", "latency_ms", "latency_ms_low", "latency_ms_high", "throughput_per_s",
@@ -99,6 +107,8 @@ class _OpTable:
         self.is_matmul = np.array([o.op_class in MATMUL_CLASSES for o in ops])
         self.grouped = np.array([o.op_class == GROUPED_CONV for o in ops])
         self.attention = np.array([o.op_class == ATTENTION for o in ops])
+        # convolutions run through cuDNN/MIOpen, whose default math mode differs from GEMMs' (TF32)
+        self.conv = np.array([o.op_class in CONV_CLASSES for o in ops])
         self.has_flops = (self.f1 + self.ftok + self.fctx) > 0
         # ops with only per-sample terms (encoders, pooler) run once per request, not per decode step
         self.per_token = (self.ftok + self.fctx + self.atok + self.actx + self.kv) > 0
@@ -120,15 +130,20 @@ def _pass(t: _OpTable, B, q, k, per_sample, g: dict, tp, causal: bool = False
     qk = qc * _keys_attended(kc, causal)
     per_gpu = (B / tp)[:, None]  # samples per GPU of the tensor-parallel group
     work = per_gpu * (ps * t.f1 + qc * t.ftok + qk * t.fctx)  # FLOPs of one operator instance
-    act = (ps * t.a1 + qc * t.atok + qk * t.actx + kc * t.kv) * (per_gpu * cnt)
+    act = (ps * t.a1 + qc * t.atok + qk * t.actx) * (per_gpu * cnt)
+    kv = (kc * t.kv) * (per_gpu * cnt)  # KV-cache elements read, at the KV-cache precision
     weights = cnt * t.params / tp[:, None]
     if t.moe.any():
         # experts read per pass: those any of the B*q tokens routed to (expected, uniform routing)
         tokens = (B * q)[:, None]
         frac = np.where(t.moe, 1.0 - (1.0 - np.divide(t.topk, t.experts, where=t.moe, out=np.zeros_like(t.topk))) ** tokens, 1.0)
         weights = weights * np.clip(frac, 0.0, 1.0)
-    bytes_ = weights * g["wbytes"][:, None] + act * g["abytes"][:, None]
+    bytes_ = weights * g["wbytes"][:, None] + act * g["abytes"][:, None] + kv * g["kvbytes"][:, None]
+    # weight-only formats: ALU time to unpack each weight, once per tile of tokens (see DEQUANT_TILE_TOKENS)
+    dequant_s = weights * np.ceil(per_gpu * qc / DEQUANT_TILE_TOKENS) * g["dequant_s_per_weight"][:, None]
     eff_c = np.where(t.is_matmul, g["eff_mm"][:, None], g["eff_other"][:, None])
+    if t.conv.any():
+        eff_c[:, t.conv] = g["eff_conv"][:, None]
     # op classes below the dense-matmul efficiency: grouped convolutions, the attention core and
     # expert GEMMs (grouped, uneven shapes, fewer tokens each); scaled in place, column by column,
     # as each model has only a few such operators
@@ -136,6 +151,8 @@ def _pass(t: _OpTable, B, q, k, per_sample, g: dict, tp, causal: bool = False
         if ops.any():
             eff_c[:, ops] *= g[key][:, None]
     peak = g["peak_flops"][:, None]
+    if t.conv.any():
+        peak = np.where(t.conv[None, :], g["peak_conv"][:, None], peak)
     # (the (points x operators) arrays below are updated in place: fresh temporaries of this size
     # cost page faults that were a tenth of the sweep's time)
     # flops / (peak * eff * size_eff) with size_eff = work / (work + w_half), simplified: each
@@ -143,6 +160,7 @@ def _pass(t: _OpTable, B, q, k, per_sample, g: dict, tp, causal: bool = False
     t_c = work + g["half_flops"][:, None]
     t_c /= np.multiply(eff_c, peak, out=eff_c)
     t_c *= cnt * t.has_flops
+    t_c += dequant_s
     m_ideal = np.divide(bytes_, g["bw"][:, None], out=bytes_)
     work *= cnt
     work /= peak
@@ -217,9 +235,10 @@ def _tp_comm(w: Workload, B, q, tp, g) -> np.ndarray:
     return 2.0 * max(w.num_layers, 1) * per_call
 
 
-def _memory_gb(w: Workload, B, seq_in, seq_out, task, precision_wbytes, abytes, tp, train_bytes):
+def _memory_gb(w: Workload, B, seq_in, seq_out, task, precision_wbytes, abytes, tp, train_bytes, kvbytes=None):
+    """(total GB per GPU, weights GB per GPU); kvbytes: bytes per KV-cache element (default abytes)."""
     weights = w.params_total * precision_wbytes / tp
-    kv = B * _kv_bytes_per_seq(w, seq_in, seq_out, abytes, tp)
+    kv = B * _kv_bytes_per_seq(w, seq_in, seq_out, abytes if kvbytes is None else kvbytes, tp)
     tokens = np.maximum(seq_in, 1.0) if w.seq_scalable else float(w.default_seq_len)
     saved = B * tokens * w.saved_act_elems_per_token * abytes
     # inference keeps only a couple of layers' activations alive at once; generative serving
@@ -232,18 +251,18 @@ def _memory_gb(w: Workload, B, seq_in, seq_out, task, precision_wbytes, abytes, 
     return (weights + kv + act + optimizer) / 1e9 + RUNTIME_OVERHEAD_GB, weights / 1e9
 
 
-def _kv_bytes_per_seq(w: Workload, seq_in, seq_out, abytes, tp):
+def _kv_bytes_per_seq(w: Workload, seq_in, seq_out, kvbytes, tp):
     """KV cache one sequence holds at its full length, per GPU (engines reserve the full length)."""
     if not w.generative:
         return 0.0
-    return (seq_in + seq_out) * w.kv_elems_per_token * abytes / tp
+    return (seq_in + seq_out) * w.kv_elems_per_token * kvbytes / tp
 
 
 def _max_batch(w: Workload, B, seq_in, seq_out, task, g, tp, train_bytes, runtime) -> np.ndarray:
     """Largest batch (<= B) that memory holds, the way serving engines size their KV cache."""
     if w.generative:
-        per_seq = _kv_bytes_per_seq(w, seq_in, seq_out, g["abytes"], tp) / 1e9
-        total, _ = _memory_gb(w, B, seq_in, seq_out, task, g["wbytes"], g["abytes"], tp, train_bytes)
+        per_seq = _kv_bytes_per_seq(w, seq_in, seq_out, g["kvbytes"], tp) / 1e9
+        total, _ = _memory_gb(w, B, seq_in, seq_out, task, g["wbytes"], g["abytes"], tp, train_bytes, g["kvbytes"])
         workspace = total - B * per_seq
         of_total = np.isin(runtime, list(KV_BUDGET_OF_TOTAL))
         budget = np.where(of_total, KV_CACHE_FRACTION * g["mem_gb"] - workspace,
@@ -270,6 +289,36 @@ def _lookup_pairs(a: np.ndarray, b: np.ndarray, fn) -> np.ndarray:
     return np.asarray([fn(ua[p // len(ub)], ub[p % len(ub)]) for p in pairs])[codes]
 
 
+def executed_columns(gpus, precision, runtime, prof: dict, group: str, strict=None) -> np.ndarray:
+    """Compute column each point's op group runs at (see engine/executed.py); TF32 only on NVIDIA.
+    strict: points whose precision ran exactly as stated (the runtime's TF32 default turned off)."""
+    def column(key: str) -> str:
+        g, p, rt, s = key.split("|")
+        if s == "1":
+            return COMPUTE_COLUMN[p]
+        prof_g = prof[g]
+        return executed_column(rt, p, group, lambda c: prof_g.peak(c) is not None
+                               and (c != "tf32" or prof_g.vendor.lower() == "nvidia"))
+    flag = pd.Series(np.zeros(len(gpus), dtype=bool) if strict is None else strict).map({True: "1", False: "0"})
+    keys = (pd.Series(gpus).astype(str) + "|" + pd.Series(precision).astype(str) + "|"
+            + pd.Series(runtime).astype(str) + "|" + flag)
+    return _lookup(keys.to_numpy(), column)
+
+
+def _matmul_path_arrays(column, gpus, arch, prof: dict, params: CalibrationParams) -> tuple[np.ndarray, np.ndarray]:
+    """Peak TFLOPS and achieved fraction (before runtime multiplier and clock) of each point's
+    executed compute column: each hardware path (fp32 FMA, 16-bit tensor, 8-bit tensor) has its own
+    fraction, raised for narrower matmul units (see REFERENCE_MATMUL_WIDTH)."""
+    peak = _lookup_pairs(gpus, column, lambda g, c: prof[g].peak(c) or np.nan).astype(float)
+    path = _lookup(column, lambda c: MATMUL_PATH.get(c, "matmul"))
+    sm = _lookup(gpus, lambda g: prof[g].sm_count).astype(float)
+    # matmul units' FLOPs per SM per clock at this precision (see REFERENCE_MATMUL_WIDTH)
+    width = peak * 1e12 / (sm * _lookup(gpus, lambda g: prof[g].peak_clock).astype(float) * 1e6)
+    reference = _lookup(path, REFERENCE_MATMUL_WIDTH.__getitem__).astype(float)
+    width_factor = np.maximum(reference / width, 1.0) ** params.matmul_width_exponent
+    return peak, _lookup_pairs(arch, path, params.compute_eff_for).astype(float) * width_factor
+
+
 def _gpu_arrays(points: pd.DataFrame, catalog: ProfileCatalog, params: CalibrationParams) -> dict:
     gpus = points["gpu"].to_numpy()
     precision = points["precision"].to_numpy()
@@ -277,19 +326,24 @@ def _gpu_arrays(points: pd.DataFrame, catalog: ProfileCatalog, params: Calibrati
     prof = {g: catalog.get(g) for g in pd.unique(gpus)}
     col = lambda fn: _lookup(gpus, lambda g: fn(prof[g]))  # noqa: E731
     arch = col(lambda p: p.architecture)
-    peak = _lookup_pairs(gpus, precision, lambda g, p: prof[g].peak(COMPUTE_COLUMN[p]) or np.nan).astype(float)
-    # each hardware path (fp32 FMA, 16-bit tensor, 8-bit tensor) has its own achieved fraction of peak
-    path = _lookup(precision, lambda p: MATMUL_PATH.get(COMPUTE_COLUMN[p], "matmul"))
     rt_compute = _lookup(runtime, params.runtime_compute).astype(float)
     sm = col(lambda p: p.sm_count).astype(float)
-    # matmul units' FLOPs per SM per clock at this precision (see REFERENCE_MATMUL_WIDTH)
-    width = peak * 1e12 / (sm * col(lambda p: p.peak_clock).astype(float) * 1e6)
-    reference = _lookup(path, REFERENCE_MATMUL_WIDTH.__getitem__).astype(float)
-    width_factor = np.maximum(reference / width, 1.0) ** params.matmul_width_exponent
     # power-limited parts run below the clock their peak is quoted at (see base_clock_exponent)
     clock_factor = col(lambda p: p.sustained_clock_mhz / p.peak_clock).astype(float) ** params.base_clock_exponent
-    eff_mm = np.minimum(_lookup_pairs(arch, path, params.compute_eff_for).astype(float) * rt_compute * width_factor,
-                        1.0) * clock_factor
+    # what each op group actually runs at (runtime defaults: "fp32" convolutions run in TF32 on Ampere+)
+    strict = points["strict_precision"].to_numpy(dtype=bool) if "strict_precision" in points else None
+    executed = {grp: executed_columns(gpus, precision, runtime, prof, grp, strict) for grp in (MATMUL_GROUP, CONV_GROUP)}
+    paths = {grp: _matmul_path_arrays(c, gpus, arch, prof, params) for grp, c in executed.items()}
+    peak, eff_path = paths[MATMUL_GROUP]
+    eff_mm = np.minimum(eff_path * rt_compute, 1.0) * clock_factor
+    peak_conv, eff_conv_path = paths[CONV_GROUP]
+    eff_conv = np.minimum(eff_conv_path * rt_compute, 1.0) * clock_factor
+    # ALU time to unpack one weight of a weight-only format (see DEQUANT_OPS_PER_WEIGHT): the unpack
+    # runs on the fp32 pipeline at the fitted fraction dequant_eff of its peak
+    alu_flops = col(lambda p: p.peak("fp32") or np.nan).astype(float) * 1e12 * params.dequant_eff * clock_factor
+    dequant_ops = _lookup(precision, lambda p: DEQUANT_OPS_PER_WEIGHT[DEQUANT_FAMILY[p]]).astype(float)
+    kv_fmt = points["kv_precision"].to_numpy() if "kv_precision" in points else np.full(len(gpus), "")
+    kvb = _lookup_pairs(precision, kv_fmt, lambda p, k: kv_bytes(k) if k else ACTIVATION_BYTES[p]).astype(float)
     eff_ot = np.minimum(_lookup(arch, lambda a: params.compute_eff_for(a, "other")).astype(float) * rt_compute,
                         1.0) * clock_factor
     eff_mem = np.minimum(_lookup(arch, params.memory_eff_for).astype(float)
@@ -298,6 +352,10 @@ def _gpu_arrays(points: pd.DataFrame, catalog: ProfileCatalog, params: Calibrati
     attention = _lookup(arch, lambda a: params.compute_eff_for(a, ATTENTION))
     return {
         "peak_flops": peak * 1e12,
+        "peak_conv": peak_conv * 1e12,
+        "eff_conv": eff_conv.astype(float),
+        "dequant_s_per_weight": np.where(dequant_ops > 0, dequant_ops / alu_flops, 0.0),
+        "kvbytes": kvb,
         "bw": col(lambda p: p.memory_bandwidth_gbps).astype(float) * 1e9,
         "eff_mm": eff_mm.astype(float),
         "eff_other": eff_ot.astype(float),
@@ -336,10 +394,14 @@ def normalize_points(points: pd.DataFrame, catalog: ProfileCatalog) -> pd.DataFr
         elif not isinstance(val, float):
             df[col] = df[col].fillna(val)
     df["gpu"] = df["gpu"].map({g: catalog.resolve(str(g)) for g in pd.unique(df["gpu"])})
-    df["precision"] = df["precision"].astype(str).str.lower()
-    bad = sorted(set(pd.unique(df["precision"])) - set(WEIGHT_BYTES))
-    if bad:
-        raise PredictionError(f"unknown precision {bad[0]!r}; expected one of: {', '.join(WEIGHT_BYTES)}")
+    df["precision"] = df["precision"].map({p: resolve_precision(str(p)) for p in pd.unique(df["precision"])})
+    if "strict_precision" in df:
+        # the precision ran exactly as stated: the runtime's defaults (TF32 for "fp32") were turned off
+        df["strict_precision"] = df["strict_precision"].fillna(False).astype(bool)
+    if "kv_precision" in df:
+        # optional KV-cache format (blank: the activation precision); any spelling of the vocabulary
+        kv = df["kv_precision"].fillna("").astype(str).str.strip()
+        df["kv_precision"] = kv.map({k: resolve_kv_precision(k) if k else "" for k in pd.unique(kv)})
     df["task"] = df["task"].astype(str).str.lower()
     bad = sorted(set(pd.unique(df["task"])) - {"inference", "training"})
     if bad:
@@ -413,9 +475,10 @@ def predict_grid(points: pd.DataFrame, catalog: ProfileCatalog, workloads: Mappi
         out["supported"][unsupported] = False
         out["reason"][unsupported] = (sub["gpu"] + " has no " + sub["precision"].map(COMPUTE_COLUMN)
                                       + " compute path").to_numpy()
-    train_int = (df["task"].to_numpy() == "training") & df["precision"].isin(["int8", "int4", "q4_0", "q8_0"]).to_numpy()
+    quantized = [p for p, f in FORMATS.items() if f.weight_only or f.compute == "int8"]
+    train_int = (df["task"].to_numpy() == "training") & df["precision"].isin(quantized).to_numpy()
     out["supported"][train_int] = False
-    out["reason"][train_int] = "training in integer precision is not modelled"
+    out["reason"][train_int] = "training in integer or quantized weight formats is not modelled"
     novelty, extrap = _support_flags(df, catalog, workloads, params)
     out["novelty"], out["extrapolation_reason"] = novelty, extrap
     out["extrapolation"] = extrap != ""
@@ -463,7 +526,7 @@ def _predict_block(w: Workload, df: pd.DataFrame, idx: np.ndarray, g: dict, para
     tp = np.ones_like(B)
     if w.generative:
         for cand in (2.0, 4.0, 8.0):
-            need, _ = _memory_gb(w, B, seq_in, seq_out, task, g["wbytes"], g["abytes"], tp, train_bytes)
+            need, _ = _memory_gb(w, B, seq_in, seq_out, task, g["wbytes"], g["abytes"], tp, train_bytes, g["kvbytes"])
             grow = (need > g["mem_gb"]) & (cand <= n_gpu) & ~training
             tp = np.where(grow, cand, tp)
         given = df["tensor_parallel"].to_numpy()[idx].astype(float)
@@ -477,7 +540,8 @@ def _predict_block(w: Workload, df: pd.DataFrame, idx: np.ndarray, g: dict, para
         runtime = df["runtime"].to_numpy()[idx]
         B = np.where(auto, _max_batch(w, B, seq_in, seq_out, task, g, tp, train_bytes, runtime), B)
         out["batch_used"][idx] = B
-    mem_gb, weights_gb = _memory_gb(w, B, seq_in, seq_out, task, g["wbytes"], g["abytes"], tp, train_bytes)
+    mem_gb, weights_gb = _memory_gb(w, B, seq_in, seq_out, task, g["wbytes"], g["abytes"], tp, train_bytes,
+                                    g["kvbytes"])
     fits = mem_gb <= g["mem_gb"]
 
     q_fwd = np.where(w.generative, np.maximum(seq_in, 1.0), seq_in)

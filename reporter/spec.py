@@ -62,11 +62,14 @@ Usd = Annotated[float, Field(ge=0, le=lim.MAX_USD, allow_inf_nan=False)]
 
 
 def _precision(v: str) -> str:
-    from phantom_report.engine.precision import PRECISIONS
+    """Canonical format name (engine/precision.py: any spelling it lists, e.g. Q4_K_M, AWQ, bf16)."""
+    from phantom_report.engine.precision import resolve_precision
+    from phantom_report.errors import PhantomError
 
-    if v.lower() not in PRECISIONS:
-        raise ValueError(f"unknown precision {lim.show(v)}; expected one of {', '.join(PRECISIONS)}")
-    return v.lower()
+    try:
+        return resolve_precision(v)
+    except PhantomError as exc:
+        raise ValueError(str(exc)) from None
 
 
 Precision = Annotated[str, AfterValidator(_precision)]

@@ -187,13 +187,13 @@ def test_interpretation_rules(tmp_path):
 
     rules_path = tmp_path / "interpretation.csv"
     rules_path.write_text(
-        "source_prefix,model,rule,value,reason,metric\n"
-        "perg,,value_per_gpu,,printed per GPU,\n"
-        "gone,,exclude,,global batch with model parallelism,\n"
-        "diff,resnet-50,iterations_per_s,2,one iteration = two passes,\n"
-        "squad,,seq_in_default,384,README default,\n"
-        "trt,,batch_upper_bound,,queued requests,\n"
-        "warm,,exclude,,average includes the warm-up iteration,latency_ms\n"
+        "source_pattern,model,rule,value,reason,source_words,metric,gpu,gpu_count\n"
+        "perg-*,,value_per_gpu,,printed per GPU,tok/s/GPU,throughput_per_s,,\n"
+        "gone-1,,exclude,,global batch with model parallelism,,throughput_per_s,,\n"
+        "diff-1,resnet-50,iterations_per_s,2,one iteration = two passes,it/s,throughput_per_s,,\n"
+        "squad-?,,seq_in_default,384,README default,,throughput_per_s,,\n"
+        "trt*,,batch_upper_bound,,queued requests,,throughput_per_s,,\n"
+        "warm-1,,exclude,,average includes the warm-up iteration,,latency_ms,,\n"
     )
     rows = [_row(source="perg-1", gpu_count="4", value="100"), _row(source="gone-1"),
             _row(source="diff-1", batch_size="4", value="3"), _row(source="squad-1", model="llama-2-7b"),
@@ -217,9 +217,9 @@ def test_rules_can_target_one_gpu_and_gpu_count_and_set_tensor_parallel(tmp_path
 
     rules_path = tmp_path / "interpretation.csv"
     rules_path.write_text(
-        "source_prefix,model,rule,value,reason,metric,gpu,gpu_count\n"
-        "tab,,exclude,,slower on 2 GPUs than on 1,,h100,2\n"
-        "tab,,tensor_parallel_all,,TP = GPU count printed,,,\n"
+        "source_pattern,model,rule,value,reason,source_words,metric,gpu,gpu_count\n"
+        "tab,,exclude,,slower on 2 GPUs than on 1,,throughput_per_s,h100,2\n"
+        "tab,,tensor_parallel_all,,TP = GPU count printed,,throughput_per_s,,\n"
     )
     rows = [_row(source="tab", gpu="H100", gpu_count="2", model="llama-2-7b"),
             _row(source="tab", gpu="H100", gpu_count="4", model="llama-2-7b"),
@@ -238,16 +238,27 @@ def test_unknown_rule_is_a_user_error(tmp_path):
     from phantom_report.engine.corpus import load_rules
 
     p = tmp_path / "interpretation.csv"
+    H = "source_pattern,model,rule,value,reason,source_words,metric,gpu,gpu_count\n"
     p.write_text("source_prefix,model,rule,value,reason\nx,,guess,,no\n")
+    with pytest.raises(CorpusError, match="missing column.*source_pattern"):
+        load_rules(p)
+    p.write_text(H + "x,,guess,,no,,latency_ms,,\n")
     with pytest.raises(CorpusError, match="unknown rule 'guess'"):
         load_rules(p)
-    p.write_text("source_prefix,model,rule,value,reason,metric\nx,,exclude,,no,latency\n")
+    p.write_text(H + "x,,exclude,,no,,latency,,\n")
     with pytest.raises(CorpusError, match=r"interpretation.csv:2: unknown metric 'latency'"):
         load_rules(p)
-    p.write_text("source_prefix,model,rule,value,reason,metric,gpu,gpu_count\nx,,exclude,,no,,,two\n")
+    p.write_text(H + "x,,exclude,,no,,,,\n")
+    with pytest.raises(CorpusError, match=r"interpretation.csv:2: metric is empty; every rule names the metrics"):
+        load_rules(p)
+    p.write_text(H + "x,,value_per_gpu,,per GPU,,tokens_per_s,,\n")
+    with pytest.raises(CorpusError, match=r"interpretation.csv:2: rule value_per_gpu rescales printed values: "
+                                          r"source_words must quote"):
+        load_rules(p)
+    p.write_text(H + "x,,exclude,,no,,latency_ms,,two\n")
     with pytest.raises(CorpusError, match=r"interpretation.csv:2: gpu_count 'two' is not a whole number"):
         load_rules(p)
-    p.write_text("source_prefix,model,rule,value,reason,metric,gpu,gpu_count\nx,,exclude,,no,,B200X,\n")
+    p.write_text(H + "x,,exclude,,no,,throughput_per_s,B200X,\n")
     with pytest.raises(CorpusError, match=r"interpretation.csv: rule for 'x': unknown GPU 'B200X'"):
         load_corpus([_write(tmp_path / "m.csv", [_row()])], _resolver(GPUS, "GPU"), _resolver(MODELS, "model"),
                     load_rules(p))

@@ -58,6 +58,16 @@ def test_unknown_precision(cli):
     _one_line_error(cli("predict", "-m", "resnet-50", "-g", "t4", "-p", "fp64"), "unknown precision")
 
 
+def test_quantized_precision_and_kv_precision(cli):
+    _one_line_error(cli("predict", "-m", "llama-2-7b", "-g", "rtx-4090", "-p", "4bit"), "is ambiguous: it could be int4")
+    _one_line_error(cli("predict", "-m", "llama-2-7b", "-g", "rtx-4090", "-p", "fp16", "--kv-precision", "q4_k_m"),
+                    "not a KV-cache format")
+    r = cli("predict", "-m", "llama-2-7b", "-g", "rtx-4090", "-p", "Q4_K_M", "--kv-precision", "q8_0", "-f", "json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["precision"] == "q4_k_m" and out["kv_precision"] == "q8_0"
+
+
 def test_malformed_profile(cli, tmp_path):
     (tmp_path / "bad.toml").write_text("name = \"X\"\nmemory_gb = [\n")
     _one_line_error(cli("gpus", "list", env={"PHANTOM_PROFILES": str(tmp_path)}), "bad.toml")
