@@ -53,6 +53,9 @@ RUNTIMES = (
     "onnxruntime", "tensorflow", "mxnet", "fastertransformer", "fastertransformer-torch-op",
     "fastertransformer-trt-plugin", "lmdeploy-turbomind", "nim", "tinychat", "exllamav2", "aitemplate",
     "oneflow", "stable-fast", "a1111-webui",
+    # runtimes of the single-stream and training sources (premAI benchmarks, NeMo/Megatron summaries)
+    "autoawq", "autogptq", "burn", "candle", "ctransformers", "ctranslate2", "deepspeed", "megatron-bridge",
+    "nemo-megatron", "optimum-nvidia", "pytorch-flash-attn2", "pytorch-jit", "pytorch-lightning", "sglang", "tinygrad",
 )
 
 

@@ -132,7 +132,7 @@ def test_predictions_say_when_they_extrapolate(engine_with_support):
 
 def test_predictions_without_support_are_not_flagged(engine):
     params = replace(engine.params, intervals={k: v for k, v in engine.params.intervals.items() if k != "support"})
-    out = replace(engine, params=params).predict("llama-3.1-8b", "H100-SXM", "fp16", 8, runtime="nonesuch")
+    out = replace(engine, params=params).predict("llama-3.1-8b", "H100-SXM", "fp16", 8, runtime="tinygrad")
     assert out["extrapolation"] is False or not out["extrapolation"]
     assert out["novelty"] == -1 and out["extrapolation_reason"] == ""
 
