@@ -1,18 +1,28 @@
 """Charts: one small data description per chart, drawn two ways.
 
-* interactive: a plotly figure as an HTML fragment (plotly.js is embedded once per report by the
-  template, from the installed plotly package, so the HTML works offline);
-* static SVG for the PDF: plotly through kaleido (headless Chromium) when it starts here, else the
-  small SVG writer in ``svgchart.py``. Which one ran is recorded in the report's methodology.
+* interactive: a plotly figure as an HTML fragment; plotly.js is embedded once per report by the
+  template (``plotly_js``): the vendored *basic* partial bundle (bar/pie/scatter, 1.2 MB) when it
+  matches the installed plotly, else the plotly package's full bundle, so the HTML works offline;
+* static SVG for the PDF (``StaticRenderer``), by the engine ``PHANTOM_STATIC_CHARTS`` names:
+  ``auto`` (default): kaleido when this process already runs its browser (a service worker that
+  called ``start_kaleido``), else matplotlib's SVG backend (``mplchart.py``, no browser);
+  ``matplotlib``; ``kaleido`` (starts headless Chromium, cold: seconds, and keeps it for the
+  process); ``svgchart`` (the small built-in writer, also the last fallback). Which one drew is
+  recorded in the report's methodology.
 """
 
 from __future__ import annotations
 
 import html
 import os
+import sys
 import threading
 import warnings
 from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+
+from phantom_report.errors import PhantomError
 
 PALETTE = {"on-demand": "#1f4e79", "spot": "#e07b00", "reserved-1y": "#2e8b57", "reserved-3y": "#6a3d9a",
            "meets SLO": "#2e8b57", "misses SLO": "#b22222", "": "#1f4e79"}
@@ -77,77 +87,145 @@ def figure(c: ChartData):
 
 
 def interactive_html(c: ChartData) -> str:
+    """The interactive chart as an HTML fragment; plotly.js itself comes once from ``plotly_js``."""
     return figure(c).to_html(full_html=False, include_plotlyjs=False, div_id=f"chart-{c.id}",
                              config={"displaylogo": False, "responsive": True})
 
 
-def plotly_js() -> str:
-    from plotly.offline import get_plotlyjs
+VENDORED_JS = "plotly-basic.min.js"
+VENDORED_PLOTLYJS_VERSION = "4.1.1"  # templates/static/README.md: source, licence, checksum
 
+
+@lru_cache(maxsize=1)
+def plotly_js() -> str:
+    """The plotly.js library to inline once per HTML report (offline, no CDN).
+
+    The vendored basic bundle holds every trace type ``figure`` draws (bar, scatter); it is used
+    only when its version is the one the installed plotly package writes figures for, because
+    figure JSON and library must agree. Otherwise the package's full bundle (4.8 MB) is used."""
+    from plotly.offline import get_plotlyjs, get_plotlyjs_version
+
+    if get_plotlyjs_version() == VENDORED_PLOTLYJS_VERSION:
+        path = resources.files("phantom_report.templates") / "static" / VENDORED_JS
+        return path.read_text(encoding="utf-8")
     return get_plotlyjs()
 
 
+ENGINES = ("auto", "matplotlib", "kaleido", "svgchart")
+
+
+def engine_setting() -> str:
+    """The static chart engine asked for by ``PHANTOM_STATIC_CHARTS`` (default ``auto``)."""
+    value = os.environ.get("PHANTOM_STATIC_CHARTS", "auto").strip().lower() or "auto"
+    if value not in ENGINES:
+        raise PhantomError(f"PHANTOM_STATIC_CHARTS={value!r}: expected one of {', '.join(ENGINES)}")
+    return value
+
+
+def kaleido_running() -> bool:
+    """Whether this process already runs kaleido's shared browser (never imports kaleido)."""
+    server = getattr(sys.modules.get("kaleido"), "_global_server", None)
+    try:
+        return bool(server is not None and server.is_running())
+    except Exception:  # noqa: BLE001 - an unknown kaleido version: treat as not running
+        return False
+
+
+def start_kaleido() -> None:
+    """Start kaleido's browser for this process and draw one blank figure (what actually launches
+    Chromium). It stays up until the process exits, so later reports here get it warm: meant for a
+    service worker's start-up. Raises when Chromium cannot start."""
+    import kaleido
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if not kaleido_running():
+            kaleido.start_sync_server(silence_warnings=True)
+        figure(ChartData(id="warm", title="", kind="line", x_title="", y_title="")).to_image(format="svg")
+
+
+def stop_kaleido() -> None:
+    """Stop this process's kaleido browser if it runs (after a failure: next time starts clean)."""
+    if kaleido_running():
+        try:
+            sys.modules["kaleido"].stop_sync_server(silence_warnings=True)
+        except Exception:  # noqa: BLE001 - it is going away either way
+            pass
+
+
 class StaticRenderer:
-    """Renders ChartData to SVG text. Tries kaleido once (one Chromium for all charts); on any
-    failure falls back to svgchart for the rest of the run. ``engine`` says which one drew."""
+    """Renders ChartData to SVG text with the engine ``engine_setting`` picks (see the module
+    docstring); any failure falls back (kaleido -> matplotlib -> svgchart) for the rest of the run.
+    ``engine`` says which one drew, ``note`` why it is not the one asked for."""
 
     def __init__(self, prefer_kaleido: bool = True, background: bool = False):
-        """``background=True`` boots Chromium on a worker thread (it takes ~1.5 s) so it overlaps
-        the prediction and simulation stages; the first ``svg`` call waits for it."""
-        self.engine = "svgchart"
+        """``background=True`` prepares the engine (imports matplotlib, or boots Chromium for
+        ``kaleido``) on a worker thread so it overlaps the prediction and simulation stages; the
+        first ``svg`` call waits for it. ``prefer_kaleido=False`` never uses kaleido."""
+        setting = engine_setting()
         self.note = ""
-        self._kaleido = False
         self._boot: threading.Thread | None = None
-        if prefer_kaleido and os.environ.get("PHANTOM_STATIC_CHARTS", "kaleido") == "kaleido":
-            if background:
-                self._boot = threading.Thread(target=self._start, name="kaleido-boot", daemon=True)
-                self._boot.start()
-            else:
-                self._start()
-
-    def _start(self) -> None:
-        try:
-            import kaleido
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                kaleido.start_sync_server(silence_warnings=True)
-                self._kaleido = True
-                self.engine = "kaleido"
-                # render a blank figure: this is what actually launches Chromium
-                figure(ChartData(id="warm", title="", kind="line", x_title="", y_title="")).to_image(format="svg")
-        except Exception as exc:  # no Chromium here: the fallback is an honest SVG of the same data
-            self.close()
+        if setting == "svgchart":
             self.engine = "svgchart"
-            self.note = f"kaleido unavailable ({type(exc).__name__}); charts drawn by the built-in SVG writer"
+            return
+        want_kaleido = prefer_kaleido and (setting == "kaleido" or (setting == "auto" and kaleido_running()))
+        self.engine = "kaleido" if want_kaleido else "matplotlib"
+        prepare = self._start_kaleido if want_kaleido else self._import_matplotlib
+        if background:
+            self._boot = threading.Thread(target=prepare, name="static-charts-boot", daemon=True)
+            self._boot.start()
+        else:
+            prepare()
+
+    def _start_kaleido(self) -> None:
+        try:
+            start_kaleido()
+        except Exception as exc:  # noqa: BLE001 - no Chromium here: draw the same data without it
+            self._fall_back(f"kaleido unavailable ({type(exc).__name__})")
+
+    def _import_matplotlib(self) -> None:
+        try:
+            from phantom_report.reporter import mplchart
+
+            mplchart.warm_up()
+        except Exception as exc:  # noqa: BLE001 - matplotlib missing or broken
+            self.engine = "svgchart"
+            self.note = f"matplotlib unavailable ({type(exc).__name__}); charts drawn by the built-in SVG writer"
+
+    def _fall_back(self, why: str) -> None:
+        stop_kaleido()
+        self.engine = "matplotlib"
+        self._import_matplotlib()
+        self.note = f"{why}; charts drawn by {self.engine}" + (f" ({self.note})" if self.note else "")
 
     def svg(self, c: ChartData) -> str:
+        """The SVG text of ``c``."""
         if self._boot is not None:
             self._boot.join()
             self._boot = None
-        if self._kaleido:
+        if self.engine == "kaleido":
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     out = figure(c).to_image(format="svg")
                 return out.decode("utf-8") if isinstance(out, bytes) else out
-            except Exception as exc:
-                self.close()
+            except Exception as exc:  # noqa: BLE001
+                self._fall_back(f"kaleido failed ({type(exc).__name__}: {html.escape(str(exc))[:120]})")
+        if self.engine == "matplotlib":
+            from phantom_report.reporter import mplchart
+
+            try:
+                return mplchart.render(c)
+            except Exception as exc:  # noqa: BLE001 - a bug, but the PDF must still show the data
                 self.engine = "svgchart"
-                self.note = f"kaleido failed ({type(exc).__name__}: {html.escape(str(exc))[:120]}); charts drawn by the built-in SVG writer"
+                self.note = f"matplotlib failed ({type(exc).__name__}); charts drawn by the built-in SVG writer"
         from phantom_report.reporter import svgchart
 
         return svgchart.render(c)
 
     def close(self) -> None:
+        """Wait for a background start. A kaleido browser is left running: it belongs to the
+        process (kaleido stops it at exit) so that the next report in a service worker finds it warm."""
         if self._boot is not None:
             self._boot.join()
             self._boot = None
-        if self._kaleido:
-            try:
-                import kaleido
-
-                kaleido.stop_sync_server(silence_warnings=True)
-            except Exception:
-                pass
-            self._kaleido = False
