@@ -14,6 +14,8 @@
 from __future__ import annotations
 
 import html
+import json
+import math
 import os
 import sys
 import threading
@@ -50,46 +52,86 @@ class ChartData:
     extra: dict = field(default_factory=dict, hash=False)
 
 
-def figure(c: ChartData):
-    import plotly.graph_objects as go
+# the look of plotly's "simple_white" template, spelled out: the figure is plain plotly.js JSON,
+# so the HTML path needs no plotly Python import (about a second cold) and no template lookup
+INK = "rgb(36,36,36)"
+_AXIS = {"showgrid": False, "showline": True, "linecolor": INK, "ticks": "outside", "tickcolor": INK,
+         "zeroline": False, "automargin": True}
 
-    fig = go.Figure()
+
+def figure_dict(c: ChartData) -> dict:
+    """The chart as a plotly.js figure (``{"data": [...], "layout": {...}}``), plain JSON types."""
+    data: list[dict] = []
     if c.kind == "hbar":
-        colors = [PALETTE.get(g, "#1f4e79") for g in c.groups]
-        lines = [2 if i == c.highlight else 0 for i in range(len(c.labels))]
-        fig.add_bar(
-            y=list(c.labels), x=list(c.x), orientation="h", marker=dict(color=colors, line=dict(width=lines, color="#111")),
-            error_x=dict(type="data", symmetric=False, array=[h - v for h, v in zip(c.err_high, c.x)],
-                         arrayminus=[v - lo for lo, v in zip(c.err_low, c.x)], color="#444", thickness=1.2),
-            hovertext=list(c.hover), hoverinfo="text", showlegend=False,
-        )
+        data.append({
+            "type": "bar", "orientation": "h", "y": list(c.labels), "x": list(c.x), "showlegend": False,
+            "marker": {"color": [PALETTE.get(g, PALETTE[""]) for g in c.groups],
+                       "line": {"width": [2 if i == c.highlight else 0 for i in range(len(c.labels))], "color": "#111"}},
+            "error_x": {"type": "data", "symmetric": False, "array": [h - v for h, v in zip(c.err_high, c.x)],
+                        "arrayminus": [v - lo for lo, v in zip(c.err_low, c.x)], "color": "#444", "thickness": 1.2},
+            "hovertext": list(c.hover), "hoverinfo": "text"})
         for g in dict.fromkeys(c.groups):  # legend entries for the pricing options shown
-            fig.add_scatter(x=[None], y=[None], mode="markers", marker=dict(color=PALETTE.get(g, "#1f4e79"), size=10, symbol="square"), name=g)
-        fig.update_yaxes(autorange="reversed")
+            data.append({"type": "scatter", "x": [None], "y": [None], "mode": "markers", "name": g,
+                         "marker": {"color": PALETTE.get(g, PALETTE[""]), "size": 10, "symbol": "square"}})
         height = max(260, 26 * len(c.labels) + 110)
     else:
         mode = "markers" if c.kind == "scatter" else "lines+markers"
         for g in dict.fromkeys(c.groups):
             idx = [i for i, gg in enumerate(c.groups) if gg == g]
-            fig.add_scatter(x=[c.x[i] for i in idx], y=[c.y[i] for i in idx], mode=mode, name=g or c.y_title,
-                            marker=dict(color=PALETTE.get(g, None), size=7, opacity=0.8),
-                            hovertext=[c.hover[i] for i in idx] if c.hover else None, hoverinfo="text" if c.hover else None)
+            color = PALETTE.get(g, PALETTE[""])
+            trace = {"type": "scatter", "mode": mode, "name": g or c.y_title, "x": [c.x[i] for i in idx],
+                     "y": [c.y[i] for i in idx], "marker": {"color": color, "size": 7, "opacity": 0.8},
+                     "line": {"color": color}}
+            if c.hover:
+                trace.update(hovertext=[c.hover[i] for i in idx], hoverinfo="text")
+            data.append(trace)
         height = 340
-    fig.update_layout(
-        title=dict(text=c.title, font=dict(size=14)), template="simple_white", height=height, width=760,
-        margin=dict(l=10, r=20, t=50, b=40), font=dict(family="Helvetica, Arial, sans-serif", size=11),
-        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1),
-        xaxis_title=c.x_title, yaxis_title=c.y_title,
-    )
-    if c.log_x:
-        fig.update_xaxes(type="log")
-    return fig
+    layout = {
+        "title": {"text": c.title, "x": 0.05, "font": {"size": 14}}, "height": height, "width": 760,
+        "paper_bgcolor": "white", "plot_bgcolor": "white", "hovermode": "closest",
+        "margin": {"l": 10, "r": 20, "t": 50, "b": 40},
+        "font": {"family": "Helvetica, Arial, sans-serif", "size": 11, "color": INK},
+        "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1},
+        "xaxis": {**_AXIS, "title": {"text": c.x_title}, **({"type": "log"} if c.log_x else {})},
+        "yaxis": {**_AXIS, "title": {"text": c.y_title}, **({"autorange": "reversed"} if c.kind == "hbar" else {})},
+    }
+    return {"data": _json_safe(data), "layout": layout}
+
+
+def _json_safe(v):
+    """NaN and infinities are not JSON: plotly.js takes null as a gap, as plotly's encoder writes."""
+    if isinstance(v, float):
+        return v if math.isfinite(v) else None
+    if isinstance(v, list):
+        return [_json_safe(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _json_safe(x) for k, x in v.items()}
+    return v
+
+
+def figure(c: ChartData):
+    """The chart as a plotly ``go.Figure`` (for kaleido's static export)."""
+    import plotly.graph_objects as go
+
+    return go.Figure(figure_dict(c))
+
+
+def _script_json(v) -> str:
+    # inside <script>, "</" would end the element early and "<!--" opens a comment: escape both
+    return json.dumps(v, separators=(",", ":"), allow_nan=False).replace("<", "\\u003c").replace(">", "\\u003e")
 
 
 def interactive_html(c: ChartData) -> str:
-    """The interactive chart as an HTML fragment; plotly.js itself comes once from ``plotly_js``."""
-    return figure(c).to_html(full_html=False, include_plotlyjs=False, div_id=f"chart-{c.id}",
-                             config={"displaylogo": False, "responsive": True})
+    """The interactive chart as an HTML fragment: a div and the ``Plotly.newPlot`` call that fills
+    it; plotly.js itself comes once per page from ``plotly_js``."""
+    fig = figure_dict(c)
+    div_id = f"chart-{c.id}"
+    args = ",".join(_script_json(v) for v in (div_id, fig["data"], fig["layout"],
+                                               {"displaylogo": False, "responsive": True}))
+    return (f'<div><div id="{html.escape(div_id)}" class="plotly-graph-div" '
+            f'style="height:{fig["layout"]["height"]}px; width:100%;"></div>'
+            f'<script type="text/javascript">if (document.getElementById({_script_json(div_id)})) '
+            f'{{ Plotly.newPlot({args}); }}</script></div>')
 
 
 VENDORED_JS = "plotly-basic.min.js"
