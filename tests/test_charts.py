@@ -157,3 +157,38 @@ def test_interactive_html_cannot_break_out_of_its_script():
 
     div, data, layout, _config = json.loads(f"[{payload}]")
     assert div == "chart-x" and data[0]["y"] == ["</script>"] and layout["title"]["text"] == hostile.title
+
+
+@pytest.mark.browser
+def test_kaleido_is_used_where_its_browser_already_runs(monkeypatch):
+    """The service path: a worker that started kaleido gets it in ``auto``; once stopped, ``auto``
+    is back to matplotlib (the CLI never pays a cold Chromium start)."""
+    monkeypatch.setenv("PHANTOM_STATIC_CHARTS", "auto")
+    try:
+        charts.start_kaleido()
+    except Exception as exc:  # noqa: BLE001
+        pytest.skip(f"no headless Chromium for kaleido here ({type(exc).__name__})")
+    try:
+        r = charts.StaticRenderer(background=True)
+        svg = r.svg(HBAR)
+        r.close()
+        assert r.engine == "kaleido" and r.note == "" and charts.kaleido_running()  # still warm after close
+        assert set(HBAR.labels) <= set(_texts(_svg(svg)))
+    finally:
+        charts.stop_kaleido()
+    assert not charts.kaleido_running()
+    assert charts.StaticRenderer().engine == "matplotlib"
+
+
+def test_kaleido_that_cannot_start_falls_back_to_matplotlib(monkeypatch):
+    monkeypatch.setenv("PHANTOM_STATIC_CHARTS", "kaleido")
+
+    def no_browser():
+        raise RuntimeError("Chromium not found")
+
+    monkeypatch.setattr(charts, "start_kaleido", no_browser)
+    r = charts.StaticRenderer(background=True)
+    svg = r.svg(LINE)
+    r.close()
+    assert r.engine == "matplotlib" and r.note.startswith("kaleido unavailable (RuntimeError)")
+    assert "demand (x forecast)" in _texts(_svg(svg))
