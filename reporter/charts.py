@@ -1,18 +1,30 @@
 """Charts: one small data description per chart, drawn two ways.
 
-* interactive: a plotly figure as an HTML fragment (plotly.js is embedded once per report by the
-  template, from the installed plotly package, so the HTML works offline);
-* static SVG for the PDF: plotly through kaleido (headless Chromium) when it starts here, else the
-  small SVG writer in ``svgchart.py``. Which one ran is recorded in the report's methodology.
+* interactive: a plotly figure as an HTML fragment; plotly.js is embedded once per report by the
+  template (``plotly_js``): the vendored *basic* partial bundle (bar/pie/scatter, 1.2 MB) when it
+  matches the installed plotly, else the plotly package's full bundle, so the HTML works offline;
+* static SVG for the PDF (``StaticRenderer``), by the engine ``PHANTOM_STATIC_CHARTS`` names:
+  ``auto`` (default): kaleido when this process already runs its browser (a service worker that
+  called ``start_kaleido``), else matplotlib's SVG backend (``mplchart.py``, no browser);
+  ``matplotlib``; ``kaleido`` (starts headless Chromium, cold: seconds, and keeps it for the
+  process); ``svgchart`` (the small built-in writer, also the last fallback). Which one drew is
+  recorded in the report's methodology.
 """
 
 from __future__ import annotations
 
 import html
+import json
+import math
 import os
+import sys
 import threading
 import warnings
 from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+
+from phantom_report.errors import PhantomError
 
 PALETTE = {"on-demand": "#1f4e79", "spot": "#e07b00", "reserved-1y": "#2e8b57", "reserved-3y": "#6a3d9a",
            "meets SLO": "#2e8b57", "misses SLO": "#b22222", "": "#1f4e79"}
@@ -40,114 +52,222 @@ class ChartData:
     extra: dict = field(default_factory=dict, hash=False)
 
 
-def figure(c: ChartData):
-    import plotly.graph_objects as go
+# the look of plotly's "simple_white" template, spelled out: the figure is plain plotly.js JSON,
+# so the HTML path needs no plotly Python import (about a second cold) and no template lookup
+INK = "rgb(36,36,36)"
+_AXIS = {"showgrid": False, "showline": True, "linecolor": INK, "ticks": "outside", "tickcolor": INK,
+         "zeroline": False, "automargin": True}
 
-    fig = go.Figure()
+
+def figure_dict(c: ChartData) -> dict:
+    """The chart as a plotly.js figure (``{"data": [...], "layout": {...}}``), plain JSON types."""
+    data: list[dict] = []
     if c.kind == "hbar":
-        colors = [PALETTE.get(g, "#1f4e79") for g in c.groups]
-        lines = [2 if i == c.highlight else 0 for i in range(len(c.labels))]
-        fig.add_bar(
-            y=list(c.labels), x=list(c.x), orientation="h", marker=dict(color=colors, line=dict(width=lines, color="#111")),
-            error_x=dict(type="data", symmetric=False, array=[h - v for h, v in zip(c.err_high, c.x)],
-                         arrayminus=[v - lo for lo, v in zip(c.err_low, c.x)], color="#444", thickness=1.2),
-            hovertext=list(c.hover), hoverinfo="text", showlegend=False,
-        )
+        data.append({
+            "type": "bar", "orientation": "h", "y": list(c.labels), "x": list(c.x), "showlegend": False,
+            "marker": {"color": [PALETTE.get(g, PALETTE[""]) for g in c.groups],
+                       "line": {"width": [2 if i == c.highlight else 0 for i in range(len(c.labels))], "color": "#111"}},
+            "error_x": {"type": "data", "symmetric": False, "array": [h - v for h, v in zip(c.err_high, c.x)],
+                        "arrayminus": [v - lo for lo, v in zip(c.err_low, c.x)], "color": "#444", "thickness": 1.2},
+            "hovertext": list(c.hover), "hoverinfo": "text"})
         for g in dict.fromkeys(c.groups):  # legend entries for the pricing options shown
-            fig.add_scatter(x=[None], y=[None], mode="markers", marker=dict(color=PALETTE.get(g, "#1f4e79"), size=10, symbol="square"), name=g)
-        fig.update_yaxes(autorange="reversed")
+            data.append({"type": "scatter", "x": [None], "y": [None], "mode": "markers", "name": g,
+                         "marker": {"color": PALETTE.get(g, PALETTE[""]), "size": 10, "symbol": "square"}})
         height = max(260, 26 * len(c.labels) + 110)
     else:
         mode = "markers" if c.kind == "scatter" else "lines+markers"
         for g in dict.fromkeys(c.groups):
             idx = [i for i, gg in enumerate(c.groups) if gg == g]
-            fig.add_scatter(x=[c.x[i] for i in idx], y=[c.y[i] for i in idx], mode=mode, name=g or c.y_title,
-                            marker=dict(color=PALETTE.get(g, None), size=7, opacity=0.8),
-                            hovertext=[c.hover[i] for i in idx] if c.hover else None, hoverinfo="text" if c.hover else None)
+            color = PALETTE.get(g, PALETTE[""])
+            trace = {"type": "scatter", "mode": mode, "name": g or c.y_title, "x": [c.x[i] for i in idx],
+                     "y": [c.y[i] for i in idx], "marker": {"color": color, "size": 7, "opacity": 0.8},
+                     "line": {"color": color}}
+            if c.hover:
+                trace.update(hovertext=[c.hover[i] for i in idx], hoverinfo="text")
+            data.append(trace)
         height = 340
-    fig.update_layout(
-        title=dict(text=c.title, font=dict(size=14)), template="simple_white", height=height, width=760,
-        margin=dict(l=10, r=20, t=50, b=40), font=dict(family="Helvetica, Arial, sans-serif", size=11),
-        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1),
-        xaxis_title=c.x_title, yaxis_title=c.y_title,
-    )
-    if c.log_x:
-        fig.update_xaxes(type="log")
-    return fig
+    layout = {
+        "title": {"text": c.title, "x": 0.05, "font": {"size": 14}}, "height": height, "width": 760,
+        "paper_bgcolor": "white", "plot_bgcolor": "white", "hovermode": "closest",
+        "margin": {"l": 10, "r": 20, "t": 50, "b": 40},
+        "font": {"family": "Helvetica, Arial, sans-serif", "size": 11, "color": INK},
+        "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1},
+        "xaxis": {**_AXIS, "title": {"text": c.x_title}, **({"type": "log"} if c.log_x else {})},
+        "yaxis": {**_AXIS, "title": {"text": c.y_title}, **({"autorange": "reversed"} if c.kind == "hbar" else {})},
+    }
+    return {"data": _json_safe(data), "layout": layout}
+
+
+def _json_safe(v):
+    """NaN and infinities are not JSON: plotly.js takes null as a gap, as plotly's encoder writes."""
+    if isinstance(v, float):
+        return v if math.isfinite(v) else None
+    if isinstance(v, list):
+        return [_json_safe(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _json_safe(x) for k, x in v.items()}
+    return v
+
+
+def figure(c: ChartData):
+    """The chart as a plotly ``go.Figure`` (for kaleido's static export)."""
+    import plotly.graph_objects as go
+
+    return go.Figure(figure_dict(c))
+
+
+def _script_json(v) -> str:
+    # inside <script>, "</" would end the element early and "<!--" opens a comment: escape both
+    return json.dumps(v, separators=(",", ":"), allow_nan=False).replace("<", "\\u003c").replace(">", "\\u003e")
 
 
 def interactive_html(c: ChartData) -> str:
-    return figure(c).to_html(full_html=False, include_plotlyjs=False, div_id=f"chart-{c.id}",
-                             config={"displaylogo": False, "responsive": True})
+    """The interactive chart as an HTML fragment: a div and the ``Plotly.newPlot`` call that fills
+    it; plotly.js itself comes once per page from ``plotly_js``."""
+    fig = figure_dict(c)
+    div_id = f"chart-{c.id}"
+    args = ",".join(_script_json(v) for v in (div_id, fig["data"], fig["layout"],
+                                               {"displaylogo": False, "responsive": True}))
+    return (f'<div><div id="{html.escape(div_id)}" class="plotly-graph-div" '
+            f'style="height:{fig["layout"]["height"]}px; width:100%;"></div>'
+            f'<script type="text/javascript">if (document.getElementById({_script_json(div_id)})) '
+            f'{{ Plotly.newPlot({args}); }}</script></div>')
 
 
+VENDORED_JS = "plotly-basic.min.js"
+VENDORED_PLOTLYJS_VERSION = "4.1.1"  # templates/static/README.md: source, licence, checksum
+
+
+@lru_cache(maxsize=1)
 def plotly_js() -> str:
-    from plotly.offline import get_plotlyjs
+    """The plotly.js library to inline once per HTML report (offline, no CDN).
 
+    The vendored basic bundle holds every trace type ``figure`` draws (bar, scatter); it is used
+    only when its version is the one the installed plotly package writes figures for, because
+    figure JSON and library must agree. Otherwise the package's full bundle (4.8 MB) is used."""
+    from plotly.offline import get_plotlyjs, get_plotlyjs_version
+
+    if get_plotlyjs_version() == VENDORED_PLOTLYJS_VERSION:
+        path = resources.files("phantom_report.templates") / "static" / VENDORED_JS
+        return path.read_text(encoding="utf-8")
     return get_plotlyjs()
 
 
+ENGINES = ("auto", "matplotlib", "kaleido", "svgchart")
+
+
+def engine_setting() -> str:
+    """The static chart engine asked for by ``PHANTOM_STATIC_CHARTS`` (default ``auto``)."""
+    value = os.environ.get("PHANTOM_STATIC_CHARTS", "auto").strip().lower() or "auto"
+    if value not in ENGINES:
+        raise PhantomError(f"PHANTOM_STATIC_CHARTS={value!r}: expected one of {', '.join(ENGINES)}")
+    return value
+
+
+def kaleido_running() -> bool:
+    """Whether this process already runs kaleido's shared browser (never imports kaleido)."""
+    server = getattr(sys.modules.get("kaleido"), "_global_server", None)
+    try:
+        return bool(server is not None and server.is_running())
+    except Exception:  # noqa: BLE001 - an unknown kaleido version: treat as not running
+        return False
+
+
+def start_kaleido() -> None:
+    """Start kaleido's browser for this process and draw one blank figure (what actually launches
+    Chromium). It stays up until the process exits, so later reports here get it warm: meant for a
+    service worker's start-up. Raises when Chromium cannot start."""
+    import kaleido
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if not kaleido_running():
+            kaleido.start_sync_server(silence_warnings=True)
+        figure(ChartData(id="warm", title="", kind="line", x_title="", y_title="")).to_image(format="svg")
+
+
+def stop_kaleido() -> None:
+    """Stop this process's kaleido browser if it runs (after a failure: next time starts clean)."""
+    if kaleido_running():
+        try:
+            sys.modules["kaleido"].stop_sync_server(silence_warnings=True)
+        except Exception:  # noqa: BLE001 - it is going away either way
+            pass
+
+
 class StaticRenderer:
-    """Renders ChartData to SVG text. Tries kaleido once (one Chromium for all charts); on any
-    failure falls back to svgchart for the rest of the run. ``engine`` says which one drew."""
+    """Renders ChartData to SVG text with the engine ``engine_setting`` picks (see the module
+    docstring); any failure falls back (kaleido -> matplotlib -> svgchart) for the rest of the run.
+    ``engine`` says which one drew, ``note`` why it is not the one asked for."""
 
     def __init__(self, prefer_kaleido: bool = True, background: bool = False):
-        """``background=True`` boots Chromium on a worker thread (it takes ~1.5 s) so it overlaps
-        the prediction and simulation stages; the first ``svg`` call waits for it."""
-        self.engine = "svgchart"
+        """``background=True`` prepares the engine (imports matplotlib, or boots Chromium for
+        ``kaleido``) on a worker thread so it overlaps the prediction and simulation stages; the
+        first ``svg`` call waits for it. ``prefer_kaleido=False`` never uses kaleido."""
+        setting = engine_setting()
         self.note = ""
-        self._kaleido = False
         self._boot: threading.Thread | None = None
-        if prefer_kaleido and os.environ.get("PHANTOM_STATIC_CHARTS", "kaleido") == "kaleido":
-            if background:
-                self._boot = threading.Thread(target=self._start, name="kaleido-boot", daemon=True)
-                self._boot.start()
-            else:
-                self._start()
-
-    def _start(self) -> None:
-        try:
-            import kaleido
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                kaleido.start_sync_server(silence_warnings=True)
-                self._kaleido = True
-                self.engine = "kaleido"
-                # render a blank figure: this is what actually launches Chromium
-                figure(ChartData(id="warm", title="", kind="line", x_title="", y_title="")).to_image(format="svg")
-        except Exception as exc:  # no Chromium here: the fallback is an honest SVG of the same data
-            self.close()
+        if setting == "svgchart":
             self.engine = "svgchart"
-            self.note = f"kaleido unavailable ({type(exc).__name__}); charts drawn by the built-in SVG writer"
+            return
+        want_kaleido = prefer_kaleido and (setting == "kaleido" or (setting == "auto" and kaleido_running()))
+        self.engine = "kaleido" if want_kaleido else "matplotlib"
+        prepare = self._start_kaleido if want_kaleido else self._import_matplotlib
+        if background:
+            self._boot = threading.Thread(target=prepare, name="static-charts-boot", daemon=True)
+            self._boot.start()
+        else:
+            prepare()
+
+    def _start_kaleido(self) -> None:
+        try:
+            start_kaleido()
+        except Exception as exc:  # noqa: BLE001 - no Chromium here: draw the same data without it
+            self._fall_back(f"kaleido unavailable ({type(exc).__name__})")
+
+    def _import_matplotlib(self) -> None:
+        try:
+            from phantom_report.reporter import mplchart
+
+            mplchart.warm_up()
+        except Exception as exc:  # noqa: BLE001 - matplotlib missing or broken
+            self.engine = "svgchart"
+            self.note = f"matplotlib unavailable ({type(exc).__name__}); charts drawn by the built-in SVG writer"
+
+    def _fall_back(self, why: str) -> None:
+        stop_kaleido()
+        self.engine = "matplotlib"
+        self._import_matplotlib()
+        self.note = f"{why}; charts drawn by {self.engine}" + (f" ({self.note})" if self.note else "")
 
     def svg(self, c: ChartData) -> str:
+        """The SVG text of ``c``."""
         if self._boot is not None:
             self._boot.join()
             self._boot = None
-        if self._kaleido:
+        if self.engine == "kaleido":
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     out = figure(c).to_image(format="svg")
                 return out.decode("utf-8") if isinstance(out, bytes) else out
-            except Exception as exc:
-                self.close()
+            except Exception as exc:  # noqa: BLE001
+                self._fall_back(f"kaleido failed ({type(exc).__name__}: {html.escape(str(exc))[:120]})")
+        if self.engine == "matplotlib":
+            from phantom_report.reporter import mplchart
+
+            try:
+                return mplchart.render(c)
+            except Exception as exc:  # noqa: BLE001 - a bug, but the PDF must still show the data
                 self.engine = "svgchart"
-                self.note = f"kaleido failed ({type(exc).__name__}: {html.escape(str(exc))[:120]}); charts drawn by the built-in SVG writer"
+                self.note = f"matplotlib failed ({type(exc).__name__}); charts drawn by the built-in SVG writer"
         from phantom_report.reporter import svgchart
 
         return svgchart.render(c)
 
     def close(self) -> None:
+        """Wait for a background start. A kaleido browser is left running: it belongs to the
+        process (kaleido stops it at exit) so that the next report in a service worker finds it warm."""
         if self._boot is not None:
             self._boot.join()
             self._boot = None
-        if self._kaleido:
-            try:
-                import kaleido
-
-                kaleido.stop_sync_server(silence_warnings=True)
-            except Exception:
-                pass
-            self._kaleido = False

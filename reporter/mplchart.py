@@ -1,0 +1,162 @@
+"""Static SVG charts for the PDF through matplotlib's SVG backend: no browser, no display.
+
+Draws the same numbers as the interactive plotly chart (``charts.figure``): horizontal bars with
+interval whiskers and the recommended bar outlined, or points / lines per group. Text stays text
+(``svg.fonttype: none``) so WeasyPrint sets it in the report's font and the SVG stays small; ids
+and metadata are fixed so the same data gives the same bytes.
+
+Only the object API is used (``Figure`` + ``FigureCanvasSVG``), never pyplot, so no GUI backend
+is loaded and no figure registry grows in a long-lived service.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import threading
+
+from phantom_report.reporter.charts import PALETTE, ChartData
+
+WIDTH_PX = 760
+DPI = 100
+INK = "#222222"
+# rcParams are process-wide: they are applied only inside rc_context, under this lock, so two
+# threads rendering at once cannot see each other's settings half-applied
+_RC_LOCK = threading.Lock()
+RC = {
+    "svg.fonttype": "none",
+    "svg.hashsalt": "phantom-report",
+    "font.family": "sans-serif",
+    "font.sans-serif": ["Helvetica", "Arial", "DejaVu Sans"],
+    "font.size": 9,
+    "axes.edgecolor": INK,
+    "axes.labelcolor": INK,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "xtick.color": INK,
+    "ytick.color": INK,
+    "xtick.direction": "out",
+    "ytick.direction": "out",
+    "legend.frameon": False,
+    "path.simplify": False,
+    "text.parse_math": False,  # a "$" in a title is a dollar sign, not TeX
+    "axes.formatter.useoffset": False,
+}
+# fixed margins (px) instead of a constrained layout: laying out measures every label again and
+# was half of the drawing time; the titles and labels are short and known in kind
+TOP_PX, BOTTOM_PX, RIGHT_PX, LEFT_XY_PX = 52, 44, 24, 64
+
+
+LEGEND = dict(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=4, fontsize=8, handlelength=1.0,
+              columnspacing=1.0, borderaxespad=0.2)
+
+
+def warm_up() -> None:
+    """Import the SVG backend and load the font list: the one-off cost (most of a first chart)
+    that a caller may pay on a background thread while other work runs."""
+    from matplotlib.backends.backend_svg import FigureCanvasSVG  # noqa: F401
+    from matplotlib.figure import Figure  # noqa: F401
+
+    _label_width_px(["warm"])
+
+
+def render(c: ChartData) -> str:
+    """The SVG text of ``c``."""
+    import matplotlib
+    from matplotlib.backends.backend_svg import FigureCanvasSVG
+    from matplotlib.figure import Figure
+
+    with _RC_LOCK, matplotlib.rc_context(RC):
+        height_px = max(260, 26 * len(c.labels) + 110) if c.kind == "hbar" else 340
+        fig = Figure(figsize=(WIDTH_PX / DPI, height_px / DPI), dpi=DPI)
+        left_px = LEFT_XY_PX if c.kind != "hbar" else min(320, 16 + _label_width_px(c.labels))
+        fig.subplots_adjust(left=left_px / WIDTH_PX, right=1 - RIGHT_PX / WIDTH_PX,
+                            top=1 - TOP_PX / height_px, bottom=BOTTOM_PX / height_px)
+        ax = fig.add_subplot()
+        ax.xaxis.set_major_formatter(_tick_label)
+        ax.yaxis.set_major_formatter(_tick_label)
+        if c.kind == "hbar":
+            _hbar(ax, c)
+        else:
+            _xy(ax, c)
+        ax.set_xlabel(c.x_title)
+        if c.kind != "hbar":
+            ax.set_ylabel(c.y_title)
+        fig.text(10 / WIDTH_PX, 1 - 8 / height_px, c.title, ha="left", va="top", fontsize=11, color=INK)
+        buf = io.StringIO()
+        FigureCanvasSVG(fig).print_svg(buf, metadata={"Date": None, "Creator": None})
+    return buf.getvalue()
+
+
+def _tick_label(v: float, _pos=None) -> str:
+    """Short tick labels as on the interactive chart: 2,500 -> 2.5k, 3e6 -> 3M."""
+    a = abs(v)
+    if a >= 1e6:
+        return f"{v / 1e6:g}M"
+    if a >= 1e3:
+        return f"{v / 1e3:g}k"
+    return f"{v:g}"
+
+
+def _label_width_px(labels) -> float:
+    """Width of the widest bar label as matplotlib sets it (its own font metrics, no drawing)."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import text_to_path
+
+    font = FontProperties(size=RC["font.size"])
+    widths_pt = [text_to_path.get_text_width_height_descent(str(s), font, ismath=False)[0] for s in labels]
+    return max(widths_pt, default=24.0) * DPI / 72
+
+
+def _finite(*vals: float) -> bool:
+    return all(isinstance(v, (int, float)) and math.isfinite(v) for v in vals)
+
+
+def _hbar(ax, c: ChartData) -> None:
+    n = len(c.labels)
+    groups = list(c.groups) if len(c.groups) == n else [""] * n
+    xs = [v if _finite(v) else 0.0 for v in c.x]
+    colors = [PALETTE.get(g, PALETTE[""]) for g in groups]
+    widths = [2.0 if i == c.highlight else 0.0 for i in range(n)]
+    ax.barh(range(n), xs, height=0.7, color=colors, edgecolor="#111111", linewidth=widths, zorder=2)
+    if len(c.err_low) == n and len(c.err_high) == n:
+        for i, (lo, v, hi) in enumerate(zip(c.err_low, c.x, c.err_high)):
+            if _finite(lo, v, hi):
+                ax.errorbar([v], [i], xerr=[[max(v - lo, 0.0)], [max(hi - v, 0.0)]], fmt="none",
+                            ecolor="#444444", elinewidth=1.0, capsize=3, zorder=3)
+    ax.set_yticks(range(n), labels=list(c.labels))
+    ax.set_ylim(n - 0.5, -0.5)  # first label on top, as in the plotly chart
+    ax.set_xlim(left=0)
+    ax.tick_params(axis="y", length=0)
+    ax.spines["left"].set_visible(False)
+    from matplotlib.patches import Patch
+
+    swatches = [Patch(color=PALETTE.get(g, PALETTE[""]), label=g) for g in dict.fromkeys(groups) if g]
+    if swatches:
+        ax.legend(handles=swatches, **LEGEND)
+
+
+def _xy(ax, c: ChartData) -> None:
+    groups = list(c.groups) if len(c.groups) == len(c.x) else [""] * len(c.x)
+    for g in dict.fromkeys(groups):
+        pts = [(x, y) for x, y, gg in zip(c.x, c.y, groups)
+               if gg == g and _finite(x, y) and (x > 0 or not c.log_x)]
+        if not pts:
+            continue
+        xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+        color = PALETTE.get(g) or PALETTE[""]
+        if c.kind == "line":
+            ax.plot(xs, ys, color=color, linewidth=1.8, marker="o", markersize=5, alpha=0.9, label=g or c.y_title)
+        else:
+            ax.scatter(xs, ys, s=26, color=color, alpha=0.8, linewidths=0, label=g or c.y_title)
+    if c.log_x:
+        from matplotlib.ticker import LogLocator
+
+        ax.set_xscale("log")
+        ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(_tick_label)  # set_xscale resets it to 10^n mathtext
+        ax.xaxis.set_minor_formatter("")
+    ax.margins(x=0.04, y=0.08)
+    handles, labels = ax.get_legend_handles_labels()
+    if len(labels) > 1 or any(g for g in groups):  # one unnamed series needs no legend, as in plotly
+        ax.legend(handles, labels, **LEGEND)

@@ -1,0 +1,194 @@
+"""Charts: the static SVG engines draw the data they are given, the engine setting is honoured,
+and the HTML report inlines the small plotly.js bundle (offline, no CDN) under a size bound."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from phantom_report.errors import PhantomError
+from phantom_report.reporter import charts, mplchart, svgchart
+from phantom_report.reporter.charts import PALETTE, ChartData
+from phantom_report.reporter.run import run_report
+from phantom_report.reporter.spec import load_spec
+
+ROOT = Path(__file__).resolve().parents[1]
+SVG_NS = "{http://www.w3.org/2000/svg}"
+
+HBAR = ChartData(
+    id="cost", title="wl: monthly cost ($ per month)", kind="hbar", x_title="USD per month", y_title="",
+    labels=("H100-SXM · gcp", "L4 · aws", "A100-80GB-SXM · azure"), x=(1200.0, 2500.0, 4100.0),
+    err_low=(900.0, 2000.0, 3000.0), err_high=(1500.0, 3100.0, 5000.0),
+    groups=("spot", "on-demand", "spot"), highlight=0)
+SCATTER = ChartData(
+    id="lat", title="latency vs cost", kind="scatter", x_title="latency (ms, log scale)", y_title="USD per month",
+    x=(20.0, 150.0, 900.0, 7000.0, float("nan")), y=(50.0, 60.0, 800.0, 1200.0, 10.0),
+    groups=("meets SLO", "meets SLO", "misses SLO", "misses SLO", "meets SLO"), log_x=True)
+LINE = ChartData(id="sens", title="sensitivity", kind="line", x_title="demand (x forecast)", y_title="USD per month",
+                 x=(0.5, 1.0, 2.0, 3.0), y=(100.0, 180.0, 350.0, 520.0), groups=("", "", "", ""))
+
+
+def _svg(text: str) -> ET.Element:
+    return ET.fromstring(text.encode("utf-8"))  # raises on anything that is not well-formed XML
+
+
+def _texts(root: ET.Element) -> list[str]:
+    return ["".join(t.itertext()) for t in root.iter(f"{SVG_NS}text")]
+
+
+def _fills(root: ET.Element) -> list[str]:
+    return re.findall(r"fill: (#[0-9a-f]{6})", ET.tostring(root, encoding="unicode"))
+
+
+def test_matplotlib_hbar_draws_every_bar_label_and_legend():
+    root = _svg(mplchart.render(HBAR))
+    texts = _texts(root)
+    for label in (*HBAR.labels, HBAR.title, HBAR.x_title, "spot", "on-demand"):
+        assert label in texts, label  # text stays text: searchable in the PDF, small SVG
+    fills = _fills(root)
+    # three bars + two legend swatches, in the palette colours of their pricing option
+    assert fills.count(PALETTE["spot"]) == 2 + 1 and fills.count(PALETTE["on-demand"]) == 1 + 1
+
+
+def test_matplotlib_bar_lengths_are_proportional_to_the_values():
+    svg = mplchart.render(HBAR)
+    widths = []
+    for m in re.finditer(r'<path d="M ([\d.]+) ([\d.]+) \nL ([\d.]+) [\d.]+ \nL [\d.]+ [\d.]+ \nL [\d.]+ [\d.]+ \nz\n" '
+                         r'clip-path="[^"]+" style="fill: (#[0-9a-f]{6})', svg):
+        widths.append(float(m.group(3)) - float(m.group(1)))
+    assert len(widths) == 3
+    ratios = [w / v for w, v in zip(widths, HBAR.x)]
+    assert max(ratios) / min(ratios) == pytest.approx(1.0, rel=1e-3)
+
+
+def test_matplotlib_scatter_and_line_draw_the_finite_points_only():
+    root = _svg(mplchart.render(SCATTER))
+    body = ET.tostring(root, encoding="unicode")
+    # a scatter collection places one marker per finite point (<use> of a marker definition)
+    assert len(root.findall(f".//{SVG_NS}use")) >= 4
+    assert {"meets SLO", "misses SLO"} <= set(_texts(root))
+    assert "10^" not in body and "$" not in "".join(_texts(root))  # plain tick labels, no TeX
+    line = _svg(mplchart.render(LINE))
+    assert "USD per month" in _texts(line)
+    assert "legend_1" not in ET.tostring(line, encoding="unicode")  # one unnamed series: no legend
+
+
+def test_matplotlib_svg_is_deterministic():
+    assert mplchart.render(SCATTER) == mplchart.render(SCATTER)
+
+
+def test_svgchart_fallback_draws_the_same_bars():
+    root = _svg(svgchart.render(HBAR))
+    assert set(HBAR.labels) <= set(_texts(root))
+    rects = [r for r in root.iter(f"{SVG_NS}rect") if r.get("fill") in (PALETTE["spot"], PALETTE["on-demand"])]
+    assert len(rects) == 3 + 2
+
+
+@pytest.mark.parametrize("value, engine", [("auto", "matplotlib"), ("matplotlib", "matplotlib"), ("svgchart", "svgchart")])
+def test_engine_setting_picks_the_renderer(monkeypatch, value, engine):
+    monkeypatch.setenv("PHANTOM_STATIC_CHARTS", value)
+    r = charts.StaticRenderer(background=True)
+    svg = r.svg(HBAR)
+    r.close()
+    assert r.engine == engine and r.note == ""
+    assert "H100-SXM · gcp" in _texts(_svg(svg))
+
+
+def test_auto_never_starts_a_browser(monkeypatch):
+    monkeypatch.delenv("PHANTOM_STATIC_CHARTS", raising=False)
+    if not charts.kaleido_running():
+        charts.StaticRenderer(background=False).close()
+        assert not charts.kaleido_running()
+
+
+def test_unknown_engine_setting_is_a_user_error(monkeypatch):
+    monkeypatch.setenv("PHANTOM_STATIC_CHARTS", "chrome")
+    with pytest.raises(PhantomError, match="PHANTOM_STATIC_CHARTS='chrome': expected one of auto"):
+        charts.StaticRenderer()
+
+
+def test_vendored_plotly_bundle_matches_the_plotly_package_and_its_readme():
+    from plotly.offline import get_plotlyjs_version
+
+    # figure JSON and library must agree: refresh templates/static/ when plotly is upgraded
+    assert get_plotlyjs_version() == charts.VENDORED_PLOTLYJS_VERSION
+    static = ROOT / "templates" / "static"
+    js = (static / charts.VENDORED_JS).read_bytes()
+    readme = (static / "README.md").read_text()
+    assert hashlib.sha256(js).hexdigest() in readme and charts.VENDORED_PLOTLYJS_VERSION in readme
+    assert (static / "plotly-basic.LICENSE").read_text().startswith("MIT License")
+    assert charts.plotly_js().startswith(f"/**\n* plotly.js (basic - minified) v{charts.VENDORED_PLOTLYJS_VERSION}")
+
+
+def test_html_report_is_small_interactive_and_offline(tmp_path, monkeypatch):
+    monkeypatch.setenv("PHANTOM_STATIC_CHARTS", "svgchart")  # the PDF is not under test here
+    r = run_report(load_spec(ROOT / "examples" / "quickstart.yaml"), out_dir=tmp_path, formats=["html"], offline=True)
+    html = r.outputs["html"].read_text(encoding="utf-8")
+    assert len(html.encode("utf-8")) <= 1_500_000
+    assert html.count(charts.plotly_js()) == 1 and html.count("Plotly.newPlot") >= 1
+    # nothing is fetched: no external script, stylesheet or image, and no CDN address outside the
+    # library's own text (plotly.js names one in a config default for map traces it does not load)
+    rest = html.replace(charts.plotly_js(), "")
+    assert not re.search(r"<(script|link|img)[^>]+(src|href)=[\"']?(https?:)?//", rest)
+    assert not re.search(r"cdn\.|https?://[^\"' ]*\.js", rest)
+
+
+@pytest.mark.parametrize("chart", [HBAR, SCATTER, LINE], ids=lambda c: c.kind)
+def test_interactive_figure_is_valid_plotly_and_carries_the_data(chart):
+    import plotly.graph_objects as go
+
+    fig = go.Figure(charts.figure_dict(chart))  # plotly validates every key and value
+    xs = [x for t in fig.data if t.x is not None for x in t.x if x is not None]
+    assert sorted(xs) == sorted(v for v in chart.x if v == v)  # every finite value, NaN as a gap
+    assert (fig.layout.xaxis.type == "log") == chart.log_x
+
+
+def test_interactive_html_cannot_break_out_of_its_script():
+    hostile = ChartData(id="x", title="</script><script>alert(1)</script>", kind="hbar", x_title="<!--",
+                        y_title="", labels=("</script>",), x=(1.0,), groups=("spot",))
+    frag = charts.interactive_html(hostile)
+    assert frag.count("</script>") == 1 and "<!--" not in frag and "<script>" not in frag
+    payload = re.search(r"Plotly\.newPlot\((.*)\); \}</script>", frag).group(1)
+    import json
+
+    div, data, layout, _config = json.loads(f"[{payload}]")
+    assert div == "chart-x" and data[0]["y"] == ["</script>"] and layout["title"]["text"] == hostile.title
+
+
+@pytest.mark.browser
+def test_kaleido_is_used_where_its_browser_already_runs(monkeypatch):
+    """The service path: a worker that started kaleido gets it in ``auto``; once stopped, ``auto``
+    is back to matplotlib (the CLI never pays a cold Chromium start)."""
+    monkeypatch.setenv("PHANTOM_STATIC_CHARTS", "auto")
+    try:
+        charts.start_kaleido()
+    except Exception as exc:  # noqa: BLE001
+        pytest.skip(f"no headless Chromium for kaleido here ({type(exc).__name__})")
+    try:
+        r = charts.StaticRenderer(background=True)
+        svg = r.svg(HBAR)
+        r.close()
+        assert r.engine == "kaleido" and r.note == "" and charts.kaleido_running()  # still warm after close
+        assert set(HBAR.labels) <= set(_texts(_svg(svg)))
+    finally:
+        charts.stop_kaleido()
+    assert not charts.kaleido_running()
+    assert charts.StaticRenderer().engine == "matplotlib"
+
+
+def test_kaleido_that_cannot_start_falls_back_to_matplotlib(monkeypatch):
+    monkeypatch.setenv("PHANTOM_STATIC_CHARTS", "kaleido")
+
+    def no_browser():
+        raise RuntimeError("Chromium not found")
+
+    monkeypatch.setattr(charts, "start_kaleido", no_browser)
+    r = charts.StaticRenderer(background=True)
+    svg = r.svg(LINE)
+    r.close()
+    assert r.engine == "matplotlib" and r.note.startswith("kaleido unavailable (RuntimeError)")
+    assert "demand (x forecast)" in _texts(_svg(svg))
