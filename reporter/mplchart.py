@@ -16,6 +16,7 @@ import math
 import threading
 
 from phantom_report.reporter.charts import PALETTE, ChartData
+from phantom_report.reporter.svgchart import short_number
 
 WIDTH_PX = 760
 DPI = 100
@@ -89,13 +90,8 @@ def render(c: ChartData) -> str:
 
 
 def _tick_label(v: float, _pos=None) -> str:
-    """Short tick labels as on the interactive chart: 2,500 -> 2.5k, 3e6 -> 3M."""
-    a = abs(v)
-    if a >= 1e6:
-        return f"{v / 1e6:g}M"
-    if a >= 1e3:
-        return f"{v / 1e3:g}k"
-    return f"{v:g}"
+    """matplotlib's formatter signature around the one short-number rule (svgchart.short_number)."""
+    return short_number(v)
 
 
 def _label_width_px(labels) -> float:

@@ -25,7 +25,8 @@ def _ticks(lo: float, hi: float, n: int = 5) -> list[float]:
     return [start + i * step for i in range(int((hi - start) / step) + 2) if start + i * step <= hi + step * 0.999]
 
 
-def _fmt(v: float) -> str:
+def short_number(v: float) -> str:
+    """Short axis labels, as on the interactive chart: 2,500 -> 2.5k, 3e6 -> 3M (both static engines)."""
     a = abs(v)
     if a >= 1e6:
         return f"{v / 1e6:g}M"
@@ -55,7 +56,7 @@ def _hbar(c: ChartData) -> str:
     body = []
     for t in ticks:
         body.append(f'<line x1="{sx(t):.1f}" y1="{top}" x2="{sx(t):.1f}" y2="{top + n * row}" stroke="#e5e5e5"/>')
-        body.append(f'<text x="{sx(t):.1f}" y="{top + n * row + 16}" font-size="10" text-anchor="middle" {FONT} fill="#555">{_fmt(t)}</text>')
+        body.append(f'<text x="{sx(t):.1f}" y="{top + n * row + 16}" font-size="10" text-anchor="middle" {FONT} fill="#555">{short_number(t)}</text>')
     for i, (lab, v) in enumerate(zip(c.labels, c.x)):
         y = top + i * row
         col = PALETTE.get(c.groups[i] if c.groups else "", "#1f4e79")
@@ -90,9 +91,9 @@ def _xy(c: ChartData) -> str:
     body = []
     for t in yt:
         body.append(f'<line x1="{left}" y1="{sy(t):.1f}" x2="{W - right}" y2="{sy(t):.1f}" stroke="#e5e5e5"/>'
-                    f'<text x="{left - 6}" y="{sy(t) + 4:.1f}" font-size="10" text-anchor="end" {FONT} fill="#555">{_fmt(t)}</text>')
+                    f'<text x="{left - 6}" y="{sy(t) + 4:.1f}" font-size="10" text-anchor="end" {FONT} fill="#555">{short_number(t)}</text>')
     for t in xt:
-        label = _fmt(10 ** t) if c.log_x else _fmt(t)
+        label = short_number(10 ** t) if c.log_x else short_number(t)
         px = left + (W - left - right) * (t - x0) / (x1 - x0)
         body.append(f'<text x="{px:.1f}" y="{h - bottom + 16}" font-size="10" text-anchor="middle" {FONT} fill="#555">{label}</text>')
     for g in dict.fromkeys(c.groups or ("",)):
