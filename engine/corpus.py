@@ -46,6 +46,7 @@ from typing import Callable, Iterable, Mapping
 
 import pandas as pd
 
+from phantom_report.engine.limits import check_runtime
 from phantom_report.engine.precision import resolve_kv_precision, resolve_precision
 from phantom_report.engine.profiles import normalize_name
 from phantom_report.errors import PhantomError
@@ -210,6 +211,10 @@ def _interpret(rec: dict[str, str], resolve_gpu: Resolver, resolve_model: Resolv
         kv_precision = resolve_kv_precision(rec["kv_precision"]) if not _blank(rec.get("kv_precision")) else ""
     except PhantomError as exc:
         raise ValueError(str(exc)) from None
+    try:  # one runtime vocabulary (engine/limits.py): an unknown name is this row's problem, not the file's
+        runtime = check_runtime(rec["runtime"])
+    except PhantomError as exc:
+        raise ValueError(str(exc)) from None
     value = _parse_number(rec["value"], "value")
     # publications that do not print the batch size are transcribed with 0 or an empty cell
     if (rec.get("batch_size") or "").strip() in ("", "0"):
@@ -241,7 +246,7 @@ def _interpret(rec: dict[str, str], resolve_gpu: Resolver, resolve_model: Resolv
         "source": rec["source"].strip(), "source_url": rec["source_url"].strip(),
         "gpu_raw": rec["gpu"].strip(), "gpu": gpu, "gpu_count": gpus,
         "model_raw": rec["model"].strip(), "model": model, "task": task,
-        "runtime": rec["runtime"].strip().lower(), "precision": precision, "kv_precision": kv_precision,
+        "runtime": runtime, "precision": precision, "kv_precision": kv_precision,
         "batch_size": int(batch),
         "seq_in": seq_in, "seq_out": seq_out, "metric": metric, "value": value,
         "notes": rec.get("notes", "").strip(), "batch_upper_bound": False,

@@ -56,6 +56,8 @@ RUNTIMES = (
     # runtimes of the single-stream and training sources (premAI benchmarks, NeMo/Megatron summaries)
     "autoawq", "autogptq", "burn", "candle", "ctransformers", "ctranslate2", "deepspeed", "megatron-bridge",
     "nemo-megatron", "optimum-nvidia", "pytorch-flash-attn2", "pytorch-jit", "pytorch-lightning", "sglang", "tinygrad",
+    # single-stream runtimes users name (no corpus rows yet: predictions borrow defaults, flagged novel)
+    "mlc-llm", "exllama", "ollama",
 )
 
 

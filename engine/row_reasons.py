@@ -38,6 +38,9 @@ REASON_GROUPS: tuple[ReasonGroup, ...] = (  # checked in this order: the first m
     ReasonGroup("unknown_model", "unknown model", r"unknown model|model .* is ambiguous|model_config", "model",
                 "use a zoo name or alias (`phantom-report models list`), or add a `model_config` column with the "
                 "path (relative to the CSV) of the model's Hugging Face config.json"),
+    ReasonGroup("unknown_runtime", "unknown runtime", r"unknown runtime", "runtime",
+                "use a runtime of the vocabulary (engine/limits.py RUNTIMES; the reason names the closest); a "
+                "runtime without corpus rows borrows default efficiencies and is flagged as an extrapolation"),
     ReasonGroup("unknown_precision", "unknown precision", r"precision", "precision",
                 "use a precision of the vocabulary (fp32, tf32, fp16, bf16, amp, fp8, int8, int4 = GPTQ/AWQ, "
                 "GGUF types such as q4_k_m, q8_0; `--precision` help); bare widths like '4bit' are ambiguous"),

@@ -297,7 +297,7 @@ def test_cli_paths_the_os_refuses(tmp_path, capsys, monkeypatch):
     afile = tmp_path / "afile"
     afile.write_text("x")
     _assert_one_line(*_main(capsys, "templates", "init", str(afile)), "exists and is not a directory")
-    _assert_one_line(*_main(capsys, "templates", "init", str(afile / "sub")), "Not a directory")
+    _assert_one_line(*_main(capsys, "templates", "init", str(afile / "sub")), "is a file, not a directory")
     spec = Path(__file__).parents[1] / "examples" / "quickstart.yaml"
     _assert_one_line(*_main(capsys, "run", str(spec), "--out", str(afile / "report")), f"{afile} is a file, not a directory")
     _assert_one_line(*_main(capsys, "run", str(spec), "--out", str(tmp_path / ("o" * 300))), "--out: a path component is 300 bytes")
