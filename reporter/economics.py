@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from phantom_report.reporter import carbon
+from phantom_report.reporter.fmt import share_below
 from phantom_report.reporter.spec import RunSpec, Workload
 
 HOURS_PER_MONTH = 730.0
@@ -331,7 +332,7 @@ def apply_slo_confidence(points: pd.DataFrame, rows: pd.DataFrame, spec: RunSpec
         df = df.copy()
         df["slo_confidence"] = df["workload"].map(conf).astype(float)
         low = df["meets_slo"].astype(bool) & (df["slo_probability"] < df["slo_confidence"])
-        df.loc[low, "reason"] = [f"meets the SLOs in {p:.0%} of outcomes < {c:.0%} required"
+        df.loc[low, "reason"] = [f"meets the SLOs in {share_below(p, c)} of outcomes < {c:.0%} required"
                                  for p, c in zip(df.loc[low, "slo_probability"], df.loc[low, "slo_confidence"])]
         df.loc[low, "meets_slo"] = False
         if "status" in df:

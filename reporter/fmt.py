@@ -62,3 +62,10 @@ def months(v) -> str:
 
 def interval(fn, lo, hi) -> str:
     return f"{fn(lo)}–{fn(hi)}"
+
+
+def share_below(p: float, threshold: float) -> str:
+    """A share just under a threshold as a percentage that reads as under it: 0.897 against 0.9 is
+    '89.7%', not '90%' (which would print '90% < 90% required')."""
+    text = f"{p:.0%}"
+    return f"{p:.1%}" if text == f"{threshold:.0%}" else text

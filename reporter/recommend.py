@@ -150,7 +150,11 @@ def nothing_meets(points: pd.DataFrame, w: str, rows: pd.DataFrame | None = None
                 f"({fmt.usd(big['monthly_cost_usd'])}/month).")
     sort = ["slo_probability", "latency_ms"] if "slo_probability" in sub else ["latency_ms"]
     best = sub.sort_values(sort, ascending=[False, True][:len(sort)]).iloc[0]
-    prob = f", meets the SLOs in {float(best['slo_probability']):.0%} of simulated outcomes" if "slo_probability" in sub else ""
+    prob = ""
+    if "slo_probability" in sub:
+        p, conf = float(best["slo_probability"]), best.get("slo_confidence")
+        shown = fmt.share_below(p, float(conf)) if _ok(conf) and p < float(conf) else f"{p:.0%}"
+        prob = f", meets the SLOs in {shown} of simulated outcomes"
     msg = (f"No configuration of {w} meets its SLOs. The closest, {best['gpu']} {best['precision']} batch "
            f"{int(best['batch_size'])} on {int(best['gpu_count'])} GPU(s), predicts {fmt.ms(best['latency_ms'])} "
            f"({fmt.ms(best['latency_ms_low'])}–{fmt.ms(best['latency_ms_high'])}){prob}: "

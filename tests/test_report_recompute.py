@@ -142,15 +142,19 @@ def test_slo_verdicts_hold_at_the_required_confidence(example):
         else:  # every excluded row says why; a confidence miss states both shares
             assert r["reason"], r
             if "of outcomes <" in r["reason"]:
-                assert r["reason"] == (f"meets the SLOs in {_f(r['slo_probability']):.0%} of outcomes "
-                                       f"< {w.slo.confidence:.0%} required"), r
+                p, c = _f(r["slo_probability"]), w.slo.confidence
+                shown = f"{p:.1%}" if f"{p:.0%}" == f"{c:.0%}" else f"{p:.0%}"  # never '90% < 90%'
+                assert r["reason"] == f"meets the SLOs in {shown} of outcomes < {c:.0%} required", r
 
 
 def test_decision_totals_and_payback_recompute(example):
     spec, _, payload = example
     cheapest = [w["cheapest"]["config"] for w in payload["workloads"] if w["cheapest"]]
     total = sum(c["monthly_cost"]["value"] for c in cheapest)
-    assert payload["decision"]["total_monthly_cost"]["value"] == pytest.approx(total)
+    if cheapest:
+        assert payload["decision"]["total_monthly_cost"]["value"] == pytest.approx(total)
+    else:  # nothing meets the SLOs: no total is claimed
+        assert payload["decision"]["total_monthly_cost"]["value"] is None
     counted = [w["cheapest"]["config"] for w in payload["workloads"]
                if w["cheapest"] and w["baseline"] and w["baseline"]["meets_slo"]]
     saving = sum(c["savings"]["value"] for c in counted)
@@ -189,12 +193,14 @@ def test_carbon_source_table_covers_every_region_the_report_shows(example):
 def test_unmatched_baseline_is_a_visible_warning_and_saves_nothing(tmp_path):
     from phantom_report.reporter.spec import parse_spec
 
+    # the baseline names a GPU of the spec on a cloud that does not rent it (Azure has no L4 size):
+    # a baseline GPU outside `gpus` is refused by the spec itself (tests/test_hostile_spec.py)
     spec = parse_spec("model: resnet-50\ngpus: [L4, T4]\ndemand: {requests_per_month: 50_000_000}\n"
                       "pricing: {offline: true, reserved: [3y]}\n"
-                      "roi: {baseline: {gpu: H100-SXM, provider: aws}, migration_cost_usd: 5000}\n")
+                      "roi: {baseline: {gpu: L4, provider: azure}, migration_cost_usd: 5000}\n")
     r = run_report(spec, out_dir=tmp_path, formats=["json", "md"], offline=True)
     risks = r.payload["risks"]
-    assert any(x.startswith("roi.baseline (H100-SXM aws on-demand) matches no priced configuration of resnet-50") for x in risks)
+    assert any(x.startswith("roi.baseline (L4 azure on-demand) matches no priced configuration of resnet-50") for x in risks)
     assert any(x.startswith("reserved-3y pricing was requested") for x in risks)
     w = r.payload["workloads"][0]
     assert w["baseline"] is None and w["cheapest"]["config"]["savings"]["value"] is None

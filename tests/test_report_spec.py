@@ -92,4 +92,4 @@ def test_slo_confidence_defaults_to_90pct_and_is_bounded():
     assert parse_spec(GOOD).workloads[0].slo.confidence == 0.9
     assert parse_spec("model: x\ndemand: {requests_per_month: 5}\nslo: {confidence: 0.99}\n").workloads[0].slo.confidence == 0.99
     assert _err("model: x\ndemand: {requests_per_month: 5}\nslo:\n  confidence: 1.5\n") == \
-        "spec.yaml:4: slo.confidence: must be at most 1.0, got 1.5"
+        "spec.yaml:4: slo.confidence: must be at most 1, got 1.5"
