@@ -142,4 +142,5 @@ def resolve_model_name(name: str, index: Mapping[str, str], aliases: Mapping[str
 
 def last_spelling(name: str) -> str:
     """The most reduced spelling of a name (for 'did you mean' suggestions)."""
-    return candidate_spellings(name)[0][-1]
+    spellings = candidate_spellings(name)[0]
+    return spellings[-1] if spellings else name

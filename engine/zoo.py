@@ -169,6 +169,8 @@ def _resolve_cached(name: str) -> ModelResolution | str:
 
 
 def _resolve_uncached(name: str) -> ModelResolution:
+    if not name.strip():
+        raise ModelError("empty model name; expected a zoo model such as 'llama-3.1-8b' (see `phantom-report models list`)")
     if len(name) > MAX_MODEL_NAME_CHARS:  # bound the fuzzy search's work on hostile input
         raise ModelError(f"model name of {len(name)} characters; expected at most {MAX_MODEL_NAME_CHARS}")
     index = _alias_index()

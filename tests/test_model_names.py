@@ -51,3 +51,11 @@ def test_model_alias_rows_point_into_the_zoo_and_say_why():
 def test_overlong_model_names_are_refused():
     with pytest.raises(ModelError, match="expected at most 300"):
         resolve_builtin("llama-" * 10_000)
+
+
+def test_empty_or_punctuation_only_model_names_are_clear_errors():
+    from phantom_report.engine.zoo import resolve_builtin
+    from phantom_report.errors import ModelError
+    for name in ("", "   ", "/", "..."):
+        with pytest.raises(ModelError):
+            resolve_builtin(name)
