@@ -86,3 +86,18 @@ def execute_in_worker(settings: DeliverySettings, run_id: str, spec_text: str, f
         return history.get_run(sessions, run_id).status
     finally:
         sessions.kw["bind"].dispose()
+
+
+def run_due_in_worker(settings: DeliverySettings) -> int:
+    """One scheduler pass in a worker process (the service's scheduler loop): it opens its own
+    database connection and reads the profile directory the service serves. Returns the number of
+    due runs handled."""
+    from .scheduler import run_due
+
+    if settings.profiles_dir:
+        os.environ["PHANTOM_PROFILES"] = str(settings.profiles_dir)  # this worker process only
+    sessions = open_db(settings.db_url)
+    try:
+        return len(run_due(sessions, settings))
+    finally:
+        sessions.kw["bind"].dispose()

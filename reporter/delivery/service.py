@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -199,11 +200,21 @@ def _resume_unfinished(state: ServiceState) -> None:
 
 
 async def _scheduler_loop(state: ServiceState) -> None:
-    from .scheduler import run_due
+    """Scheduled renders run in a process of their own (one pass at a time), like API reports: a
+    crash there fails that pass, not the server; the claim it held is taken over on the next pass
+    (its owner is dead), so the email is late, not lost."""
+    from .isolation import IsolatedExecutor
+    from .runner import run_due_in_worker
 
-    while True:
-        try:
-            await asyncio.to_thread(run_due, state.sessions, state.settings)
-        except Exception:  # noqa: BLE001 - keep the loop alive; the failure is in history/outbox
-            log.exception("scheduler pass failed")
-        await asyncio.sleep(state.settings.scheduler_interval_s)
+    isolated = IsolatedExecutor(1, task_timeout_s=state.settings.run_timeout_s)
+    try:
+        while True:
+            try:
+                # like API reports, scheduled ones read the profile snapshot the API serves
+                settings = dataclasses.replace(state.settings, profiles_dir=state.engine.worker_dir)
+                await asyncio.to_thread(lambda: isolated.submit(run_due_in_worker, settings).result())
+            except Exception:  # noqa: BLE001 - keep the loop alive; the failure is in history/outbox
+                log.exception("scheduler pass failed")
+            await asyncio.sleep(state.settings.scheduler_interval_s)
+    finally:
+        isolated.shutdown(wait=False)
