@@ -114,8 +114,14 @@ def show(value, max_chars: int = 80) -> str:
     return clip(repr(value), max_chars)
 
 
+def printable(text: str) -> str:
+    """`text` with every non-printable character (CR, LF, ESC, U+2028, ...) written as its escape, so
+    user input echoed in a message or a header can neither add lines nor drive a terminal."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def clip(value, max_chars: int = 80) -> str:
-    """`value` as text, cut to `max_chars` (error messages echo user input; they stay one short line)."""
-    text = value if isinstance(value, str) else repr(value)
-    text = text.replace("\r", "\\r").replace("\n", "\\n")
+    """`value` as printable text, cut to `max_chars` (error messages echo user input; they stay one
+    short line)."""
+    text = printable(value if isinstance(value, str) else repr(value))
     return text if len(text) <= max_chars else text[: max_chars - 1] + "…"

@@ -13,6 +13,8 @@ from typing import Optional
 
 import typer
 
+from phantom_report.engine.limits import printable
+
 DbOpt = typer.Option(None, "--db", help="history database URL (default $PHANTOM_DB_URL or sqlite:///phantom-history.db)")
 
 
@@ -38,11 +40,6 @@ def _parse_when(value: str | None) -> dt.datetime | None:
     except ValueError:
         raise PhantomError(f"--now: expected an ISO time such as 2026-01-05T08:00:00+00:00, got {value!r}") from None
     return when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
-
-
-def _one_line(text: str) -> str:
-    """Stored errors may quote hostile text (a subject with CR/LF): print them on one line."""
-    return "".join(repr(c)[1:-1] if ord(c) < 32 or c in "\u2028\u2029\x85" else c for c in text)
 
 
 def _is_loopback(host: str) -> bool:
@@ -90,11 +87,11 @@ def register(app: typer.Typer) -> None:
         if not items:
             typer.echo("no schedules")
         for i in items:
-            typer.echo(_one_line(f"{i['id']:>4}  {i['name']:<24} {i['cron']:<16} {i['timezone']:<16} next {i['next_due']}  "
+            typer.echo(printable(f"{i['id']:>4}  {i['name']:<24} {i['cron']:<16} {i['timezone']:<16} next {i['next_due']}  "
                                  f"{i['status']:<8} to {', '.join(map(str, i['to']))}"))
             detail = i["problem"] or i["last_error"]
             if detail:
-                typer.echo(f"      {i['status']}: {_one_line(detail)}")
+                typer.echo(f"      {i['status']}: {printable(detail)}")
 
     @schedule.command("remove")
     def schedule_remove(ident: str = typer.Argument(..., help="schedule id or name"), db: Optional[str] = DbOpt) -> None:
@@ -121,7 +118,7 @@ def register(app: typer.Typer) -> None:
 
         for d in done:
             failure = "" if d.claim_state == "queued" else (
-                f", {'dead-lettered' if d.claim_state == 'dead' else 'will retry'}: {_one_line(d.error or '')}")
+                f", {'dead-lettered' if d.claim_state == 'dead' else 'will retry'}: {printable(d.error or '')}")
             typer.echo(f"schedule {d.schedule_id} due {d.due_at.isoformat()}: run {d.run_id} {d.status}"
                        + (", email queued" if d.queued_email else "") + failure)
         typer.echo(f"{len(done)} run(s); outbox pending: {pending_count(sessions)}")
@@ -147,12 +144,12 @@ def register(app: typer.Typer) -> None:
                 typer.echo(f"no attempts recorded for outbox message {log}")
             for e in entries:
                 typer.echo(f"attempt {e.attempt}  {e.at:%Y-%m-%d %H:%M:%S}  {e.outcome:<13} "
-                           f"{e.smtp_code or '-'} {_one_line(e.smtp_response or '')}"
-                           + (f"  ({_one_line(e.error)})" if e.error else ""))
+                           f"{e.smtp_code or '-'} {printable(e.smtp_response or '')}"
+                           + (f"  ({printable(e.error)})" if e.error else ""))
             return
         for m in outbox.list_messages(sessions, limit):
             typer.echo(f"{m.id:>4}  {m.status:<13} attempts {m.attempts}  run {m.run_id}  to {', '.join(m.recipients)}"
-                       + (f"  last error: {_one_line(m.last_error)}" if m.last_error else ""))
+                       + (f"  last error: {printable(m.last_error)}" if m.last_error else ""))
 
     @hist.command("list")
     def history_list(db: Optional[str] = DbOpt, limit: int = 20, status: Optional[str] = None,

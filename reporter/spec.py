@@ -358,7 +358,7 @@ def parse_spec(text: str, filename: str = "<spec>", base_dir: str = ".", *, allo
         return _parse(text, filename, base_dir, allow_python)
     except SpecError as exc:
         msg = " ".join(str(exc).split())
-        raise SpecError(msg if len(msg) <= _MAX_ERROR_CHARS else msg[: _MAX_ERROR_CHARS - 1] + "…") from None
+        raise SpecError(lim.clip(msg, _MAX_ERROR_CHARS)) from None
 
 
 def _parse(text: str, filename: str, base_dir: str, allow_python: bool) -> RunSpec:

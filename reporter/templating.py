@@ -24,6 +24,7 @@ import jinja2
 from jinja2.loaders import split_template_path
 from jinja2.sandbox import SecurityError
 
+from phantom_report.engine.limits import clip
 from phantom_report.errors import TemplateError
 from phantom_report.reporter import assets, fmt
 from phantom_report.reporter.template_limits import LimitedEnvironment, RenderLimitError, RenderLimits
@@ -123,11 +124,8 @@ def render(env: LimitedEnvironment, name: str, context: Mapping[str, Any]) -> st
     try:
         return _render(env, name, context)
     except TemplateError as exc:
-        msg = str(exc)
-        if len(msg) > MAX_ERROR_CHARS:
-            msg = msg[:MAX_ERROR_CHARS] + "..."
         # newlines and terminal escapes in quoted template data must not break the one line
-        raise TemplateError("".join(c if c.isprintable() else repr(c)[1:-1] for c in msg)) from None
+        raise TemplateError(clip(str(exc), MAX_ERROR_CHARS)) from None
 
 
 def _render(env: LimitedEnvironment, name: str, context: Mapping[str, Any]) -> str:
