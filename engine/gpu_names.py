@@ -23,7 +23,6 @@ answer disagrees with it, the family is re-matched on the measured memory.
 
 from __future__ import annotations
 
-import csv
 import difflib
 from dataclasses import dataclass, field, replace
 from functools import cache, cached_property
@@ -31,6 +30,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping
 
+from phantom_report.engine.alias_table import AliasEntry, read_alias_table  # noqa: F401 (re-exported)
 from phantom_report.errors import ProfileError
 from phantom_report.gpu_naming import (
     FORM_FACTOR_LABEL, ParsedGpuName, form_factor_class, name_key, parse_gpu_name, vendorless_key,
@@ -39,7 +39,6 @@ from phantom_report.gpu_naming import (
 if TYPE_CHECKING:
     from phantom_report.engine.profiles import GpuProfile
 
-ALIAS_COLUMNS = ("alias", "canonical", "source", "rationale")
 # a typed memory size is a marketing figure: 80 GB means 80, give or take rounding
 TYPED_MEMORY_TOLERANCE_GB = 1.0
 # a measured one is what the driver reports: GiB, less ECC / reserved memory (T4: 15 of 16 GB)
@@ -67,16 +66,6 @@ class AmbiguousGpuError(ProfileError):
     def __init__(self, message: str, candidates: tuple[str, ...]):
         super().__init__(message)
         self.candidates = candidates
-
-
-@dataclass(frozen=True)
-class AliasEntry:
-    """One row of the alias table."""
-
-    alias: str
-    canonical: str
-    source: str
-    rationale: str
 
 
 @dataclass(frozen=True)
@@ -127,28 +116,6 @@ def alias_table_path() -> Path:
 def builtin_alias_table() -> Mapping[str, AliasEntry]:
     """The built-in alias table, keyed by `name_key(alias)`."""
     return read_alias_table(alias_table_path())
-
-
-def read_alias_table(path: Path) -> dict[str, AliasEntry]:
-    """Parse an alias CSV (columns alias, canonical, source, rationale); ProfileError on bad rows."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ProfileError(f"{path}: cannot read GPU alias table: {exc.strerror}") from None
-    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
-    reader = csv.DictReader(lines)
-    if tuple(reader.fieldnames or ()) != ALIAS_COLUMNS:
-        raise ProfileError(f"{path}: header must be {','.join(ALIAS_COLUMNS)}, got {reader.fieldnames}")
-    table: dict[str, AliasEntry] = {}
-    for n, row in enumerate(reader, start=2):
-        entry = AliasEntry(**{k: (row.get(k) or "").strip() for k in ALIAS_COLUMNS})
-        if not all((entry.alias, entry.canonical, entry.source, entry.rationale)):
-            raise ProfileError(f"{path}: data row {n}: every column ({', '.join(ALIAS_COLUMNS)}) must be filled")
-        key = name_key(entry.alias)
-        if key in table and table[key].canonical != entry.canonical:
-            raise ProfileError(f"{path}: data row {n}: alias {entry.alias!r} already maps to {table[key].canonical}")
-        table[key] = entry
-    return table
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,6 @@ Anything else is an error naming the closest zoo models.
 
 from __future__ import annotations
 
-import csv
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -26,10 +25,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Mapping
 
+from phantom_report.engine.alias_table import AliasEntry, read_alias_table
 from phantom_report.errors import ModelError
 from phantom_report.gpu_naming import name_key
 
-MODEL_ALIAS_COLUMNS = ("alias", "canonical", "source", "rationale")
 _EXTENSIONS = (".gguf", ".ggml", ".bin", ".safetensors")
 # quantization / packaging words, only as whole segments between - _ . (so 'qwen' or 'q-former' stay)
 _QUANT_RE = re.compile(
@@ -57,33 +56,14 @@ class ModelResolution:
         return f"{self.query!r} -> {self.canonical} ({self.via}{note}{hint})"
 
 
-@dataclass(frozen=True)
-class ModelAlias:
-    alias: str
-    canonical: str
-    source: str
-    rationale: str
-
-
 def model_alias_path() -> Path:
     return Path(str(resources.files("phantom_report.engine").joinpath("data/model_aliases.csv")))
 
 
 @cache
-def builtin_model_aliases() -> Mapping[str, ModelAlias]:
+def builtin_model_aliases() -> Mapping[str, AliasEntry]:
     """The model alias table keyed by `name_key(alias)`."""
-    path = model_alias_path()
-    lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip() and not ln.startswith("#")]
-    reader = csv.DictReader(lines)
-    if tuple(reader.fieldnames or ()) != MODEL_ALIAS_COLUMNS:
-        raise ModelError(f"{path}: header must be {','.join(MODEL_ALIAS_COLUMNS)}, got {reader.fieldnames}")
-    table: dict[str, ModelAlias] = {}
-    for n, row in enumerate(reader, start=2):
-        entry = ModelAlias(**{k: (row.get(k) or "").strip() for k in MODEL_ALIAS_COLUMNS})
-        if not all((entry.alias, entry.canonical, entry.source, entry.rationale)):
-            raise ModelError(f"{path}: data row {n}: every column ({', '.join(MODEL_ALIAS_COLUMNS)}) must be filled")
-        table[name_key(entry.alias)] = entry
-    return table
+    return read_alias_table(model_alias_path(), ModelError, "model")
 
 
 def split_quantization(name: str) -> tuple[str, str]:
@@ -118,7 +98,7 @@ def candidate_spellings(name: str) -> tuple[list[str], str]:
     return list(dict.fromkeys(s for s in spellings if s)), hint
 
 
-def resolve_model_name(name: str, index: Mapping[str, str], aliases: Mapping[str, ModelAlias] | None = None
+def resolve_model_name(name: str, index: Mapping[str, str], aliases: Mapping[str, AliasEntry] | None = None
                        ) -> ModelResolution | None:
     """Zoo model for a written name, or None when no rule applies (the caller builds the error).
 
