@@ -14,6 +14,7 @@ from pathlib import Path
 
 from phantom_report.engine.ir import Workload
 from phantom_report.errors import PhantomError
+from phantom_report.safe_files import inside, read_regular_file
 
 MAX_CONFIG_BYTES = 1_000_000
 # keys whose value the front end loops over: a config.json claiming 10^9 layers is an attack, not a model
@@ -31,19 +32,23 @@ def safe_config_path(csv_path: Path, cell: str) -> Path:
         raise ValueError(f"model_config {cell!r} must be a path relative to the CSV file")
     base = csv_path.resolve().parent
     target = (base / text).resolve()
-    if not target.is_relative_to(base):
+    if not inside(target, [base]):
         raise ValueError(f"model_config {cell!r} points outside the CSV's directory")
     if target.suffix != ".json" or not target.is_file():
         raise ValueError(f"model_config {cell!r}: no such .json file next to the CSV")
-    if target.stat().st_size > MAX_CONFIG_BYTES:
-        raise ValueError(f"model_config {cell!r} is larger than {MAX_CONFIG_BYTES // 1000} kB; expected a config.json")
     return target
 
 
 def _check_bounds(path: Path, cell: str) -> None:
+    try:  # a regular file of bounded size, read from the descriptor it was checked on
+        raw = read_regular_file(path, MAX_CONFIG_BYTES)
+    except ValueError as exc:
+        raise ValueError(f"model_config {cell!r} {exc}; expected a config.json") from None
+    except OSError as exc:
+        raise ValueError(f"model_config {cell!r}: not a readable JSON file ({exc.strerror or exc})") from None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValueError(f"model_config {cell!r}: not a readable JSON file ({exc})") from None
     if not isinstance(data, dict):
         raise ValueError(f"model_config {cell!r}: expected a JSON object (a Hugging Face config)")

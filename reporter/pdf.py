@@ -2,7 +2,7 @@
 
 WeasyPrint gets a URL fetcher that serves ``data:`` URIs and regular files (of bounded size) whose
 real path is inside the template directories, the same rule as the template loader
-(assets.inside); anything else (``file:///etc/passwd``, a symlink out of the directory, http...)
+(safe_files.inside); anything else (``file:///etc/passwd``, a symlink out of the directory, http...)
 stops the render with a TemplateError. Layout cannot be interrupted from inside (about 2 minutes per
 MB of simple HTML, measured on the dev box), so the render runs in a child process
 (``python -m phantom_report.reporter.pdf``) that is killed at the time limit. This module imports
@@ -20,7 +20,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from phantom_report.errors import TemplateError
-from phantom_report.reporter import assets
+from phantom_report import safe_files
 
 MAX_ASSET_BYTES = 20_000_000  # one stylesheet, font or image a template loads into the PDF
 
@@ -33,7 +33,7 @@ def _fetcher_class():
 
         def __init__(self, allowed_dirs: list[Path]):
             super().__init__(allowed_protocols=("data", "file"))
-            self._allowed = assets.real_dirs(allowed_dirs)
+            self._allowed = safe_files.real_dirs(allowed_dirs)
 
         def fetch(self, url, headers=None):
             scheme = url.split(":", 1)[0].lower()
@@ -41,7 +41,7 @@ def _fetcher_class():
                 return super().fetch(url, headers)
             if scheme == "file":
                 path = os.path.realpath(unquote(urlparse(url).path))
-                if assets.inside(path, self._allowed):
+                if safe_files.inside(path, self._allowed):
                     _check_asset(path, url)
                     return super().fetch(url, headers)
             raise Refused(f"template tried to load {url}; only data: URIs and files in the template directories are allowed")

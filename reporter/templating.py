@@ -26,7 +26,8 @@ from jinja2.sandbox import SecurityError
 
 from phantom_report.engine.limits import clip
 from phantom_report.errors import TemplateError
-from phantom_report.reporter import assets, fmt
+from phantom_report import safe_files
+from phantom_report.reporter import fmt
 from phantom_report.reporter.template_limits import LimitedEnvironment, RenderLimitError, RenderLimits
 
 BUILTIN_KINDS = ("executive", "detailed")
@@ -58,11 +59,11 @@ class ConfinedLoader(jinja2.FileSystemLoader):
         if not os.path.lexists(candidate) or os.path.isdir(candidate):
             raise jinja2.TemplateNotFound(template)
         real = os.path.realpath(candidate)
-        if not assets.inside(real, [self.directory]):
+        if not safe_files.inside(real, [self.directory]):
             raise TemplateError(f"template {template!r} is a link to a file outside the template directory "
                                 f"{self.directory}; templates may only read files inside it")
         try:
-            source = assets.read_regular_file(real, MAX_TEMPLATE_BYTES).decode("utf-8")
+            source = safe_files.read_regular_file(real, MAX_TEMPLATE_BYTES).decode("utf-8")
             mtime = os.path.getmtime(real)
         except UnicodeDecodeError as exc:
             raise TemplateError(f"{candidate}: not UTF-8 text (byte {exc.start})") from None
@@ -211,6 +212,6 @@ def _searched(env: LimitedEnvironment) -> str:
 def template_dirs(env: LimitedEnvironment) -> list[Path]:
     """The template directories of ``env`` (real paths, user directory first): the only places a
     template or the PDF renderer may read files from."""
-    return assets.real_dirs(_dirs(env))
+    return safe_files.real_dirs(_dirs(env))
 
 
