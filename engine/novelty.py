@@ -26,6 +26,7 @@ largest measured one.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Mapping
 
 import numpy as np
@@ -73,8 +74,10 @@ class Support:
                    max_batch=dict(d.get("max_batch", {})), max_seq_in=dict(d.get("max_seq_in", {})),
                    max_gpu_count=float(d.get("max_gpu_count", 0.0)))
 
-    def _counts(self):
-        """Rows per runtime, per (runtime, arch) and per arch, summed from the finest key."""
+    @cached_property
+    def counts(self):
+        """Rows per runtime, per (runtime, arch) and per arch, summed from the finest key (once per
+        table: every prediction asks for them)."""
         rt, rt_arch, arch = {}, {}, {}
         for k, n in self.rows.items():
             r, a, _ = k.split(_SEP)
@@ -93,7 +96,7 @@ def _join(*cols: pd.Series) -> pd.Series:
 
 def novelty_levels(support: Support, points: pd.DataFrame) -> np.ndarray:
     """Novelty level (0-3, see module docstring) of each point (`runtime`, `arch`, `family`)."""
-    rt, rt_arch, _ = support._counts()
+    rt, rt_arch, _ = support.counts
     r = points["runtime"].astype(str)
     n_rt = r.map(lambda x: rt.get(x, 0)).to_numpy()
     n_ra = _join(r, points["arch"]).map(lambda x: rt_arch.get(x, 0)).to_numpy()
@@ -108,7 +111,7 @@ def novelty_levels(support: Support, points: pd.DataFrame) -> np.ndarray:
 def extrapolation_reasons(support: Support, points: pd.DataFrame) -> np.ndarray:
     """Per point: "" inside the corpus' support, else why not ("; "-joined). Points need `runtime`,
     `arch`, `family`, `task`, `batch_size`, `seq_in` (NaN = not given) and `gpu_count`."""
-    rt, rt_arch, arch_n = support._counts()
+    rt, rt_arch, arch_n = support.counts
     out = []
     for p in points[["runtime", "arch", "family", "task", "batch_size", "seq_in", "gpu_count"]].itertuples(index=False):
         reasons = []

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
@@ -18,6 +19,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from phantom_report.engine.intervals import block_half_width
+from phantom_report.engine.novelty import Support
 
 MATMUL_CLASSES = frozenset({"gemm", "conv", "grouped_conv", "attention"})  # run on the matmul path
 
@@ -142,6 +144,12 @@ class CalibrationParams:
         if not block["log_abs_residual_quantiles"]:
             block["log_abs_residual_quantiles"] = dict(_DEFAULT_QUANTILES)
         return block_half_width(block, confidence, group, novelty, runtime)
+
+    @cached_property
+    def support(self):
+        """The corpus support table the calibration stored (`intervals.support`), parsed once per
+        parameter set (novelty and extrapolation flags read it on every prediction); None without one."""
+        return Support.from_dict((self.intervals or {}).get("support"))
 
     @property
     def calibrated(self) -> bool:

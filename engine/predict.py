@@ -43,7 +43,7 @@ import pandas as pd
 
 from phantom_report.engine import limits
 from phantom_report.engine.ir import Workload
-from phantom_report.engine.novelty import Support, extrapolation_reasons, novelty_levels
+from phantom_report.engine.novelty import extrapolation_reasons, novelty_levels
 from phantom_report.engine.params import (
     ATTENTION, GROUPED_CONV, MATMUL_CLASSES, MATMUL_PATH, REFERENCE_MATMUL_WIDTH, CalibrationParams,
 )
@@ -195,7 +195,7 @@ def _support_flags(df: pd.DataFrame, catalog: ProfileCatalog, workloads: Mapping
                    params: CalibrationParams) -> tuple[np.ndarray, np.ndarray]:
     """(novelty level, extrapolation reason) per point against the corpus support stored in the
     calibration (`intervals.support`); (-1, "") everywhere when it carries none."""
-    support = Support.from_dict((params.intervals or {}).get("support"))
+    support = params.support
     if support is None:
         return np.full(len(df), -1, dtype=int), np.full(len(df), "", dtype=object)
     frame = pd.DataFrame({
