@@ -58,7 +58,7 @@ def _corpus_rows(eng, paths: list[Path] | None):
     if corpus.rows.empty:
         where = ", ".join(str(p) for p in paths) if paths else "the built-in corpus"
         raise PhantomError(f"{where}: no usable measurement rows ({len(corpus.rejected)} rejected; "
-                           "see BENCHMARK_SCHEMA.md)")
+                           "`phantom-report validate --help` lists the columns)")
     return corpus, with_arch(corpus.rows, eng)
 
 
@@ -321,12 +321,12 @@ def _print_unused_only(corpus, data, fmt: str) -> None:
     groups = unused_by_reason(corpus, pd.DataFrame(columns=["reason"]))
     where = ", ".join(str(p) for p in data)
     err = Console(stderr=True, width=160)
-    err.print(f"{where}: no usable measurement rows ({len(corpus.rejected)} not interpreted; see BENCHMARK_SCHEMA.md)")
+    err.print(f"{where}: no usable measurement rows ({len(corpus.rejected)} not interpreted; `phantom-report validate --help` lists the columns)")
     _print_grouped(groups, err)
 
 
 def validate(
-    data: Optional[list[Path]] = typer.Option(None, "--data", help="Measurements CSV (BENCHMARK_SCHEMA.md); repeatable"),
+    data: Optional[list[Path]] = typer.Option(None, "--data", help="Measurements CSV (columns below); repeatable"),
     confidence: float = typer.Option(0.9, "--confidence", help="Interval confidence, between 0 and 1"),
     fmt: str = typer.Option("table", "--format", "-f", help="table, json, csv, html or pdf"),
     out: Optional[Path] = typer.Option(None, "--out", help="Output file (html/pdf default: validation.<format>)"),
@@ -407,4 +407,6 @@ def validate(
 
 def register(app: typer.Typer) -> None:
     app.command("calibrate")(calibrate)
-    app.command("validate")(validate)
+    from phantom_report.engine.measurement_format import COLUMNS_HELP
+
+    app.command("validate", epilog=COLUMNS_HELP)(validate)

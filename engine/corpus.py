@@ -1,6 +1,6 @@
 """The measured-benchmark corpus: load, check and interpret CSV files of published measurements.
 
-Schema: ../shared/docs/BENCHMARK_SCHEMA.md (the same for the shipped `benchmarks/measured/*.csv`
+Schema: docs/MEASUREMENTS.md (the same for the shipped `benchmarks/measured/*.csv`
 and for a user's `validate --data FILE.csv`). A file missing a required column is a user error
 (`CorpusError`); a *row* that cannot be interpreted (unknown GPU or model, unknown metric, no batch
 size, non-positive value, conflicting duplicate, ...) is never dropped silently: it goes to
@@ -47,20 +47,11 @@ from typing import Callable, Iterable, Mapping
 import pandas as pd
 
 from phantom_report.engine.limits import check_runtime
+from phantom_report.engine.measurement_format import METRICS, REQUIRED_COLUMNS, TASKS
 from phantom_report.engine.precision import resolve_kv_precision, resolve_precision
 from phantom_report.engine.profiles import normalize_name
 from phantom_report.errors import PhantomError
 
-REQUIRED_COLUMNS = (
-    "source", "source_url", "gpu", "model", "task", "runtime", "precision", "batch_size", "metric", "value",
-)
-# tensor_parallel: an extension of the shared schema (GPUs one model instance spans, when printed)
-# kv_precision: the KV-cache format when it differs from the activation precision (fp8, q8_0, q4_0, ...)
-# model_config: path (relative to the CSV) of a Hugging Face config.json for a model outside the zoo
-# (read by `validate --data` only; see engine/model_config.py)
-OPTIONAL_COLUMNS = ("gpu_count", "seq_in", "seq_out", "notes", "tensor_parallel", "kv_precision", "model_config")
-METRICS = ("throughput_per_s", "latency_ms", "tokens_per_s", "prefill_tokens_per_s", "ttft_ms", "tpot_ms")
-TASKS = ("inference", "training")
 # metrics that only mean something for LLM inference (tokens_per_s also counts training tokens)
 INFERENCE_ONLY_METRICS = frozenset({"prefill_tokens_per_s", "ttft_ms", "tpot_ms"})
 # Two rows with this key and different values contradict each other (one printed number per key).
@@ -168,7 +159,7 @@ def _read_file(path: Path) -> tuple[list[dict[str, str]], list[int]]:
         if missing:
             raise CorpusError(
                 f"{path}: missing required column(s) {', '.join(missing)}; "
-                f"expected the columns of BENCHMARK_SCHEMA.md ({', '.join(REQUIRED_COLUMNS)})"
+                f"expected the columns listed by `phantom-report validate --help` ({', '.join(REQUIRED_COLUMNS)})"
             )
         reader.fieldnames = header
         records, lines = [], []

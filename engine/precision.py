@@ -248,11 +248,6 @@ def resolve_kv_precision(name: str) -> str:
     return fmt
 
 
-def check_precision(precision: str) -> str:
-    """Canonical name of a precision (alias of `resolve_precision`, kept for callers)."""
-    return resolve_precision(precision)
-
-
 def kv_bytes(fmt: str) -> float:
     """Bytes per KV-cache element stored in a KV format (block scales included: q8_0 = 34/32)."""
     return FORMATS[fmt].weight_bytes

@@ -58,7 +58,7 @@ from phantom_report.errors import PredictionError
 _CHUNK = 16384  # points per block: bounds the (points x operators) temporaries to a few MB
 IDLE_POWER_FRACTION = 0.3  # board power at idle / TDP (datacenter GPUs idle at ~20-35% of TDP)
 RUNTIME_OVERHEAD_GB = 0.8  # CUDA context + allocator reserve + workspace (per GPU)
-ADAM_BYTES_PER_PARAM = {"fp32": 16.0, "tf32": 16.0}  # weights+grads+m+v (fp32)
+ADAM_BYTES_FP32 = 16.0  # fp32/tf32 weights+grads+m+v (4 bytes each)
 ADAM_BYTES_MIXED = 18.0  # fp16/bf16 weights+grads (4) + fp32 master, m, v (12) + fp32 grad copy (2)
 DP_OVERLAP = 0.8  # share of backward time that hides the gradient all-reduce (DDP bucketing)
 # NVLink on a PCIe card is a bridge joining two GPUs; a larger group talks over PCIe.
@@ -519,7 +519,7 @@ def _predict_block(w: Workload, df: pd.DataFrame, idx: np.ndarray, g: dict, para
         seq_in = np.where(np.isnan(seq_in) | (not w.seq_scalable), seq_default, seq_in)
         seq_out = np.zeros_like(seq_in)
     training = task == "training"
-    train_bytes = np.where(np.isin(prec, ["fp32", "tf32"]), 16.0, ADAM_BYTES_MIXED)
+    train_bytes = np.where(np.isin(prec, ["fp32", "tf32"]), ADAM_BYTES_FP32, ADAM_BYTES_MIXED)
 
     # tensor parallel: as given, else the smallest power of two (<= gpu_count) whose shard fits;
     # the remaining GPUs hold data-parallel replicas

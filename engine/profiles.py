@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
 from phantom_report.errors import ProfileError
 from phantom_report.gpu_naming import name_key
@@ -252,7 +252,3 @@ def load_catalog(user_dir: str | os.PathLike | None = None) -> ProfileCatalog:
                                    "aliases must be unique across profiles")
             index[key] = prof.name
     return ProfileCatalog(profiles=profiles, _index=index)
-
-
-def resolve_many(catalog: ProfileCatalog, names: Iterable[str]) -> list[GpuProfile]:
-    return [catalog.get(n) for n in names]

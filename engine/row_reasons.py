@@ -45,11 +45,11 @@ REASON_GROUPS: tuple[ReasonGroup, ...] = (  # checked in this order: the first m
                 "use a precision of the vocabulary (fp32, tf32, fp16, bf16, amp, fp8, int8, int4 = GPTQ/AWQ, "
                 "GGUF types such as q4_k_m, q8_0; `--precision` help); bare widths like '4bit' are ambiguous"),
     ReasonGroup("unknown_metric_or_task", "unknown metric or task", r"unknown metric|unknown task|only applies to",
-                "metric", "use a metric of BENCHMARK_SCHEMA.md (throughput_per_s, latency_ms, tokens_per_s, "
+                "metric", "use a metric of the measurement format (throughput_per_s, latency_ms, tokens_per_s, "
                 "prefill_tokens_per_s, ttft_ms, tpot_ms) and task inference or training"),
     ReasonGroup("missing_value", "missing or malformed column", r"required column|not printed|needs seq_in|"
                 r"is not a number|must be a positive|must be a whole|must be between|missing", "",
-                "fill the named column (BENCHMARK_SCHEMA.md): the prediction depends on it"),
+                "fill the named column (`phantom-report validate --help` lists them): the prediction depends on it"),
     ReasonGroup("not_modelled", "configuration not modelled", r"has no .* compute path|not modelled|"
                 r"predictor gives no value", "",
                 "the GPU lacks that compute path or the predictor has no model for it: use another precision"),

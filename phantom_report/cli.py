@@ -32,14 +32,10 @@ _COMMAND_MODULES = (
 
 
 def _register_all() -> None:
+    # Imported explicitly and unconditionally: a renamed or broken command module must fail loudly
+    # here, not make its command group silently vanish from --help.
     for mod_name in _COMMAND_MODULES:
-        try:
-            mod = importlib.import_module(mod_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == mod_name:  # area not built yet; any other missing module is a real bug
-                continue
-            raise
-        mod.register(app)
+        importlib.import_module(mod_name).register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

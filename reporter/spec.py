@@ -18,6 +18,7 @@ from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr,
                       model_validator)
 
 from phantom_report.engine import limits as lim
+from phantom_report.engine.sources import SOURCE_KINDS
 from phantom_report.errors import PhantomError, SpecError
 from phantom_report.reporter import yamlpos
 
@@ -74,10 +75,7 @@ def _precision(v: str) -> str:
 
 Precision = Annotated[str, AfterValidator(_precision)]
 
-MODEL_SOURCE_KEYS = ("builtin", "hf", "onnx", "torch", "tensorflow")
 FORMATS = ("html", "pdf", "md", "json", "csv")
-PROVIDERS = ("aws", "gcp", "azure", "lambda", "runpod")
-RESERVED_TERMS = ("1y", "3y")
 # keys of a workload that may also appear at the top level of a single-workload spec
 _WORKLOAD_KEYS = (
     "model", "name", "task", "runtime", "precisions", "batch_sizes", "seq_in", "seq_out",
@@ -156,9 +154,9 @@ class Workload(_Strict):
     @classmethod
     def _model_source(cls, v: str | dict[str, Any]) -> str | dict[str, Any]:
         if isinstance(v, dict):
-            keys = [k for k in v if k in MODEL_SOURCE_KEYS]
+            keys = [k for k in v if k in SOURCE_KINDS]
             if len(keys) != 1:
-                raise ValueError(f"must name exactly one source key of {', '.join(MODEL_SOURCE_KEYS)}")
+                raise ValueError(f"must name exactly one source key of {', '.join(SOURCE_KINDS)}")
             from phantom_report.engine.sources import SOURCE_OPTIONS
 
             extra = sorted(str(k) for k in v if k != keys[0] and k not in SOURCE_OPTIONS[keys[0]])
@@ -197,7 +195,7 @@ class Workload(_Strict):
             return self.name
         if isinstance(self.model, str):
             return self.model
-        key = next(k for k in self.model if k in MODEL_SOURCE_KEYS)
+        key = next(k for k in self.model if k in SOURCE_KINDS)
         return Path(str(self.model[key])).stem or key
 
     @property
