@@ -106,6 +106,7 @@ def view(workload, rows: pd.DataFrame, pick_row: int, quotes: Sequence) -> dict[
     out: dict[str, Any] = {
         "configuration": (f"{fmt.num(pick['instances'])}x {pick['instance_type']} ({pick['gpu']} {pick['precision']} "
                           f"batch {int(pick['batch_size'])}), {pick['provider']} {pick['region']}"),
+        "provider": pick["provider"], "region": pick["region"], "zone": quote.zone, "instance_type": pick["instance_type"],
         "commitment_kind": COMMITMENT_KIND.get(pick["provider"], "commitment"),
         "options": [], "utilisation": _num(None, _share), "steady": False, "steady_reason": "",
         "offered": False, "not_offered_reason": "", "decision_line": "", "best": None,
