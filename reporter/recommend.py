@@ -156,9 +156,12 @@ def _reason_green(r: pd.Series, cheap: pd.Series, n: int) -> str:
     src = str(r.get("grid_source") or "").split(" via ")[0].split(" (")[0]
     if r.get("grid_match") == "fallback":
         src += " (world-average fallback: no figure for this region)"
+    # carbon counts the energy of the work done; a larger fleet's idle power is not in it
+    idle = (" Carbon counts the energy of the work done, not the idle power of its larger fleet "
+            f"({fmt.num(r['gpus'])} GPUs against {fmt.num(cheap['gpus'])})." if float(r["gpus"]) > float(cheap["gpus"]) else "")
     return (f"Lowest carbon of the {n:,} configurations that meet every SLO: {fmt.num(r['carbon_kgco2e_per_month'])} kgCO2e/month "
             f"against {fmt.num(cheap['carbon_kgco2e_per_month'])} for the cheapest (grid {fmt.num(r['grid_kgco2e_per_kwh'])} kgCO2e/kWh "
-            f"in {r.get('grid_location') or r['region']}, source: {src or 'unknown'}); {cost}.")
+            f"in {r.get('grid_location') or r['region']}, source: {src or 'unknown'}); {cost}.{idle}")
 
 
 def no_green_pick(w: str, served: bool) -> str:

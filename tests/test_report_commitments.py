@@ -48,6 +48,13 @@ def test_no_commitment_price_is_said_and_never_estimated():
     assert cm["steady"] and cm["decision_line"].startswith("Commit or not: demand is steady, but no 1-year")
 
 
+def test_a_quote_without_an_on_demand_price_has_no_break_even():
+    rows = _rows().iloc[[1]]  # spot only
+    cm = commitments.view(_workload(), rows, 1, [_quote(on_demand_usd_per_hour=None, reserved_usd_per_hour={"1y": 0.6})])
+    assert cm["options"] == [] and not cm["offered"] and cm["decision_line"] == ""
+    assert cm["not_offered_reason"] == "aws g6.xlarge in us-east-1 has no on-demand price to compare a commitment with."
+
+
 def test_break_even_is_committed_over_on_demand_price_and_commit_above_it():
     q = _quote(reserved_usd_per_hour={"1y": 0.6, "3y": 0.45})
     cm = commitments.view(_workload(), _rows(), 0, [q])
