@@ -15,9 +15,11 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import pandas as pd
 
+from phantom_report.reporter import commitments as commitments_mod
 from phantom_report.reporter import fmt
 from phantom_report.reporter.economics import HOURS_PER_MONTH, as_arrays, evaluate, spec_roi
-from phantom_report.reporter.recommend import TITLES, Recommendation, describe, nothing_meets  # noqa: F401 (describe re-exported for charts)
+from phantom_report.reporter.recommend import (  # noqa: F401 (describe re-exported for charts)
+    KINDS, LABELS, TITLES, Recommendation, describe, green_premium, no_green_pick, nothing_meets)
 from phantom_report.reporter.spec import RunSpec
 
 TOP_ROWS = 12
@@ -190,6 +192,7 @@ def build(*, spec: RunSpec, kind: str, points: pd.DataFrame, rows: pd.DataFrame,
             "excluded_count": len(excluded), "evaluated_count": int(len(wpts)), "priced_count": int(len(wrows)),
             "charts": {k.split(":", 1)[1]: v for k, v in charts.items() if k.startswith(name + ":")},
             "sensitivity": None, "status": "ok", "message": "", "closest": [],
+            "green": None, "commitments": None,
         }
         if name in baseline:
             b = rows.loc[baseline[name]]
@@ -202,16 +205,19 @@ def build(*, spec: RunSpec, kind: str, points: pd.DataFrame, rows: pd.DataFrame,
             entry["message"] = nothing_meets(points, name, rows)
             entry["closest"] = _closest(wrows)
             risks.append(entry["message"])
-        for kind_ in ("cheapest", "best_value", "lowest_risk"):
+        for kind_ in KINDS:
             if kind_ in wrecs:
                 rr = wrecs[kind_]
-                view = {"kind": kind_, "title": TITLES[kind_], "reason": rr.reason, "config": config_view(rows.loc[rr.row])}
+                view = {"kind": kind_, "title": TITLES[kind_], "label": LABELS[kind_], "reason": rr.reason,
+                        "config": config_view(rows.loc[rr.row])}
                 entry["recommendations"].append(view)
                 if kind_ == "cheapest":
                     entry["cheapest"] = view
+        entry["green"] = _green(rows, wrecs, name)
         if entry["cheapest"]:
             c = rows.loc[wrecs["cheapest"].row]
             entry["sensitivity"] = sensitivity(c)
+            entry["commitments"] = commitments_mod.view(w, rows, wrecs["cheapest"].row, quotes)
             total = [total[0] + c["monthly_cost_usd"], total[1] + c["monthly_cost_usd_low"], total[2] + c["monthly_cost_usd_high"]]
             # headline savings count only baselines that meet the SLOs (a config you could keep)
             if _f(c.get("savings_usd_per_month")) is not None and entry["baseline"]["meets_slo"]:
@@ -265,6 +271,24 @@ def build(*, spec: RunSpec, kind: str, points: pd.DataFrame, rows: pd.DataFrame,
         "warnings": list(dict.fromkeys([*quote_warnings, *decision_warnings])),
         "plotly_js": "",
     }
+
+
+def _green(rows: pd.DataFrame, wrecs: Mapping[str, Recommendation], name: str) -> dict[str, Any]:
+    """The green pick's carbon, grid source and premium over the cheapest pick, or why there is none."""
+    if "green" not in wrecs or "cheapest" not in wrecs:
+        return {"config": None, "message": no_green_pick(name, "cheapest" in wrecs), "carbon": num(None), "premium": num(None),
+                "premium_pct": num(None), "cheapest_carbon": num(None), "grid_intensity": num(None),
+                "grid_location": "", "grid_source": "", "grid_match": ""}
+    g, c = rows.loc[wrecs["green"].row], rows.loc[wrecs["cheapest"].row]
+    prem, prem_pct = green_premium(g, c)
+    return {"config": config_view(g), "message": "",
+            "carbon": num(g["carbon_kgco2e_per_month"], fmt.num, g.get("carbon_kgco2e_per_month_low"),
+                          g.get("carbon_kgco2e_per_month_high"), "kgCO2e/month"),
+            "cheapest_carbon": num(c["carbon_kgco2e_per_month"], fmt.num, unit="kgCO2e/month"),
+            "premium": num(prem, fmt.usd, unit="USD/month"), "premium_pct": num(prem_pct, lambda v: fmt.pct(v, 0), unit="%"),
+            "grid_intensity": num(g["grid_kgco2e_per_kwh"], fmt.num, unit="kgCO2e/kWh"),
+            "grid_location": str(g.get("grid_location") or ""), "grid_source": str(g.get("grid_source") or ""),
+            "grid_match": str(g.get("grid_match") or "")}
 
 
 def _closest(wrows: pd.DataFrame, n: int = 5) -> list[dict[str, Any]]:
@@ -322,6 +346,8 @@ def _decision(workloads, spec, total, total_sav, conf_pct) -> tuple[str, str]:
         if w["baseline"] and w["baseline"]["meets_slo"] and c["savings"]["value"] and c["savings"]["value"] > 0:
             s += (f" That saves {c['savings']['text']}/month ({c['savings_pct']['text']}; {c['savings']['interval_text']}) "
                   f"against {w['baseline']['description']}.")
+        if w.get("commitments") and w["commitments"]["decision_line"]:
+            s += " " + w["commitments"]["decision_line"]
         parts.append(s)
     for w in workloads:
         if not w["cheapest"]:
@@ -383,6 +409,13 @@ def _methodology(spec, quotes, quote_warnings, engine_info, rows, chart_engine, 
             ("Savings are measured against the spec's baseline (roi.baseline)." if spec.roi.baseline else
              "Without roi.baseline, savings are measured against the cheapest on-demand configuration that meets the SLOs."),
             "Headline savings count only workloads whose baseline meets the SLOs itself.",
+            ("Commitments: the 1-year and 3-year prices of the recommended configuration's own quote (AWS Standard "
+             "No-Upfront Reserved Instances, GCP committed use discounts, Azure Reservations; savings plans are not "
+             "priced); a term the quote lacks is shown as not offered. Demand counts as steady, and the decision says "
+             f"whether to commit, when the fleet is busy ≥ {commitments_mod.STEADY_MIN_UTILISATION:.0%} of the hours, "
+             f"peak ≤ {commitments_mod.STEADY_MAX_PEAK_TO_AVERAGE:g}x the average and demand uncertainty ≤ "
+             f"±{commitments_mod.STEADY_MAX_UNCERTAINTY_PCT:g}%."),
+            "The lowest-carbon pick meets the same SLO and fleet rules as the other picks; its premium is its monthly cost minus the cheapest pick's.",
         ],
         "formulas": [
             "replicas = ceil(peak requests/s ÷ (throughput per replica × target utilisation))",
@@ -395,5 +428,7 @@ def _methodology(spec, quotes, quote_warnings, engine_info, rows, chart_engine, 
             "payback = migration cost (once per spec) ÷ summed monthly savings of the recommendations",
             "buy-vs-rent break-even = purchase price ÷ (monthly rent − monthly power and hosting)",
             "carbon = energy (kWh) × regional grid intensity (kgCO2e/kWh)",
+            "utilisation = on-demand monthly cost ÷ (instances × on-demand $/h × 730 h); break-even utilisation = committed $/h ÷ on-demand $/h (commit when utilisation is above it)",
+            "committed monthly cost = instances × committed $/h × 730 h, paid for every month of the term",
         ],
     }

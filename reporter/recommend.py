@@ -8,7 +8,9 @@ written from the numbers.
   at the demand, never as capacity per dollar (a fleet sized for the demand is paid in full);
 * lowest_risk: on-demand only (no preemption, no commitment), offered in the most regions, then
   the highest probability of meeting the SLOs in bands (every config at or above slo.confidence
-  counts as equally safe, so a huge over-provisioned fleet never wins on a 98%-vs-95% difference), then the cheapest.
+  counts as equally safe, so a huge over-provisioned fleet never wins on a 98%-vs-95% difference), then the cheapest;
+* green: lowest carbon (kgCO2e/month at the demand) among the same eligible configs, then the
+  cheapest; its reason states the premium over the cheapest pick and the grid-intensity source.
 """
 
 from __future__ import annotations
@@ -20,15 +22,17 @@ import pandas as pd
 
 from phantom_report.reporter import fmt
 
-KINDS = ("cheapest", "best_value", "lowest_risk")
+KINDS = ("cheapest", "best_value", "lowest_risk", "green")
 TITLES = {"cheapest": "Cheapest that meets every SLO", "best_value": "Best value at the stated demand (pessimistic cost)",
-          "lowest_risk": "Lowest risk (on-demand, widest availability)"}
+          "lowest_risk": "Lowest risk (on-demand, widest availability)",
+          "green": "Lowest carbon that meets every SLO"}
+LABELS = {"cheapest": "cheapest", "best_value": "best value", "lowest_risk": "lowest risk", "green": "lowest carbon"}
 
 
 @dataclass(frozen=True)
 class Recommendation:
     workload: str
-    kind: str  # cheapest | best_value | lowest_risk
+    kind: str  # cheapest | best_value | lowest_risk | green
     row: int  # index into the economics frame
     reason: str
 
@@ -57,6 +61,9 @@ def picks(df: pd.DataFrame, workload: str) -> dict[str, int]:
         od = od.assign(_band=np.where(od["_p"] >= need, 1.0, od["_p"].round(1)))
         out["lowest_risk"] = int(od.sort_values(["availability_regions", "_band", "monthly_cost_usd"],
                                                 ascending=[False, False, True]).index[0])
+    green = sub[np.isfinite(sub["carbon_kgco2e_per_month"])] if "carbon_kgco2e_per_month" in sub else sub.iloc[:0]
+    if len(green):
+        out["green"] = int(green.sort_values(["carbon_kgco2e_per_month", "monthly_cost_usd"]).index[0])
     return out
 
 
@@ -81,6 +88,8 @@ def recommend(df: pd.DataFrame, workloads: list[str]) -> list[Recommendation]:
                                   _reason_value(df.loc[p["best_value"]], cheap, p["best_value"] == p["cheapest"])))
         if "lowest_risk" in p:
             out.append(Recommendation(w, "lowest_risk", p["lowest_risk"], _reason_risk(df.loc[p["lowest_risk"]], cheap)))
+        if "green" in p:
+            out.append(Recommendation(w, "green", p["green"], _reason_green(df.loc[p["green"]], cheap, len(sub))))
     return out
 
 
@@ -132,6 +141,36 @@ def _reason_risk(r: pd.Series, cheap: pd.Series) -> str:
     return (f"On-demand {r['gpu']} is offered in {int(r['availability_regions'])} regions across "
             f"{int(r['availability_providers'])} provider(s) with a {fmt.pct(r['slo_probability'] * 100, 0)} chance of meeting the SLOs; "
             f"it {extra}.")
+
+
+def green_premium(green: pd.Series, cheap: pd.Series) -> tuple[float, float]:
+    """(USD/month, % of the cheapest pick's cost) the green pick costs more than the cheapest."""
+    prem = float(green["monthly_cost_usd"]) - float(cheap["monthly_cost_usd"])
+    return prem, prem / float(cheap["monthly_cost_usd"]) * 100.0
+
+
+def _reason_green(r: pd.Series, cheap: pd.Series, n: int) -> str:
+    prem, prem_pct = green_premium(r, cheap)
+    cost = (f"it costs {fmt.usd(prem)}/month ({fmt.pct(prem_pct, 0)}) more than the cheapest pick"
+            if prem > 0.5 else "it is also the cheapest")
+    src = str(r.get("grid_source") or "").split(" via ")[0].split(" (")[0]
+    if r.get("grid_match") == "fallback":
+        src += " (world-average fallback: no figure for this region)"
+    # carbon counts the energy of the work done; a larger fleet's idle power is not in it
+    idle = (" Carbon counts the energy of the work done, not the idle power of its larger fleet "
+            f"({fmt.num(r['gpus'])} GPUs against {fmt.num(cheap['gpus'])})." if float(r["gpus"]) > float(cheap["gpus"]) else "")
+    return (f"Lowest carbon of the {n:,} configurations that meet every SLO: {fmt.num(r['carbon_kgco2e_per_month'])} kgCO2e/month "
+            f"against {fmt.num(cheap['carbon_kgco2e_per_month'])} for the cheapest (grid {fmt.num(r['grid_kgco2e_per_kwh'])} kgCO2e/kWh "
+            f"in {r.get('grid_location') or r['region']}, source: {src or 'unknown'}); {cost}.{idle}")
+
+
+def no_green_pick(w: str, served: bool) -> str:
+    """Why workload ``w`` has no green pick: nothing meets the SLOs (``served`` False), or no
+    configuration that meets them has a carbon estimate."""
+    if served:
+        return f"No lowest-carbon pick for {w}: no configuration that meets the SLOs has a carbon estimate (no energy prediction)."
+    return (f"No lowest-carbon pick for {w}: no configuration meets every SLO at the required confidence "
+            "within the fleet limit, and a greener configuration that misses them is not an option.")
 
 
 def nothing_meets(points: pd.DataFrame, w: str, rows: pd.DataFrame | None = None) -> str:

@@ -223,3 +223,127 @@ def test_adding_an_unrelated_workload_leaves_a_configurations_interval_alone(tmp
         frames.append(e[cols].sort_index())
     assert len(frames[0]) > 0 and len(frames[1]) == len(frames[0])
     assert frames[0].equals(frames[1])
+
+
+# ---------------------------------------------------------------- commitments and the green pick
+
+STEADY = (0.8, 1.5, 20.0)  # utilisation at least, peak/average at most, uncertainty % at most (docs/INTERFACES.md)
+
+
+def _quote_for(payload, cm) -> dict:
+    """The price quote the commitments block was built from (provider, region, zone, instance)."""
+    found = [q for q in payload["quotes"] if (q["provider"], q["region"], q["zone"], q["instance_type"])
+             == (cm["provider"], cm["region"], cm["zone"], cm["instance_type"])]
+    assert len(found) == 1, cm["configuration"]
+    return found[0]
+
+
+def check_commitments(spec, payload) -> int:
+    """Re-derive every commitments block from its quote and the spec; returns how many committed
+    prices were checked."""
+    wl = {w.label: w for w in spec.workloads}
+    checked = 0
+    for w in payload["workloads"]:
+        cm = w["commitments"]
+        if not w["cheapest"]:
+            assert cm is None
+            continue
+        q, d = _quote_for(payload, cm), wl[w["name"]].demand
+        opts = {o["option"]: o for o in cm["options"]}
+        od = opts["on-demand"]
+        od_h, inst, od_m = od["usd_per_instance_hour"]["value"], od["instances"], od["monthly_cost"]["value"]
+        assert od_h == pytest.approx(q["on_demand_usd_per_hour"])
+        util = min(1.0, od_m / (inst * od_h * HOURS))
+        assert cm["utilisation"]["value"] == pytest.approx(util)
+        best = None
+        for term, months in (("1y", 12), ("3y", 36)):
+            o, price = opts[f"reserved-{term}"], q["reserved_usd_per_hour"].get(term)
+            assert o["offered"] == (price is not None), o  # never a price the quote does not hold
+            if price is None:
+                assert o["monthly_cost"]["value"] is None and o["break_even_utilisation"]["value"] is None
+                continue
+            checked += 1
+            monthly = inst * price * HOURS
+            assert o["usd_per_instance_hour"]["value"] == pytest.approx(price)
+            assert o["monthly_cost"]["value"] == pytest.approx(monthly)
+            assert o["cost_over_term"]["value"] == pytest.approx(monthly * months)
+            assert o["break_even_utilisation"]["value"] == pytest.approx(price / od_h)
+            assert o["savings_vs_on_demand"]["value"] == pytest.approx(od_m - monthly)
+            if best is None or monthly < best[0]:
+                best = (monthly, price / od_h)
+        steady = util >= STEADY[0] and d.peak_to_average <= STEADY[1] and d.uncertainty_pct <= STEADY[2]
+        assert cm["steady"] == steady
+        line = cm["decision_line"]
+        if not steady:
+            assert line == ""
+            continue
+        assert line and line in payload["decision"]["summary"]
+        if best is None:
+            assert line.startswith("Commit or not: demand is steady, but no 1-year or 3-year commitment price")
+        else:
+            assert line.startswith("Commit:" if util > best[1] else "Do not commit:"), line
+    return checked
+
+
+def check_green(rows, payload) -> None:
+    """The green pick is the lowest-carbon row that meets the SLOs and the fleet limit, and its
+    premium is its monthly cost minus the cheapest pick's."""
+    for w in payload["workloads"]:
+        ok = [r for r in rows if r["workload"] == w["name"] and r["meets_slo"] == "True" and r["fleet_ok"] == "True"
+              and not math.isnan(_f(r["carbon_kgco2e_per_month"]))]
+        recs = {r["kind"]: r["config"] for r in w["recommendations"]}
+        if not ok:
+            assert "green" not in recs and w["green"]["config"] is None
+            assert w["green"]["message"].startswith(f"No lowest-carbon pick for {w['name']}")
+            continue
+        low = min(_f(r["carbon_kgco2e_per_month"]) for r in ok)
+        g, c = recs["green"], recs["cheapest"]
+        assert g["carbon"]["value"] == pytest.approx(low, rel=REL)
+        assert all(_f(r["carbon_kgco2e_per_month"]) >= g["carbon"]["value"] * (1 - REL) for r in ok)
+        prem = g["monthly_cost"]["value"] - c["monthly_cost"]["value"]
+        assert w["green"]["premium"]["value"] == pytest.approx(prem)
+        assert w["green"]["premium_pct"]["value"] == pytest.approx(prem / c["monthly_cost"]["value"] * 100)
+        assert w["green"]["grid_source"]  # the intensity keeps its source
+        listed = {(x["provider"], x["region"]): x["source_detail"] for x in payload["methodology"]["carbon"]}
+        assert listed[(g["provider"], g["region"])] == w["green"]["grid_source"]
+
+
+def test_commitments_and_green_pick_recompute(example):
+    spec, rows, payload = example
+    check_commitments(spec, payload)
+    check_green(rows, payload)
+
+
+def test_commitment_prices_recompute_from_a_quote_that_offers_them(tmp_path, monkeypatch):
+    """A cache holding AWS quotes with 1y/3y prices (TEST INPUT, not market prices: 0.62 and 0.41
+    of the snapshot's on-demand rate, chosen to exercise both sides of the break-even) feeds the
+    real run; the report's commitments are re-derived from the quotes it lists."""
+    from datetime import datetime, timezone
+
+    from phantom_report.pricing.cache import PriceCache
+    from phantom_report.pricing.catalog import get_quotes
+    from phantom_report.reporter.spec import parse_spec
+
+    now = datetime.now(timezone.utc)
+    snap = get_quotes(providers=["aws"], regions=["us-east-1"], offline=True, use_cache=False, now=now).quotes
+    test_input = [q.with_changes(reserved_usd_per_hour={"1y": q.on_demand_usd_per_hour * 0.62, "3y": q.on_demand_usd_per_hour * 0.41},
+                                 source_detail="test input: reserved = 0.62/0.41 x on-demand (not a market price)")
+                  for q in snap if q.on_demand_usd_per_hour]
+    cache = tmp_path / "cache"
+    PriceCache(cache).write("aws", "on_demand", "aws|gpus=*|regions=['us-east-1']", test_input, now=now)
+    monkeypatch.setenv("PHANTOM_CACHE_DIR", str(cache))
+    spec = parse_spec("workloads:\n"
+                      "  - {name: steady, model: resnet-50, demand: {requests_per_month: 50_000_000}}\n"
+                      "  - {name: peaky, model: resnet-50, demand: {requests_per_month: 50_000_000, peak_to_average: 3}}\n"
+                      "gpus: [L4, T4, A10G]\npricing: {offline: true, providers: [aws], regions: [us-east-1], reserved: [1y, 3y]}\n")
+    r = run_report(spec, out_dir=tmp_path / "out", formats=["json", "csv", "md"], offline=True)
+    payload = json.loads((tmp_path / "out" / "report.json").read_text())
+    with open(tmp_path / "out" / "report.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert check_commitments(spec, payload) == 4  # both terms, both workloads
+    check_green(rows, payload)
+    steady, peaky = payload["workloads"]
+    assert steady["commitments"]["steady"] and steady["commitments"]["decision_line"].startswith("Commit:")
+    assert not peaky["commitments"]["steady"] and "peak is 3x the average" in peaky["commitments"]["steady_reason"]
+    md = r.outputs["md"].read_text()
+    assert "**Commit or not**" in md and steady["commitments"]["decision_line"] in md
