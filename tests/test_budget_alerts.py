@@ -291,7 +291,7 @@ def test_example_shows_budget_status_in_every_format(tmp_path, cli):
     from pypdf import PdfReader
 
     text = " ".join(p.extract_text() for p in PdfReader(str(out / "report.pdf")).pages)
-    assert "Budget status" in text and entries[0]["budget"]["text"] in text
+    assert "budget status" in text.lower() and entries[0]["forecast"]["interval_text"] in text
 
 
 # ---- bad input: exit 2, file:line: key, nothing written -----------------------------------------
