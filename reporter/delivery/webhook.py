@@ -4,8 +4,9 @@ A webhook URL comes from a spec, so it is hostile input:
 
 - only ``http://`` and ``https://`` with a host, no user:password part (it would land in logs and
   history), no whitespace or control characters, at most ``MAX_URL_CHARS``;
-- every request has bounded connect/read/write timeouts, and the response body is read to at
-  most ``MAX_RESPONSE_BYTES`` (only its start is kept for the delivery log);
+- every request has bounded connect/read/write timeouts, the answer a deadline of twice the read
+  timeout, and the response body is read to at most ``MAX_RESPONSE_BYTES`` (only its start is
+  kept for the delivery log);
 - redirects are never followed to another scheme, host or port; a 307/308 to the same origin is
   followed at most ``MAX_REDIRECTS`` times (a 301/302/303 would turn the POST into a GET, so it is
   refused).
@@ -18,6 +19,7 @@ redirects dead at once; a connection lost after the body went out is ``possibly_
 from __future__ import annotations
 
 import re
+import time
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -28,6 +30,7 @@ MAX_URL_CHARS = 2048
 MAX_RESPONSE_BYTES = 64 * 1024
 MAX_REDIRECTS = 3
 CONNECT_TIMEOUT_S = 5.0
+_ANSWER_DEADLINE_FACTOR = 2  # the whole answer within 2x the per-read timeout
 _RETRY_CODES = {408, 425, 429}
 _BAD_CHARS = re.compile(r"[\s\x00-\x1f\x7f]")
 
@@ -76,12 +79,12 @@ def post_json(url: str, body: bytes, timeout_s: float) -> SendReceipt:
             if code in (307, 308) and location:
                 nxt = urljoin(target, location)
                 if _origin(nxt) != _origin(url):
-                    raise DeliveryFailed(f"webhook {_where(url)}: redirect to another host or scheme refused "
-                                         f"({code} to {_where(nxt)})", permanent=True, code=code, response=text)
+                    raise DeliveryFailed(f"webhook {where(url)}: redirect to another host or scheme refused "
+                                         f"({code} to {where(nxt)})", permanent=True, code=code, response=text)
                 target = nxt
                 continue
             return _outcome(url, code, text)
-    raise DeliveryFailed(f"webhook {_where(url)}: more than {MAX_REDIRECTS} redirects", permanent=True)
+    raise DeliveryFailed(f"webhook {where(url)}: more than {MAX_REDIRECTS} redirects", permanent=True)
 
 
 def _post_once(client: httpx.Client, url: str, body: bytes) -> tuple[int, str, str | None]:
@@ -91,15 +94,18 @@ def _post_once(client: httpx.Client, url: str, body: bytes) -> tuple[int, str, s
         with client.stream("POST", url, content=body, headers={"Content-Type": "application/json",
                                                                 "User-Agent": "phantom-report-alerts"}) as resp:
             data = b""
+            # each read has its timeout; the whole answer also has a deadline, so a server that
+            # trickles a byte at a time cannot hold the sender
+            deadline = time.monotonic() + _ANSWER_DEADLINE_FACTOR * client.timeout.read
             for chunk in resp.iter_bytes():
                 data += chunk[:MAX_RESPONSE_BYTES - len(data)]
-                if len(data) >= MAX_RESPONSE_BYTES:
+                if len(data) >= MAX_RESPONSE_BYTES or time.monotonic() > deadline:
                     break
             return resp.status_code, data[:500].decode("utf-8", "replace"), resp.headers.get("location")
     except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-        raise DeliveryFailed(f"webhook {_where(url)}: cannot connect: {type(exc).__name__}") from None
+        raise DeliveryFailed(f"webhook {where(url)}: cannot connect: {type(exc).__name__}") from None
     except httpx.HTTPError as exc:  # the request may have reached the server
-        raise DeliveryFailed(f"webhook {_where(url)}: no complete answer: {type(exc).__name__}",
+        raise DeliveryFailed(f"webhook {where(url)}: no complete answer: {type(exc).__name__}",
                              possibly_sent=True) from None
 
 
@@ -107,10 +113,10 @@ def _outcome(url: str, code: int, text: str) -> SendReceipt:
     if 200 <= code < 300:
         return SendReceipt(code=code, response=text, refused={})
     permanent = not (code >= 500 or code in _RETRY_CODES)
-    raise DeliveryFailed(f"webhook {_where(url)}: HTTP {code}", permanent=permanent, code=code, response=text)
+    raise DeliveryFailed(f"webhook {where(url)}: HTTP {code}", permanent=permanent, code=code, response=text)
 
 
-def _where(url: str) -> str:
+def where(url: str) -> str:
     """scheme://host:port of a URL, for messages (the path of an incoming-webhook URL is its secret)."""
     scheme, host, port = _origin(url)
     return f"{scheme}://{host}:{port}"
