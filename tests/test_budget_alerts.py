@@ -169,7 +169,6 @@ def test_scheduled_runs_alert_once_per_crossed_threshold(tmp_path, inbox, hooks,
     run2 = _run(sessions, settings, t1 + dt.timedelta(days=1))
     second = _crossed(sessions, run2)
     new = second - first
-    print("crossed on run 1:", sorted(first), "new on run 2:", sorted(new))
     assert new, "halving the budgets should cross further thresholds"
     json_posts = [b for p, b in hooks.posts if p == "/json"]
     # every threshold crossed so far was posted exactly once (first and new are disjoint)
