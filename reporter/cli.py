@@ -41,10 +41,10 @@ def run_cmd(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from phantom_report.reporter.run import STAGES, run_report
-    from phantom_report.reporter.spec import load_spec
+    from phantom_report.reporter.delivery.specio import load_run_spec
 
     console = Console()
-    spec = load_spec(spec_file, allow_python=allow_python)
+    spec = load_run_spec(spec_file, allow_python=allow_python)  # a spec for `schedule add` runs as well
     if out is not None:
         _check_out_dir(out)
     formats = [f.strip() for f in fmt.split(",") if f.strip()] if fmt else None
@@ -114,9 +114,10 @@ def spec_check(spec_file: Path = typer.Argument(..., help="Run spec (YAML)."),
                ) -> None:
     """Validate a spec without running it: schema, ranges, and GPU/region names."""
     from phantom_report.engine.profiles import load_catalog
-    from phantom_report.reporter.spec import check_names, load_spec
+    from phantom_report.reporter.delivery.specio import load_run_spec
+    from phantom_report.reporter.spec import check_names
 
-    spec = load_spec(spec_file, allow_python=allow_python)
+    spec = load_run_spec(spec_file, allow_python=allow_python)
     check_names(spec, load_catalog())
     names = ", ".join(w.label for w in spec.workloads)
     Console().print(f"[green]ok[/] {spec_file}: {len(spec.workloads)} workload(s) ({names}); gpus: "

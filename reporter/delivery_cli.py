@@ -129,8 +129,8 @@ def register(app: typer.Typer) -> None:
                             None, "--log", help="show every attempt of this message with the server's replies"),
                         requeue: Optional[int] = typer.Option(
                             None, "--requeue", help="send this dead or possibly-sent message again")) -> None:
-        """Queued, sent, dead and possibly-sent emails with the server's last reply (never passwords:
-        those are not stored)."""
+        """Queued, sent, dead and possibly-sent emails and alert webhooks with the server's last reply
+        (never passwords: those are not stored)."""
         from phantom_report.reporter.delivery import outbox
 
         sessions = _sessions(_settings(db))
@@ -147,8 +147,12 @@ def register(app: typer.Typer) -> None:
                            f"{e.smtp_code or '-'} {printable(e.smtp_response or '')}"
                            + (f"  ({printable(e.error)})" if e.error else ""))
             return
+        from phantom_report.reporter.delivery.webhook import where
+
         for m in outbox.list_messages(sessions, limit):
-            typer.echo(f"{m.id:>4}  {m.status:<13} attempts {m.attempts}  run {m.run_id}  to {', '.join(m.recipients)}"
+            # a webhook's path is often its secret (Slack): only its origin is shown
+            to = f"webhook {where(m.recipients[0])}" if m.channel == "webhook" else ", ".join(m.recipients)
+            typer.echo(f"{m.id:>4}  {m.status:<13} attempts {m.attempts}  run {m.run_id}  to {to}"
                        + (f"  last error: {printable(m.last_error)}" if m.last_error else ""))
 
     @hist.command("list")

@@ -110,12 +110,7 @@ def simulate(rows: pd.DataFrame, d: Draws, baseline: Mapping[str, int]) -> pd.Da
     n, conf = d.samples, d.confidence
 
     def run(sub: pd.DataFrame):
-        thr = 1.0 / d.latency_factor[sub["point_id"].to_numpy()]
-        dem = np.stack([d.demand[w] for w in sub["workload"]])
-        price = np.ones((len(sub), n))
-        for i in np.flatnonzero((sub["option"] == "spot").to_numpy()):
-            price[i] = d.spot.get((sub["provider"].iat[i], sub["gpu"].iat[i]), 1.0)
-        return evaluate(as_arrays(sub, extra_dim=True), thr, dem, price)
+        return _evaluate_samples(sub, d)
 
     q_lo, q_hi = 0.5 - conf / 2.0, 0.5 + conf / 2.0
     base_samples = {w: run(rows.loc[[idx]])["monthly_cost_usd"][0] for w, idx in baseline.items()}
@@ -139,6 +134,25 @@ def simulate(rows: pd.DataFrame, d: Draws, baseline: Mapping[str, int]) -> pd.Da
             lo, hi = np.quantile(base - res["monthly_cost_usd"], [q_lo, q_hi], axis=1)
             out["savings_usd_per_month_low"][pos], out["savings_usd_per_month_high"][pos] = lo, hi
     return pd.DataFrame(out, index=rows.index)
+
+
+def _evaluate_samples(sub: pd.DataFrame, d: Draws) -> dict[str, np.ndarray]:
+    """``economics.evaluate`` of every row of ``sub`` under every sample (rows x samples)."""
+    thr = 1.0 / d.latency_factor[sub["point_id"].to_numpy()]
+    dem = np.stack([d.demand[w] for w in sub["workload"]])
+    price = np.ones((len(sub), d.samples))
+    for i in np.flatnonzero((sub["option"] == "spot").to_numpy()):
+        price[i] = d.spot.get((sub["provider"].iat[i], sub["gpu"].iat[i]), 1.0)
+    return evaluate(as_arrays(sub, extra_dim=True), thr, dem, price)
+
+
+def cost_samples(rows: pd.DataFrame, d: Draws) -> np.ndarray:
+    """Simulated monthly cost (USD) of each row under the run's draws, shape rows x samples: the
+    same samples ``simulate`` takes its intervals from (used for budget status, reporter/budget.py).
+    Sample j of every row shares the draw j of demand and spot price, so rows can be summed."""
+    if rows.empty:
+        return np.empty((0, d.samples))
+    return np.asarray(_evaluate_samples(rows, d)["monthly_cost_usd"], dtype=float)
 
 
 def _slo_probability(points: pd.DataFrame, lat_f: np.ndarray, spec: RunSpec) -> pd.Series:

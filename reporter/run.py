@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from phantom_report.errors import SpecError, TemplateError
+from phantom_report.reporter import budget as budget_mod
 from phantom_report.reporter import charts as charts_mod
 from phantom_report.reporter import context as context_mod
 from phantom_report.reporter import assets, economics, grid, montecarlo, recommend, render, templating
@@ -190,6 +191,9 @@ def _run(spec, out_dir, formats, offline, template, clock, engine, now, static, 
                             quotes=quotes, quote_warnings=list(qs.warnings), decision_warnings=econ_warnings, engine_info=engine_info,
                             charts=chart_ctx, chart_engine=chart_engine, generated_at=now)
     ctx["report"]["logo"] = logo
+    budgets = budget_mod.budget_statuses(spec, rows, recs, draws)
+    ctx["budget"] = budget_mod.budget_view(budgets, spec.confidence)
+    ctx["risks"] = list(dict.fromkeys([*budget_mod.budget_risks(budgets), *ctx["risks"]]))
     payload = render.payload_from_context(ctx)
     payload["spec"] = spec.as_dict()
     payload["quotes"] = [q.to_dict() for q in quotes]

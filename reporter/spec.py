@@ -62,6 +62,12 @@ GpuCount = Annotated[int, Field(gt=0, le=lim.MAX_GPU_COUNT)]
 Usd = Annotated[float, Field(ge=0, le=lim.MAX_USD, allow_inf_nan=False)]
 
 
+def _webhook_url(v: str) -> str:
+    from phantom_report.reporter.delivery.webhook import check_webhook_url
+
+    return check_webhook_url(v)
+
+
 def _precision(v: str) -> str:
     """Canonical format name (engine/precision.py: any spelling it lists, e.g. Q4_K_M, AWQ, bf16)."""
     from phantom_report.engine.precision import resolve_precision
@@ -137,6 +143,24 @@ class Slo(_Strict):
     confidence: Annotated[float, Field(gt=0, le=1)] = 0.9
 
 
+def _thresholds(v: list[float]) -> list[float]:
+    """Alert thresholds as fractions of the budget, ascending and distinct."""
+    if sorted(set(v)) != list(v):
+        raise ValueError(f"must list distinct fractions of the budget in ascending order, got {v}")
+    return list(v)
+
+
+class Budget(_Strict):
+    """A monthly budget for a workload (or, at the top level, for the whole spec). The report shows
+    the forecast monthly cost of the recommended configuration against it; scheduled runs alert
+    when the forecast reaches each fraction in `alert_at`."""
+
+    monthly_usd: Annotated[float, _bounded(lim.MAX_USD)]
+    alert_at: Annotated[list[Annotated[float, Field(gt=0, le=10, allow_inf_nan=False)]],
+                        Field(min_length=1, max_length=lim.MAX_LIST_ITEMS),
+                        AfterValidator(_thresholds)] = Field(default_factory=lambda: [0.8, 1.0])
+
+
 class Workload(_Strict):
     name: Name | None = None
     model: Annotated[str, Field(max_length=lim.MAX_PATH_CHARS), AfterValidator(_path)] | dict[str, Any]
@@ -149,6 +173,7 @@ class Workload(_Strict):
     gpu_counts: Literal["auto"] | Annotated[list[GpuCount], Field(min_length=1, max_length=lim.MAX_LIST_ITEMS)] = "auto"
     demand: Demand
     slo: Slo = Field(default_factory=Slo)
+    budget: Budget | None = None
 
     @field_validator("model")
     @classmethod
@@ -269,6 +294,35 @@ class Email(_Strict):
         default_factory=lambda: ["pdf"], max_length=lim.MAX_LIST_ITEMS)
 
 
+ALERT_CHANNELS = ("email", "webhook", "slack")
+
+
+class AlertChannel(_Strict):
+    """Where a scheduled run's alerts go: `email` (the spec's `email` recipients, through the
+    outbox), `webhook` (a JSON POST of the alert) or `slack` (a Slack-compatible incoming-webhook
+    POST, `{"text": ...}`). Webhook URLs are checked here (reporter/delivery/webhook.py)."""
+
+    type: Literal["email", "webhook", "slack"]
+    url: Annotated[str, AfterValidator(_webhook_url)] | None = None
+
+    @model_validator(mode="after")
+    def _url_matches_type(self) -> "AlertChannel":
+        if self.type == "email" and self.url is not None:
+            raise ValueError("an email channel takes no `url` (it mails the spec's `email` recipients)")
+        if self.type != "email" and self.url is None:
+            raise ValueError(f"a {self.type} channel needs a `url` (http:// or https://)")
+        return self
+
+
+class Alerts(_Strict):
+    """Alerts of scheduled runs (reporter/delivery/alerts.py): a budget threshold crossed, the
+    recommended configuration changed, or its monthly price moved more than `price_change_pct`
+    since the previous run of the same schedule."""
+
+    channels: list[AlertChannel] = Field(min_length=1, max_length=16)
+    price_change_pct: Annotated[float, Field(gt=0, le=1000, allow_inf_nan=False)] = 10.0
+
+
 class RunSpec(_Strict):
     title: Annotated[str, Field(max_length=lim.MAX_TITLE_CHARS)] = "GPU cost and performance report"
     owner: Name | None = None
@@ -281,6 +335,8 @@ class RunSpec(_Strict):
     report: Report = Field(default_factory=Report)
     schedule: Schedule | None = None
     email: Email | None = None
+    budget: Budget | None = None  # for all workloads together
+    alerts: Alerts | None = None
     # where the spec came from; relative paths in it resolve against base_dir
     source_path: str | None = Field(default=None, exclude=True)
     base_dir: str = Field(default=".", exclude=True)
@@ -384,9 +440,18 @@ def _parse(text: str, filename: str, base_dir: str, allow_python: bool) -> RunSp
             loc = loc[2:]
         raise SpecError(_format_error(filename, root, data if not shorthand else _unshort(data), loc, err)) from None
     spec._root, spec._shorthand = root, shorthand
+    _check_alert_email(spec)
     if not allow_python:
         _refuse_python(spec, filename, root, shorthand)
     return spec
+
+
+def _check_alert_email(spec: RunSpec) -> None:
+    """An email alert channel mails the spec's `email` recipients, so it needs that section."""
+    for i, channel in enumerate(spec.alerts.channels if spec.alerts else ()):
+        if channel.type == "email" and spec.email is None:
+            raise SpecError(f"{spec.where(('alerts', 'channels', i, 'type'))}: an email channel needs the spec's "
+                            "`email` section (to, smtp)")
 
 
 def check_names(spec: RunSpec, catalog) -> tuple[RunSpec, list[str]]:
@@ -575,7 +640,8 @@ def _field_names(*models: type[BaseModel]) -> frozenset[str]:
     return frozenset(k for m in models for k in m.model_fields)
 
 
-_KNOWN_KEYS = _field_names(RunSpec, Workload, Demand, Slo, Baseline, Pricing, Roi, MonteCarlo, Report, Schedule, Email)
+_KNOWN_KEYS = _field_names(RunSpec, Workload, Demand, Slo, Baseline, Pricing, Roi, MonteCarlo, Report, Schedule, Email,
+                           Budget, Alerts, AlertChannel)
 
 
 def spec_json_schema() -> dict[str, Any]:

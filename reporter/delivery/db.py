@@ -137,6 +137,22 @@ class OutboxMessage(Base):
     # set (and committed) just before the message body is transmitted: a sender that dies after
     # this point may have delivered it, so the next process marks it possibly-sent, not resends
     data_started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # how the message goes out: null (or "smtp") for email; "webhook" for an alert POSTed to
+    # recipients[0] with `message` as the JSON body (reporter/delivery/webhook.py)
+    channel: Mapped[str | None] = mapped_column(String(16), nullable=True)
+
+
+class AlertState(Base):
+    """Per series of scheduled runs (a schedule's name): the alert conditions that hold now and
+    have been alerted (so the same condition is never alerted twice) and the run they were last
+    evaluated on (whose payload in `runs` is the "previous run" for changes). See alerts.py."""
+
+    __tablename__ = "alert_state"
+
+    series: Mapped[str] = mapped_column(String(250), primary_key=True)
+    active: Mapped[list[Any]] = mapped_column(JSON)  # condition keys
+    last_run_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class DeliveryLog(Base):
@@ -150,7 +166,7 @@ class DeliveryLog(Base):
     attempt: Mapped[int] = mapped_column(Integer)
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     outcome: Mapped[str] = mapped_column(String(16))  # sent | retry | dead | possibly-sent
-    smtp_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    smtp_code: Mapped[int | None] = mapped_column(Integer, nullable=True)  # or the HTTP status of a webhook
     smtp_response: Mapped[str | None] = mapped_column(Text, nullable=True)  # the server's text
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
 

@@ -1,4 +1,4 @@
-"""The email outbox: a message is queued in the same transaction that records its run, then sent
+"""The outbox: an email (or an alert's webhook POST, `channel` "webhook") is queued in the same transaction that records its run, then sent
 by whichever process (CLI `schedule run-due` or the service loop) gets to it first.
 
 - never lost: rows are never deleted; a temporary failure (4xx, connection refused or lost)
@@ -26,10 +26,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from phantom_report.errors import PhantomError
 
 from .db import DeliveryLog, OutboxMessage, Schedule, utcnow
-from .mail import DeliveryFailed, send_bytes
+from .mail import DeliveryFailed, SendReceipt, send_bytes
 from .secrets import resolve_secret
 from .settings import DeliverySettings
 from .specio import SmtpConfig
+from .webhook import post_json
 
 
 log = logging.getLogger("phantom_report.outbox")
@@ -55,6 +56,18 @@ def enqueue(session: Session, *, dedupe_key: str, run_id: str, mail_from: str,
         dedupe_key=dedupe_key, run_id=run_id, status="pending", mail_from=mail_from,
         recipients=recipients, message=message, smtp=smtp.model_dump(), attempts=0,
         next_attempt_at=utcnow(), created_at=utcnow(),
+    ))
+    return True
+
+
+def enqueue_webhook(session: Session, *, dedupe_key: str, run_id: str, url: str, body: bytes) -> bool:
+    """Queue a webhook POST (JSON ``body`` to ``url``) inside the caller's transaction; it is sent,
+    retried, dead-lettered and logged exactly as an email is. False if this key was queued before."""
+    if session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)):
+        return False
+    session.add(OutboxMessage(
+        dedupe_key=dedupe_key, run_id=run_id, status="pending", mail_from="", recipients=[url],
+        message=body, smtp={}, attempts=0, next_attempt_at=utcnow(), created_at=utcnow(), channel="webhook",
     ))
     return True
 
@@ -107,11 +120,8 @@ def _attempt(sessions: sessionmaker, settings: DeliverySettings, msg_id: int, no
                 error="a previous attempt was interrupted after the message body was transmitted; "
                       "not resent automatically (requeue it to send again)")
         return False
-    smtp = SmtpConfig.model_validate(msg.smtp)
     try:
-        password = resolve_secret(smtp.password_env, settings.secrets_file) if smtp.password_env else None
-        receipt = send_bytes(msg.message, msg.mail_from, list(msg.recipients), smtp, password,
-                             settings.smtp_timeout_s, on_data=lambda: _mark_data_started(sessions, msg_id))
+        receipt = _send(sessions, settings, msg)
     except DeliveryFailed as exc:
         outcome = "possibly-sent" if exc.possibly_sent else "dead" if exc.permanent else "retry"
         _record(sessions, msg_id, outcome, settings, now, code=exc.code, response=exc.response, error=str(exc))
@@ -123,6 +133,17 @@ def _attempt(sessions: sessionmaker, settings: DeliverySettings, msg_id: int, no
     _record(sessions, msg_id, "sent", settings, now, code=receipt.code, response=receipt.response,
             error=f"some recipients refused: {refused}" if refused else None)
     return True
+
+
+def _send(sessions: sessionmaker, settings: DeliverySettings, msg: OutboxMessage) -> SendReceipt:
+    """One attempt over the message's channel (SMTP, or a webhook POST); raises DeliveryFailed."""
+    if msg.channel == "webhook":
+        _mark_data_started(sessions, msg.id)  # from here on the receiver may have it
+        return post_json(msg.recipients[0], msg.message, settings.webhook_timeout_s)
+    smtp = SmtpConfig.model_validate(msg.smtp)
+    password = resolve_secret(smtp.password_env, settings.secrets_file) if smtp.password_env else None
+    return send_bytes(msg.message, msg.mail_from, list(msg.recipients), smtp, password,
+                      settings.smtp_timeout_s, on_data=lambda: _mark_data_started(sessions, msg.id))
 
 
 def _mark_data_started(sessions: sessionmaker, msg_id: int) -> None:

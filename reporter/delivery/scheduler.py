@@ -32,7 +32,7 @@ from sqlalchemy.orm import sessionmaker
 from phantom_report.errors import PhantomError, SpecError
 from phantom_report.reporter import yamlpos
 
-from . import history, lease, outbox
+from . import alerts, history, lease, outbox
 from .db import Run, Schedule, ScheduleClaim, as_utc, utcnow
 from .mail import build_message, recipients_of, wire_bytes
 from .mailcheck import (check_addresses, check_subject, header_text_problem, parse_address,
@@ -352,6 +352,12 @@ def _queue_email(sessions: sessionmaker, claim_id: int, dspec: DeliverySpec, res
         claim.state, claim.run_id, claim.last_error = "queued", run_id, None
         row = s.get(Schedule, claim.schedule_id)
         row.last_outcome, row.last_error, row.consecutive_failures = "ok", None, 0
+        # alerts (budget thresholds, configuration or price changes) commit with the run as well
+        new = alerts.queue_alerts(s, series=f"schedule:{row.name}", schedule_id=row.id, dspec=dspec,
+                                  payload=getattr(result, "payload", None) or {}, run_id=run_id, mail_from=mail_from)
+    if new:
+        log.info("schedule %s run %s: %d new alert(s): %s", claim.schedule_id, run_id, len(new),
+                 ", ".join(c.key for c in new))
     return queued
 
 

@@ -44,6 +44,7 @@ class DeliverySettings:
     retry_base_s: float = 30.0
     retry_max_s: float = 3600.0
     smtp_timeout_s: float = 20.0
+    webhook_timeout_s: float = 10.0  # connect/read/write limit of each alert webhook request
 
     @property
     def state_dir(self) -> Path:

@@ -10,6 +10,7 @@ name a `module:callable` model factory.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -86,6 +87,28 @@ def parse_delivery_spec(text: str | bytes, filename: str = "<spec>", base_dir: s
         subject=spec.email.subject if spec.email else None, mail_from=mail_from, smtp=smtp,
         attach=tuple(spec.email.attach) if spec.email else (),
     )
+
+
+def load_run_spec(path: str | Path, *, allow_python: bool = False) -> Any:
+    """`phantom-report run` and `spec check` of a spec file that may also carry the delivery keys of
+    `email` (cc, smtp, from), as a spec written for `schedule add` does: those keys are checked
+    here (no password in the spec, a valid smtp section) and left out of the report spec, whose
+    validation and error lines are those of `reporter.spec.load_spec`."""
+    from phantom_report.reporter.spec import Email, load_spec, parse_spec
+
+    p = Path(path)
+    text = yamlpos.read_bounded(p)
+    data = _load_yaml(text, str(p))
+    email = data.get("email") if isinstance(data, dict) else None
+    own = [k for k in _DELIVERY_EMAIL_KEYS if isinstance(email, dict) and k in email and k not in Email.model_fields]
+    if not own:
+        return load_spec(p, allow_python=allow_python)
+    _smtp(email.get("smtp"), text, str(p))
+    try:
+        base_dir = str(p.resolve().parent)
+    except (OSError, RuntimeError):
+        base_dir = str(p.parent)
+    return parse_spec(_blank_keys(text, str(p), own), filename=str(p), base_dir=base_dir, allow_python=allow_python)
 
 
 def spec_text_of(stored: dict) -> str:
