@@ -144,7 +144,7 @@ def test_scheduled_runs_alert_once_per_crossed_threshold(tmp_path, inbox, hooks,
     db = f"sqlite:///{tmp_path}/h.db"
     sessions = open_db(db)
     settings = DeliverySettings(db_url=db, reports_dir=tmp_path / "reports", offline=True, smtp_timeout_s=10,
-                                webhook_timeout_s=10)
+                                webhook_timeout_s=10, webhook_private_hosts=True)
 
     # run 1: the example's budgets
     add_schedule(sessions, "budget-watch", _example(inbox.port, hooks), "budget-alerts.yaml", str(tmp_path), now=T0)
@@ -194,7 +194,7 @@ def test_webhook_alert_is_retried_until_it_goes_through(tmp_path, inbox, hooks, 
     db = f"sqlite:///{tmp_path}/h.db"
     sessions = open_db(db)
     settings = DeliverySettings(db_url=db, reports_dir=tmp_path / "reports", offline=True, smtp_timeout_s=10,
-                                retry_base_s=0.0, webhook_timeout_s=10)
+                                retry_base_s=0.0, webhook_timeout_s=10, webhook_private_hosts=True)
     hooks.script["/json"] = [503]  # the first POST fails, the retry succeeds
     hooks.script["/slack"] = [404]  # a permanent refusal: dead at once, never retried
     add_schedule(sessions, "w", _example(inbox.port, hooks, scale=0.01), "b.yaml", str(tmp_path), now=T0)
@@ -222,22 +222,35 @@ def test_webhook_refuses_redirect_to_another_host_and_bounds_the_answer(hooks):
     other = f"http://localhost:{hooks.port}/json"  # same port, another host name
     hooks.script["/away"] = [lambda h: (307, {"Location": other}, b"")]
     with pytest.raises(DeliveryFailed) as err:
-        post_json(hooks.url("/away"), b"{}", timeout_s=5)
+        post_json(hooks.url("/away"), b"{}", timeout_s=5, private_hosts=True)
     assert err.value.permanent and "redirect to another host" in str(err.value)
     assert hooks.posts == []
     # a redirect to the same origin is followed (307 keeps the POST and its body)
     hooks.script["/here"] = [lambda h: (307, {"Location": "/json"}, b"")]
-    assert post_json(hooks.url("/here"), b'{"a": 1}', timeout_s=5).code == 200
+    assert post_json(hooks.url("/here"), b'{"a": 1}', timeout_s=5, private_hosts=True).code == 200
     assert hooks.posts == [("/json", {"a": 1})]
     # a huge answer is read only up to the bound
     hooks.script["/big"] = [lambda h: (500, {}, b"x" * (MAX_RESPONSE_BYTES * 8))]
     with pytest.raises(DeliveryFailed) as err:
-        post_json(hooks.url("/big"), b"{}", timeout_s=5)
+        post_json(hooks.url("/big"), b"{}", timeout_s=5, private_hosts=True)
     assert not err.value.permanent and len(err.value.response) <= 500
     # nothing listens: retried later, not possibly sent
     with pytest.raises(DeliveryFailed) as err:
-        post_json(f"http://127.0.0.1:{free_port()}/x", b"{}", timeout_s=5)
+        post_json(f"http://127.0.0.1:{free_port()}/x", b"{}", timeout_s=5, private_hosts=True)
     assert not err.value.permanent and not err.value.possibly_sent
+
+
+def test_webhook_to_a_non_public_host_is_refused_unless_the_operator_allows_it(hooks):
+    # a spec must not aim the server at its own network: loopback, private ranges, the link-local
+    # cloud metadata address; refused before any connection, and dead at once (no retries)
+    for url in (hooks.url("/json"), "http://10.0.0.1:9/x", "http://169.254.169.254/latest/meta-data",
+                "http://[::1]:9/x"):
+        with pytest.raises(DeliveryFailed) as err:
+            post_json(url, b"{}", timeout_s=5)
+        assert err.value.permanent and "not a public address" in str(err.value)
+    assert hooks.posts == []
+    assert post_json(hooks.url("/json"), b"{}", timeout_s=5, private_hosts=True).code == 200
+    assert DeliverySettings.from_env().webhook_private_hosts is False
 
 
 # ---- conditions (pure function over report payloads) ----------------------------------------------

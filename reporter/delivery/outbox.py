@@ -139,7 +139,8 @@ def _send(sessions: sessionmaker, settings: DeliverySettings, msg: OutboxMessage
     """One attempt over the message's channel (SMTP, or a webhook POST); raises DeliveryFailed."""
     if msg.channel == "webhook":
         _mark_data_started(sessions, msg.id)  # from here on the receiver may have it
-        return post_json(msg.recipients[0], msg.message, settings.webhook_timeout_s)
+        return post_json(msg.recipients[0], msg.message, settings.webhook_timeout_s,
+                         private_hosts=settings.webhook_private_hosts)
     smtp = SmtpConfig.model_validate(msg.smtp)
     password = resolve_secret(smtp.password_env, settings.secrets_file) if smtp.password_env else None
     return send_bytes(msg.message, msg.mail_from, list(msg.recipients), smtp, password,

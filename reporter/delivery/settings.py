@@ -45,6 +45,9 @@ class DeliverySettings:
     retry_max_s: float = 3600.0
     smtp_timeout_s: float = 20.0
     webhook_timeout_s: float = 10.0  # connect/read/write limit of each alert webhook request
+    # alert webhooks to loopback/private/link-local hosts: off, so a spec cannot aim the server at
+    # its own network (SSRF); an operator with an in-house receiver turns it on
+    webhook_private_hosts: bool = False
 
     @property
     def state_dir(self) -> Path:
@@ -61,6 +64,7 @@ class DeliverySettings:
             templates_dir=Path(env["PHANTOM_TEMPLATES"]) if env.get("PHANTOM_TEMPLATES") else None,
             secrets_file=Path(env["PHANTOM_SECRETS_FILE"]) if env.get("PHANTOM_SECRETS_FILE") else None,
             offline=_env_bool(env.get("PHANTOM_OFFLINE")),
+            webhook_private_hosts=bool(_env_bool(env.get("PHANTOM_WEBHOOK_PRIVATE_HOSTS"))),
         )
         return replace(base, **{k: v for k, v in overrides.items() if v is not None})
 

@@ -7,6 +7,11 @@ A webhook URL comes from a spec, so it is hostile input:
 - every request has bounded connect/read/write timeouts, the answer a deadline of twice the read
   timeout, and the response body is read to at most ``MAX_RESPONSE_BYTES`` (only its start is
   kept for the delivery log);
+- the host must resolve to public addresses only: a spec (posted to the service, or a schedule)
+  must not make the server POST to its own loopback, private network, link-local (cloud metadata
+  at 169.254.169.254) or other non-global addresses; the operator allows such hosts explicitly
+  (``DeliverySettings.webhook_private_hosts``, env ``PHANTOM_WEBHOOK_PRIVATE_HOSTS=1``) for an
+  in-house receiver. Checked when sending (names can change between spec load and delivery);
 - redirects are never followed to another scheme, host or port; a 307/308 to the same origin is
   followed at most ``MAX_REDIRECTS`` times (a 301/302/303 would turn the POST into a GET, so it is
   refused).
@@ -18,7 +23,9 @@ redirects dead at once; a connection lost after the body went out is ``possibly_
 
 from __future__ import annotations
 
+import ipaddress
 import re
+import socket
 import time
 from urllib.parse import urljoin, urlsplit
 
@@ -68,9 +75,27 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     return p.scheme.lower(), (p.hostname or "").lower(), p.port or (443 if p.scheme.lower() == "https" else 80)
 
 
-def post_json(url: str, body: bytes, timeout_s: float) -> SendReceipt:
-    """POST ``body`` (JSON bytes) to ``url``; a SendReceipt on 2xx, else DeliveryFailed."""
+def check_public_host(url: str) -> None:
+    """Raise a permanent DeliveryFailed unless every address the URL's host resolves to is global
+    (see the module docstring: no loopback, private, link-local, multicast or reserved targets)."""
+    _, host, port = _origin(url)
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        raise DeliveryFailed(f"webhook {where(url)}: host name does not resolve") from None
+    for info in infos:
+        addr = ipaddress.ip_address(info[4][0].split("%")[0])
+        if not addr.is_global:
+            raise DeliveryFailed(f"webhook {where(url)}: refused, {addr} is not a public address (set "
+                                 "PHANTOM_WEBHOOK_PRIVATE_HOSTS=1 to allow in-house receivers)", permanent=True)
+
+
+def post_json(url: str, body: bytes, timeout_s: float, *, private_hosts: bool = False) -> SendReceipt:
+    """POST ``body`` (JSON bytes) to ``url``; a SendReceipt on 2xx, else DeliveryFailed.
+    ``private_hosts`` lets the host resolve to non-public addresses (an operator's choice)."""
     check_webhook_url(url)
+    if not private_hosts:
+        check_public_host(url)
     timeout = httpx.Timeout(timeout_s, connect=min(CONNECT_TIMEOUT_S, timeout_s))
     target = url
     with httpx.Client(follow_redirects=False, timeout=timeout, trust_env=False) as client:
