@@ -46,11 +46,14 @@ BUCKET_BOUNDS: dict[str, tuple[float, float]] = {
 }
 SNAPSHOT_FILES = {"aws": "spot_risk_aws.csv"}
 SNAPSHOT_AS_OF = {"aws": "2024-02-28"}  # commit date of the copy: data no newer than this (data/README.md)
+SNAPSHOT_SOURCE = {"aws": "AWS Spot Instance Advisor feed (https://spot-bid-advisor.s3.amazonaws.com/spot-advisor-data.json), "
+                          "copy at ETOgaosion/bamboo@0faa479fbca26f06d74fa8e356ca06d88ab1f862:data/spot-advisor-data.json"}
 # why a provider's rows are unknown (shown in the methodology and per row)
 UNKNOWN_REASON = {
     "aws": "instance type/region not in the Spot Instance Advisor snapshot",
     "azure": "Azure publishes eviction rates only via Resource Graph/portal; no sourced copy embedded",
-    "gcp": "GCP publishes no per-type preemption rate (Spot VMs may be preempted at any time, 30 s notice)",
+    "gcp": "GCP publishes no per-type preemption rate; Compute Engine may preempt Spot VMs at any time, with a "
+           "probability that 'might vary from day to day and from zone to zone'",
 }
 PLACEMENT_REGIONS_PER_CALL = 10  # a bounded request: at most this many regions per instance type
 
@@ -101,7 +104,7 @@ class RiskTable:
             return SpotRisk(bucket, m.override, f"flat override pricing.spot_interruption_overhead {m.override:.0%}", score)
         if bucket == UNKNOWN:
             why = UNKNOWN_REASON.get(provider, "no published interruption rate")
-            return SpotRisk(bucket, m.unknown_overhead, f"unknown ({why}); assumed {m.unknown_overhead:.0%}", score)
+            return SpotRisk(bucket, m.unknown_overhead, f"unknown: {why}; assumed {m.unknown_overhead:.0%}", score)
         src = f"AWS Spot Instance Advisor, as of {SNAPSHOT_AS_OF[provider]}" if provider == "aws" else provider
         return SpotRisk(bucket, m.bucket_overhead(bucket), f"{src}: {bucket} interruptions/month", score)
 
