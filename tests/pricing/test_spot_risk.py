@@ -142,3 +142,29 @@ def test_no_credentials_and_offline_never_call(serve, no_cloud_credentials):
     offline = spot_risk.load(SpotRiskModel(), offline=True, aws_pairs=[("us-east-1", "g5.xlarge")],
                              placement=PlacementScores(session=_session(), endpoint_url=srv.url, settings=FAST))
     assert offline.warnings == () and srv.requests == []
+
+
+def test_report_run_fetches_live_scores_only_when_live_pricing_is_on(serve, monkeypatch):
+    """run.py's wiring with the default client: the real boto3 credential and endpoint chain
+    (AWS_ENDPOINT_URL_EC2 points EC2 at the local server), on only when not offline."""
+    from datetime import datetime, timezone
+
+    from phantom_report.pricing.quote import PriceQuote
+    from phantom_report.reporter.run import _spot_risk
+    from phantom_report.reporter.spec import parse_spec
+
+    srv = serve(lambda req, _s: (200, _scores_xml({"us-east-1": 8}), {"Content-Type": "text/xml"}))
+    for k, v in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
+                 ("AWS_ENDPOINT_URL_EC2", srv.url), ("AWS_EC2_METADATA_DISABLED", "true")):
+        monkeypatch.setenv(k, v)
+    q = PriceQuote(provider="aws", region="us-east-1", zone=None, instance_type="g5.xlarge", gpu="A10G", gpu_count=1,
+                   vcpus=4, memory_gib=16, on_demand_usd_per_hour=1.0, spot_usd_per_hour=0.4,
+                   fetched_at=datetime(2026, 1, 1, tzinfo=timezone.utc), source="snapshot")
+    spec = parse_spec("model: x\ndemand: {requests_per_month: 5}\n")
+    live = _spot_risk(spec, [q], offline=False)
+    assert live.warnings == () and live.risk("aws", "us-east-1", "g5.xlarge").placement_score == 8
+    assert len(srv.requests) == 1
+    assert _spot_risk(spec, [q], offline=True).placement_scores == {}
+    monkeypatch.setenv("PHANTOM_OFFLINE", "1")  # the environment wins over offline=False
+    assert _spot_risk(spec, [q], offline=False).placement_scores == {}
+    assert len(srv.requests) == 1
