@@ -109,7 +109,7 @@ class RiskTable:
         return SpotRisk(bucket, m.bucket_overhead(bucket), f"{src}: {bucket} interruptions/month", score)
 
 
-@lru_cache(maxsize=1)
+@lru_cache(maxsize=1)  # immutable package data: safe to memoise
 def _snapshot_rows() -> tuple[dict[str, str], ...]:
     rows: list[dict[str, str]] = []
     for name in SNAPSHOT_FILES.values():
