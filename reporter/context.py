@@ -314,7 +314,8 @@ def spot_methodology(spec: RunSpec) -> dict[str, Any]:
         summary = (f"Spot costs include an interruption overhead per instance type and region: expected interruptions per hour "
                    f"(upper bound of the interruption bucket ÷ {p.window_hours:g} h) × work lost per interruption "
                    f"(checkpoint interval {p.checkpoint_interval_hours:g} h ÷ 2 + restart {p.restart_hours:g} h); "
-                   f"{unknown} is assumed where no interruption rate is published.")
+                   f"{unknown} is assumed where no interruption rate is published. Window, checkpoint interval, restart time "
+                   "and the unknown default are assumptions (spec pricing.spot_risk), not measurements.")
     return {
         "summary": summary,
         "override_pct": None if model.override is None else round(model.override * 100, 1),
