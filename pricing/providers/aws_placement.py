@@ -11,6 +11,7 @@ group's score.  At most ten regions per request (the API's limit).  Every call i
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Iterable
@@ -28,6 +29,7 @@ class PlacementScores:
     session: Any = None
     endpoint_url: str | None = None
     settings: FetchSettings = field(default_factory=FetchSettings)
+    budget_s: float = 30.0  # all requests together; past it the report keeps the snapshot (a warning)
 
     def fetch(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
         """(region, instance_type) pairs -> {(region, instance_type): score 1-10} for those scored."""
@@ -43,9 +45,12 @@ class PlacementScores:
                 groups[gpu][0].add(itype)
                 groups[gpu][1].add(region)
         out: dict[tuple[str, str], int] = {}
+        deadline = time.monotonic() + self.budget_s
         for gpu, (types, regions) in sorted(groups.items()):
             ordered = sorted(regions)
             for i in range(0, len(ordered), MAX_REGIONS_PER_CALL):
+                if time.monotonic() > deadline:
+                    raise ProviderUnavailable(f"aws ec2.get_spot_placement_scores: over the {self.budget_s:g} s budget")
                 chunk = ordered[i:i + MAX_REGIONS_PER_CALL]
                 scores = aws._call(lambda: _scores(client, sorted(types), chunk),
                                    f"aws ec2.get_spot_placement_scores {gpu}")

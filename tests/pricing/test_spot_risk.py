@@ -134,6 +134,16 @@ def test_live_timeout_is_bounded_and_falls_back(serve):
     assert len(srv.requests) == FAST.retries + 1
 
 
+def test_total_budget_stops_further_requests(serve):
+    """A slow but answering API cannot hold a report: after the budget no request is made."""
+    srv = serve(lambda req, _s: slow(0.2, (200, _scores_xml({"us-east-1": 9}), {"Content-Type": "text/xml"})))
+    client = PlacementScores(session=_session(), endpoint_url=srv.url, settings=FAST, budget_s=0.1)
+    pairs = [("us-east-1", "g5.xlarge"), ("us-east-1", "p5.48xlarge"), ("us-east-1", "g4dn.xlarge")]  # 3 GPU groups
+    table = spot_risk.load(SpotRiskModel(), offline=False, aws_pairs=pairs, placement=client)
+    assert table.warnings and "budget" in table.warnings[0] and table.placement_scores == {}
+    assert len(srv.requests) == 1
+
+
 def test_no_credentials_and_offline_never_call(serve, no_cloud_credentials):
     srv = serve(lambda req, _s: (200, _scores_xml({"us-east-1": 9}), {"Content-Type": "text/xml"}))
     table = spot_risk.load(SpotRiskModel(), offline=False, aws_pairs=[("us-east-1", "g5.xlarge")],
