@@ -103,6 +103,11 @@ def config_view(r: pd.Series) -> dict[str, Any]:
         "availability_regions": int(r["availability_regions"]),
         "price_source": r["price_source"],
         "price_sku_ids": r.get("price_sku_ids", ""),
+        # spot interruption risk (empty unless spot): bucket, the overhead it costs, and why
+        "spot_interruption_bucket": r.get("spot_interruption_bucket") or "",
+        "spot_overhead": num(_f(r.get("spot_overhead")) and r["spot_overhead"] * 100, lambda v: fmt.pct(v, 1), unit="%"),
+        "spot_placement_score": int(r["spot_placement_score"]) if _f(r.get("spot_placement_score")) is not None else None,
+        "spot_risk_basis": r.get("spot_risk_basis") or "",
     }
 
 
@@ -318,11 +323,45 @@ def _excluded(wpts: pd.DataFrame, wrows: pd.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
+def spot_methodology(spec: RunSpec) -> dict[str, Any]:
+    """How spot overhead is made: the model, its parameters, overhead per bucket, and sources."""
+    from phantom_report.pricing import spot_risk as sr
+
+    model, p = spec.pricing.spot_risk_model(), spec.pricing.spot_risk
+    buckets = [{"bucket": b, "overhead": num(model.bucket_overhead(b) * 100, lambda v: fmt.pct(v, 2), unit="%")}
+               for b in ("<5%", "5-10%", "10-15%", "15-20%", ">20%")]
+    unknown = f"{p.unknown_overhead:.0%}"
+    if model.override is not None:
+        summary = (f"Spot costs include a flat {model.override:.0%} interruption overhead set by the spec "
+                   "(pricing.spot_interruption_overhead); interruption buckets are shown for information.")
+    else:
+        summary = (f"Spot costs include an interruption overhead per instance type and region: expected interruptions per hour "
+                   f"(upper bound of the interruption bucket ÷ {p.window_hours:g} h) × work lost per interruption "
+                   f"(checkpoint interval {p.checkpoint_interval_hours:g} h ÷ 2 + restart {p.restart_hours:g} h); "
+                   f"{unknown} is assumed where no interruption rate is published. Window, checkpoint interval, restart time "
+                   "and the unknown default are assumptions (spec pricing.spot_risk), not measurements.")
+    return {
+        "summary": summary,
+        "override_pct": None if model.override is None else round(model.override * 100, 1),
+        "checkpoint_interval_hours": p.checkpoint_interval_hours, "restart_hours": p.restart_hours,
+        "window_hours": p.window_hours, "unknown_overhead_pct": round(p.unknown_overhead * 100, 1),
+        "buckets": buckets,
+        "sources": [f"AWS: {sr.SNAPSHOT_SOURCE['aws']}; data no newer than {sr.SNAPSHOT_AS_OF['aws']}. "
+                    "The bucket is the share of spot instances AWS reclaimed over the trailing month.",
+                    f"Azure: unknown, {unknown} assumed ({sr.UNKNOWN_REASON['azure']}).",
+                    f"GCP: unknown, {unknown} assumed ({sr.UNKNOWN_REASON['gcp']}).",
+                    "Live (when live pricing is on): EC2 GetSpotPlacementScores, the 1-10 likelihood that a spot request "
+                    "succeeds now; shown beside the bucket, it does not change the overhead (AWS documents launch "
+                    "likelihood, not interruption frequency)."],
+    }
+
+
 def _row_risks(name: str, r: pd.Series, spec: RunSpec) -> list[str]:
     out = []
     if r["option"] == "spot":
-        out.append(f"{name}: the cheapest pick runs on spot capacity, which can be reclaimed; costs include a "
-                   f"{spec.pricing.spot_interruption_overhead:.0%} interruption overhead. Keep the on-demand alternative ready.")
+        out.append(f"{name}: the cheapest pick runs on spot capacity, which can be reclaimed (interruption risk "
+                   f"{r['spot_risk_basis']}); costs include a "
+                   f"{fmt.pct(r['spot_overhead'] * 100, 1)} interruption overhead. Keep the on-demand alternative ready.")
     if r["option"].startswith("reserved"):
         out.append(f"{name}: the cheapest pick is a {r['option'].split('-')[1]} commitment, paid whether or not it is used.")
     if r["slo_probability"] < spec.confidence:
@@ -392,13 +431,16 @@ def _methodology(spec, quotes, quote_warnings, engine_info, rows, chart_engine, 
         "carbon": carbon_rows,
         "pue_source": PUE_SOURCE,
         "monte_carlo": {"samples": spec.monte_carlo.samples, "seed": spec.monte_carlo.seed, "confidence_pct": round(spec.confidence * 100)},
-        "spot_interruption_overhead_pct": round(spec.pricing.spot_interruption_overhead * 100, 1),
+        # the user's flat override, else None (the overhead is per instance: see spot_risk)
+        "spot_interruption_overhead_pct": (None if spec.pricing.spot_interruption_overhead is None
+                                           else round(spec.pricing.spot_interruption_overhead * 100, 1)),
+        "spot_risk": spot_methodology(spec),
         "chart_engine": chart_engine,
         "hours_per_month": HOURS_PER_MONTH,
         "assumptions": [
             f"A month is {HOURS_PER_MONTH:g} hours; inference fleets run all month (no autoscaling) and are sized for peak demand at the target utilisation.",
             "A replica runs on GPUs of one instance (tensor parallel inside a node); instances are rented whole.",
-            f"Spot costs include a {spec.pricing.spot_interruption_overhead:.0%} interruption overhead (extra GPU time for restarts, checkpoints and lost work).",
+            spot_methodology(spec)["summary"],
             "Reserved prices assume the commitment is used all month; training on reserved capacity pays 730 h/month.",
             "Training fleets scale data-parallel linearly up to the deadline and use every GPU of the instances they rent; spot interruption overhead lengthens the run and must fit in the deadline; communication overhead beyond the engine's estimate is not modelled.",
             f"A configuration meets the SLOs only when its 95th-percentile latency is within a p95 SLO and it meets every SLO in at least the required share of simulated outcomes (slo.confidence, default 90%).",
@@ -421,6 +463,7 @@ def _methodology(spec, quotes, quote_warnings, engine_info, rows, chart_engine, 
             "replicas = ceil(peak requests/s ÷ (throughput per replica × target utilisation))",
             "instances = ceil(replicas ÷ replicas per instance); GPUs = instances × GPUs per instance",
             "monthly cost = instances × $/instance-hour × 730 h × (1 + spot overhead if spot)",
+            "spot overhead = interruptions per hour (upper bound of the instance's interruption bucket ÷ window hours) × work lost per interruption (checkpoint interval ÷ 2 + restart time); no published rate: the assumed default",
             "cost per 1M tokens = monthly cost ÷ generated tokens per month × 10⁶; per 1k inferences = monthly cost ÷ requests × 10³",
             "training: replicas = GPUs of the instances needed for the deadline ÷ GPUs per replica; run hours = samples per run ÷ (throughput × replicas) ÷ 3600 × (1 + spot overhead if spot) ≤ deadline; cost per run = instances × $/h × run hours",
             "best value = units delivered at the stated demand ÷ upper bound of the monthly cost",

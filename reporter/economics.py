@@ -152,18 +152,24 @@ def slo_thresholds(w: Workload) -> dict[str, float]:
 # ---------------------------------------------------------------------------- quotes
 
 
-def quotes_frame(quotes, spec: RunSpec, now=None) -> pd.DataFrame:
+def quotes_frame(quotes, spec: RunSpec, now=None, risk=None) -> pd.DataFrame:
     """One row per quote x pricing option. Columns: quote_id, provider, region, zone,
     instance_type, gpu, instance_gpus, option (on-demand | spot | reserved-1y | reserved-3y),
-    usd_per_instance_hour, usd_per_gpu_hour, overhead (1 + spot interruption overhead, else 1),
-    price_source, source_detail, price_sku_ids (the provider's ids of the published prices used,
-    space-separated; empty for the embedded snapshot), fetched_at, age_hours."""
+    usd_per_instance_hour, usd_per_gpu_hour, overhead (1 + spot_overhead), spot_interruption_bucket
+    ("" unless spot; "unknown" when no rate is published), spot_overhead (0 unless spot),
+    spot_risk_basis, spot_placement_score (live, else NaN), price_source, source_detail,
+    price_sku_ids (the provider's ids of the published prices used, space-separated; empty for
+    the embedded snapshot), fetched_at, age_hours. ``risk`` is a ``pricing.spot_risk.RiskTable``
+    (None: the embedded snapshot with the spec's model)."""
+    from phantom_report.pricing import spot_risk
+
     rows = []
-    ovh = 1.0 + spec.pricing.spot_interruption_overhead
+    table = risk if risk is not None else spot_risk.load(spec.pricing.spot_risk_model())
     for i, q in enumerate(quotes):
         opts: list[tuple[str, float | None, float]] = [("on-demand", q.on_demand_usd_per_hour, 1.0)]
+        sr = table.risk(q.provider, q.region, q.instance_type)
         if spec.pricing.spot:
-            opts.append(("spot", q.spot_usd_per_hour, ovh))
+            opts.append(("spot", q.spot_usd_per_hour, 1.0 + sr.overhead))
         for term in spec.pricing.reserved:
             opts.append((f"reserved-{term}", q.reserved_usd_per_hour.get(term), 1.0))
         for option, price, overhead in opts:
@@ -174,6 +180,7 @@ def quotes_frame(quotes, spec: RunSpec, now=None) -> pd.DataFrame:
                 "instance_type": q.instance_type, "gpu": q.gpu, "instance_gpus": int(q.gpu_count),
                 "option": option, "usd_per_instance_hour": float(price),
                 "usd_per_gpu_hour": float(price) / q.gpu_count, "overhead": overhead,
+                **_spot_columns(sr if option == "spot" else None),
                 "price_source": q.source, "source_detail": q.source_detail, "price_sku_ids": " ".join(q.sku_ids),
                 "fetched_at": q.fetched_at.isoformat(), "age_hours": q.age_hours(now),
             })
@@ -185,6 +192,15 @@ def quotes_frame(quotes, spec: RunSpec, now=None) -> pd.DataFrame:
         lambda g: pd.Series({"availability_regions": len(set(zip(g.provider, g.region))),
                              "availability_providers": g.provider.nunique()}), include_groups=False)
     return qf.merge(avail.reset_index(), on=["gpu", "option"])
+
+
+def _spot_columns(sr) -> dict:
+    """The interruption-risk columns of one quote row (``sr`` None: not a spot row)."""
+    if sr is None:
+        return {"spot_interruption_bucket": "", "spot_overhead": 0.0, "spot_risk_basis": "", "spot_placement_score": np.nan}
+    score = np.nan if sr.placement_score is None else float(sr.placement_score)
+    return {"spot_interruption_bucket": sr.bucket, "spot_overhead": sr.overhead, "spot_risk_basis": sr.basis,
+            "spot_placement_score": score}
 
 
 # ---------------------------------------------------------------------------- priced rows

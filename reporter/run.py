@@ -27,7 +27,8 @@ from phantom_report.reporter.spec import RunSpec, check_model_limits, check_name
 STAGES = ("predict", "price", "economics", "uncertainty", "recommend", "charts", "render", "write")
 CSV_COLUMNS = [
     "workload", "task", "gpu", "precision", "batch_size", "gpu_count", "provider", "region", "instance_type",
-    "instance_gpus", "option", "usd_per_instance_hour", "usd_per_gpu_hour", "overhead", "price_source",
+    "instance_gpus", "option", "usd_per_instance_hour", "usd_per_gpu_hour", "overhead", "spot_interruption_bucket",
+    "spot_overhead", "spot_placement_score", "spot_risk_basis", "price_source",
     "price_sku_ids",
     "latency_ms", "latency_ms_low", "latency_ms_high", "throughput_per_s", "ttft_ms", "tpot_ms",
     "per_stream_tokens_per_s", "tokens_per_request", "latency_ms_p95", "meets_slo", "slo_probability", "slo_confidence", "reason",
@@ -140,7 +141,8 @@ def _run(spec, out_dir, formats, offline, template, clock, engine, now, static, 
                     offline=spec.pricing.offline if offline is None else offline)
     wanted = set(gpu_names)
     quotes = tuple(q for q in qs.quotes if q.gpu in wanted)
-    qf = economics.quotes_frame(quotes, spec, now)
+    risk = _spot_risk(spec, quotes, offline)
+    qf = economics.quotes_frame(quotes, spec, now, risk)
 
     clock.stage("economics")
     points = economics.point_frame(pred, spec).reset_index(drop=True)
@@ -188,7 +190,7 @@ def _run(spec, out_dir, formats, offline, template, clock, engine, now, static, 
     clock.stage("render")
     engine_info = _engine_info(eng)
     ctx = context_mod.build(spec=spec, kind=_kind(tpl_name), points=points, rows=rows, recs=recs, baseline=baseline,
-                            quotes=quotes, quote_warnings=list(qs.warnings), decision_warnings=econ_warnings, engine_info=engine_info,
+                            quotes=quotes, quote_warnings=list(qs.warnings) + list(risk.warnings), decision_warnings=econ_warnings, engine_info=engine_info,
                             charts=chart_ctx, chart_engine=chart_engine, generated_at=now)
     ctx["report"]["logo"] = logo
     budgets = budget_mod.budget_statuses(spec, rows, recs, draws)
@@ -229,6 +231,17 @@ def _run(spec, out_dir, formats, offline, template, clock, engine, now, static, 
     return RunResult(outputs=outputs, payload=payload, summary=ctx["decision"]["summary"],
                      recommendations=tuple(recs), quotes=quotes, timings_s=timings,
                      warnings=tuple(ctx["warnings"]), headline=ctx["decision"]["headline"], economics=rows)
+
+
+def _spot_risk(spec: RunSpec, quotes, offline: bool | None):
+    """Interruption risk of the quoted spot instances: the embedded snapshot, plus live EC2 spot
+    placement scores when live pricing is on (never under PHANTOM_OFFLINE or pricing.offline)."""
+    from phantom_report.pricing import spot_risk
+    from phantom_report.pricing.catalog import offline_requested
+
+    is_offline = offline_requested(spec.pricing.offline if offline is None else offline)
+    pairs = [(q.region, q.instance_type) for q in quotes if q.provider == "aws" and q.spot_usd_per_hour]
+    return spot_risk.load(spec.pricing.spot_risk_model(), offline=is_offline or not spec.pricing.spot, aws_pairs=pairs)
 
 
 def _kind(template: str) -> str:

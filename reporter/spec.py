@@ -237,14 +237,36 @@ class Baseline(_Strict):
     option: Literal["on-demand", "spot", "reserved-1y", "reserved-3y"] = "on-demand"
 
 
+class SpotRiskSpec(_Strict):
+    """Spot interruption overhead model (``pricing.spot_risk``); see ``pricing/spot_risk.py``:
+    overhead = bucket upper bound / window_hours x (checkpoint_interval_hours / 2 + restart_hours)."""
+    checkpoint_interval_hours: Annotated[float, Field(gt=0, le=168, allow_inf_nan=False)] = 1.0
+    restart_hours: Annotated[float, Field(ge=0, le=168, allow_inf_nan=False)] = 0.25
+    # the advisor's monthly share of interrupted instances is read as "per this many hours of running"
+    window_hours: Annotated[float, Field(ge=1, le=730, allow_inf_nan=False)] = 24.0
+    # instances with no published interruption rate (GCP, Azure, AWS types the snapshot lacks)
+    unknown_overhead: Annotated[float, Field(ge=0, le=2, allow_inf_nan=False)] = 0.15
+
+
 class Pricing(_Strict):
     providers: list[Literal["aws", "gcp", "azure", "lambda", "runpod"]] | None = None
     regions: list[Name] | None = Field(default=None, max_length=lim.MAX_REGIONS)
     spot: bool = True
     reserved: list[Literal["1y", "3y"]] = Field(default_factory=lambda: ["1y"])
     offline: bool = False
-    # extra GPU-time a spot fleet needs for restarts and lost work after preemptions
-    spot_interruption_overhead: Annotated[float, Field(ge=0, le=2)] = 0.15
+    # a flat extra GPU-time share for every spot row, replacing the per-instance risk model
+    # (``spot_risk``) when set; unset = overhead from each instance's interruption bucket
+    spot_interruption_overhead: Annotated[float, Field(ge=0, le=2)] | None = None
+    spot_risk: SpotRiskSpec = Field(default_factory=SpotRiskSpec)
+
+    def spot_risk_model(self) -> "SpotRiskModel":
+        """The pricing package's model with this spec's parameters (and the user's flat override)."""
+        from phantom_report.pricing.spot_risk import SpotRiskModel
+
+        r = self.spot_risk
+        return SpotRiskModel(checkpoint_interval_hours=r.checkpoint_interval_hours, restart_hours=r.restart_hours,
+                             window_hours=r.window_hours, unknown_overhead=r.unknown_overhead,
+                             override=self.spot_interruption_overhead)
 
 
 class Roi(_Strict):

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import re
+from html import escape as html_escape
 from pathlib import Path
 
 import pytest
@@ -100,10 +101,42 @@ def test_markdown_is_a_pr_comment(quick):
 
 def test_spot_overhead_and_carbon_source_stated(quick):
     meth = quick.payload["methodology"]
-    assert meth["spot_interruption_overhead_pct"] == 15.0
+    assert meth["spot_interruption_overhead_pct"] is None  # no flat override in the quickstart
+    risk = meth["spot_risk"]
+    assert [b["bucket"] for b in risk["buckets"]] == ["<5%", "5-10%", "10-15%", "15-20%", ">20%"]
+    assert any("spot-advisor-data.json" in s and "bamboo@0faa479" in s for s in risk["sources"])
+    assert any("GCP publishes no per-type preemption rate" in s for s in risk["sources"])
     assert any("Cloud Carbon Footprint" in c["source_detail"] for c in meth["carbon"])
     html = quick.outputs["html"].read_text()
-    assert "15.0%</strong> extra GPU time on every spot configuration" in html
+    assert risk["summary"] in html and "Spot interruption risk" in html
+
+
+def test_risk_bucket_beside_every_spot_price(quick):
+    """Every spot row carries its bucket and overhead (CSV, JSON, HTML and Markdown tables)."""
+    rows = list(csv.DictReader(io.StringIO(quick.outputs["csv"].read_text())))
+    spot = [r for r in rows if r["option"] == "spot"]
+    assert spot and all(r["spot_interruption_bucket"] and r["spot_overhead"] and r["spot_risk_basis"] for r in spot)
+    assert {r["spot_interruption_bucket"] for r in spot} > {"unknown"}  # AWS rows have published buckets
+    assert all(r["spot_interruption_bucket"] == "" for r in rows if r["option"] != "spot")
+    w = quick.payload["workloads"][0]
+    html, md = quick.outputs["html"].read_text(), quick.outputs["md"].read_text()
+    shown = [c for c in w["top"][:8] if c["option"] == "spot"]
+    assert shown
+    for c in shown:
+        assert c["spot_interruption_bucket"] and c["spot_overhead"]["text"]
+        cell = f'{c["spot_interruption_bucket"]} (+{c["spot_overhead"]["text"]}'
+        assert cell in md, cell
+        assert f'>{html_escape(c["spot_interruption_bucket"])}</span><br><span class="ci">+{c["spot_overhead"]["text"]} GPU time' in html
+
+
+def test_flat_override_still_applies_to_every_spot_row(tmp_path):
+    spec = parse_spec("model: resnet-50\ngpus: [T4]\ndemand: {requests_per_month: 50_000_000}\n"
+                      "pricing: {offline: true, spot_interruption_overhead: 0.4}\n", base_dir=str(tmp_path))
+    r = run_report(spec, out_dir=tmp_path, formats=["json", "csv"], offline=True)
+    spot = r.economics[r.economics["option"] == "spot"]
+    assert len(spot) and (spot["overhead"] == 1.4).all() and (spot["spot_interruption_bucket"] != "").all()
+    assert r.payload["methodology"]["spot_interruption_overhead_pct"] == 40.0
+    assert "flat 40%" in r.payload["methodology"]["spot_risk"]["summary"]
 
 
 def test_three_line_spec_makes_a_full_report(tmp_path):

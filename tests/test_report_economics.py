@@ -80,6 +80,26 @@ def test_quotes_frame_expands_pricing_options_and_states_overhead():
     assert set(qf[qf["option"] == "on-demand"]["availability_regions"]) == {2}
 
 
+def test_spot_overhead_follows_each_instance_interruption_bucket():
+    """Without the flat override, each spot row pays its own bucket's overhead; unknown rows the
+    assumed default; non-spot rows none."""
+    spec = parse_spec("model: x\ndemand: {requests_per_month: 5}\n"
+                      "pricing: {spot_risk: {checkpoint_interval_hours: 2, restart_hours: 0.5, window_hours: 12, unknown_overhead: 0.3}}\n")
+    quotes = [_quote(region="us-east-1", instance_type="p5.48xlarge"),      # >20% in the snapshot
+              _quote(region="us-east-1", instance_type="g4dn.8xlarge", gpu="T4", gpu_count=1),  # <5%
+              _quote(provider="gcp", region="us-central1", instance_type="a3-highgpu-8g")]      # no published rate
+    qf = economics.quotes_frame(quotes, spec)
+    spot = qf[qf["option"] == "spot"].set_index("instance_type")
+    lost = 2 / 2 + 0.5
+    assert spot.loc["p5.48xlarge", "spot_interruption_bucket"] == ">20%"
+    assert spot.loc["p5.48xlarge", "overhead"] == pytest.approx(1 + 1.0 / 12 * lost)
+    assert spot.loc["g4dn.8xlarge", "overhead"] == pytest.approx(1 + 0.05 / 12 * lost)
+    assert spot.loc["a3-highgpu-8g", "spot_interruption_bucket"] == "unknown"
+    assert spot.loc["a3-highgpu-8g", "overhead"] == pytest.approx(1.3)
+    other = qf[qf["option"] != "spot"]
+    assert (other["overhead"] == 1.0).all() and (other["spot_interruption_bucket"] == "").all()
+
+
 def test_latency_scale_hits_the_engine_bounds_at_the_confidence_quantile():
     pts = pd.DataFrame({"latency_ms": [100.0], "latency_ms_low": [80.0], "latency_ms_high": [150.0]})
     zc = montecarlo.z_for(0.9)

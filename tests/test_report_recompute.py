@@ -47,6 +47,32 @@ def _ceil_ok(count: float, x: float) -> bool:
     return count in {max(lo, 1), max(hi, 1), max(math.ceil(x), 1)}
 
 
+# Spot interruption overhead, re-derived from the row's bucket: the bucket is looked up in the
+# embedded snapshot CSV (read here, not through pricing/spot_risk.py), its upper bound taken from
+# the advisor feed's labels, and the overhead is upper bound / window x (checkpoint / 2 + restart).
+BUCKET_UPPER = {"<5%": 0.05, "5-10%": 0.10, "10-15%": 0.15, "15-20%": 0.20, ">20%": 1.0}
+with open(ROOT / "pricing" / "data" / "spot_risk_aws.csv", newline="") as _fh:
+    SNAPSHOT_BUCKET = {(r["provider"], r["region"], r["instance_type"]): r["interruption_bucket"] for r in csv.DictReader(_fh)}
+
+
+def _expected_overhead(spec, r) -> float:
+    if r["option"] != "spot":
+        assert r["spot_interruption_bucket"] == "" and _f(r["spot_overhead"]) == 0.0, r
+        return 1.0
+    bucket = SNAPSHOT_BUCKET.get((r["provider"], r["region"], r["instance_type"]), "unknown")
+    assert r["spot_interruption_bucket"] == bucket, r
+    p = spec.pricing
+    if p.spot_interruption_overhead is not None:  # the user's flat override
+        extra = p.spot_interruption_overhead
+    elif bucket == "unknown":
+        extra = p.spot_risk.unknown_overhead
+    else:
+        lost_h = p.spot_risk.checkpoint_interval_hours / 2 + p.spot_risk.restart_hours
+        extra = BUCKET_UPPER[bucket] / p.spot_risk.window_hours * lost_h
+    assert _close(_f(r["spot_overhead"]), extra), r
+    return 1.0 + extra
+
+
 def _demand_units(w, r) -> tuple[float, float]:
     """(requests per month, billed units per month) for an inference row, from the spec alone."""
     d = w.demand
@@ -105,7 +131,7 @@ def test_every_priced_row_recomputes(example):
         w = wl[r["workload"]]
         assert _f(r["gpus"]) == _f(r["instances"]) * _f(r["instance_gpus"]), r
         assert _close(_f(r["usd_per_gpu_hour"]), _f(r["usd_per_instance_hour"]) / _f(r["instance_gpus"])), r
-        assert _f(r["overhead"]) == pytest.approx(1 + spec.pricing.spot_interruption_overhead if r["option"] == "spot" else 1.0)
+        assert _close(_f(r["overhead"]), _expected_overhead(spec, r)), r
         (_check_training if r["task"] == "training" else _check_inference)(w, r, spec)
         base = _f(r["baseline_monthly_cost_usd"])
         if not math.isnan(base):
