@@ -20,6 +20,7 @@ from phantom_report.errors import SpecError, TemplateError
 from phantom_report.reporter import charts as charts_mod
 from phantom_report.reporter import context as context_mod
 from phantom_report.reporter import assets, economics, grid, montecarlo, recommend, render, templating
+from phantom_report.reporter import spend as spend_mod
 from phantom_report.reporter import outputs as outputs_mod
 from phantom_report.reporter.spec import RunSpec, check_model_limits, check_names
 
@@ -81,7 +82,8 @@ class _Clock:
 def run_report(spec: RunSpec, out_dir: str | Path | None = None, formats: Sequence[str] | None = None,
                offline: bool | None = None, template: str | None = None,
                progress: Callable[[str], None] | None = None, engine=None, *,
-               allow_local_assets: bool = True, template_dir: str | Path | None = None) -> RunResult:
+               allow_local_assets: bool = True, template_dir: str | Path | None = None,
+               spend_client_options: dict[str, dict[str, Any]] | None = None) -> RunResult:
     """Run ``spec`` and write the requested formats into ``out_dir`` (see docs/INTERFACES.md).
     ``progress`` is called with each stage name of STAGES as it starts; ``engine`` reuses a loaded
     Engine (the service keeps one per process).
@@ -90,7 +92,8 @@ def run_report(spec: RunSpec, out_dir: str | Path | None = None, formats: Sequen
     PHANTOM_TEMPLATES), used when the spec names none. ``allow_local_assets=False`` is for specs
     that did not come from this machine's file system (posted to the service): they may then name
     no local file at all: no ``report.template_dir``, no template path, and ``report.logo`` only
-    from ``template_dir``."""
+    from ``template_dir``. ``spend_client_options`` (cloud -> provider keyword arguments: session
+    or credential, endpoint, settings) configure the actual-spend clients; never from a spec."""
     clock = _Clock(progress)
     formats = tuple(formats or spec.report.formats)
     bad = [f for f in formats if f not in ("html", "pdf", "md", "json", "csv")]
@@ -102,7 +105,7 @@ def run_report(spec: RunSpec, out_dir: str | Path | None = None, formats: Sequen
     static = charts_mod.StaticRenderer(background=True) if "pdf" in formats else None
     try:
         return _run(spec, out_dir, formats, offline, template, clock, engine, now, static,
-                    _Assets(allow_local_assets, Path(template_dir) if template_dir else None))
+                    _Assets(allow_local_assets, Path(template_dir) if template_dir else None), spend_client_options)
     finally:
         if static:
             static.close()
@@ -116,9 +119,10 @@ class _Assets:
     operator_template_dir: Path | None
 
 
-def _run(spec, out_dir, formats, offline, template, clock, engine, now, static, assets_rule: _Assets) -> RunResult:
+def _run(spec, out_dir, formats, offline, template, clock, engine, now, static, assets_rule: _Assets,
+         spend_client_options=None) -> RunResult:
     from phantom_report.engine.api import Engine
-    from phantom_report.pricing.catalog import get_quotes
+    from phantom_report.pricing.catalog import get_quotes, offline_requested
 
     out, tpl_name, env, entry, logo = _prepare(spec, out_dir, template, assets_rule)
 
@@ -140,6 +144,9 @@ def _run(spec, out_dir, formats, offline, template, clock, engine, now, static, 
     wanted = set(gpu_names)
     quotes = tuple(q for q in qs.quotes if q.gpu in wanted)
     qf = economics.quotes_frame(quotes, spec, now)
+    # actual spend (spec `actual_spend`): failures become warnings, never an exception
+    spend = spend_mod.fetch(spec, offline=offline_requested(spec.pricing.offline if offline is None else offline),
+                            now=now, client_options=spend_client_options)
 
     clock.stage("economics")
     points = economics.point_frame(pred, spec).reset_index(drop=True)
@@ -190,6 +197,8 @@ def _run(spec, out_dir, formats, offline, template, clock, engine, now, static, 
                             quotes=quotes, quote_warnings=list(qs.warnings), decision_warnings=econ_warnings, engine_info=engine_info,
                             charts=chart_ctx, chart_engine=chart_engine, generated_at=now)
     ctx["report"]["logo"] = logo
+    ctx["actual_spend"], spend_warnings = spend_mod.view(spec, spend, ctx["workloads"], now, ctx["report"]["confidence_pct"])
+    ctx["warnings"] = list(dict.fromkeys([*ctx["warnings"], *spend_warnings]))
     payload = render.payload_from_context(ctx)
     payload["spec"] = spec.as_dict()
     payload["quotes"] = [q.to_dict() for q in quotes]
