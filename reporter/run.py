@@ -145,7 +145,8 @@ def _run(spec, out_dir, formats, offline, template, clock, engine, now, static, 
     quotes = tuple(q for q in qs.quotes if q.gpu in wanted)
     qf = economics.quotes_frame(quotes, spec, now)
     # actual spend (spec `actual_spend`): failures become warnings, never an exception
-    spend = spend_mod.fetch(spec, offline=offline_requested(spec.pricing.offline if offline is None else offline),
+    # offline = this run (--offline, PHANTOM_OFFLINE); `pricing.offline` is about list prices only
+    spend = spend_mod.fetch(spec, offline=offline_requested(offline),
                             now=now, client_options=spend_client_options)
 
     clock.stage("economics")

@@ -217,7 +217,7 @@ def enable_text(spec, fetched: Sequence[CloudSpend]) -> str:
     parts = []
     if offline:
         parts.append(f"Actual spend ({', '.join(TITLES[c] for c in offline)}) was not fetched because this run is "
-                     "offline (pricing.offline or PHANTOM_OFFLINE); run online to show it.")
+                     "offline (--offline or PHANTOM_OFFLINE=1); run online to show it.")
     if nocred:
         parts.append("Actual spend needs credentials, and none were found for "
                      f"{', '.join(TITLES[c] for c in nocred)}. To enable it: "

@@ -53,7 +53,9 @@ def parse_results(pages: list[dict[str, Any]], metric: str) -> tuple[SpendRow, .
     rows: list[SpendRow] = []
     try:
         for page in pages:
-            for entry in page.get("ResultsByTime") or []:
+            if not isinstance(page.get("ResultsByTime"), list):  # the API always sends it; botocore
+                raise ValueError("no ResultsByTime list")          # turns a non-JSON 200 into {}
+            for entry in page["ResultsByTime"]:
                 day = date.fromisoformat(entry["TimePeriod"]["Start"][:10])
                 groups = entry.get("Groups") or []
                 if groups:
