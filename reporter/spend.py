@@ -182,11 +182,8 @@ def _cloud_view(cs: CloudSpend, spec, win: Windows, workloads: Sequence[Mapping[
 def _verdict(pace: float, forecast: Mapping[str, Any], conf_pct: int) -> str:
     lo, hi = forecast.get("low"), forecast.get("high")
     if lo is not None and hi is not None:
-        if pace > hi:
-            return f"on pace above the forecast's {conf_pct}% interval ({forecast['interval_text']})"
-        if pace < lo:
-            return f"on pace below the forecast's {conf_pct}% interval ({forecast['interval_text']})"
-        return f"on pace within the forecast's {conf_pct}% interval ({forecast['interval_text']})"
+        where = "above" if pace > hi else "below" if pace < lo else "within"
+        return f"{where} the forecast's {conf_pct}% interval"
     return "above the forecast" if pace > forecast["value"] else "at or below the forecast"
 
 
