@@ -146,8 +146,8 @@ def _run(spec, out_dir, formats, offline, template, clock, engine, now, static, 
     qf = economics.quotes_frame(quotes, spec, now)
     # actual spend (spec `actual_spend`): failures become warnings, never an exception
     # offline = this run (--offline, PHANTOM_OFFLINE); `pricing.offline` is about list prices only
-    spend = spend_mod.fetch(spec, offline=offline_requested(offline),
-                            now=now, client_options=spend_client_options)
+    spend = spend_mod.fetch(spec, offline=offline_requested(offline), now=now, client_options=spend_client_options,
+                            allowed=assets_rule.allow_local or spend_client_options is not None)
 
     clock.stage("economics")
     points = economics.point_frame(pred, spec).reset_index(drop=True)

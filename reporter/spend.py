@@ -55,7 +55,8 @@ class Windows:
 
 @dataclass(frozen=True)
 class CloudSpend:
-    """What one cloud gave: status `ok` (with report), `no-credentials`, `offline` or `error`."""
+    """What one cloud gave: status `ok` (with report), `no-credentials`, `offline`, `not-allowed`
+    or `error`."""
 
     cloud: str
     status: str
@@ -78,10 +79,11 @@ def provider_for(cloud: str, block: Any, options: Mapping[str, Any] | None = Non
     return AzureSpendProvider(scope=block.scope, cost_type=block.cost_type, **opts)
 
 
-def fetch(spec, *, offline: bool, now: datetime,
-          client_options: Mapping[str, Mapping[str, Any]] | None = None) -> tuple[CloudSpend, ...]:
-    """One CloudSpend per cloud named in `spec.actual_spend` (none without it). Offline: nothing
-    is built, nothing touches the network."""
+def fetch(spec, *, offline: bool, now: datetime, client_options: Mapping[str, Mapping[str, Any]] | None = None,
+          allowed: bool = True) -> tuple[CloudSpend, ...]:
+    """One CloudSpend per cloud named in `spec.actual_spend` (none without it). Offline, or not
+    ``allowed`` (a spec posted to the service: it would read a bill with the service's own cloud
+    credentials), nothing is built and nothing touches the network."""
     from phantom_report.pricing.providers.spend import NoCredentials
 
     block = spec.actual_spend
@@ -93,8 +95,8 @@ def fetch(spec, *, offline: bool, now: datetime,
         cfg = getattr(block, cloud)
         if cfg is None:
             continue
-        if offline:
-            out.append(CloudSpend(cloud, "offline"))
+        if offline or not allowed:
+            out.append(CloudSpend(cloud, "offline" if offline else "not-allowed"))
             continue
         try:
             prov = provider_for(cloud, cfg, (client_options or {}).get(cloud))
@@ -212,6 +214,9 @@ def enable_text(spec, fetched: Sequence[CloudSpend]) -> str:
     offline = [c.cloud for c in fetched if c.status == "offline"]
     nocred = [c.cloud for c in fetched if c.status == "no-credentials"]
     parts = []
+    if any(c.status == "not-allowed" for c in fetched):
+        parts.append("Actual spend is not fetched for a spec posted to the service: it would read the bill with "
+                     "the service's own cloud credentials. Run the spec with `phantom-report run` to show it.")
     if offline:
         parts.append(f"Actual spend ({', '.join(TITLES[c] for c in offline)}) was not fetched because this run is "
                      "offline (--offline or PHANTOM_OFFLINE=1); run online to show it.")

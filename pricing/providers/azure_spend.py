@@ -59,6 +59,31 @@ def is_gpu_meter_subcategory(name: str | None) -> bool:
     return bool(name) and str(name).strip().upper().startswith(GPU_SERIES_PREFIXES)
 
 
+ARM_TOKEN_SCOPE = "https://management.azure.com/.default"
+
+
+class _Recorded:
+    """A credential of DefaultAzureCredential's chain that notes how its attempt ended: the chain
+    itself reports "every source unavailable" and "a source refused us" with the same exception."""
+
+    def __init__(self, inner: Any, outcomes: list[str]):
+        self.inner, self.outcomes = inner, outcomes
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+        from azure.identity import CredentialUnavailableError
+        try:
+            return self.inner.get_token(*scopes, **kwargs)
+        except CredentialUnavailableError:
+            self.outcomes.append("unavailable")
+            raise
+        except Exception:
+            self.outcomes.append(type(self.inner).__name__)
+            raise
+
+    def close(self) -> None:
+        getattr(self.inner, "close", lambda: None)()
+
+
 @dataclass(frozen=True)
 class AzureSpendProvider:
     scope: str                        # e.g. "/subscriptions/<id>" or a resource group scope
@@ -68,26 +93,30 @@ class AzureSpendProvider:
     enforce_https: bool = True        # False only for a local http test server
     settings: FetchSettings = field(default_factory=FetchSettings)
     cost_type: str = "ActualCost"     # or "AmortizedCost" (reservations spread over their term)
+    default_credential_options: dict[str, Any] = field(default_factory=dict)  # DefaultAzureCredential kwargs
 
     def _resolve_credential(self) -> Any:
-        """The injected credential, else the first of DefaultAzureCredential's sources that has a
-        token. Tried one by one (rather than through the chain) so that "no source is configured"
-        (NoCredentials: the report says how to enable it) stays distinct from "a source was
-        refused" (CredentialsMissing: a warning). Az CLI calls are bounded by timeout_s."""
+        """The injected credential, else DefaultAzureCredential (``default_credential_options``, e.g.
+        exclude_managed_identity_credential=True) once it has produced a token. Its chain runs as
+        usual (short IMDS probe, Azure CLI bounded by timeout_s); each source's outcome is recorded
+        so that "no source is configured" (NoCredentials: the report says how to enable it) stays
+        distinct from "a source was refused" (CredentialsMissing: a warning)."""
         if self.credential is not None:
             return self.credential
         from azure.core.exceptions import ClientAuthenticationError
-        from azure.identity import CredentialUnavailableError, DefaultAzureCredential
-        chain = DefaultAzureCredential(process_timeout=max(1, int(self.settings.timeout_s)))
-        for source in chain.credentials:
-            try:
-                source.get_token("https://management.azure.com/.default")
-                return source
-            except CredentialUnavailableError:
-                continue
-            except ClientAuthenticationError as exc:
-                raise CredentialsMissing(f"azure cost management: credentials rejected ({type(source).__name__})") from exc
-        raise NoCredentials("azure cost management: no credentials (environment, managed identity, Azure CLI)")
+        from azure.identity import DefaultAzureCredential
+        chain = DefaultAzureCredential(**{"process_timeout": max(1, int(self.settings.timeout_s)),
+                                          **self.default_credential_options})
+        outcomes: list[str] = []
+        chain.credentials = tuple(_Recorded(c, outcomes) for c in chain.credentials)
+        try:
+            chain.get_token(ARM_TOKEN_SCOPE)
+        except ClientAuthenticationError as exc:
+            if all(o == "unavailable" for o in outcomes):
+                raise NoCredentials("azure cost management: no credentials (environment, workload or managed "
+                                    "identity, Azure CLI)") from exc
+            raise CredentialsMissing(f"azure cost management: credentials rejected ({outcomes[-1]})") from exc
+        return chain
 
     def _client(self) -> Any:
         from azure.mgmt.costmanagement import CostManagementClient

@@ -202,3 +202,19 @@ def test_azure_without_credentials_sends_nothing(serve, monkeypatch):
     with pytest.raises(NoCredentials):
         prov.fetch_gpu_spend(START, END)
     assert srv.requests == []
+
+
+def test_azure_default_chain_with_no_source_configured_is_no_credentials(serve, monkeypatch, tmp_path):
+    """DefaultAzureCredential with nothing configured (no AZURE_* variables, no Azure CLI on PATH,
+    managed identity excluded: its probe would leave 127.0.0.1): NoCredentials, nothing sent."""
+    for var in [v for v in __import__("os").environ if v.startswith(("AZURE_", "IDENTITY_", "MSI_"))]:
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))  # no az / azd / pwsh
+    monkeypatch.setenv("HOME", str(tmp_path))  # no shared token cache, no VS Code settings
+    srv = serve(cost_management_route())
+    prov = AzureSpendProvider(scope=SCOPE, base_url=srv.url, enforce_https=False, settings=FAST,
+                              default_credential_options={"exclude_managed_identity_credential": True})
+    with pytest.raises(NoCredentials):
+        prov.fetch_gpu_spend(START, END)
+    assert srv.requests == []
+

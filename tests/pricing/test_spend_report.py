@@ -175,3 +175,17 @@ def test_bad_spend_spec_exits_2_and_writes_nothing(tmp_path, cli, block, key, ex
     line = proc.stderr.strip().splitlines()[-1]
     assert f"bad.yaml:{key}:" in line and expect in line and "Traceback" not in proc.stderr
     assert not out.exists()
+
+
+def test_a_posted_spec_does_not_use_the_services_cloud_credentials(serve, tmp_path, engine, monkeypatch):
+    """allow_local_assets=False (a spec posted to the service): no spend request with the operator's
+    credentials; the section says why in one paragraph."""
+    ce = serve(ce_route())
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_COST_EXPLORER", ce.url)
+    text = SPEC.replace(f"  azure: {{scope: {SCOPE}}}\n", "")
+    res = run_report(spec(text), tmp_path, engine=engine, allow_local_assets=False)
+    block = res.payload["actual_spend"]
+    assert ce.requests == [] and [c["status"] for c in block["clouds"]] == ["not-allowed"]
+    assert "posted to the service" in block["enable_text"] and block["warnings"] == []
