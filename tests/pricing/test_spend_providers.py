@@ -4,7 +4,7 @@ against local servers speaking their wire formats (tests/pricing/spend_routes.py
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import pytest
