@@ -21,6 +21,7 @@ from phantom_report.reporter import budget as budget_mod
 from phantom_report.reporter import charts as charts_mod
 from phantom_report.reporter import context as context_mod
 from phantom_report.reporter import assets, economics, grid, montecarlo, recommend, render, templating
+from phantom_report.reporter import spend as spend_mod
 from phantom_report.reporter import outputs as outputs_mod
 from phantom_report.reporter.spec import RunSpec, check_model_limits, check_names
 
@@ -83,7 +84,8 @@ class _Clock:
 def run_report(spec: RunSpec, out_dir: str | Path | None = None, formats: Sequence[str] | None = None,
                offline: bool | None = None, template: str | None = None,
                progress: Callable[[str], None] | None = None, engine=None, *,
-               allow_local_assets: bool = True, template_dir: str | Path | None = None) -> RunResult:
+               allow_local_assets: bool = True, template_dir: str | Path | None = None,
+               spend_client_options: dict[str, dict[str, Any]] | None = None) -> RunResult:
     """Run ``spec`` and write the requested formats into ``out_dir`` (see docs/INTERFACES.md).
     ``progress`` is called with each stage name of STAGES as it starts; ``engine`` reuses a loaded
     Engine (the service keeps one per process).
@@ -92,7 +94,8 @@ def run_report(spec: RunSpec, out_dir: str | Path | None = None, formats: Sequen
     PHANTOM_TEMPLATES), used when the spec names none. ``allow_local_assets=False`` is for specs
     that did not come from this machine's file system (posted to the service): they may then name
     no local file at all: no ``report.template_dir``, no template path, and ``report.logo`` only
-    from ``template_dir``."""
+    from ``template_dir``. ``spend_client_options`` (cloud -> provider keyword arguments: session
+    or credential, endpoint, settings) configure the actual-spend clients; never from a spec."""
     clock = _Clock(progress)
     formats = tuple(formats or spec.report.formats)
     bad = [f for f in formats if f not in ("html", "pdf", "md", "json", "csv")]
@@ -104,7 +107,7 @@ def run_report(spec: RunSpec, out_dir: str | Path | None = None, formats: Sequen
     static = charts_mod.StaticRenderer(background=True) if "pdf" in formats else None
     try:
         return _run(spec, out_dir, formats, offline, template, clock, engine, now, static,
-                    _Assets(allow_local_assets, Path(template_dir) if template_dir else None))
+                    _Assets(allow_local_assets, Path(template_dir) if template_dir else None), spend_client_options)
     finally:
         if static:
             static.close()
@@ -118,9 +121,10 @@ class _Assets:
     operator_template_dir: Path | None
 
 
-def _run(spec, out_dir, formats, offline, template, clock, engine, now, static, assets_rule: _Assets) -> RunResult:
+def _run(spec, out_dir, formats, offline, template, clock, engine, now, static, assets_rule: _Assets,
+         spend_client_options=None) -> RunResult:
     from phantom_report.engine.api import Engine
-    from phantom_report.pricing.catalog import get_quotes
+    from phantom_report.pricing.catalog import get_quotes, offline_requested
 
     out, tpl_name, env, entry, logo = _prepare(spec, out_dir, template, assets_rule)
 
@@ -143,6 +147,10 @@ def _run(spec, out_dir, formats, offline, template, clock, engine, now, static, 
     quotes = tuple(q for q in qs.quotes if q.gpu in wanted)
     risk = _spot_risk(spec, quotes, offline)
     qf = economics.quotes_frame(quotes, spec, now, risk)
+    # actual spend (spec `actual_spend`): failures become warnings, never an exception
+    # offline = this run (--offline, PHANTOM_OFFLINE); `pricing.offline` is about list prices only
+    spend = spend_mod.fetch(spec, offline=offline_requested(offline), now=now, client_options=spend_client_options,
+                            allowed=assets_rule.allow_local or spend_client_options is not None)
 
     clock.stage("economics")
     points = economics.point_frame(pred, spec).reset_index(drop=True)
@@ -196,6 +204,8 @@ def _run(spec, out_dir, formats, offline, template, clock, engine, now, static, 
     budgets = budget_mod.budget_statuses(spec, rows, recs, draws)
     ctx["budget"] = budget_mod.budget_view(budgets, spec.confidence)
     ctx["risks"] = list(dict.fromkeys([*budget_mod.budget_risks(budgets), *ctx["risks"]]))
+    ctx["actual_spend"], spend_warnings = spend_mod.view(spec, spend, ctx["workloads"], now, ctx["report"]["confidence_pct"])
+    ctx["warnings"] = list(dict.fromkeys([*ctx["warnings"], *spend_warnings]))
     payload = render.payload_from_context(ctx)
     payload["spec"] = spec.as_dict()
     payload["quotes"] = [q.to_dict() for q in quotes]

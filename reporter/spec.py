@@ -345,6 +345,60 @@ class Alerts(_Strict):
     price_change_pct: Annotated[float, Field(gt=0, le=1000, allow_inf_nan=False)] = 10.0
 
 
+_AWS_FAMILY = r"[a-z][a-z0-9-]{0,31}"
+_AWS_REGION = r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}"
+# Azure scopes Cost Management answers for: subscription, resource group, management group,
+# billing account / profile / invoice section, department, enrollment account
+_AZURE_SCOPE = (r"/subscriptions/[0-9a-fA-F-]{36}(/resourceGroups/[\w().-]{1,90})?"
+                r"|/providers/Microsoft\.Management/managementGroups/[\w().-]{1,90}"
+                r"|/providers/Microsoft\.Billing/billingAccounts/[\w:_-]{1,128}"
+                r"(/(billingProfiles|invoiceSections|departments|enrollmentAccounts)/[\w-]{1,128}){0,2}")
+
+
+
+def _azure_scope(v: str) -> str:
+    if not re.fullmatch(_AZURE_SCOPE, v, flags=re.ASCII):
+        raise ValueError(f"must be an Azure scope such as /subscriptions/<subscription id> or "
+                         f"/subscriptions/<id>/resourceGroups/<name>, got {lim.show(v)}")
+    return v
+
+
+class AwsSpend(_Strict):
+    """Actual GPU spend from AWS Cost Explorer (pricing/providers/aws_spend.py has the filter)."""
+
+    instance_families: list[Annotated[str, Field(pattern=f"^{_AWS_FAMILY}$")]] | None = Field(
+        default=None, min_length=1, max_length=lim.MAX_LIST_ITEMS)
+    linked_accounts: list[Annotated[str, Field(pattern=r"^[0-9]{12}$")]] | None = Field(
+        default=None, min_length=1, max_length=lim.MAX_LIST_ITEMS)
+    regions: list[Annotated[str, Field(pattern=f"^{_AWS_REGION}$")]] | None = Field(
+        default=None, min_length=1, max_length=lim.MAX_REGIONS)
+    metric: Literal["UnblendedCost", "AmortizedCost", "NetUnblendedCost", "NetAmortizedCost"] = "UnblendedCost"
+    workloads: list[Name] | None = Field(default=None, min_length=1, max_length=lim.MAX_WORKLOADS)
+
+
+class AzureSpend(_Strict):
+    """Actual GPU spend from Azure Cost Management (pricing/providers/azure_spend.py)."""
+
+    scope: Annotated[str, Field(min_length=1, max_length=400), AfterValidator(_azure_scope)]
+    meter_subcategories: list[Name] | None = Field(default=None, min_length=1, max_length=lim.MAX_LIST_ITEMS)
+    cost_type: Literal["ActualCost", "AmortizedCost"] = "ActualCost"
+    workloads: list[Name] | None = Field(default=None, min_length=1, max_length=lim.MAX_WORKLOADS)
+
+
+class ActualSpend(_Strict):
+    """Month-to-date and last-month GPU spend per cloud, shown beside the forecast of the
+    workloads it pays for (`workloads`, default all). Needs credentials; never offline."""
+
+    aws: AwsSpend | None = None
+    azure: AzureSpend | None = None
+
+    @model_validator(mode="after")
+    def _one_cloud(self) -> "ActualSpend":
+        if self.aws is None and self.azure is None:
+            raise ValueError("name at least one cloud: `aws: {}` (Cost Explorer) or `azure: {scope: /subscriptions/<id>}`")
+        return self
+
+
 class RunSpec(_Strict):
     title: Annotated[str, Field(max_length=lim.MAX_TITLE_CHARS)] = "GPU cost and performance report"
     owner: Name | None = None
@@ -359,6 +413,7 @@ class RunSpec(_Strict):
     email: Email | None = None
     budget: Budget | None = None  # for all workloads together
     alerts: Alerts | None = None
+    actual_spend: ActualSpend | None = None
     # where the spec came from; relative paths in it resolve against base_dir
     source_path: str | None = Field(default=None, exclude=True)
     base_dir: str = Field(default=".", exclude=True)
@@ -499,7 +554,19 @@ def check_names(spec: RunSpec, catalog) -> tuple[RunSpec, list[str]]:
         _check_region(spec, region, regions, ("pricing", "regions", i))
     if baseline is not None and baseline.region:
         _check_region(spec, baseline.region, regions, ("roi", "baseline", "region"))
+    _check_spend_workloads(spec)
     return spec, gpu_names
+
+
+def _check_spend_workloads(spec: RunSpec) -> None:
+    """`actual_spend.<cloud>.workloads` name workloads of this spec."""
+    names = [w.label for w in spec.workloads]
+    for cloud in ("aws", "azure"):
+        block = getattr(spec.actual_spend, cloud, None) if spec.actual_spend else None
+        for i, name in enumerate((block.workloads or ()) if block else ()):
+            if name not in names:
+                raise SpecError(f"{spec.where(('actual_spend', cloud, 'workloads', i))}: unknown workload "
+                                f"{lim.show(name)}; the spec's workloads are {', '.join(lim.show(n) for n in names)}")
 
 
 def _resolve_gpu(spec: RunSpec, catalog, name: str, path: tuple) -> str:
@@ -663,7 +730,8 @@ def _field_names(*models: type[BaseModel]) -> frozenset[str]:
 
 
 _KNOWN_KEYS = _field_names(RunSpec, Workload, Demand, Slo, Baseline, Pricing, Roi, MonteCarlo, Report, Schedule, Email,
-                           Budget, Alerts, AlertChannel)
+                           Budget, Alerts, AlertChannel,
+                           ActualSpend, AwsSpend, AzureSpend)
 
 
 def spec_json_schema() -> dict[str, Any]:

@@ -6,42 +6,13 @@ request, not from the client constructor).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 from phantom_report.pricing.providers.base import RETRYABLE_HTTP_STATUS, CredentialsMissing, ProviderUnavailable, RetryableError
+from phantom_report.pricing.providers.spend import NoCredentials, SpendReport, SpendRow
 from phantom_report.pricing.settings import FetchSettings, with_retries
-
-
-@dataclass(frozen=True)
-class SpendRow:
-    day: date
-    cost: float
-    currency: str
-    group: str | None  # value of the grouping dimension (e.g. the meter category), if any
-
-
-@dataclass(frozen=True)
-class SpendReport:
-    scope: str
-    actual: tuple[SpendRow, ...]
-    forecast: tuple[SpendRow, ...]
-    fetched_at: datetime
-    source_detail: str
-    warnings: tuple[str, ...] = ()
-
-    @property
-    def actual_total(self) -> float:
-        return sum(r.cost for r in self.actual)
-
-    @property
-    def forecast_total(self) -> float:
-        return sum(r.cost for r in self.forecast)
-
-    @property
-    def currency(self) -> str | None:
-        return next((r.currency for r in self.actual + self.forecast), None)
 
 
 def _rows(result: Any, group_by: str | None) -> tuple[SpendRow, ...]:
@@ -58,11 +29,59 @@ def _rows(result: Any, group_by: str | None) -> tuple[SpendRow, ...]:
     i_grp = cols.index(group_by) if group_by and group_by in cols else None
     out = []
     for row in result.rows or []:
-        d = str(int(row[i_date])) if isinstance(row[i_date], (int, float)) else str(row[i_date])[:10].replace("-", "")
-        out.append(SpendRow(day=date(int(d[:4]), int(d[4:6]), int(d[6:8])), cost=float(row[i_cost]),
-                            currency=str(row[i_cur]) if i_cur is not None else "USD",
-                            group=str(row[i_grp]) if i_grp is not None else None))
+        try:
+            d = str(int(row[i_date])) if isinstance(row[i_date], (int, float)) else str(row[i_date])[:10].replace("-", "")
+            out.append(SpendRow(day=date(int(d[:4]), int(d[4:6]), int(d[6:8])), cost=_finite(row[i_cost]),
+                                currency=str(row[i_cur]) if i_cur is not None else "USD",
+                                group=str(row[i_grp]) if i_grp is not None else None))
+        except (ValueError, TypeError, IndexError, OverflowError) as exc:
+            raise ProviderUnavailable(f"azure cost management: malformed row ({type(exc).__name__})") from exc
     return tuple(out)
+
+
+def _finite(v: Any) -> float:
+    x = float(v)
+    if x != x or x in (float("inf"), float("-inf")):
+        raise ValueError("not a finite number")
+    return x
+
+
+# Azure's GPU virtual machines are the N-series (NC, ND, NG, NV families: "GPU optimized virtual
+# machine sizes", learn.microsoft.com/azure/virtual-machines/sizes-gpu); in Cost Management data a
+# VM's meter subcategory names its series, e.g. "NCSv3 Series", "NDasrA100v4 Series",
+# "NCadsH100v5 Series", "NVv4 Series Windows".  Only used when the spec lists no subcategories.
+GPU_SERIES_PREFIXES = ("NC", "ND", "NG", "NV")
+VM_METER_CATEGORY = "Virtual Machines"
+
+
+def is_gpu_meter_subcategory(name: str | None) -> bool:
+    """True for the meter subcategory of an N-series (GPU) virtual machine."""
+    return bool(name) and str(name).strip().upper().startswith(GPU_SERIES_PREFIXES)
+
+
+ARM_TOKEN_SCOPE = "https://management.azure.com/.default"
+
+
+class _Recorded:
+    """A credential of DefaultAzureCredential's chain that notes how its attempt ended: the chain
+    itself reports "every source unavailable" and "a source refused us" with the same exception."""
+
+    def __init__(self, inner: Any, outcomes: list[str]):
+        self.inner, self.outcomes = inner, outcomes
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+        from azure.identity import CredentialUnavailableError
+        try:
+            return self.inner.get_token(*scopes, **kwargs)
+        except CredentialUnavailableError:
+            self.outcomes.append("unavailable")
+            raise
+        except Exception:
+            self.outcomes.append(type(self.inner).__name__)
+            raise
+
+    def close(self) -> None:
+        getattr(self.inner, "close", lambda: None)()
 
 
 @dataclass(frozen=True)
@@ -73,13 +92,35 @@ class AzureSpendProvider:
     client_kwargs: dict[str, Any] = field(default_factory=dict)  # e.g. a custom transport
     enforce_https: bool = True        # False only for a local http test server
     settings: FetchSettings = field(default_factory=FetchSettings)
+    cost_type: str = "ActualCost"     # or "AmortizedCost" (reservations spread over their term)
+    default_credential_options: dict[str, Any] = field(default_factory=dict)  # DefaultAzureCredential kwargs
+
+    def _resolve_credential(self) -> Any:
+        """The injected credential, else DefaultAzureCredential (``default_credential_options``, e.g.
+        exclude_managed_identity_credential=True) once it has produced a token. Its chain runs as
+        usual (short IMDS probe, Azure CLI bounded by timeout_s); each source's outcome is recorded
+        so that "no source is configured" (NoCredentials: the report says how to enable it) stays
+        distinct from "a source was refused" (CredentialsMissing: a warning)."""
+        if self.credential is not None:
+            return self.credential
+        from azure.core.exceptions import ClientAuthenticationError
+        from azure.identity import DefaultAzureCredential
+        chain = DefaultAzureCredential(**{"process_timeout": max(1, int(self.settings.timeout_s)),
+                                          **self.default_credential_options})
+        outcomes: list[str] = []
+        chain.credentials = tuple(_Recorded(c, outcomes) for c in chain.credentials)
+        try:
+            chain.get_token(ARM_TOKEN_SCOPE)
+        except ClientAuthenticationError as exc:
+            if all(o == "unavailable" for o in outcomes):
+                raise NoCredentials("azure cost management: no credentials (environment, workload or managed "
+                                    "identity, Azure CLI)") from exc
+            raise CredentialsMissing(f"azure cost management: credentials rejected ({outcomes[-1]})") from exc
+        return chain
 
     def _client(self) -> Any:
         from azure.mgmt.costmanagement import CostManagementClient
-        cred = self.credential
-        if cred is None:
-            from azure.identity import DefaultAzureCredential
-            cred = DefaultAzureCredential()
+        cred = self._resolve_credential()
         kw = dict(self.client_kwargs)
         kw.setdefault("retry_total", 0)  # our retry loop owns backoff
         kw.setdefault("connection_timeout", self.settings.timeout_s)
@@ -97,7 +138,7 @@ class AzureSpendProvider:
             try:
                 return fn()
             except CredentialUnavailableError as exc:
-                raise CredentialsMissing(f"azure cost management: no credentials ({str(exc).splitlines()[0]})") from exc
+                raise NoCredentials(f"azure cost management: no credentials ({str(exc).splitlines()[0]})") from exc
             except ClientAuthenticationError as exc:
                 raise CredentialsMissing(f"azure cost management: credentials rejected ({exc.status_code})") from exc
             except (ServiceRequestError, ServiceResponseError) as exc:
@@ -130,25 +171,27 @@ class AzureSpendProvider:
         return tuple(rows)
 
     def fetch(self, start: date, end: date, group_by: str | None = "MeterCategory",
-              forecast_end: date | None = None, now: datetime | None = None) -> SpendReport:
-        """Daily actual cost between start and end (and Azure's forecast up to forecast_end)."""
+              forecast_end: date | None = None, now: datetime | None = None,
+              filters: Mapping[str, Sequence[str]] | None = None) -> SpendReport:
+        """Daily actual cost between start and end, both inclusive (and Azure's forecast up to
+        forecast_end). ``filters``: dimension -> values, ANDed (the service's `In` operator)."""
         from azure.mgmt.costmanagement import models as m
         now = now or datetime.now(timezone.utc)
         client = self._client()
         grouping = [m.QueryGrouping(type="Dimension", name=group_by)] if group_by else None
         query = m.QueryDefinition(
-            type="ActualCost", timeframe="Custom",
+            type=self.cost_type, timeframe="Custom",
             time_period=m.QueryTimePeriod(from_property=datetime(start.year, start.month, start.day, tzinfo=timezone.utc),
                                           to=datetime(end.year, end.month, end.day, 23, 59, 59, tzinfo=timezone.utc)),
             dataset=m.QueryDataset(granularity="Daily", aggregation={"totalCost": m.QueryAggregation(name="Cost", function="Sum")},
-                                   grouping=grouping))
+                                   grouping=grouping, filter=_query_filter(filters)))
         what = "azure cost management query"
         first = self._call(lambda: client.query.usage(self.scope, query, **self._call_kwargs()), what)
         actual = self._all_pages(client, first, query.as_dict(), group_by, what)
         forecast: tuple[SpendRow, ...] = ()
         if forecast_end is not None:
             fdef = m.ForecastDefinition(
-                type="ActualCost", timeframe="Custom",
+                type=self.cost_type, timeframe="Custom",
                 time_period=m.ForecastTimePeriod(from_property=datetime(end.year, end.month, end.day, tzinfo=timezone.utc),
                                                  to=datetime(forecast_end.year, forecast_end.month, forecast_end.day, tzinfo=timezone.utc)),
                 dataset=m.ForecastDataset(granularity="Daily", aggregation={"totalCost": m.ForecastAggregation(name="Cost", function="Sum")}),
@@ -158,3 +201,28 @@ class AzureSpendProvider:
             forecast = self._all_pages(client, first, fdef.as_dict(), None, what)
         return SpendReport(scope=self.scope, actual=actual, forecast=forecast, fetched_at=now,
                            source_detail=f"azure cost management {self.base_url or 'https://management.azure.com'}{self.scope}")
+
+    def fetch_gpu_spend(self, start: date, end: date, meter_subcategories: Sequence[str] | None = None,
+                        now: datetime | None = None) -> SpendReport:
+        """Daily GPU virtual-machine cost between start and end (both inclusive): meter category
+        "Virtual Machines", grouped by meter subcategory; with ``meter_subcategories`` only those
+        (filtered by the service), else every N-series subcategory (filtered here, by
+        `is_gpu_meter_subcategory`, because the service has no prefix operator)."""
+        filters: dict[str, Sequence[str]] = {"MeterCategory": [VM_METER_CATEGORY]}
+        if meter_subcategories:
+            filters["MeterSubCategory"] = list(meter_subcategories)
+        rep = self.fetch(start, end, group_by="MeterSubCategory", now=now, filters=filters)
+        keep = tuple(r for r in rep.actual if meter_subcategories or is_gpu_meter_subcategory(r.group))
+        which = (f"meter subcategories {', '.join(meter_subcategories)}" if meter_subcategories
+                 else "N-series (NC/ND/NG/NV) meter subcategories")
+        return replace(rep, actual=keep, source_detail=(
+            f"{rep.source_detail} ({self.cost_type}; meter category {VM_METER_CATEGORY}, {which})"))
+
+
+def _query_filter(filters: Mapping[str, Sequence[str]] | None) -> Any:
+    from azure.mgmt.costmanagement import models as m
+    if not filters:
+        return None
+    parts = [m.QueryFilter(dimensions=m.QueryComparisonExpression(name=k, operator="In", values_property=list(v)))
+             for k, v in filters.items()]
+    return parts[0] if len(parts) == 1 else m.QueryFilter(and_property=parts)

@@ -109,7 +109,8 @@ def test_frame_columns(tmp_path):
 def test_pricing_never_imports_engine_or_reporter():
     code = ("import sys, phantom_report.pricing.catalog, phantom_report.pricing.cli, phantom_report.pricing.providers.aws, "
             "phantom_report.pricing.providers.gcp, phantom_report.pricing.providers.azure_retail, "
-            "phantom_report.pricing.providers.azure_spend; "
+            "phantom_report.pricing.providers.azure_spend, phantom_report.pricing.providers.aws_spend, "
+            "phantom_report.pricing.providers.spend; "
             "bad = [m for m in sys.modules if m.startswith(('phantom_report.engine', 'phantom_report.reporter'))]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
