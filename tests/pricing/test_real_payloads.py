@@ -126,6 +126,91 @@ def test_gcp_successful_fetch_without_rows_for_a_requested_gpu_falls_back_to_sna
     assert not any("no price found" in w for w in warnings)
 
 
+# -- GCP: verbatim Cloud Billing Catalog SKUs (opencost's recorded page + cromwell-monitor's SKUs) --
+
+def real_gcp_pages() -> list[dict]:
+    """Two catalogue pages of real SKUs: opencost's recorded page (its own nextPageToken kept), then
+    cromwell-monitor's recorded SKU objects as the page that token leads to (the page wrapper
+    {"skus": [...]} is written here; every SKU object is verbatim, see PROVENANCE.md)."""
+    first = load("gcp_catalog_opencost_skus_page.json")
+    return [first, {"skus": load("gcp_catalog_cromwell_monitor_h100_mega_skus.json")}]
+
+
+def real_gcp_route(pages: list[dict]):
+    token = pages[0]["nextPageToken"]
+
+    def route(req, server):
+        if req.method != "GET" or req.path != "/v1/services/6F81-5844-456A/skus":
+            return 404, {"error": {"code": 404, "message": "not found", "status": "NOT_FOUND"}}
+        return 200, pages[1] if req.query.get("pageToken", [""])[0] == token else pages[0]
+    return route
+
+
+@pytest.fixture
+def real_gcp_quotes(serve, tmp_path):
+    from google.auth.credentials import AnonymousCredentials
+
+    from phantom_report.pricing.providers.gcp import GcpProvider
+    server = serve(real_gcp_route(real_gcp_pages()))
+    provider = GcpProvider(credentials=AnonymousCredentials(), api_endpoint=server.url, transport="rest", settings=FAST)
+
+    def fetch(gpus, regions, kinds=("on_demand", "spot")):
+        qs = get_quotes(gpus=gpus, providers=["gcp"], regions=regions, cache_dir=tmp_path, now=NOW,
+                        live_providers={"gcp": provider}, kinds=kinds)
+        return {(q.region, q.instance_type): q for q in qs.quotes}, qs.warnings, server
+    return fetch
+
+
+def test_real_gcp_a2_highgpu_on_demand_from_units_and_nanos_across_pages(real_gcp_quotes):
+    quotes, _, server = real_gcp_quotes("A100-40GB-SXM", ["us-central1"], kinds=("on_demand",))
+    q = quotes[("us-central1", "a2-highgpu-1g")]
+    # by hand from the real SKUs: A2 core 0 units + 31611000 nanos x 12 vCPUs, A2 RAM 4237000 nanos
+    # x 85 GiB, Tesla A100 2 units + 933908000 nanos x 1 GPU
+    assert q.source == "live" and q.on_demand_usd_per_hour == pytest.approx(0.031611 * 12 + 0.004237 * 85 + 2.933908, rel=1e-12)
+    assert q.on_demand_usd_per_hour == pytest.approx(3.673385, rel=1e-12)
+    assert q.sku_ids == ("2922-40C5-B19F", "2390-DCAF-DA38", "039F-D0DA-4055")
+    assert len(server.requests) == 2  # the recorded nextPageToken was followed
+
+
+def test_real_gcp_a3_mega_spot_from_plus_gpu_attached_to_spot_vms_and_a3plus_skus(real_gcp_quotes):
+    """Defects 2 and 3 on real SKUs: the spot H100 Plus GPU reads '... attached to Spot Preemptible
+    VMs running in Americas' and a3-megagpu-8g's host is billed as 'Spot Preemptible A3Plus'."""
+    quotes, _, _ = real_gcp_quotes("H100-SXM", ["us-central1", "us-west1"], kinds=("spot",))
+    for region in ("us-central1", "us-west1"):
+        mega = quotes[(region, "a3-megagpu-8g")]
+        assert mega.source == "live" and (mega.gpu, mega.gpu_count, mega.vcpus, mega.memory_gib) == ("H100-SXM", 8, 208, 1872)
+        # by hand: A3Plus spot core $0.01481 x 208 vCPUs + A3Plus spot RAM $0.001289 x 1872 GiB
+        #          + H100 80GB Plus spot GPU $4.1377 x 8
+        assert mega.spot_usd_per_hour == pytest.approx(208 * 0.01481 + 1872 * 0.001289 + 8 * 4.1377, rel=1e-12)
+        assert mega.spot_usd_per_hour == pytest.approx(3.08048 + 2.413008 + 33.1016, rel=1e-12)  # = 38.595088
+        assert mega.sku_ids == ("AEAF-12C5-E41B", "9A1D-C6C8-D7B9", "8609-4BAD-F240")
+    # the plain A3 spot host SKUs are in the same page; a3-highgpu-* still has no spot GPU SKU there
+    assert not any(it.startswith("a3-highgpu") for _, it in quotes)
+
+
+def test_real_gcp_spot_l4_sku_is_read_as_spot_l4():
+    """Defect 2 at the SKU level, on the real 'Nvidia L4 GPU attached to Spot Preemptible VMs
+    running in Hong Kong' SKU (0008-F633-76AA)."""
+    from phantom_report.pricing.providers.gcp import classify_sku, sku_kind
+    [sku] = [s for s in load("gcp_catalog_cromwell_monitor_h100_mega_skus.json") if s["skuId"] == "0008-F633-76AA"]
+    assert classify_sku(sku["description"]) == ("gpu", "L4")
+    assert sku_kind(sku["category"]["usageType"], sku["description"]) == "spot"
+    [plus_3y] = [s for s in load("gcp_catalog_cromwell_monitor_h100_mega_skus.json") if s["skuId"] == "5F45-2ADE-3091"]
+    assert classify_sku(plus_3y["description"]) == ("gpu", "H100-MEGA")
+    assert sku_kind(plus_3y["category"]["usageType"], plus_3y["description"]) == "3y"
+
+
+def test_real_gcp_fetch_without_rows_for_a_requested_gpu_falls_back_to_the_snapshot(real_gcp_quotes):
+    """The real pages answer (A100 is priced live) but hold no H200 SKU: the snapshot's H200 price
+    stands in, with a warning, instead of nothing because the fetch 'succeeded' (defect 3's class)."""
+    quotes, warnings, _ = real_gcp_quotes(["A100-40GB-SXM", "H200"], ["us-central1"], kinds=("on_demand",))
+    assert quotes[("us-central1", "a2-highgpu-1g")].source == "live"
+    h200 = [q for q in quotes.values() if q.gpu == "H200"]
+    assert h200 and {q.source for q in h200} == {"snapshot"}
+    assert any("no rows for H200" in w and "snapshot" in w for w in warnings), warnings
+    assert not any("no price found" in w for w in warnings)
+
+
 # -- Azure Cost Management: the REST spec's own example (paged with nextLink; 204 declared) -----
 
 class StaticToken:
