@@ -62,6 +62,42 @@ def test_aws_capacity_block_sku_never_becomes_the_on_demand_price(serve, tmp_pat
     assert sent["marketoption"] == "OnDemand" and sent["operation"] == "RunInstances"
 
 
+def test_prices_cli_with_capacity_block_sku_first_quotes_the_on_demand_price(serve, tmp_path):
+    """`prices --gpu a100 --provider aws` as a user runs it, the Price List endpoint (found through
+    botocore's AWS_ENDPOINT_URL_PRICING) answering the real Capacity Block product first."""
+    import os
+    import subprocess
+    import sys
+    offer = load("aws_offer_us-east-1_p4d.json")
+    price_list = get_products_route(get_products_items(offer, "YSXJGN78QTXNVGDQ"))
+
+    def route(req, server):
+        if req.headers.get("x-amz-target"):
+            return price_list(req, server)
+        # EC2 (query protocol): an empty spot price history, in the shape of the EC2 API
+        # reference's DescribeSpotPriceHistory response (written here: no GPU spot rows)
+        return 200, (b'<DescribeSpotPriceHistoryResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">'
+                     b"<requestId>59dbff89-35bd-4eac-99ed-be587EXAMPLE</requestId><spotPriceHistorySet/>"
+                     b"<nextToken/></DescribeSpotPriceHistoryResponse>"), {"Content-Type": "text/xml"}
+    server = serve(route)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "PHANTOM_OFFLINE"}
+    env.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1",
+               AWS_EC2_METADATA_DISABLED="true", AWS_ENDPOINT_URL_PRICING=server.url,
+               AWS_ENDPOINT_URL_EC2=server.url, AWS_MAX_ATTEMPTS="1")
+    out = subprocess.run([sys.executable, "-m", "phantom_report", "prices", "--gpu", "a100", "--provider", "aws",
+                          "--region", "us-east-1", "--format", "json", "--cache-dir", str(tmp_path / "c")],
+                         capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    [p4d] = [q for q in doc["quotes"] if q["instance_type"] == "p4d.24xlarge"]
+    # the on-demand price is the live one (the spot part, absent from the empty spot history,
+    # comes from the snapshot, so the merged row is labelled with the older source)
+    assert p4d["on_demand_usd_per_hour"] == pytest.approx(32.7726), doc["warnings"]
+    assert "aws pricing.get_products" in p4d["source_detail"]
+    assert not any("no price found" in w for w in doc["warnings"])
+    assert "Traceback" not in out.stderr
+
+
 # -- GCP: Cloud Billing Catalog pages with the real description wordings ------------------------
 
 def gcp_catalog_route(pages: list[dict]):
@@ -198,6 +234,20 @@ def test_real_gcp_spot_l4_sku_is_read_as_spot_l4():
     [plus_3y] = [s for s in load("gcp_catalog_cromwell_monitor_h100_mega_skus.json") if s["skuId"] == "5F45-2ADE-3091"]
     assert classify_sku(plus_3y["description"]) == ("gpu", "H100-MEGA")
     assert sku_kind(plus_3y["category"]["usageType"], plus_3y["description"]) == "3y"
+
+
+def test_real_gcp_skus_priced_in_idr_are_refused_not_read_as_usd():
+    """opencost's recorded page carries E2/T2D SKUs priced in IDR (327.17 IDR per vCPU-hour): they
+    must not become a $327/h vCPU; the USD SKUs of the same page are kept."""
+    from google.cloud import billing_v1
+
+    from phantom_report.pricing.providers.gcp import SkuPrices
+    skus = [billing_v1.Sku.from_json(json.dumps(s), ignore_unknown_fields=True)
+            for s in load("gcp_catalog_opencost_skus_page.json")["skus"]]
+    assert {s.pricing_info[0].pricing_expression.tiered_rates[0].unit_price.currency_code for s in skus} == {"USD", "IDR"}
+    prices = SkuPrices.from_skus(skus).prices
+    assert not any(series in ("E2", "T2D") for _, series, _, _ in prices)
+    assert prices[("core", "A2", "us-central1", "on_demand")] == pytest.approx(0.031611)
 
 
 def test_real_gcp_fetch_without_rows_for_a_requested_gpu_falls_back_to_the_snapshot(real_gcp_quotes):
