@@ -39,6 +39,7 @@ def refresh_provider(provider: str, live: LiveProvider, cache: PriceCache, now: 
     from phantom_report.pricing.catalog import merge_kinds, only_kind
     parts: dict[str, list[PriceQuote]] = {}
     failures: list[str] = []
+    causes: list[str] = []
     for kind in KINDS:
         try:
             fetched = live.fetch(frozenset({kind}), None, None, now)
@@ -46,11 +47,14 @@ def refresh_provider(provider: str, live: LiveProvider, cache: PriceCache, now: 
             return RefreshResult(provider, 0, f"not refreshed: {str(exc).removeprefix(provider + ': ')}")
         except ProviderUnavailable as exc:
             failures.append(f"{kind.replace('_', '-')} prices unavailable ({exc})")
+            causes.append(str(exc))
             continue
         parts[kind] = [q for q in (only_kind(q, kind) for q in fetched) if q is not None]
     checked, dropped = apply_sanity(merge_kinds(parts), SanitySettings())
     if not checked:
-        why = "; ".join(failures) or "the live answer held no usable GPU instance price"
+        # every kind failing for one cause (no network, say) is said once, not once per kind
+        why = (f"price API unreachable or unusable ({causes[0]})" if len(causes) == len(KINDS) and len(set(causes)) == 1
+               else "; ".join(failures) or "the live answer held no usable GPU instance price")
         return RefreshResult(provider, 0, f"not refreshed: {why}")
     path = cache.write_refreshed(provider, checked, now)
     notes = ([f"{len(dropped)} dropped by the sanity rules"] if dropped else []) + failures

@@ -462,3 +462,22 @@ def test_refresh_then_offline_runs_use_it_and_diff_shows_the_change(serve, tmp_p
     assert p4d_change["status"] == "changed" and p4d_change["change_pct"] is not None
     missing = cli("diff", "--provider", "gcp")
     assert missing.returncode == 2 and "prices refresh" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_prices_refresh_without_credentials_says_so_in_one_line_and_fails(tmp_path):
+    """As a user runs it with no cloud credentials: one line per cloud saying what is missing, and a
+    non-zero exit (it exited 0 before: click's Exit code was dropped outside standalone mode)."""
+    import os
+    import subprocess
+    import sys
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "GOOGLE_")) and k != "PHANTOM_OFFLINE"}
+    env.update(HOME=str(tmp_path), AWS_EC2_METADATA_DISABLED="true", AWS_CONFIG_FILE=str(tmp_path / "none"),
+               AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"))
+    out = subprocess.run([sys.executable, "-m", "phantom_report", "prices", "refresh", "--provider", "aws",
+                          "--cache-dir", str(tmp_path / "c")], capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 1, (out.stdout, out.stderr)
+    assert out.stdout.strip().splitlines() == ["aws: not refreshed: no credentials found (AWS_ACCESS_KEY_ID / profile / role)"]
+    assert "Traceback" not in out.stderr
+    offline = subprocess.run([sys.executable, "-m", "phantom_report", "prices", "refresh", "--cache-dir", str(tmp_path / "c")],
+                             capture_output=True, text=True, timeout=120, env={**env, "PHANTOM_OFFLINE": "1"})
+    assert offline.returncode == 2 and offline.stderr.count("\n") == 1 and "PHANTOM_OFFLINE" in offline.stderr
