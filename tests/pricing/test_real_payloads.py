@@ -481,3 +481,17 @@ def test_prices_refresh_without_credentials_says_so_in_one_line_and_fails(tmp_pa
     offline = subprocess.run([sys.executable, "-m", "phantom_report", "prices", "refresh", "--cache-dir", str(tmp_path / "c")],
                              capture_output=True, text=True, timeout=120, env={**env, "PHANTOM_OFFLINE": "1"})
     assert offline.returncode == 2 and offline.stderr.count("\n") == 1 and "PHANTOM_OFFLINE" in offline.stderr
+
+
+def test_aws_spot_history_failing_keeps_the_live_on_demand_price(serve, tmp_path):
+    """On-demand and spot come from two AWS APIs: EC2 refusing the spot history (here a malformed
+    answer) must not throw away the real Price List answer; spot falls back to the snapshot."""
+    offer = load("aws_offer_us-east-1_p4d.json")
+    price_list = get_products_route(get_products_items(offer, "YSXJGN78QTXNVGDQ"))
+    server = serve(lambda req, s: price_list(req, s) if req.headers.get("x-amz-target") else (503, b"<html>Service Unavailable</html>"))
+    qs = get_quotes(gpus="A100-40GB-SXM", providers=["aws"], regions=["us-east-1"], cache_dir=tmp_path, now=NOW,
+                    live_providers={"aws": _provider("aws", server.url)})
+    [p4d] = [q for q in qs.quotes if q.instance_type == "p4d.24xlarge"]
+    assert p4d.on_demand_usd_per_hour == pytest.approx(32.7726) and "H7NGEAC6UEHNTKSJ" in p4d.sku_ids
+    assert p4d.spot_usd_per_hour is not None and p4d.spot_usd_per_hour > 0.0  # the snapshot's spot price
+    assert any(w.startswith("aws:") and "live spot prices unavailable" in w for w in qs.warnings), qs.warnings
