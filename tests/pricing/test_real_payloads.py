@@ -495,3 +495,16 @@ def test_aws_spot_history_failing_keeps_the_live_on_demand_price(serve, tmp_path
     assert p4d.on_demand_usd_per_hour == pytest.approx(32.7726) and "H7NGEAC6UEHNTKSJ" in p4d.sku_ids
     assert p4d.spot_usd_per_hour is not None and p4d.spot_usd_per_hour > 0.0  # the snapshot's spot price
     assert any(w.startswith("aws:") and "live spot prices unavailable" in w for w in qs.warnings), qs.warnings
+
+
+def test_azure_docs_example_row_windows_spot_devtest_is_never_a_linux_price():
+    """Microsoft's own Retail Prices example row (a Windows, Spot, DevTestConsumption meter): each
+    of the three alone must keep it out of the Linux on-demand/spot prices."""
+    from phantom_report.pricing.providers.azure_retail import classify_item, is_windows
+    row = load("azure_retail_docs_example_item.json")
+    assert is_windows(row) and classify_item(row) is None
+    as_consumption = {**row, "type": "Consumption"}  # the same row billed as ordinary consumption
+    assert classify_item(as_consumption) is None  # still Windows
+    linux = {**as_consumption, "productName": "Virtual Machines FS Series"}
+    assert classify_item(linux) == "spot"  # the meter/sku name says Spot
+    assert classify_item({**row, "productName": "Virtual Machines FS Series"}) is None  # DevTest alone
