@@ -508,3 +508,34 @@ def test_azure_docs_example_row_windows_spot_devtest_is_never_a_linux_price():
     linux = {**as_consumption, "productName": "Virtual Machines FS Series"}
     assert classify_item(linux) == "spot"  # the meter/sku name says Spot
     assert classify_item({**row, "productName": "Virtual Machines FS Series"}) is None  # DevTest alone
+
+
+def test_azure_forecast_spec_example_is_read_and_its_next_link_followed(serve):
+    """Microsoft's own Forecast example (BillingAccountForecast.json): four forecast rows and a
+    nextLink to a Forecast $skiptoken page; the next page answers 204 (declared by the spec)."""
+    from datetime import date
+    from urllib.parse import unquote, urlsplit
+    example = load("azure_costmanagement_BillingAccountForecast.json")["responses"]["200"]["body"]
+    scope = "/providers/Microsoft.Billing/billingAccounts/12345:6789"
+
+    def route(req, server):
+        path = unquote(req.path).lower()
+        if "skiptoken" in path or "$skiptoken" in req.query:
+            return 204, b""
+        if path.endswith("/providers/microsoft.costmanagement/query"):
+            return 204, b""  # no actual cost rows: this test is about the forecast
+        if path == f"{scope}/providers/Microsoft.CostManagement/forecast".lower():
+            body = json.loads(json.dumps(example))
+            link = urlsplit(body["properties"]["nextLink"])
+            body["properties"]["nextLink"] = f"{server.url}{link.path}?{link.query}"  # re-pointed here
+            return 200, body
+        return 404, {"error": {"code": "NotFound", "message": req.path}}
+    server = serve(route)
+    from phantom_report.pricing.providers.azure_spend import AzureSpendProvider
+    provider = AzureSpendProvider(scope=scope, credential=StaticToken(), base_url=server.url, enforce_https=False, settings=FAST)
+    report = provider.fetch(date(2022, 8, 1), date(2022, 8, 1), forecast_end=date(2022, 8, 31))
+    assert report.actual == ()
+    assert [r.cost for r in report.forecast] == [2.10333307059661, 218.68795741935486, 0.14384913581657052, 0.009865586851323632]
+    assert report.forecast_total == pytest.approx(2.10333307059661 + 218.68795741935486 + 0.14384913581657052 + 0.009865586851323632)
+    assert {r.currency for r in report.forecast} == {"USD"} and report.forecast[0].day == date(2018, 3, 31)
+    assert any("skiptoken" in unquote(r.path).lower() or "$skiptoken" in r.query for r in server.requests)
