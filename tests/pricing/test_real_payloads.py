@@ -539,3 +539,25 @@ def test_azure_forecast_spec_example_is_read_and_its_next_link_followed(serve):
     assert report.forecast_total == pytest.approx(2.10333307059661 + 218.68795741935486 + 0.14384913581657052 + 0.009865586851323632)
     assert {r.currency for r in report.forecast} == {"USD"} and report.forecast[0].day == date(2018, 3, 31)
     assert any("skiptoken" in unquote(r.path).lower() or "$skiptoken" in r.query for r in server.requests)
+
+
+def test_diff_compares_only_refreshed_regions_and_never_calls_an_unseen_row_added():
+    """A refresh of one region must not list every other region of the embedded snapshot as
+    'removed', nor an embedded row without any price as 'added'."""
+    from datetime import datetime, timezone
+
+    from phantom_report.pricing.quote import PriceQuote
+    from phantom_report.pricing.refresh import diff_against_embedded, regions_not_refreshed
+    from phantom_report.pricing.snapshot import snapshot_quotes
+    now = datetime(2026, 11, 30, tzinfo=timezone.utc)
+    p4d = PriceQuote(provider="aws", region="us-east-1", zone=None, instance_type="p4d.24xlarge", gpu="A100-40GB-SXM",
+                     gpu_count=8, vcpus=96, memory_gib=1152, on_demand_usd_per_hour=32.7726, spot_usd_per_hour=None,
+                     reserved_usd_per_hour={}, fetched_at=now, source="live", source_detail="test")
+    changes = diff_against_embedded("aws", [p4d])
+    assert {c.region for c in changes} == {"us-east-1"}
+    [mine] = [c for c in changes if c.instance_type == "p4d.24xlarge"]
+    embedded = [q for q in snapshot_quotes(("aws",)) if (q.region, q.instance_type) == ("us-east-1", "p4d.24xlarge")]
+    assert mine.status == "changed" and mine.embedded_on_demand_usd_per_hour == embedded[0].on_demand_usd_per_hour
+    assert all(c.status == "removed" for c in changes if c is not mine)  # us-east-1 rows the refresh did not return
+    skipped = regions_not_refreshed("aws", [p4d])
+    assert "us-east-1" not in skipped and len(skipped) > 5
