@@ -42,7 +42,11 @@ def main(argv: list[str] | None = None) -> None:
     _register_all()
     err = Console(stderr=True)
     try:
-        app(args=argv, standalone_mode=False)
+        rc = app(args=argv, standalone_mode=False)
+        # outside standalone mode click hands a command's typer.Exit(code) back as the return value
+        # instead of exiting: without this, `prices refresh` failing for every cloud exited 0
+        if type(rc) is int and rc != 0:
+            sys.exit(rc)
     except PhantomError as exc:
         err.print(f"[bold red]error:[/] {_one_line(str(exc))}", highlight=False, soft_wrap=True, markup=True)
         sys.exit(exc.exit_code)

@@ -177,6 +177,44 @@ class _Chain:
         except OSError:  # a read-only cache only means the next run tries again
             pass
 
+    def fetch_live(self, provider: str, need: list[str]) -> tuple[dict[str, list[PriceQuote]], dict[str, str]]:
+        """Live quotes for the kinds in `need`: ({kind: quotes}, {kind: why it failed}).
+
+        A provider whose kinds come from different APIs (AWS: Price List for on-demand, EC2 price
+        history for spot; `fetches_kinds_separately`) is asked one kind at a time, so a spot API
+        that fails does not throw away the on-demand prices that came back.  Others answer every
+        kind from one download and are asked once."""
+        live = self.live[provider]
+        groups = [[k] for k in need] if getattr(live, "fetches_kinds_separately", False) else [need]
+        parts: dict[str, list[PriceQuote]] = {}
+        failed: dict[str, str] = {}
+        causes: list[str] = []  # ProviderUnavailable texts, remembered to spare the next runs a wait
+        for group in groups:
+            try:
+                fetched = live.fetch(frozenset(group), self.gpus, self.regions, self.now)
+            except CredentialsMissing as exc:
+                failed.update({k: str(exc).removeprefix(f"{provider}: ") for k in need if k not in parts})
+                causes = []
+                break
+            except ProviderUnavailable as exc:
+                label = f"live {group[0].replace('_', '-')} prices" if len(groups) > 1 else "live prices"
+                failed.update({k: f"{label} unavailable ({exc})" for k in group})
+                causes.append(str(exc))
+                continue
+            for k in group:
+                kq = [q for q in (only_kind(q, k) for q in fetched) if q is not None]
+                if self.cache is not None:
+                    try:
+                        self.cache.write(provider, k, self.query_key(provider), kq, now=self.now)
+                    except OSError as exc:  # a read-only home must not stop a report
+                        self.warnings.append(f"cache not written ({exc.__class__.__name__}: {exc})")
+                parts[k] = _select(kq, self.gpus, self.regions) + self.fill_missing_gpus(provider, k, kq)
+        if parts and not any(parts.values()):
+            self.warnings.append(f"{provider}: live prices returned no rows for this query")
+        if causes and not parts:  # remembered only when the provider gave nothing: one working kind is worth a retry
+            self.remember_failure(provider, "; ".join(dict.fromkeys(causes)))
+        return parts, failed
+
     def provider_parts(self, provider: str, kinds: tuple[str, ...]) -> dict[str, list[PriceQuote]]:
         parts: dict[str, list[PriceQuote]] = {}
         if provider not in LIVE_PROVIDERS:
@@ -199,28 +237,16 @@ class _Chain:
         elif provider not in self.live:
             reason = "no live provider configured"
         elif recent is not None:
-            failed, age_s = recent
+            last_failure, age_s = recent
             left_s = self.cache.failure_ttl_s - age_s
-            reason = (f"live prices failed {age_s:.0f} s ago ({failed}); not retried for another {left_s:.0f} s")
+            reason = (f"live prices failed {age_s:.0f} s ago ({last_failure}); not retried for another {left_s:.0f} s")
         else:
-            try:
-                fetched = self.live[provider].fetch(frozenset(need), self.gpus, self.regions, self.now)
-                for k in need:
-                    kq = [q for q in (only_kind(q, k) for q in fetched) if q is not None]
-                    if self.cache is not None:
-                        try:
-                            self.cache.write(provider, k, self.query_key(provider), kq, now=self.now)
-                        except OSError as exc:  # a read-only home must not stop a report
-                            self.warnings.append(f"cache not written ({exc.__class__.__name__}: {exc})")
-                    parts[k] = _select(kq, self.gpus, self.regions) + self.fill_missing_gpus(provider, k, kq)
-                if not any(parts.get(k) for k in need):
-                    self.warnings.append(f"{provider}: live prices returned no rows for this query")
+            fetched_parts, failed = self.fetch_live(provider, need)
+            parts.update(fetched_parts)
+            if not failed:
                 return parts
-            except CredentialsMissing as exc:
-                reason = str(exc).removeprefix(f"{provider}: ")
-            except ProviderUnavailable as exc:
-                reason = f"live prices unavailable ({exc})"
-                self.remember_failure(provider, str(exc))
+            need = [k for k in need if k in failed]
+            reason = "; ".join(dict.fromkeys(failed[k] for k in need))
         # 3. stale cache, else 4. snapshot (one warning per provider, not per kind)
         said = False
         for k in need:

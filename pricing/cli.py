@@ -145,19 +145,25 @@ def diff(
 ) -> None:
     """What changed between the embedded snapshot and your refreshed one (`prices refresh`)."""
     from phantom_report.errors import PricingError
-    from phantom_report.pricing.refresh import diff_against_embedded
+    from phantom_report.pricing.refresh import diff_against_embedded, regions_not_refreshed
 
     if fmt not in FORMATS:
         raise PricingError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-    cache, rows, missing = _cache(cache_dir), [], []
+    cache, rows, missing, notes = _cache(cache_dir), [], [], []
     for p in _live_providers(provider or []):
         entry = cache.read_refreshed(p)
         if entry is None:
             missing.append(p)
             continue
         rows += [c for c in diff_against_embedded(p, entry.quotes) if all_rows or c.status != "same"]
+        if skipped := regions_not_refreshed(p, entry.quotes):
+            notes.append(f"{p}: refreshed {entry.written_at.date()}; {len(skipped)} region(s) of the embedded "
+                         "snapshot not refreshed and not compared (prices refresh fetches the default regions)")
     if missing and (provider or len(missing) == 3):
         raise PricingError(f"no refreshed snapshot for {', '.join(missing)}; run `phantom-report prices refresh` first")
+    notes += [f"{p}: no refreshed snapshot (prices refresh --provider {p})" for p in missing]
+    for note in notes:  # on stderr: stdout stays a clean JSON/CSV document
+        typer.echo(note, err=True)
     records = [{"provider": c.provider, "region": c.region, "instance_type": c.instance_type, "gpu": c.gpu, "status": c.status,
                 "embedded_on_demand_usd_per_hour": c.embedded_on_demand_usd_per_hour,
                 "refreshed_on_demand_usd_per_hour": c.refreshed_on_demand_usd_per_hour,

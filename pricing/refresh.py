@@ -39,6 +39,7 @@ def refresh_provider(provider: str, live: LiveProvider, cache: PriceCache, now: 
     from phantom_report.pricing.catalog import merge_kinds, only_kind
     parts: dict[str, list[PriceQuote]] = {}
     failures: list[str] = []
+    causes: list[str] = []
     for kind in KINDS:
         try:
             fetched = live.fetch(frozenset({kind}), None, None, now)
@@ -46,11 +47,14 @@ def refresh_provider(provider: str, live: LiveProvider, cache: PriceCache, now: 
             return RefreshResult(provider, 0, f"not refreshed: {str(exc).removeprefix(provider + ': ')}")
         except ProviderUnavailable as exc:
             failures.append(f"{kind.replace('_', '-')} prices unavailable ({exc})")
+            causes.append(str(exc))
             continue
         parts[kind] = [q for q in (only_kind(q, kind) for q in fetched) if q is not None]
     checked, dropped = apply_sanity(merge_kinds(parts), SanitySettings())
     if not checked:
-        why = "; ".join(failures) or "the live answer held no usable GPU instance price"
+        # every kind failing for one cause (no network, say) is said once, not once per kind
+        why = (f"price API unreachable or unusable ({causes[0]})" if len(causes) == len(KINDS) and len(set(causes)) == 1
+               else "; ".join(failures) or "the live answer held no usable GPU instance price")
         return RefreshResult(provider, 0, f"not refreshed: {why}")
     path = cache.write_refreshed(provider, checked, now)
     notes = ([f"{len(dropped)} dropped by the sanity rules"] if dropped else []) + failures
@@ -77,15 +81,19 @@ class PriceChange:
     refreshed_on_demand_usd_per_hour: float | None
     embedded_spot_usd_per_hour: float | None
     refreshed_spot_usd_per_hour: float | None
+    in_embedded: bool = True
+    in_refreshed: bool = True
 
     @property
     def status(self) -> str:
+        """'added' / 'removed' by presence of the row (a row of the embedded snapshot may carry no
+        price at all: it is then not 'added' by a refresh that never saw it), else by price."""
         old = (self.embedded_on_demand_usd_per_hour, self.embedded_spot_usd_per_hour)
         new = (self.refreshed_on_demand_usd_per_hour, self.refreshed_spot_usd_per_hour)
-        if old == (None, None):
-            return "added"
-        if new == (None, None):
+        if not self.in_refreshed or new == (None, None):
             return "removed"
+        if not self.in_embedded or old == (None, None):
+            return "added"
         return "changed" if old != new else "same"
 
     @property
@@ -97,16 +105,28 @@ class PriceChange:
         return None
 
 
+def regions_not_refreshed(provider: str, refreshed: Iterable[PriceQuote]) -> list[str]:
+    """Regions of the embedded snapshot that the refresh did not cover (a refresh fetches the
+    provider's default regions): `prices diff` leaves them out rather than calling them removed."""
+    covered = {q.region for q in refreshed}
+    return sorted({q.region for q in snapshot_quotes((provider,))} - covered)
+
+
 def diff_against_embedded(provider: str, refreshed: Iterable[PriceQuote]) -> list[PriceChange]:
-    """Every (region, instance type) of either snapshot with its price in both, sorted by change."""
+    """Every (region, instance type) of either snapshot, in the regions the refresh covered, with
+    its price in both, sorted by change."""
+    refreshed = list(refreshed)
+    covered = {q.region for q in refreshed}
+
     def table(quotes: Iterable[PriceQuote]) -> dict[tuple[str, str], PriceQuote]:
-        return {(q.region, q.instance_type): q for q in quotes}
+        return {(q.region, q.instance_type): q for q in quotes if q.region in covered}
     old, new = table(snapshot_quotes((provider,))), table(refreshed)
     out = []
     for key in sorted(old.keys() | new.keys()):
         o, n = old.get(key), new.get(key)
         out.append(PriceChange(provider, key[0], key[1], (n or o).gpu,  # type: ignore[union-attr]
                                o.on_demand_usd_per_hour if o else None, n.on_demand_usd_per_hour if n else None,
-                               o.spot_usd_per_hour if o else None, n.spot_usd_per_hour if n else None))
+                               o.spot_usd_per_hour if o else None, n.spot_usd_per_hour if n else None,
+                               in_embedded=o is not None, in_refreshed=n is not None))
     out.sort(key=lambda c: (c.status == "same", -abs(c.change_pct or 0.0), c.region, c.instance_type))
     return out

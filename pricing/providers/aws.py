@@ -118,6 +118,9 @@ class AwsProvider:
     default_regions: tuple[str, ...] = DEFAULT_REGIONS
     settings: FetchSettings = field(default_factory=FetchSettings)
     name: str = "aws"
+    # on-demand (Price List API) and spot (EC2 price history) are separate APIs: the price chain asks
+    # for one kind at a time, so one failing does not discard the other (catalog._Chain.fetch_live)
+    fetches_kinds_separately: bool = True
 
     def _session(self) -> Any:
         import boto3

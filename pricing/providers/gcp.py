@@ -152,7 +152,8 @@ def _map_google_error(exc: Exception, what: str) -> Exception:
     from google.api_core import exceptions as gexc
     from google.auth import exceptions as aexc
     if isinstance(exc, aexc.DefaultCredentialsError):
-        return CredentialsMissing(f"gcp: no credentials ({str(exc).split('. ')[0].rstrip('.')})")
+        return CredentialsMissing(f"gcp: no credentials ({str(exc).split('. ')[0].rstrip('.')}; run "
+                                  "`gcloud auth application-default login` or set GOOGLE_APPLICATION_CREDENTIALS)")
     if isinstance(exc, (gexc.TooManyRequests, gexc.InternalServerError, gexc.ServiceUnavailable, gexc.BadGateway,
                         gexc.GatewayTimeout, gexc.DeadlineExceeded, requests.Timeout, requests.ConnectionError)):
         return RetryableError(f"{what}: {type(exc).__name__}")

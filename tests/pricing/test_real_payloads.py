@@ -62,6 +62,42 @@ def test_aws_capacity_block_sku_never_becomes_the_on_demand_price(serve, tmp_pat
     assert sent["marketoption"] == "OnDemand" and sent["operation"] == "RunInstances"
 
 
+def test_prices_cli_with_capacity_block_sku_first_quotes_the_on_demand_price(serve, tmp_path):
+    """`prices --gpu a100 --provider aws` as a user runs it, the Price List endpoint (found through
+    botocore's AWS_ENDPOINT_URL_PRICING) answering the real Capacity Block product first."""
+    import os
+    import subprocess
+    import sys
+    offer = load("aws_offer_us-east-1_p4d.json")
+    price_list = get_products_route(get_products_items(offer, "YSXJGN78QTXNVGDQ"))
+
+    def route(req, server):
+        if req.headers.get("x-amz-target"):
+            return price_list(req, server)
+        # EC2 (query protocol): an empty spot price history, in the shape of the EC2 API
+        # reference's DescribeSpotPriceHistory response (written here: no GPU spot rows)
+        return 200, (b'<DescribeSpotPriceHistoryResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">'
+                     b"<requestId>59dbff89-35bd-4eac-99ed-be587EXAMPLE</requestId><spotPriceHistorySet/>"
+                     b"<nextToken/></DescribeSpotPriceHistoryResponse>"), {"Content-Type": "text/xml"}
+    server = serve(route)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "PHANTOM_OFFLINE"}
+    env.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1",
+               AWS_EC2_METADATA_DISABLED="true", AWS_ENDPOINT_URL_PRICING=server.url,
+               AWS_ENDPOINT_URL_EC2=server.url, AWS_MAX_ATTEMPTS="1")
+    out = subprocess.run([sys.executable, "-m", "phantom_report", "prices", "--gpu", "a100", "--provider", "aws",
+                          "--region", "us-east-1", "--format", "json", "--cache-dir", str(tmp_path / "c")],
+                         capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    [p4d] = [q for q in doc["quotes"] if q["instance_type"] == "p4d.24xlarge"]
+    # the on-demand price is the live one (the spot part, absent from the empty spot history,
+    # comes from the snapshot, so the merged row is labelled with the older source)
+    assert p4d["on_demand_usd_per_hour"] == pytest.approx(32.7726), doc["warnings"]
+    assert "aws pricing.get_products" in p4d["source_detail"]
+    assert not any("no price found" in w for w in doc["warnings"])
+    assert "Traceback" not in out.stderr
+
+
 # -- GCP: Cloud Billing Catalog pages with the real description wordings ------------------------
 
 def gcp_catalog_route(pages: list[dict]):
@@ -123,6 +159,105 @@ def test_gcp_successful_fetch_without_rows_for_a_requested_gpu_falls_back_to_sna
     h200 = [q for q in quotes.values() if q.gpu == "H200"]
     assert h200 and {q.source for q in h200} == {"snapshot"}
     assert any("no rows for H200" in w and "snapshot" in w for w in warnings)
+    assert not any("no price found" in w for w in warnings)
+
+
+# -- GCP: verbatim Cloud Billing Catalog SKUs (opencost's recorded page + cromwell-monitor's SKUs) --
+
+def real_gcp_pages() -> list[dict]:
+    """Two catalogue pages of real SKUs: opencost's recorded page (its own nextPageToken kept), then
+    cromwell-monitor's recorded SKU objects as the page that token leads to (the page wrapper
+    {"skus": [...]} is written here; every SKU object is verbatim, see PROVENANCE.md)."""
+    first = load("gcp_catalog_opencost_skus_page.json")
+    return [first, {"skus": load("gcp_catalog_cromwell_monitor_h100_mega_skus.json")}]
+
+
+def real_gcp_route(pages: list[dict]):
+    token = pages[0]["nextPageToken"]
+
+    def route(req, server):
+        if req.method != "GET" or req.path != "/v1/services/6F81-5844-456A/skus":
+            return 404, {"error": {"code": 404, "message": "not found", "status": "NOT_FOUND"}}
+        return 200, pages[1] if req.query.get("pageToken", [""])[0] == token else pages[0]
+    return route
+
+
+@pytest.fixture
+def real_gcp_quotes(serve, tmp_path):
+    from google.auth.credentials import AnonymousCredentials
+
+    from phantom_report.pricing.providers.gcp import GcpProvider
+    server = serve(real_gcp_route(real_gcp_pages()))
+    provider = GcpProvider(credentials=AnonymousCredentials(), api_endpoint=server.url, transport="rest", settings=FAST)
+
+    def fetch(gpus, regions, kinds=("on_demand", "spot")):
+        qs = get_quotes(gpus=gpus, providers=["gcp"], regions=regions, cache_dir=tmp_path, now=NOW,
+                        live_providers={"gcp": provider}, kinds=kinds)
+        return {(q.region, q.instance_type): q for q in qs.quotes}, qs.warnings, server
+    return fetch
+
+
+def test_real_gcp_a2_highgpu_on_demand_from_units_and_nanos_across_pages(real_gcp_quotes):
+    quotes, _, server = real_gcp_quotes("A100-40GB-SXM", ["us-central1"], kinds=("on_demand",))
+    q = quotes[("us-central1", "a2-highgpu-1g")]
+    # by hand from the real SKUs: A2 core 0 units + 31611000 nanos x 12 vCPUs, A2 RAM 4237000 nanos
+    # x 85 GiB, Tesla A100 2 units + 933908000 nanos x 1 GPU
+    assert q.source == "live" and q.on_demand_usd_per_hour == pytest.approx(0.031611 * 12 + 0.004237 * 85 + 2.933908, rel=1e-12)
+    assert q.on_demand_usd_per_hour == pytest.approx(3.673385, rel=1e-12)
+    assert q.sku_ids == ("2922-40C5-B19F", "2390-DCAF-DA38", "039F-D0DA-4055")
+    assert len(server.requests) == 2  # the recorded nextPageToken was followed
+
+
+def test_real_gcp_a3_mega_spot_from_plus_gpu_attached_to_spot_vms_and_a3plus_skus(real_gcp_quotes):
+    """Defects 2 and 3 on real SKUs: the spot H100 Plus GPU reads '... attached to Spot Preemptible
+    VMs running in Americas' and a3-megagpu-8g's host is billed as 'Spot Preemptible A3Plus'."""
+    quotes, _, _ = real_gcp_quotes("H100-SXM", ["us-central1", "us-west1"], kinds=("spot",))
+    for region in ("us-central1", "us-west1"):
+        mega = quotes[(region, "a3-megagpu-8g")]
+        assert mega.source == "live" and (mega.gpu, mega.gpu_count, mega.vcpus, mega.memory_gib) == ("H100-SXM", 8, 208, 1872)
+        # by hand: A3Plus spot core $0.01481 x 208 vCPUs + A3Plus spot RAM $0.001289 x 1872 GiB
+        #          + H100 80GB Plus spot GPU $4.1377 x 8
+        assert mega.spot_usd_per_hour == pytest.approx(208 * 0.01481 + 1872 * 0.001289 + 8 * 4.1377, rel=1e-12)
+        assert mega.spot_usd_per_hour == pytest.approx(3.08048 + 2.413008 + 33.1016, rel=1e-12)  # = 38.595088
+        assert mega.sku_ids == ("AEAF-12C5-E41B", "9A1D-C6C8-D7B9", "8609-4BAD-F240")
+    # the plain A3 spot host SKUs are in the same page; a3-highgpu-* still has no spot GPU SKU there
+    assert not any(it.startswith("a3-highgpu") for _, it in quotes)
+
+
+def test_real_gcp_spot_l4_sku_is_read_as_spot_l4():
+    """Defect 2 at the SKU level, on the real 'Nvidia L4 GPU attached to Spot Preemptible VMs
+    running in Hong Kong' SKU (0008-F633-76AA)."""
+    from phantom_report.pricing.providers.gcp import classify_sku, sku_kind
+    [sku] = [s for s in load("gcp_catalog_cromwell_monitor_h100_mega_skus.json") if s["skuId"] == "0008-F633-76AA"]
+    assert classify_sku(sku["description"]) == ("gpu", "L4")
+    assert sku_kind(sku["category"]["usageType"], sku["description"]) == "spot"
+    [plus_3y] = [s for s in load("gcp_catalog_cromwell_monitor_h100_mega_skus.json") if s["skuId"] == "5F45-2ADE-3091"]
+    assert classify_sku(plus_3y["description"]) == ("gpu", "H100-MEGA")
+    assert sku_kind(plus_3y["category"]["usageType"], plus_3y["description"]) == "3y"
+
+
+def test_real_gcp_skus_priced_in_idr_are_refused_not_read_as_usd():
+    """opencost's recorded page carries E2/T2D SKUs priced in IDR (327.17 IDR per vCPU-hour): they
+    must not become a $327/h vCPU; the USD SKUs of the same page are kept."""
+    from google.cloud import billing_v1
+
+    from phantom_report.pricing.providers.gcp import SkuPrices
+    skus = [billing_v1.Sku.from_json(json.dumps(s), ignore_unknown_fields=True)
+            for s in load("gcp_catalog_opencost_skus_page.json")["skus"]]
+    assert {s.pricing_info[0].pricing_expression.tiered_rates[0].unit_price.currency_code for s in skus} == {"USD", "IDR"}
+    prices = SkuPrices.from_skus(skus).prices
+    assert not any(series in ("E2", "T2D") for _, series, _, _ in prices)
+    assert prices[("core", "A2", "us-central1", "on_demand")] == pytest.approx(0.031611)
+
+
+def test_real_gcp_fetch_without_rows_for_a_requested_gpu_falls_back_to_the_snapshot(real_gcp_quotes):
+    """The real pages answer (A100 is priced live) but hold no H200 SKU: the snapshot's H200 price
+    stands in, with a warning, instead of nothing because the fetch 'succeeded' (defect 3's class)."""
+    quotes, warnings, _ = real_gcp_quotes(["A100-40GB-SXM", "H200"], ["us-central1"], kinds=("on_demand",))
+    assert quotes[("us-central1", "a2-highgpu-1g")].source == "live"
+    h200 = [q for q in quotes.values() if q.gpu == "H200"]
+    assert h200 and {q.source for q in h200} == {"snapshot"}
+    assert any("no rows for H200" in w and "snapshot" in w for w in warnings), warnings
     assert not any("no price found" in w for w in warnings)
 
 
@@ -327,3 +462,102 @@ def test_refresh_then_offline_runs_use_it_and_diff_shows_the_change(serve, tmp_p
     assert p4d_change["status"] == "changed" and p4d_change["change_pct"] is not None
     missing = cli("diff", "--provider", "gcp")
     assert missing.returncode == 2 and "prices refresh" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_prices_refresh_without_credentials_says_so_in_one_line_and_fails(tmp_path):
+    """As a user runs it with no cloud credentials: one line per cloud saying what is missing, and a
+    non-zero exit (it exited 0 before: click's Exit code was dropped outside standalone mode)."""
+    import os
+    import subprocess
+    import sys
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "GOOGLE_")) and k != "PHANTOM_OFFLINE"}
+    env.update(HOME=str(tmp_path), AWS_EC2_METADATA_DISABLED="true", AWS_CONFIG_FILE=str(tmp_path / "none"),
+               AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"))
+    out = subprocess.run([sys.executable, "-m", "phantom_report", "prices", "refresh", "--provider", "aws",
+                          "--cache-dir", str(tmp_path / "c")], capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 1, (out.stdout, out.stderr)
+    assert out.stdout.strip().splitlines() == ["aws: not refreshed: no credentials found (AWS_ACCESS_KEY_ID / profile / role)"]
+    assert "Traceback" not in out.stderr
+    offline = subprocess.run([sys.executable, "-m", "phantom_report", "prices", "refresh", "--cache-dir", str(tmp_path / "c")],
+                             capture_output=True, text=True, timeout=120, env={**env, "PHANTOM_OFFLINE": "1"})
+    assert offline.returncode == 2 and offline.stderr.count("\n") == 1 and "PHANTOM_OFFLINE" in offline.stderr
+
+
+def test_aws_spot_history_failing_keeps_the_live_on_demand_price(serve, tmp_path):
+    """On-demand and spot come from two AWS APIs: EC2 refusing the spot history (here a malformed
+    answer) must not throw away the real Price List answer; spot falls back to the snapshot."""
+    offer = load("aws_offer_us-east-1_p4d.json")
+    price_list = get_products_route(get_products_items(offer, "YSXJGN78QTXNVGDQ"))
+    server = serve(lambda req, s: price_list(req, s) if req.headers.get("x-amz-target") else (503, b"<html>Service Unavailable</html>"))
+    qs = get_quotes(gpus="A100-40GB-SXM", providers=["aws"], regions=["us-east-1"], cache_dir=tmp_path, now=NOW,
+                    live_providers={"aws": _provider("aws", server.url)})
+    [p4d] = [q for q in qs.quotes if q.instance_type == "p4d.24xlarge"]
+    assert p4d.on_demand_usd_per_hour == pytest.approx(32.7726) and "H7NGEAC6UEHNTKSJ" in p4d.sku_ids
+    assert p4d.spot_usd_per_hour is not None and p4d.spot_usd_per_hour > 0.0  # the snapshot's spot price
+    assert any(w.startswith("aws:") and "live spot prices unavailable" in w for w in qs.warnings), qs.warnings
+
+
+def test_azure_docs_example_row_windows_spot_devtest_is_never_a_linux_price():
+    """Microsoft's own Retail Prices example row (a Windows, Spot, DevTestConsumption meter): each
+    of the three alone must keep it out of the Linux on-demand/spot prices."""
+    from phantom_report.pricing.providers.azure_retail import classify_item, is_windows
+    row = load("azure_retail_docs_example_item.json")
+    assert is_windows(row) and classify_item(row) is None
+    as_consumption = {**row, "type": "Consumption"}  # the same row billed as ordinary consumption
+    assert classify_item(as_consumption) is None  # still Windows
+    linux = {**as_consumption, "productName": "Virtual Machines FS Series"}
+    assert classify_item(linux) == "spot"  # the meter/sku name says Spot
+    assert classify_item({**row, "productName": "Virtual Machines FS Series"}) is None  # DevTest alone
+
+
+def test_azure_forecast_spec_example_is_read_and_its_next_link_followed(serve):
+    """Microsoft's own Forecast example (BillingAccountForecast.json): four forecast rows and a
+    nextLink to a Forecast $skiptoken page; the next page answers 204 (declared by the spec)."""
+    from datetime import date
+    from urllib.parse import unquote, urlsplit
+    example = load("azure_costmanagement_BillingAccountForecast.json")["responses"]["200"]["body"]
+    scope = "/providers/Microsoft.Billing/billingAccounts/12345:6789"
+
+    def route(req, server):
+        path = unquote(req.path).lower()
+        if "skiptoken" in path or "$skiptoken" in req.query:
+            return 204, b""
+        if path.endswith("/providers/microsoft.costmanagement/query"):
+            return 204, b""  # no actual cost rows: this test is about the forecast
+        if path == f"{scope}/providers/Microsoft.CostManagement/forecast".lower():
+            body = json.loads(json.dumps(example))
+            link = urlsplit(body["properties"]["nextLink"])
+            body["properties"]["nextLink"] = f"{server.url}{link.path}?{link.query}"  # re-pointed here
+            return 200, body
+        return 404, {"error": {"code": "NotFound", "message": req.path}}
+    server = serve(route)
+    from phantom_report.pricing.providers.azure_spend import AzureSpendProvider
+    provider = AzureSpendProvider(scope=scope, credential=StaticToken(), base_url=server.url, enforce_https=False, settings=FAST)
+    report = provider.fetch(date(2022, 8, 1), date(2022, 8, 1), forecast_end=date(2022, 8, 31))
+    assert report.actual == ()
+    assert [r.cost for r in report.forecast] == [2.10333307059661, 218.68795741935486, 0.14384913581657052, 0.009865586851323632]
+    assert report.forecast_total == pytest.approx(2.10333307059661 + 218.68795741935486 + 0.14384913581657052 + 0.009865586851323632)
+    assert {r.currency for r in report.forecast} == {"USD"} and report.forecast[0].day == date(2018, 3, 31)
+    assert any("skiptoken" in unquote(r.path).lower() or "$skiptoken" in r.query for r in server.requests)
+
+
+def test_diff_compares_only_refreshed_regions_and_never_calls_an_unseen_row_added():
+    """A refresh of one region must not list every other region of the embedded snapshot as
+    'removed', nor an embedded row without any price as 'added'."""
+    from datetime import datetime, timezone
+
+    from phantom_report.pricing.quote import PriceQuote
+    from phantom_report.pricing.refresh import diff_against_embedded, regions_not_refreshed
+    from phantom_report.pricing.snapshot import snapshot_quotes
+    now = datetime(2026, 11, 30, tzinfo=timezone.utc)
+    p4d = PriceQuote(provider="aws", region="us-east-1", zone=None, instance_type="p4d.24xlarge", gpu="A100-40GB-SXM",
+                     gpu_count=8, vcpus=96, memory_gib=1152, on_demand_usd_per_hour=32.7726, spot_usd_per_hour=None,
+                     reserved_usd_per_hour={}, fetched_at=now, source="live", source_detail="test")
+    changes = diff_against_embedded("aws", [p4d])
+    assert {c.region for c in changes} == {"us-east-1"}
+    [mine] = [c for c in changes if c.instance_type == "p4d.24xlarge"]
+    embedded = [q for q in snapshot_quotes(("aws",)) if (q.region, q.instance_type) == ("us-east-1", "p4d.24xlarge")]
+    assert mine.status == "changed" and mine.embedded_on_demand_usd_per_hour == embedded[0].on_demand_usd_per_hour
+    assert all(c.status == "removed" for c in changes if c is not mine)  # us-east-1 rows the refresh did not return
+    skipped = regions_not_refreshed("aws", [p4d])
+    assert "us-east-1" not in skipped and len(skipped) > 5
