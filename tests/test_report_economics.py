@@ -21,7 +21,7 @@ def _row(**kw):
         is_training=False, peak_requests_per_s=95.0, target_utilization=0.5, samples_per_run=np.nan,
         window_hours=np.nan, instance_gpus=4, is_reserved=False, runs_per_month=np.nan, is_llm=False,
         tokens_per_month=np.nan, requests_per_month=95.0 * economics.SECONDS_PER_MONTH,
-        energy_j_per_sample=100.0, pue=1.1, grid_kgco2e_per_kwh=0.4,
+        energy_j_per_sample=100.0, pue=1.1, grid_kgco2e_per_kwh=0.4, gpu_count=1, idle_power_w=0.0,
     )
     base.update(kw)
     return pd.DataFrame([base])
