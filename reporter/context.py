@@ -20,7 +20,7 @@ from phantom_report.reporter import commitments as commitments_mod
 from phantom_report.reporter import fmt
 from phantom_report.reporter.economics import HOURS_PER_MONTH, as_arrays, evaluate, spec_roi
 from phantom_report.reporter.recommend import (  # noqa: F401 (describe re-exported for charts)
-    KINDS, LABELS, TITLES, Recommendation, describe, green_premium, no_green_pick, nothing_meets)
+    GREEN_TIE_PCT, KINDS, LABELS, TITLES, Recommendation, describe, green_premium, no_green_pick, nothing_meets)
 from phantom_report.reporter.spec import RunSpec
 
 TOP_ROWS = 12
@@ -420,7 +420,9 @@ def _methodology(spec, quotes, quote_warnings, engine_info, rows, chart_engine, 
              f"whether to commit, when the fleet is busy ≥ {commitments_mod.STEADY_MIN_UTILISATION:.0%} of the hours, "
              f"peak ≤ {commitments_mod.STEADY_MAX_PEAK_TO_AVERAGE:g}x the average and demand uncertainty ≤ "
              f"±{commitments_mod.STEADY_MAX_UNCERTAINTY_PCT:g}%."),
-            "The lowest-carbon pick meets the same SLO and fleet rules as the other picks; its premium is its monthly cost minus the cheapest pick's.",
+            ("The lowest-carbon pick meets the same SLO and fleet rules as the other picks; carbon within "
+             f"{GREEN_TIE_PCT:g}% of the lowest counts as equal and the cheapest of those is picked; its premium is its monthly cost "
+             "minus the cheapest pick's, and its cost per tonne avoided is that premium over the carbon it saves against the cheapest pick."),
         ],
         "formulas": [
             "replicas = ceil(peak requests/s ÷ (throughput per replica × target utilisation))",
