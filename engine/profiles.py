@@ -19,6 +19,12 @@ from phantom_report.gpu_naming import name_key
 
 PEAK_KEYS = ("fp32", "tf32", "fp16", "bf16", "fp8", "int8")
 
+# Idle board power / TDP for a GPU whose profile has no sourced `idle_power_w`: the median of the
+# built-in sourced figures (Cloud Carbon Footprint's GPU "Watts (Idle)" over each profile's TDP:
+# A10G 0.060, T4 0.114, A100 SXM 0.115 x2, V100 SXM2 0.117 x2, P4 0.120, P100 SXM2 0.120 ->
+# median 0.116). tests/test_profiles.py re-derives it from the profiles.
+IDLE_POWER_FALLBACK_FRACTION = 0.116
+
 # key -> (python types accepted, human description, required)
 _SCALAR_SCHEMA: dict[str, tuple[tuple[type, ...], str, bool]] = {
     "name": ((str,), "a string", True),
@@ -35,6 +41,7 @@ _SCALAR_SCHEMA: dict[str, tuple[tuple[type, ...], str, bool]] = {
     "peak_clock_mhz": ((int, float), "a positive number (MHz, the clock the tensor peaks are quoted at)", False),
     "sustained_clock_mhz": ((int, float), "a positive number (MHz)", True),
     "tdp_w": ((int, float), "a positive number (W)", True),
+    "idle_power_w": ((int, float), "a positive number (W drawn idle, below tdp_w)", False),
     "interconnect": ((str,), "a string (e.g. nvlink4, pcie4)", True),
     "interconnect_gbps": ((int, float), "a positive number (GB/s, bidirectional)", True),
     "pcie_gbps": ((int, float), "a positive number (GB/s, bidirectional)", False),
@@ -66,6 +73,8 @@ class GpuProfile:
     launch_year: int | None = None
     launch_price_usd: float | None = None
     pcie_gbps: float | None = None
+    # board power with nothing running (sourced); None: estimated from TDP, see idle_power()
+    idle_power_w: float | None = None
     # share of the datasheet capacity programs can allocate: data-center GDDR6 parts keep in-band
     # ECC on by default, which reserves 1/16 of the memory (a 16 GB T4 reports 15360 MiB)
     usable_memory_fraction: float = 1.0
@@ -83,6 +92,13 @@ class GpuProfile:
     def peak_clock(self) -> float:
         """MHz the tensor peaks are quoted at: `peak_clock_mhz`, else the boost clock."""
         return self.peak_clock_mhz or self.boost_clock_mhz
+
+    def idle_power(self) -> tuple[float, bool]:
+        """(W the board draws idle, estimated?): the sourced `idle_power_w`, else TDP x
+        IDLE_POWER_FALLBACK_FRACTION (estimated)."""
+        if self.idle_power_w is not None:
+            return self.idle_power_w, False
+        return self.tdp_w * IDLE_POWER_FALLBACK_FRACTION, True
 
     def source_for(self, key: str) -> str:
         """Source of one figure: its own entry, else its table's (peak_tflops.fp16 -> peak_tflops)."""
@@ -127,6 +143,9 @@ def parse_profile(path: Path, data: Mapping[str, Any]) -> GpuProfile:
         raise ProfileError(f"{path}: key 'sustained_clock_mhz': expected the base clock, at most "
                            f"boost_clock_mhz ({data['boost_clock_mhz']!r}), got {data['sustained_clock_mhz']!r}")
     _check_peak_clock(path, data)
+    if data.get("idle_power_w", 0) >= data["tdp_w"]:
+        raise ProfileError(f"{path}: key 'idle_power_w': expected the board power at idle, below tdp_w "
+                           f"({data['tdp_w']!r}), got {data['idle_power_w']!r}")
     peaks = data.get("peak_tflops")
     if not isinstance(peaks, dict) or not peaks:
         raise ProfileError(f"{path}: key 'peak_tflops': expected a table of precision = TFLOPS")
@@ -168,6 +187,7 @@ def parse_profile(path: Path, data: Mapping[str, Any]) -> GpuProfile:
         launch_year=data.get("launch_year"),
         launch_price_usd=float(data["launch_price_usd"]) if "launch_price_usd" in data else None,
         pcie_gbps=float(data["pcie_gbps"]) if "pcie_gbps" in data else None,
+        idle_power_w=float(data["idle_power_w"]) if "idle_power_w" in data else None,
         usable_memory_fraction=float(data.get("usable_memory_fraction", 1.0)),
         peak_clock_mhz=float(data.get("peak_clock_mhz", data["boost_clock_mhz"])),
         sources=dict(sources),

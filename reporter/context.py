@@ -15,11 +15,12 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import pandas as pd
 
+from phantom_report.engine.profiles import IDLE_POWER_FALLBACK_FRACTION
 from phantom_report.reporter import commitments as commitments_mod
 from phantom_report.reporter import fmt
 from phantom_report.reporter.economics import HOURS_PER_MONTH, as_arrays, evaluate, spec_roi
 from phantom_report.reporter.recommend import (  # noqa: F401 (describe re-exported for charts)
-    KINDS, LABELS, TITLES, Recommendation, describe, green_premium, no_green_pick, nothing_meets)
+    GREEN_TIE_PCT, KINDS, LABELS, TITLES, Recommendation, describe, green_premium, no_green_pick, nothing_meets)
 from phantom_report.reporter.spec import RunSpec
 
 TOP_ROWS = 12
@@ -445,8 +446,12 @@ def _methodology(spec, quotes, quote_warnings, engine_info, rows, chart_engine, 
             "Training fleets scale data-parallel linearly up to the deadline and use every GPU of the instances they rent; spot interruption overhead lengthens the run and must fit in the deadline; communication overhead beyond the engine's estimate is not modelled.",
             f"A configuration meets the SLOs only when its 95th-percentile latency is within a p95 SLO and it meets every SLO in at least the required share of simulated outcomes (slo.confidence, default 90%).",
             "A reservation longer than the horizon is costed for its whole term (the remaining commitment counts); one-off costs (migration) are counted once for the spec.",
-            "Energy is GPU board energy of the work done (engine energy per sample) times the provider's PUE; CPUs, memory, networking and idle time are excluded.",
-            f"Buy-vs-rent: buy the GPUs the demand needs (replicas needed × GPUs per replica) at the GPU profile's launch price (or the spec's), power for the work done at ${spec.roi.power_cost_usd_per_kwh:g}/kWh with PUE {spec.roi.onprem_pue:g}, hosting ${spec.roi.hosting_usd_per_gpu_month:g}/GPU/month; no resale value, financing or staff.",
+            ("Energy is GPU board energy of the whole rented fleet times the provider's PUE: the busy GPU-hours at the engine's active power "
+             "and every other rented GPU-hour (GPUs allocated but not working, spot interruption overhead) at the GPU's idle power. "
+             "Idle power is Cloud Carbon Footprint's published per-GPU figure where the GPU profile has one (T4, V100 SXM2, A100 SXM, A10G, P4, P100 SXM2); "
+             f"other GPUs are estimated at {IDLE_POWER_FALLBACK_FRACTION:.1%} of TDP (the median ratio of those figures) and marked idle_power_estimated. "
+             "A GPU holding a loaded model draws more than a bare idle one, so idle energy is a lower bound; CPUs, memory and networking are excluded."),
+            f"Buy-vs-rent: buy the GPUs the demand needs (replicas needed × GPUs per replica) at the GPU profile's launch price (or the spec's), power for the work done plus the owned GPUs' idle hours at ${spec.roi.power_cost_usd_per_kwh:g}/kWh with PUE {spec.roi.onprem_pue:g}, hosting ${spec.roi.hosting_usd_per_gpu_month:g}/GPU/month; no resale value, financing or staff.",
             "Prices are list prices in USD without taxes, egress, storage or support plans.",
             ("Savings are measured against the spec's baseline (roi.baseline)." if spec.roi.baseline else
              "Without roi.baseline, savings are measured against the cheapest on-demand configuration that meets the SLOs."),
@@ -457,7 +462,9 @@ def _methodology(spec, quotes, quote_warnings, engine_info, rows, chart_engine, 
              f"whether to commit, when the fleet is busy ≥ {commitments_mod.STEADY_MIN_UTILISATION:.0%} of the hours, "
              f"peak ≤ {commitments_mod.STEADY_MAX_PEAK_TO_AVERAGE:g}x the average and demand uncertainty ≤ "
              f"±{commitments_mod.STEADY_MAX_UNCERTAINTY_PCT:g}%."),
-            "The lowest-carbon pick meets the same SLO and fleet rules as the other picks; its premium is its monthly cost minus the cheapest pick's.",
+            ("The lowest-carbon pick meets the same SLO and fleet rules as the other picks; carbon within "
+             f"{GREEN_TIE_PCT:g}% of the lowest counts as equal and the cheapest of those is picked; its premium is its monthly cost "
+             "minus the cheapest pick's, and its cost per tonne avoided is that premium over the carbon it saves against the cheapest pick."),
         ],
         "formulas": [
             "replicas = ceil(peak requests/s ÷ (throughput per replica × target utilisation))",
@@ -470,6 +477,9 @@ def _methodology(spec, quotes, quote_warnings, engine_info, rows, chart_engine, 
             "savings = baseline monthly cost − monthly cost; savings over the horizon = baseline × horizon − monthly cost × max(horizon, commitment term)",
             "payback = migration cost (once per spec) ÷ summed monthly savings of the recommendations",
             "buy-vs-rent break-even = purchase price ÷ (monthly rent − monthly power and hosting)",
+            ("energy (kWh) = (energy per sample × samples ÷ 3.6×10⁶ + idle W per GPU × (rented GPU-hours − busy GPU-hours) ÷ 1000) × PUE; "
+             "busy GPU-hours = samples ÷ throughput per replica ÷ 3600 × GPUs per replica; rented GPU-hours = GPUs × 730 h "
+             "(training: GPUs × run hours × runs; reserved: 730 h)"),
             "carbon = energy (kWh) × regional grid intensity (kgCO2e/kWh)",
             "utilisation = on-demand monthly cost ÷ (instances × on-demand $/h × 730 h); break-even utilisation = committed $/h ÷ on-demand $/h (commit when utilisation is above it)",
             "committed monthly cost = instances × committed $/h × 730 h, paid for every month of the term",

@@ -11,8 +11,12 @@ Formulas (also printed in the report's methodology appendix):
 * training: hours of one run on one replica = samples per run / throughput / 3600; replicas =
   ceil(those hours / window) where the window is the deadline (or the month divided by the runs);
   cost per run = instances x $/h x run hours x spot overhead; reserved capacity is paid 730 h a month.
-* energy = engine energy per sample x samples x provider PUE (GPU board energy only);
-  carbon = energy x regional grid intensity.
+* energy = (busy GPU-hours at active power + idle GPU-hours x idle power per GPU) x provider PUE
+  (GPU board energy only). Busy GPU-hours = samples / throughput per replica x GPUs per replica
+  (the active part is the engine's energy per sample x samples); idle GPU-hours = the GPU-hours
+  the fleet is rented (GPUs x 730 h; a training run: GPUs x run hours x runs, reserved: 730 h)
+  minus the busy ones. Idle power comes from the GPU profile (``idle_power_w``) or, where none is
+  sourced, TDP x ``profiles.IDLE_POWER_FALLBACK_FRACTION``; carbon = energy x grid intensity.
 """
 
 from __future__ import annotations
@@ -73,6 +77,16 @@ def point_frame(pred: pd.DataFrame, spec: RunSpec) -> pd.DataFrame:
     df["reason"] = [v[1] for v in verdicts]
     df["status"] = np.where(df["meets_slo"], "ok", "excluded")
     return df
+
+
+def add_idle_power(points: pd.DataFrame, idle_by_gpu: Mapping[str, tuple[float, bool]]) -> pd.DataFrame:
+    """Adds idle_power_w (W one GPU draws while provisioned but not working) and
+    idle_power_estimated (True: TDP x the fallback ratio, no sourced figure) from
+    ``idle_by_gpu`` (GPU name -> ``GpuProfile.idle_power()``)."""
+    out = points.copy()
+    out["idle_power_w"] = out["gpu"].map(lambda g: idle_by_gpu[g][0]).astype(float)
+    out["idle_power_estimated"] = out["gpu"].map(lambda g: idle_by_gpu[g][1]).astype(bool)
+    return out
 
 
 def _demand(w: Workload, r: pd.Series) -> dict[str, float]:
@@ -265,12 +279,23 @@ def evaluate(r: Mapping[str, np.ndarray], thr_scale=1.0, demand_scale=1.0, price
             units = np.where(train, r["runs_per_month"], served) if any_train else served
         unit_cost = monthly / units
         samples = np.where(train, r["samples_per_run"] * r["runs_per_month"], r["requests_per_month"]) * demand_scale
-        energy = r["energy_j_per_sample"] / thr_scale * samples * (r["pue"] / 3.6e6)
+        # the fleet draws power all the hours it is provisioned: busy GPU-hours at the engine's
+        # active power (its energy per sample), the rest of the rented GPU-hours at idle power
+        busy_gpu_h = samples / thr / 3600.0 * r["gpu_count"]
+        if any_train:
+            rented_h = np.where(train & ~r["is_reserved"], run_hours * r["runs_per_month"], HOURS_PER_MONTH)
+        else:
+            rented_h = HOURS_PER_MONTH
+        idle_gpu_h = np.maximum(gpus * rented_h - busy_gpu_h, 0.0)
+        active_kwh = r["energy_j_per_sample"] / thr_scale * samples / 3.6e6
+        energy = (active_kwh + r["idle_power_w"] * idle_gpu_h / 1000.0) * r["pue"]
         co2 = energy * r["grid_kgco2e_per_kwh"]
     return {
         "replicas": replicas, "instances": instances, "gpus": gpus, "monthly_cost_usd": monthly,
         "unit_cost_usd": unit_cost, "run_hours": run_hours,
         "energy_kwh_per_month": energy, "carbon_kgco2e_per_month": co2, "replicas_needed": needed,
+        "busy_gpu_hours_per_month": busy_gpu_h, "idle_gpu_hours_per_month": idle_gpu_h,
+        "active_energy_kwh_per_month": active_kwh,
     }
 
 
@@ -278,7 +303,7 @@ ARRAY_INPUTS = (
     "throughput_per_s", "usd_per_instance_hour", "overhead", "replicas_per_instance", "is_training",
     "peak_requests_per_s", "target_utilization", "samples_per_run", "window_hours", "instance_gpus",
     "is_reserved", "runs_per_month", "is_llm", "tokens_per_month", "requests_per_month",
-    "energy_j_per_sample", "pue", "grid_kgco2e_per_kwh",
+    "energy_j_per_sample", "pue", "grid_kgco2e_per_kwh", "gpu_count", "idle_power_w",
 )
 
 
@@ -296,7 +321,8 @@ def cost_rows(rows: pd.DataFrame, spec: RunSpec, purchase_price_usd_per_gpu: Map
     training samples delivered at the stated demand per dollar of the monthly cost),
     fleet_ok/fleet_reason (max_gpus), and the buy-vs-rent columns owned_gpus (the GPUs the demand
     needs, not the rented instances), purchase_usd (NaN when no purchase price is known),
-    owned_usd_per_month (power for the work done, at the on-prem PUE, plus hosting) and
+    owned_usd_per_month (power for the work done plus the owned GPUs' idle hours, at the on-prem
+    PUE, plus hosting), busy_gpu_hours_per_month / idle_gpu_hours_per_month (the energy split) and
     buy_breakeven_months (NaN: unknown price, or renting stays cheaper; see buy_breakeven_text)."""
     if rows.empty:
         return rows
@@ -319,13 +345,16 @@ def cost_rows(rows: pd.DataFrame, spec: RunSpec, purchase_price_usd_per_gpu: Map
 
 
 def _buy_vs_rent(df: pd.DataFrame, spec: RunSpec, purchase_price_usd_per_gpu: Mapping[str, float]) -> pd.DataFrame:
-    """Owning the GPUs the demand needs (replicas needed x GPUs per replica): purchase, power for
-    the work they do (board energy / provider PUE x on-prem PUE) and hosting per GPU."""
+    """Owning the GPUs the demand needs (replicas needed x GPUs per replica): purchase, power (the
+    work they do at active power plus their other hours of the month at idle power, x on-prem PUE)
+    and hosting per GPU."""
     roi = spec.roi
     price_per_gpu = df["gpu"].map(lambda g: roi.purchase_price_usd_per_gpu or purchase_price_usd_per_gpu.get(g, np.nan)).astype(float)
     df["owned_gpus"] = df["replicas_needed"] * df["gpu_count"]
     df["purchase_usd"] = df["owned_gpus"] * price_per_gpu
-    owned_kwh = df["energy_kwh_per_month"] / df["pue"] * roi.onprem_pue
+    # owned GPUs stay powered all month: the work at active power, the rest of their hours idle
+    owned_idle_h = np.maximum(df["owned_gpus"] * HOURS_PER_MONTH - df["busy_gpu_hours_per_month"], 0.0)
+    owned_kwh = (df["active_energy_kwh_per_month"] + df["idle_power_w"] * owned_idle_h / 1000.0) * roi.onprem_pue
     df["owned_usd_per_month"] = owned_kwh * roi.power_cost_usd_per_kwh + df["owned_gpus"] * roi.hosting_usd_per_gpu_month
     saving = df["monthly_cost_usd"] - df["owned_usd_per_month"]
     known = df["purchase_usd"].notna() & np.isfinite(df["purchase_usd"])

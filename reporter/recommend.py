@@ -9,8 +9,10 @@ written from the numbers.
 * lowest_risk: on-demand only (no preemption, no commitment), offered in the most regions, then
   the highest probability of meeting the SLOs in bands (every config at or above slo.confidence
   counts as equally safe, so a huge over-provisioned fleet never wins on a 98%-vs-95% difference), then the cheapest;
-* green: lowest carbon (kgCO2e/month at the demand) among the same eligible configs, then the
-  cheapest; its reason states the premium over the cheapest pick and the grid-intensity source.
+* green: lowest carbon (kgCO2e/month at the demand, the whole rented fleet's energy: busy hours
+  at active power, the rest at idle power) among the same eligible configs; carbon within
+  GREEN_TIE_PCT of the lowest counts as equal and the cheapest of those wins; its reason states the
+  premium over the cheapest pick, how busy the fleet is and the grid-intensity source.
 """
 
 from __future__ import annotations
@@ -26,6 +28,11 @@ KINDS = ("cheapest", "best_value", "lowest_risk", "green")
 TITLES = {"cheapest": "Cheapest that meets every SLO", "best_value": "Best value at the stated demand (pessimistic cost)",
           "lowest_risk": "Lowest risk (on-demand, widest availability)",
           "green": "Lowest carbon that meets every SLO"}
+# carbon estimates this close to the lowest are not told apart: the energy model (engine power x
+# hours, idle power from a published estimate) is far coarser than 5%, and a pick must not cost
+# several times more for a difference inside it (e.g. spot vs on-demand training, whose only
+# carbon difference is the idle power of the interruption overhead)
+GREEN_TIE_PCT = 5.0
 LABELS = {"cheapest": "cheapest", "best_value": "best value", "lowest_risk": "lowest risk", "green": "lowest carbon"}
 
 
@@ -63,7 +70,8 @@ def picks(df: pd.DataFrame, workload: str) -> dict[str, int]:
                                                 ascending=[False, False, True]).index[0])
     green = sub[np.isfinite(sub["carbon_kgco2e_per_month"])] if "carbon_kgco2e_per_month" in sub else sub.iloc[:0]
     if len(green):
-        out["green"] = int(green.sort_values(["carbon_kgco2e_per_month", "monthly_cost_usd"]).index[0])
+        near = green[green["carbon_kgco2e_per_month"] <= green["carbon_kgco2e_per_month"].min() * (1 + GREEN_TIE_PCT / 100)]
+        out["green"] = int(near.sort_values(["monthly_cost_usd", "carbon_kgco2e_per_month"]).index[0])
     return out
 
 
@@ -153,15 +161,26 @@ def _reason_green(r: pd.Series, cheap: pd.Series, n: int) -> str:
     prem, prem_pct = green_premium(r, cheap)
     cost = (f"it costs {fmt.usd(prem)}/month ({fmt.pct(prem_pct, 0)}) more than the cheapest pick"
             if prem > 0.5 else "it is also the cheapest")
+    avoided_kg = float(cheap["carbon_kgco2e_per_month"]) - float(r["carbon_kgco2e_per_month"])
+    if prem > 0.5 and avoided_kg > 0:  # what the premium buys, comparable with a carbon price
+        cost += f", {fmt.usd(prem / avoided_kg * 1000.0)} per tonne of CO2e avoided"
     src = str(r.get("grid_source") or "").split(" via ")[0].split(" (")[0]
     if r.get("grid_match") == "fallback":
         src += " (world-average fallback: no figure for this region)"
-    # carbon counts the energy of the work done; a larger fleet's idle power is not in it
-    idle = (" Carbon counts the energy of the work done, not the idle power of its larger fleet "
-            f"({fmt.num(r['gpus'])} GPUs against {fmt.num(cheap['gpus'])})." if float(r["gpus"]) > float(cheap["gpus"]) else "")
-    return (f"Lowest carbon of the {n:,} configurations that meet every SLO: {fmt.num(r['carbon_kgco2e_per_month'])} kgCO2e/month "
+    return (f"Lowest carbon of the {n:,} configurations that meet every SLO (within {GREEN_TIE_PCT:.0f}%, then the cheapest): "
+            f"{fmt.num(r['carbon_kgco2e_per_month'])} kgCO2e/month "
             f"against {fmt.num(cheap['carbon_kgco2e_per_month'])} for the cheapest (grid {fmt.num(r['grid_kgco2e_per_kwh'])} kgCO2e/kWh "
-            f"in {r.get('grid_location') or r['region']}, source: {src or 'unknown'}); {cost}.{idle}")
+            f"in {r.get('grid_location') or r['region']}, source: {src or 'unknown'}); {cost}.{_fleet_energy(r)}")
+
+
+def _fleet_energy(r: pd.Series) -> str:
+    """How much of the green pick's rented GPU-hours do work (the rest is counted at idle power)."""
+    busy, idle = float(r.get("busy_gpu_hours_per_month", np.nan)), float(r.get("idle_gpu_hours_per_month", np.nan))
+    if not (np.isfinite(busy) and np.isfinite(idle)) or busy + idle <= 0:
+        return ""
+    est = ", estimated from TDP" if bool(r.get("idle_power_estimated", False)) else ""
+    return (f" Its {fmt.num(r['gpus'])} GPUs work {fmt.pct(busy / (busy + idle) * 100, 0)} of the hours they are rented; "
+            f"the rest is counted at idle power ({fmt.num(r['idle_power_w'])} W per GPU{est}).")
 
 
 def no_green_pick(w: str, served: bool) -> str:

@@ -38,7 +38,8 @@ CSV_COLUMNS = [
     "monthly_cost_usd_high", "unit", "unit_cost_usd", "unit_cost_usd_low", "unit_cost_usd_high",
     "cost_per_1m_tokens_usd", "cost_per_1k_inferences_usd", "cost_per_training_run_usd", "run_hours",
     "units_per_usd", "units_per_usd_label", "energy_kwh_per_month", "energy_kwh_per_month_low",
-    "energy_kwh_per_month_high", "grid_kgco2e_per_kwh", "pue", "carbon_kgco2e_per_month",
+    "energy_kwh_per_month_high", "energy_j_per_sample", "busy_gpu_hours_per_month", "idle_gpu_hours_per_month",
+    "idle_power_w", "idle_power_estimated", "grid_kgco2e_per_kwh", "pue", "carbon_kgco2e_per_month",
     "carbon_kgco2e_per_month_low", "carbon_kgco2e_per_month_high", "baseline_monthly_cost_usd",
     "savings_usd_per_month", "savings_usd_per_month_low", "savings_usd_per_month_high", "savings_pct",
     "commitment_months", "cost_over_horizon_usd", "savings_over_horizon_usd", "owned_gpus", "purchase_usd",
@@ -155,6 +156,7 @@ def _run(spec, out_dir, formats, offline, template, clock, engine, now, static, 
     clock.stage("economics")
     points = economics.point_frame(pred, spec).reset_index(drop=True)
     points["point_id"] = np.arange(len(points))
+    points = economics.add_idle_power(points, {n: eng.catalog.get(n).idle_power() for n in gpu_names})
     priceable = points[points["supported"].astype(bool) & points["fits"].fillna(False).astype(bool)]
     rows = economics.priced_rows(priceable, qf)
     launch = {n: getattr(eng.catalog.get(n), "launch_price_usd", None) or np.nan for n in gpu_names}

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import tomllib
 
-from phantom_report.engine.profiles import PEAK_KEYS, load_catalog, normalize_name
+from phantom_report.engine.profiles import IDLE_POWER_FALLBACK_FRACTION, PEAK_KEYS, load_catalog, normalize_name
 from phantom_report.errors import ProfileError
 
 PROFILES_DIR = Path(__file__).resolve().parents[1] / "profiles"
@@ -106,6 +106,7 @@ def test_every_profile_and_figure_has_a_source(catalog):
                 "peak_tflops", "memory_gb", "memory_bandwidth_gbps", "sm_count", "l2_cache_mb",
                 "boost_clock_mhz", "peak_clock_mhz", "sustained_clock_mhz", "tdp_w", "interconnect",
                 "interconnect_gbps", "pcie_gbps", "launch_price_usd", "launch_year", "usable_memory_fraction",
+                "idle_power_w",
             }, (prof.name, key)
             if "." in key:
                 assert key.split(".")[1] in prof.peak_tflops, (prof.name, key)
@@ -417,7 +418,7 @@ def test_every_figure_has_a_source(catalog):
     missing = []
     for prof in catalog:
         keys = [k for k in _FIGURES if getattr(prof, k, None) is not None]
-        keys += [k for k in ("pcie_gbps", "launch_price_usd") if getattr(prof, k) is not None]
+        keys += [k for k in ("pcie_gbps", "launch_price_usd", "idle_power_w") if getattr(prof, k) is not None]
         keys += [f"peak_tflops.{p}" for p in prof.peak_tflops]
         for key in keys:
             if not _cites(prof.source_for(key)):
@@ -450,3 +451,35 @@ def test_every_profile_is_listed_in_the_interfaces_doc(catalog):
         body = doc.split(heading, 1)[1].split("\n", 2)[2].split("##", 1)[0]
         listed |= {n.strip().rstrip(".") for n in body.replace("\n", " ").split(",") if n.strip()}
     assert listed == set(catalog.names)
+
+
+# --- idle power ----------------------------------------------------------------------------------
+
+
+def test_sourced_idle_power_has_its_own_source_and_sits_below_tdp(catalog):
+    sourced = [p for p in catalog if p.idle_power_w is not None]
+    assert {p.name for p in sourced} >= {"T4", "A100-40GB-SXM", "V100-SXM2-16GB", "A10G"}
+    for prof in sourced:
+        assert "idle_power_w" in prof.sources, f"{prof.name}: an idle figure needs its own source"
+        assert 0 < prof.idle_power_w < prof.tdp_w
+        assert prof.idle_power() == (prof.idle_power_w, False)
+
+
+def test_idle_fallback_is_the_median_ratio_of_the_sourced_figures_and_is_marked_estimated(catalog):
+    ratios = sorted(p.idle_power_w / p.tdp_w for p in catalog if p.idle_power_w is not None)
+    mid = len(ratios) // 2
+    median = ratios[mid] if len(ratios) % 2 else (ratios[mid - 1] + ratios[mid]) / 2
+    assert IDLE_POWER_FALLBACK_FRACTION == pytest.approx(median, abs=0.0005)
+    h200 = catalog.get("H200")
+    assert h200.idle_power_w is None
+    assert h200.idle_power() == (pytest.approx(700 * IDLE_POWER_FALLBACK_FRACTION), True)
+
+
+def test_idle_power_at_or_above_tdp_is_rejected(tmp_path):
+    bad = tmp_path / "idle.toml"
+    bad.write_text(minimal_profile(idle_power_w="700"), encoding="utf-8")
+    with pytest.raises(ProfileError, match=r"idle\.toml: key 'idle_power_w': expected the board power at idle, below tdp_w \(700\)"):
+        load_catalog(tmp_path)
+    ok = tmp_path / "idle.toml"
+    ok.write_text(minimal_profile(idle_power_w="60"), encoding="utf-8")
+    assert load_catalog(tmp_path).get("Test-GPU").idle_power() == (60.0, False)

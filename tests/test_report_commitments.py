@@ -10,7 +10,7 @@ import pytest
 
 from phantom_report.pricing.quote import PriceQuote
 from phantom_report.reporter import commitments
-from phantom_report.reporter.recommend import picks, recommend
+from phantom_report.reporter.recommend import GREEN_TIE_PCT, _reason_green, picks, recommend
 from phantom_report.reporter.spec import parse_spec
 
 
@@ -108,6 +108,28 @@ def test_green_pick_is_the_lowest_carbon_eligible_config_then_the_cheapest():
     ])
     p = picks(df, "w")
     assert p["green"] == 2 and p["cheapest"] == 5  # the cheapest needs no carbon estimate
+
+
+def test_green_pick_counts_carbon_within_the_tie_band_as_equal_and_takes_the_cheapest():
+    df = _frame([
+        {"monthly_cost_usd": 1000.0, "carbon_kgco2e_per_month": 50.0},
+        {"monthly_cost_usd": 3000.0, "carbon_kgco2e_per_month": 5.0},  # lowest, but 2x the price of
+        {"monthly_cost_usd": 1500.0, "carbon_kgco2e_per_month": 5.2},  # one 4% above it
+        {"monthly_cost_usd": 1200.0, "carbon_kgco2e_per_month": 5.0 * (1 + GREEN_TIE_PCT / 100) * 1.01},  # outside
+    ])
+    assert picks(df, "w")["green"] == 2
+
+
+def test_green_reason_states_how_busy_the_fleet_is_and_what_a_tonne_avoided_costs():
+    cheap = pd.Series({"monthly_cost_usd": 1000.0, "carbon_kgco2e_per_month": 50.0, "gpus": 2.0})
+    green = pd.Series({"monthly_cost_usd": 3000.0, "carbon_kgco2e_per_month": 10.0, "gpus": 8.0,
+                       "busy_gpu_hours_per_month": 584.0, "idle_gpu_hours_per_month": 5256.0, "idle_power_w": 81.2,
+                       "idle_power_estimated": True, "grid_kgco2e_per_kwh": 0.01, "region": "eu-north-1", "grid_source": "EEA"})
+    reason = _reason_green(green, cheap, 12)
+    assert "$50,000 per tonne of CO2e avoided" in reason  # $2,000 / 40 kg
+    assert "Its 8 GPUs work 10% of the hours they are rented" in reason
+    assert "81.2 W per GPU, estimated from TDP" in reason
+    assert "not the idle power" not in reason
 
 
 def test_no_eligible_config_means_no_green_pick():

@@ -21,7 +21,7 @@ def _row(**kw):
         is_training=False, peak_requests_per_s=95.0, target_utilization=0.5, samples_per_run=np.nan,
         window_hours=np.nan, instance_gpus=4, is_reserved=False, runs_per_month=np.nan, is_llm=False,
         tokens_per_month=np.nan, requests_per_month=95.0 * economics.SECONDS_PER_MONTH,
-        energy_j_per_sample=100.0, pue=1.1, grid_kgco2e_per_kwh=0.4,
+        energy_j_per_sample=100.0, pue=1.1, grid_kgco2e_per_kwh=0.4, gpu_count=1, idle_power_w=0.0,
     )
     base.update(kw)
     return pd.DataFrame([base])
@@ -61,6 +61,52 @@ def test_llm_cost_per_million_tokens():
     row = _row(is_llm=True, tokens_per_month=2e9, requests_per_month=1e7, peak_requests_per_s=1e7 / economics.SECONDS_PER_MONTH)
     r = economics.evaluate(economics.as_arrays(row))
     assert r["unit_cost_usd"][0] == pytest.approx(r["monthly_cost_usd"][0] / 2e3)
+
+
+def test_idle_gpus_of_the_rented_fleet_draw_idle_power():
+    # 19 replicas busy 95/(10 x 19) = 50% of the month on 20 rented GPUs: 1 GPU idle all month
+    r = economics.evaluate(economics.as_arrays(_row(idle_power_w=40.0)))
+    requests = 95.0 * economics.SECONDS_PER_MONTH
+    busy_h = requests / 10.0 / 3600.0
+    assert r["busy_gpu_hours_per_month"][0] == pytest.approx(busy_h)
+    assert r["idle_gpu_hours_per_month"][0] == pytest.approx(20 * 730 - busy_h)
+    expect = (100 * requests / 3.6e6 + 40 * (20 * 730 - busy_h) / 1000) * 1.1
+    assert r["energy_kwh_per_month"][0] == pytest.approx(expect)
+    # a bigger fleet for the same work now costs energy: twice the GPUs per instance, same replicas
+    big = economics.evaluate(economics.as_arrays(_row(idle_power_w=40.0, instance_gpus=8, replicas_per_instance=8)))
+    assert big["gpus"][0] == 24 and big["energy_kwh_per_month"][0] == pytest.approx(expect + 40 * 4 * 730 / 1000 * 1.1)
+
+
+def test_multi_gpu_replicas_count_every_gpu_busy():
+    # 2 GPUs per replica: busy GPU-hours are replica-hours x 2
+    r = economics.evaluate(economics.as_arrays(_row(idle_power_w=40.0, gpu_count=2, replicas_per_instance=2)))
+    busy_h = 95.0 * economics.SECONDS_PER_MONTH / 10.0 / 3600.0 * 2
+    assert r["busy_gpu_hours_per_month"][0] == pytest.approx(busy_h)
+    assert r["idle_gpu_hours_per_month"][0] == pytest.approx(r["gpus"][0] * 730 - busy_h)
+
+
+def test_training_idle_hours_are_the_overhead_and_the_idle_gpus_of_its_instances():
+    # 8-GPU instances, 3-GPU replicas: 115 replica-hours in a 25 h window need 5 replicas -> 3
+    # instances (6 replicas, 24 GPUs); 6 GPUs sit idle for each run, plus the 15% overhead
+    row = _train_row(replicas_per_instance=2, instance_gpus=8, gpu_count=3, overhead=1.15, idle_power_w=50.0)
+    r = economics.evaluate(economics.as_arrays(row))
+    busy_per_run = 3_600_000 / 10.0 / 3600.0 * 3  # 300 GPU-hours of work
+    assert r["busy_gpu_hours_per_month"][0] == pytest.approx(busy_per_run * 2)
+    assert r["gpus"][0] == 24 and r["run_hours"][0] == pytest.approx(115 / 6)
+    rented = 24 * 115 / 6 * 2
+    assert r["idle_gpu_hours_per_month"][0] == pytest.approx(rented - busy_per_run * 2)
+    # reserved capacity is there all month: its idle hours fill the 730 h
+    res = economics.evaluate(economics.as_arrays(row.assign(is_reserved=True)))
+    assert res["idle_gpu_hours_per_month"][0] == pytest.approx(r["gpus"][0] * 730 - busy_per_run * 2)
+    assert res["energy_kwh_per_month"][0] > r["energy_kwh_per_month"][0]
+
+
+def test_slower_sample_keeps_busy_and_idle_hours_inside_the_rented_hours():
+    arr = economics.as_arrays(_row(idle_power_w=40.0))
+    for s in (0.5, 1.0, 2.0):
+        r = economics.evaluate(arr, thr_scale=s)
+        total = r["busy_gpu_hours_per_month"][0] + r["idle_gpu_hours_per_month"][0]
+        assert total == pytest.approx(r["gpus"][0] * 730)
 
 
 def _quote(**kw):
@@ -201,10 +247,14 @@ def test_requested_pricing_no_quote_offers_is_warned():
 def test_buy_vs_rent_buys_the_gpus_needed_and_says_unknown_without_a_price():
     spec = parse_spec("model: x\ndemand: {requests_per_month: 5}\nroi: {power_cost_usd_per_kwh: 0.1, onprem_pue: 1.5, hosting_usd_per_gpu_month: 100}\n")
     df = pd.DataFrame({"gpu": ["H100-SXM", "X"], "replicas_needed": [1.0, 1.0], "gpu_count": [1, 1], "gpus": [8.0, 8.0],
-                       "energy_kwh_per_month": [110.0, 110.0], "pue": [1.1, 1.1], "monthly_cost_usd": [5000.0, 5000.0]})
+                       "energy_kwh_per_month": [110.0, 110.0], "pue": [1.1, 1.1], "monthly_cost_usd": [5000.0, 5000.0],
+                       "active_energy_kwh_per_month": [100.0, 100.0], "busy_gpu_hours_per_month": [200.0, 200.0],
+                       "idle_power_w": [50.0, 50.0]})
     out = economics._buy_vs_rent(df, spec, {"H100-SXM": 30000.0})
     assert out.loc[0, "owned_gpus"] == 1 and out.loc[0, "purchase_usd"] == pytest.approx(30000.0)
-    owned = 110 / 1.1 * 1.5 * 0.1 + 100  # power for the work done, not 730 h at full power
+    # the work done at active power, the owned GPU's other 530 h of the month at idle power (not
+    # the rented fleet's 8 GPUs, and never 730 h at full power)
+    owned = (100 + 50 * (730 - 200) / 1000) * 1.5 * 0.1 + 100
     assert out.loc[0, "owned_usd_per_month"] == pytest.approx(owned)
     assert out.loc[0, "buy_breakeven_months"] == pytest.approx(30000 / (5000 - owned))
     assert math.isnan(out.loc[1, "buy_breakeven_months"]) and out.loc[1, "buy_breakeven_text"].startswith("unknown")
