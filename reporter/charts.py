@@ -48,6 +48,7 @@ class ChartData:
     groups: tuple[str, ...] = ()
     hover: tuple[str, ...] = ()
     highlight: int | None = None  # index of the recommended bar
+    caption: str = ""  # what to read from the chart (captions.py), shown under it
     log_x: bool = False
     extra: dict = field(default_factory=dict, hash=False)
 
