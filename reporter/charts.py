@@ -26,6 +26,8 @@ from importlib import resources
 
 from phantom_report.errors import PhantomError
 
+HALF_WIDTH_PX = 430  # two of these fit side by side on a page (templates' .chart-row) at a readable text size
+
 PALETTE = {"on-demand": "#1f4e79", "spot": "#e07b00", "reserved-1y": "#2e8b57", "reserved-3y": "#6a3d9a",
            "meets SLO": "#2e8b57", "misses SLO": "#b22222", "": "#1f4e79"}
 
@@ -49,6 +51,7 @@ class ChartData:
     hover: tuple[str, ...] = ()
     highlight: int | None = None  # index of the recommended bar
     caption: str = ""  # what to read from the chart (captions.py), shown under it
+    width_px: int = 760  # drawing width; HALF_WIDTH_PX for a chart meant to share a row with another
     log_x: bool = False
     extra: dict = field(default_factory=dict, hash=False)
 
@@ -88,7 +91,7 @@ def figure_dict(c: ChartData) -> dict:
             data.append(trace)
         height = 340
     layout = {
-        "title": {"text": c.title, "x": 0.05, "font": {"size": 14}}, "height": height, "width": 760,
+        "title": {"text": c.title, "x": 0.05, "font": {"size": 14}}, "height": height, "width": c.width_px,
         "paper_bgcolor": "white", "plot_bgcolor": "white", "hovermode": "closest",
         "margin": {"l": 10, "r": 20, "t": 50, "b": 40},
         "font": {"family": "Helvetica, Arial, sans-serif", "size": 11, "color": INK},

@@ -342,6 +342,7 @@ def _chart_data(spec: RunSpec, points: pd.DataFrame, rows: pd.DataFrame, recs) -
                     x=tuple(float(m) for m in context_mod.DEMAND_STEPS), y=tuple(ys),
                     groups=tuple("" for _ in ys), hover=tuple(f"{m:g}x: ${y:,.0f}" for m, y in zip(context_mod.DEMAND_STEPS, ys)),
                     caption=captions.sensitivity(context_mod.DEMAND_STEPS, ys),
+                    width_px=charts_mod.HALF_WIDTH_PX,
                 )
         per_point = sub.sort_values("monthly_cost_usd").drop_duplicates("point_id")
         if len(per_point):
@@ -352,6 +353,7 @@ def _chart_data(spec: RunSpec, points: pd.DataFrame, rows: pd.DataFrame, recs) -
                 groups=tuple("meets SLO" if m and f else "misses SLO" for m, f in zip(per_point["meets_slo"], per_point["fleet_ok"])),
                 hover=tuple(context_mod.describe(r) for _, r in per_point.iterrows()), log_x=True,
                 caption=captions.cost_vs_latency(int((per_point["meets_slo"] & per_point["fleet_ok"]).sum()), len(per_point)),
+                width_px=charts_mod.HALF_WIDTH_PX,
             )
     return out
 
