@@ -97,3 +97,34 @@ def test_every_chart_has_a_caption_saying_what_to_read(quick_pdf):
         assert caption, f[:200]
         text = re.sub(r"<[^>]+>", "", caption.group(1))
         assert len(text.split()) >= 12, text  # a sentence about how to read it, not a title
+
+
+def test_captions_state_the_reading_with_the_charts_numbers():
+    from phantom_report.reporter import captions
+
+    bars = captions.cost_by_gpu(90, "H100-SXM · gcp", 2161.0, 2)
+    assert "outlined bar is the recommendation (H100-SXM · gcp, $2,161/month)" in bars
+    assert "2 other bars reach below it" in bars and "90% interval" in bars
+    assert "no other bar reaches below it" in captions.cost_by_gpu(90, "T4 · azure", 48.57, 0)
+    assert "outlined" not in captions.cost_by_gpu(90, None, None, 0)  # nothing recommended: no outline claim
+    line = captions.sensitivity((0.5, 1.0, 2.0), (1081.0, 2161.0, 3242.0))
+    assert "half the demand it costs $1,081/month" in line and "twice the demand $3,242" in line
+    assert "None of the 16 meets the SLOs" in captions.cost_vs_latency(0, 16)
+    assert "All 9 meet the SLOs" in captions.cost_vs_latency(9, 9)
+    assert "14 of 48 meet the SLOs" in captions.cost_vs_latency(14, 48)
+
+
+def test_the_outlined_bar_is_the_recommended_row_even_when_its_gpu_has_a_cheaper_row():
+    """The recommendation can be a dearer row of its GPU (a cheaper one misses the SLO confidence):
+    the bar for that GPU must then be the recommended row, since it is the one outlined."""
+    import pandas as pd
+
+    from phantom_report.reporter.run import _with_recommended
+
+    elig = pd.DataFrame({"gpu": ["H100", "H100", "A100"], "monthly_cost_usd": [100.0, 120.0, 110.0]},
+                        index=[10, 11, 12])
+    best = elig.sort_values("monthly_cost_usd").drop_duplicates("gpu")
+    assert list(best.index) == [10, 12]
+    shown = _with_recommended(best, elig, 11)
+    assert list(shown.index) == [12, 11]  # the H100 bar is now the recommended row, in cost order
+    assert _with_recommended(best, elig, 10) is best and _with_recommended(best, elig, None) is best
