@@ -45,6 +45,7 @@ def _read_pgm(path: Path) -> tuple[int, int, bytes]:
 
 def page_fill_fractions(pdf: Path, dpi: int = DPI) -> list[float]:
     """Per page of ``pdf``: the fraction of the body height above its lowest inked row (0 = blank)."""
+    assert shutil.which("pdftoppm"), "pdftoppm missing: scripts/install.sh installs poppler-utils"
     out = pdf.parent / f"_fill{dpi}"
     out.mkdir(exist_ok=True)
     subprocess.run(["pdftoppm", "-r", str(dpi), "-gray", str(pdf), str(out / "p")], check=True, timeout=120)
@@ -65,7 +66,6 @@ def quick_pdf(tmp_path_factory) -> Path:
     return run_report(load_spec(QUICKSTART), out_dir=out, formats=["pdf", "html"], offline=True).outputs
 
 
-@pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="needs poppler's pdftoppm to rasterise the PDF")
 def test_no_page_but_the_last_is_more_than_half_empty(quick_pdf):
     fills = page_fill_fractions(quick_pdf["pdf"])
     assert len(fills) >= 2
@@ -80,8 +80,6 @@ def test_fill_measure_sees_a_half_empty_page(tmp_path):
     pages = ('<p>one line</p><div style="break-before: page; height: 240mm; background: #000"></div>')
     pdf = tmp_path / "probe.pdf"
     HTML(string=f"<style>@page {{ size: A4; margin: {MARGIN_MM}mm 14mm }}</style>{pages}").write_pdf(pdf)
-    if shutil.which("pdftoppm") is None:
-        pytest.skip("needs poppler's pdftoppm")
     first, second = page_fill_fractions(pdf)
     assert first < 0.1 and second > 0.9
 
