@@ -18,6 +18,7 @@ import json
 import math
 import os
 import sys
+import textwrap
 import threading
 import warnings
 from dataclasses import dataclass, field
@@ -25,6 +26,8 @@ from functools import lru_cache
 from importlib import resources
 
 from phantom_report.errors import PhantomError
+
+HALF_WIDTH_PX = 430  # two of these fit side by side on a page (templates' .chart-row) at a readable text size
 
 PALETTE = {"on-demand": "#1f4e79", "spot": "#e07b00", "reserved-1y": "#2e8b57", "reserved-3y": "#6a3d9a",
            "meets SLO": "#2e8b57", "misses SLO": "#b22222", "": "#1f4e79"}
@@ -48,6 +51,8 @@ class ChartData:
     groups: tuple[str, ...] = ()
     hover: tuple[str, ...] = ()
     highlight: int | None = None  # index of the recommended bar
+    caption: str = ""  # what to read from the chart (captions.py), shown under it
+    width_px: int = 760  # drawing width; HALF_WIDTH_PX for a chart meant to share a row with another
     log_x: bool = False
     extra: dict = field(default_factory=dict, hash=False)
 
@@ -86,10 +91,13 @@ def figure_dict(c: ChartData) -> dict:
                 trace.update(hovertext=[c.hover[i] for i in idx], hoverinfo="text")
             data.append(trace)
         height = 340
+    # plotly never wraps a title: break it for a narrow chart (8 px per 14 px glyph) and make room
+    lines = textwrap.wrap(c.title, width=max(30, (c.width_px - 40) // 8)) or [""]
+    title, extra_top = "<br>".join(lines), 18 * (len(lines) - 1)
     layout = {
-        "title": {"text": c.title, "x": 0.05, "font": {"size": 14}}, "height": height, "width": 760,
-        "paper_bgcolor": "white", "plot_bgcolor": "white", "hovermode": "closest",
-        "margin": {"l": 10, "r": 20, "t": 50, "b": 40},
+        "title": {"text": title, "x": 0.05, "font": {"size": 14}}, "height": height + extra_top,
+        "width": c.width_px, "paper_bgcolor": "white", "plot_bgcolor": "white", "hovermode": "closest",
+        "margin": {"l": 10, "r": 20, "t": 50 + extra_top, "b": 40},
         "font": {"family": "Helvetica, Arial, sans-serif", "size": 11, "color": INK},
         "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1},
         "xaxis": {**_AXIS, "title": {"text": c.x_title}, **({"type": "log"} if c.log_x else {})},

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import math
+import textwrap
 import threading
 
 from phantom_report.reporter.charts import PALETTE, ChartData
@@ -46,6 +47,7 @@ RC = {
 # fixed margins (px) instead of a constrained layout: laying out measures every label again and
 # was half of the drawing time; the titles and labels are short and known in kind
 TOP_PX, BOTTOM_PX, RIGHT_PX, LEFT_XY_PX = 52, 44, 24, 64
+TITLE_PX_PER_CHAR, TITLE_LINE_PX = 7.4, 16  # 11 px title font: widest-case average glyph width (DejaVu), line height
 
 
 LEGEND = dict(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=4, fontsize=8, handlelength=1.0,
@@ -68,11 +70,15 @@ def render(c: ChartData) -> str:
     from matplotlib.figure import Figure
 
     with _RC_LOCK, matplotlib.rc_context(RC):
-        height_px = max(260, 26 * len(c.labels) + 110) if c.kind == "hbar" else 340
-        fig = Figure(figsize=(WIDTH_PX / DPI, height_px / DPI), dpi=DPI)
-        left_px = LEFT_XY_PX if c.kind != "hbar" else min(320, 16 + _label_width_px(c.labels))
-        fig.subplots_adjust(left=left_px / WIDTH_PX, right=1 - RIGHT_PX / WIDTH_PX,
-                            top=1 - TOP_PX / height_px, bottom=BOTTOM_PX / height_px)
+        width_px = c.width_px or WIDTH_PX
+        # a long title wraps on a narrow chart; each extra line moves the plot down a line
+        title = textwrap.fill(c.title, width=max(30, int((width_px - 20) / TITLE_PX_PER_CHAR)))
+        top_px = TOP_PX + TITLE_LINE_PX * title.count("\n")
+        height_px = (max(260, 26 * len(c.labels) + 110) if c.kind == "hbar" else 340) + top_px - TOP_PX
+        fig = Figure(figsize=(width_px / DPI, height_px / DPI), dpi=DPI)
+        left_px = LEFT_XY_PX if c.kind != "hbar" else min(width_px * 0.42, 16 + _label_width_px(c.labels))
+        fig.subplots_adjust(left=left_px / width_px, right=1 - RIGHT_PX / width_px,
+                            top=1 - top_px / height_px, bottom=BOTTOM_PX / height_px)
         ax = fig.add_subplot()
         ax.xaxis.set_major_formatter(_tick_label)
         ax.yaxis.set_major_formatter(_tick_label)
@@ -83,7 +89,7 @@ def render(c: ChartData) -> str:
         ax.set_xlabel(c.x_title)
         if c.kind != "hbar":
             ax.set_ylabel(c.y_title)
-        fig.text(10 / WIDTH_PX, 1 - 8 / height_px, c.title, ha="left", va="top", fontsize=11, color=INK)
+        fig.text(10 / width_px, 1 - 8 / height_px, title, ha="left", va="top", fontsize=11, color=INK)
         buf = io.StringIO()
         FigureCanvasSVG(fig).print_svg(buf, metadata={"Date": None, "Creator": None})
     return buf.getvalue()

@@ -39,7 +39,7 @@ def payload_from_context(ctx: Mapping[str, Any]) -> dict[str, Any]:
     """The context without presentation-only markup (charts, plotly.js)."""
     data = copy.deepcopy({k: v for k, v in ctx.items() if k != "plotly_js"})
     for w in data.get("workloads", []):
-        w["charts"] = {k: {"id": v["id"], "title": v["title"], "data": v.get("data")} for k, v in w.get("charts", {}).items()}
+        w["charts"] = {k: {"id": v["id"], "title": v["title"], "caption": v.get("caption", ""), "data": v.get("data")} for k, v in w.get("charts", {}).items()}
     data["report"].pop("logo", None)
     return to_jsonable(data)
 

@@ -20,7 +20,7 @@ from phantom_report.errors import SpecError, TemplateError
 from phantom_report.reporter import budget as budget_mod
 from phantom_report.reporter import charts as charts_mod
 from phantom_report.reporter import context as context_mod
-from phantom_report.reporter import assets, economics, grid, montecarlo, recommend, render, templating
+from phantom_report.reporter import assets, captions, economics, grid, montecarlo, recommend, render, templating
 from phantom_report.reporter import spend as spend_mod
 from phantom_report.reporter import outputs as outputs_mod
 from phantom_report.reporter.spec import RunSpec, check_model_limits, check_names
@@ -186,7 +186,7 @@ def _run(spec, out_dir, formats, offline, template, clock, engine, now, static, 
     chart_ctx = {}
     for key, c in chart_data.items():
         chart_ctx[key] = {
-            "id": c.id, "title": c.title,
+            "id": c.id, "title": c.title, "caption": c.caption,
             "html": charts_mod.interactive_html(c) if "html" in formats else "",
             "svg_uri": render.svg_data_uri(static.svg(c)) if static else "",
             "data": {"labels": list(c.labels), "x": list(c.x), "y": list(c.y), "groups": list(c.groups)},
@@ -348,6 +348,7 @@ def _chart_data(spec: RunSpec, points: pd.DataFrame, rows: pd.DataFrame, recs) -
         elig = sub[sub["meets_slo"] & sub["fleet_ok"]]
         if len(elig):
             best = elig.sort_values("monthly_cost_usd").drop_duplicates("gpu").head(10)
+            best = _with_recommended(best, elig, cheapest.get(name))
             hi = [i for i, idx in enumerate(best.index) if idx == cheapest.get(name)]
             out[f"{name}:cost_by_gpu"] = charts_mod.ChartData(
                 id=f"{slug}-cost-by-gpu", title=f"{name}: monthly cost of the cheapest SLO-meeting option per GPU",
@@ -358,6 +359,7 @@ def _chart_data(spec: RunSpec, points: pd.DataFrame, rows: pd.DataFrame, recs) -
                 err_high=tuple(float(v) for v in best["monthly_cost_usd_high"]),
                 groups=tuple(best["option"]), hover=tuple(context_mod.describe(r) for _, r in best.iterrows()),
                 highlight=hi[0] if hi else None,
+                caption=_cost_by_gpu_caption(spec, best, hi[0] if hi else None),
             )
             c = rows.loc[cheapest[name]] if name in cheapest else None
             if c is not None:
@@ -368,6 +370,8 @@ def _chart_data(spec: RunSpec, points: pd.DataFrame, rows: pd.DataFrame, recs) -
                     kind="line", x_title="demand (x forecast)", y_title="USD per month",
                     x=tuple(float(m) for m in context_mod.DEMAND_STEPS), y=tuple(ys),
                     groups=tuple("" for _ in ys), hover=tuple(f"{m:g}x: ${y:,.0f}" for m, y in zip(context_mod.DEMAND_STEPS, ys)),
+                    caption=captions.sensitivity(context_mod.DEMAND_STEPS, ys),
+                    width_px=charts_mod.HALF_WIDTH_PX,
                 )
         per_point = sub.sort_values("monthly_cost_usd").drop_duplicates("point_id")
         if len(per_point):
@@ -377,5 +381,28 @@ def _chart_data(spec: RunSpec, points: pd.DataFrame, rows: pd.DataFrame, recs) -
                 x=tuple(float(v) for v in per_point["latency_ms"]), y=tuple(float(v) for v in per_point["monthly_cost_usd"]),
                 groups=tuple("meets SLO" if m and f else "misses SLO" for m, f in zip(per_point["meets_slo"], per_point["fleet_ok"])),
                 hover=tuple(context_mod.describe(r) for _, r in per_point.iterrows()), log_x=True,
+                caption=captions.cost_vs_latency(int((per_point["meets_slo"] & per_point["fleet_ok"]).sum()), len(per_point)),
+                width_px=charts_mod.HALF_WIDTH_PX,
             )
     return out
+
+
+def _with_recommended(best: pd.DataFrame, elig: pd.DataFrame, rec_index) -> pd.DataFrame:
+    """The per-GPU bars with the recommended row as its GPU's bar: the recommendation may not be the
+    cheapest row of its GPU (another row of equal or lower cost may miss the SLO confidence), and the
+    chart outlines the recommendation, so that bar must be it."""
+    if rec_index is None or rec_index in best.index or rec_index not in elig.index:
+        return best
+    rec = elig.loc[[rec_index]]
+    return pd.concat([best[best["gpu"] != rec["gpu"].iloc[0]], rec]).sort_values("monthly_cost_usd", kind="stable")
+
+
+def _cost_by_gpu_caption(spec: RunSpec, best: pd.DataFrame, highlight: int | None) -> str:
+    """The bar chart's caption: which bar is the recommendation and how many others could be as cheap."""
+    pct = round(spec.confidence * 100)
+    if highlight is None:
+        return captions.cost_by_gpu(pct, None, None, 0)
+    rec = best.iloc[highlight]
+    others = best.drop(best.index[highlight])
+    overlapping = int((others["monthly_cost_usd_low"] < rec["monthly_cost_usd"]).sum())
+    return captions.cost_by_gpu(pct, f"{rec['gpu']} · {rec['provider']}", float(rec["monthly_cost_usd"]), overlapping)
