@@ -20,9 +20,10 @@ from typing import Any, Optional
 
 import typer
 
+from phantom_report.atomic import write_atomic
 from phantom_report.errors import PhantomError
+from phantom_report.vocab import VALIDATION_FORMATS
 
-FORMATS = ("table", "json", "csv", "html", "pdf")
 ROW_EXPORT_COLUMNS = (
     "row_id", "source", "gpu", "gpu_count", "model", "task", "runtime", "precision", "batch_size", "seq_in",
     "seq_out", "metric", "value", "predicted", "low", "high", "ape", "inside", "novelty", "extrapolation",
@@ -32,13 +33,6 @@ ROW_EXPORT_COLUMNS = (
 
 def data_dir() -> Path:
     return Path(str(resources.files("phantom_report.engine").joinpath("data")))
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
 
 
 def _engine(profiles: str | None):
@@ -179,7 +173,7 @@ def calibrate(
     }
     params = replace(full.params, intervals=shipped_intervals(results[0], full.rows), extra=extra)
     path = out or data_dir() / "calibration.json"
-    _write_atomic(path, json.dumps(params.to_dict(), indent=2, sort_keys=False) + "\n")
+    write_atomic(path, json.dumps(params.to_dict(), indent=2, sort_keys=False) + "\n")
     t = Table(title=f"calibration {params.version}: {full.n_params} parameters fitted on {full.n_rows} rows "
                     f"({full.n_rows / max(full.n_params, 1):.0f} rows per parameter)", header_style="bold")
     t.add_column("parameter")
@@ -201,7 +195,7 @@ def calibrate(
     console.print(f"wrote {path}")
     if write_baseline:
         bpath = data_dir() / "accuracy_baseline.json"
-        _write_atomic(bpath, json.dumps(baseline_payload(params, results, newton_results, corpus.summary()), indent=2) + "\n")
+        write_atomic(bpath, json.dumps(baseline_payload(params, results, newton_results, corpus.summary()), indent=2) + "\n")
         console.print(f"wrote {bpath}")
 
 
@@ -342,9 +336,9 @@ def validate(
     from rich.console import Console
 
     from phantom_report.engine import validation as V
+    from phantom_report.engine.output import check_format
 
-    if fmt not in FORMATS:
-        raise PhantomError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    check_format(fmt, VALIDATION_FORMATS)
     if refit not in ("full", "newton"):
         raise PhantomError(f"--refit must be full or newton, got {refit!r}")
     if not 0.0 < confidence < 1.0:
@@ -399,7 +393,7 @@ def validate(
         console = Console(file=buf, width=160) if out else wide_console()
         _print_tables(mode, confidence, corpus, results, scored, user_summary, user_breakdowns, console)
     if out:
-        _write_atomic(out, buf.getvalue())
+        write_atomic(out, buf.getvalue())
         Console(stderr=True).print(f"wrote {out}")
     else:
         sys.stdout.write(buf.getvalue())

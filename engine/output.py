@@ -5,33 +5,26 @@ from __future__ import annotations
 import json
 import math
 import sys
-from typing import Any, Iterable, Sequence
+from typing import Iterable, Sequence
 
 import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
 from phantom_report.errors import PhantomError
+from phantom_report.jsonsafe import to_jsonable
+from phantom_report.vocab import LISTING_FORMATS
 
-FORMATS = ("table", "json", "csv")
 
-
-def check_format(fmt: str, allowed: Sequence[str] = FORMATS) -> str:
+def check_format(fmt: str, allowed: Sequence[str] = LISTING_FORMATS) -> str:
+    """``fmt`` if it is one of ``allowed``; PhantomError naming the choices otherwise."""
     if fmt not in allowed:
         raise PhantomError(f"--format must be one of {', '.join(allowed)}, got {fmt!r}")
     return fmt
 
 
-def _clean(value: Any) -> Any:
-    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
-        return None
-    if hasattr(value, "item"):  # numpy scalar
-        return _clean(value.item())
-    return value
-
-
 def records(df: pd.DataFrame) -> list[dict]:
-    return [{k: _clean(v) for k, v in row.items()} for row in df.to_dict(orient="records")]
+    return [to_jsonable(row) for row in df.to_dict(orient="records")]
 
 
 def emit(df: pd.DataFrame, fmt: str, columns: Sequence[tuple[str, str, str]], title: str = "",

@@ -204,6 +204,8 @@ _FORMATS: tuple[NumericFormat, ...] = (
 FORMATS: Mapping[str, NumericFormat] = {f.name: f for f in _FORMATS}
 PRECISIONS: tuple[str, ...] = tuple(FORMATS)
 KV_PRECISIONS: tuple[str, ...] = tuple(f.name for f in _FORMATS if f.kv_cache)
+# Formats a GPU computes in natively: one peak-TFLOPS key each in a GPU profile (fp32 ... int8)
+NATIVE_PRECISIONS: tuple[str, ...] = tuple(f.name for f in _FORMATS if f.compute == f.name)
 # A bare bit width names no format: it is an error listing the formats of that width
 AMBIGUOUS: dict[str, tuple[str, ...]] = {
     "4bit": ("int4", "q4_0", "q4_1", "q4_k_s", "q4_k_m", "iq4_xs", "iq4_nl"),

@@ -14,10 +14,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
 
+from phantom_report.engine.precision import NATIVE_PRECISIONS
 from phantom_report.errors import ProfileError
 from phantom_report.gpu_naming import name_key
 
-PEAK_KEYS = ("fp32", "tf32", "fp16", "bf16", "fp8", "int8")
+PEAK_KEYS = NATIVE_PRECISIONS  # a profile lists one peak per natively computed precision
 
 # Idle board power / TDP for a GPU whose profile has no sourced `idle_power_w`: the median of the
 # built-in sourced figures (Cloud Carbon Footprint's GPU "Watts (Idle)" over each profile's TDP:

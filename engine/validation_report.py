@@ -28,6 +28,7 @@ import pandas as pd
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
+from phantom_report.atomic import write_atomic
 from phantom_report.engine.intervals import MIN_ROWS_PER_GROUP as MIN_ROWS_PER_INTERVAL_GROUP
 from phantom_report.engine.validation import BREAKDOWNS, SCHEME_TITLES
 from phantom_report.errors import PhantomError
@@ -218,12 +219,8 @@ def render_html(context: Mapping[str, Any]) -> str:
 def write_report(context: Mapping[str, Any], path: Path, fmt: str) -> Path:
     """Write HTML or PDF atomically (temp file + rename)."""
     text = render_html(context)
-    tmp = path.with_name(path.name + ".tmp")
     if fmt == "pdf":
         from weasyprint import HTML
 
-        HTML(string=text).write_pdf(str(tmp))
-    else:
-        tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
-    return path
+        return write_atomic(path, HTML(string=text).write_pdf())
+    return write_atomic(path, text)

@@ -1,5 +1,5 @@
 """On-disk price cache: one JSON file per (provider, price kind, query), written atomically
-(temp file + os.replace) under a file lock, so two processes never read a half-written file nor
+(phantom_report.atomic) under a file lock, so two processes never read a half-written file nor
 interleave writes.  TTL per kind: on-demand/reserved prices change rarely (24 h), spot prices
 move hourly (1 h).  A failed live fetch is remembered per provider for `failure_ttl_s` (5 min), so
 when the network is down or black-holed each run does not wait for the same timeouts again.
@@ -10,13 +10,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from filelock import FileLock
 
+from phantom_report.atomic import write_atomic
 from phantom_report.pricing.quote import PriceQuote
 
 KINDS = ("on_demand", "spot")
@@ -113,16 +113,7 @@ class PriceCache:
     def _write_doc(self, path: Path, doc: dict) -> Path:
         self.directory.mkdir(parents=True, exist_ok=True)
         with self._lock(path):
-            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=path.name, suffix=".tmp")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as f:
-                    json.dump(doc, f)
-                    f.flush()
-                    os.fsync(f.fileno())
-                os.replace(tmp, path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            write_atomic(path, json.dumps(doc), private=True)
         return path
 
     def write_refreshed(self, provider: str, quotes: list[PriceQuote] | tuple[PriceQuote, ...], now: datetime) -> Path:

@@ -21,12 +21,12 @@ from phantom_report.errors import PricingError
 from phantom_report.pricing.cache import KINDS, CacheEntry, PriceCache, default_cache_dir
 from phantom_report.pricing.gpu_names import resolve_gpus
 from phantom_report.pricing.providers.base import CredentialsMissing, LiveProvider, ProviderUnavailable
-from phantom_report.pricing.quote import PROVIDERS, PriceQuote, QuoteSet, dedupe
+from phantom_report.pricing.quote import PriceQuote, QuoteSet, dedupe
 from phantom_report.pricing.sanity import SanitySettings, apply_sanity, is_flagged
 from phantom_report.pricing.settings import FetchSettings
 from phantom_report.pricing.snapshot import snapshot_as_of, snapshot_quotes
+from phantom_report.vocab import LIVE_PROVIDERS, PROVIDERS
 
-LIVE_PROVIDERS = ("aws", "gcp", "azure")
 _SOURCE_RANK = {"live": 0, "cache": 1, "snapshot": 2}
 
 

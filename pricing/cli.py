@@ -11,7 +11,7 @@ from typing import List, Optional
 
 import typer
 
-FORMATS = ("table", "json", "csv")
+from phantom_report.vocab import LISTING_FORMATS
 
 
 def _age(hours: float) -> str:
@@ -42,8 +42,8 @@ def prices(
     from phantom_report.errors import PricingError
     from phantom_report.pricing.catalog import get_quotes, quotes_to_frame
 
-    if fmt not in FORMATS:
-        raise PricingError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    if fmt not in LISTING_FORMATS:
+        raise PricingError(f"--format must be one of {', '.join(LISTING_FORMATS)}, got {fmt!r}")
     now = datetime.now(timezone.utc)
     qs = get_quotes(gpus=gpu or None, providers=provider or None, regions=region or None,
                     offline=offline, cache_dir=cache_dir, now=now)
@@ -106,7 +106,7 @@ def _cache(cache_dir: Optional[str]):  # type: ignore[no-untyped-def]
 
 def _live_providers(names: list[str]) -> list[str]:
     from phantom_report.errors import PricingError
-    from phantom_report.pricing.catalog import LIVE_PROVIDERS
+    from phantom_report.vocab import LIVE_PROVIDERS
     chosen = list(dict.fromkeys(n.strip().lower() for n in names)) or list(LIVE_PROVIDERS)
     bad = [n for n in chosen if n not in LIVE_PROVIDERS]
     if bad:
@@ -147,8 +147,8 @@ def diff(
     from phantom_report.errors import PricingError
     from phantom_report.pricing.refresh import diff_against_embedded, regions_not_refreshed
 
-    if fmt not in FORMATS:
-        raise PricingError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    if fmt not in LISTING_FORMATS:
+        raise PricingError(f"--format must be one of {', '.join(LISTING_FORMATS)}, got {fmt!r}")
     cache, rows, missing, notes = _cache(cache_dir), [], [], []
     for p in _live_providers(provider or []):
         entry = cache.read_refreshed(p)

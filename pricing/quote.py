@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
-PROVIDERS = ("aws", "gcp", "azure", "lambda", "runpod")
+from phantom_report.vocab import PROVIDERS
+
 SOURCES = ("live", "cache", "snapshot")
-RESERVED_TERMS = ("1y", "3y")
 
 
 @dataclass(frozen=True, kw_only=True)

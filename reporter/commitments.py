@@ -27,8 +27,8 @@ import pandas as pd
 
 from phantom_report.reporter import fmt
 from phantom_report.reporter.economics import HOURS_PER_MONTH, term_months
+from phantom_report.vocab import RESERVED_TERMS
 
-TERMS = ("1y", "3y")
 # a fleet idle a fifth of its hours or more is better rented by the hour than committed for years
 STEADY_MIN_UTILISATION = 0.8
 # a peak this far above the average would be served by scaling on-demand capacity, not by a
@@ -124,7 +124,7 @@ def view(workload, rows: pd.DataFrame, pick_row: int, quotes: Sequence) -> dict[
         opts.append(_option("spot", "spot", float(spot["usd_per_instance_hour"]), float(spot["instances"]),
                             float(spot["monthly_cost_usd"]), od_m, od_h,
                             f"includes the interruption overhead (×{float(spot['overhead']):.2f}); can be reclaimed"))
-    for term in TERMS:
+    for term in RESERVED_TERMS:
         usd_h = quote.reserved_usd_per_hour.get(term)
         usd_h = float(usd_h) if usd_h is not None and usd_h > 0 else None
         monthly = inst * usd_h * HOURS_PER_MONTH if usd_h is not None else None

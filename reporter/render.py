@@ -9,30 +9,18 @@ from __future__ import annotations
 import base64
 import copy
 import json
-import math
 from pathlib import Path
 from typing import Any, Mapping
 
 import pandas as pd
 
+from phantom_report.jsonsafe import to_jsonable
 from phantom_report.reporter import templating
 from phantom_report.reporter.pdf import html_to_pdf  # noqa: F401 - the renderer's PDF entry point
 
 
 def svg_data_uri(svg: str) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
-
-
-def to_jsonable(obj: Any) -> Any:
-    if isinstance(obj, Mapping):
-        return {str(k): to_jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [to_jsonable(v) for v in obj]
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if hasattr(obj, "item") and callable(obj.item):  # numpy scalars
-        return to_jsonable(obj.item())
-    return obj
 
 
 def payload_from_context(ctx: Mapping[str, Any]) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from phantom_report.reporter import assets, captions, economics, grid, montecarl
 from phantom_report.reporter import spend as spend_mod
 from phantom_report.reporter import outputs as outputs_mod
 from phantom_report.reporter.spec import RunSpec, check_model_limits, check_names
+from phantom_report.vocab import REPORT_FORMATS
 
 STAGES = ("predict", "price", "economics", "uncertainty", "recommend", "charts", "render", "write")
 CSV_COLUMNS = [
@@ -99,9 +100,9 @@ def run_report(spec: RunSpec, out_dir: str | Path | None = None, formats: Sequen
     or credential, endpoint, settings) configure the actual-spend clients; never from a spec."""
     clock = _Clock(progress)
     formats = tuple(formats or spec.report.formats)
-    bad = [f for f in formats if f not in ("html", "pdf", "md", "json", "csv")]
+    bad = [f for f in formats if f not in REPORT_FORMATS]
     if bad:
-        raise SpecError(f"unknown output format {bad[0]!r}; expected html, pdf, md, json or csv")
+        raise SpecError(f"unknown output format {bad[0]!r}; expected {', '.join(REPORT_FORMATS[:-1])} or {REPORT_FORMATS[-1]}")
     now = datetime.now(timezone.utc)
 
     # Chromium for the PDF's static charts boots while the numbers are computed

@@ -21,6 +21,7 @@ from phantom_report.engine import limits as lim
 from phantom_report.engine.sources import SOURCE_KINDS
 from phantom_report.errors import PhantomError, SpecError
 from phantom_report.reporter import yamlpos
+from phantom_report.vocab import PRICE_OPTIONS, PROVIDERS, REPORT_FORMATS, RESERVED_TERMS
 
 # every number is finite (YAML `.inf`/`.nan` are refused) and every integer, list and text is bounded
 # (engine/limits.py holds the bounds, shared with the CLI and the engine's own input checks)
@@ -81,7 +82,6 @@ def _precision(v: str) -> str:
 
 Precision = Annotated[str, AfterValidator(_precision)]
 
-FORMATS = ("html", "pdf", "md", "json", "csv")
 # keys of a workload that may also appear at the top level of a single-workload spec
 _WORKLOAD_KEYS = (
     "model", "name", "task", "runtime", "precisions", "batch_sizes", "seq_in", "seq_out",
@@ -232,9 +232,9 @@ class Workload(_Strict):
 
 class Baseline(_Strict):
     gpu: Name
-    provider: Literal["aws", "gcp", "azure", "lambda", "runpod"] | None = None
+    provider: Literal[PROVIDERS] | None = None
     region: Name | None = None
-    option: Literal["on-demand", "spot", "reserved-1y", "reserved-3y"] = "on-demand"
+    option: Literal[PRICE_OPTIONS] = "on-demand"
 
 
 class SpotRiskSpec(_Strict):
@@ -249,10 +249,10 @@ class SpotRiskSpec(_Strict):
 
 
 class Pricing(_Strict):
-    providers: list[Literal["aws", "gcp", "azure", "lambda", "runpod"]] | None = None
+    providers: list[Literal[PROVIDERS]] | None = None
     regions: list[Name] | None = Field(default=None, max_length=lim.MAX_REGIONS)
     spot: bool = True
-    reserved: list[Literal["1y", "3y"]] = Field(default_factory=lambda: ["1y"])
+    reserved: list[Literal[RESERVED_TERMS]] = Field(default_factory=lambda: ["1y"])
     offline: bool = False
     # a flat extra GPU-time share for every spot row, replacing the per-instance risk model
     # (``spot_risk``) when set; unset = overhead from each instance's interruption bucket
@@ -287,8 +287,8 @@ class MonteCarlo(_Strict):
 class Report(_Strict):
     template: PathStr = "executive"
     template_dir: PathStr | None = None
-    formats: list[Literal["html", "pdf", "md", "json", "csv"]] = Field(
-        default_factory=lambda: list(FORMATS), min_length=1, max_length=lim.MAX_LIST_ITEMS
+    formats: list[Literal[REPORT_FORMATS]] = Field(
+        default_factory=lambda: list(REPORT_FORMATS), min_length=1, max_length=lim.MAX_LIST_ITEMS
     )
     out_dir: PathStr | None = None
     theme: Literal["light", "dark"] = "light"
@@ -312,7 +312,7 @@ class Schedule(_Strict):
 class Email(_Strict):
     to: list[Annotated[str, Field(max_length=lim.MAX_NAME_CHARS)]] = Field(min_length=1, max_length=lim.MAX_LIST_ITEMS)
     subject: Annotated[str, Field(max_length=lim.MAX_TITLE_CHARS)] | None = None
-    attach: list[Literal["pdf", "html", "md", "json", "csv"]] = Field(
+    attach: list[Literal[REPORT_FORMATS]] = Field(
         default_factory=lambda: ["pdf"], max_length=lim.MAX_LIST_ITEMS)
 
 

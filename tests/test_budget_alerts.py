@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from phantom_report.reporter.delivery import outbox
 from phantom_report.reporter.delivery.db import AlertState, DeliveryLog, OutboxMessage, open_db
-from phantom_report.reporter.delivery.devserver import free_port
+from devserver import free_port
 from phantom_report.reporter.delivery.mail import DeliveryFailed
 from phantom_report.reporter.delivery.scheduler import add_schedule, remove_schedule, run_due
 from phantom_report.reporter.delivery.settings import DeliverySettings

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from phantom_report.reporter.delivery.devserver import create_key, start_server
+from devserver import create_key, start_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 

@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from phantom_report.errors import SpecError
 from phantom_report.reporter.delivery.db import OutboxMessage, Run, open_db
-from phantom_report.reporter.delivery.devserver import free_port
+from devserver import free_port
 from phantom_report.reporter.delivery.specio import parse_delivery_spec
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]

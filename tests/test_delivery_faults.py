@@ -22,7 +22,7 @@ from phantom_report.errors import SpecError
 from phantom_report.reporter.delivery import outbox
 from phantom_report.reporter.delivery.db import (DeliveryLog, OutboxMessage, Run, Schedule, ScheduleClaim,
                                                  as_utc, open_db)
-from phantom_report.reporter.delivery.devserver import free_port
+from devserver import free_port
 from phantom_report.reporter.delivery.history import list_runs
 from phantom_report.reporter.delivery.mail import build_message, wire_bytes
 from phantom_report.reporter.delivery.scheduler import (add_schedule, list_schedules, run_due,

@@ -7,7 +7,7 @@ import time
 import httpx
 import pytest
 
-from phantom_report.reporter.delivery.devserver import create_key, start_server
+from devserver import create_key, start_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 

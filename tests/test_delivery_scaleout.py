@@ -37,7 +37,7 @@ def test_service_renders_reports_on_dask(tmp_path):
     """`serve --executor dask --dask-address ...`: report runs go to the existing cluster."""
     import httpx
 
-    from phantom_report.reporter.delivery.devserver import create_key, start_server
+    from devserver import create_key, start_server
 
     distributed = pytest.importorskip("distributed")
     db = f"sqlite:///{tmp_path}/history.db"

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from phantom_report.reporter.delivery.db import OutboxMessage, Run, ScheduleClaim, as_utc, open_db
-from phantom_report.reporter.delivery.devserver import free_port
+from devserver import free_port
 from phantom_report.reporter.delivery.scheduler import add_schedule, latest_due, list_schedules
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]

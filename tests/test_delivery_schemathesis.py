@@ -8,7 +8,7 @@ import pytest
 schemathesis = pytest.importorskip("schemathesis")
 from hypothesis import HealthCheck, settings  # noqa: E402
 
-from phantom_report.reporter.delivery.devserver import create_key, start_server  # noqa: E402
+from devserver import create_key, start_server  # noqa: E402
 
 pytestmark = pytest.mark.timeout(600)
 

@@ -9,7 +9,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from phantom_report.errors import SpecError
-from phantom_report.reporter.delivery.devserver import create_key, start_server
+from devserver import create_key, start_server
 from phantom_report.reporter.spec import parse_spec
 
 pytestmark = pytest.mark.timeout(300)

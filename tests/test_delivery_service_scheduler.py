@@ -9,7 +9,7 @@ import time
 import httpx
 import pytest
 
-from phantom_report.reporter.delivery.devserver import create_key, free_port, start_server
+from devserver import create_key, free_port, start_server
 from phantom_report.reporter.delivery.secrets import SecretError, resolve_secret
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]

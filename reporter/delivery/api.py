@@ -3,27 +3,27 @@ pricing, history, scheduler and the worker pool."""
 
 from __future__ import annotations
 
-import math
-import os
 import re
-import tempfile
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from phantom_report.atomic import write_atomic
 from phantom_report.errors import PhantomError
+from phantom_report.jsonsafe import to_jsonable as clean  # NaN/inf -> null: JSON has no NaN
+from phantom_report.vocab import REPORT_FORMATS
 
 from . import history
 from .auth import make_auth
 from .limits import BoundedWork
 from .state import ServiceState
 
-Format = Literal["html", "pdf", "json", "csv", "md"]
+Format = Literal[REPORT_FORMATS]
 _MEDIA = {"html": "text/html", "pdf": "application/pdf", "json": "application/json",
           "csv": "text/csv", "md": "text/markdown"}
 _SPEC_BODY = {
@@ -72,19 +72,6 @@ class RunAccepted(BaseModel):
     id: str
     status: str
     links: dict[str, str]
-
-
-def clean(value: Any) -> Any:
-    """NaN/inf -> None and numpy scalars -> Python, recursively (JSON has no NaN)."""
-    if isinstance(value, dict):
-        return {str(k): clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [clean(v) for v in value]
-    if hasattr(value, "item") and callable(value.item) and not isinstance(value, (str, bytes)):
-        value = value.item()
-    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
-        return None
-    return value
 
 
 def _links(run_id: str, formats: list[str]) -> dict[str, str]:
@@ -195,7 +182,7 @@ def build_router(state: ServiceState) -> APIRouter:
         with state.profile_writes:  # two saves must not each be checked without the other
             # the whole directory with this file in it, loaded as the service will load it
             state.engine.validate_with(filename, body.toml)
-            _atomic_write(pdir, filename, body.toml)
+            write_atomic(pdir / filename, body.toml, private=True)  # hot reload never sees half a file
         state.engine.invalidate()
         return {"ok": True, "name": prof.name, "file": filename}
 
@@ -266,22 +253,6 @@ def _utf8(body: bytes) -> str:
         return body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise HTTPException(422, f"request: the body is not UTF-8 text (byte {exc.start})") from None
-
-
-def _atomic_write(directory: Path, filename: str, text: str) -> None:
-    """Write through a temp file in the same directory and rename: the hot reload, a worker or a
-    restart never sees half a file, and two writers never share a temp file."""
-    directory.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{filename}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, directory / filename)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _parse_profile(text: str, filename: str):

@@ -18,6 +18,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 
+from phantom_report import jsonsafe
 from phantom_report.errors import PhantomError
 
 from . import lease
@@ -205,26 +206,23 @@ def _iso(value: dt.datetime | None) -> str | None:
 
 def to_jsonable(value: Any) -> Any:
     """Dataclasses, Paths, datetimes, numpy scalars and NaN into plain JSON (NaN -> null)."""
+    return jsonsafe.to_jsonable(value, _plain)
+
+
+def _plain(value: Any) -> Any:
+    """One step towards JSON for a value that is not a JSON type (jsonsafe cleans the result)."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        value = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
-    if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [to_jsonable(v) for v in value]
-    if isinstance(value, float):
-        return None if math.isnan(value) or math.isinf(value) else value
-    if isinstance(value, (str, int, bool)) or value is None:
-        return value
+        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    if isinstance(value, (set, frozenset)):
+        return list(value)
     if isinstance(value, (dt.datetime, dt.date)):
         return value.isoformat()
     if isinstance(value, Path):
         return str(value)
-    if hasattr(value, "item") and callable(value.item):  # numpy scalar
-        return to_jsonable(value.item())
     if hasattr(value, "to_dict") and callable(value.to_dict):  # pandas objects
-        return to_jsonable(value.to_dict(orient="records") if hasattr(value, "columns") else value.to_dict())
+        return value.to_dict(orient="records") if hasattr(value, "columns") else value.to_dict()
     try:
-        return to_jsonable(dict(value))
+        return dict(value)
     except (TypeError, ValueError):
         return str(value)
 

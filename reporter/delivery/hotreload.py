@@ -15,7 +15,6 @@ hand-edited files and needs no inotify dependency.
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import tempfile
 import threading
@@ -23,6 +22,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from phantom_report.atomic import write_atomic
 from phantom_report.errors import PhantomError, ProfileError
 
 KEEP_SNAPSHOTS = 5  # older snapshots are deleted; a run started on one finishes within minutes
@@ -148,10 +148,7 @@ class ProfileSource:
         except OSError:  # the same set is kept already (by us, or by another service process)
             shutil.rmtree(stage, ignore_errors=True)
         final.touch()  # newest first when pruning and when starting from it
-        fd, tmp = tempfile.mkstemp(prefix="current-", dir=self._root)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(final.name)
-        os.replace(tmp, self._root / "current")
+        write_atomic(self._root / "current", final.name, private=True)
         self._prune(final)
         return final
 

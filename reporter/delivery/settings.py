@@ -11,6 +11,8 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from phantom_report.vocab import REPORT_FORMATS
+
 DEFAULT_DB_URL = "sqlite:///phantom-history.db"
 
 
@@ -22,7 +24,7 @@ class DeliverySettings:
     templates_dir: Path | None = None  # user report templates (read fresh by every run)
     secrets_file: Path | None = None  # NAME=value lines; SMTP passwords when not in the env
     offline: bool | None = None  # passed to run_report / get_quotes
-    formats: tuple[str, ...] = ("html", "pdf", "md", "json", "csv")
+    formats: tuple[str, ...] = REPORT_FORMATS
     # service
     workers: int = 2  # report renders run in this many worker processes
     executor: str = "local"  # local | dask

@@ -14,12 +14,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from phantom_report.engine.precision import NATIVE_PRECISIONS
+
 from . import history
 from .auth import check_failed_attempt, identify
 from .state import ServiceState
 from .uisessions import COOKIE, close_session, open_session
 
-PRECISIONS = ("fp32", "tf32", "fp16", "bf16", "fp8", "int8")
 
 
 def build_ui(app: FastAPI, state: ServiceState) -> None:
@@ -77,7 +78,7 @@ def build_ui(app: FastAPI, state: ServiceState) -> None:
             return login_redirect(request)
         eng = state.engine.get()
         return page("compare.html", active="compare", gpus=eng.catalog.names,
-                    models=[w.name for w in eng.models()], precisions=PRECISIONS)
+                    models=[w.name for w in eng.models()], precisions=NATIVE_PRECISIONS)
 
     @app.get("/ui/profiles", include_in_schema=False)
     def profiles_page(request: Request):

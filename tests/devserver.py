@@ -1,7 +1,8 @@
 """Start `phantom-report serve` as a real child process on a free 127.0.0.1 port and stop it again.
 
-Used by the tests and the load benchmark, so both exercise exactly what a user runs (uvicorn,
-worker processes, the database on disk) rather than an in-process test client.
+Used by the tests and the load benchmark (benchmarks/speed/bench_service.py), so both exercise
+exactly what a user runs (uvicorn, worker processes, the database on disk) rather than an
+in-process test client. It lives in tests/ because it needs httpx, a test-only dependency.
 """
 
 from __future__ import annotations
