@@ -16,6 +16,7 @@ from phantom_report.pricing.gpu_names import AZURE_INSTANCE_GPU
 from phantom_report.pricing.providers.base import RETRYABLE_HTTP_STATUS, ProviderUnavailable, RetryableError
 from phantom_report.pricing.quote import PriceQuote
 from phantom_report.pricing.settings import FetchSettings, with_retries
+from phantom_report.vocab import RESERVED_TERMS
 
 RETAIL_PRICES_URL = "https://prices.azure.com/api/retail/prices"
 API_VERSION = "2023-01-01-preview"
@@ -63,7 +64,7 @@ def item_usd_per_hour(item: dict[str, Any], kind: str) -> float | None:
     price = item.get("retailPrice", item.get("unitPrice"))
     if not isinstance(price, (int, float)):
         return None
-    if kind in ("1y", "3y"):  # a reservation row is the price of the whole term
+    if kind in RESERVED_TERMS:  # a reservation row is the price of the whole term
         hours = 8760.0 if kind == "1y" else 3 * 8760.0
         return float(price) / hours
     return float(price)
@@ -142,7 +143,7 @@ class AzureRetailProvider:
             ig = AZURE_INSTANCE_GPU[size]
             od = p.get("on_demand") if "on_demand" in kinds else None
             spot = p.get("spot") if "spot" in kinds else None
-            reserved = {t: p[t] for t in ("1y", "3y") if t in p} if "on_demand" in kinds else {}
+            reserved = {t: p[t] for t in RESERVED_TERMS if t in p} if "on_demand" in kinds else {}
             if od is None and spot is None and not reserved:
                 continue
             used = [k for k, v in (("on_demand", od), ("spot", spot), *reserved.items()) if v is not None]

@@ -17,6 +17,7 @@ from phantom_report.pricing.gpu_names import GCP_GPU_CANONICAL, GCP_MACHINES, gc
 from phantom_report.pricing.providers.base import CredentialsMissing, ProviderUnavailable, RetryableError
 from phantom_report.pricing.quote import PriceQuote
 from phantom_report.pricing.settings import FetchSettings, with_retries
+from phantom_report.vocab import RESERVED_TERMS
 
 COMPUTE_ENGINE_SERVICE = "services/6F81-5844-456A"
 _KIND_BY_USAGE = {"OnDemand": "on_demand", "Preemptible": "spot", "Commit1Yr": "1y", "Commit3Yr": "3y"}
@@ -130,7 +131,7 @@ def compose_quotes(prices: SkuPrices, kinds: frozenset[str], gpus: frozenset[str
             spot, spot_gpu = prices.machine_price(mt, region, "spot") if "spot" in kinds else (None, None)
             reserved = {}
             if "on_demand" in kinds:
-                for term in ("1y", "3y"):
+                for term in RESERVED_TERMS:
                     if (r := prices.machine_price(mt, region, term)[0]) is not None:
                         reserved[term] = r
             warnings: tuple[str, ...] = ()
