@@ -74,6 +74,7 @@ ADDED_NAMES = {
     "A100-40GB-PCIe", "A800-80GB-SXM", "A800-80GB-PCIe", "H800-SXM", "H800-PCIe", "V100-PCIe-32GB",
     "P100-PCIe-16GB", "P100-SXM2-16GB", "P4", "RTX-3080", "RTX-3080-Ti", "RTX-4080", "RTX-4070-Ti",
     "RTX-A5000", "L40", "MI100", "MI210", "MI325X", "GB200",
+    "RTX-3090-Ti",  # llama.cpp's own benchmark posts (PR 4812, llama-bench README) ran on one
 }
 ALL_NAMES = CANONICAL_NAMES | EXTRA_NAMES | ADDED_NAMES
 
@@ -84,7 +85,7 @@ ALL_NAMES = CANONICAL_NAMES | EXTRA_NAMES | ADDED_NAMES
 def test_all_canonical_gpus_load(catalog):
     # the 25 required GPUs, GH200, A30 and A40 (added for the measured corpus) and issue 13's additions
     assert set(catalog.names) == ALL_NAMES
-    assert len(catalog) == 47
+    assert len(catalog) == 48
 
 
 def test_one_file_per_gpu_named_after_it(catalog):
@@ -276,7 +277,7 @@ def test_user_directory_adds_and_overrides(tmp_path, monkeypatch):
     )
     monkeypatch.setenv("PHANTOM_PROFILES", str(tmp_path))
     cat = load_catalog()
-    assert len(cat) == 48
+    assert len(cat) == 49
     assert cat.get("my gpu").name == "My-GPU"
     assert cat.get("My-GPU").source_for("sm_count") == "lab measurement"
     assert cat.get("My-GPU").source_for("tdp_w") == "test fixture"
