@@ -451,3 +451,18 @@ def test_every_profile_is_listed_in_the_interfaces_doc(catalog):
         body = doc.split(heading, 1)[1].split("\n", 2)[2].split("##", 1)[0]
         listed |= {n.strip().rstrip(".") for n in body.replace("\n", " ").split(",") if n.strip()}
     assert listed == set(catalog.names)
+
+
+def test_integer_issue_rate_follows_the_int32_lanes(catalog):
+    # weight-only formats unpack on the INT32 lanes: 64 per SM from Volta to Hopper, whatever the FP32
+    # width (GA10x/Ada/Hopper doubled only FP32), every FP32 lane on Blackwell and Pascal
+    def ratio(name):
+        p = catalog.get(name)
+        return p.int32_ops_per_s / (p.peak("fp32") * 1e12)
+
+    assert ratio("RTX-3090") == pytest.approx(0.25, rel=0.01)  # 128 FP32 lanes, 64 INT32
+    assert ratio("RTX-4090") == pytest.approx(0.25, rel=0.01)
+    assert ratio("H100-SXM") == pytest.approx(0.25, rel=0.01)
+    assert ratio("A100-80GB-SXM") == pytest.approx(0.5, rel=0.01)  # 64 and 64: one op per FMA's 2 FLOPs
+    assert ratio("V100-SXM2-16GB") == pytest.approx(0.5, rel=0.01)
+    assert ratio("RTX-5090") == pytest.approx(0.5, rel=0.01)  # Blackwell: unified FP32/INT32 lanes
