@@ -34,10 +34,15 @@ What is fitted (all physically meaningful, all bounded; see `parameter_specs`):
   power-limited parts run (`base_clock_exponent`). Before them one efficiency per architecture served
   A100 (2048 FLOPs/SM/clock) and RTX 3090 (512) alike: Newton-refit CV median 11.3% -> 11.05%,
   RTX 3090 47% -> 18%, RTX 5090 36% -> 7%, A10 35% -> 24%;
-- for rows in weight-only formats (GGUF k-quants, GPTQ/AWQ int4): the fraction of the fp32-pipeline
-  peak at which their weights are unpacked to fp16 (`dequant_eff`; the ALU operations per weight of
-  each format family are fixed in engine/precision.py, so decode of a 4-bit model is bandwidth-bound
-  on its packed bytes unless unpacking is slower);
+- for rows in weight-only formats (GGUF k-quants, GPTQ/AWQ int4): the fraction of the GPU's integer
+  issue rate (`GpuProfile.int32_ops_per_s`: 64 INT32 lanes per SM from Volta to Hopper, a quarter of
+  the FP32 FLOP rate on GA10x/Ada/Hopper) at which their weights are unpacked (`dequant_eff`; the ALU
+  operations per weight of each format family are fixed in engine/precision.py, so decode of a 4-bit
+  model is bandwidth-bound on its packed bytes unless unpacking is slower). Charging the unpack to the
+  FP32 FLOP rate instead made it 2-4x too cheap: llama.cpp's batch-1 decode of k-quants on an RTX 3090
+  (ALU-bound, slower than Q4_0 at fewer bytes) was then explained by the per-kernel launch floor, which
+  in turn held fp16 and Q4_0 decode ~40% too slow (leave-one-source-out median on llama.cpp batch-1
+  decode 36.6% -> 20.9%, 12 rows; corpus median/mean unchanged within 0.1 point);
 - for mixture-of-experts models: the fraction of the dense matmul efficiency their expert GEMMs
   reach (`moe_matmul_eff`: each expert multiplies only the tokens routed to it, in grouped GEMMs of
   uneven, smaller shapes, plus the token permutation around them);

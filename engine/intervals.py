@@ -13,6 +13,17 @@ corpus first of all in source. They are split Mondrian-fashion by task/metric an
 family), each cell with enough rows getting its own quantiles, and a point's width is the largest of
 its own level's and every lower level's, so the interval never narrows as the point gets more novel.
 
+Runtime tables (`by_runtime`, a floor under the width of every point of that runtime) weigh their
+residuals by source (`source_weighted_quantile`): a runtime's rows often come from a few
+publications of very different sizes (vLLM: six versions of one vendor table with 8 rows each next to
+an 18-row blog), and what a new source of that runtime will see is one more draw of a *source*, not
+of a row (two-level hierarchical exchangeability: Dunn, Gu & Ramdas 2022, whose CDF pooling gives each
+group equal weight). Weights n_source^-1/2 sit halfway between row-exchangeable (equal weight per
+row, the large sources decide the width) and source-exchangeable (equal weight per source, the
+smallest source counts as much as a 300-row table): leave-one-source-out coverage of vLLM rows
+79.7% -> 81.1%, TensorRT 82.7% -> 88.5%, overall 90.3% -> 91.9% on the same residuals (exponents 0.3 /
+0.7 gave 91.1% / 93.0% overall; equal weight per source widened every interval to 98.6% overall).
+
 Honest coverage figure: scoring the same residuals the quantile came from would be circular, so
 `leave_group_out_coverage` checks each held-out row against the quantile of the *other* groups'
 residuals only (a jackknife+-style check).
@@ -38,8 +49,40 @@ def conformal_quantile(abs_log_residuals: np.ndarray, level: float) -> float:
     return float(r[k - 1]) if 1 <= k <= n else math.inf
 
 
-def quantile_table(abs_log_residuals: np.ndarray, levels: Iterable[float] = LEVELS) -> dict[str, float]:
-    """{"0.9": q, ...}: the `intervals.log_abs_residual_quantiles` block of calibration.json.
+SOURCE_WEIGHT_EXPONENT = 0.5  # a residual's weight: (rows of its source)^-this (module docstring)
+
+
+def source_weighted_quantile(abs_log_residuals: np.ndarray, sources: np.ndarray, level: float) -> float:
+    """Conformal quantile with each residual weighted (rows of its source)^-SOURCE_WEIGHT_EXPONENT.
+
+    The weighted analogue of `conformal_quantile`: the smallest |residual| whose normalised cumulative
+    weight reaches level * (n_eff + 1) / n_eff, with n_eff = 1 / sum(w^2) the effective number of
+    residuals (Kish); inf when that exceeds 1. With one row per source (or equal-sized sources) it is
+    exactly `conformal_quantile`."""
+    r = np.asarray(abs_log_residuals, dtype=float)
+    s = np.asarray(sources).astype(str)
+    keep = np.isfinite(r)
+    r, s = r[keep], s[keep]
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"confidence level must be in (0, 1), got {level}")
+    if len(r) == 0:
+        return math.inf
+    _, inv = np.unique(s, return_inverse=True)
+    w = np.bincount(inv)[inv].astype(float) ** -SOURCE_WEIGHT_EXPONENT
+    w /= w.sum()
+    n_eff = 1.0 / float(np.sum(w ** 2))
+    target = level * (n_eff + 1.0) / n_eff
+    if target > 1.0 + 1e-12:
+        return math.inf
+    order = np.argsort(r, kind="stable")
+    k = min(int(np.searchsorted(np.cumsum(w[order]), target - 1e-12)), len(r) - 1)
+    return float(r[order][k])
+
+
+def quantile_table(abs_log_residuals: np.ndarray, levels: Iterable[float] = LEVELS,
+                   sources: np.ndarray | None = None) -> dict[str, float]:
+    """{"0.9": q, ...}: the `intervals.log_abs_residual_quantiles` block of calibration.json; with
+    `sources` (one label per residual) the quantiles are source-weighted (`source_weighted_quantile`).
 
     Levels the data cannot support (too few rows) are left out rather than written as infinity.
     Quantiles are made non-decreasing in the level (they are by construction; this guards ties).
@@ -47,7 +90,8 @@ def quantile_table(abs_log_residuals: np.ndarray, levels: Iterable[float] = LEVE
     out: dict[str, float] = {}
     prev = 0.0
     for lv in sorted(levels):
-        q = conformal_quantile(abs_log_residuals, lv)
+        q = (conformal_quantile(abs_log_residuals, lv) if sources is None
+             else source_weighted_quantile(abs_log_residuals, sources, lv))
         if math.isfinite(q):
             prev = max(prev, q)
             out[str(lv)] = round(prev, 6)
@@ -75,7 +119,7 @@ def leave_group_out_coverage(abs_log_residuals: np.ndarray, groups: np.ndarray, 
 
 MIN_ROWS_PER_GROUP = 200  # held-out rows a task/metric needs for its own quantiles
 MIN_ROWS_PER_NOVELTY_CELL = 60  # held-out rows a novelty level (or task/metric x level) needs
-MIN_ROWS_PER_RUNTIME = 30  # held-out rows a runtime needs for its own quantiles
+MIN_ROWS_PER_RUNTIME = 20  # held-out rows a runtime needs for its own quantiles (= calibration.MIN_ROWS_PER_SCOPE)
 
 
 def _cell(group: str, level: int) -> str:
@@ -83,9 +127,10 @@ def _cell(group: str, level: int) -> str:
 
 
 def interval_block(abs_log_residuals: np.ndarray, groups: np.ndarray, novelty: np.ndarray | None = None,
-                   runtimes: np.ndarray | None = None) -> dict:
+                   runtimes: np.ndarray | None = None, sources: np.ndarray | None = None) -> dict:
     """Quantile tables from held-out |log residuals|: pooled, per task/metric group, per novelty level,
-    per (group, level) cell and per runtime, each only where enough rows support it (module docstring)."""
+    per (group, level) cell and per runtime, each only where enough rows support it (module docstring);
+    `sources` (each residual's source) makes the runtime tables source-weighted."""
     r = np.asarray(abs_log_residuals, dtype=float)
     g = np.asarray(groups).astype(str)
     block = {
@@ -105,8 +150,9 @@ def interval_block(abs_log_residuals: np.ndarray, groups: np.ndarray, novelty: n
         block["by_task_metric_novelty"] = cells
     if runtimes is not None:
         rt = np.asarray(runtimes).astype(str)
-        block["by_runtime"] = {k: quantile_table(r[rt == k]) for k in sorted(set(rt))
-                               if (rt == k).sum() >= MIN_ROWS_PER_RUNTIME}
+        src = None if sources is None else np.asarray(sources).astype(str)
+        block["by_runtime"] = {k: quantile_table(r[rt == k], sources=None if src is None else src[rt == k])
+                               for k in sorted(set(rt)) if (rt == k).sum() >= MIN_ROWS_PER_RUNTIME}
     return block
 
 

@@ -57,7 +57,7 @@ REFERENCE_MATMUL_WIDTH = {"matmul": 2048.0, FP32_MATMUL: 256.0, EIGHT_BIT_MATMUL
 # attention 0.16-1.0; 0.32 when one attention value is fitted for all of them)
 _DEFAULT_COMPUTE = {"matmul": 0.55, FP32_MATMUL: FP32_MATMUL_TEXTBOOK_EFF, "other": 0.25, GROUPED_CONV: 0.3, ATTENTION: 0.32}
 _DEFAULT_MEMORY = 0.7
-DEFAULT_DEQUANT_EFF = 0.25  # textbook prior: a quarter of the FMA rate for integer unpack sequences
+DEFAULT_DEQUANT_EFF = 0.5  # textbook prior: unpack sequences issue at about half the INT32 lanes' rate
 # Provisional interval (before calibration): +-50% at 90% (log 1.5 = 0.405)
 _DEFAULT_QUANTILES = {"0.5": 0.12, "0.8": 0.28, "0.9": 0.405, "0.95": 0.5, "0.99": 0.7}
 
@@ -99,8 +99,8 @@ class CalibrationParams:
     base_clock_exponent: float = 0.0
     # Weight-only formats (GGUF, GPTQ/AWQ) unpack every weight to fp16 inside the matmul: their
     # DEQUANT_OPS_PER_WEIGHT ALU operations (engine/precision.py) run at this fraction of the GPU's
-    # fp32-pipeline peak (integer unpacking, converts and table lookups issue at well below the FMA
-    # rate and compete with address arithmetic); fitted where the corpus has weight-only rows
+    # integer issue rate (GpuProfile.int32_ops_per_s: unpacking, converts and table lookups compete
+    # with address arithmetic); fitted where the corpus has weight-only rows
     dequant_eff: float = DEFAULT_DEQUANT_EFF
     intervals: Mapping[str, Any] = field(default_factory=lambda: {"log_abs_residual_quantiles": dict(_DEFAULT_QUANTILES)})
     extra: Mapping[str, Any] = field(default_factory=dict)

@@ -338,9 +338,10 @@ def _gpu_arrays(points: pd.DataFrame, catalog: ProfileCatalog, params: Calibrati
     eff_mm = np.minimum(eff_path * rt_compute, 1.0) * clock_factor
     peak_conv, eff_conv_path = paths[CONV_GROUP]
     eff_conv = np.minimum(eff_conv_path * rt_compute, 1.0) * clock_factor
-    # ALU time to unpack one weight of a weight-only format (see DEQUANT_OPS_PER_WEIGHT): the unpack
-    # runs on the fp32 pipeline at the fitted fraction dequant_eff of its peak
-    alu_flops = col(lambda p: p.peak("fp32") or np.nan).astype(float) * 1e12 * params.dequant_eff * clock_factor
+    # ALU time to unpack one weight of a weight-only format (see DEQUANT_OPS_PER_WEIGHT): the unpack is
+    # integer work (shifts, masks, int8 dot products) issued on the INT32 lanes, at the fitted fraction
+    # dequant_eff of their peak (GpuProfile.int32_ops_per_s: half or a quarter of the FP32 FLOP rate)
+    alu_flops = col(lambda p: p.int32_ops_per_s).astype(float) * params.dequant_eff * clock_factor
     dequant_ops = _lookup(precision, lambda p: DEQUANT_OPS_PER_WEIGHT[DEQUANT_FAMILY[p]]).astype(float)
     kv_fmt = points["kv_precision"].to_numpy() if "kv_precision" in points else np.full(len(gpus), "")
     kvb = _lookup_pairs(precision, kv_fmt, lambda p, k: kv_bytes(k) if k else ACTIVATION_BYTES[p]).astype(float)

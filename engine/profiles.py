@@ -51,6 +51,15 @@ _SCALAR_SCHEMA: dict[str, tuple[tuple[type, ...], str, bool]] = {
 }
 
 
+# Integer ALU lanes per SM (NVIDIA) / CU (AMD). Volta, Turing, GA100, GA10x, Ada and Hopper issue INT32
+# on 64 lanes per SM whatever their FP32 width (GA10x/Ada/Hopper double only the FP32 lanes: one of the
+# two datapaths is FP32-only; NVIDIA Ampere GA102 whitepaper, "2x FP32 throughput"; Hopper H100
+# whitepaper SM diagram: 128 FP32, 64 INT32 per SM); CDNA CUs are 4 SIMD16 (64 lanes; the packed /
+# matrix FP32 peak counts twice that). Pascal and Blackwell run INT32 on every FP32 lane.
+INT32_LANES = 64
+INT32_ON_EVERY_FP32_LANE = ("pascal", "blackwell")
+
+
 @dataclass(frozen=True)
 class GpuProfile:
     """Datasheet figures of one GPU. Peak TFLOPS are dense (no structured sparsity)."""
@@ -100,6 +109,19 @@ class GpuProfile:
         if self.idle_power_w is not None:
             return self.idle_power_w, False
         return self.tdp_w * IDLE_POWER_FALLBACK_FRACTION, True
+
+    @property
+    def int32_ops_per_s(self) -> float:
+        """Peak integer instructions per second (lanes x SMs x boost clock): the rate weight-only formats'
+        unpacking (shifts, masks, converts) issues at. FP32 lanes per SM = fp32 peak / (2 FLOPs per FMA x
+        SMs x boost clock); INT32 lanes are those, capped at INT32_LANES except where every lane runs both."""
+        fp32 = self.peak("fp32")
+        clock_hz = self.boost_clock_mhz * 1e6
+        if not fp32:
+            return float("nan")
+        fp32_lanes = fp32 * 1e12 / (2.0 * self.sm_count * clock_hz)
+        lanes = fp32_lanes if self.architecture in INT32_ON_EVERY_FP32_LANE else min(fp32_lanes, INT32_LANES)
+        return lanes * self.sm_count * clock_hz
 
     def source_for(self, key: str) -> str:
         """Source of one figure: its own entry, else its table's (peak_tflops.fp16 -> peak_tflops)."""

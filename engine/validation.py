@@ -221,6 +221,11 @@ def held_out_support(held: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return novelty, reason
 
 
+def held_sources(held: pd.DataFrame) -> np.ndarray | None:
+    """Each held-out row's source (the runtime tables weigh residuals by it), None without the column."""
+    return held["source"].astype(str).to_numpy() if "source" in held else None
+
+
 def add_intervals_cv(held: pd.DataFrame, confidence: float) -> pd.DataFrame:
     """Intervals for held-out rows from the *other* folds' residuals (honest coverage), built the way
     the shipped intervals are (`intervals.interval_block`: Mondrian by task/metric and by novelty level,
@@ -230,10 +235,12 @@ def add_intervals_cv(held: pd.DataFrame, confidence: float) -> pd.DataFrame:
     groups = interval_groups(held)
     novelty, reason = held_out_support(held)
     runtimes = held["runtime"].astype(str).to_numpy()
+    sources = held_sources(held)
     hw = np.empty(len(held))
     for lab in np.unique(folds):
         mine = folds == lab
-        block = intervals.interval_block(absr[~mine], groups[~mine], novelty[~mine], runtimes[~mine])
+        block = intervals.interval_block(absr[~mine], groups[~mine], novelty[~mine], runtimes[~mine],
+                                         None if sources is None else sources[~mine])
         for g in np.unique(groups[mine]):
             for lv in np.unique(novelty[mine & (groups == g)]):
                 for rt in np.unique(runtimes[mine & (groups == g) & (novelty == lv)]):
@@ -338,11 +345,12 @@ def shipped_intervals(cv: CvResult, rows: pd.DataFrame) -> dict:
     held = cv.held_out
     absr = np.abs(held["log_residual"].to_numpy(dtype=float))
     block = intervals.interval_block(absr, interval_groups(held), held["novelty"].to_numpy(dtype=int),
-                                     held["runtime"].astype(str).to_numpy())
+                                     held["runtime"].astype(str).to_numpy(), held_sources(held))
     return {
         "method": (f"split-conformal on {SCHEME_TITLES[cv.scheme]} cross-validation |log(predicted/measured)|, "
-                   "Mondrian by task/metric and novelty level (engine/novelty.py) and by runtime; a point's "
-                   "width is the widest of its level's, every lower level's and its runtime's"),
+                   "Mondrian by task/metric and novelty level (engine/novelty.py) and by runtime (source-weighted: "
+                   "intervals.source_weighted_quantile); a point's width is the widest of its level's, every lower "
+                   "level's and its runtime's"),
         "scheme": cv.scheme,
         "n_residuals": int(len(absr)),
         **block,

@@ -166,3 +166,27 @@ def test_a_runtime_with_its_own_residuals_never_gets_a_narrower_interval():
     vllm = float(intervals.block_half_width(block, 0.9, "inference/tokens_per_s", 0, "vllm"))
     unknown = float(intervals.block_half_width(block, 0.9, "inference/tokens_per_s", 0, "mlc-llm"))
     assert vllm > base and unknown == base
+
+
+def test_source_weighted_quantile_is_the_plain_one_for_equal_sources():
+    rng = np.random.default_rng(5)
+    r = np.abs(rng.normal(0, 0.3, 120))
+    sources = np.repeat([f"s{i}" for i in range(12)], 10)  # equal-sized sources: uniform weights
+    for level in (0.5, 0.9):
+        assert intervals.source_weighted_quantile(r, sources, level) == intervals.conformal_quantile(r, level)
+    assert intervals.source_weighted_quantile(r[:5], sources[:5], 0.9) == float("inf")  # too few rows
+
+
+def test_a_small_source_with_large_errors_widens_its_runtime_table():
+    # one 200-row source predicted within ~5%, four 5-row sources off by ~50%: row-exchangeable
+    # quantiles let the big source decide the 90% width; source weights give the small ones their say
+    rng = np.random.default_rng(6)
+    r = np.abs(np.concatenate([rng.normal(0, 0.05, 200), rng.normal(0.5, 0.1, 20)]))
+    sources = np.array(["big"] * 200 + [f"small{i}" for i in range(4) for _ in range(5)])
+    plain = intervals.conformal_quantile(r, 0.9)
+    weighted = intervals.source_weighted_quantile(r, sources, 0.9)
+    assert weighted > 2 * plain
+    groups = np.array(["inference/tokens_per_s"] * len(r))
+    block = intervals.interval_block(r, groups, np.zeros(len(r), dtype=int), np.array(["vllm"] * len(r)), sources)
+    assert block["by_runtime"]["vllm"]["0.9"] == round(weighted, 6)
+    assert block["log_abs_residual_quantiles"]["0.9"] == round(plain, 6)  # only runtime tables are weighted

@@ -74,6 +74,7 @@ ADDED_NAMES = {
     "A100-40GB-PCIe", "A800-80GB-SXM", "A800-80GB-PCIe", "H800-SXM", "H800-PCIe", "V100-PCIe-32GB",
     "P100-PCIe-16GB", "P100-SXM2-16GB", "P4", "RTX-3080", "RTX-3080-Ti", "RTX-4080", "RTX-4070-Ti",
     "RTX-A5000", "L40", "MI100", "MI210", "MI325X", "GB200",
+    "RTX-3090-Ti",  # llama.cpp's own benchmark posts (PR 4812, llama-bench README) ran on one
 }
 ALL_NAMES = CANONICAL_NAMES | EXTRA_NAMES | ADDED_NAMES
 
@@ -84,7 +85,7 @@ ALL_NAMES = CANONICAL_NAMES | EXTRA_NAMES | ADDED_NAMES
 def test_all_canonical_gpus_load(catalog):
     # the 25 required GPUs, GH200, A30 and A40 (added for the measured corpus) and issue 13's additions
     assert set(catalog.names) == ALL_NAMES
-    assert len(catalog) == 47
+    assert len(catalog) == 48
 
 
 def test_one_file_per_gpu_named_after_it(catalog):
@@ -277,7 +278,7 @@ def test_user_directory_adds_and_overrides(tmp_path, monkeypatch):
     )
     monkeypatch.setenv("PHANTOM_PROFILES", str(tmp_path))
     cat = load_catalog()
-    assert len(cat) == 48
+    assert len(cat) == 49
     assert cat.get("my gpu").name == "My-GPU"
     assert cat.get("My-GPU").source_for("sm_count") == "lab measurement"
     assert cat.get("My-GPU").source_for("tdp_w") == "test fixture"
@@ -483,3 +484,18 @@ def test_idle_power_at_or_above_tdp_is_rejected(tmp_path):
     ok = tmp_path / "idle.toml"
     ok.write_text(minimal_profile(idle_power_w="60"), encoding="utf-8")
     assert load_catalog(tmp_path).get("Test-GPU").idle_power() == (60.0, False)
+
+
+def test_integer_issue_rate_follows_the_int32_lanes(catalog):
+    # weight-only formats unpack on the INT32 lanes: 64 per SM from Volta to Hopper, whatever the FP32
+    # width (GA10x/Ada/Hopper doubled only FP32), every FP32 lane on Blackwell and Pascal
+    def ratio(name):
+        p = catalog.get(name)
+        return p.int32_ops_per_s / (p.peak("fp32") * 1e12)
+
+    assert ratio("RTX-3090") == pytest.approx(0.25, rel=0.01)  # 128 FP32 lanes, 64 INT32
+    assert ratio("RTX-4090") == pytest.approx(0.25, rel=0.01)
+    assert ratio("H100-SXM") == pytest.approx(0.25, rel=0.01)
+    assert ratio("A100-80GB-SXM") == pytest.approx(0.5, rel=0.01)  # 64 and 64: one op per FMA's 2 FLOPs
+    assert ratio("V100-SXM2-16GB") == pytest.approx(0.5, rel=0.01)
+    assert ratio("RTX-5090") == pytest.approx(0.5, rel=0.01)  # Blackwell: unified FP32/INT32 lanes
