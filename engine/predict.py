@@ -360,9 +360,33 @@ def _matmul_path_arrays(column, gpus, arch, prof: dict, params: CalibrationParam
     return peak, _lookup_pairs(arch, path, params.compute_eff_for).astype(float) * width_factor
 
 
+# the point columns the hardware and calibration coefficients depend on (and nothing else)
+_GPU_KEYS = ("gpu", "precision", "runtime", "strict_precision", "kv_precision")
+
+
+def _gpu_blocks(points: Mapping[str, np.ndarray], catalog: ProfileCatalog, params: CalibrationParams
+                ) -> tuple[np.ndarray, dict]:
+    """(code of each point's (GPU, precision, runtime, ...) combination, `_gpu_arrays` of each
+    distinct combination): a sweep has a few hundred combinations for millions of points, so the
+    coefficients are computed per combination and gathered per block of points."""
+    keys = [points[c] for c in _GPU_KEYS if c in points]
+    n = len(keys[0])
+    if n <= 1:
+        return np.zeros(n, dtype=np.int64), _gpu_arrays(points, catalog, params)
+    code = np.zeros(n, dtype=np.int64)
+    for a in keys:
+        c, u = pd.factorize(a, use_na_sentinel=False)
+        code = code * len(u) + c
+    codes, combos = pd.factorize(code)
+    first = np.full(len(combos), n, dtype=np.int64)
+    np.minimum.at(first, codes, np.arange(n))  # first point of each combination
+    distinct = {c: points[c][first] for c in _GPU_KEYS if c in points}
+    return codes, _gpu_arrays(distinct, catalog, params)
+
+
 def _gpu_arrays(points: Mapping[str, np.ndarray], catalog: ProfileCatalog, params: CalibrationParams) -> dict:
     """Per-point hardware and calibration coefficients (one evaluation per distinct value);
-    points: normalised columns (see `normalize_columns`)."""
+    points: normalised columns (see `normalize_columns`); only `_GPU_KEYS` are read."""
     gpus = points["gpu"]
     precision = points["precision"]
     runtime = points["runtime"]
@@ -585,8 +609,8 @@ def predict_columns(cols: Mapping[str, np.ndarray], catalog: ProfileCatalog, wor
     missing = sorted(set(names) - set(workloads))
     if missing:
         raise PredictionError(f"no workload for model {missing[0]!r}")
-    g_all = _gpu_arrays(cols, catalog, params)
-    unsupported = np.isnan(g_all["peak_flops"])
+    g_codes, g_distinct = _gpu_blocks(cols, catalog, params)
+    unsupported = np.isnan(g_distinct["peak_flops"])[g_codes]
     if unsupported.any():
         out["supported"][unsupported] = False
         out["reason"][unsupported] = [f"{g} has no {COMPUTE_COLUMN[p]} compute path" for g, p in
@@ -599,13 +623,13 @@ def predict_columns(cols: Mapping[str, np.ndarray], catalog: ProfileCatalog, wor
     novelty, extrap = _support_flags(cols, catalog, workloads, params, memo)
     out["novelty"], out["extrapolation_reason"] = novelty, extrap
     out["extrapolation"] = extrap != ""
-    whole = n <= _CHUNK and len(names) == 1 and out["supported"].all()
+    whole = len(names) == 1 and out["supported"].all()
     for name in names:
         table = cache.table(workloads[name]) if cache is not None else _OpTable(workloads[name])
         idx_all = np.arange(n) if whole else np.flatnonzero((models == name) & out["supported"])
         for start in range(0, len(idx_all), _CHUNK):
             idx = idx_all[start:start + _CHUNK]
-            g = g_all if whole else {k: v[idx] for k, v in g_all.items()}
+            g = {k: v[g_codes[idx]] for k, v in g_distinct.items()}
             _predict_block(workloads[name], table, cols, idx, g, params, out)
     return out
 
