@@ -749,9 +749,15 @@ def _predict_block(w: Workload, t: _OpTable, df: Mapping[str, np.ndarray], idx: 
                                     + q_fwd * _keys_attended(q_fwd, w.generative) * (t.count @ t.fctx))
     out["params_total"][idx] = w.params_total
     out["params_active"][idx] = w.params_active
-    for j in np.flatnonzero(~fits):
-        out["fit_hint"][idx[j]] = fit_hint(round(float(mem_gb[j]), 1), float(g["mem_gb"][j]), round(float(weights_gb[j]), 2),
-                                           str(prec[j]), int(B[j]), int(tp[j]), str(task[j]), bool(g["fp8_ok"][j]))
+    over = np.flatnonzero(~fits)
+    if len(over):
+        # Python scalars via tolist(): per-element numpy scalar conversions were a tenth of an LLM sweep
+        args = zip(mem_gb[over].tolist(), g["mem_gb"][over].tolist(), weights_gb[over].tolist(), prec[over].tolist(),
+                   B[over].tolist(), tp[over].tolist(), task[over].tolist(), g["fp8_ok"][over].tolist())
+        hints = np.empty(len(over), dtype=object)
+        hints[:] = [fit_hint(round(m, 1), have, round(wg, 2), str(p), int(b), int(t), str(k), bool(f))
+                    for m, have, wg, p, b, t, k, f in args]
+        out["fit_hint"][idx[over]] = hints
 
 
 @lru_cache(maxsize=4096)
