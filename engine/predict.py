@@ -496,7 +496,7 @@ def normalize_columns(points: Mapping[str, np.ndarray], catalog: ProfileCatalog)
         vals = _numeric(df[col])
         bad = np.isnan(vals) | (vals < least) | (vals > most) | (vals != np.floor(vals))
         if bad.any():
-            badv = df[col][bad][0]
+            badv = _cell(df[col][bad][0])
             kind = "a positive integer" if least else "a GPU count (0 = choose automatically)"
             raise PredictionError(f"{col} must be {kind} up to {most:,}, got {limits.show(badv)}")
         df[col] = vals.astype(np.int64)
@@ -509,13 +509,18 @@ def normalize_columns(points: Mapping[str, np.ndarray], catalog: ProfileCatalog)
         bad = (vals < 0) | (vals > limits.MAX_SEQ_LEN) | np.isinf(vals)
         if bad.any():
             raise PredictionError(f"{col} must be from 0 to {limits.MAX_SEQ_LEN:,} tokens, "
-                                  f"got {limits.show(df[col][bad][0])}")
+                                  f"got {limits.show(_cell(df[col][bad][0]))}")
         df[col] = vals
     conf = _numeric(df["confidence"])
     if np.isnan(conf).any() or ((conf <= 0) | (conf >= 1)).any():
         raise PredictionError("confidence must be between 0 and 1 (e.g. 0.9)")
     df["confidence"] = conf
     return df
+
+
+def _cell(value):
+    """A cell as the user wrote it: numpy scalars as Python numbers (errors say "got 0", not "np.int64(0)")."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _kv_format(value) -> str:

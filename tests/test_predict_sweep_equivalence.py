@@ -71,3 +71,15 @@ def test_single_point_result_has_sweep_types(engine):
         assert bool(one[col]) == bool(row[col])
     assert type(one["latency_ms"]) is float and type(one["batch_size"]) is int and type(one["fits"]) is bool
     assert one["latency_ms"] == row["latency_ms"] and one["tensor_parallel"] == row["tensor_parallel"]
+
+
+def test_refused_values_read_as_written_on_both_paths(engine):
+    import pytest
+
+    from phantom_report.errors import PredictionError
+
+    for call in (lambda: engine.predict("llama-3.1-8b", "H100", "fp16", 0),
+                 lambda: engine.predict_grid(pd.DataFrame([{"model": "llama-3.1-8b", "gpu": "H100",
+                                                            "precision": "fp16", "batch_size": 0}]))):
+        with pytest.raises(PredictionError, match=r"batch_size must be a positive integer up to 65,536, got 0$"):
+            call()
