@@ -364,15 +364,24 @@ def _matmul_path_arrays(column, gpus, arch, prof: dict, params: CalibrationParam
 _GPU_KEYS = ("gpu", "precision", "runtime", "strict_precision", "kv_precision")
 
 
-def _gpu_blocks(points: Mapping[str, np.ndarray], catalog: ProfileCatalog, params: CalibrationParams
-                ) -> tuple[np.ndarray, dict]:
+def _gpu_blocks(points: Mapping[str, np.ndarray], catalog: ProfileCatalog, params: CalibrationParams,
+                memo: dict | None = None) -> tuple[np.ndarray, dict]:
     """(code of each point's (GPU, precision, runtime, ...) combination, `_gpu_arrays` of each
     distinct combination): a sweep has a few hundred combinations for millions of points, so the
-    coefficients are computed per combination and gathered per block of points."""
+    coefficients are computed per combination and gathered per block of points.
+    memo: combination -> coefficients, for single points (an engine's, for its own catalog and params)."""
     keys = [points[c] for c in _GPU_KEYS if c in points]
     n = len(keys[0])
     if n <= 1:
-        return np.zeros(n, dtype=np.int64), _gpu_arrays(points, catalog, params)
+        key = tuple((c, points[c][0]) for c in _GPU_KEYS if c in points) if n else None
+        if memo is not None and key in memo:
+            return np.zeros(n, dtype=np.int64), memo[key]
+        g = _gpu_arrays(points, catalog, params)
+        if memo is not None and n:
+            if len(memo) > _MEMO_MAX:
+                memo.clear()
+            memo[key] = g  # read only: blocks gather copies of it
+        return np.zeros(n, dtype=np.int64), g
     code = np.zeros(n, dtype=np.int64)
     for a in keys:
         c, u = pd.factorize(a, use_na_sentinel=False)
@@ -579,12 +588,14 @@ def _merged_columns(points: pd.DataFrame, cols: Mapping[str, np.ndarray], out: M
 
 
 class PredictCache:
-    """What an engine reuses across calls: each workload's operator table and, for its own
-    calibration, the support flags of each distinct point key (both pure functions of their key)."""
+    """What an engine reuses across calls: each workload's operator table and, for its own catalog
+    and calibration, the support flags and hardware coefficients of each distinct point key (pure
+    functions of their key). One cache serves one (catalog, params) pair."""
 
     def __init__(self) -> None:
         self.tables: dict[int, tuple[Workload, "_OpTable"]] = {}
         self.support_flags: dict[tuple, tuple[int, str]] = {}
+        self.gpu: dict[tuple, dict] = {}  # (GPU, precision, runtime, ...) -> `_gpu_arrays` of that point
 
     def table(self, w: Workload) -> "_OpTable":
         """The operator table of `w`, built once per workload object."""
@@ -614,7 +625,7 @@ def predict_columns(cols: Mapping[str, np.ndarray], catalog: ProfileCatalog, wor
     missing = sorted(set(names) - set(workloads))
     if missing:
         raise PredictionError(f"no workload for model {missing[0]!r}")
-    g_codes, g_distinct = _gpu_blocks(cols, catalog, params)
+    g_codes, g_distinct = _gpu_blocks(cols, catalog, params, cache.gpu if cache is not None else None)
     unsupported = np.isnan(g_distinct["peak_flops"])[g_codes]
     if unsupported.any():
         out["supported"][unsupported] = False
