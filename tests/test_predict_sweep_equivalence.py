@@ -16,6 +16,7 @@ def random_points(engine, n: int, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     pick = lambda values: [values[i] for i in rng.integers(0, len(values), n)]  # noqa: E731
     seq_in = rng.choice([np.nan, 1, 64, 128, 512, 2048, 8192, 32768, 224, 384], n)
+    gpu_count = rng.choice([1, 1, 2, 4, 8, 16], n)
     return pd.DataFrame({
         "model": pick([w.name for w in engine.models()]),
         "gpu": pick(list(engine.catalog.names)),
@@ -25,7 +26,9 @@ def random_points(engine, n: int, seed: int = 0) -> pd.DataFrame:
         "seq_out": rng.choice([np.nan, 0, 1, 16, 128, 1024], n),
         "task": pick(TASKS),
         "runtime": pick(RUNTIMES),
-        "gpu_count": rng.choice([1, 1, 2, 4, 8, 16], n),
+        "gpu_count": gpu_count,
+        "tensor_parallel": np.minimum(rng.choice([0, 0, 0, 1, 2, 4], n), gpu_count),
+        "strict_precision": rng.random(n) < 0.2,
         "confidence": rng.choice([0.5, 0.8, 0.9, 0.95], n),
         "max_batch": rng.random(n) < 0.15,
         "kv_precision": pick(["", "", "fp8", "int8", "fp16"]),
