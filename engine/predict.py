@@ -771,8 +771,8 @@ def _predict_block(w: Workload, t: _OpTable, df: Mapping[str, np.ndarray], idx: 
         args = zip(mem_gb[over].tolist(), g["mem_gb"][over].tolist(), weights_gb[over].tolist(), prec[over].tolist(),
                    B[over].tolist(), tp[over].tolist(), task[over].tolist(), g["fp8_ok"][over].tolist())
         hints = np.empty(len(over), dtype=object)
-        hints[:] = [fit_hint(round(m, 1), have, round(wg, 2), str(p), int(b), int(t), str(k), bool(f))
-                    for m, have, wg, p, b, t, k, f in args]
+        hints[:] = [fit_hint(round(m, 1), have, round(wg, 2), str(p), int(b), int(n_tp), str(k), bool(f))
+                    for m, have, wg, p, b, n_tp, k, f in args]
         out["fit_hint"][idx[over]] = hints
 
 
