@@ -56,6 +56,8 @@ from phantom_report.engine.profiles import ProfileCatalog
 from phantom_report.errors import PredictionError
 
 _CHUNK = 16384  # points per block: bounds the (points x operators) temporaries to a few MB
+_SMALL_GRID = 64  # up to this many points, support flags are looked up per key (no groupby)
+_MEMO_MAX = 65536  # distinct support keys an engine remembers before it starts over
 IDLE_POWER_FRACTION = 0.3  # board power at idle / TDP (datacenter GPUs idle at ~20-35% of TDP)
 RUNTIME_OVERHEAD_GB = 0.8  # CUDA context + allocator reserve + workspace (per GPU)
 ADAM_BYTES_FP32 = 16.0  # fp32/tf32 weights+grads+m+v (4 bytes each)
@@ -185,31 +187,53 @@ def _half_width(params: CalibrationParams, confidence: np.ndarray, task_masks: d
     out = np.empty(len(confidence))
     for t, sel in task_masks.items():
         for lv in np.unique(novelty[sel]):
-            for rt in pd.unique(runtime[sel & (novelty == lv)]):
+            for rt in set(runtime[sel & (novelty == lv)].tolist()):
                 cell = sel & (novelty == lv) & (runtime == rt)
                 out[cell] = params.log_half_width(confidence[cell], f"{t}/{metric}", None if lv < 0 else int(lv), str(rt))
     return out
 
 
-def _support_flags(df: pd.DataFrame, catalog: ProfileCatalog, workloads: Mapping[str, Workload],
-                   params: CalibrationParams) -> tuple[np.ndarray, np.ndarray]:
+def _support_flags(cols: Mapping[str, np.ndarray], catalog: ProfileCatalog, workloads: Mapping[str, Workload],
+                   params: CalibrationParams, memo: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(novelty level, extrapolation reason) per point against the corpus support stored in the
-    calibration (`intervals.support`); (-1, "") everywhere when it carries none."""
+    calibration (`intervals.support`); (-1, "") everywhere when it carries none.
+    memo: optional dict remembering the flags of each distinct key (kept by `Engine` for its own
+    params; the flags are a pure function of the support and the key)."""
     support = params.support
+    n = len(cols["gpu"])
     if support is None:
-        return np.full(len(df), -1, dtype=int), np.full(len(df), "", dtype=object)
-    frame = pd.DataFrame({
-        "runtime": df["runtime"].astype(str).to_numpy(),
-        "arch": df["gpu"].map({g: catalog.get(g).architecture for g in pd.unique(df["gpu"])}).to_numpy(),
-        "family": df["model"].map({m: workloads[m].family for m in pd.unique(df["model"])}).to_numpy(),
-        "task": df["task"].to_numpy(), "batch_size": df["batch_size"].to_numpy(),
-        "seq_in": pd.to_numeric(df["seq_in"], errors="coerce").to_numpy(), "gpu_count": df["gpu_count"].to_numpy(),
-    })
+        return np.full(n, -1, dtype=int), np.full(n, "", dtype=object)
+    arch = _lookup(cols["gpu"], lambda g: catalog.get(g).architecture, dtype=object)
+    family = _lookup(cols["model"], lambda m: workloads[m].family, dtype=object)
+    frame = {"runtime": cols["runtime"].astype(str), "arch": arch, "family": family, "task": cols["task"],
+             "batch_size": cols["batch_size"], "seq_in": cols["seq_in"].astype(float), "gpu_count": cols["gpu_count"]}
+    if n <= _SMALL_GRID:
+        return _support_flags_small(support, frame, memo)
+    frame = pd.DataFrame(frame)
     # each distinct (runtime, architecture, family, sizes) once: a sweep repeats them across models and GPUs
     codes = frame.groupby(list(frame.columns), sort=False, dropna=False).ngroup().to_numpy()
     first = pd.Series(np.arange(len(frame))).groupby(codes).first().to_numpy()
     pts = frame.iloc[first].reset_index(drop=True)
     return novelty_levels(support, pts)[codes], extrapolation_reasons(support, pts)[codes]
+
+
+def _support_flags_small(support, frame: dict, memo: dict | None) -> tuple[np.ndarray, np.ndarray]:
+    """`_support_flags` for a few points: each key's flags from the memo, or computed and stored."""
+    memo = {} if memo is None else memo
+    keys = [tuple(None if v != v else v for v in k)  # NaN -> None so equal keys compare equal
+            for k in zip(*(a.tolist() for a in frame.values()))]
+    todo = [i for i, k in enumerate(keys) if k not in memo]
+    if todo:
+        pts = pd.DataFrame({c: a[todo] for c, a in frame.items()})
+        levels, reasons = novelty_levels(support, pts), extrapolation_reasons(support, pts)
+        if len(memo) > _MEMO_MAX:
+            memo.clear()
+        for j, i in enumerate(todo):
+            memo[keys[i]] = (int(levels[j]), reasons[j])
+    level = np.array([memo[k][0] for k in keys], dtype=int)
+    reason = np.empty(len(keys), dtype=object)
+    reason[:] = [memo[k][1] for k in keys]
+    return level, reason
 
 
 def _keys_attended(k, causal: bool):
@@ -275,34 +299,51 @@ def _max_batch(w: Workload, B, seq_in, seq_out, task, g, tp, train_bytes, runtim
     return np.clip(np.minimum(B, b_fit), 1.0, None)
 
 
-def _lookup(values: np.ndarray, fn) -> np.ndarray:
+def _lookup(values: np.ndarray, fn, dtype=None) -> np.ndarray:
     """fn applied once per distinct value, broadcast back to every point (grids repeat values)."""
-    codes, uniq = pd.factorize(values)
-    return np.asarray([fn(u) for u in uniq])[codes]
+    if len(values) == 1:  # the single-point path: factorizing costs more than the call
+        return np.asarray([fn(values[0])], dtype=dtype)
+    codes, uniq = pd.factorize(values, use_na_sentinel=False)
+    return np.asarray([fn(u) for u in uniq], dtype=dtype)[codes]
 
 
 def _lookup_pairs(a: np.ndarray, b: np.ndarray, fn) -> np.ndarray:
     """fn(a_i, b_i) evaluated once per distinct pair (without building string keys per point)."""
-    ca, ua = pd.factorize(a)
-    cb, ub = pd.factorize(b)
-    codes, pairs = pd.factorize(ca * len(ub) + cb)
-    return np.asarray([fn(ua[p // len(ub)], ub[p % len(ub)]) for p in pairs])[codes]
+    return _lookup_tuples((a, b), fn)
+
+
+def _lookup_tuples(arrays: tuple, fn, dtype=None) -> np.ndarray:
+    """fn(*values_i) evaluated once per distinct tuple of the arrays' values (mixed-radix codes)."""
+    if len(arrays[0]) == 1:
+        return np.asarray([fn(*(a[0] for a in arrays))], dtype=dtype)
+    code = np.zeros(len(arrays[0]), dtype=np.int64)
+    uniques = []
+    for a in arrays:
+        c, u = pd.factorize(a, use_na_sentinel=False)
+        code = code * len(u) + c
+        uniques.append(u)
+    codes, combos = pd.factorize(code)
+    values = []
+    for combo in combos:
+        parts = []
+        for u in reversed(uniques):
+            combo, r = divmod(int(combo), len(u))
+            parts.append(u[r])
+        values.append(fn(*reversed(parts)))
+    return np.asarray(values, dtype=dtype)[codes]
 
 
 def executed_columns(gpus, precision, runtime, prof: dict, group: str, strict=None) -> np.ndarray:
     """Compute column each point's op group runs at (see engine/executed.py); TF32 only on NVIDIA.
     strict: points whose precision ran exactly as stated (the runtime's TF32 default turned off)."""
-    def column(key: str) -> str:
-        g, p, rt, s = key.split("|")
-        if s == "1":
+    def column(g, p, rt, s) -> str:
+        if s:
             return COMPUTE_COLUMN[p]
         prof_g = prof[g]
         return executed_column(rt, p, group, lambda c: prof_g.peak(c) is not None
                                and (c != "tf32" or prof_g.vendor.lower() == "nvidia"))
-    flag = pd.Series(np.zeros(len(gpus), dtype=bool) if strict is None else strict).map({True: "1", False: "0"})
-    keys = (pd.Series(gpus).astype(str) + "|" + pd.Series(precision).astype(str) + "|"
-            + pd.Series(runtime).astype(str) + "|" + flag)
-    return _lookup(keys.to_numpy(), column)
+    flag = np.zeros(len(gpus), dtype=bool) if strict is None else np.asarray(strict, dtype=bool)
+    return _lookup_tuples((gpus, precision, runtime, flag), column, dtype=object)
 
 
 def _matmul_path_arrays(column, gpus, arch, prof: dict, params: CalibrationParams) -> tuple[np.ndarray, np.ndarray]:
@@ -319,10 +360,45 @@ def _matmul_path_arrays(column, gpus, arch, prof: dict, params: CalibrationParam
     return peak, _lookup_pairs(arch, path, params.compute_eff_for).astype(float) * width_factor
 
 
-def _gpu_arrays(points: pd.DataFrame, catalog: ProfileCatalog, params: CalibrationParams) -> dict:
-    gpus = points["gpu"].to_numpy()
-    precision = points["precision"].to_numpy()
-    runtime = points["runtime"].to_numpy()
+# the point columns the hardware and calibration coefficients depend on (and nothing else)
+_GPU_KEYS = ("gpu", "precision", "runtime", "strict_precision", "kv_precision")
+
+
+def _gpu_blocks(points: Mapping[str, np.ndarray], catalog: ProfileCatalog, params: CalibrationParams,
+                memo: dict | None = None) -> tuple[np.ndarray, dict]:
+    """(code of each point's (GPU, precision, runtime, ...) combination, `_gpu_arrays` of each
+    distinct combination): a sweep has a few hundred combinations for millions of points, so the
+    coefficients are computed per combination and gathered per block of points.
+    memo: combination -> coefficients, for single points (an engine's, for its own catalog and params)."""
+    keys = [points[c] for c in _GPU_KEYS if c in points]
+    n = len(keys[0])
+    if n <= 1:
+        key = tuple((c, points[c][0]) for c in _GPU_KEYS if c in points) if n else None
+        if memo is not None and key in memo:
+            return np.zeros(n, dtype=np.int64), memo[key]
+        g = _gpu_arrays(points, catalog, params)
+        if memo is not None and n:
+            if len(memo) > _MEMO_MAX:
+                memo.clear()
+            memo[key] = g  # read only: blocks gather copies of it
+        return np.zeros(n, dtype=np.int64), g
+    code = np.zeros(n, dtype=np.int64)
+    for a in keys:
+        c, u = pd.factorize(a, use_na_sentinel=False)
+        code = code * len(u) + c
+    codes, combos = pd.factorize(code)
+    first = np.full(len(combos), n, dtype=np.int64)
+    np.minimum.at(first, codes, np.arange(n))  # first point of each combination
+    distinct = {c: points[c][first] for c in _GPU_KEYS if c in points}
+    return codes, _gpu_arrays(distinct, catalog, params)
+
+
+def _gpu_arrays(points: Mapping[str, np.ndarray], catalog: ProfileCatalog, params: CalibrationParams) -> dict:
+    """Per-point hardware and calibration coefficients (one evaluation per distinct value);
+    points: normalised columns (see `normalize_columns`); only `_GPU_KEYS` are read."""
+    gpus = points["gpu"]
+    precision = points["precision"]
+    runtime = points["runtime"]
     prof = {g: catalog.get(g) for g in pd.unique(gpus)}
     col = lambda fn: _lookup(gpus, lambda g: fn(prof[g]))  # noqa: E731
     arch = col(lambda p: p.architecture)
@@ -331,7 +407,7 @@ def _gpu_arrays(points: pd.DataFrame, catalog: ProfileCatalog, params: Calibrati
     # power-limited parts run below the clock their peak is quoted at (see base_clock_exponent)
     clock_factor = col(lambda p: p.sustained_clock_mhz / p.peak_clock).astype(float) ** params.base_clock_exponent
     # what each op group actually runs at (runtime defaults: "fp32" convolutions run in TF32 on Ampere+)
-    strict = points["strict_precision"].to_numpy(dtype=bool) if "strict_precision" in points else None
+    strict = np.asarray(points["strict_precision"], dtype=bool) if "strict_precision" in points else None
     executed = {grp: executed_columns(gpus, precision, runtime, prof, grp, strict) for grp in (MATMUL_GROUP, CONV_GROUP)}
     paths = {grp: _matmul_path_arrays(c, gpus, arch, prof, params) for grp, c in executed.items()}
     peak, eff_path = paths[MATMUL_GROUP]
@@ -343,7 +419,7 @@ def _gpu_arrays(points: pd.DataFrame, catalog: ProfileCatalog, params: Calibrati
     # dequant_eff of their peak (GpuProfile.int32_ops_per_s: half or a quarter of the FP32 FLOP rate)
     alu_flops = col(lambda p: p.int32_ops_per_s).astype(float) * params.dequant_eff * clock_factor
     dequant_ops = _lookup(precision, lambda p: DEQUANT_OPS_PER_WEIGHT[DEQUANT_FAMILY[p]]).astype(float)
-    kv_fmt = points["kv_precision"].to_numpy() if "kv_precision" in points else np.full(len(gpus), "")
+    kv_fmt = points["kv_precision"] if "kv_precision" in points else np.full(len(gpus), "")
     kvb = _lookup_pairs(precision, kv_fmt, lambda p, k: kv_bytes(k) if k else ACTIVATION_BYTES[p]).astype(float)
     eff_ot = np.minimum(_lookup(arch, lambda a: params.compute_eff_for(a, "other")).astype(float) * rt_compute,
                         1.0) * clock_factor
@@ -383,66 +459,105 @@ def _gpu_arrays(points: pd.DataFrame, catalog: ProfileCatalog, params: Calibrati
 
 def normalize_points(points: pd.DataFrame, catalog: ProfileCatalog) -> pd.DataFrame:
     """Fill defaults, canonicalise GPU names and precisions, reject impossible values."""
-    df = points.copy()
+    cols = normalize_columns(frame_columns(points), catalog)
+    return pd.DataFrame(_merged_columns(points, cols, {}))
+
+
+def frame_columns(points: pd.DataFrame) -> dict[str, np.ndarray]:
+    """A prediction grid's columns as numpy arrays (what `normalize_columns` takes)."""
+    return {c: points[c].to_numpy() for c in points.columns}
+
+
+_DEFAULTS = {"seq_in": np.nan, "seq_out": np.nan, "task": "inference", "runtime": "pytorch",
+             "gpu_count": 1, "confidence": 0.9, "max_batch": False, "tensor_parallel": 0}
+
+
+def normalize_columns(points: Mapping[str, np.ndarray], catalog: ProfileCatalog) -> dict[str, np.ndarray]:
+    """`normalize_points` on columns (name -> equal-length arrays): defaults filled, GPU names and
+    precisions canonical, impossible values refused. Numpy only, so one point costs microseconds."""
+    df = dict(points)
     for col in ("model", "gpu", "precision", "batch_size"):
         if col not in df:
             raise PredictionError(f"prediction grid is missing column '{col}'")
-    defaults = {"seq_in": np.nan, "seq_out": np.nan, "task": "inference", "runtime": "pytorch",
-                "gpu_count": 1, "confidence": 0.9, "max_batch": False, "tensor_parallel": 0}
-    for col, val in defaults.items():
+    n = len(df["model"])
+    for col, val in _DEFAULTS.items():
         if col not in df:
-            df[col] = val
+            df[col] = np.full(n, val, dtype=object if isinstance(val, str) else None)
         elif not isinstance(val, float):
-            df[col] = df[col].fillna(val)
-    df["gpu"] = df["gpu"].map({g: catalog.resolve(str(g)) for g in pd.unique(df["gpu"])})
-    df["precision"] = df["precision"].map({p: resolve_precision(str(p)) for p in pd.unique(df["precision"])})
+            df[col] = _fillna(df[col], val)
+    df["gpu"] = _lookup(df["gpu"], lambda g: catalog.resolve(str(g)), dtype=object)
+    df["precision"] = _lookup(df["precision"], lambda p: resolve_precision(str(p)), dtype=object)
     if "strict_precision" in df:
         # the precision ran exactly as stated: the runtime's defaults (TF32 for "fp32") were turned off
-        df["strict_precision"] = df["strict_precision"].fillna(False).astype(bool)
+        df["strict_precision"] = _fillna(df["strict_precision"], False).astype(bool)
     if "kv_precision" in df:
         # optional KV-cache format (blank: the activation precision); any spelling of the vocabulary
-        kv = df["kv_precision"].fillna("").astype(str).str.strip()
-        df["kv_precision"] = kv.map({k: resolve_kv_precision(k) if k else "" for k in pd.unique(kv)})
-    df["task"] = df["task"].astype(str).str.lower()
-    bad = sorted(set(pd.unique(df["task"])) - {"inference", "training"})
+        df["kv_precision"] = _lookup(_fillna(df["kv_precision"], ""), _kv_format, dtype=object)
+    df["task"] = _lookup(df["task"], lambda t: str(t).lower(), dtype=object)
+    bad = sorted(set(df["task"].tolist()) - {"inference", "training"})
     if bad:
         raise PredictionError(f"unknown task {bad[0]!r}; expected inference or training")
-    df["runtime"] = df["runtime"].astype(str).str.strip().str.lower()
-    for runtime in pd.unique(df["runtime"]):
+    df["runtime"] = _lookup(df["runtime"], lambda r: str(r).strip().lower(), dtype=object)
+    for runtime in set(df["runtime"].tolist()):
         limits.check_runtime(runtime)
     for col, least, most in (("batch_size", 1, limits.MAX_BATCH_SIZE), ("gpu_count", 1, limits.MAX_GPU_COUNT),
                              ("tensor_parallel", 0, limits.MAX_GPU_COUNT)):
         # float64 first: Python ints beyond int64 (batch 1e23) must be refused, not wrapped negative
         vals = _numeric(df[col])
-        bad = vals.isna() | (vals < least) | (vals > most) | (vals != np.floor(vals))
+        bad = np.isnan(vals) | (vals < least) | (vals > most) | (vals != np.floor(vals))
         if bad.any():
-            badv = df[col][bad].iloc[0]
+            badv = _cell(df[col][bad][0])
             kind = "a positive integer" if least else "a GPU count (0 = choose automatically)"
             raise PredictionError(f"{col} must be {kind} up to {most:,}, got {limits.show(badv)}")
         df[col] = vals.astype(np.int64)
     over = df["tensor_parallel"] > df["gpu_count"]
     if over.any():
-        r = df[over].iloc[0]
-        raise PredictionError(f"tensor_parallel {r['tensor_parallel']} is more than gpu_count {r['gpu_count']}")
+        i = int(np.flatnonzero(over)[0])
+        raise PredictionError(f"tensor_parallel {df['tensor_parallel'][i]} is more than gpu_count {df['gpu_count'][i]}")
     for col in ("seq_in", "seq_out"):
         vals = _numeric(df[col])
         bad = (vals < 0) | (vals > limits.MAX_SEQ_LEN) | np.isinf(vals)
         if bad.any():
             raise PredictionError(f"{col} must be from 0 to {limits.MAX_SEQ_LEN:,} tokens, "
-                                  f"got {limits.show(df[col][bad].iloc[0])}")
+                                  f"got {limits.show(_cell(df[col][bad][0]))}")
         df[col] = vals
-    conf = pd.to_numeric(df["confidence"], errors="coerce")
-    if conf.isna().any() or ((conf <= 0) | (conf >= 1)).any():
+    conf = _numeric(df["confidence"])
+    if np.isnan(conf).any() or ((conf <= 0) | (conf >= 1)).any():
         raise PredictionError("confidence must be between 0 and 1 (e.g. 0.9)")
     df["confidence"] = conf
-    return df.reset_index(drop=True)
+    return df
 
 
-def _numeric(col: pd.Series) -> pd.Series:
+def _cell(value):
+    """A cell as the user wrote it: numpy scalars as Python numbers (errors say "got 0", not "np.int64(0)")."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _kv_format(value) -> str:
+    """Canonical KV-cache format of a cell ("" = the activation precision)."""
+    k = str(value).strip()
+    return resolve_kv_precision(k) if k else ""
+
+
+def _fillna(values: np.ndarray, fill) -> np.ndarray:
+    """values with missing cells (None, NaN, NA) replaced by fill; unchanged when none is missing."""
+    values = np.asarray(values)
+    if values.dtype.kind in "biu":
+        return values
+    missing = pd.isna(values)
+    if not missing.any():
+        return values
+    out = values.astype(object)
+    out[missing] = fill
+    return out
+
+
+def _numeric(col: np.ndarray) -> np.ndarray:
     """A column as float64; non-numbers become NaN, Python ints beyond int64 become inf (not wrapped)."""
-    if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+    col = np.asarray(col)
+    if col.dtype.kind in "iuf":
         return col.astype(float)
-    return pd.Series(np.array([_as_float(v) for v in col], dtype=float), index=col.index)
+    return np.array([_as_float(v) for v in col.tolist()], dtype=float)
 
 
 def _as_float(v) -> float:
@@ -456,56 +571,96 @@ def _as_float(v) -> float:
 
 
 def predict_grid(points: pd.DataFrame, catalog: ProfileCatalog, workloads: Mapping[str, Workload],
-                 params: CalibrationParams) -> pd.DataFrame:
+                 params: CalibrationParams, cache: "PredictCache | None" = None) -> pd.DataFrame:
     """Predict every row of `points` (columns: see docs/INTERFACES.md). Vectorised per workload."""
-    df = normalize_points(points, catalog)
-    n = len(df)
+    cols = normalize_columns(frame_columns(points), catalog)
+    out = predict_columns(cols, catalog, workloads, params, cache)
+    return pd.DataFrame(_merged_columns(points, cols, out))
+
+
+def _merged_columns(points: pd.DataFrame, cols: Mapping[str, np.ndarray], out: Mapping[str, np.ndarray]) -> dict:
+    """The result frame's columns: the input's (normalised ones replaced, in place), then the
+    defaults filled in, then the outputs; other input columns pass through unchanged."""
+    merged = {c: (cols[c] if c in cols else points[c].to_numpy()) for c in points.columns}
+    for c, v in cols.items():
+        merged.setdefault(c, v)
+    merged.update(out)
+    return merged
+
+
+class PredictCache:
+    """What an engine reuses across calls: each workload's operator table and, for its own catalog
+    and calibration, the support flags and hardware coefficients of each distinct point key (pure
+    functions of their key). One cache serves one (catalog, params) pair."""
+
+    def __init__(self) -> None:
+        self.tables: dict[int, tuple[Workload, "_OpTable"]] = {}
+        self.support_flags: dict[tuple, tuple[int, str]] = {}
+        self.gpu: dict[tuple, dict] = {}  # (GPU, precision, runtime, ...) -> `_gpu_arrays` of that point
+
+    def table(self, w: Workload) -> "_OpTable":
+        """The operator table of `w`, built once per workload object."""
+        hit = self.tables.get(id(w))
+        if hit is not None and hit[0] is w:
+            return hit[1]
+        if len(self.tables) > _MEMO_MAX:
+            self.tables.clear()
+        t = _OpTable(w)
+        self.tables[id(w)] = (w, t)  # keeps w alive, so its id is not reused while cached
+        return t
+
+
+def predict_columns(cols: Mapping[str, np.ndarray], catalog: ProfileCatalog, workloads: Mapping[str, Workload],
+                    params: CalibrationParams, cache: PredictCache | None = None) -> dict[str, np.ndarray]:
+    """OUTPUT_COLUMNS (name -> array) for normalised points (`normalize_columns`). cache: an
+    engine's `PredictCache`; its support flags are used only when `params` is the engine's own."""
+    n = len(cols["model"])
     out = {c: np.full(n, np.nan) for c in OUTPUT_COLUMNS}
     out["supported"] = np.ones(n, dtype=bool)
     out["reason"] = np.full(n, "", dtype=object)
     out["fits"] = np.ones(n, dtype=bool)
     out["fit_hint"] = np.full(n, "", dtype=object)
     out["bound"] = np.full(n, "", dtype=object)
-    missing = sorted(set(pd.unique(df["model"])) - set(workloads))
+    models = cols["model"]
+    names = list(dict.fromkeys(models.tolist()))  # distinct, in order of appearance
+    missing = sorted(set(names) - set(workloads))
     if missing:
         raise PredictionError(f"no workload for model {missing[0]!r}")
-    g_all = _gpu_arrays(df, catalog, params)
-    unsupported = np.isnan(g_all["peak_flops"])
+    g_codes, g_distinct = _gpu_blocks(cols, catalog, params, cache.gpu if cache is not None else None)
+    unsupported = np.isnan(g_distinct["peak_flops"])[g_codes]
     if unsupported.any():
-        sub = df.loc[unsupported]
         out["supported"][unsupported] = False
-        out["reason"][unsupported] = (sub["gpu"] + " has no " + sub["precision"].map(COMPUTE_COLUMN)
-                                      + " compute path").to_numpy()
+        out["reason"][unsupported] = [f"{g} has no {COMPUTE_COLUMN[p]} compute path" for g, p in
+                                      zip(cols["gpu"][unsupported].tolist(), cols["precision"][unsupported].tolist())]
     quantized = [p for p, f in FORMATS.items() if f.weight_only or f.compute == "int8"]
-    train_int = (df["task"].to_numpy() == "training") & df["precision"].isin(quantized).to_numpy()
+    train_int = (cols["task"] == "training") & np.isin(cols["precision"], quantized)
     out["supported"][train_int] = False
     out["reason"][train_int] = "training in integer or quantized weight formats is not modelled"
-    novelty, extrap = _support_flags(df, catalog, workloads, params)
+    memo = cache.support_flags if cache is not None else None
+    novelty, extrap = _support_flags(cols, catalog, workloads, params, memo)
     out["novelty"], out["extrapolation_reason"] = novelty, extrap
     out["extrapolation"] = extrap != ""
-    df = df.assign(_novelty=novelty)
-    model_codes = df["model"].to_numpy()
-    for name in pd.unique(model_codes):
-        idx_all = np.flatnonzero((model_codes == name) & out["supported"])
+    whole = len(names) == 1 and out["supported"].all()
+    for name in names:
+        table = cache.table(workloads[name]) if cache is not None else _OpTable(workloads[name])
+        idx_all = np.arange(n) if whole else np.flatnonzero((models == name) & out["supported"])
         for start in range(0, len(idx_all), _CHUNK):
             idx = idx_all[start:start + _CHUNK]
-            _predict_block(workloads[name], df, idx, {k: v[idx] for k, v in g_all.items()}, params, out)
-    result = df.copy()
-    for c in OUTPUT_COLUMNS:
-        result[c] = out[c]
-    return result.drop(columns="_novelty")
+            g = {k: v[g_codes[idx]] for k, v in g_distinct.items()}
+            _predict_block(workloads[name], table, cols, idx, g, params, out)
+    return out
 
 
-def _predict_block(w: Workload, df: pd.DataFrame, idx: np.ndarray, g: dict, params: CalibrationParams,
-                   out: dict) -> None:
-    t = _OpTable(w)
-    B = df["batch_size"].to_numpy()[idx].astype(float)
-    n_gpu = df["gpu_count"].to_numpy()[idx].astype(float)
-    task = df["task"].to_numpy()[idx]
-    prec = df["precision"].to_numpy()[idx]
+def _predict_block(w: Workload, t: _OpTable, df: Mapping[str, np.ndarray], idx: np.ndarray, g: dict,
+                   params: CalibrationParams, out: dict) -> None:
+    """Predict the points `idx` of normalised columns `df` (all of workload `w`, table `t`) into `out`."""
+    B = df["batch_size"][idx].astype(float)
+    n_gpu = df["gpu_count"][idx].astype(float)
+    task = df["task"][idx]
+    prec = df["precision"][idx]
     seq_default = float(w.default_seq_len)
-    seq_in = df["seq_in"].to_numpy()[idx].astype(float)
-    seq_out = df["seq_out"].to_numpy()[idx].astype(float)
+    seq_in = df["seq_in"][idx].astype(float)
+    seq_out = df["seq_out"][idx].astype(float)
     area = np.ones_like(B)
     if w.generative:
         seq_in = np.where(np.isnan(seq_in), float(w.default_seq_len), seq_in)
@@ -530,15 +685,15 @@ def _predict_block(w: Workload, df: pd.DataFrame, idx: np.ndarray, g: dict, para
             need, _ = _memory_gb(w, B, seq_in, seq_out, task, g["wbytes"], g["abytes"], tp, train_bytes, g["kvbytes"])
             grow = (need > g["mem_gb"]) & (cand <= n_gpu) & ~training
             tp = np.where(grow, cand, tp)
-        given = df["tensor_parallel"].to_numpy()[idx].astype(float)
+        given = df["tensor_parallel"][idx].astype(float)
         tp = np.where((given > 0) & ~training, given, tp)
     dp = np.maximum(np.floor(n_gpu / tp), 1.0)
 
     # max_batch points: batch_size is an upper bound; take the largest batch that fits in memory
     # (how max-throughput benchmarks are run: as many sequences in flight as memory allows)
-    auto = df["max_batch"].to_numpy()[idx].astype(bool)
+    auto = df["max_batch"][idx].astype(bool)
     if auto.any():
-        runtime = df["runtime"].to_numpy()[idx]
+        runtime = df["runtime"][idx]
         B = np.where(auto, _max_batch(w, B, seq_in, seq_out, task, g, tp, train_bytes, runtime), B)
         out["batch_used"][idx] = B
     mem_gb, weights_gb = _memory_gb(w, B, seq_in, seq_out, task, g["wbytes"], g["abytes"], tp, train_bytes,
@@ -589,10 +744,10 @@ def _predict_block(w: Workload, df: pd.DataFrame, idx: np.ndarray, g: dict, para
     bound = np.where(g["overhead_s"] / latency > 0.5, "overhead", bound)
 
     # log-symmetric intervals, each metric with its own held-out residual quantiles (per task)
-    confidence = df["confidence"].to_numpy()[idx]
-    task_masks = {t: task == t for t in pd.unique(task)}
-    novelty = df["_novelty"].to_numpy()[idx]
-    runtimes = df["runtime"].to_numpy()[idx]
+    confidence = df["confidence"][idx]
+    task_masks = {t: task == t for t in set(task.tolist())}
+    novelty = out["novelty"][idx]
+    runtimes = df["runtime"][idx]
     for name, value in (("latency_ms", latency * 1e3), ("throughput_per_s", throughput),
                         ("tokens_per_s", tokens), ("ttft_ms", ttft), ("tpot_ms", tpot)):
         half = _half_width(params, confidence, task_masks, name, novelty, runtimes)
@@ -611,9 +766,15 @@ def _predict_block(w: Workload, df: pd.DataFrame, idx: np.ndarray, g: dict, para
                                     + q_fwd * _keys_attended(q_fwd, w.generative) * (t.count @ t.fctx))
     out["params_total"][idx] = w.params_total
     out["params_active"][idx] = w.params_active
-    for j in np.flatnonzero(~fits):
-        out["fit_hint"][idx[j]] = fit_hint(round(float(mem_gb[j]), 1), float(g["mem_gb"][j]), round(float(weights_gb[j]), 2),
-                                           str(prec[j]), int(B[j]), int(tp[j]), str(task[j]), bool(g["fp8_ok"][j]))
+    over = np.flatnonzero(~fits)
+    if len(over):
+        # Python scalars via tolist(): per-element numpy scalar conversions were a tenth of an LLM sweep
+        args = zip(mem_gb[over].tolist(), g["mem_gb"][over].tolist(), weights_gb[over].tolist(), prec[over].tolist(),
+                   B[over].tolist(), tp[over].tolist(), task[over].tolist(), g["fp8_ok"][over].tolist())
+        hints = np.empty(len(over), dtype=object)
+        hints[:] = [fit_hint(round(m, 1), have, round(wg, 2), str(p), int(b), int(n_tp), str(k), bool(f))
+                    for m, have, wg, p, b, n_tp, k, f in args]
+        out["fit_hint"][idx[over]] = hints
 
 
 @lru_cache(maxsize=4096)

@@ -1,0 +1,88 @@
+"""The vectorised sweep (`predict_grid`) and the single-point path (`Engine.predict`) give the same
+predictions, intervals and flags on random points across GPUs, models, precisions, tasks and sizes."""
+
+import math
+
+import numpy as np
+import pandas as pd
+
+PRECISIONS = ("fp32", "tf32", "fp16", "bf16", "amp", "fp8", "int8", "int4", "awq")
+RUNTIMES = ("pytorch", "vllm", "tensorrt-llm", "tensorrt", "llamacpp", "tinygrad", "onnxruntime")
+TASKS = ("inference", "inference", "training")
+
+
+def random_points(engine, n: int, seed: int = 0) -> pd.DataFrame:
+    """n random prediction points: every zoo model, every GPU profile, mixed sizes and options."""
+    rng = np.random.default_rng(seed)
+    pick = lambda values: [values[i] for i in rng.integers(0, len(values), n)]  # noqa: E731
+    seq_in = rng.choice([np.nan, 1, 64, 128, 512, 2048, 8192, 32768, 224, 384], n)
+    gpu_count = rng.choice([1, 1, 2, 4, 8, 16], n)
+    return pd.DataFrame({
+        "model": pick([w.name for w in engine.models()]),
+        "gpu": pick(list(engine.catalog.names)),
+        "precision": pick(PRECISIONS),
+        "batch_size": rng.choice([1, 2, 3, 8, 16, 64, 256, 1024, 4096], n),
+        "seq_in": seq_in,
+        "seq_out": rng.choice([np.nan, 0, 1, 16, 128, 1024], n),
+        "task": pick(TASKS),
+        "runtime": pick(RUNTIMES),
+        "gpu_count": gpu_count,
+        "tensor_parallel": np.minimum(rng.choice([0, 0, 0, 1, 2, 4], n), gpu_count),
+        "strict_precision": rng.random(n) < 0.2,
+        "confidence": rng.choice([0.5, 0.8, 0.9, 0.95], n),
+        "max_batch": rng.random(n) < 0.15,
+        "kv_precision": pick(["", "", "fp8", "int8", "fp16"]),
+    })
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, float) or isinstance(b, float):
+        a, b = float(a), float(b)
+        if math.isnan(a) or math.isnan(b):
+            return math.isnan(a) and math.isnan(b)
+        return a == b or abs(a - b) <= 1e-9 * max(abs(a), abs(b))
+    return a == b
+
+
+def test_sweep_matches_single_point_predictions(engine):
+    points = random_points(engine, 2000)
+    sweep = engine.predict_grid(points)
+    assert len(sweep) == len(points)
+    # the random grid reaches every branch the comparison is meant to cover
+    assert sweep.supported.sum() > 1000 and (~sweep.supported).any()
+    assert sweep.extrapolation.any() and (~sweep.extrapolation[sweep.supported]).any()
+    assert (~sweep.fits).any() and (sweep.task == "training").any() and sweep.ttft_ms.notna().any()
+    assert sweep.novelty.nunique() > 1
+    compared = 0
+    for i, row in enumerate(points.to_dict(orient="records")):
+        args = {k: v for k, v in row.items() if k not in ("model", "gpu", "precision", "batch_size")}
+        one = engine.predict(row["model"], row["gpu"], row["precision"], row["batch_size"], **args)
+        expected = sweep.iloc[i]
+        assert set(one) == set(sweep.columns)
+        for col in sweep.columns:
+            assert _same(one[col], expected[col]), (i, col, one[col], expected[col])
+        compared += 1
+    assert compared == len(points)
+
+
+def test_single_point_result_has_sweep_types(engine):
+    one = engine.predict("llama-3.1-8b", "H100-SXM", "fp16", 8, seq_in=512, seq_out=128)
+    row = engine.predict_grid(pd.DataFrame([{"model": "llama-3.1-8b", "gpu": "H100-SXM", "precision": "fp16",
+                                             "batch_size": 8, "seq_in": 512, "seq_out": 128}])).iloc[0]
+    assert list(one) == list(row.index)
+    for col in ("supported", "fits", "extrapolation"):
+        assert bool(one[col]) == bool(row[col])
+    assert type(one["latency_ms"]) is float and type(one["batch_size"]) is int and type(one["fits"]) is bool
+    assert one["latency_ms"] == row["latency_ms"] and one["tensor_parallel"] == row["tensor_parallel"]
+
+
+def test_refused_values_read_as_written_on_both_paths(engine):
+    import pytest
+
+    from phantom_report.errors import PredictionError
+
+    for call in (lambda: engine.predict("llama-3.1-8b", "H100", "fp16", 0),
+                 lambda: engine.predict_grid(pd.DataFrame([{"model": "llama-3.1-8b", "gpu": "H100",
+                                                            "precision": "fp16", "batch_size": 0}]))):
+        with pytest.raises(PredictionError, match=r"batch_size must be a positive integer up to 65,536, got 0$"):
+            call()
