@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 
 import pandas as pd
 import pytest
@@ -89,3 +90,35 @@ def test_bad_sweeps_are_refused_before_any_work(engine, tmp_path):
     with pytest.raises(PhantomError, match="not empty"):
         S.sweep_chunks(engine, spec, 10, out_dir=tmp_path / "used")
     assert (tmp_path / "used" / "keep.txt").read_text() == "mine"
+
+
+def test_cli_sweep_prints_the_best_rows_and_writes_every_row(cli, engine, tmp_path):
+    r = cli("sweep", "--models", "resnet-50,llama-3.1-8b", "--gpus", "h100-sxm,l4", "--precisions", "fp16,fp8",
+            "--batch-sizes", "1,8,64", "--seq-in", "512,2048", "--seq-out", "128", "--chunk-points", "7",
+            "--out", str(tmp_path / "out"), "--format", "json")
+    assert r.returncode == 0, r.stderr
+    assert "48 points" in r.stderr and "7 chunks" in r.stderr
+    best = pd.DataFrame(json.loads(r.stdout))
+    assert len(best) == 8  # 2 models x 2 GPUs x 2 precisions
+    rows = S.read_parts(tmp_path / "out")
+    assert len(rows) == 48
+    spec = S.GridSpec(models=("resnet-50", "llama-3.1-8b"), gpus=("H100-SXM", "L4"), precisions=("fp16", "fp8"),
+                      batch_sizes=(1, 8, 64), seq_ins=(512, 2048), seq_outs=(128,),
+                      extra=(("task", "inference"), ("runtime", "pytorch")))
+    expected = S.best_per_group(S.predict_points(engine, spec, 0, spec.n_points))
+    assert best["point"].tolist() == expected["point"].tolist()
+    assert best["throughput_per_s"].tolist() == pytest.approx(expected["throughput_per_s"].tolist(), rel=1e-12)
+
+
+@pytest.mark.parametrize("args, text", [
+    (("--precisions", "fp99"), "unknown precision"),
+    (("--batch-sizes", "1,x"), "--batch-sizes"),
+    (("--seq-in", "0"), "--seq-in"),
+    (("--chunk-points", "0"), "--chunk-points"),
+    (("--dask", "tcp://127.0.0.1:9", "--dask-local", "2"), "one or the other"),
+])
+def test_cli_sweep_bad_input_is_one_line_exit_2(cli, args, text):
+    r = cli("sweep", "--models", "resnet-50", "--gpus", "l4", *args)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert "Traceback" not in r.stderr and text in r.stderr
+    assert len(r.stderr.strip().splitlines()) <= 2
