@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import time
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # one core per process, as the targets say
 
