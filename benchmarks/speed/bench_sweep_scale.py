@@ -42,14 +42,23 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def cpu_s() -> float:
+    """CPU seconds this process has used (user + system): on a shared machine, points per CPU
+    second says more about the code than points per wall second."""
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
 def run_dask(engine: Engine, spec: S.GridSpec, chunk_points: int, workers: int):
     from distributed import Client, LocalCluster
 
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
                       dashboard_address=None, memory_limit="4GiB") as cluster, Client(cluster) as client:
+        cpu0 = client.run(cpu_s)
         result = S.sweep_dask(client, engine, spec, chunk_points)
         worker_peaks = client.run(peak_rss_mb)
-    return result, worker_peaks
+        cpu1 = client.run(cpu_s)
+    return result, worker_peaks, sum(cpu1[w] - cpu0[w] for w in cpu1)
 
 
 def main() -> None:
@@ -67,12 +76,16 @@ def main() -> None:
           f"chunks of {args.chunk_points:,}")
     local = None
     if not args.skip_in_process:
+        cpu0 = cpu_s()
         local = S.sweep_chunks(engine, spec, args.chunk_points)
-        print(f"in-process: {local.elapsed_s:.1f} s -> {local.points_per_s:,.0f} points/s; "
+        used = cpu_s() - cpu0
+        print(f"in-process: {local.elapsed_s:.1f} s -> {local.points_per_s:,.0f} points/s "
+              f"({used:.0f} CPU s -> {local.n_points / used:,.0f} points per CPU s); "
               f"peak RSS {peak_rss_mb():,.0f} MB; {local.n_supported:,} supported, {len(local.best)} best rows")
-    remote, worker_peaks = run_dask(engine, spec, args.chunk_points, args.workers)
+    remote, worker_peaks, worker_cpu_s = run_dask(engine, spec, args.chunk_points, args.workers)
     print(f"dask LocalCluster ({args.workers} workers x 1 thread, 127.0.0.1): {remote.elapsed_s:.1f} s -> "
-          f"{remote.points_per_s:,.0f} points/s; worker peak RSS "
+          f"{remote.points_per_s:,.0f} points/s ({worker_cpu_s:.0f} worker CPU s -> "
+          f"{remote.n_points / worker_cpu_s:,.0f} points per CPU s); worker peak RSS "
           + ", ".join(f"{mb:,.0f} MB" for mb in worker_peaks.values()) + f"; client peak RSS {peak_rss_mb():,.0f} MB")
     if local is not None:
         same = ((local.n_points, local.n_supported, local.n_fits) == (remote.n_points, remote.n_supported, remote.n_fits)
