@@ -53,8 +53,9 @@ async def predicts(base: str, key: str, n: int, clients: int,
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=120,
                                  limits=limits) as c:
-        async def client() -> None:
-            next_at = time.perf_counter()
+        async def client(k: int) -> None:
+            # paced clients start staggered, so 16 of them do not arrive as one burst every interval
+            next_at = time.perf_counter() + k * interval_ms / 1000 / clients
             for i in todo:  # the iterator is shared: together the clients send each request once
                 if interval_ms > 0:
                     await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
@@ -66,7 +67,7 @@ async def predicts(base: str, key: str, n: int, clients: int,
                 lat_ms.append((time.perf_counter() - t0) * 1000)
                 codes[r.status_code] = codes.get(r.status_code, 0) + 1
 
-        await asyncio.gather(*(client() for _ in range(clients)))
+        await asyncio.gather(*(client(k) for k in range(clients)))
     return lat_ms, codes
 
 
