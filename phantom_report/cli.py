@@ -24,6 +24,7 @@ app = typer.Typer(
 # module path -> each exposes `register(app: typer.Typer) -> None`
 _COMMAND_MODULES = (
     "phantom_report.engine.cli",
+    "phantom_report.engine.sweep_cli",
     "phantom_report.engine.calibration_cli",
     "phantom_report.pricing.cli",
     "phantom_report.reporter.cli",
