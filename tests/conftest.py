@@ -1,8 +1,11 @@
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+
+QUICKSTART = Path(__file__).resolve().parents[1] / "examples" / "quickstart.yaml"
 
 
 @pytest.fixture(scope="session")
@@ -22,3 +25,44 @@ def run_cli(*args: str, env: dict | None = None, timeout: float = 120) -> subpro
 @pytest.fixture
 def cli():
     return run_cli
+
+
+@pytest.fixture(scope="session")
+def quickstart_report(tmp_path_factory):
+    """The quickstart rendered once, in every format, for the tests that only read its outputs.
+
+    A full HTML+PDF render costs seconds; several test modules check the same report. Tests must
+    not modify the files under ``outputs`` (copy them to ``tmp_path`` first to write beside them)."""
+    from phantom_report.reporter.run import run_report
+    from phantom_report.reporter.spec import load_spec
+
+    out = tmp_path_factory.mktemp("quickstart")
+    return run_report(load_spec(QUICKSTART), out_dir=out, offline=True)
+
+
+@pytest.fixture
+def cli_in_process(capsys, monkeypatch):
+    """`phantom-report` through its `main` in this process, answered like `run_cli`.
+
+    For the many error-path checks (exit code, one-line message, nothing written): each fresh
+    interpreter costs a second or more of imports, and the message is the same. The tests that
+    check the real entry point as a process keep `cli`."""
+    from phantom_report.cli import main
+
+    def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+        monkeypatch.setenv("PHANTOM_OFFLINE", "1")
+        for name, value in (env or {}).items():
+            monkeypatch.setenv(name, value)
+        capsys.readouterr()  # drop anything printed before
+        code: int | str | None = 0
+        try:
+            main(list(args))
+        except SystemExit as exc:
+            code = exc.code
+        out = capsys.readouterr()
+        err = out.err
+        if isinstance(code, str):  # sys.exit("message"): the interpreter prints it and exits 1
+            err, code = err + code + "\n", 1
+        return subprocess.CompletedProcess(["phantom-report", *args], code or 0, out.out, err)
+
+    return run

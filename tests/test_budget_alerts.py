@@ -328,7 +328,7 @@ BAD = [
 
 
 @pytest.mark.parametrize("anchor,old,new,expected", BAD, ids=[b[3].split(":")[0] + "-" + str(i) for i, b in enumerate(BAD)])
-def test_bad_budget_and_alert_input_exits_2_with_file_line_key(tmp_path, cli, anchor, old, new, expected):
+def test_bad_budget_and_alert_input_exits_2_with_file_line_key(tmp_path, cli_in_process, anchor, old, new, expected):
     text = EXAMPLE.read_text()
     start = text.index(anchor)
     assert old in text[start:], old
@@ -339,7 +339,7 @@ def test_bad_budget_and_alert_input_exits_2_with_file_line_key(tmp_path, cli, an
     spec.write_text(bad)
     out = tmp_path / "out"
     for args in (("run", str(spec), "--out", str(out)), ("spec", "check", str(spec))):
-        r = cli(*args)
+        r = cli_in_process(*args)  # `main` in-process: the message and exit code of the real command
         assert r.returncode == 2, (r.stdout, r.stderr)
         assert f"{spec}:{line}: {expected}" in r.stderr, r.stderr
         assert "Traceback" not in r.stderr

@@ -124,10 +124,8 @@ def test_vendored_plotly_bundle_matches_the_plotly_package_and_its_readme():
     assert charts.plotly_js().startswith(f"/**\n* plotly.js (basic - minified) v{charts.VENDORED_PLOTLYJS_VERSION}")
 
 
-def test_html_report_is_small_interactive_and_offline(tmp_path, monkeypatch):
-    monkeypatch.setenv("PHANTOM_STATIC_CHARTS", "svgchart")  # the PDF is not under test here
-    r = run_report(load_spec(ROOT / "examples" / "quickstart.yaml"), out_dir=tmp_path, formats=["html"], offline=True)
-    html = r.outputs["html"].read_text(encoding="utf-8")
+def test_html_report_is_small_interactive_and_offline(quickstart_report):
+    html = quickstart_report.outputs["html"].read_text(encoding="utf-8")  # the session's quickstart render
     assert len(html.encode("utf-8")) <= 1_500_000
     assert html.count(charts.plotly_js()) == 1 and html.count("Plotly.newPlot") >= 1
     # nothing is fetched: no external script, stylesheet or image, and no CDN address outside the

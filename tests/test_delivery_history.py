@@ -33,7 +33,7 @@ def _cli(*args):
     return subprocess.run([sys.executable, "-m", "phantom_report", *args], capture_output=True, text=True, timeout=120)
 
 
-def test_history_records_runs_and_diffs_them(tmp_path):
+def test_history_records_runs_and_diffs_them(tmp_path, cli_in_process):
     db = f"sqlite:///{tmp_path}/h.db"
     settings = DeliverySettings(db_url=db, reports_dir=tmp_path / "reports", offline=True)
     sessions = open_db(db)
@@ -53,17 +53,19 @@ def test_history_records_runs_and_diffs_them(tmp_path):
     assert [r["id"] for r in rows] == [failed_id, *reversed(ids)]
     assert rows[0]["status"] == "failed" and "H999" in rows[0]["error"]
 
-    shown = json.loads(_cli("history", "show", ids[0][:8], "--db", db).stdout)  # a unique prefix works
+    # the other commands through `main` in-process (`list` above ran the real entry point): the same
+    # output, without an interpreter start-up each
+    shown = json.loads(cli_in_process("history", "show", ids[0][:8], "--db", db).stdout)  # a unique prefix works
     assert shown["id"] == ids[0] and shown["status"] == "succeeded"
     assert shown["spec"]["workloads"][0]["demand"]["requests_per_s"] == 20
     assert shown["quotes"] and shown["payload"] and set(shown["outputs"]) >= {"json", "md"}
     assert shown["timings_s"]["total"] > 0
 
-    diff = json.loads(_cli("history", "diff", ids[0], ids[1], "--db", db, "--json").stdout)
+    diff = json.loads(cli_in_process("history", "diff", ids[0], ids[1], "--db", db, "--json").stdout)
     assert diff["prices"] == []  # the same snapshot prices
     assert diff["predictions"], "20 -> 400 req/s must change fleet sizes and costs"
-    text = _cli("history", "diff", ids[0], ids[1], "--db", db)
+    text = cli_in_process("history", "diff", ids[0], ids[1], "--db", db)
     assert text.returncode == 0 and "prices: 0 change(s)" in text.stdout
 
-    missing = _cli("history", "show", "nope", "--db", db)
+    missing = cli_in_process("history", "show", "nope", "--db", db)
     assert missing.returncode == 2 and "no run with id 'nope'" in missing.stderr

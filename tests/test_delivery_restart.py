@@ -43,7 +43,7 @@ def test_queued_runs_survive_a_restart(tmp_path):
                         for i in ids]
             if all(s in ("succeeded", "failed") for s in statuses):
                 break
-            time.sleep(0.5)
+            time.sleep(0.1)
         assert statuses == ["succeeded"] * 4, (statuses, srv.log()[-3000:])
     finally:
         srv.stop()

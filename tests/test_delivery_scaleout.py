@@ -56,7 +56,7 @@ def test_service_renders_reports_on_dask(tmp_path):
             deadline = time.monotonic() + 180
             status = "queued"
             while time.monotonic() < deadline and status in ("queued", "running"):
-                time.sleep(0.5)
+                time.sleep(0.1)
                 status = httpx.get(f"{srv.base_url}/v1/reports/{run_id}", headers=h, timeout=30).json()["status"]
             assert status == "succeeded", srv.log()[-3000:]
             assert httpx.get(srv.base_url + "/healthz", timeout=30).json()["executor"] == "dask"

@@ -139,7 +139,7 @@ def _wait_done(c: httpx.Client, run_id: str, timeout_s: float = 240) -> dict:
         body = c.get(f"/v1/reports/{run_id}").json()
         if body["status"] in ("succeeded", "failed"):
             return body
-        time.sleep(0.5)
+        time.sleep(0.1)
     raise AssertionError(f"run {run_id} did not finish in {timeout_s}s")
 
 

@@ -3,13 +3,17 @@ email reaches a real SMTP server; password from a secrets file (not the environm
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import time
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from devserver import create_key, free_port, start_server
+
+from phantom_report.reporter.delivery.db import Schedule, ScheduleClaim, as_utc, open_db
 from phantom_report.reporter.delivery.secrets import SecretError, resolve_secret
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
@@ -69,10 +73,26 @@ def test_service_scheduler_sends_at_cron_time(tmp_path):
         h = {"Authorization": f"Bearer {key}", "Content-Type": "application/yaml"}
         r = httpx.post(srv.base_url + "/v1/schedules", params={"name": "minutely"}, content=spec, headers=h, timeout=30)
         assert r.status_code == 201, r.text
+        # the cron's next fire time is the next minute boundary (computed just before `now` was read)
+        next_due = dt.datetime.fromisoformat(r.json()["next_due"])
+        now = dt.datetime.now(dt.timezone.utc)
+        assert next_due.second == 0 and next_due.microsecond == 0
+        assert now - dt.timedelta(seconds=30) < next_due <= now + dt.timedelta(minutes=1)
+        # back-date the schedule by a minute (as if added then) so that a cron time has already come:
+        # the loop must fire it now, rather than the test waiting up to a minute for the next one
+        sessions = open_db(db)
+        with sessions.begin() as s:
+            row = s.scalar(select(Schedule).where(Schedule.name == "minutely"))
+            row.last_due_at = row.created_at = now - dt.timedelta(seconds=61)
         deadline = time.monotonic() + 150
         while time.monotonic() < deadline and not inbox.messages:
-            time.sleep(0.5)
+            time.sleep(0.1)
         assert len(inbox.messages) == 1, srv.log()[-3000:]
+        with sessions() as s:
+            due_at = s.scalar(select(ScheduleClaim.due_at))
+        # it fired for the cron time that had come (a minute boundary), not at an arbitrary moment
+        due_at = as_utc(due_at)
+        assert due_at > now - dt.timedelta(seconds=61) and due_at.second == 0 and due_at.microsecond == 0
         assert b"Every minute" in inbox.messages[0]
         runs = httpx.get(srv.base_url + "/v1/reports", headers=h, timeout=30).json()
         assert runs[0]["origin"] == "schedule" and runs[0]["status"] == "succeeded"

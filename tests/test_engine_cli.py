@@ -1,4 +1,7 @@
-"""CLI behaviour of the engine commands: exit codes, one-line errors, JSON field names."""
+"""CLI behaviour of the engine commands: exit codes, one-line errors, JSON field names.
+
+The error paths run `main` in-process (`cli_in_process`): same exit code and message, without a
+second of interpreter start-up each; the others run the real entry point in a fresh process."""
 
 import json
 
@@ -42,35 +45,35 @@ def _one_line_error(r, text):
     assert len(r.stderr.strip().splitlines()) <= 2
 
 
-def test_unknown_gpu(cli):
-    _one_line_error(cli("predict", "-m", "resnet-50", "-g", "h10"), "did you mean")
+def test_unknown_gpu(cli_in_process):
+    _one_line_error(cli_in_process("predict", "-m", "resnet-50", "-g", "h10"), "did you mean")
 
 
-def test_batch_zero(cli):
-    _one_line_error(cli("predict", "-m", "resnet-50", "-g", "t4", "-b", "0"), "batch")
+def test_batch_zero(cli_in_process):
+    _one_line_error(cli_in_process("predict", "-m", "resnet-50", "-g", "t4", "-b", "0"), "batch")
 
 
-def test_precision_the_gpu_lacks(cli):
-    _one_line_error(cli("predict", "-m", "resnet-50", "-g", "t4", "-p", "bf16"), "no bf16")
+def test_precision_the_gpu_lacks(cli_in_process):
+    _one_line_error(cli_in_process("predict", "-m", "resnet-50", "-g", "t4", "-p", "bf16"), "no bf16")
 
 
-def test_unknown_precision(cli):
-    _one_line_error(cli("predict", "-m", "resnet-50", "-g", "t4", "-p", "fp64"), "unknown precision")
+def test_unknown_precision(cli_in_process):
+    _one_line_error(cli_in_process("predict", "-m", "resnet-50", "-g", "t4", "-p", "fp64"), "unknown precision")
 
 
-def test_quantized_precision_and_kv_precision(cli):
-    _one_line_error(cli("predict", "-m", "llama-2-7b", "-g", "rtx-4090", "-p", "4bit"), "is ambiguous: it could be int4")
-    _one_line_error(cli("predict", "-m", "llama-2-7b", "-g", "rtx-4090", "-p", "fp16", "--kv-precision", "q4_k_m"),
+def test_quantized_precision_and_kv_precision(cli_in_process):
+    _one_line_error(cli_in_process("predict", "-m", "llama-2-7b", "-g", "rtx-4090", "-p", "4bit"), "is ambiguous: it could be int4")
+    _one_line_error(cli_in_process("predict", "-m", "llama-2-7b", "-g", "rtx-4090", "-p", "fp16", "--kv-precision", "q4_k_m"),
                     "not a KV-cache format")
-    r = cli("predict", "-m", "llama-2-7b", "-g", "rtx-4090", "-p", "Q4_K_M", "--kv-precision", "q8_0", "-f", "json")
+    r = cli_in_process("predict", "-m", "llama-2-7b", "-g", "rtx-4090", "-p", "Q4_K_M", "--kv-precision", "q8_0", "-f", "json")
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert out["precision"] == "q4_k_m" and out["kv_precision"] == "q8_0"
 
 
-def test_malformed_profile(cli, tmp_path):
+def test_malformed_profile(cli_in_process, tmp_path):
     (tmp_path / "bad.toml").write_text("name = \"X\"\nmemory_gb = [\n")
-    _one_line_error(cli("gpus", "list", env={"PHANTOM_PROFILES": str(tmp_path)}), "bad.toml")
+    _one_line_error(cli_in_process("gpus", "list", env={"PHANTOM_PROFILES": str(tmp_path)}), "bad.toml")
 
 
 def test_gpus_and_models_lists(cli):

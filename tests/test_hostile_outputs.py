@@ -105,6 +105,13 @@ def _cli(args: list[str], tmp_path: Path, preexec=None) -> subprocess.CompletedP
                           timeout=300, env=env, preexec_fn=preexec)
 
 
+def _in_process(cli_in_process, tmp_path: Path):
+    """`_cli` through `main` in this process (same environment, no rlimit): the same exit code and
+    message, without a second of interpreter start-up per call."""
+    env = {"PHANTOM_DB_URL": f"sqlite:///{tmp_path / 'history.db'}"}
+    return lambda args: cli_in_process(*args, env=env)
+
+
 def test_cli_file_size_limit_keeps_previous_outputs(tmp_path):
     spec = tmp_path / "spec.yaml"
     spec.write_text(SPEC)
@@ -124,31 +131,33 @@ def test_cli_file_size_limit_keeps_previous_outputs(tmp_path):
     assert _inodes(out) == before  # same three files, none replaced, no staging directory left
 
 
-def test_cli_directory_on_report_md_and_out_under_file(tmp_path):
+def test_cli_directory_on_report_md_and_out_under_file(tmp_path, cli_in_process):
+    cli = _in_process(cli_in_process, tmp_path)
     spec = tmp_path / "spec.yaml"
     spec.write_text(SPEC)
     out = tmp_path / "out"
-    assert _cli(["run", str(spec), "--format", "json,csv", "--out", str(out)], tmp_path).returncode == 0
+    assert cli(["run", str(spec), "--format", "json,csv", "--out", str(out)]).returncode == 0
     (out / "report.md").mkdir()
     before = _inodes(out)
-    res = _cli(["run", str(spec), "--format", "json,md,csv", "--out", str(out)], tmp_path)
+    res = cli(["run", str(spec), "--format", "json,md,csv", "--out", str(out)])
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert "report.md: a directory is in the way" in res.stderr and _inodes(out) == before
     (tmp_path / "afile").write_text("x")
-    res = _cli(["run", str(spec), "--format", "json", "--out", str(tmp_path / "afile" / "sub")], tmp_path)
+    res = cli(["run", str(spec), "--format", "json", "--out", str(tmp_path / "afile" / "sub")])
     assert res.returncode == 2 and "is a file, not a directory" in res.stderr and "Traceback" not in res.stderr
 
 
-def test_templates_init_on_a_file_and_over_symlinks(tmp_path):
+def test_templates_init_on_a_file_and_over_symlinks(tmp_path, cli_in_process):
+    cli = _in_process(cli_in_process, tmp_path)
     (tmp_path / "afile").write_text("x")
-    res = _cli(["templates", "init", str(tmp_path / "afile")], tmp_path)
+    res = cli(["templates", "init", str(tmp_path / "afile")])
     assert res.returncode == 2 and "exists and is not a directory" in res.stderr and "Traceback" not in res.stderr
     victim = tmp_path / "victim.txt"
     victim.write_text("keep me")
     target = tmp_path / "tpl"
     target.mkdir()
     (target / "report.html.j2").symlink_to(victim)
-    res = _cli(["templates", "init", str(target), "--force"], tmp_path)
+    res = cli(["templates", "init", str(target), "--force"])
     assert res.returncode == 0, res.stderr
     assert victim.read_text() == "keep me"  # the link was replaced, not written through
     assert not (target / "report.html.j2").is_symlink()

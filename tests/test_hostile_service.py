@@ -73,7 +73,7 @@ def _wait_done(c: TestClient, run_id: str, headers: dict, timeout_s: float = 300
         body = c.get(f"/v1/reports/{run_id}", headers=headers).json()
         if body["status"] in ("succeeded", "failed"):
             return body
-        time.sleep(0.3)
+        time.sleep(0.1)
     raise AssertionError(f"run {run_id} did not finish in {timeout_s}s")
 
 

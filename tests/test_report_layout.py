@@ -13,11 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from phantom_report.reporter.run import run_report
-from phantom_report.reporter.spec import load_spec
-
-ROOT = Path(__file__).resolve().parents[1]
-QUICKSTART = ROOT / "examples" / "quickstart.yaml"
 MARGIN_MM = 18.0  # report.css @page top and bottom margin
 DPI = 20  # an A4 page is 165 x 234 pixels: cheap, and still resolves a table row
 INK_BELOW = 245  # a grey level darker than this is content (light panel backgrounds included)
@@ -61,9 +56,11 @@ def page_fill_fractions(pdf: Path, dpi: int = DPI) -> list[float]:
 
 
 @pytest.fixture(scope="module")
-def quick_pdf(tmp_path_factory) -> Path:
+def quick_pdf(quickstart_report, tmp_path_factory) -> dict[str, Path]:
+    """The session's quickstart PDF and HTML, copied: the fill measure writes page images beside the PDF."""
     out = tmp_path_factory.mktemp("layout")
-    return run_report(load_spec(QUICKSTART), out_dir=out, formats=["pdf", "html"], offline=True).outputs
+    return {fmt: Path(shutil.copy(quickstart_report.outputs[fmt], out / quickstart_report.outputs[fmt].name))
+            for fmt in ("pdf", "html")}
 
 
 def test_no_page_but_the_last_is_more_than_half_empty(quick_pdf):

@@ -73,7 +73,7 @@ def test_schema_is_json_and_hides_internal_fields():
     assert "workloads" in schema["properties"] and "base_dir" not in schema["properties"]
 
 
-def test_cli_spec_check_exit_codes(tmp_path, cli):
+def test_cli_spec_check_exit_codes(tmp_path, cli, cli_in_process):
     good = tmp_path / "good.yaml"
     good.write_text(GOOD)
     ok = cli("spec", "check", str(good))
@@ -81,10 +81,10 @@ def test_cli_spec_check_exit_codes(tmp_path, cli):
     assert "ok" in ok.stdout
     bad = tmp_path / "bad.yaml"
     bad.write_text(GOOD.replace("1000000", "-3"))
-    res = cli("spec", "check", str(bad))
+    res = cli_in_process("spec", "check", str(bad))  # `main` in-process: the same message, no start-up
     assert res.returncode == 2
     assert "bad.yaml:6: workloads[0].demand.requests_per_month: must be a positive number, got -3" in res.stderr.replace("\n", "")
-    schema = cli("spec", "schema")
+    schema = cli_in_process("spec", "schema")
     assert schema.returncode == 0 and json.loads(schema.stdout)["title"] == "RunSpec"
 
 
