@@ -31,6 +31,24 @@ PRODUCT_FILTERS = (
 _TERM_BY_LEASE = {"1yr": "1y", "3yr": "3y"}
 
 
+def call_boto(fn: Any, what: str, settings: Any, throttle_codes: tuple[str, ...] = ()) -> Any:
+    """``fn()`` (one boto3 call) with the provider errors mapped and retried per ``settings``
+    (FetchSettings); a ClientError whose code is in ``throttle_codes`` is retried as well."""
+    def attempt() -> Any:
+        try:
+            return fn()
+        except Exception as exc:  # botocore raises many types; map them, re-raise bugs
+            reply = getattr(exc, "response", None)  # a botocore ClientError's parsed error
+            code = reply.get("Error", {}).get("Code", "") if isinstance(reply, dict) else ""
+            if code and code in throttle_codes:
+                raise RetryableError(f"{what}: {code}") from exc
+            mapped = _map_boto_error(exc, what)
+            if mapped is exc:
+                raise
+            raise mapped from exc
+    return with_retries(attempt, settings, what)
+
+
 def _map_boto_error(exc: Exception, what: str) -> Exception:
     from botocore.exceptions import ClientError, ConnectionError as BotoConnectionError, NoCredentialsError, ReadTimeoutError
     from botocore.parsers import ResponseParserError
@@ -137,15 +155,7 @@ class AwsProvider:
         return session.client(service, region_name=region, endpoint_url=endpoint, config=cfg)
 
     def _call(self, fn: Any, what: str) -> Any:
-        def attempt() -> Any:
-            try:
-                return fn()
-            except Exception as exc:  # botocore raises many types; map them, re-raise bugs
-                mapped = _map_boto_error(exc, what)
-                if mapped is exc:
-                    raise
-                raise mapped from exc
-        return with_retries(attempt, self.settings, what)
+        return call_boto(fn, what, self.settings)
 
     def fetch(self, kinds: frozenset[str], gpus: frozenset[str] | None, regions: tuple[str, ...] | None,
               now: datetime) -> list[PriceQuote]:

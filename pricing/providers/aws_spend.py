@@ -23,10 +23,10 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from phantom_report.pricing.gpu_names import AWS_INSTANCE_GPU_COUNT
-from phantom_report.pricing.providers.aws import _map_boto_error
-from phantom_report.pricing.providers.base import ProviderUnavailable, RetryableError
+from phantom_report.pricing.providers.aws import call_boto
+from phantom_report.pricing.providers.base import ProviderUnavailable
 from phantom_report.pricing.providers.spend import NoCredentials, SpendReport, SpendRow
-from phantom_report.pricing.settings import FetchSettings, with_retries
+from phantom_report.pricing.settings import FetchSettings
 
 CE_REGION = "us-east-1"
 EC2_COMPUTE_SERVICE = "Amazon Elastic Compute Cloud - Compute"
@@ -99,21 +99,7 @@ class AwsSpendProvider:
         return session.client("ce", region_name=CE_REGION, endpoint_url=self.endpoint_url, config=cfg)
 
     def _call(self, fn: Any, what: str) -> Any:
-        from botocore.exceptions import ClientError
-
-        def attempt() -> Any:
-            try:
-                return fn()
-            except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code", "") in _CE_THROTTLE_CODES:
-                    raise RetryableError(f"{what}: {exc.response['Error']['Code']}") from exc
-                raise _map_boto_error(exc, what) from exc
-            except Exception as exc:  # botocore raises many types; map them, re-raise bugs
-                mapped = _map_boto_error(exc, what)
-                if mapped is exc:
-                    raise
-                raise mapped from exc
-        return with_retries(attempt, self.settings, what)
+        return call_boto(fn, what, self.settings, _CE_THROTTLE_CODES)
 
     def fetch(self, start: date, end: date, now: datetime | None = None) -> SpendReport:
         """Daily GPU instance cost between start and end, both inclusive (Cost Explorer's End is
