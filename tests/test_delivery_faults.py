@@ -149,6 +149,35 @@ def test_plaintext_auth_allowed_only_when_asked(tmp_path):
                      str(tmp_path))
 
 
+def test_posted_schedule_may_name_only_mail_secrets(tmp_path):
+    """A schedule posted over the API must not make the service send an arbitrary environment
+    variable (a cloud key) as the SMTP AUTH password to a server the poster chose."""
+    from fastapi.testclient import TestClient
+
+    from phantom_report.reporter.delivery.service import create_app
+
+    secrets = tmp_path / "secrets"
+    secrets.write_text("TEAM_MAIL_PW=x\n")
+    secrets.chmod(0o600)
+    db = f"sqlite:///{tmp_path}/h.db"
+    app = create_app(DeliverySettings(db_url=db, require_auth=False, scheduler_interval_s=0, secrets_file=secrets))
+    client = TestClient(app)  # no lifespan: no worker pool needed to add a schedule
+
+    def post(name: str, env_name: str):
+        text = _spec(25, smtp_extra=f", username: bot, password_env: {env_name}, smtps: true")
+        return client.post("/v1/schedules", params={"name": name}, content=text,
+                           headers={"Content-Type": "application/yaml"})
+
+    r = post("steal", "AWS_SECRET_ACCESS_KEY")
+    assert r.status_code == 422 and "PHANTOM_SMTP_" in r.json()["detail"], r.text
+    assert client.get("/v1/schedules").json() == []
+    assert post("file", "TEAM_MAIL_PW").status_code == 201  # the operator's secrets file
+    assert post("prefixed", "PHANTOM_SMTP_PASSWORD").status_code == 201
+    # the operator's own command line may name any variable, as before
+    add_schedule(open_db(db), "cli", _spec(25, smtp_extra=", username: bot, password_env: ANY_NAME, smtps: true"),
+                 "s.yaml", str(tmp_path))
+
+
 # ---- run time: isolation, one clock ---------------------------------------------------------------
 
 def test_bad_stored_schedule_does_not_stop_others_and_now_ahead_renders_once(tmp_path):

@@ -175,7 +175,7 @@ def test_report_round_trip(server):
 
 def test_schedules_crud(server):
     spec = ("model: resnet-50\ngpus: [L4]\ndemand: {requests_per_s: 5}\nschedule: {cron: '0 8 * * MON', timezone: UTC}\n"
-            "email:\n  to: [team@example.test]\n  smtp: {host: 127.0.0.1, port: 2525, username: u, password_env: SMTP_PW}\n")
+            "email:\n  to: [team@example.test]\n  smtp: {host: 127.0.0.1, port: 2525, username: u, password_env: PHANTOM_SMTP_PW}\n")
     with _client(server, server[1]) as c:
         r = c.post("/v1/schedules", params={"name": "weekly"}, content=spec, headers={"Content-Type": "application/yaml"})
         assert r.status_code == 201, r.text

@@ -222,7 +222,8 @@ def build_router(state: ServiceState) -> APIRouter:
 
         text = _utf8(await request.body())
         await spec_checks.run(state.check_spec, text)  # bounded, and names no server files
-        return _schedule_dict(await run_in_threadpool(_add, sessions, name, text, "request", "."))
+        return _schedule_dict(await run_in_threadpool(_add, sessions, name, text, "request", ".",
+                                                      posted=True, secrets_file=state.settings.secrets_file))
 
     @router.get("/schedules/{ident}", tags=["schedules"])
     def get_schedule(ident: str) -> dict:

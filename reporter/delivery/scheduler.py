@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
@@ -38,6 +39,7 @@ from .mail import build_message, recipients_of, wire_bytes
 from .mailcheck import (check_addresses, check_subject, header_text_problem, parse_address,
                         plaintext_auth_problem)
 from .runner import execute
+from .secrets import posted_secret_problem
 from .settings import DeliverySettings
 from .specio import DeliverySpec, parse_delivery_spec, spec_text_of
 
@@ -115,17 +117,24 @@ def _locator(where: str, text: str | None):
 
 
 def add_schedule(sessions: sessionmaker, name: str, text: str, filename: str, base_dir: str,
-                 now: dt.datetime | None = None, allow_local_assets: bool = False) -> Schedule:
+                 now: dt.datetime | None = None, allow_local_assets: bool = False, *,
+                 posted: bool = False, secrets_file: Path | None = None) -> Schedule:
     """Validate (`validate_schedule`) and store a schedule; it first fires after `now`.
 
     ``allow_local_assets``: True only for a spec file the operator added from the command line,
     whose template directory and logo may then live next to it (as for `run`); a schedule posted
-    over the API keeps False, so its runs cannot read server files."""
+    over the API keeps False, so its runs cannot read server files.
+    ``posted``: the schedule came over the API; its `smtp.password_env` must then name an entry of
+    the service's ``secrets_file`` or a PHANTOM_SMTP_* variable (`secrets.posted_secret_problem`)."""
     problem = header_text_problem(name, 200)
     if problem:
         raise ScheduleError(f"schedule name: {problem}")
     dspec = parse_delivery_spec(text, filename=filename, base_dir=base_dir)
     validate_schedule(dspec, filename, text)
+    if posted and dspec.smtp is not None and dspec.smtp.password_env:
+        problem = posted_secret_problem(dspec.smtp.password_env, secrets_file)
+        if problem:
+            raise ScheduleError(f"email.smtp.password_env: {problem}")
     spec = dspec.spec
     stored = {**dspec.stored, "_base_dir": base_dir, "_local_assets": bool(allow_local_assets)}
     with sessions.begin() as s:

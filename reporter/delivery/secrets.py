@@ -29,6 +29,23 @@ def resolve_secret(name: str, secrets_file: Path | None) -> str:
     raise SecretError(f"secret {name!r} is not set in the environment{where}")
 
 
+# A schedule posted over the API names its SMTP password by `password_env` too. Were any name
+# allowed, a poster could aim the mail client at their own server and have the service send, as
+# the AUTH password, any environment variable it holds (cloud keys included). So a posted schedule
+# may name only what the operator set aside for mail: a secrets-file entry or PHANTOM_SMTP_*.
+POSTED_SECRET_PREFIX = "PHANTOM_SMTP_"
+
+
+def posted_secret_problem(name: str, secrets_file: Path | None) -> str | None:
+    """Why a schedule posted over the API may not use secret ``name`` (None when it may)."""
+    if name.startswith(POSTED_SECRET_PREFIX):
+        return None
+    if secrets_file is not None and name in read_secrets_file(secrets_file):
+        return None
+    return (f"a schedule posted over the API may name only a secrets-file entry or an environment "
+            f"variable starting with {POSTED_SECRET_PREFIX} (got {name!r})")
+
+
 def read_secrets_file(path: Path) -> dict[str, str]:
     try:
         mode = path.stat().st_mode
