@@ -173,6 +173,9 @@ def test_posted_schedule_may_name_only_mail_secrets(tmp_path):
     assert client.get("/v1/schedules").json() == []
     assert post("file", "TEAM_MAIL_PW").status_code == 201  # the operator's secrets file
     assert post("prefixed", "PHANTOM_SMTP_PASSWORD").status_code == 201
+    r = client.post("/v1/schedules", params={"name": "ca"}, headers={"Content-Type": "application/yaml"},
+                    content=_spec(25, smtp_extra=", smtps: true, ca_file: /etc/passwd"))
+    assert r.status_code == 422 and "ca_file" in r.json()["detail"], r.text
     # the operator's own command line may name any variable, as before
     add_schedule(open_db(db), "cli", _spec(25, smtp_extra=", username: bot, password_env: ANY_NAME, smtps: true"),
                  "s.yaml", str(tmp_path))

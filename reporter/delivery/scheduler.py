@@ -131,8 +131,11 @@ def add_schedule(sessions: sessionmaker, name: str, text: str, filename: str, ba
         raise ScheduleError(f"schedule name: {problem}")
     dspec = parse_delivery_spec(text, filename=filename, base_dir=base_dir)
     validate_schedule(dspec, filename, text)
-    if posted and dspec.smtp is not None and dspec.smtp.password_env:
-        problem = posted_secret_problem(dspec.smtp.password_env, secrets_file)
+    if posted and dspec.smtp is not None:
+        if dspec.smtp.ca_file:  # a server path: posted specs name no server files (as for logos)
+            raise ScheduleError("email.smtp.ca_file: a schedule posted over the API may not name a file on the "
+                                "server; add it with `phantom-report schedule add` on the server instead")
+        problem = posted_secret_problem(dspec.smtp.password_env, secrets_file) if dspec.smtp.password_env else None
         if problem:
             raise ScheduleError(f"email.smtp.password_env: {problem}")
     spec = dspec.spec
