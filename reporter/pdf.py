@@ -64,12 +64,28 @@ PDF_TIMEOUT_S = 300.0  # the built-in reports take seconds; a template can make 
 _ERROR_MARK = "phantom-report-pdf-error: "
 
 
-def html_to_pdf(html: str, base_dir: Path, allowed_dirs: list[Path], timeout_s: float = PDF_TIMEOUT_S) -> bytes:
-    """``html`` as PDF, rendered by WeasyPrint in a child process that is killed after
-    ``timeout_s``, so a template that prints a huge document cannot hold a worker for hours."""
-    request = json.dumps({"html": html, "base_dir": str(base_dir), "allowed": [str(d) for d in allowed_dirs]})
-    proc = subprocess.Popen([sys.executable, "-m", "phantom_report.reporter.pdf"], stdin=subprocess.PIPE,
+def start_child() -> subprocess.Popen:
+    """A PDF child process, started ahead of need: it imports WeasyPrint (~1.3 s) while the caller
+    computes the report, then waits for its one request on stdin. Hand it to `html_to_pdf`, or
+    `stop_child` it when no PDF is rendered after all."""
+    return subprocess.Popen([sys.executable, "-m", "phantom_report.reporter.pdf"], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def stop_child(proc: subprocess.Popen) -> None:
+    """End a child that was not (or not fully) used; a no-op once it has exited."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.communicate()
+
+
+def html_to_pdf(html: str, base_dir: Path, allowed_dirs: list[Path], timeout_s: float = PDF_TIMEOUT_S,
+                child: subprocess.Popen | None = None) -> bytes:
+    """``html`` as PDF, rendered by WeasyPrint in a child process (``child`` from `start_child`,
+    else a new one) that is killed after ``timeout_s``, so a template that prints a huge document
+    cannot hold a worker for hours. The time limit counts from the request, not the child's start."""
+    request = json.dumps({"html": html, "base_dir": str(base_dir), "allowed": [str(d) for d in allowed_dirs]})
+    proc = child or start_child()
     try:
         pdf, err = proc.communicate(request.encode("utf-8"), timeout=timeout_s)
     except subprocess.TimeoutExpired:
@@ -87,6 +103,9 @@ def html_to_pdf(html: str, base_dir: Path, allowed_dirs: list[Path], timeout_s: 
 
 def pdf_child_main() -> int:
     """Entry of the PDF child process: JSON request on stdin, PDF bytes on stdout."""
+    import weasyprint  # noqa: F401 - before the request arrives: a child started early is warm by then
+
+    _fetcher_class()
     req = json.loads(sys.stdin.buffer.read().decode("utf-8"))
     try:
         pdf = html_to_pdf_here(req["html"], Path(req["base_dir"]), [Path(d) for d in req["allowed"]])

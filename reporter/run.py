@@ -21,6 +21,7 @@ from phantom_report.reporter import budget as budget_mod
 from phantom_report.reporter import charts as charts_mod
 from phantom_report.reporter import context as context_mod
 from phantom_report.reporter import assets, captions, economics, grid, montecarlo, recommend, render, templating
+from phantom_report.reporter import pdf as pdf_mod
 from phantom_report.reporter import spend as spend_mod
 from phantom_report.reporter import outputs as outputs_mod
 from phantom_report.reporter.spec import RunSpec, check_model_limits, check_names
@@ -105,14 +106,19 @@ def run_report(spec: RunSpec, out_dir: str | Path | None = None, formats: Sequen
         raise SpecError(f"unknown output format {bad[0]!r}; expected {', '.join(REPORT_FORMATS[:-1])} or {REPORT_FORMATS[-1]}")
     now = datetime.now(timezone.utc)
 
-    # Chromium for the PDF's static charts boots while the numbers are computed
+    # the PDF's static chart renderer and the PDF child process (WeasyPrint's import) start while
+    # the numbers are computed
     static = charts_mod.StaticRenderer(background=True) if "pdf" in formats else None
+    pdf_child = pdf_mod.start_child() if "pdf" in formats else None
     try:
         return _run(spec, out_dir, formats, offline, template, clock, engine, now, static,
-                    _Assets(allow_local_assets, Path(template_dir) if template_dir else None), spend_client_options)
+                    _Assets(allow_local_assets, Path(template_dir) if template_dir else None), spend_client_options,
+                    pdf_child)
     finally:
         if static:
             static.close()
+        if pdf_child:
+            pdf_mod.stop_child(pdf_child)
 
 
 @dataclass(frozen=True)
@@ -124,7 +130,7 @@ class _Assets:
 
 
 def _run(spec, out_dir, formats, offline, template, clock, engine, now, static, assets_rule: _Assets,
-         spend_client_options=None) -> RunResult:
+         spend_client_options=None, pdf_child=None) -> RunResult:
     from phantom_report.engine.api import Engine
     from phantom_report.pricing.catalog import get_quotes, offline_requested
 
@@ -227,7 +233,7 @@ def _run(spec, out_dir, formats, offline, template, clock, engine, now, static, 
         _markup_charts(pctx, Markup)
         html = render.render_template(env, entry, pctx)
         dirs = templating.template_dirs(env)
-        files["pdf"] = (out / "report.pdf", render.html_to_pdf(html, dirs[0], dirs))
+        files["pdf"] = (out / "report.pdf", render.html_to_pdf(html, dirs[0], dirs, child=pdf_child))
     if "md" in formats:
         md_entry = "report.md.j2"
         files["md"] = (out / "report.md", render.render_template(env, md_entry, {**ctx, "report": {**ctx["report"], "output": "md"}}).encode("utf-8"))

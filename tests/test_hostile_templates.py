@@ -301,3 +301,19 @@ def test_pdf_render_past_its_time_limit_is_stopped(tmp_path):
     html = "<html><body>" + "<p>row</p>" * 1000 + "</body></html>"
     with pytest.raises(TemplateError, match=r"PDF rendering took longer than 0.001 s \(PDF time limit\)"):
         render.html_to_pdf(html, tmp_path, [tmp_path], timeout_s=0.001)
+
+
+def test_pdf_child_started_early_renders_and_an_unused_one_is_stopped(tmp_path):
+    # run_report starts the PDF child while it computes; it renders the one request it gets, and a
+    # child whose run failed before the PDF stage is stopped, never left running
+    from phantom_report.reporter import pdf as pdf_mod
+
+    child = pdf_mod.start_child()
+    out = render.html_to_pdf("<html><body><p>early</p></body></html>", tmp_path, [tmp_path], child=child)
+    assert out.startswith(b"%PDF") and child.poll() == 0
+    unused = pdf_mod.start_child()
+    pdf_mod.stop_child(unused)
+    assert unused.poll() is not None
+    # a refused asset fails the render with its one-line reason through an early child too
+    with pytest.raises(TemplateError, match="only data: URIs and files in the template directories"):
+        render.html_to_pdf('<img src="file:///etc/passwd">', tmp_path, [tmp_path], child=pdf_mod.start_child())
