@@ -1,11 +1,13 @@
-"""`phantom-report calibrate` and `phantom-report validate` (issue 4).
+"""`phantom-report calibrate`, and the computation and table/json/csv output of `validate` (issue 4).
 
 calibrate: fit the predictor's parameters on the measured corpus, derive conformal intervals from
 leave-one-source-out residuals (Mondrian by task/metric and novelty level, engine/novelty.py), write the versioned parameter file (package data
 `engine/data/calibration.json` unless --out) and print the fit summary; --write-baseline also
 records the cross-validation figures the accuracy regression test reads.
 validate: without --data, cross-validation over the corpus; with --data, scores the given
-measurements with the shipped parameters (no fitting on them), row by row and in summary.
+measurements with the shipped parameters (no fitting on them), row by row and in summary. The
+`validate` command itself is reporter/validation_cli.py: its HTML/PDF report is rendered by the
+reporter, which the engine does not import.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import json
 import sys
 from datetime import datetime, timezone
 from importlib import resources
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
@@ -319,23 +322,23 @@ def _print_unused_only(corpus, data, fmt: str) -> None:
     _print_grouped(groups, err)
 
 
-def validate(
-    data: Optional[list[Path]] = typer.Option(None, "--data", help="Measurements CSV (columns below); repeatable"),
-    confidence: float = typer.Option(0.9, "--confidence", help="Interval confidence, between 0 and 1"),
-    fmt: str = typer.Option("table", "--format", "-f", help="table, json, csv, html or pdf"),
-    out: Optional[Path] = typer.Option(None, "--out", help="Output file (html/pdf default: validation.<format>)"),
-    schemes: str = typer.Option("source,gpu,gpu_model", "--schemes",
-                                help="Cross-validation schemes (no --data): source (headline), gpu, gpu_model"),
-    refit: str = typer.Option("full", "--refit",
-                              help="full: refit every fold (exact, minutes); "
-                                   "newton: few-step Gauss-Newton approximate refit (seconds)"),
-    jobs: int = typer.Option(0, "--jobs", help="Worker processes for cross-validation (0 = all cores)"),
-    profiles: Optional[str] = typer.Option(None, "--profiles", envvar="PHANTOM_PROFILES", help="Extra GPU profiles"),
-) -> None:
-    """Accuracy against measurements: grouped cross-validation, or score your own CSV (--data)."""
-    from rich.console import Console
+@dataclass(frozen=True)
+class ValidationRun:
+    """What `validate` computed: cross-validation results, or the user's rows scored (scored =
+    (scored rows, unpredictable rows)) with their summary and breakdowns."""
 
-    from phantom_report.engine import validation as V
+    mode: str
+    confidence: float
+    eng: Any
+    corpus: Any
+    results: list
+    scored: Any = None
+    user_summary: Any = None
+    user_breakdowns: Any = None
+
+
+def check_validate_options(fmt: str, refit: str, confidence: float) -> None:
+    """The option checks, before any work (one clear line each)."""
     from phantom_report.engine.output import check_format
 
     check_format(fmt, VALIDATION_FORMATS)
@@ -343,9 +346,19 @@ def validate(
         raise PhantomError(f"--refit must be full or newton, got {refit!r}")
     if not 0.0 < confidence < 1.0:
         raise PhantomError(f"--confidence must be between 0 and 1 (e.g. 0.9), got {confidence}")
+
+
+def run_validation(data: list[Path] | None, confidence: float, fmt: str, schemes: str, refit: str, jobs: int,
+                   profiles: str | None) -> ValidationRun:
+    """Cross-validate the corpus, or score the user's CSVs (``data``) with the shipped parameters.
+    No usable row in ``data``: says why on stderr and exits 2."""
+    from rich.console import Console
+
+    from phantom_report.engine import validation as V
+
+    check_validate_options(fmt, refit, confidence)
     eng = _engine(profiles)
     predict = V.EnginePredictor(eng)
-    results, scored, user_summary, user_breakdowns = [], None, None, None
     if data:
         missing = [p for p in data if not p.is_file()]
         if missing:
@@ -356,29 +369,33 @@ def validate(
             raise typer.Exit(2)
         predict = V.EnginePredictor(eng)
         scored = V.score_user_rows(rows, predict, eng.params, confidence)
-        user_summary = V.score(scored[0])
-        user_breakdowns = {c: V.breakdown(scored[0], c) for c in V.BREAKDOWNS}
-        mode = "user data"
-    else:
-        scheme_list = _schemes(schemes)
-        corpus, rows = _corpus_rows(eng, None)
-        err = Console(stderr=True)
-        with err.status(f"cross-validating ({', '.join(scheme_list)}) ..."):
-            _, results = V.fit_and_validate(rows, predict, scheme_list, confidence, jobs or None, refit)
-        mode = "cross-validation"
+        return ValidationRun("user data", confidence, eng, corpus, [], scored, V.score(scored[0]),
+                             {c: V.breakdown(scored[0], c) for c in V.BREAKDOWNS})
+    scheme_list = _schemes(schemes)
+    corpus, rows = _corpus_rows(eng, None)
+    with Console(stderr=True).status(f"cross-validating ({', '.join(scheme_list)}) ..."):
+        _, results = V.fit_and_validate(rows, predict, scheme_list, confidence, jobs or None, refit)
+    return ValidationRun("cross-validation", confidence, eng, corpus, results)
 
-    if fmt in ("html", "pdf"):
-        from phantom_report.engine.validation_report import build_context, write_report
 
-        chart = scored[0] if scored else results[0].held_out
-        unpred = scored[1] if scored else results[0].unpredictable
-        ctx = build_context(mode=mode, confidence=confidence, calibration=eng.params.to_dict(),
-                            corpus=corpus.summary(), results=results, chart_frame=chart, rejected=corpus.rejected,
-                            unpredictable=unpred, static=fmt == "pdf", user_summary=user_summary,
-                            user_breakdowns=user_breakdowns)
-        path = write_report(ctx, out or Path(f"validation.{fmt}"), fmt)
-        Console(stderr=True).print(f"wrote {path}")
-        return
+def report_data(run: ValidationRun) -> dict[str, Any]:
+    """The validation report's data (engine/validation_report.build_context); the reporter renders it."""
+    from phantom_report.engine.validation_report import build_context
+
+    chart = run.scored[0] if run.scored else run.results[0].held_out
+    unpred = run.scored[1] if run.scored else run.results[0].unpredictable
+    return build_context(mode=run.mode, confidence=run.confidence, calibration=run.eng.params.to_dict(),
+                         corpus=run.corpus.summary(), results=run.results, chart_frame=chart,
+                         rejected=run.corpus.rejected, unpredictable=unpred, user_summary=run.user_summary,
+                         user_breakdowns=run.user_breakdowns)
+
+
+def write_listing(run: ValidationRun, fmt: str, out: Path | None) -> None:
+    """table, json or csv output of a validation run, to ``out`` or stdout."""
+    from rich.console import Console
+
+    mode, confidence, eng, corpus = run.mode, run.confidence, run.eng, run.corpus
+    results, scored, user_summary, user_breakdowns = run.results, run.scored, run.user_summary, run.user_breakdowns
     buf = io.StringIO()
     if fmt == "json":
         payload = _json_payload(mode, confidence, eng, corpus, results, scored, user_summary, user_breakdowns)
@@ -400,7 +417,5 @@ def validate(
 
 
 def register(app: typer.Typer) -> None:
+    # `validate` renders HTML/PDF through the reporter, so its command lives in reporter/validation_cli.py
     app.command("calibrate")(calibrate)
-    from phantom_report.engine.measurement_format import COLUMNS_HELP
-
-    app.command("validate", epilog=COLUMNS_HELP)(validate)

@@ -26,6 +26,7 @@ _COMMAND_MODULES = (
     "phantom_report.engine.cli",
     "phantom_report.engine.sweep_cli",
     "phantom_report.engine.calibration_cli",
+    "phantom_report.reporter.validation_cli",
     "phantom_report.pricing.cli",
     "phantom_report.reporter.cli",
     "phantom_report.reporter.delivery_cli",

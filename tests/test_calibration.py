@@ -241,6 +241,30 @@ def test_validate_report_html_and_pdf(user_csv, tmp_path):
     assert pdf.read_bytes()[:5] == b"%PDF-"
 
 
+def test_validate_report_uses_the_users_template_directory(user_csv, tmp_path, capsys):
+    """validation.html.j2 is overridable like the run reports' templates: the user's directory
+    first, `default:` for the built-in; the sandbox and the PDF's URL rule apply to it."""
+    mine = tmp_path / "tpl"
+    mine.mkdir()
+    (mine / "validation.html.j2").write_text(
+        '{% extends "default:validation.html.j2" %}{% block header %}<h1>Team accuracy page</h1>{{ super() }}'
+        "{% endblock %}")
+    html = tmp_path / "v.html"
+    assert _run(["validate", "--data", str(user_csv), "--format", "html", "--out", str(html),
+                 "--template-dir", str(mine)]) == 0
+    text = html.read_text()
+    assert "Team accuracy page" in text and "Accuracy validation report" in text and "Plotly.newPlot" in text
+    (mine / "validation.html.j2").write_text("{{ ''.__class__.__mro__ }}")
+    assert _run(["validate", "--data", str(user_csv), "--format", "html", "--out", str(tmp_path / "x.html"),
+                 "--template-dir", str(mine)]) == 2
+    assert "sandbox" in capsys.readouterr().err and not (tmp_path / "x.html").exists()
+    (mine / "validation.html.j2").write_text('<img src="file:///etc/passwd">')
+    assert _run(["validate", "--data", str(user_csv), "--format", "pdf", "--out", str(tmp_path / "x.pdf"),
+                 "--template-dir", str(mine)]) == 2
+    assert "file:///etc/passwd" in capsys.readouterr().err and not (tmp_path / "x.pdf").exists()
+    assert _run(["validate", "--data", str(user_csv), "--format", "html", "--template-dir", str(tmp_path / "no")]) == 2
+
+
 def test_validate_bad_inputs_are_user_errors(user_csv, tmp_path):
     assert _run(["validate", "--data", str(tmp_path / "nope.csv")]) == 2
     assert _run(["validate", "--data", str(user_csv), "--confidence", "1.5"]) == 2
