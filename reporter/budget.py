@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from phantom_report.reporter import fmt, montecarlo
+from phantom_report.reporter.fmt import figure as num
 from phantom_report.reporter.spec import Budget, RunSpec
 
 TOTAL = "total"
@@ -89,8 +90,6 @@ def _status(scope: str, name: str, budget: Budget, forecast: float | None, sampl
 
 def budget_view(statuses: list[BudgetStatus], confidence: float) -> dict[str, Any]:
     """The ``budget`` block of the template context and report.json (templates/README.md)."""
-    from phantom_report.reporter.context import num
-
     items = []
     for s in statuses:
         used = s.used_fraction

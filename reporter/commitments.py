@@ -22,7 +22,6 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-import numpy as np
 import pandas as pd
 
 from phantom_report.reporter import fmt
@@ -70,11 +69,6 @@ def _share(v: float | None) -> str:
     return fmt.pct(v * 100, 0) if v is not None else "n/a"
 
 
-def _num(value: float | None, fn) -> dict[str, Any]:
-    v = None if value is None or not np.isfinite(value) else float(value)
-    return {"value": v, "text": fn(v)}
-
-
 def _option(option: str, kind: str, usd_h: float | None, instances: float, monthly: float | None,
             od_monthly: float | None, od_usd_h: float | None, note: str) -> dict[str, Any]:
     """One line of the commitments table."""
@@ -83,13 +77,13 @@ def _option(option: str, kind: str, usd_h: float | None, instances: float, month
     breakeven = usd_h / od_usd_h if months and usd_h is not None and od_usd_h else None
     return {
         "option": option, "kind": kind, "offered": usd_h is not None, "term_months": months,
-        "usd_per_instance_hour": _num(usd_h, fmt.usd), "instances": instances,
-        "monthly_cost": _num(monthly, fmt.usd),
-        "cost_over_term": _num(monthly * months if months and monthly is not None else None, fmt.usd),
-        "savings_vs_on_demand": _num(saving, fmt.usd),
-        "savings_vs_on_demand_pct": _num(saving / od_monthly * 100 if saving is not None and od_monthly else None,
+        "usd_per_instance_hour": fmt.figure(usd_h, fmt.usd), "instances": instances,
+        "monthly_cost": fmt.figure(monthly, fmt.usd),
+        "cost_over_term": fmt.figure(monthly * months if months and monthly is not None else None, fmt.usd),
+        "savings_vs_on_demand": fmt.figure(saving, fmt.usd),
+        "savings_vs_on_demand_pct": fmt.figure(saving / od_monthly * 100 if saving is not None and od_monthly else None,
                                          lambda v: fmt.pct(v, 0)),
-        "break_even_utilisation": _num(breakeven, _share),
+        "break_even_utilisation": fmt.figure(breakeven, _share),
         "note": note,
     }
 
@@ -108,7 +102,7 @@ def view(workload, rows: pd.DataFrame, pick_row: int, quotes: Sequence) -> dict[
                           f"batch {int(pick['batch_size'])}), {pick['provider']} {pick['region']}"),
         "provider": pick["provider"], "region": pick["region"], "zone": quote.zone, "instance_type": pick["instance_type"],
         "commitment_kind": COMMITMENT_KIND.get(pick["provider"], "commitment"),
-        "options": [], "utilisation": _num(None, _share), "steady": False, "steady_reason": "",
+        "options": [], "utilisation": fmt.figure(None, _share), "steady": False, "steady_reason": "",
         "offered": False, "not_offered_reason": "", "decision_line": "", "best": None,
     }
     if od is None:
@@ -116,7 +110,7 @@ def view(workload, rows: pd.DataFrame, pick_row: int, quotes: Sequence) -> dict[
         return out
     u = utilisation(od)
     inst, od_h, od_m = float(od["instances"]), float(od["usd_per_instance_hour"]), float(od["monthly_cost_usd"])
-    out["utilisation"] = _num(u, _share)
+    out["utilisation"] = fmt.figure(u, _share)
     out["steady"], out["steady_reason"] = steadiness(workload.demand, u)
     opts = [_option("on-demand", "on-demand", od_h, inst, od_m, od_m, od_h, f"paid for {fmt.pct(u * 100, 0)} of the hours")]
     spot = by_opt.get("spot")

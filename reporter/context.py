@@ -7,10 +7,9 @@ fields (chart markup) from the same object, so the JSON holds exactly the number
 
 from __future__ import annotations
 
-import math
 import re
 from datetime import datetime
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
@@ -18,6 +17,7 @@ import pandas as pd
 from phantom_report.engine.profiles import IDLE_POWER_FALLBACK_FRACTION
 from phantom_report.reporter import commitments as commitments_mod
 from phantom_report.reporter import fmt
+from phantom_report.reporter.fmt import figure as num, finite_or_none
 from phantom_report.reporter.economics import HOURS_PER_MONTH, as_arrays, evaluate, spec_roi
 from phantom_report.reporter.recommend import (  # noqa: F401 (describe re-exported for charts)
     GREEN_TIE_PCT, KINDS, LABELS, TITLES, Recommendation, describe, green_premium, no_green_pick, nothing_meets)
@@ -27,27 +27,6 @@ TOP_ROWS = 12
 DETAIL_ROWS = 40
 EXCLUDED_ROWS = 30
 DEMAND_STEPS = (0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
-
-
-def _f(v) -> float | None:
-    if v is None:
-        return None
-    try:
-        x = float(v)
-    except (TypeError, ValueError):
-        return None
-    return x if math.isfinite(x) else None
-
-
-def num(value, fn: Callable = fmt.num, low=None, high=None, unit: str = "") -> dict[str, Any]:
-    """A number as templates see it: value/text and, when known, low/high and their texts."""
-    v, lo, hi = _f(value), _f(low), _f(high)
-    out = {"value": v, "text": fn(v), "unit": unit}
-    if lo is not None and hi is not None:
-        out.update(low=lo, high=hi, low_text=fn(lo), high_text=fn(hi), interval_text=f"{fn(lo)}–{fn(hi)}")
-    else:
-        out.update(low=None, high=None, low_text="", high_text="", interval_text="")
-    return out
 
 
 def slugify(s: str) -> str:
@@ -79,7 +58,7 @@ def config_view(r: pd.Series) -> dict[str, Any]:
         "throughput_per_replica": num(r["throughput_per_s"], fmt.num, r.get("throughput_per_s_low"), r.get("throughput_per_s_high"), "samples/s"),
         "run_hours": num(r.get("run_hours"), fmt.num, r.get("run_hours_low"), r.get("run_hours_high"), "hours"),
         "slo_probability": num(r["slo_probability"] * 100, lambda v: fmt.pct(v, 0), unit="%"),
-        "slo_confidence": num(_f(r.get("slo_confidence")) and r["slo_confidence"] * 100, lambda v: fmt.pct(v, 0), unit="%"),
+        "slo_confidence": num(finite_or_none(r.get("slo_confidence")) and r["slo_confidence"] * 100, lambda v: fmt.pct(v, 0), unit="%"),
         "meets_slo": bool(r["meets_slo"] and r.get("fleet_ok", True)),
         "reason": r.get("reason") or r.get("fleet_reason") or "",
         "units_per_usd": num(r["units_per_usd"], fmt.num, unit=r["units_per_usd_label"]),
@@ -106,8 +85,8 @@ def config_view(r: pd.Series) -> dict[str, Any]:
         "price_sku_ids": r.get("price_sku_ids", ""),
         # spot interruption risk (empty unless spot): bucket, the overhead it costs, and why
         "spot_interruption_bucket": r.get("spot_interruption_bucket") or "",
-        "spot_overhead": num(_f(r.get("spot_overhead")) and r["spot_overhead"] * 100, lambda v: fmt.pct(v, 1), unit="%"),
-        "spot_placement_score": int(r["spot_placement_score"]) if _f(r.get("spot_placement_score")) is not None else None,
+        "spot_overhead": num(finite_or_none(r.get("spot_overhead")) and r["spot_overhead"] * 100, lambda v: fmt.pct(v, 1), unit="%"),
+        "spot_placement_score": int(r["spot_placement_score"]) if finite_or_none(r.get("spot_placement_score")) is not None else None,
         "spot_risk_basis": r.get("spot_risk_basis") or "",
     }
 
@@ -126,7 +105,7 @@ def sensitivity(r: pd.Series) -> dict[str, list[dict[str, Any]]]:
         price.append({"multiplier": m, "label": f"price {m - 1:+.0%}", "monthly_cost": num(v, fmt.usd)})
     perf = []
     for label, col in (("slow bound", "latency_ms_high"), ("prediction", "latency_ms"), ("fast bound", "latency_ms_low")):
-        scale = float(r["latency_ms"]) / float(r[col]) if _f(r[col]) else 1.0
+        scale = float(r["latency_ms"]) / float(r[col]) if finite_or_none(r[col]) else 1.0
         v = float(evaluate(arrays, thr_scale=scale)["monthly_cost_usd"][0])
         perf.append({"label": f"engine {label}", "monthly_cost": num(v, fmt.usd)})
     return {"demand": demand, "price": price, "performance": perf}
@@ -226,11 +205,11 @@ def build(*, spec: RunSpec, kind: str, points: pd.DataFrame, rows: pd.DataFrame,
             entry["commitments"] = commitments_mod.view(w, rows, wrecs["cheapest"].row, quotes)
             total = [total[0] + c["monthly_cost_usd"], total[1] + c["monthly_cost_usd_low"], total[2] + c["monthly_cost_usd_high"]]
             # headline savings count only baselines that meet the SLOs (a config you could keep)
-            if _f(c.get("savings_usd_per_month")) is not None and entry["baseline"]["meets_slo"]:
-                sav_horizon += _f(c.get("savings_over_horizon_usd")) or 0.0
+            if finite_or_none(c.get("savings_usd_per_month")) is not None and entry["baseline"]["meets_slo"]:
+                sav_horizon += finite_or_none(c.get("savings_over_horizon_usd")) or 0.0
                 counted += 1
-                total_sav = [total_sav[0] + c["savings_usd_per_month"], total_sav[1] + (_f(c.get("savings_usd_per_month_low")) or 0),
-                             total_sav[2] + (_f(c.get("savings_usd_per_month_high")) or 0)]
+                total_sav = [total_sav[0] + c["savings_usd_per_month"], total_sav[1] + (finite_or_none(c.get("savings_usd_per_month_low")) or 0),
+                             total_sav[2] + (finite_or_none(c.get("savings_usd_per_month_high")) or 0)]
             risks.extend(_row_risks(name, c, spec))
         elig = wrows[wrows["meets_slo"] & wrows["fleet_ok"]] if len(wrows) else wrows
         if len(elig):
@@ -310,12 +289,12 @@ def _excluded(wpts: pd.DataFrame, wrows: pd.DataFrame) -> list[dict[str, Any]]:
     out = []
     for _, p in wpts[~wpts["meets_slo"]].sort_values(["gpu", "precision", "batch_size"]).iterrows():
         out.append({"config": f"{p['gpu']} {p['precision']} batch {int(p['batch_size'])} on {int(p['gpu_count'])} GPU(s)", "reason": p["reason"],
-                    "slo_probability": _f(p.get("slo_probability")), "slo_confidence": _f(p.get("slo_confidence"))})
+                    "slo_probability": finite_or_none(p.get("slo_probability")), "slo_confidence": finite_or_none(p.get("slo_confidence"))})
     if len(wrows):
         big = wrows[wrows["meets_slo"] & ~wrows["fleet_ok"]].drop_duplicates(["gpu", "precision", "batch_size"])
         for _, r in big.iterrows():
             out.append({"config": f"{r['gpu']} {r['precision']} batch {int(r['batch_size'])}", "reason": r["fleet_reason"],
-                        "slo_probability": _f(r.get("slo_probability")), "slo_confidence": _f(r.get("slo_confidence"))})
+                        "slo_probability": finite_or_none(r.get("slo_probability")), "slo_confidence": finite_or_none(r.get("slo_confidence"))})
     priced = set(wrows["gpu"]) if len(wrows) else set()
     unpriced = sorted(set(wpts[wpts["meets_slo"]]["gpu"]) - priced)
     if unpriced:

@@ -10,6 +10,30 @@ def _bad(v) -> bool:
     return v is None or (isinstance(v, float) and not math.isfinite(v))
 
 
+def finite_or_none(v) -> float | None:
+    """``v`` as a float, or None when it is missing, not a number, or not finite."""
+    if v is None:
+        return None
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        return None
+    return x if math.isfinite(x) else None
+
+
+def figure(value, fn=None, low=None, high=None, unit: str = "") -> dict:
+    """A number as templates see it: value/text and, when known, low/high and their texts
+    (``fn`` formats each; `num` by default)."""
+    fn = fn or num
+    v, lo, hi = finite_or_none(value), finite_or_none(low), finite_or_none(high)
+    out = {"value": v, "text": fn(v), "unit": unit}
+    if lo is not None and hi is not None:
+        out.update(low=lo, high=hi, low_text=fn(lo), high_text=fn(hi), interval_text=f"{fn(lo)}–{fn(hi)}")
+    else:
+        out.update(low=None, high=None, low_text="", high_text="", interval_text="")
+    return out
+
+
 def usd(v) -> str:
     if _bad(v):
         return "n/a"

@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Mapping, Sequence
 
 from phantom_report.reporter import fmt
+from phantom_report.reporter.fmt import figure as num
 
 CLOUDS = ("aws", "azure")
 TITLES = {"aws": "AWS Cost Explorer", "azure": "Azure Cost Management"}
@@ -120,8 +121,6 @@ def _one_line(exc: Exception) -> str:
 def _forecast(workloads: Sequence[Mapping[str, Any]], names: Sequence[str] | None) -> tuple[dict[str, Any], list[str], list[str]]:
     """Sum of the recommended (cheapest) picks' monthly cost of the named workloads, with the
     interval bounds added (conservative, as the decision's total); (num, covered, uncovered)."""
-    from phantom_report.reporter.context import num
-
     wanted = list(names) if names else [w["name"] for w in workloads]
     total, low, high, covered, missing = 0.0, 0.0, 0.0, [], []
     for w in workloads:
@@ -147,8 +146,6 @@ def _money(currency: str):
 
 
 def _cloud_view(cs: CloudSpend, spec, win: Windows, workloads: Sequence[Mapping[str, Any]], conf_pct: int) -> dict[str, Any]:
-    from phantom_report.reporter.context import num
-
     cfg = getattr(spec.actual_spend, cs.cloud)
     forecast, covered, missing = _forecast(workloads, cfg.workloads)
     view: dict[str, Any] = {
@@ -191,8 +188,6 @@ def _verdict(pace: float, forecast: Mapping[str, Any], conf_pct: int) -> str:
 
 def _groups(rep, win: Windows, money) -> list[dict[str, Any]]:
     """Spend per group (instance family, meter subcategory), largest last month first."""
-    from phantom_report.reporter.context import num
-
     sums: dict[str, list[float]] = {}
     for r in rep.actual:
         s = sums.setdefault(r.group or "(all)", [0.0, 0.0])
