@@ -88,7 +88,8 @@ def run_report(spec: RunSpec, out_dir: str | Path | None = None, formats: Sequen
                offline: bool | None = None, template: str | None = None,
                progress: Callable[[str], None] | None = None, engine=None, *,
                allow_local_assets: bool = True, template_dir: str | Path | None = None,
-               spend_client_options: dict[str, dict[str, Any]] | None = None) -> RunResult:
+               spend_client_options: dict[str, dict[str, Any]] | None = None,
+               now: datetime | None = None) -> RunResult:
     """Run ``spec`` and write the requested formats into ``out_dir`` (see docs/INTERFACES.md).
     ``progress`` is called with each stage name of STAGES as it starts; ``engine`` reuses a loaded
     Engine (the service keeps one per process).
@@ -98,13 +99,15 @@ def run_report(spec: RunSpec, out_dir: str | Path | None = None, formats: Sequen
     that did not come from this machine's file system (posted to the service): they may then name
     no local file at all: no ``report.template_dir``, no template path, and ``report.logo`` only
     from ``template_dir``. ``spend_client_options`` (cloud -> provider keyword arguments: session
-    or credential, endpoint, settings) configure the actual-spend clients; never from a spec."""
+    or credential, endpoint, settings) configure the actual-spend clients; never from a spec.
+    ``now`` fixes the report's clock (price staleness, generated_at, spend months); tests pass a
+    fixed instant so a run is reproducible byte for byte."""
     clock = _Clock(progress)
     formats = tuple(formats or spec.report.formats)
     bad = [f for f in formats if f not in REPORT_FORMATS]
     if bad:
         raise SpecError(f"unknown output format {bad[0]!r}; expected {', '.join(REPORT_FORMATS[:-1])} or {REPORT_FORMATS[-1]}")
-    now = datetime.now(timezone.utc)
+    now = now or datetime.now(timezone.utc)
 
     # the PDF's static chart renderer and the PDF child process (WeasyPrint's import) start while
     # the numbers are computed
