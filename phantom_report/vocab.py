@@ -14,9 +14,9 @@ LISTING_FORMATS: tuple[str, ...] = ("table", "json", "csv")
 # `calibrate validate` prints a listing or writes a validation report file.
 VALIDATION_FORMATS: tuple[str, ...] = LISTING_FORMATS + ("html", "pdf")
 
-# Clouds with prices (snapshots for all; a live price API for LIVE_PROVIDERS).
+# Clouds with prices: each name is one module pricing/clouds/<name>.py (its GPU table, snapshot
+# reader, live fetcher if it has a price API, report facts), loaded in this order by the registry.
 PROVIDERS: tuple[str, ...] = ("aws", "gcp", "azure", "lambda", "runpod")
-LIVE_PROVIDERS: tuple[str, ...] = ("aws", "gcp", "azure")
 
 # Commitment terms a cloud prices, and the pricing options a report row carries.
 RESERVED_TERMS: tuple[str, ...] = ("1y", "3y")

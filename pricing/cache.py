@@ -72,8 +72,10 @@ class PriceCache:
                 doc = json.loads(path.read_text(encoding="utf-8"))
                 if doc.get("version") != CACHE_FORMAT_VERSION or doc.get("query_key") != query_key:
                     return None
-                return CacheEntry(tuple(PriceQuote.from_dict(d) for d in doc["quotes"]),
-                                  datetime.fromisoformat(doc["written_at"]))
+                quotes = tuple(PriceQuote.from_dict(d) for d in doc["quotes"])
+                if any(q.provider != provider for q in quotes):  # another cloud's rows: not this entry
+                    return None
+                return CacheEntry(quotes, datetime.fromisoformat(doc["written_at"]))
             except (OSError, ValueError, KeyError, TypeError):
                 return None  # a corrupt cache file is just a miss; the next write replaces it
 

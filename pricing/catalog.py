@@ -19,13 +19,12 @@ from typing import Any, Iterable, Mapping
 
 from phantom_report.errors import PricingError
 from phantom_report.pricing.cache import KINDS, CacheEntry, PriceCache, default_cache_dir
+from phantom_report.pricing.clouds import Clouds, default_clouds
 from phantom_report.pricing.gpu_names import resolve_gpus
 from phantom_report.pricing.providers.base import CredentialsMissing, LiveProvider, ProviderUnavailable
 from phantom_report.pricing.quote import PriceQuote, QuoteSet, dedupe
 from phantom_report.pricing.sanity import SanitySettings, apply_sanity, is_flagged
 from phantom_report.pricing.settings import FetchSettings
-from phantom_report.pricing.snapshot import snapshot_as_of, snapshot_quotes
-from phantom_report.vocab import LIVE_PROVIDERS, PROVIDERS
 
 _SOURCE_RANK = {"live": 0, "cache": 1, "snapshot": 2}
 
@@ -36,13 +35,10 @@ def offline_requested(offline: bool | None) -> bool:
     return bool(offline) or os.environ.get("PHANTOM_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def default_live_providers(settings: FetchSettings) -> dict[str, LiveProvider]:
-    """Providers talking to the real clouds with the default credential chains."""
-    from phantom_report.pricing.providers.aws import AwsProvider
-    from phantom_report.pricing.providers.azure_retail import AzureRetailProvider
-    from phantom_report.pricing.providers.gcp import GcpProvider
-    return {"aws": AwsProvider(settings=settings), "gcp": GcpProvider(settings=settings),
-            "azure": AzureRetailProvider(settings=settings)}
+def default_live_providers(settings: FetchSettings, clouds: Clouds | None = None) -> dict[str, LiveProvider]:
+    """Live fetchers of every cloud with a price API (default: the registered clouds), talking to
+    the real clouds with the default credential chains."""
+    return {c.name: c.live(settings) for c in (clouds or default_clouds()) if c.live is not None}
 
 
 def _days(hours: float) -> str:
@@ -50,6 +46,8 @@ def _days(hours: float) -> str:
 
 
 def only_kind(q: PriceQuote, kind: str) -> PriceQuote | None:
+    """The quote with only the prices of one kind ('on_demand' keeps reserved terms, 'spot'), or
+    None when it has no price of that kind."""
     if kind == "on_demand":
         if q.on_demand_usd_per_hour is None and not q.reserved_usd_per_hour:
             return None
@@ -96,6 +94,7 @@ class _Chain:
     cache: PriceCache | None
     live: Mapping[str, LiveProvider]
     now: datetime
+    clouds: Clouds
     warnings: list[str] = field(default_factory=list)
 
     def query_key(self, provider: str) -> str:
@@ -108,11 +107,11 @@ class _Chain:
         if refreshed is not None:
             return (f"your refreshed snapshot prices as of {refreshed.written_at.date()} "
                     f"({_days(refreshed.age_s(self.now) / 3600)} old)")
-        f = snapshot_as_of(provider)
+        f = self.clouds.get(provider).snapshot_as_of()
         return f"embedded snapshot prices as of {f.as_of.date()} ({_days(max(0.0, (self.now - f.as_of).total_seconds() / 3600))} old)"
 
     def refreshed(self, provider: str) -> CacheEntry | None:
-        if self.cache is None or provider not in LIVE_PROVIDERS:
+        if self.cache is None or provider not in self.clouds.live_names:
             return None
         return self.cache.read_refreshed(provider)
 
@@ -128,10 +127,10 @@ class _Chain:
                                    source_detail=f"refreshed snapshot {when.isoformat()} <- {q.source_detail}")
                     for q in refreshed.quotes]
         else:
-            f = snapshot_as_of(provider)
+            f = self.clouds.get(provider).snapshot_as_of()
             note = (f"snapshot price as of {f.as_of.date()} ({_days(max(0.0, (self.now - f.as_of).total_seconds() / 3600))} "
                     f"old; {f.as_of_basis})")
-            base = snapshot_quotes((provider,))
+            base = list(self.clouds.get(provider).read_snapshot())
         qs = (only_kind(q, kind) for q in _select(base, self.gpus, self.regions))
         return [q.with_warning(note) for q in qs if q is not None]
 
@@ -217,7 +216,7 @@ class _Chain:
 
     def provider_parts(self, provider: str, kinds: tuple[str, ...]) -> dict[str, list[PriceQuote]]:
         parts: dict[str, list[PriceQuote]] = {}
-        if provider not in LIVE_PROVIDERS:
+        if provider not in self.clouds.live_names:
             return {k: self.snapshot(provider, k, None) for k in kinds}
         # 1. fresh cache
         need = []
@@ -263,20 +262,22 @@ def get_quotes(gpus: Any = None, providers: Iterable[str] | None = None, regions
                offline: bool | None = False, cache_dir: str | os.PathLike[str] | None = None, now: datetime | None = None,
                *, live_providers: Mapping[str, LiveProvider] | None = None, settings: FetchSettings | None = None,
                sanity: SanitySettings = SanitySettings(), kinds: Iterable[str] = KINDS,
-               use_cache: bool = True, cache: PriceCache | None = None) -> QuoteSet:
+               use_cache: bool = True, cache: PriceCache | None = None, clouds: Clouds | None = None) -> QuoteSet:
     """Quotes for canonical GPU names (or families like 'h100'), providers and regions.
 
     Offline (offline=True or PHANTOM_OFFLINE=1): never touches the network.  `live_providers`
-    replaces the real clients (tests, custom endpoints); `cache` replaces the default cache.
+    replaces the real clients (tests, custom endpoints); `cache` replaces the default cache;
+    `clouds` replaces the registered clouds (default: `clouds.default_clouds()`).
     """
     now = now or datetime.now(timezone.utc)
     if now.tzinfo is None:
         raise PricingError("now must be timezone-aware")
     gpu_set = resolve_gpus(gpus)
-    provs = tuple(dict.fromkeys(p.strip().lower() for p in (providers or PROVIDERS)))
-    unknown = [p for p in provs if p not in PROVIDERS]
+    reg = clouds or default_clouds()
+    provs = tuple(dict.fromkeys(p.strip().lower() for p in (providers or reg.names)))
+    unknown = [p for p in provs if p not in reg]
     if unknown:
-        raise PricingError(f"unknown provider {unknown[0]!r}; expected one of {', '.join(PROVIDERS)}")
+        raise PricingError(f"unknown provider {unknown[0]!r}; expected one of {', '.join(reg.names)}")
     kinds_t = tuple(k for k in KINDS if k in set(kinds))
     is_offline = offline_requested(offline)
     if cache is None and use_cache:
@@ -284,16 +285,18 @@ def get_quotes(gpus: Any = None, providers: Iterable[str] | None = None, regions
     if is_offline:
         live: Mapping[str, LiveProvider] = {}
     else:
-        live = live_providers if live_providers is not None else default_live_providers(settings or FetchSettings())
-    chain = _Chain(gpu_set, tuple(regions) if regions else None, is_offline, cache, live, now)
+        fetch_settings = settings or FetchSettings()
+        live = (live_providers if live_providers is not None else default_live_providers(fetch_settings)
+                if clouds is None else default_live_providers(fetch_settings, reg))
+    chain = _Chain(gpu_set, tuple(regions) if regions else None, is_offline, cache, live, now, reg)
     quotes: list[PriceQuote] = []
     for p in provs:
         quotes += merge_kinds(chain.provider_parts(p, kinds_t))
-    checked, dropped = apply_sanity(quotes, sanity)
+    checked, dropped = apply_sanity(quotes, sanity, reg)
     if is_offline and any(q.source == "snapshot" for q in checked):
         used = {q.provider for q in checked if q.source == "snapshot"}
         own = sorted(p for p in used if chain.refreshed(p) is not None)
-        embedded = sorted({snapshot_as_of(p).as_of.date().isoformat() for p in used - set(own)})
+        embedded = sorted({reg.get(p).snapshot_as_of().as_of.date().isoformat() for p in used - set(own)})
         if embedded:
             chain.warnings.append(f"offline: using embedded snapshot prices (as of {', '.join(embedded)}; "
                                   "dates are estimates, see source_detail)")

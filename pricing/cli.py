@@ -106,11 +106,12 @@ def _cache(cache_dir: Optional[str]):  # type: ignore[no-untyped-def]
 
 def _live_providers(names: list[str]) -> list[str]:
     from phantom_report.errors import PricingError
-    from phantom_report.vocab import LIVE_PROVIDERS
-    chosen = list(dict.fromkeys(n.strip().lower() for n in names)) or list(LIVE_PROVIDERS)
-    bad = [n for n in chosen if n not in LIVE_PROVIDERS]
+    from phantom_report.pricing.clouds import default_clouds
+    live = default_clouds().live_names
+    chosen = list(dict.fromkeys(n.strip().lower() for n in names)) or list(live)
+    bad = [n for n in chosen if n not in live]
     if bad:
-        raise PricingError(f"--provider: {bad[0]!r} has no live price API; expected one of {', '.join(LIVE_PROVIDERS)}")
+        raise PricingError(f"--provider: {bad[0]!r} has no live price API; expected one of {', '.join(live)}")
     return chosen
 
 
@@ -205,6 +206,7 @@ def _diff_table(records: list[dict]) -> None:
 
 
 def register(app: typer.Typer) -> None:
+    """Add the `prices` command group (`prices`, `prices refresh`, `prices diff`) to the app."""
     group = typer.Typer(invoke_without_command=True, no_args_is_help=False, add_completion=False)
     group.callback()(prices)
     group.command("refresh")(refresh)

@@ -7,13 +7,15 @@ derived, never stored, so they cannot drift from the instance price they come fr
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
-from phantom_report.vocab import PROVIDERS
-
 SOURCES = ("live", "cache", "snapshot")
+# A provider is a registered cloud's name (pricing/clouds); which names exist is checked where a
+# name comes in (get_quotes, the report spec), so a cloud added through the registry needs no edit here.
+_PROVIDER_NAME = re.compile(r"[a-z][a-z0-9-]{0,31}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -41,8 +43,8 @@ class PriceQuote:
     sku_ids: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if self.provider not in PROVIDERS:
-            raise ValueError(f"unknown provider {self.provider!r}")
+        if not isinstance(self.provider, str) or not _PROVIDER_NAME.fullmatch(self.provider):
+            raise ValueError(f"provider {self.provider!r} is not a cloud name (lower-case letters, digits, '-')")
         if self.source not in SOURCES:
             raise ValueError(f"unknown source {self.source!r}")
         if self.gpu_count < 1:

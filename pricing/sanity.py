@@ -12,12 +12,13 @@ import statistics
 from collections import defaultdict
 from dataclasses import dataclass
 
-from phantom_report.pricing.gpu_names import AWS_INSTANCE_GPU_COUNT, AZURE_INSTANCE_GPU, GCP_MACHINES
+from phantom_report.pricing.clouds import Clouds, default_clouds
 from phantom_report.pricing.quote import PriceQuote
 
 
 @dataclass(frozen=True)
 class SanitySettings:
+    """Tolerances of the sanity rules (ratios and fractions, unitless)."""
     # Outlier band around the cross-region median of on-demand $/GPU-h for one instance shape:
     # accept median/ratio .. median*ratio.  1.5 keeps ordinary regional spread (AWS, Azure differ
     # by up to ~1.4x between regions) and flags the GCP SKU mix-ups (2-3x).
@@ -28,19 +29,14 @@ class SanitySettings:
     relative_tolerance: float = 1e-6
 
 
-def expected_gpu_count(provider: str, instance_type: str) -> int | None:
-    if provider == "aws":
-        return AWS_INSTANCE_GPU_COUNT.get(instance_type)
-    if provider == "azure":
-        ig = AZURE_INSTANCE_GPU.get(instance_type)
-        return ig.gpu_count if ig else None
-    if provider == "gcp":
-        m = GCP_MACHINES.get(instance_type)
-        return m.gpu_count if m else None
-    return None
+def expected_gpu_count(provider: str, instance_type: str, clouds: Clouds | None = None) -> int | None:
+    """GPUs the instance type really has, from the cloud's GPU table; None when the cloud's table
+    does not say (snapshot-only clouds keyed by accelerator name, unknown types or clouds)."""
+    reg = clouds or default_clouds()
+    return reg.get(provider).expected_gpu_count(instance_type) if provider in reg else None
 
 
-def _check_one(q: PriceQuote, s: SanitySettings) -> PriceQuote | None:
+def _check_one(q: PriceQuote, s: SanitySettings, clouds: Clouds) -> PriceQuote | None:
     od, spot = q.on_demand_usd_per_hour, q.spot_usd_per_hour
     if od is not None and not od > 0:
         q, od = q.with_changes(on_demand_usd_per_hour=None).with_warning(f"on-demand price {od} is not > 0; dropped"), None
@@ -62,7 +58,7 @@ def _check_one(q: PriceQuote, s: SanitySettings) -> PriceQuote | None:
         elif spot < od * s.min_spot_fraction:
             q = q.with_changes(spot_usd_per_hour=None).with_warning(
                 f"spot {spot:.6f} is below {s.min_spot_fraction:.0%} of on-demand; not a market price, dropped")
-    expected = expected_gpu_count(q.provider, q.instance_type)
+    expected = expected_gpu_count(q.provider, q.instance_type, clouds)
     if expected is not None and expected != q.gpu_count:
         q = q.with_changes(gpu_count=expected).with_warning(
             f"source says {q.gpu_count} GPUs but {q.instance_type} has {expected}; using {expected}")
@@ -101,12 +97,15 @@ def _flag_outliers(quotes: list[PriceQuote], s: SanitySettings) -> list[PriceQuo
 
 
 def apply_sanity(quotes: list[PriceQuote] | tuple[PriceQuote, ...],
-                 settings: SanitySettings = SanitySettings()) -> tuple[list[PriceQuote], list[str]]:
-    """Checked quotes plus set-level warnings for quotes dropped entirely."""
+                 settings: SanitySettings = SanitySettings(),
+                 clouds: Clouds | None = None) -> tuple[list[PriceQuote], list[str]]:
+    """Checked quotes plus set-level warnings for quotes dropped entirely; GPU counts are held to
+    the tables of `clouds` (default: the registered clouds)."""
+    reg = clouds or default_clouds()
     kept: list[PriceQuote] = []
     dropped: list[str] = []
     for q in quotes:
-        checked = _check_one(q, settings)
+        checked = _check_one(q, settings, reg)
         if checked is None:
             dropped.append(f"{q.provider} {q.region} {q.instance_type}: no usable price; dropped ({'; '.join(q.warnings) or 'all prices missing or <= 0'})")
         else:
@@ -115,4 +114,5 @@ def apply_sanity(quotes: list[PriceQuote] | tuple[PriceQuote, ...],
 
 
 def is_flagged(q: PriceQuote) -> bool:
+    """True if a sanity rule flagged the quote's on-demand $/GPU-h as a cross-region OUTLIER."""
     return any(w.startswith("OUTLIER") for w in q.warnings)

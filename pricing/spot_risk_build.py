@@ -6,7 +6,7 @@ The feed (https://spot-bid-advisor.s3.amazonaws.com/spot-advisor-data.json, the 
 https://aws.amazon.com/ec2/spot/instance-advisor/) holds, per region, OS and instance type,
 ``r`` (index into its own ``ranges`` list: "<5%", "5-10%", ...) and ``s`` (savings over
 on-demand, %).  Rows are copied verbatim for Linux and the GPU instance families the pricing
-package maps (``gpu_names.AWS_FAMILY_GPU``); the bucket label is the feed's own label for ``r``.
+package maps (``clouds.aws.FAMILY_GPU``, from data/aws_instances.csv); the bucket label is the feed's own label for ``r``.
 Nothing is computed or edited here.
 """
 
@@ -17,7 +17,7 @@ import json
 import sys
 from pathlib import Path
 
-from phantom_report.pricing.gpu_names import aws_instance_gpu
+from phantom_report.pricing.clouds import aws as aws_cloud
 
 COLUMNS = ("provider", "region", "instance_type", "interruption_bucket", "advisor_range_index",
            "savings_over_on_demand_pct", "source")
@@ -29,7 +29,7 @@ def build_rows(doc: dict, source: str) -> list[dict[str, str]]:
     rows = []
     for region, by_os in sorted(doc["spot_advisor"].items()):
         for itype, v in sorted(by_os.get("Linux", {}).items()):
-            if aws_instance_gpu(itype) is None:
+            if aws_cloud.instance_gpu(itype) is None:
                 continue
             rows.append({"provider": "aws", "region": region, "instance_type": itype,
                          "interruption_bucket": labels[int(v["r"])], "advisor_range_index": str(int(v["r"])),

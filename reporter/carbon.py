@@ -16,18 +16,31 @@ from importlib import resources
 
 import pandas as pd
 
+from phantom_report.pricing.clouds import default_clouds
+
 # Ember, Global Electricity Review 2024: world average intensity of electricity generation in 2023.
 WORLD_AVG_KGCO2E_PER_KWH = 0.480
 WORLD_AVG_SOURCE = "Ember, Global Electricity Review 2024 (world average 2023, 480 gCO2e/kWh); fallback"
 
-# Data-centre power usage effectiveness. AWS/GCP/Azure: the Cloud Carbon Footprint constants
-# (PUE_AVG); other providers: the Uptime Institute Global Data Center Survey 2023 industry average.
-PUE_BY_PROVIDER = {"aws": 1.135, "gcp": 1.1, "azure": 1.185}
+# Data-centre power usage effectiveness: each cloud's own figure and source live in its module
+# (pricing/clouds/<name>.py: AWS/GCP/Azure from the Cloud Carbon Footprint constants, PUE_AVG);
+# clouds without one get the Uptime Institute Global Data Center Survey 2023 industry average.
+PUE_BY_PROVIDER: dict[str, float] = {c.name: c.pue for c in default_clouds() if c.pue is not None}
 PUE_DEFAULT = 1.58
-PUE_SOURCE = (
-    "AWS 1.135, GCP 1.1, Azure 1.185: Cloud Carbon Footprint cloud constants (PUE_AVG); "
-    "other providers 1.58: Uptime Institute Global Data Center Survey 2023 average"
-)
+PUE_DEFAULT_SOURCE = "Uptime Institute Global Data Center Survey 2023 average"
+
+
+def _pue_source() -> str:
+    """'AWS 1.135, GCP 1.1, Azure 1.185: <their source>; other providers 1.58: <default source>'."""
+    by_source: dict[str, list[str]] = {}
+    for c in default_clouds():
+        if c.pue is not None:
+            by_source.setdefault(c.pue_source, []).append(f"{c.title} {c.pue:g}")
+    parts = [f"{', '.join(names)}: {source}" for source, names in by_source.items()]
+    return "; ".join(parts + [f"other providers {PUE_DEFAULT:g}: {PUE_DEFAULT_SOURCE}"])
+
+
+PUE_SOURCE = _pue_source()
 
 
 @dataclass(frozen=True)
@@ -66,6 +79,7 @@ def lookup(provider: str, region: str) -> Intensity:
 
 
 def pue(provider: str) -> float:
+    """The provider's data-centre PUE (unitless), or the industry average for clouds without one."""
     return PUE_BY_PROVIDER.get(provider, PUE_DEFAULT)
 
 

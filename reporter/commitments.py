@@ -24,6 +24,7 @@ from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
+from phantom_report.pricing.clouds import default_clouds
 from phantom_report.reporter import fmt
 from phantom_report.reporter.economics import HOURS_PER_MONTH, term_months
 from phantom_report.vocab import RESERVED_TERMS
@@ -35,12 +36,8 @@ STEADY_MIN_UTILISATION = 0.8
 STEADY_MAX_PEAK_TO_AVERAGE = 1.5
 # demand known to within ±20%: a fleet sized today is still about right over the term
 STEADY_MAX_UNCERTAINTY_PCT = 20.0
-# what each provider's reserved price in the quotes is (see the pricing/providers modules)
-COMMITMENT_KIND = {
-    "aws": "EC2 Reserved Instance (Standard, No Upfront)",
-    "gcp": "committed use discount (resource-based)",
-    "azure": "Azure Reservation",
-}
+# what each provider's reserved price in the quotes is (its module in pricing/clouds says)
+COMMITMENT_KIND: dict[str, str] = {c.name: c.commitment_kind for c in default_clouds() if c.commitment_kind}
 
 
 def utilisation(on_demand: pd.Series) -> float:

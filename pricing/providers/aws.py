@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from phantom_report.pricing.gpu_names import AWS_INSTANCE_GPU_COUNT, aws_instance_gpu
+from phantom_report.pricing.clouds import aws as aws_cloud
 from phantom_report.pricing.providers.base import (RETRYABLE_HTTP_STATUS, CredentialsMissing, ProviderUnavailable,
                                                    RetryableError)
 from phantom_report.pricing.quote import PriceQuote
@@ -161,7 +161,7 @@ class AwsProvider:
               now: datetime) -> list[PriceQuote]:
         session = self._session()
         regions = tuple(regions) if regions else self.default_regions
-        types = sorted(t for t in AWS_INSTANCE_GPU_COUNT if (g := aws_instance_gpu(t)) and (gpus is None or g in gpus))
+        types = sorted(t for t in aws_cloud.GPU_COUNT if (g := aws_cloud.instance_gpu(t)) and (gpus is None or g in gpus))
         if not types:
             return []
         quotes: list[PriceQuote] = []
@@ -189,12 +189,12 @@ class AwsProvider:
                 except (ValueError, KeyError, TypeError) as exc:
                     raise ProviderUnavailable(f"aws pricing: malformed PriceList item ({exc})") from exc
                 itype = attrs.get("instanceType", "")
-                gpu = aws_instance_gpu(itype)
+                gpu = aws_cloud.instance_gpu(itype)
                 if gpu is None or (gpus is not None and gpu not in gpus) or not is_plain_on_demand(attrs):
                     continue
                 if od is not None and od <= 0.0:  # a $0.00 rate is never a rentable on-demand price
                     od = None
-                count = int(float(attrs.get("gpu") or 0)) or AWS_INSTANCE_GPU_COUNT.get(itype, 0)
+                count = int(float(attrs.get("gpu") or 0)) or aws_cloud.GPU_COUNT.get(itype, 0)
                 if count < 1:
                     continue
                 out.append(PriceQuote(
@@ -249,9 +249,9 @@ class AwsProvider:
                 continue
             specs = self._call(lambda: self._instance_specs(ec2, sorted(cheapest)), f"aws ec2.describe_instance_types {region}")
             for itype, h in sorted(cheapest.items()):
-                gpu = aws_instance_gpu(itype)
+                gpu = aws_cloud.instance_gpu(itype)
                 spec = specs.get(itype, {})
-                count = spec.get("gpu_count") or AWS_INSTANCE_GPU_COUNT.get(itype)
+                count = spec.get("gpu_count") or aws_cloud.GPU_COUNT.get(itype)
                 if gpu is None or not count:
                     continue
                 out.append(PriceQuote(

@@ -16,7 +16,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from phantom_report.pricing.gpu_names import aws_instance_gpu
+from phantom_report.pricing.clouds import aws as aws_cloud
 from phantom_report.pricing.settings import FetchSettings, ProviderUnavailable
 
 API_REGION = "us-east-1"  # the call is regional but scores any regions named in it
@@ -40,7 +40,7 @@ class PlacementScores:
         client = aws._client(session, "ec2", API_REGION, self.endpoint_url)
         groups: dict[str, tuple[set[str], set[str]]] = defaultdict(lambda: (set(), set()))
         for region, itype in pairs:
-            gpu = aws_instance_gpu(itype)
+            gpu = aws_cloud.instance_gpu(itype)
             if gpu is not None:
                 groups[gpu][0].add(itype)
                 groups[gpu][1].add(region)

@@ -7,7 +7,7 @@ What counts as GPU spend (the filter sent, explicitly):
 * SERVICE = "Amazon Elastic Compute Cloud - Compute" (instance-hours; not EBS, data transfer,
   support or tax, which Cost Explorer books under other services), AND
 * INSTANCE_TYPE_FAMILY in the families given, by default every GPU family this tool prices
-  (`pricing.gpu_names.AWS_INSTANCE_GPU_COUNT`: g4dn, g5, g5g, g6, g6e, p3, p3dn, p4d, p4de, p5,
+  (`pricing.clouds.aws.GPU_COUNT`, from data/aws_instances.csv: g4dn, g5, g5g, g6, g6e, p3, p3dn, p4d, p4de, p5,
   p5e, p5en, p6-b200), AND optionally
 * LINKED_ACCOUNT in the accounts given, REGION in the regions given.
 
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from phantom_report.pricing.gpu_names import AWS_INSTANCE_GPU_COUNT
+from phantom_report.pricing.clouds import aws as aws_cloud
 from phantom_report.pricing.providers.aws import call_boto
 from phantom_report.pricing.providers.base import ProviderUnavailable
 from phantom_report.pricing.providers.spend import NoCredentials, SpendReport, SpendRow
@@ -30,7 +30,7 @@ from phantom_report.pricing.settings import FetchSettings
 
 CE_REGION = "us-east-1"
 EC2_COMPUTE_SERVICE = "Amazon Elastic Compute Cloud - Compute"
-GPU_INSTANCE_FAMILIES = tuple(sorted({t.split(".")[0] for t in AWS_INSTANCE_GPU_COUNT}))
+GPU_INSTANCE_FAMILIES = tuple(sorted({t.split(".")[0] for t in aws_cloud.GPU_COUNT}))
 METRICS = ("UnblendedCost", "AmortizedCost", "NetUnblendedCost", "NetAmortizedCost", "BlendedCost")
 # Cost Explorer's own errors that say "slow down" (botocore maps HTTP 429/5xx already)
 _CE_THROTTLE_CODES = ("LimitExceededException", "ThrottlingException", "TooManyRequestsException")

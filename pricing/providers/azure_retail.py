@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from phantom_report.pricing.gpu_names import AZURE_INSTANCE_GPU
+from phantom_report.pricing.clouds import azure as azure_cloud
 from phantom_report.pricing.providers.base import RETRYABLE_HTTP_STATUS, ProviderUnavailable, RetryableError
 from phantom_report.pricing.quote import PriceQuote
 from phantom_report.pricing.settings import FetchSettings, with_retries
@@ -102,7 +102,7 @@ class AzureRetailProvider:
     def fetch(self, kinds: frozenset[str], gpus: frozenset[str] | None, regions: tuple[str, ...] | None,
               now: datetime) -> list[PriceQuote]:
         import requests
-        sizes = sorted(s for s, ig in AZURE_INSTANCE_GPU.items() if gpus is None or ig.gpu in gpus)
+        sizes = sorted(s for s, ig in azure_cloud.GPU_TABLE.items() if gpus is None or ig.gpu in gpus)
         if not sizes:
             return []
         session = self.session or requests.Session()
@@ -127,7 +127,7 @@ class AzureRetailProvider:
         sku_ids: dict[tuple[str, str], dict[str, str]] = {}
         for it in items:
             size, region = it.get("armSkuName", ""), it.get("armRegionName", "")
-            ig = AZURE_INSTANCE_GPU.get(size)
+            ig = azure_cloud.GPU_TABLE.get(size)
             kind = classify_item(it)
             if ig is None or kind is None or (regions and region not in regions) or (gpus is not None and ig.gpu not in gpus):
                 continue
@@ -140,7 +140,7 @@ class AzureRetailProvider:
                 prices[kind], ids[kind] = price, sku_id
         out = []
         for (size, region), p in sorted(table.items()):
-            ig = AZURE_INSTANCE_GPU[size]
+            ig = azure_cloud.GPU_TABLE[size]
             od = p.get("on_demand") if "on_demand" in kinds else None
             spot = p.get("spot") if "spot" in kinds else None
             reserved = {t: p[t] for t in RESERVED_TERMS if t in p} if "on_demand" in kinds else {}

@@ -3,7 +3,7 @@
 A GPU VM costs its VM part (vCPU SKU x vCPUs + RAM SKU x GiB, of the machine series) plus its GPU
 part (GPU SKU x count).  The usage type says the kind: OnDemand, Preemptible (spot), Commit1Yr /
 Commit3Yr (reserved).  Which SKU description means which GPU is decided only by the data table
-pricing/data/gcp_gpu_skus.csv (read by gpu_names.gcp_gpu_sku_key).
+pricing/data/gcp_gpu_skus.csv (read by clouds.gcp.gpu_sku_key).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable
 
-from phantom_report.pricing.gpu_names import GCP_GPU_CANONICAL, GCP_MACHINES, gcp_gpu_sku_key
+from phantom_report.pricing.clouds import gcp as gcp_cloud
 from phantom_report.pricing.providers.base import CredentialsMissing, ProviderUnavailable, RetryableError
 from phantom_report.pricing.quote import PriceQuote
 from phantom_report.pricing.settings import FetchSettings, with_retries
@@ -48,7 +48,7 @@ def sku_kind(usage_type: str, description: str) -> str | None:
 def classify_sku(description: str) -> tuple[str, str] | None:
     """('core'|'ram'|'gpu', series or GPU key) for a Compute Engine SKU description, else None."""
     d = _strip_prefix(description)
-    if (key := gcp_gpu_sku_key(d)) is not None:
+    if (key := gcp_cloud.gpu_sku_key(d)) is not None:
         return ("gpu", key)
     if m := _CORE_RE.match(d):
         return ("core", m.group(1))
@@ -100,12 +100,12 @@ class SkuPrices:
         return {k[2] for k in self.prices}
 
     def _parts(self, machine_type: str, region: str, kind: str) -> list[tuple[str, str, str, str]]:
-        m = GCP_MACHINES[machine_type]
+        m = gcp_cloud.MACHINES[machine_type]
         return [("core", m.series, region, kind), ("ram", m.series, region, kind), ("gpu", m.gpu_key, region, kind)]
 
     def machine_price(self, machine_type: str, region: str, kind: str) -> tuple[float | None, float | None]:
         """(VM total $/h, GPU part $/h) or Nones if any component is missing."""
-        m = GCP_MACHINES[machine_type]
+        m = gcp_cloud.MACHINES[machine_type]
         core, ram, gpu = (self.prices.get(k) for k in self._parts(machine_type, region, kind))
         if core is None or ram is None or gpu is None:
             return None, None
@@ -123,8 +123,8 @@ def compose_quotes(prices: SkuPrices, kinds: frozenset[str], gpus: frozenset[str
     for region in sorted(prices.regions()):
         if regions and region not in regions:
             continue
-        for mt, m in GCP_MACHINES.items():
-            gpu = GCP_GPU_CANONICAL[m.gpu_key]
+        for mt, m in gcp_cloud.MACHINES.items():
+            gpu = gcp_cloud.SKU_GPU[m.gpu_key]
             if gpus is not None and gpu not in gpus:
                 continue
             od, od_gpu = prices.machine_price(mt, region, "on_demand") if "on_demand" in kinds else (None, None)

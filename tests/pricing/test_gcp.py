@@ -7,7 +7,9 @@ import pytest
 from google.auth.credentials import AnonymousCredentials
 
 from phantom_report.pricing.catalog import get_quotes
-from phantom_report.pricing.gpu_names import GCP_MACHINES, gcp_gpu_sku_key
+from phantom_report.pricing.clouds.gcp import GPU_SKUS as GCP_GPU_SKUS
+from phantom_report.pricing.clouds.gcp import MACHINES as GCP_MACHINES
+from phantom_report.pricing.clouds.gcp import gpu_sku_key as gcp_gpu_sku_key
 from phantom_report.pricing.providers.gcp import GcpProvider, classify_sku
 
 from .conftest import FAST, NOW
@@ -83,7 +85,6 @@ def test_sku_table_matches_standard_skus_only():
     assert classify_sku("Commitment v1: A3 Cpu in Americas for 1 Year") == ("core", "A3")
     assert classify_sku("Flex Start Nvidia H100 80GB GPU running in Americas") is None
     # every machine type's GPU key is a row of the SKU table
-    from phantom_report.pricing.gpu_names import GCP_GPU_SKUS
     assert {m.gpu_key for m in GCP_MACHINES.values()} <= {s.key for s in GCP_GPU_SKUS}
 
 

@@ -1,0 +1,34 @@
+"""RunPod (snapshot only): accelerator names (pricing/data/runpod_gpus.csv) and the embedded
+snapshot reader.  Prices are the same in every data centre: one quote in region 'global'."""
+
+from __future__ import annotations
+
+from functools import lru_cache, partial
+
+from phantom_report.pricing.clouds.base import Cloud, package_gpu_table
+from phantom_report.pricing.quote import PriceQuote
+from phantom_report.pricing.snapshot import detail, num, rows, snapshot_file
+
+SNAPSHOT = "snapshot_runpod.csv"
+GPU_TABLE = package_gpu_table("runpod_gpus.csv", "accelerator")
+
+
+@lru_cache(maxsize=1)  # immutable package data
+def read_snapshot() -> tuple[PriceQuote, ...]:
+    """RunPod rows of the embedded snapshot."""
+    f = snapshot_file(SNAPSHOT)
+    out = []
+    for r in rows(f.name):
+        row = GPU_TABLE.get(r["AcceleratorName"])
+        if row is None:
+            continue
+        out.append(PriceQuote(
+            provider="runpod", region="global", zone=None, instance_type=r["InstanceType"], gpu=row.gpu,
+            gpu_count=int(float(r["AcceleratorCount"])), vcpus=num(r["vCPUs"]), memory_gib=num(r["MemoryGiB"]),
+            on_demand_usd_per_hour=num(r["Price"]), spot_usd_per_hour=num(r["SpotPrice"]),
+            fetched_at=f.as_of, source="snapshot", source_detail=detail(f, r.get("Source"))))
+    return tuple(out)
+
+
+CLOUD = Cloud(name="runpod", title="RunPod", gpu_table=GPU_TABLE, table_key="accelerator",
+              read_snapshot=read_snapshot, snapshot_as_of=partial(snapshot_file, SNAPSHOT))
