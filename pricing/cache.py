@@ -28,6 +28,7 @@ CACHE_FORMAT_VERSION = 1
 
 
 def default_cache_dir() -> Path:
+    """The price cache folder: PHANTOM_CACHE_DIR, else $XDG_CACHE_HOME (or ~/.cache)/phantom-report/prices."""
     env = os.environ.get("PHANTOM_CACHE_DIR")
     if env:
         return Path(env).expanduser()
@@ -37,15 +38,19 @@ def default_cache_dir() -> Path:
 
 @dataclass(frozen=True)
 class CacheEntry:
+    """Quotes stored for one (provider, kind, query) and when they were written (UTC)."""
     quotes: tuple[PriceQuote, ...]
     written_at: datetime
 
     def age_s(self, now: datetime) -> float:
+        """Seconds since the entry was written (never negative)."""
         return max(0.0, (now - self.written_at).total_seconds())
 
 
 @dataclass(frozen=True)
 class PriceCache:
+    """The on-disk price cache in `directory`: one JSON file per (provider, kind, query), TTLs in
+    seconds per kind, a file lock per entry and the remembered live failures (`failure_ttl_s`)."""
     directory: Path
     ttl_on_demand_s: float = DEFAULT_TTL_S["on_demand"]
     ttl_spot_s: float = DEFAULT_TTL_S["spot"]
@@ -53,6 +58,7 @@ class PriceCache:
     failure_ttl_s: float = DEFAULT_FAILURE_TTL_S
 
     def ttl_s(self, kind: str) -> float:
+        """Seconds an entry of this kind stays fresh (on-demand/reserved 24 h, spot 1 h by default)."""
         return self.ttl_on_demand_s if kind == "on_demand" else self.ttl_spot_s
 
     def _path(self, provider: str, kind: str, query_key: str) -> Path:
@@ -102,10 +108,12 @@ class PriceCache:
         return (reason, age_s) if 0 <= age_s < self.failure_ttl_s else None
 
     def clear_failure(self, provider: str) -> None:
+        """Forget a remembered live failure of `provider` (no-op if none)."""
         self._failure_path(provider).unlink(missing_ok=True)
 
     def write(self, provider: str, kind: str, query_key: str, quotes: list[PriceQuote] | tuple[PriceQuote, ...],
               now: datetime | None = None) -> Path:
+        """Store the quotes of one (provider, kind, query) atomically; returns the file written."""
         path = self._path(provider, kind, query_key)
         doc = {"version": CACHE_FORMAT_VERSION, "provider": provider, "kind": kind, "query_key": query_key,
                "written_at": (now or datetime.now(timezone.utc)).isoformat(),

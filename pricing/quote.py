@@ -20,6 +20,8 @@ _PROVIDER_NAME = re.compile(r"[a-z][a-z0-9-]{0,31}")
 
 @dataclass(frozen=True, kw_only=True)
 class PriceQuote:
+    """One instance's price in one region (zone), $/h for the whole instance: on-demand, spot and
+    reserved terms; where it came from (`source`, `source_detail`, `sku_ids`), when, and warnings."""
     provider: str
     region: str
     zone: str | None
@@ -57,28 +59,35 @@ class PriceQuote:
 
     @property
     def on_demand_usd_per_gpu_hour(self) -> float | None:
+        """On-demand $/GPU-hour (instance price / gpu_count), or None."""
         return self._per_gpu(self.on_demand_usd_per_hour)
 
     @property
     def spot_usd_per_gpu_hour(self) -> float | None:
+        """Spot $/GPU-hour (instance price / gpu_count), or None."""
         return self._per_gpu(self.spot_usd_per_hour)
 
     def reserved_usd_per_gpu_hour(self, term: str) -> float | None:
+        """Reserved $/GPU-hour of a term ('1y', '3y'), or None when the term is not priced."""
         return self._per_gpu(self.reserved_usd_per_hour.get(term))
 
     def age_hours(self, now: datetime | None = None) -> float:
+        """Hours since the price was fetched (never negative)."""
         now = now or datetime.now(timezone.utc)
         return max(0.0, (now - self.fetched_at).total_seconds() / 3600.0)
 
     def with_changes(self, **changes: Any) -> "PriceQuote":
+        """A copy with the given fields replaced (the quote is frozen)."""
         return dataclasses.replace(self, **changes)
 
     def with_warning(self, message: str) -> "PriceQuote":
+        """A copy with `message` appended to the warnings (unchanged if already there)."""
         if message in self.warnings:
             return self
         return dataclasses.replace(self, warnings=self.warnings + (message,))
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (fetched_at as ISO 8601, tuples as lists); `from_dict` reads it back."""
         d = dataclasses.asdict(self)
         d["reserved_usd_per_hour"] = dict(self.reserved_usd_per_hour)
         d["fetched_at"] = self.fetched_at.isoformat()
@@ -88,6 +97,7 @@ class PriceQuote:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "PriceQuote":
+        """The quote `to_dict` wrote (the cache's format); a ValueError/KeyError/TypeError if malformed."""
         kw = dict(d)
         kw["fetched_at"] = datetime.fromisoformat(kw["fetched_at"])
         kw["warnings"] = tuple(kw.get("warnings", ()))
@@ -98,6 +108,7 @@ class PriceQuote:
 
 @dataclass(frozen=True)
 class QuoteSet:
+    """What a lookup returns: quotes (cheapest per GPU-hour first) and warnings about the set."""
     quotes: tuple[PriceQuote, ...]
     warnings: tuple[str, ...] = ()
 

@@ -29,6 +29,7 @@ class RefreshResult:
 
     @property
     def ok(self) -> bool:
+        """True when the refresh stored at least one quote."""
         return self.n_quotes > 0
 
 
@@ -98,6 +99,8 @@ class PriceChange:
 
     @property
     def change_pct(self) -> float | None:
+        """Change of the on-demand price in % of the embedded one, else of spot; None if neither
+        is priced in both."""
         for a, b in ((self.embedded_on_demand_usd_per_hour, self.refreshed_on_demand_usd_per_hour),
                      (self.embedded_spot_usd_per_hour, self.refreshed_spot_usd_per_hour)):
             if a and b is not None:

@@ -13,6 +13,7 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class FetchSettings:
+    """Timeouts (s), retries and backoff (s) and the page limit of every live price request."""
     timeout_s: float = 10.0
     retries: int = 3            # extra attempts after the first
     backoff_s: float = 0.5      # first wait; doubles each retry, with jitter

@@ -27,6 +27,8 @@ FILES: dict[str, tuple[str, str | None]] = {
 
 
 def build(src_dir: Path, dest_dir: Path) -> list[Path]:
+    """Copy the shared extract's CSVs from src_dir into dest_dir verbatim (adding a Source column where
+    the upstream file has none); returns the files written."""
     written = []
     for src_name, (dest_name, add_source) in FILES.items():
         with open(src_dir / src_name, newline="") as f:

@@ -68,6 +68,7 @@ class SpotRiskModel:
     override: float | None = None  # the user's flat pricing.spot_interruption_overhead
 
     def lost_hours_per_interruption(self) -> float:
+        """GPU hours lost per interruption: half a checkpoint interval of work plus the restart time."""
         return self.checkpoint_interval_hours / 2.0 + self.restart_hours
 
     def bucket_overhead(self, bucket: str) -> float:
@@ -97,6 +98,8 @@ class RiskTable:
     warnings: tuple[str, ...] = ()
 
     def risk(self, provider: str, region: str, instance_type: str) -> SpotRisk:
+        """The spot risk of one (provider, region, instance type): its bucket (or 'unknown'), the
+        overhead the model gives it and why, with the live placement score when one was fetched."""
         bucket = self.buckets.get((provider, region, instance_type), UNKNOWN)
         score = self.placement_scores.get((region, instance_type)) if provider == "aws" else None
         m = self.model

@@ -38,6 +38,8 @@ def build_rows(doc: dict, source: str) -> list[dict[str, str]]:
 
 
 def main(argv: list[str]) -> int:
+    """`python -m phantom_report.pricing.spot_risk_build <spot-advisor-data.json> <source>`: rewrite
+    data/spot_risk_aws.csv from the feed; exit status 0, or 2 on wrong arguments."""
     if len(argv) != 2:
         print(__doc__.strip().splitlines()[2].strip(), file=sys.stderr)
         return 2

@@ -159,6 +159,8 @@ class AwsProvider:
 
     def fetch(self, kinds: frozenset[str], gpus: frozenset[str] | None, regions: tuple[str, ...] | None,
               now: datetime) -> list[PriceQuote]:
+        """Live AWS quotes: 'on_demand' (with reserved terms) from the Price List API, 'spot' from
+        EC2 spot price history, for the GPU instance types of clouds/aws (default regions if None)."""
         session = self._session()
         regions = tuple(regions) if regions else self.default_regions
         types = sorted(t for t in aws_cloud.GPU_COUNT if (g := aws_cloud.instance_gpu(t)) and (gpus is None or g in gpus))

@@ -24,6 +24,7 @@ _HOURS_BY_TERM = {"1 Year": ("1y", 8760.0), "3 Years": ("3y", 3 * 8760.0)}
 
 
 def build_filter(sizes: list[str], regions: tuple[str, ...] | None) -> str:
+    """The Retail Prices API OData $filter for these VM sizes (and regions, when given)."""
     sku = " or ".join(f"armSkuName eq '{s}'" for s in sizes)
     f = f"serviceName eq 'Virtual Machines' and ({sku})"
     if regions:
@@ -59,6 +60,8 @@ def classify_item(item: dict[str, Any]) -> str | None:
 
 
 def item_usd_per_hour(item: dict[str, Any], kind: str) -> float | None:
+    """USD per hour of one Retail Prices item for the kind (a reservation's term price spread over
+    its hours); None for a non-USD or unpriced item."""
     if item.get("currencyCode", "USD") != "USD":
         return None
     price = item.get("retailPrice", item.get("unitPrice"))
@@ -72,6 +75,8 @@ def item_usd_per_hour(item: dict[str, Any], kind: str) -> float | None:
 
 @dataclass(frozen=True)
 class AzureRetailProvider:
+    """Live Azure prices from the Retail Prices REST API (no credentials needed); the endpoint and
+    the requests session are injectable for tests."""
     endpoint: str = RETAIL_PRICES_URL
     session: Any = None  # requests.Session (the transport); None -> a new one
     settings: FetchSettings = field(default_factory=FetchSettings)
@@ -101,6 +106,8 @@ class AzureRetailProvider:
 
     def fetch(self, kinds: frozenset[str], gpus: frozenset[str] | None, regions: tuple[str, ...] | None,
               now: datetime) -> list[PriceQuote]:
+        """Live Azure quotes (on-demand, spot, reserved 1y/3y) of the VM sizes in clouds/azure's table
+        for the requested GPUs and regions, following the API's NextPageLink."""
         import requests
         sizes = sorted(s for s, ig in azure_cloud.GPU_TABLE.items() if gpus is None or ig.gpu in gpus)
         if not sizes:

@@ -86,6 +86,8 @@ class _Recorded:
 
 @dataclass(frozen=True)
 class AzureSpendProvider:
+    """Actual Azure spend (and Azure's own forecast) for a scope from the Cost Management Query API,
+    daily, in the billing currency; credential and endpoint are injectable."""
     scope: str                        # e.g. "/subscriptions/<id>" or a resource group scope
     credential: Any = None            # azure TokenCredential; None -> DefaultAzureCredential
     base_url: str | None = None       # None -> https://management.azure.com

@@ -20,6 +20,7 @@ RETRYABLE_HTTP_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
 
 class LiveProvider(Protocol):
+    """What the price chain asks of a cloud's live fetcher (built by its module's `live` factory)."""
     name: str
 
     def fetch(self, kinds: frozenset[str], gpus: frozenset[str] | None, regions: tuple[str, ...] | None,

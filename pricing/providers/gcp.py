@@ -80,6 +80,8 @@ class SkuPrices:
 
     @classmethod
     def from_skus(cls, skus: Iterable[Any]) -> "SkuPrices":
+        """Unit prices of every vCPU, RAM and catalogued GPU SKU, by (component, series or GPU key,
+        region, kind); the cheapest SKU wins where several match (ties by SKU id)."""
         prices: dict[tuple[str, str, str, str], float] = {}
         ids: dict[tuple[str, str, str, str], str] = {}
         for sku in skus:
@@ -97,6 +99,7 @@ class SkuPrices:
         return cls(prices, ids)
 
     def regions(self) -> set[str]:
+        """Regions with at least one priced SKU."""
         return {k[2] for k in self.prices}
 
     def _parts(self, machine_type: str, region: str, kind: str) -> list[tuple[str, str, str, str]]:
@@ -119,6 +122,8 @@ class SkuPrices:
 
 def compose_quotes(prices: SkuPrices, kinds: frozenset[str], gpus: frozenset[str] | None,
                    regions: tuple[str, ...] | None, now: datetime, source_detail: str) -> list[PriceQuote]:
+    """Quotes of every machine type in clouds/gcp (vCPU + RAM + GPU parts, $/h) in every region
+    where all three parts are priced, for the requested kinds, GPUs and regions."""
     out: list[PriceQuote] = []
     for region in sorted(prices.regions()):
         if regions and region not in regions:
@@ -170,6 +175,8 @@ def _map_google_error(exc: Exception, what: str) -> Exception:
 
 @dataclass(frozen=True)
 class GcpProvider:
+    """Live GCP prices from the Cloud Billing Catalog (Compute Engine SKUs); credentials and the API
+    endpoint are injectable for tests."""
     credentials: Any = None          # google.auth credentials; None -> Application Default Credentials
     api_endpoint: str | None = None  # e.g. "http://127.0.0.1:PORT" in tests
     transport: str = "rest"
@@ -190,6 +197,8 @@ class GcpProvider:
 
     def fetch(self, kinds: frozenset[str], gpus: frozenset[str] | None, regions: tuple[str, ...] | None,
               now: datetime) -> list[PriceQuote]:
+        """Live GCP quotes of the machine types in clouds/gcp for the kinds ('on_demand' with
+        reserved 1y/3y commitments, 'spot'), GPUs and regions."""
         client = self._client()
         what = "gcp cloudbilling.list_skus"
 

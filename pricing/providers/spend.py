@@ -20,6 +20,7 @@ class NoCredentials(CredentialsMissing):
 
 @dataclass(frozen=True)
 class SpendRow:
+    """One day's cost (in `currency`) of one group of the grouping dimension, or of everything."""
     day: date
     cost: float
     currency: str
@@ -28,6 +29,8 @@ class SpendRow:
 
 @dataclass(frozen=True)
 class SpendReport:
+    """What an actual-spend provider returns: daily actual rows, forecast rows where the cloud gives
+    them, when they were fetched and from where (`source_detail`), and warnings."""
     scope: str                       # what was asked for, in the provider's words
     actual: tuple[SpendRow, ...]
     forecast: tuple[SpendRow, ...]   # the cloud's own forecast, where asked for (Azure)
@@ -37,14 +40,17 @@ class SpendReport:
 
     @property
     def actual_total(self) -> float:
+        """Sum of the actual rows, in the report's currency."""
         return sum(r.cost for r in self.actual)
 
     @property
     def forecast_total(self) -> float:
+        """Sum of the forecast rows, in the report's currency."""
         return sum(r.cost for r in self.forecast)
 
     @property
     def currency(self) -> str | None:
+        """The currency of the first row (actual, then forecast); None when there are no rows."""
         return next((r.currency for r in self.actual + self.forecast), None)
 
     def actual_between(self, first: date, last: date) -> float:
@@ -52,4 +58,5 @@ class SpendReport:
         return sum(r.cost for r in self.actual if first <= r.day <= last)
 
     def currencies(self) -> frozenset[str]:
+        """Every currency the actual rows use (more than one means totals cannot be added)."""
         return frozenset(r.currency for r in self.actual)
