@@ -285,9 +285,7 @@ def get_quotes(gpus: Any = None, providers: Iterable[str] | None = None, regions
     if is_offline:
         live: Mapping[str, LiveProvider] = {}
     else:
-        fetch_settings = settings or FetchSettings()
-        live = (live_providers if live_providers is not None else default_live_providers(fetch_settings)
-                if clouds is None else default_live_providers(fetch_settings, reg))
+        live = live_providers if live_providers is not None else default_live_providers(settings or FetchSettings(), reg)
     chain = _Chain(gpu_set, tuple(regions) if regions else None, is_offline, cache, live, now, reg)
     quotes: list[PriceQuote] = []
     for p in provs:

@@ -15,7 +15,7 @@ from typing import Any, Mapping
 SOURCES = ("live", "cache", "snapshot")
 # A provider is a registered cloud's name (pricing/clouds); which names exist is checked where a
 # name comes in (get_quotes, the report spec), so a cloud added through the registry needs no edit here.
-_PROVIDER_NAME = re.compile(r"[a-z][a-z0-9-]{0,31}")
+PROVIDER_NAME = re.compile(r"[a-z][a-z0-9-]{0,31}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,7 +45,7 @@ class PriceQuote:
     sku_ids: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if not isinstance(self.provider, str) or not _PROVIDER_NAME.fullmatch(self.provider):
+        if not isinstance(self.provider, str) or not PROVIDER_NAME.fullmatch(self.provider):
             raise ValueError(f"provider {self.provider!r} is not a cloud name (lower-case letters, digits, '-')")
         if self.source not in SOURCES:
             raise ValueError(f"unknown source {self.source!r}")

@@ -272,7 +272,7 @@ def test_client_cannot_turn_an_offline_server_online(svc, monkeypatch):
             "gcp": GcpProvider(credentials=AnonymousCredentials(), api_endpoint=url, settings=fast),
             "azure": AzureRetailProvider(endpoint=url, settings=fast)}
     monkeypatch.delenv("PHANTOM_OFFLINE", raising=False)  # only the server's --offline is left
-    monkeypatch.setattr(catalog, "default_live_providers", lambda settings: live)
+    monkeypatch.setattr(catalog, "default_live_providers", lambda settings, clouds=None: live)
     try:
         r = c.get("/v1/prices", params={"gpu": "H100-SXM", "offline": "false"}, headers=h)
         with pytest.raises(BlockingIOError):

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Mapping
 
 from phantom_report.errors import PricingError
 from phantom_report.pricing.gpu_names import CANONICAL_GPUS
+from phantom_report.pricing.quote import PROVIDER_NAME
 
 if TYPE_CHECKING:
     from phantom_report.pricing.providers.base import LiveProvider
@@ -108,8 +109,8 @@ class Cloud:
     pue_source: str = ""
 
     def __post_init__(self) -> None:
-        if not (self.name and self.name.isascii() and self.name.replace("-", "").isalnum() and self.name.islower()):
-            raise PricingError(f"cloud name {self.name!r}: expected lower-case letters, digits and '-'")
+        if not PROVIDER_NAME.fullmatch(self.name):
+            raise PricingError(f"cloud name {self.name!r}: expected a lower-case letter, then letters, digits or '-'")
         if self.table_key not in ("instance_type", "accelerator"):
             raise PricingError(f"cloud {self.name}: table_key {self.table_key!r}; expected 'instance_type' or 'accelerator'")
 

@@ -182,3 +182,23 @@ def test_the_report_accepts_exactly_the_registered_clouds():
     assert carbon.PUE_BY_PROVIDER == {c.name: c.pue for c in default_clouds() if c.pue is not None}
     assert commitments.COMMITMENT_KIND == {c.name: c.commitment_kind for c in default_clouds() if c.commitment_kind}
     assert carbon.pue("runpod") == carbon.PUE_DEFAULT
+
+
+@pytest.mark.parametrize("name", ["", "Acme", "1cloud", "acme cloud", "acme/../x"])
+def test_a_cloud_name_is_the_form_quotes_accept(name, tmp_path):
+    with pytest.raises(PricingError, match="cloud name"):
+        Cloud(name=name, title="x", gpu_table={}, table_key="instance_type",
+              read_snapshot=lambda: [], snapshot_as_of=lambda: None)
+
+
+def test_a_cache_entry_holding_another_clouds_rows_is_a_miss(tmp_path):
+    # PriceQuote accepts any well-formed cloud name now, so the cache checks whose rows it holds
+    from phantom_report.pricing.cache import PriceCache
+    cache = PriceCache(tmp_path)
+    q = PriceQuote(provider="gcp", region="r", zone=None, instance_type="a2-highgpu-1g", gpu="A100-40GB-SXM",
+                   gpu_count=1, vcpus=None, memory_gib=None, on_demand_usd_per_hour=3.0, spot_usd_per_hour=None,
+                   fetched_at=NOW, source="live")
+    cache.write("aws", "on_demand", "k", [q], now=NOW)
+    assert cache.read("aws", "on_demand", "k") is None
+    cache.write("gcp", "on_demand", "k", [q], now=NOW)
+    assert [x.instance_type for x in cache.read("gcp", "on_demand", "k").quotes] == ["a2-highgpu-1g"]
