@@ -1,4 +1,6 @@
-"""Engine commands: `gpus`, `models`, `predict`, `compare`."""
+"""`phantom-report predict` (one configuration) and `compare` (a grid, fastest first): the engine's
+predictions with their intervals as a table, JSON or CSV. The table helpers (`PRED_COLUMNS`,
+`decorate`, `print_notes`) also serve `sweep`."""
 
 from __future__ import annotations
 
@@ -8,108 +10,7 @@ from typing import Optional
 
 import typer
 
-gpus_app = typer.Typer(help="GPU profiles (datasheet figures with sources).", no_args_is_help=True)
-models_app = typer.Typer(help="Built-in model zoo and model inspection.", no_args_is_help=True)
-
-FORMAT_OPT = typer.Option("table", "--format", "-f", help="table, json or csv")
-PROFILES_OPT = typer.Option(None, "--profiles", envvar="PHANTOM_PROFILES", help="Extra GPU profile directory")
-ALLOW_PYTHON_OPT = typer.Option(False, "--allow-python",
-                                help="Allow pkg.module:factory model sources (imports and runs that Python code).")
-
-
-def _engine(profiles: str | None):
-    from phantom_report.engine.api import Engine
-
-    return Engine.load(profiles_dir=profiles)
-
-
-@gpus_app.command("list")
-def gpus_list(fmt: str = FORMAT_OPT, profiles: Optional[str] = PROFILES_OPT) -> None:
-    """List every known GPU with its headline figures."""
-    import pandas as pd
-
-    from phantom_report.engine.output import check_format, emit
-
-    check_format(fmt)
-    eng = _engine(profiles)
-    rows = [{
-        "name": p.name, "architecture": p.architecture, "memory_gb": p.memory_gb,
-        "memory_bandwidth_gbps": p.memory_bandwidth_gbps, "fp16_tflops": p.peak("fp16") or float("nan"),
-        "bf16_tflops": p.peak("bf16") or float("nan"), "fp8_tflops": p.peak("fp8") or float("nan"),
-        "tdp_w": p.tdp_w, "aliases": ", ".join(p.aliases), "source": p.source,
-    } for p in eng.catalog]
-    emit(pd.DataFrame(rows), fmt, [
-        ("name", "Name", ""), ("architecture", "Arch", ""), ("memory_gb", "Mem GB", ".0f"),
-        ("memory_bandwidth_gbps", "BW GB/s", ",.0f"), ("fp16_tflops", "FP16 TF", ".1f"),
-        ("bf16_tflops", "BF16 TF", ".1f"), ("fp8_tflops", "FP8 TF", ".1f"), ("tdp_w", "TDP W", ".0f"),
-    ], title=f"{len(rows)} GPUs (dense peak TFLOPS)")
-
-
-@gpus_app.command("show")
-def gpus_show(name: str, fmt: str = typer.Option("table", "--format", "-f", help="table or json"),
-              profiles: Optional[str] = PROFILES_OPT) -> None:
-    """Every figure of one GPU, with its source."""
-    from dataclasses import asdict
-
-    from rich.console import Console
-    from rich.table import Table
-
-    from phantom_report.engine.output import check_format
-
-    check_format(fmt, ("table", "json"))
-    p = _engine(profiles).catalog.get(name)
-    data = asdict(p)
-    if fmt == "json":
-        sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
-        return
-    t = Table(title=p.name, show_header=True, header_style="bold")
-    t.add_column("Figure")
-    t.add_column("Value", justify="right")
-    t.add_column("Source")
-    for key, val in data.items():
-        if key in ("peak_tflops", "sources", "name", "path"):
-            continue
-        t.add_row(key, str(val), p.source_for(key) if key not in ("aliases", "source") else "")
-    for col, v in p.peak_tflops.items():
-        t.add_row(f"peak {col} (dense {'TOPS' if col == 'int8' else 'TFLOPS'})", f"{v:g}", p.source_for(f"peak_tflops.{col}"))
-    Console().print(t)
-
-
-@gpus_app.command("resolve")
-def gpus_resolve(names: list[str] = typer.Argument(..., help="GPU names as written, e.g. 'NVIDIA A100-SXM4-80GB'"),
-                 profiles: Optional[str] = PROFILES_OPT) -> None:
-    """Which profile each name resolves to, and by which rule (alias, parsed name, family default)."""
-    catalog = _engine(profiles).catalog
-    for name in names:
-        sys.stdout.write(catalog.resolve_detail(name).explain() + "\n")
-
-
-@gpus_app.command("detect")
-def gpus_detect(fmt: str = typer.Option("table", "--format", "-f", help="table or json"),
-                profiles: Optional[str] = PROFILES_OPT) -> None:
-    """Name this machine's GPUs (NVML, nvidia-smi or rocm-smi) and the profile each resolves to.
-
-    Exit codes: 0 every GPU found has a profile; 1 no GPU found (one line on stderr); 2 a GPU was
-    found whose name resolves to no profile (the table is printed, then the reason)."""
-    from phantom_report.engine.gpu_detect import NoGpuFound, detect_gpus, no_gpu_message
-    from phantom_report.engine.output import check_format
-    from phantom_report.errors import ProfileError
-
-    check_format(fmt, ("table", "json"))
-    detected, notes = detect_gpus(_engine(profiles).catalog)
-    if not detected:
-        raise NoGpuFound(no_gpu_message(notes))
-    rows = [{"index": d.device.index, "name": d.device.name, "memory_gb": d.device.memory_gb, "tool": d.device.tool,
-             "profile": d.profile, "explanation": d.explanation} for d in detected]
-    if fmt == "json":
-        sys.stdout.write(json.dumps({"gpus": rows}, indent=2) + "\n")
-    else:
-        for r in rows:
-            mem = f"{r['memory_gb']:.1f} GB" if r["memory_gb"] is not None else "memory not reported"
-            sys.stdout.write(f"GPU {r['index']}: {r['name']} ({mem}, {r['tool']}) -> {r['profile'] or 'no profile'}\n")
-    bad = [d for d in detected if d.profile is None]
-    if bad:
-        raise ProfileError(f"GPU {bad[0].device.index} ({bad[0].device.name!r}): {bad[0].explanation}")
+from phantom_report.commands.options import ALLOW_PYTHON_OPT, FORMAT_OPT, PROFILES_OPT, load_engine
 
 
 def _local_gpus(catalog) -> list[str]:
@@ -121,74 +22,6 @@ def _local_gpus(catalog) -> list[str]:
     return [prof for prof, _, _ in found]
 
 
-@models_app.command("list")
-def models_list(fmt: str = FORMAT_OPT) -> None:
-    """List the built-in models."""
-    import pandas as pd
-
-    from phantom_report.engine.output import check_format, emit
-    from phantom_report.engine.zoo import builtin_workloads
-
-    check_format(fmt)
-    rows = [{
-        "name": w.name, "display_name": w.display_name, "family": w.family,
-        "params_total_b": w.params_total / 1e9, "params_active_b": w.params_active / 1e9,
-        "gflops_per_sample": w.flops() / 1e9, "generative": w.generative,
-        "aliases": ", ".join(w.aliases), "source": w.source,
-    } for w in builtin_workloads().values()]
-    emit(pd.DataFrame(rows), fmt, [
-        ("name", "Name", ""), ("family", "Family", ""), ("params_total_b", "Params (B)", ".3f"),
-        ("params_active_b", "Active (B)", ".3f"), ("gflops_per_sample", "GFLOP/sample*", ",.1f"),
-    ], title="Built-in models (*at the default input size: 512 tokens for text models)")
-
-
-@models_app.command("show")
-def models_show(name: str, fmt: str = typer.Option("table", "--format", "-f", help="table or json")) -> None:
-    """Operators, parameters and FLOPs of one built-in model."""
-    from phantom_report.engine.zoo import resolve_builtin
-
-    _inspect(resolve_builtin(name), 1, None, None, fmt)
-
-
-@models_app.command("inspect")
-def models_inspect(source: str = typer.Argument(..., help="zoo name, config.json, model dir, .onnx, .pt, or pkg.mod:factory"),
-                   batch: int = typer.Option(1, "--batch", min=1), seq: Optional[int] = typer.Option(None, "--seq", min=1),
-                   input_shape: Optional[str] = typer.Option(None, "--input-shape",
-                                                             help="torch sources: 1,3,224,224 (';' between inputs)"),
-                   fmt: str = typer.Option("table", "--format", "-f", help="table or json"),
-                   allow_python: bool = ALLOW_PYTHON_OPT) -> None:
-    """Model report card for any front end: params, FLOPs, bytes per precision, op classes."""
-    _inspect(source, batch, seq, input_shape, fmt, allow_python=allow_python)
-
-
-def _parse_shapes(text: str | None):
-    from phantom_report.errors import ModelError
-
-    if not text:
-        return None
-    try:
-        shapes = [[int(d) for d in part.split(",")] for part in text.split(";") if part.strip()]
-    except ValueError:
-        raise ModelError(f"--input-shape must look like 1,3,224,224 (';' between inputs), got {text!r}") from None
-    return shapes[0] if len(shapes) == 1 else shapes
-
-
-def _inspect(source: str, batch: int, seq: int | None, input_shape: str | None, fmt: str,
-             allow_python: bool = False) -> None:
-    from phantom_report.engine.frontends.card import model_card, render_card
-    from phantom_report.engine.output import check_format, wide_console
-    from phantom_report.engine.sources import load_workload
-
-    check_format(fmt, ("table", "json"))
-    workload = load_workload(source, batch_size=batch, seq_len=seq, input_shape=_parse_shapes(input_shape),
-                             allow_python=allow_python)
-    card = model_card(workload, batch_size=batch, seq_len=seq)
-    if fmt == "json":
-        sys.stdout.write(json.dumps(card, indent=2, default=str) + "\n")
-    else:
-        wide_console().print(render_card(card))
-
-
 PRED_COLUMNS = [
     ("model", "Model", ""), ("gpu", "GPU", ""), ("precision", "Prec", ""), ("batch_size", "Batch", "d"),
     ("latency_txt", "Latency ms (interval)", ""), ("throughput_txt", "Per s (interval)", ""),
@@ -197,11 +30,14 @@ PRED_COLUMNS = [
 ]
 
 
-def _decorate(df):
+def decorate(df):
+    """A copy of the prediction frame with the table's text columns added: `latency_txt` and
+    `throughput_txt` (mid (low–high)), `llm_txt` (TTFT/TPOT ms), `fits_txt` and `extrap_txt` (marks
+    with numbered notes) and the `note`/`extrap_note` texts `print_notes` prints under the table."""
     import numpy as np
     import pandas as pd
 
-    from phantom_report.engine.output import fmt_num, fmt_range
+    from phantom_report.commands.output import fmt_num, fmt_range
 
     df = df.copy()
     df["latency_txt"] = [fmt_range(a, b, c) if a == a else "—" for a, b, c in zip(df.latency_ms, df.latency_ms_low, df.latency_ms_high)]
@@ -227,10 +63,11 @@ def _decorate(df):
     return df
 
 
-def _print_notes(df) -> None:
-    from phantom_report.engine.output import wide_console
+def print_notes(df) -> None:
+    """Print the numbered fit and extrapolation notes of a `decorate`d frame under its table."""
+    from phantom_report.commands.output import wide_console
 
-    # numbered in the order _decorate numbered them: a row's fit note, then its extrapolation note
+    # numbered in the order decorate numbered them: a row's fit note, then its extrapolation note
     pairs = ((m, g, n) for m, g, note, x in zip(df.model, df.gpu, df.note, df.extrap_note) for n in (note, x) if n)
     notes = [f"[{i}] {m} on {g}: {n}" for i, (m, g, n) in enumerate(pairs, start=1)]
     if notes:
@@ -277,7 +114,7 @@ def predict(
 
     from phantom_report.engine.limits import (MAX_BATCH_SIZE, MAX_GPU_COUNT, MAX_SEQ_LEN, check_int, check_runtime,
                                               context_error)
-    from phantom_report.engine.output import check_format, emit
+    from phantom_report.commands.output import check_format, emit
     from phantom_report.errors import PredictionError
 
     check_format(fmt)
@@ -287,7 +124,7 @@ def predict(
         if value is not None:
             check_int(name, value, 1, MAX_SEQ_LEN)
     check_runtime(runtime)
-    eng = _engine(profiles)
+    eng = load_engine(profiles)
     if gpu.strip().lower() == "local":
         local = _local_gpus(eng.catalog)
         if len(local) > 1:
@@ -307,13 +144,13 @@ def predict(
     if not df.supported.iloc[0]:
         raise PredictionError(df.reason.iloc[0])
     if fmt == "json":
-        from phantom_report.engine.output import records
+        from phantom_report.commands.output import records
 
         sys.stdout.write(json.dumps(records(df)[0], indent=2) + "\n")
         return
-    df = _decorate(df)
+    df = decorate(df)
     emit(df, fmt, PRED_COLUMNS, title=f"{confidence:.0%} prediction intervals")
-    _print_notes(df)
+    print_notes(df)
 
 
 def compare(
@@ -336,11 +173,11 @@ def compare(
     import pandas as pd
 
     from phantom_report.engine.limits import MAX_BATCH_SIZE, MAX_SEQ_LEN, check_int, check_runtime, context_error, show
-    from phantom_report.engine.output import check_format, emit, split_list
+    from phantom_report.commands.output import check_format, emit, split_list
     from phantom_report.errors import PredictionError
 
     check_format(fmt)
-    eng = _engine(profiles)
+    eng = load_engine(profiles)
     gpu_list = eng.catalog.names if gpus.strip().lower() == "all" else list(dict.fromkeys(
         g for name in split_list(gpus)
         for g in (_local_gpus(eng.catalog) if name.lower() == "local" else [eng.catalog.resolve(name)])))
@@ -368,14 +205,13 @@ def compare(
     if fmt != "table":
         emit(df, fmt, PRED_COLUMNS)
         return
-    df = _decorate(df)
+    df = decorate(df)
     emit(df, fmt, PRED_COLUMNS,
          title=f"Predicted performance ({confidence:.0%} intervals), fastest first per model/batch/precision")
-    _print_notes(df)
+    print_notes(df)
 
 
 def register(app: typer.Typer) -> None:
-    app.add_typer(gpus_app, name="gpus")
-    app.add_typer(models_app, name="models")
+    """Add `predict` and `compare` to the `phantom-report` app."""
     app.command("predict")(predict)
     app.command("compare")(compare)
