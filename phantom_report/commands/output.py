@@ -64,24 +64,6 @@ def wide_console() -> Console:
     return console
 
 
-def fmt_num(x: float) -> str:
-    """Compact human number: 3 significant figures, thousands separators, no exponent."""
-    if x != x:
-        return "—"
-    ax = abs(x)
-    if ax >= 100:
-        return f"{x:,.0f}"
-    if ax >= 10:
-        return f"{x:.1f}"
-    if ax >= 1:
-        return f"{x:.2f}"
-    return f"{x:.3g}"
-
-
-def fmt_range(mid: float, low: float, high: float) -> str:
-    return f"{fmt_num(mid)} ({fmt_num(low)}–{fmt_num(high)})"
-
-
 def split_list(values: Iterable[str] | str | None) -> list[str]:
     if values is None:
         return []

@@ -37,12 +37,12 @@ def decorate(df):
     import numpy as np
     import pandas as pd
 
-    from phantom_report.commands.output import fmt_num, fmt_range
+    from phantom_report.numfmt import compact, compact_range
 
     df = df.copy()
-    df["latency_txt"] = [fmt_range(a, b, c) if a == a else "—" for a, b, c in zip(df.latency_ms, df.latency_ms_low, df.latency_ms_high)]
-    df["throughput_txt"] = [fmt_range(a, b, c) if a == a else "—" for a, b, c in zip(df.throughput_per_s, df.throughput_per_s_low, df.throughput_per_s_high)]
-    df["llm_txt"] = [f"{fmt_num(a)}/{fmt_num(b)}" if a == a else "—" for a, b in zip(df.ttft_ms, df.tpot_ms)]
+    df["latency_txt"] = [compact_range(a, b, c) if a == a else "—" for a, b, c in zip(df.latency_ms, df.latency_ms_low, df.latency_ms_high)]
+    df["throughput_txt"] = [compact_range(a, b, c) if a == a else "—" for a, b, c in zip(df.throughput_per_s, df.throughput_per_s_low, df.throughput_per_s_high)]
+    df["llm_txt"] = [f"{compact(a)}/{compact(b)}" if a == a else "—" for a, b in zip(df.ttft_ms, df.tpot_ms)]
     df["note"] = np.where(~df.supported, df.reason, df.fit_hint)
     extrap = df["extrapolation"].astype(bool) if "extrapolation" in df else pd.Series(False, index=df.index)
     df["extrap_note"] = np.where(extrap & df.supported, "extrapolated: " + df.get("extrapolation_reason", "").astype(str), "")
