@@ -31,6 +31,9 @@ def _distinct(results: list) -> list:
     return list({id(r): r for r in results}.values())
 
 def baseline_payload(params, results, newton_results, corpus_summary: dict) -> dict[str, Any]:
+    """The content of engine/data/accuracy_baseline.json: each cross-validation scheme's summary and
+    breakdowns (APEs as fractions), the calibration version and the tolerances the accuracy regression
+    test allows."""
     return {
         "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "calibration_version": params.version, "n_params": params.n_params, "corpus": corpus_summary,

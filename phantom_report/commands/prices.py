@@ -205,6 +205,7 @@ def _diff_table(records: list[dict]) -> None:
 
 
 def register(app: typer.Typer) -> None:
+    """Add the `prices` command group (listing as its callback, plus `refresh` and `diff`) to the app."""
     group = typer.Typer(invoke_without_command=True, no_args_is_help=False, add_completion=False)
     group.callback()(prices)
     group.command("refresh")(refresh)

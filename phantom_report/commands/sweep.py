@@ -118,4 +118,5 @@ def _run(S, eng, spec, chunk_points: int, out: str | None, dask: str | None, das
 
 
 def register(app: typer.Typer) -> None:
+    """Add `sweep` to the `phantom-report` app."""
     app.command("sweep")(sweep)
