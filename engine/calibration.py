@@ -67,6 +67,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
+from importlib import resources
+from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
@@ -356,3 +358,53 @@ def fit(
         log_residuals=pd.Series(r, index=rows.index), rows=rows, nfev=int(sol.nfev), success=bool(sol.success),
         message=str(sol.message),
     )
+
+
+def data_dir() -> Path:
+    """The engine's package-data folder: the shipped `calibration.json` (what `calibrate` writes by
+    default) and `accuracy_baseline.json` (the cross-validation figures `calibrate --write-baseline`
+    records and tests/test_accuracy_regression.py and the service's accuracy page read)."""
+    return Path(str(resources.files("phantom_report.engine").joinpath("data")))
+
+
+def corpus_rows(engine, paths: Sequence[Path] | None = None):
+    """The rows calibration fits and cross-validation scores: (Corpus, rows with `arch`).
+
+    The corpus's reading rules (engine/corpus.py: columns, units, names resolved through `engine`'s
+    GPU catalog and the built-in zoo) and then the plausibility rule (engine/plausibility.py: a
+    measurement faster than the datasheet allows is set aside with its reason). ``paths`` None means
+    the built-in corpus (benchmarks/measured). No usable row: PhantomError naming the files.
+    """
+    from phantom_report.engine.corpus import load_corpus
+    from phantom_report.engine.plausibility import set_aside_beyond_peak
+    from phantom_report.engine.zoo import resolve_builtin
+    from phantom_report.errors import PhantomError
+
+    paths = list(paths) if paths is not None else None
+    corpus = load_corpus(paths, resolve_gpu=engine.catalog.resolve, resolve_model=resolve_builtin)
+    corpus = set_aside_beyond_peak(corpus, engine)  # measurements faster than the datasheet allows
+    if corpus.rows.empty:
+        where = ", ".join(str(p) for p in paths) if paths else "the built-in corpus"
+        raise PhantomError(f"{where}: no usable measurement rows ({len(corpus.rejected)} rejected; "
+                           "`phantom-report validate --help` lists the columns)")
+    return corpus, with_arch(corpus.rows, engine)
+
+
+def user_corpus_rows(engine, paths: Sequence[Path]):
+    """A user's measurement files, read by the same rules as the corpus but also accepting rows whose
+    model is a `config.json` (model_config column): (engine that also knows those workloads, Corpus,
+    rows with `arch` or None when no row is usable). The caller decides how to report no usable row
+    (`validate --data` lists the reasons, grouped)."""
+    from phantom_report.engine.corpus import load_corpus
+    from phantom_report.engine.model_config import ConfigWorkloads
+    from phantom_report.engine.plausibility import set_aside_beyond_peak
+    from phantom_report.engine.zoo import resolve_builtin
+
+    configs = ConfigWorkloads()
+    corpus = load_corpus(list(paths), resolve_gpu=engine.catalog.resolve, resolve_model=resolve_builtin,
+                         resolve_config=configs)
+    engine = engine.with_workloads(configs.workloads)
+    corpus = set_aside_beyond_peak(corpus, engine)
+    if corpus.rows.empty:
+        return engine, corpus, None
+    return engine, corpus, with_arch(corpus.rows, engine)

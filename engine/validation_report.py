@@ -18,7 +18,6 @@ each chart's svg / plotly_html.
 
 from __future__ import annotations
 
-import math
 from datetime import datetime, timezone
 from typing import Any, Mapping, Sequence
 
@@ -26,20 +25,12 @@ import pandas as pd
 
 from phantom_report.engine.intervals import MIN_ROWS_PER_GROUP as MIN_ROWS_PER_INTERVAL_GROUP
 from phantom_report.engine.validation import BREAKDOWNS, SCHEME_TITLES
-
-
-def pct(x: Any) -> str:
-    return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * float(x):.1f}%"
-
-
-def num(x: Any) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "—"
-    x = float(x)
-    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
+from phantom_report.numfmt import fraction_pct as pct, num
 
 
 def format_summary(s: Mapping[str, Any]) -> dict[str, str]:
+    """A validation summary (fractions: median_ape, mape, within_10pct, within_25pct, coverage; a
+    log bias) as the texts the report and the `validate` table show: "12.3%", "+0.021", "—"."""
     return {
         "n": str(s.get("n", 0)), "median_ape": pct(s.get("median_ape")), "mape": pct(s.get("mape")),
         "within_10pct": pct(s.get("within_10pct")), "within_25pct": pct(s.get("within_25pct")),
@@ -91,8 +82,8 @@ def build_context(
     if mode == "user data":
         for r in chart_frame.to_dict("records"):
             rows.append({"row_id": r["row_id"], "gpu": r["gpu"], "model": r["model"], "metric": r["metric"],
-                         "value": num(r["value"]), "predicted": num(r["predicted"]), "low": num(r["low"]),
-                         "high": num(r["high"]), "ape": pct(r["ape"]), "inside": "yes" if r["inside"] else "no"})
+                         "value": num(r["value"], missing="—"), "predicted": num(r["predicted"], missing="—"),
+                         "low": num(r["low"], missing="—"), "high": num(r["high"], missing="—"), "ape": pct(r["ape"]), "inside": "yes" if r["inside"] else "no"})
     headline = results[0].scheme if results else "user"
     return {
         "title": "Accuracy validation report", "mode": mode, "headline": headline,

@@ -1,6 +1,6 @@
-"""The `phantom-report` command. Each area registers its own commands (engine, pricing, reporter,
-delivery) so the modules stay small; heavy imports happen inside the commands, not here, to keep
-a cold start fast."""
+"""The `phantom-report` command: registers every command module of phantom_report/commands/ and
+turns errors into one line and an exit status. Heavy imports happen inside the commands, not here,
+to keep a cold start fast."""
 
 from __future__ import annotations
 
@@ -21,15 +21,23 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-# module path -> each exposes `register(app: typer.Typer) -> None`
+# Every command module, in --help order; each exposes `register(app: typer.Typer) -> None`. A new
+# command goes into phantom_report/commands/<group>.py and is listed here (docs/ARCHITECTURE.md);
+# tests/test_commands.py checks this list against the folder.
 _COMMAND_MODULES = (
-    "phantom_report.engine.cli",
-    "phantom_report.engine.sweep_cli",
-    "phantom_report.engine.calibration_cli",
-    "phantom_report.reporter.validation_cli",
-    "phantom_report.pricing.cli",
-    "phantom_report.reporter.cli",
-    "phantom_report.reporter.delivery_cli",
+    "phantom_report.commands.gpus",
+    "phantom_report.commands.models",
+    "phantom_report.commands.predict",
+    "phantom_report.commands.sweep",
+    "phantom_report.commands.calibrate",
+    "phantom_report.commands.validate",
+    "phantom_report.commands.prices",
+    "phantom_report.commands.run",
+    "phantom_report.commands.spec",
+    "phantom_report.commands.templates",
+    "phantom_report.commands.schedule",
+    "phantom_report.commands.history",
+    "phantom_report.commands.serve",
 )
 
 
@@ -41,6 +49,7 @@ def _register_all() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Run `phantom-report` with ``argv`` (default: sys.argv): bad input exits 2 with one line."""
     _register_all()
     err = Console(stderr=True)
     try:

@@ -20,6 +20,7 @@ from markupsafe import Markup
 
 from phantom_report.atomic import write_atomic
 from phantom_report.errors import TemplateError
+from phantom_report.numfmt import num
 from phantom_report.reporter import templating
 from phantom_report.reporter.pdf import html_to_pdf
 
@@ -31,7 +32,7 @@ METRIC_COLORS = {
 
 
 def _tick(v: float) -> str:
-    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
+    return num(v, missing="—")
 
 
 def svg_scatter(frame: pd.DataFrame, title: str, width: int = 330, height: int = 280) -> str:

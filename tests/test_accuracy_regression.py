@@ -19,7 +19,7 @@ import json
 
 import pytest
 
-from phantom_report.engine.calibration_cli import data_dir
+from phantom_report.engine.calibration import data_dir
 
 SCHEME = "source"
 
@@ -36,11 +36,11 @@ def baseline():
 @pytest.fixture(scope="module")
 def newton_cv(baseline):
     from phantom_report.engine.api import Engine
-    from phantom_report.engine.calibration_cli import _corpus_rows
+    from phantom_report.engine.calibration import corpus_rows
     from phantom_report.engine.validation import EnginePredictor, fit_and_validate
 
     eng = Engine.load()
-    _, rows = _corpus_rows(eng, None)  # the rows `calibrate` fits: corpus reading rules + plausibility
+    _, rows = corpus_rows(eng)  # the rows `calibrate` fits: corpus reading rules + plausibility
     _, (cv,) = fit_and_validate(rows, EnginePredictor(eng), [SCHEME], baseline["confidence"], refit="newton")
     return cv
 

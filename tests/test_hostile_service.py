@@ -301,7 +301,7 @@ def test_docs_and_metrics_need_a_key_unless_public(tmp_path):
 
 
 def test_serve_opens_docs_only_on_loopback():
-    from phantom_report.reporter.delivery_cli import _is_loopback
+    from phantom_report.commands.serve import _is_loopback
 
     assert all(_is_loopback(h) for h in ("127.0.0.1", "127.1.2.3", "::1", "[::1]", "localhost"))
     assert not any(_is_loopback(h) for h in ("0.0.0.0", "::", "10.0.0.5", "192.168.1.2", "example.org"))

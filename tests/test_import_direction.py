@@ -2,7 +2,9 @@
 
 - engine imports neither pricing nor reporter; pricing imports neither engine nor reporter;
 - the shared layer (phantom_report/*.py: errors, atomic, jsonsafe, vocab, ...) imports no area;
-- reporter may import engine and pricing.
+- reporter may import engine and pricing;
+- the command modules (phantom_report/commands/) may import every area, and no area and nothing of
+  the shared layer imports them: a command is the outermost layer.
 
 Imports are read with ``ast`` from every .py file of each area, including imports inside
 functions (a lazy import still couples the areas), so the check does not depend on what a test
@@ -17,14 +19,16 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-AREAS = {"engine": ROOT / "engine", "pricing": ROOT / "pricing", "reporter": ROOT / "reporter"}
+AREAS = {"engine": ROOT / "engine", "pricing": ROOT / "pricing", "reporter": ROOT / "reporter",
+         "commands": ROOT / "phantom_report" / "commands"}
 FORBIDDEN = {
-    "engine": {"pricing", "reporter"},
-    "pricing": {"engine", "reporter"},
-    "reporter": set(),
-    "shared": {"engine", "pricing", "reporter"},
+    "engine": {"pricing", "reporter", "commands"},
+    "pricing": {"engine", "reporter", "commands"},
+    "reporter": {"commands"},
+    "commands": set(),
+    "shared": {"engine", "pricing", "reporter", "commands"},
 }
-# The command-line entry points compose the areas' command groups; they are not shared code.
+# The command-line entry points compose the command modules; they are not shared code.
 ENTRY_POINTS = {"cli.py", "__main__.py"}
 # Known breaks, each to be removed by the change that fixes it (the test fails once it is gone).
 # None now: the validation report's rendering moved to reporter/validation_render.py (issue 16).
@@ -91,7 +95,7 @@ def test_area_imports_only_what_it_may(area):
 
 def test_shared_layer_holds_the_shared_modules():
     _, files = _area_files("shared")
-    assert {"errors.py", "atomic.py", "jsonsafe.py", "vocab.py"} <= {p.name for p in files}
+    assert {"errors.py", "atomic.py", "jsonsafe.py", "numfmt.py", "vocab.py"} <= {p.name for p in files}
 
 
 def test_checker_catches_top_level_lazy_and_relative_imports(tmp_path):
@@ -111,3 +115,22 @@ def test_checker_catches_top_level_lazy_and_relative_imports(tmp_path):
         "engine/sub/c.py:1 imports phantom_report.reporter",
     ]
     assert violations("reporter", engine, sorted(engine.rglob("*.py"))) == []
+
+
+def test_checker_catches_an_area_importing_a_command_module(tmp_path):
+    """Commands are the outermost layer: an area (or the shared layer) reaching into them is reported,
+    while a command module importing every area is not."""
+    reporter = tmp_path / "reporter"
+    reporter.mkdir()
+    (reporter / "a.py").write_text("def f():\n    from phantom_report.commands.output import emit\n    return emit\n")
+    assert violations("reporter", reporter, [reporter / "a.py"]) == [
+        "reporter/a.py:2 imports phantom_report.commands.output.emit"]
+    commands = tmp_path / "commands"
+    commands.mkdir()
+    (commands / "b.py").write_text("from phantom_report.engine.api import Engine\nfrom phantom_report.reporter import run\n"
+                                   "from phantom_report.pricing.catalog import get_quotes\n")
+    assert violations("commands", commands, [commands / "b.py"]) == []
+    assert violations("shared", commands, [commands / "b.py"]) == [
+        "commands/b.py:1 imports phantom_report.engine.api.Engine",
+        "commands/b.py:2 imports phantom_report.reporter.run",
+        "commands/b.py:3 imports phantom_report.pricing.catalog.get_quotes"]

@@ -19,7 +19,7 @@ BREAKDOWN_KEYS = {"by_gpu": "gpu", "by_model": "model", "by_runtime": "runtime",
 
 
 def _baseline_path() -> Path:
-    from phantom_report.engine.calibration_cli import data_dir
+    from phantom_report.engine.calibration import data_dir
 
     return data_dir() / "accuracy_baseline.json"
 

@@ -42,6 +42,8 @@ class _Req(BaseModel):
 
 
 class PredictRequest(_Req):
+    """Body of POST /v1/predict: one configuration (zoo model, GPU name, precision, batch, token counts)."""
+
     model: str = Field(min_length=1, max_length=200, description="zoo name or alias")
     gpu: str = Field(min_length=1, max_length=200)
     precision: str = Field(default="fp16", min_length=1, max_length=20)
@@ -54,6 +56,9 @@ class PredictRequest(_Req):
 
 
 class CompareRequest(_Req):
+    """Body of POST /v1/compare: the axes of a grid (models x GPUs x precisions x batch sizes),
+    bounded per axis here and in points by the service's max_grid_points."""
+
     models: list[str] = Field(min_length=1, max_length=50)
     gpus: list[str] = Field(min_length=1, max_length=100)
     precisions: list[str] = Field(default_factory=lambda: ["fp16"], min_length=1, max_length=8)
@@ -65,10 +70,14 @@ class CompareRequest(_Req):
 
 
 class ProfileText(_Req):
+    """Body of the profile editor's endpoints: one GPU profile as TOML text (at most 200,000 characters)."""
+
     toml: str = Field(max_length=200_000)
 
 
 class RunAccepted(BaseModel):
+    """Answer of POST /v1/reports (202): the queued run's id, its status and where to poll it."""
+
     id: str
     status: str
     links: dict[str, str]
@@ -81,11 +90,23 @@ def _links(run_id: str, formats: list[str]) -> dict[str, str]:
 
 
 def build_router(state: ServiceState) -> APIRouter:
+    """The /v1 router of the service: every endpoint behind the API-key check (`make_auth`), in the
+    order the OpenAPI document lists them. Spec checks (reports, schedules) share one bounded pool."""
     router = APIRouter(prefix="/v1", dependencies=[Depends(make_auth(state))])
-    sessions = state.sessions
     spec_checks = BoundedWork(state.settings.spec_check_slots, state.settings.spec_check_timeout_s)
+    _reports_routes(router, state, spec_checks)
+    _engine_routes(router, state)
+    _profiles_routes(router, state)
+    _prices_routes(router, state)
+    _accuracy_routes(router, state)
+    _schedules_routes(router, state, spec_checks)
+    return router
 
-    # ---- reports ----------------------------------------------------------------------
+
+def _reports_routes(router: APIRouter, state: ServiceState, spec_checks: BoundedWork) -> None:
+    """Queue report runs and read them back: POST/GET /reports, a run's status and files, the diff of two runs."""
+    sessions = state.sessions
+
     @router.post("/reports", status_code=202, response_model=RunAccepted, tags=["reports"],
                  summary="Queue a report run (spec as JSON or YAML)", openapi_extra=_SPEC_BODY)
     async def create_report(request: Request) -> RunAccepted:
@@ -126,7 +147,9 @@ def build_router(state: ServiceState) -> APIRouter:
         except history.HistoryError as exc:
             raise HTTPException(404, str(exc)) from None
 
-    # ---- engine -----------------------------------------------------------------------
+
+def _engine_routes(router: APIRouter, state: ServiceState) -> None:
+    """The engine's catalogue and predictions: /gpus, a GPU's profile TOML, /models, /predict, /compare (bounded by max_grid_points)."""
     @router.get("/gpus", tags=["engine"], summary="GPU profiles")
     def gpus() -> list[dict]:
         return [_gpu_dict(p) for p in state.engine.get().catalog]
@@ -164,7 +187,9 @@ def build_router(state: ServiceState) -> APIRouter:
         frame = state.engine.get().predict_grid(points)
         return {"rows": clean(frame.to_dict(orient="records")), "count": int(len(frame))}
 
-    # ---- profiles (UI editor) -------------------------------------------------------------
+
+def _profiles_routes(router: APIRouter, state: ServiceState) -> None:
+    """The UI's GPU profile editor: validate a profile TOML, save it into the user profile directory (then hot-reloaded)."""
     @router.post("/profiles/validate", tags=["profiles"], summary="Validate a GPU profile TOML")
     def validate_profile(body: ProfileText) -> dict:
         prof = _parse_profile(body.toml, "profile.toml")
@@ -186,7 +211,9 @@ def build_router(state: ServiceState) -> APIRouter:
         state.engine.invalidate()
         return {"ok": True, "name": prof.name, "file": filename}
 
-    # ---- prices -----------------------------------------------------------------------------
+
+def _prices_routes(router: APIRouter, state: ServiceState) -> None:
+    """GET /prices: normalized quotes (live, cache or snapshot; a server started offline stays offline)."""
     @router.get("/prices", tags=["pricing"], summary="Normalized price quotes (live, cache or snapshot)")
     def prices(gpu: list[str] | None = Query(None), provider: list[str] | None = Query(None),
                region: list[str] | None = Query(None), offline: bool | None = None) -> dict:
@@ -197,7 +224,9 @@ def build_router(state: ServiceState) -> APIRouter:
                         offline=bool(state.settings.offline) or bool(offline))
         return {"quotes": history.quotes_to_json(qs), "warnings": list(qs.warnings)}
 
-    # ---- accuracy ----------------------------------------------------------------------------
+
+def _accuracy_routes(router: APIRouter, state: ServiceState) -> None:
+    """GET /accuracy: the recorded accuracy of the engine in use (cached until the engine reloads)."""
     @router.get("/accuracy", tags=["engine"], summary="Validation results per GPU and model")
     def accuracy() -> dict:
         from .accuracy import accuracy_summary
@@ -208,7 +237,11 @@ def build_router(state: ServiceState) -> APIRouter:
             cached = state.accuracy_cache = (engine, clean(accuracy_summary(engine)))
         return cached[1]
 
-    # ---- schedules ---------------------------------------------------------------------------
+
+def _schedules_routes(router: APIRouter, state: ServiceState, spec_checks: BoundedWork) -> None:
+    """Scheduled email reports: list, add (spec checked like a report's), show and delete."""
+    sessions = state.sessions
+
     @router.get("/schedules", tags=["schedules"])
     def list_schedules() -> list[dict]:
         from .scheduler import list_schedules as _list
@@ -242,8 +275,6 @@ def build_router(state: ServiceState) -> APIRouter:
             remove_schedule(sessions, ident)
         except ScheduleError as exc:
             raise HTTPException(404, str(exc)) from None
-
-    return router
 
 
 _PROFILE_FILENAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,94}\.toml")

@@ -23,10 +23,13 @@ KEY_PREFIX = "phr_"
 
 
 def hash_key(key: str) -> str:
+    """The SHA-256 hex digest of an API key: the only form in which keys are stored or compared."""
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
 def create_key(sessions: sessionmaker, name: str, rate_limit_per_min: int | None = None) -> str:
+    """Create an API key named ``name`` (unique; PhantomError otherwise) with an optional per-key
+    rate limit in requests per minute; returns the key itself, which is shown once and stored only hashed."""
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     with sessions.begin() as s:
         if s.scalar(select(ApiKey.id).where(ApiKey.name == name)):

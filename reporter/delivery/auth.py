@@ -24,6 +24,7 @@ def key_from_request(request: Request) -> str | None:
 
 
 def client_address(request: Request) -> str:
+    """The client's IP address as the server sees it ("-" when unknown): the key of the failed-auth limiter."""
     return request.client.host if request.client else "-"
 
 
@@ -46,6 +47,9 @@ def check_failed_attempt(state: ServiceState, request: Request) -> None:
 
 
 def make_auth(state: ServiceState):
+    """The FastAPI dependency guarding /v1: a valid API key (Bearer header) or UI session, then the
+    key's rate limit (429 with Retry-After); 401 without one while `require_auth` is set. Returns
+    the caller's key name; with auth off, "ip:<client address>", rate-limited per address."""
     def require_key(request: Request) -> str:
         if state.settings.require_auth:
             found = identify(state, request)

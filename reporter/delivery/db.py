@@ -32,6 +32,7 @@ from phantom_report.errors import PhantomError
 
 
 def utcnow() -> dt.datetime:
+    """The current time, timezone-aware UTC: every timestamp stored in the history database."""
     return dt.datetime.now(dt.timezone.utc)
 
 
@@ -43,10 +44,14 @@ def as_utc(value: dt.datetime | None) -> dt.datetime | None:
 
 
 class Base(DeclarativeBase):
+    """Declarative base of the history database's tables (JSON columns for dict and list fields)."""
+
     type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
 
 
 class Run(Base):
+    """One report run (CLI, API or schedule): its spec, status, timings, outputs, prices and results."""
+
     __tablename__ = "runs"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -73,6 +78,8 @@ class Run(Base):
 
 
 class Schedule(Base):
+    """A scheduled email report: spec (never with a password), cron expression, time zone and health."""
+
     __tablename__ = "schedules"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -172,6 +179,8 @@ class DeliveryLog(Base):
 
 
 class ApiKey(Base):
+    """An API key of the service: its name, SHA-256 digest (never the key) and optional rate limit per minute."""
+
     __tablename__ = "api_keys"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -33,11 +33,13 @@ class HistoryError(PhantomError):
 
 
 def new_run_id() -> str:
+    """A new random run id: 16 hex characters (64 bits), short enough to type, unique in practice."""
     return uuid.uuid4().hex[:16]
 
 
 def create_run(sessions: sessionmaker, spec: dict, origin: str, *, run_id: str | None = None,
                schedule_id: int | None = None) -> str:
+    """Record a queued run with its spec and origin (cli, api or schedule); returns its id."""
     run_id = run_id or new_run_id()
     with sessions.begin() as s:
         s.add(Run(id=run_id, origin=origin, status="queued", spec=spec, schedule_id=schedule_id,
@@ -106,6 +108,7 @@ def _end_abandoned(sessions: sessionmaker, run_id: str, origin: str, status: str
 
 
 def requeue(sessions: sessionmaker, run_id: str) -> None:
+    """Put a queued or running run back in the queue (its worker was lost before it started work)."""
     with sessions.begin() as s:
         run = s.get(Run, run_id)
         if run.status in ("queued", "running"):
@@ -158,6 +161,8 @@ def get_run(sessions: sessionmaker, run_id: str, *, prefix: bool = False) -> Run
 
 
 def list_runs(sessions: sessionmaker, limit: int = 50, status: str | None = None) -> list[Run]:
+    """The most recent runs first, at most ``limit``, optionally only those with ``status``; runs left
+    behind by a stopped process are recovered first so their status is current."""
     recover_stale_runs(sessions)
     with sessions() as s:
         q = select(Run).order_by(Run.created_at.desc()).limit(limit)
@@ -167,16 +172,20 @@ def list_runs(sessions: sessionmaker, limit: int = 50, status: str | None = None
 
 
 def count_by_status(sessions: sessionmaker) -> dict[str, int]:
+    """Runs per status ({"succeeded": 12, ...}): the service metrics' run gauges."""
     with sessions() as s:
         return dict(s.execute(select(Run.status, func.count()).group_by(Run.status)).all())
 
 
 def total_price_fallbacks(sessions: sessionmaker) -> int:
+    """How many price quotes of all recorded runs came from a cache or the snapshot instead of a live API."""
     with sessions() as s:
         return int(s.scalar(select(func.coalesce(func.sum(Run.price_fallbacks), 0))) or 0)
 
 
 def run_to_dict(run: Run, *, full: bool = False) -> dict:
+    """A run as JSON-able dict (times ISO 8601, durations in seconds); ``full`` adds the spec,
+    payload, recommendations, quotes and timings."""
     out = {
         "id": run.id,
         "status": run.status,
@@ -228,6 +237,7 @@ def _plain(value: Any) -> Any:
 
 
 def quotes_to_json(quotes: Any) -> list[dict]:
+    """Price quotes (a QuoteSet or an iterable of PriceQuote) as JSON-able dicts, NaN as null."""
     if quotes is None:
         return []
     if hasattr(quotes, "quotes"):  # a QuoteSet

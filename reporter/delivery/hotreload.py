@@ -29,6 +29,8 @@ KEEP_SNAPSHOTS = 5  # older snapshots are deleted; a run started on one finishes
 
 
 def dir_signature(path: Path | None) -> tuple:
+    """(name, mtime ns, size) of each file in ``path``, sorted: changes when a profile is added,
+    edited or removed, so the service knows to reload. Empty for no directory."""
     if path is None or not path.is_dir():
         return ()
     return tuple(sorted((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in path.iterdir() if p.is_file()))
@@ -77,11 +79,13 @@ class ProfileSource:
             return self._snapshot
 
     def invalidate(self) -> None:
+        """Forget the last check: the next `get` re-reads the profile directory (after the editor saved)."""
         with self._lock:
             self._checked_at = float("-inf")
             self._sig = None
 
     def health(self) -> dict:
+        """What /healthz shows: whether the last reload worked, how many there were, its error and what is served."""
         with self._lock:
             serving = "built-in profiles" if self._snapshot is None or self._snapshot.name == "builtin-only" \
                 else f"user profiles snapshot {self._snapshot.name}"

@@ -109,9 +109,12 @@ class IsolatedExecutor(Executor):
 
     # -- Executor API ---------------------------------------------------------------------------
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        """Run ``fn(*args, **kwargs)`` in a worker process; the future fails with WorkerCrashed or
+        WorkerStopped instead of hanging if that process dies or the pool shuts down."""
         return self._threads.submit(self._supervise, fn, args, kwargs)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Stop accepting work and stop every worker process; running tasks fail with WorkerStopped."""
         with self._lock:
             self._closing = True
             workers = list(self._spares) + list(self._running)
@@ -122,6 +125,7 @@ class IsolatedExecutor(Executor):
 
     # -- health -----------------------------------------------------------------------------------
     def health(self) -> dict:
+        """What /healthz shows about the pool: workers, busy and spare processes, crashes, start errors."""
         with self._lock:
             return {"workers": self.max_workers, "busy": len(self._running), "spares": len(self._spares),
                     "crashes": self.crashes, "last_crash": self.last_crash, "start_error": self.start_error,

@@ -23,6 +23,7 @@ LEASE_S = 60.0  # an owner on another host that has not beaten for this long is 
 
 
 def wall_now() -> dt.datetime:
+    """Wall-clock time, timezone-aware UTC: heartbeats other processes compare against their own clock."""
     return dt.datetime.now(dt.timezone.utc)
 
 

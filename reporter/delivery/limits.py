@@ -11,6 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 
 class BodySizeLimit:
+    """ASGI middleware refusing a request body over ``max_bytes`` with 413, counting bytes as they
+    arrive (a missing or lying Content-Length does not get a larger body through)."""
+
     def __init__(self, app, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
@@ -77,6 +80,8 @@ class BoundedWork:
         self.timeout_s = timeout_s
 
     async def run(self, fn, *args):
+        """``fn(*args)`` on a bounded thread: 503 with Retry-After when every slot is busy, 422 when it
+        takes longer than the timeout (the spec is too large or too deep); its result or exception otherwise."""
         from fastapi import HTTPException
 
         if not self._slots.acquire(blocking=False):

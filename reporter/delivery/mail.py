@@ -34,6 +34,9 @@ _MIME = {
 def build_message(*, title: str, summary: str, recommendations: Iterable, to: Iterable[str],
                   cc: Iterable[str], subject: str | None, mail_from: str, outputs: dict[str, str],
                   attach: Iterable[str], dedupe_key: str, run_id: str) -> EmailMessage:
+    """The report email: subject line, From/To/Cc, the summary and recommendations as text and
+    HTML, the chosen output files attached, and a Message-ID derived from ``dedupe_key`` so a retried
+    send is recognisable as the same message."""
     msg = EmailMessage()
     msg["Subject"] = subject_line(subject, title)
     msg["From"] = mail_from

@@ -33,6 +33,7 @@ def header_text_problem(value: object, max_chars: int) -> str | None:
 
 
 def check_subject(subject: object, where: str, key: str = "email.subject") -> None:
+    """SpecError (file, key, problem) unless ``subject`` is a single-line header text within MAX_SUBJECT_CHARS."""
     problem = header_text_problem(subject, MAX_SUBJECT_CHARS)
     if problem:
         raise SpecError(f"{where}: {key}: {problem}")
@@ -67,6 +68,8 @@ def parse_address(value: object) -> Address:
 
 
 def check_addresses(values: object, where: str, key: str, *, required: bool) -> None:
+    """SpecError (file, key, problem) unless ``values`` is a list of at most MAX_RECIPIENTS valid email
+    addresses (at least one when ``required``)."""
     if isinstance(values, (str, bytes)) or not isinstance(values, (list, tuple)):
         raise SpecError(f"{where}: {key}: expected a list of email addresses")
     values = list(values)

@@ -34,6 +34,9 @@ class _DbCollector:
 
 
 class ServiceMetrics:
+    """The service's Prometheus metrics (own registry): HTTP requests by route and status, 429s, run
+    durations in seconds, and run/outbox gauges read from the history database at scrape time."""
+
     def __init__(self, sessions: sessionmaker) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter("phantom_http_requests", "HTTP requests", ["method", "route", "status"],

@@ -42,6 +42,8 @@ class OutboxError(PhantomError):
 
 @dataclass(frozen=True)
 class FlushResult:
+    """What one outbox flush did: messages sent, attempts failed, messages still pending."""
+
     sent: int
     failed: int
     pending: int
@@ -73,6 +75,8 @@ def enqueue_webhook(session: Session, *, dedupe_key: str, run_id: str, url: str,
 
 
 def backoff_s(attempts: int, settings: DeliverySettings) -> float:
+    """Seconds to wait before retrying a message after ``attempts`` failures: exponential from
+    `retry_base_s`, capped at `retry_max_s`."""
     return min(settings.retry_base_s * (2 ** max(attempts - 1, 0)), settings.retry_max_s)
 
 
@@ -92,12 +96,14 @@ def flush(sessions: sessionmaker, settings: DeliverySettings, now: dt.datetime |
 
 
 def pending_count(sessions: sessionmaker) -> int:
+    """Messages (emails and webhooks) waiting to be sent."""
     with sessions() as s:
         return int(s.scalar(select(func.count()).select_from(OutboxMessage)
                             .where(OutboxMessage.status == "pending")) or 0)
 
 
 def list_messages(sessions: sessionmaker, limit: int = 50) -> list[OutboxMessage]:
+    """The newest ``limit`` outbox messages, newest first."""
     with sessions() as s:
         return list(s.scalars(select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)))
 
@@ -204,5 +210,6 @@ def requeue(sessions: sessionmaker, msg_id: int) -> None:
 
 
 def delivery_log(sessions: sessionmaker, msg_id: int) -> list[DeliveryLog]:
+    """Every send attempt of message ``msg_id`` in order, with the server's reply code and text."""
     with sessions() as s:
         return list(s.scalars(select(DeliveryLog).where(DeliveryLog.outbox_id == msg_id).order_by(DeliveryLog.id)))

@@ -20,6 +20,10 @@ class _Bucket:
 
 
 class RateLimiter:
+    """Token buckets per caller (API key or client address): ``per_min`` requests per minute with a
+    burst of one minute's worth; at most ``max_buckets`` callers tracked (when full, callers idle
+    for a minute are forgotten)."""
+
     def __init__(self, default_per_min: int, max_buckets: int = 10_000) -> None:
         self.default_per_min = default_per_min
         self.max_buckets = max_buckets
@@ -53,4 +57,5 @@ class RateLimiter:
 
 
 def retry_after_header(wait_s: float) -> str:
+    """A Retry-After header value: the wait in whole seconds, rounded up, at least 1."""
     return str(max(1, math.ceil(wait_s)))

@@ -1,7 +1,11 @@
-"""Where report batches and large sweeps run: a local process pool by default, or an existing Dask
+"""Where the service's report runs execute: a local process pool by default, or an existing Dask
 cluster (`executor: dask` + scheduler address). Both are `concurrent.futures.Executor`s (Dask's
 through `Client.get_executor()`), so callers do not care which; we never start a cluster of our
 own in production.
+
+Large sweeps are not run here: their one implementation is engine/sweep.py (`sweep_chunks` in
+process, `sweep_dask` on a cluster, the same chunk function on both); `ExecutorHandle.client` is
+the Dask client to hand it.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from phantom_report.errors import PhantomError
 
 @dataclass
 class ExecutorHandle:
+    """The report worker pool the service runs on: a local process pool or a Dask client's executor."""
+
     executor: Executor
     kind: str
     client: Any = None  # the Dask client, kept to close it
@@ -34,6 +40,7 @@ class ExecutorHandle:
         return {"kind": self.kind, "ok": not broken}
 
     def close(self) -> None:
+        """Shut the pool down without waiting; queued work is cancelled (Dask: the client is closed)."""
         if self.client is not None:  # Dask's executor has no cancel_futures; the client owns the work
             self.executor.shutdown(wait=False)
             self.client.close()
@@ -67,26 +74,6 @@ def make_executor(kind: str = "local", workers: int = 2, dask_address: str | Non
             raise PhantomError(f"cannot reach Dask scheduler {dask_address}: {exc}") from None
         return ExecutorHandle(client.get_executor(pure=False), "dask", client)
     raise PhantomError(f"executor: expected local or dask, got {kind!r}")
-
-
-def predict_chunk(records: list[dict], profiles_dir: str | None) -> list[dict]:
-    """Worker side of a sweep: one engine per call (profiles are read from disk in milliseconds)."""
-    from phantom_report.engine.api import Engine
-
-    engine = Engine.load(profiles_dir=profiles_dir)
-    return engine.predict_grid(pd.DataFrame.from_records(records)).to_dict(orient="records")
-
-
-def sweep(points: pd.DataFrame, executor: Executor, *, chunk_rows: int = 256,
-          profiles_dir: str | None = None) -> pd.DataFrame:
-    """Predict a large grid in chunks on `executor`; rows come back in input order."""
-    records = points.to_dict(orient="records")
-    chunks = [records[i:i + chunk_rows] for i in range(0, len(records), chunk_rows)]
-    futures = [executor.submit(predict_chunk, chunk, profiles_dir) for chunk in chunks]
-    rows: list[dict] = []
-    for fut in futures:
-        rows.extend(fut.result())
-    return pd.DataFrame.from_records(rows)
 
 
 def grid(models: list[str], gpus: list[str], precisions: list[str], batch_sizes: list[int],

@@ -55,6 +55,9 @@ class ScheduleError(PhantomError):
 
 @dataclass(frozen=True)
 class DueRun:
+    """One schedule's run at one due time: the run id and status, whether its email was queued, and
+    the claim's state (queued, retry, dead) with the error when it failed."""
+
     schedule_id: int
     due_at: dt.datetime
     run_id: str | None
@@ -65,6 +68,8 @@ class DueRun:
 
 
 def validate_cron(cron: str, timezone: str, where: str = "spec") -> ZoneInfo:
+    """The time zone of a schedule, after checking ``cron`` is a 5-field cron expression and ``timezone``
+    an IANA zone name; SpecError naming ``where`` and the key otherwise."""
     if not croniter.is_valid(cron):
         raise SpecError(f"{where}: schedule.cron: {cron!r} is not a valid cron expression "
                         "(5 fields: minute hour day-of-month month day-of-week)")
@@ -150,11 +155,13 @@ def add_schedule(sessions: sessionmaker, name: str, text: str, filename: str, ba
 
 
 def list_schedules(sessions: sessionmaker) -> list[Schedule]:
+    """Every schedule, oldest first."""
     with sessions() as s:
         return list(s.scalars(select(Schedule).order_by(Schedule.id)))
 
 
 def get_schedule(sessions: sessionmaker, ident: str | int) -> Schedule:
+    """The schedule with id or name ``ident``; ScheduleError when there is none."""
     with sessions() as s:
         row = None
         if str(ident).isdigit():
@@ -166,6 +173,7 @@ def get_schedule(sessions: sessionmaker, ident: str | int) -> Schedule:
 
 
 def remove_schedule(sessions: sessionmaker, ident: str | int) -> None:
+    """Delete a schedule and its claims; its past runs stay in the history."""
     row = get_schedule(sessions, ident)
     with sessions.begin() as s:
         for claim in s.scalars(select(ScheduleClaim).where(ScheduleClaim.schedule_id == row.id)):
@@ -174,6 +182,7 @@ def remove_schedule(sessions: sessionmaker, ident: str | int) -> None:
 
 
 def next_due(row: Schedule, after: dt.datetime) -> dt.datetime:
+    """The schedule's next cron time after ``after``, evaluated in its time zone, returned in UTC."""
     tz = ZoneInfo(row.timezone)
     it = croniter(row.cron, as_utc(after).astimezone(tz))
     return it.get_next(dt.datetime).astimezone(dt.timezone.utc)

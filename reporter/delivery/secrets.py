@@ -18,6 +18,8 @@ class SecretError(PhantomError):
 
 
 def resolve_secret(name: str, secrets_file: Path | None) -> str:
+    """The secret named ``name`` (an SMTP password): from the environment, else from the secrets file;
+    SecretError naming both places when it is in neither."""
     value = os.environ.get(name)
     if value:
         return value
@@ -47,6 +49,8 @@ def posted_secret_problem(name: str, secrets_file: Path | None) -> str | None:
 
 
 def read_secrets_file(path: Path) -> dict[str, str]:
+    """NAME=value lines of a secrets file as a dict; SecretError when it cannot be read, is readable
+    by group or others (chmod 600), or has a malformed line."""
     try:
         mode = path.stat().st_mode
         text = path.read_text(encoding="utf-8")

@@ -40,6 +40,9 @@ log = logging.getLogger("phantom_report.service")
 
 
 def create_app(settings: DeliverySettings) -> FastAPI:
+    """The FastAPI application of `phantom-report serve`: the /v1 API, the browser UI, /healthz and
+    /metrics, with body-size limit, authentication, rate limits, the report worker pool and the
+    scheduler loop started and stopped with the app."""
     sessions = open_db(settings.db_url)
 
     def _load_engine(profiles_dir: str):

@@ -18,6 +18,9 @@ DEFAULT_DB_URL = "sqlite:///phantom-history.db"
 
 @dataclass(frozen=True)
 class DeliverySettings:
+    """Settings of the service, the scheduler and `schedule run-due`: database URL, directories,
+    worker pool, limits (requests per minute, bytes, grid points), retry timing in seconds and auth."""
+
     db_url: str = DEFAULT_DB_URL
     reports_dir: Path = Path("reports")  # run outputs land in reports_dir/<run id>/
     profiles_dir: Path | None = None  # user GPU profiles (hot-reloaded by the service)
@@ -58,6 +61,8 @@ class DeliverySettings:
 
     @classmethod
     def from_env(cls, **overrides) -> "DeliverySettings":
+        """Settings from the PHANTOM_* environment variables, then ``overrides`` (keyword = field name)
+        where not None: an option given on the command line beats the environment."""
         env = os.environ
         base = cls(
             db_url=env.get("PHANTOM_DB_URL", DEFAULT_DB_URL),

@@ -43,6 +43,9 @@ class SmtpConfig(BaseModel):
 
 @dataclass(frozen=True)
 class DeliverySpec:
+    """A spec read for delivery: the RunSpec, the JSON-able copy stored in history and schedules (no
+    secrets), and its email settings (recipients, subject, sender, SMTP, attachments, alerts)."""
+
     spec: Any  # reporter RunSpec
     stored: dict  # JSON-able spec for history/schedules, delivery keys included, no secrets
     to: tuple[str, ...]

@@ -34,6 +34,9 @@ class PoolUnavailable(PhantomError):
 
 @dataclass
 class ServiceState:
+    """Everything the service's endpoints share: settings, database sessions, API keys, rate limiters,
+    metrics, the hot-reloaded engine, the worker pool and the cached accuracy figures."""
+
     settings: DeliverySettings
     sessions: sessionmaker
     keys: KeyStore
@@ -67,6 +70,8 @@ class ServiceState:
         return run_id
 
     def dispatch(self, run_id: str, text: str, filename: str) -> None:
+        """Run queued run ``run_id`` (spec ``text``) on the worker pool and record its outcome and duration;
+        PoolUnavailable when the pool is not running."""
         if self.pool is None:
             raise PoolUnavailable("the report worker pool is not running")
         # workers read the profile snapshot the API serves, never the live directory

@@ -24,6 +24,8 @@ from .uisessions import COOKIE, close_session, open_session
 
 
 def build_ui(app: FastAPI, state: ServiceState) -> None:
+    """Mount the browser UI on ``app``: login with an API key (session cookie), logout, and the
+    compare, GPU profile editor, accuracy and run history pages, with their static files."""
     env = Environment(loader=PackageLoader("phantom_report.reporter.delivery", "ui"),
                       autoescape=select_autoescape(["html"]))
     static_dir = resources.files("phantom_report.reporter.delivery") / "ui" / "static"

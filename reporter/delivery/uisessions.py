@@ -41,6 +41,7 @@ def session_key_id(sessions: sessionmaker, token: str | None) -> int | None:
 
 
 def close_session(sessions: sessionmaker, token: str | None) -> None:
+    """End the UI session of ``token`` (logout); nothing happens for an unknown or missing token."""
     if token:
         with sessions.begin() as s:
             s.execute(delete(UiSession).where(UiSession.token_sha256 == hash_key(token)))

@@ -107,7 +107,7 @@ def test_frame_columns(tmp_path):
 
 
 def test_pricing_never_imports_engine_or_reporter():
-    code = ("import sys, phantom_report.pricing.catalog, phantom_report.pricing.cli, phantom_report.pricing.providers.aws, "
+    code = ("import sys, phantom_report.pricing.catalog, phantom_report.pricing.providers.aws, "
             "phantom_report.pricing.providers.gcp, phantom_report.pricing.providers.azure_retail, "
             "phantom_report.pricing.providers.azure_spend, phantom_report.pricing.providers.aws_spend, "
             "phantom_report.pricing.providers.spend; "

@@ -1,13 +1,9 @@
-"""`phantom-report calibrate`, and the computation and table/json/csv output of `validate` (issue 4).
+"""`phantom-report validate`: accuracy of the predictor against measurements (issue 4).
 
-calibrate: fit the predictor's parameters on the measured corpus, derive conformal intervals from
-leave-one-source-out residuals (Mondrian by task/metric and novelty level, engine/novelty.py), write the versioned parameter file (package data
-`engine/data/calibration.json` unless --out) and print the fit summary; --write-baseline also
-records the cross-validation figures the accuracy regression test reads.
-validate: without --data, cross-validation over the corpus; with --data, scores the given
-measurements with the shipped parameters (no fitting on them), row by row and in summary. The
-`validate` command itself is reporter/validation_cli.py: its HTML/PDF report is rendered by the
-reporter, which the engine does not import.
+Without --data: cross-validation over the corpus (the engine's `engine/validation.py`); with --data:
+the given measurements scored with the shipped parameters (no fitting on them), row by row and in
+summary. table/json/csv listings are written here; the HTML/PDF report's data comes from
+`engine/validation_report.py::build_context` and is rendered by `reporter/validation_render.py`.
 """
 
 from __future__ import annotations
@@ -15,8 +11,6 @@ from __future__ import annotations
 import io
 import json
 import sys
-from datetime import datetime, timezone
-from importlib import resources
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -24,8 +18,10 @@ from typing import Any, Optional
 import typer
 
 from phantom_report.atomic import write_atomic
+from phantom_report.commands.options import load_engine
 from phantom_report.errors import PhantomError
 from phantom_report.vocab import VALIDATION_FORMATS
+
 
 ROW_EXPORT_COLUMNS = (
     "row_id", "source", "gpu", "gpu_count", "model", "task", "runtime", "precision", "batch_size", "seq_in",
@@ -33,56 +29,11 @@ ROW_EXPORT_COLUMNS = (
     "extrapolation_reason", "fold", "status", "reason",
 )
 
-
-def data_dir() -> Path:
-    return Path(str(resources.files("phantom_report.engine").joinpath("data")))
-
-
-def _engine(profiles: str | None):
-    from phantom_report.engine.api import Engine
-
-    return Engine.load(profiles_dir=profiles)
-
-
-def _corpus_rows(eng, paths: list[Path] | None):
-    from phantom_report.engine.calibration import with_arch
-    from phantom_report.engine.corpus import load_corpus
-    from phantom_report.engine.plausibility import set_aside_beyond_peak
-    from phantom_report.engine.zoo import resolve_builtin
-
-    corpus = load_corpus(paths, resolve_gpu=eng.catalog.resolve, resolve_model=resolve_builtin)
-    corpus = set_aside_beyond_peak(corpus, eng)  # measurements faster than the datasheet allows
-    if corpus.rows.empty:
-        where = ", ".join(str(p) for p in paths) if paths else "the built-in corpus"
-        raise PhantomError(f"{where}: no usable measurement rows ({len(corpus.rejected)} rejected; "
-                           "`phantom-report validate --help` lists the columns)")
-    return corpus, with_arch(corpus.rows, eng)
-
-
-def _user_corpus_rows(eng, paths: list[Path]):
-    """A user's measurement files: (engine that also knows their model_config workloads, corpus, rows)."""
-    from phantom_report.engine.calibration import with_arch
-    from phantom_report.engine.corpus import load_corpus
-    from phantom_report.engine.model_config import ConfigWorkloads
-    from phantom_report.engine.plausibility import set_aside_beyond_peak
-    from phantom_report.engine.zoo import resolve_builtin
-
-    configs = ConfigWorkloads()
-    corpus = load_corpus(paths, resolve_gpu=eng.catalog.resolve, resolve_model=resolve_builtin,
-                         resolve_config=configs)
-    eng = eng.with_workloads(configs.workloads)
-    corpus = set_aside_beyond_peak(corpus, eng)
-    if corpus.rows.empty:
-        return eng, corpus, None
-    return eng, corpus, with_arch(corpus.rows, eng)
-
-
 def unused_by_reason(corpus, unpredictable):
     """Rows not scored (not interpreted + not predicted), grouped by reason with the suggested fix."""
     from phantom_report.engine.row_reasons import group_unused
 
     return group_unused([corpus.rejected, unpredictable])
-
 
 def _schemes(text: str) -> list[str]:
     from phantom_report.engine.validation import SCHEMES
@@ -93,114 +44,6 @@ def _schemes(text: str) -> list[str]:
         raise PhantomError(f"--schemes: unknown scheme {bad[0] if bad else text!r}; expected a comma list of "
                            f"{', '.join(SCHEMES)}")
     return out
-
-
-def _records(df) -> list[dict]:
-    from phantom_report.engine.output import records
-
-    return records(df)
-
-
-def _distinct(results: list) -> list:
-    """Each CV result once (with --refit newton the two lists are the same objects)."""
-    return list({id(r): r for r in results}.values())
-
-
-def baseline_payload(params, results, newton_results, corpus_summary: dict) -> dict[str, Any]:
-    return {
-        "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "calibration_version": params.version, "n_params": params.n_params, "corpus": corpus_summary,
-        "confidence": results[0].confidence,
-        "refit": ("full: every fold refitted by least squares (warm-started, to tolerance)" if results[0].refit == "full"
-                  else "newton: approximate refit per fold (Gauss-Newton steps from the full fit)"),
-        "schemes": {r.scheme: {**r.summary, "n_folds": r.n_folds} for r in results},
-        "newton": {r.scheme: {**r.summary, "n_folds": r.n_folds} for r in newton_results},
-        "headline_scheme": results[0].scheme,
-        "breakdowns": {f"{r.scheme}/{col}": _records(r.breakdowns[col]) for r in results
-                       for col in ("gpu", "model", "runtime", "task", "metric", "task_metric", "novelty")},
-        "tolerance": {"median_ape_abs": 0.01, "mape_abs": 0.015, "coverage_abs_from_target": 0.02},
-        "note": "written by `phantom-report calibrate --write-baseline`; tests/test_accuracy_regression.py "
-                "fails when leave-one-source-out median or mean APE rises more than median_ape_abs / "
-                "mape_abs above this, or coverage drifts further from the confidence than recorded + "
-                "coverage_abs_from_target.",
-    }
-
-
-def calibrate(
-    out: Optional[Path] = typer.Option(None, "--out", help="Parameter file to write (default: the shipped one)"),
-    write_baseline: bool = typer.Option(False, "--write-baseline",
-                                        help="Also record all CV schemes in engine/data/accuracy_baseline.json"),
-    jobs: int = typer.Option(0, "--jobs", help="Worker processes for cross-validation (0 = all cores)"),
-    refit: str = typer.Option("full", "--refit",
-                              help="full: refit every fold (exact; the shipped default); newton: few-step "
-                                   "Gauss-Newton approximate refit per fold (~20x faster, ~1 point optimistic)"),
-    profiles: Optional[str] = typer.Option(None, "--profiles", envvar="PHANTOM_PROFILES", help="Extra GPU profiles"),
-) -> None:
-    """Fit the predictor's efficiency parameters on the measured corpus and write them; the shipped
-    intervals come from leave-one-source-out residuals."""
-    from dataclasses import replace
-
-    from rich.console import Console
-    from rich.table import Table
-
-    from phantom_report.engine.validation import (
-        EnginePredictor, NewtonState, cross_validate, fit_and_validate, shipped_intervals,
-    )
-
-    if refit not in ("full", "newton"):
-        raise PhantomError(f"--refit must be full or newton, got {refit!r}")
-    console = Console(stderr=False)
-    eng = _engine(profiles)
-    corpus, rows = _corpus_rows(eng, None)
-    # the first scheme is the headline and the one the shipped intervals are calibrated on
-    schemes = ["source", "gpu", "gpu_model"] if write_baseline else ["source"]
-    predict = EnginePredictor(eng)
-    with console.status(f"fitting and cross-validating ({refit} refit per fold) ..."):
-        full, results = fit_and_validate(rows, predict, schemes, 0.9, jobs or None, refit)
-        if refit == "newton":
-            newton_results = results
-        else:
-            newton = NewtonState.of(full, predict)
-            newton_results = [cross_validate(rows, predict, s, 0.9, refit="newton", newton=newton) for s in schemes]
-    import numpy as np
-
-    ape = np.abs(np.expm1(full.log_residuals.to_numpy()))
-    extra = {
-        "corpus": corpus.summary(),
-        "rows_per_parameter": round(full.n_rows / max(full.n_params, 1), 1),
-        "in_sample": {"median_ape": float(np.median(ape)), "mape": float(np.mean(ape))},
-        "cross_validation": {f"{r.scheme}/{r.refit}": r.summary for r in _distinct([*results, *newton_results])},
-        "headline_scheme": results[0].scheme,
-        "method": "scipy least_squares, soft-L1 loss on log(predicted/measured), log-parameters with bounds "
-                  "and weak log-normal priors; see engine/calibration.py",
-    }
-    params = replace(full.params, intervals=shipped_intervals(results[0], full.rows), extra=extra)
-    path = out or data_dir() / "calibration.json"
-    write_atomic(path, json.dumps(params.to_dict(), indent=2, sort_keys=False) + "\n")
-    t = Table(title=f"calibration {params.version}: {full.n_params} parameters fitted on {full.n_rows} rows "
-                    f"({full.n_rows / max(full.n_params, 1):.0f} rows per parameter)", header_style="bold")
-    t.add_column("parameter")
-    t.add_column("value", justify="right")
-    for name, v in full.values().items():
-        t.add_row(name, f"{v:.4g}")
-    console.print(t)
-    console.print(f"corpus: {corpus.summary()}  (rejected rows: `phantom-report validate --format csv`)")
-    console.print(f"in-sample: median APE {100 * np.median(ape):.1f}%, mean APE {100 * np.mean(ape):.1f}%; "
-                  f"solver: {full.message} ({full.nfev} evaluations)")
-    for r in _distinct([*results, *newton_results]):
-        s = r.summary
-        console.print(f"{r.scheme:>10} CV, {r.refit} refit ({r.n_folds} folds, {r.seconds:.0f}s): median APE {100 * s['median_ape']:.1f}%, "
-                      f"mean APE {100 * s['mape']:.1f}%, within 25% {100 * s['within_25pct']:.0f}%, "
-                      f"90% coverage {100 * s['coverage']:.1f}%")
-    console.print(f"interval log half-widths (pooled): {params.intervals['log_abs_residual_quantiles']}")
-    for group, table in params.intervals.get("by_task_metric", {}).items():
-        console.print(f"  {group}: {table}")
-    console.print(f"wrote {path}")
-    if write_baseline:
-        bpath = data_dir() / "accuracy_baseline.json"
-        write_atomic(bpath, json.dumps(baseline_payload(params, results, newton_results, corpus.summary()), indent=2) + "\n")
-        console.print(f"wrote {bpath}")
-
 
 def _export_rows(scored, rejected, unpredictable):
     import pandas as pd
@@ -213,9 +56,8 @@ def _export_rows(scored, rejected, unpredictable):
     df = pd.concat(parts, ignore_index=True)
     return df.reindex(columns=list(ROW_EXPORT_COLUMNS))
 
-
 def _json_payload(mode, confidence, eng, corpus, results, scored, user_summary, user_breakdowns) -> dict:
-    from phantom_report.engine.output import records
+    from phantom_report.commands.output import records
 
     out: dict[str, Any] = {
         "mode": mode, "confidence": confidence,
@@ -239,7 +81,6 @@ def _json_payload(mode, confidence, eng, corpus, results, scored, user_summary, 
     out["not_predicted"] = records(unpred.reindex(columns=["row_id", "gpu", "model", "metric", "reason"]))
     out["not_used_by_reason"] = unused_by_reason(corpus, unpred).to_dict("records")
     return out
-
 
 def _print_tables(mode, confidence, corpus, results, scored, user_summary, user_breakdowns, console) -> None:
     from rich.table import Table
@@ -297,7 +138,6 @@ def _print_tables(mode, confidence, corpus, results, scored, user_summary, user_
         if len(listing) > limit:
             console.print(f"... {len(listing) - limit} more; `--format csv` or `--format json` lists every row")
 
-
 def _print_grouped(groups, console) -> None:
     """The unused rows grouped by reason: count, the printed values behind them, the fix."""
     from rich.table import Table
@@ -309,7 +149,6 @@ def _print_grouped(groups, console) -> None:
         t.add_row(g["title"], str(g["rows"]), g["values"], g["fix"])
     console.print(t)
 
-
 def _print_unused_only(corpus, data, fmt: str) -> None:
     """No row of the user's files could be used: say why, grouped, on stderr (exit status 2)."""
     import pandas as pd
@@ -320,7 +159,6 @@ def _print_unused_only(corpus, data, fmt: str) -> None:
     err = Console(stderr=True, width=160)
     err.print(f"{where}: no usable measurement rows ({len(corpus.rejected)} not interpreted; `phantom-report validate --help` lists the columns)")
     _print_grouped(groups, err)
-
 
 @dataclass(frozen=True)
 class ValidationRun:
@@ -336,17 +174,15 @@ class ValidationRun:
     user_summary: Any = None
     user_breakdowns: Any = None
 
-
 def check_validate_options(fmt: str, refit: str, confidence: float) -> None:
     """The option checks, before any work (one clear line each)."""
-    from phantom_report.engine.output import check_format
+    from phantom_report.commands.output import check_format
 
     check_format(fmt, VALIDATION_FORMATS)
     if refit not in ("full", "newton"):
         raise PhantomError(f"--refit must be full or newton, got {refit!r}")
     if not 0.0 < confidence < 1.0:
         raise PhantomError(f"--confidence must be between 0 and 1 (e.g. 0.9), got {confidence}")
-
 
 def run_validation(data: list[Path] | None, confidence: float, fmt: str, schemes: str, refit: str, jobs: int,
                    profiles: str | None) -> ValidationRun:
@@ -355,15 +191,16 @@ def run_validation(data: list[Path] | None, confidence: float, fmt: str, schemes
     from rich.console import Console
 
     from phantom_report.engine import validation as V
+    from phantom_report.engine.calibration import corpus_rows, user_corpus_rows
 
     check_validate_options(fmt, refit, confidence)
-    eng = _engine(profiles)
+    eng = load_engine(profiles)
     predict = V.EnginePredictor(eng)
     if data:
         missing = [p for p in data if not p.is_file()]
         if missing:
             raise PhantomError(f"{missing[0]}: measurements file does not exist")
-        eng, corpus, rows = _user_corpus_rows(eng, list(data))
+        eng, corpus, rows = user_corpus_rows(eng, list(data))
         if rows is None:
             _print_unused_only(corpus, data, fmt)
             raise typer.Exit(2)
@@ -372,11 +209,10 @@ def run_validation(data: list[Path] | None, confidence: float, fmt: str, schemes
         return ValidationRun("user data", confidence, eng, corpus, [], scored, V.score(scored[0]),
                              {c: V.breakdown(scored[0], c) for c in V.BREAKDOWNS})
     scheme_list = _schemes(schemes)
-    corpus, rows = _corpus_rows(eng, None)
+    corpus, rows = corpus_rows(eng)
     with Console(stderr=True).status(f"cross-validating ({', '.join(scheme_list)}) ..."):
         _, results = V.fit_and_validate(rows, predict, scheme_list, confidence, jobs or None, refit)
     return ValidationRun("cross-validation", confidence, eng, corpus, results)
-
 
 def report_data(run: ValidationRun) -> dict[str, Any]:
     """The validation report's data (engine/validation_report.build_context); the reporter renders it."""
@@ -388,7 +224,6 @@ def report_data(run: ValidationRun) -> dict[str, Any]:
                          corpus=run.corpus.summary(), results=run.results, chart_frame=chart,
                          rejected=run.corpus.rejected, unpredictable=unpred, user_summary=run.user_summary,
                          user_breakdowns=run.user_breakdowns)
-
 
 def write_listing(run: ValidationRun, fmt: str, out: Path | None) -> None:
     """table, json or csv output of a validation run, to ``out`` or stdout."""
@@ -405,7 +240,7 @@ def write_listing(run: ValidationRun, fmt: str, out: Path | None) -> None:
         unpred = scored[1] if scored else results[0].unpredictable
         _export_rows(rows_frame, corpus.rejected, unpred).to_csv(buf, index=False)
     else:
-        from phantom_report.engine.output import wide_console
+        from phantom_report.commands.output import wide_console
 
         console = Console(file=buf, width=160) if out else wide_console()
         _print_tables(mode, confidence, corpus, results, scored, user_summary, user_breakdowns, console)
@@ -416,6 +251,42 @@ def write_listing(run: ValidationRun, fmt: str, out: Path | None) -> None:
         sys.stdout.write(buf.getvalue())
 
 
+def validate(
+    data: Optional[list[Path]] = typer.Option(None, "--data", help="Measurements CSV (columns below); repeatable"),
+    confidence: float = typer.Option(0.9, "--confidence", help="Interval confidence, between 0 and 1"),
+    fmt: str = typer.Option("table", "--format", "-f", help="table, json, csv, html or pdf"),
+    out: Optional[Path] = typer.Option(None, "--out", help="Output file (html/pdf default: validation.<format>)"),
+    schemes: str = typer.Option("source,gpu,gpu_model", "--schemes",
+                                help="Cross-validation schemes (no --data): source (headline), gpu, gpu_model"),
+    refit: str = typer.Option("full", "--refit",
+                              help="full: refit every fold (exact, minutes); "
+                                   "newton: few-step Gauss-Newton approximate refit (seconds)"),
+    jobs: int = typer.Option(0, "--jobs", help="Worker processes for cross-validation (0 = all cores)"),
+    profiles: Optional[str] = typer.Option(None, "--profiles", envvar="PHANTOM_PROFILES", help="Extra GPU profiles"),
+    template_dir: Optional[Path] = typer.Option(
+        None, "--template-dir",
+        help="html/pdf: a directory searched first for validation.html.j2 (may extend default:validation.html.j2)"),
+) -> None:
+    """Accuracy against measurements: grouped cross-validation, or score your own CSV (--data)."""
+    from rich.console import Console
+
+    from phantom_report.errors import TemplateError
+
+    check_validate_options(fmt, refit, confidence)
+    if template_dir is not None and not template_dir.is_dir():  # before minutes of cross-validation
+        raise TemplateError(f"template directory {str(template_dir)[:200]} does not exist")
+    run = run_validation(data, confidence, fmt, schemes, refit, jobs, profiles)
+    if fmt not in ("html", "pdf"):
+        write_listing(run, fmt, out)
+        return
+    from phantom_report.reporter.validation_render import write_validation_report
+
+    path = write_validation_report(report_data(run), out or Path(f"validation.{fmt}"), fmt, template_dir)
+    Console(stderr=True).print(f"wrote {path}")
+
+
 def register(app: typer.Typer) -> None:
-    # `validate` renders HTML/PDF through the reporter, so its command lives in reporter/validation_cli.py
-    app.command("calibrate")(calibrate)
+    """Add `validate` to the `phantom-report` app; its help ends with the measurement CSV columns."""
+    from phantom_report.engine.measurement_format import COLUMNS_HELP
+
+    app.command("validate", epilog=COLUMNS_HELP)(validate)

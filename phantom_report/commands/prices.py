@@ -11,6 +11,7 @@ from typing import List, Optional
 
 import typer
 
+from phantom_report.numfmt import is_missing
 from phantom_report.vocab import LISTING_FORMATS
 
 
@@ -66,12 +67,14 @@ def prices(
     _table(df, key, qs.warnings)
 
 
+def _money(v: float | None) -> str:
+    """A price in USD for the tables: three decimals, thousands separated; "-" when there is none."""
+    return "-" if is_missing(v) else f"{v:,.3f}"
+
+
 def _table(df, key: str, warnings: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
     from rich.console import Console
     from rich.table import Table
-
-    def money(v: float) -> str:
-        return "-" if v != v else f"{v:,.3f}"  # NaN check without numpy
 
     t = Table(title="GPU prices, cheapest per GPU-hour first (USD)", show_lines=False)
     for col, just in (("provider", "left"), ("region", "left"), ("instance", "left"), ("gpu", "left"), ("#", "right"),
@@ -83,8 +86,8 @@ def _table(df, key: str, warnings: tuple[str, ...]) -> None:  # type: ignore[no-
         n_warn = len([w for w in r.warnings.split(" | ") if w and not w.startswith(("snapshot price as of", "OUTLIER"))]) if r.warnings else 0
         if n_warn:
             notes = (notes + " " if notes else "") + f"{n_warn} warning(s)"
-        t.add_row(r.provider, r.region, r.instance_type, r.gpu, str(r.gpu_count), money(getattr(r, key)),
-                  money(r.on_demand_usd_per_hour), money(r.spot_usd_per_hour), money(r.reserved_1y_usd_per_gpu_hour),
+        t.add_row(r.provider, r.region, r.instance_type, r.gpu, str(r.gpu_count), _money(getattr(r, key)),
+                  _money(r.on_demand_usd_per_hour), _money(r.spot_usd_per_hour), _money(r.reserved_1y_usd_per_gpu_hour),
                   r.source, _age(r.age_hours), notes)
     console = Console()
     if not console.is_terminal:  # piped output: do not squeeze the table into 80 columns
@@ -188,16 +191,13 @@ def _diff_table(records: list[dict]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    def money(v: float | None) -> str:
-        return "-" if v is None else f"{v:,.3f}"
-
     t = Table(title="Refreshed vs embedded snapshot (USD per instance-hour)")
     for col in ("provider", "region", "instance", "gpu", "status", "on-demand was", "now", "spot was", "now", "change"):
         t.add_column(col)
     for r in records:
         t.add_row(r["provider"], r["region"], r["instance_type"], r["gpu"], r["status"],
-                  money(r["embedded_on_demand_usd_per_hour"]), money(r["refreshed_on_demand_usd_per_hour"]),
-                  money(r["embedded_spot_usd_per_hour"]), money(r["refreshed_spot_usd_per_hour"]),
+                  _money(r["embedded_on_demand_usd_per_hour"]), _money(r["refreshed_on_demand_usd_per_hour"]),
+                  _money(r["embedded_spot_usd_per_hour"]), _money(r["refreshed_spot_usd_per_hour"]),
                   "-" if r["change_pct"] is None else f"{r['change_pct']:+.1f}%")
     console = Console() if Console().is_terminal else Console(width=200)
     console.print(t)
@@ -206,7 +206,7 @@ def _diff_table(records: list[dict]) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    """Add the `prices` command group (`prices`, `prices refresh`, `prices diff`) to the app."""
+    """Add the `prices` command group (listing as its callback, plus `refresh` and `diff`) to the app."""
     group = typer.Typer(invoke_without_command=True, no_args_is_help=False, add_completion=False)
     group.callback()(prices)
     group.command("refresh")(refresh)

@@ -1,29 +1,14 @@
-"""CLI commands of the reporter: `run`, `spec check|schema`, `templates init`.
-
-Heavy imports (pandas, the engine, plotly, WeasyPrint) happen inside the commands so that
-`phantom-report --help` stays fast.
-"""
+"""`phantom-report run SPEC`: predict, price and report a run spec (reporter/run.py), with a progress
+bar per stage; every run is recorded in the run history (PHANTOM_DB_URL)."""
 
 from __future__ import annotations
 
-import json
 import webbrowser
 from pathlib import Path
 from typing import Optional
 
 import typer
 from rich.console import Console
-
-from phantom_report.errors import TemplateError
-
-spec_app = typer.Typer(help="Validate run specs or print their JSON Schema.", no_args_is_help=True)
-templates_app = typer.Typer(help="Report templates.", no_args_is_help=True)
-
-
-def register(app: typer.Typer) -> None:
-    app.command("run")(run_cmd)
-    app.add_typer(spec_app, name="spec")
-    app.add_typer(templates_app, name="templates")
 
 
 def run_cmd(
@@ -107,49 +92,6 @@ def _record_history(console: Console, spec, result=None, error: str | None = Non
         return None
 
 
-@spec_app.command("check")
-def spec_check(spec_file: Path = typer.Argument(..., help="Run spec (YAML)."),
-               allow_python: bool = typer.Option(False, "--allow-python",
-                                                 help="Accept `module:callable` model factories (not loaded here).")
-               ) -> None:
-    """Validate a spec without running it: schema, ranges, and GPU/region names."""
-    from phantom_report.engine.profiles import load_catalog
-    from phantom_report.reporter.delivery.specio import load_run_spec
-    from phantom_report.reporter.spec import check_names
-
-    spec = load_run_spec(spec_file, allow_python=allow_python)
-    check_names(spec, load_catalog())
-    names = ", ".join(w.label for w in spec.workloads)
-    Console().print(f"[green]ok[/] {spec_file}: {len(spec.workloads)} workload(s) ({names}); gpus: "
-                    f"{spec.gpus if spec.gpus == 'all' else len(spec.gpus)}; formats: {','.join(spec.report.formats)}", highlight=False)
-
-
-@spec_app.command("schema")
-def spec_schema() -> None:
-    """Print the JSON Schema of run specs."""
-    from phantom_report.reporter.spec import spec_json_schema
-
-    typer.echo(json.dumps(spec_json_schema(), indent=2))
-
-
-@templates_app.command("init")
-def templates_init(
-    directory: Path = typer.Argument(..., help="Directory to create (must not exist or be empty)."),
-    force: bool = typer.Option(False, "--force", help="Overwrite files already there."),
-) -> None:
-    """Scaffold a custom template that renders out of the box."""
-    from phantom_report.reporter.outputs import write_outputs
-    from phantom_report.reporter.templating import builtin_dir
-
-    src = builtin_dir() / "scaffold"
-    try:
-        if directory.exists() and not directory.is_dir():
-            raise TemplateError(f"{directory} exists and is not a directory; name a new or empty directory")
-        if directory.is_dir() and any(directory.iterdir()) and not force:
-            raise TemplateError(f"{directory} is not empty; use --force to overwrite")
-        files = {f.name: f.read_bytes() for f in sorted(src.iterdir()) if f.is_file()}
-    except OSError as exc:
-        raise TemplateError(f"templates init {str(directory)[:200]}: {exc.strerror or exc}") from None
-    # staged and renamed into place: all files or none, and a symlink in DIR is replaced, not followed
-    write_outputs(directory, files)
-    Console().print(f"[green]created[/] {directory} — try: phantom-report run examples/quickstart.yaml --template {directory}", highlight=False)
+def register(app: typer.Typer) -> None:
+    """Add `run` to the `phantom-report` app."""
+    app.command("run")(run_cmd)

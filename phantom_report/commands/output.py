@@ -24,6 +24,7 @@ def check_format(fmt: str, allowed: Sequence[str] = LISTING_FORMATS) -> str:
 
 
 def records(df: pd.DataFrame) -> list[dict]:
+    """A DataFrame's rows as JSON-able dicts (NaN and inf as None)."""
     return [to_jsonable(row) for row in df.to_dict(orient="records")]
 
 
@@ -57,6 +58,8 @@ def emit(df: pd.DataFrame, fmt: str, columns: Sequence[tuple[str, str, str]], ti
 
 
 def wide_console() -> Console:
+    """A Rich console for tables; when output is piped or captured, at least 160 columns wide so
+    numbers and names never wrap into slivers."""
     console = Console()
     if not console.is_terminal:
         # piped/captured output: wide enough that numbers and names never wrap into slivers
@@ -64,25 +67,9 @@ def wide_console() -> Console:
     return console
 
 
-def fmt_num(x: float) -> str:
-    """Compact human number: 3 significant figures, thousands separators, no exponent."""
-    if x != x:
-        return "—"
-    ax = abs(x)
-    if ax >= 100:
-        return f"{x:,.0f}"
-    if ax >= 10:
-        return f"{x:.1f}"
-    if ax >= 1:
-        return f"{x:.2f}"
-    return f"{x:.3g}"
-
-
-def fmt_range(mid: float, low: float, high: float) -> str:
-    return f"{fmt_num(mid)} ({fmt_num(low)}–{fmt_num(high)})"
-
-
 def split_list(values: Iterable[str] | str | None) -> list[str]:
+    """Comma-separated option values as a flat list, spaces trimmed and empties dropped: "a, b" and
+    ["a", "b,c"] both work."""
     if values is None:
         return []
     if isinstance(values, str):

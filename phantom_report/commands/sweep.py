@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from phantom_report.engine.cli import ALLOW_PYTHON_OPT, FORMAT_OPT, PROFILES_OPT
+from phantom_report.commands.options import ALLOW_PYTHON_OPT, FORMAT_OPT, PROFILES_OPT
 
 MAX_AXIS_VALUES = 10_000  # values per axis; the product is bounded by sweep.MAX_SWEEP_POINTS
 MAX_LOCAL_WORKERS = 64
@@ -16,7 +16,7 @@ MAX_LOCAL_WORKERS = 64
 def _ints(option: str, text: str | None, least: int, most: int) -> tuple:
     """A comma-separated list of integers, each in [least, most]; (None,) when not given."""
     from phantom_report.engine.limits import check_int, show
-    from phantom_report.engine.output import split_list
+    from phantom_report.commands.output import split_list
     from phantom_report.errors import PredictionError
 
     if text is None:
@@ -53,9 +53,9 @@ def sweep(
     configuration (highest throughput that fits) per model, GPU and precision."""
     from phantom_report.engine import sweep as S
     from phantom_report.engine.api import Engine
-    from phantom_report.engine.cli import PRED_COLUMNS, _decorate, _print_notes
+    from phantom_report.commands.predict import PRED_COLUMNS, decorate, print_notes
     from phantom_report.engine.limits import MAX_BATCH_SIZE, MAX_SEQ_LEN, check_int, check_runtime
-    from phantom_report.engine.output import check_format, emit, split_list
+    from phantom_report.commands.output import check_format, emit, split_list
     from phantom_report.engine.precision import resolve_precision
     from phantom_report.errors import PredictionError
 
@@ -90,9 +90,9 @@ def sweep(
     if fmt != "table":
         emit(result.best, fmt, columns)
         return
-    best = _decorate(result.best)
+    best = decorate(result.best)
     emit(best, fmt, columns, title="Best configuration per model, GPU and precision (highest throughput that fits)")
-    _print_notes(best)
+    print_notes(best)
 
 
 def _run(S, eng, spec, chunk_points: int, out: str | None, dask: str | None, dask_local: int | None):
@@ -118,4 +118,5 @@ def _run(S, eng, spec, chunk_points: int, out: str | None, dask: str | None, das
 
 
 def register(app: typer.Typer) -> None:
+    """Add `sweep` to the `phantom-report` app."""
     app.command("sweep")(sweep)
