@@ -15,7 +15,8 @@ import pandas as pd
 from phantom_report.engine import zoo
 from phantom_report.engine.ir import Workload
 from phantom_report.engine.params import CalibrationParams, load_params
-from phantom_report.engine.predict import PredictCache, normalize_columns, predict_columns, predict_grid
+from phantom_report.engine.points import normalize_columns
+from phantom_report.engine.predict import PredictCache, predict_columns, predict_grid
 from phantom_report.engine.profiles import ProfileCatalog, load_catalog
 
 
