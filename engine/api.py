@@ -22,6 +22,10 @@ from phantom_report.engine.profiles import ProfileCatalog, load_catalog
 
 @dataclass(frozen=True)
 class Engine:
+    """Predictions from one GPU catalog and one calibration: `predict` for one point, `predict_grid`
+    for a frame of points. Immutable; holds a cache of operator tables, support flags and hardware
+    coefficients that are pure functions of their keys, so repeated predictions are cheap."""
+
     catalog: ProfileCatalog
     params: CalibrationParams
     # workloads known by name besides the zoo (e.g. built from a CSV's model_config column)
@@ -35,9 +39,12 @@ class Engine:
 
     @classmethod
     def load(cls, profiles_dir: str | None = None, params_path: str | None = None) -> "Engine":
+        """An engine from a profile directory (default: the shipped profiles) and a calibration file
+        (default: the shipped engine/data/calibration.json)."""
         return cls(catalog=load_catalog(profiles_dir), params=load_params(params_path))
 
     def models(self) -> list[Workload]:
+        """Every built-in zoo workload, in zoo order."""
         return list(zoo.builtin_workloads().values())
 
     def workload(self, source: Any, *, allow_python: bool = False) -> Workload:

@@ -64,6 +64,10 @@ _DEFAULT_QUANTILES = {"0.5": 0.12, "0.8": 0.28, "0.9": 0.405, "0.95": 0.5, "0.99
 
 @dataclass(frozen=True)
 class CalibrationParams:
+    """The predictor's fitted parameters: achieved fractions of peak compute and bandwidth per
+    architecture and runtime, host overheads, interval quantiles and the corpus support summary.
+    Loaded from engine/data/calibration.json; missing keys fall back to the textbook defaults."""
+
     version: str = "uncalibrated"
     fitted_at: str = ""
     n_rows: int = 0
@@ -116,18 +120,23 @@ class CalibrationParams:
         return _DEFAULT_COMPUTE[group]
 
     def memory_eff_for(self, arch: str) -> float:
+        """Achieved fraction of peak memory bandwidth on architecture `arch` (before the runtime multiplier)."""
         return float(self.memory_eff.get(arch, _DEFAULT_MEMORY))
 
     def runtime_compute(self, runtime: str) -> float:
+        """Multiplier of compute efficiency for `runtime` (1 when not calibrated)."""
         return float(self.runtime_compute_mult.get(runtime, 1.0))
 
     def runtime_memory(self, runtime: str) -> float:
+        """Multiplier of memory efficiency for `runtime` (1 when not calibrated)."""
         return float(self.runtime_memory_mult.get(runtime, 1.0))
 
     def overhead_ms_for(self, runtime: str) -> float:
+        """Host overhead per forward pass in milliseconds for `runtime` (the "default" entry, else 0.3 ms)."""
         return float(self.overhead_ms.get(runtime, self.overhead_ms.get("default", 0.3)))
 
     def launch_mult(self, runtime: str) -> float:
+        """Multiplier of the per-operator launch overhead for `runtime` (graph-replaying runtimes pay less; 1 by default)."""
         return float(self.runtime_launch_mult.get(runtime, 1.0))
 
     def log_half_width(self, confidence: np.ndarray | float, group: str | None = None,
@@ -153,9 +162,11 @@ class CalibrationParams:
 
     @property
     def calibrated(self) -> bool:
+        """Whether these parameters come from a fit (not the uncalibrated defaults)."""
         return self.version != "uncalibrated"
 
     def to_dict(self) -> dict[str, Any]:
+        """The parameters as calibration.json stores them (plain dicts and numbers)."""
         return {
             "version": self.version, "fitted_at": self.fitted_at, "n_rows": self.n_rows,
             "n_params": self.n_params, "compute_eff": {k: dict(v) for k, v in self.compute_eff.items()},
@@ -171,6 +182,7 @@ class CalibrationParams:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "CalibrationParams":
+        """Parameters from calibration.json's mapping; unknown keys are ignored, missing ones take defaults."""
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in data.items() if k in known})
 

@@ -29,10 +29,12 @@ from phantom_report.engine.validation import BREAKDOWNS, SCHEME_TITLES
 
 
 def pct(x: Any) -> str:
+    """A fraction as a percentage with one decimal ("—" for missing)."""
     return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * float(x):.1f}%"
 
 
 def num(x: Any) -> str:
+    """A number for tables: thousands separated from 100 up, else 3 significant digits ("—" for missing)."""
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "—"
     x = float(x)
@@ -40,6 +42,7 @@ def num(x: Any) -> str:
 
 
 def format_summary(s: Mapping[str, Any]) -> dict[str, str]:
+    """The validation summary's figures as display strings (percentages, signed log bias)."""
     return {
         "n": str(s.get("n", 0)), "median_ape": pct(s.get("median_ape")), "mape": pct(s.get("mape")),
         "within_10pct": pct(s.get("within_10pct")), "within_25pct": pct(s.get("within_25pct")),

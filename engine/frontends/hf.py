@@ -185,6 +185,9 @@ def _is_causal(config) -> bool:
 
 
 def load_hf(source: HfSource, *, seq_len: int | None = None, architecture: str | None = None) -> Workload:
+    """Workload of a resolved Hugging Face config, built on the meta device: the analytic operator
+    walk for `ANALYTIC_TYPES`, FlopCounterMode otherwise (`frontend_path` says which). architecture:
+    the model class to instantiate when the config names several."""
     config = build_config(source.config, source.origin)
     model, arch = instantiate_meta(config, source.origin, architecture)
     if config.model_type in ANALYTIC_TYPES:
