@@ -39,8 +39,8 @@ class Engine:
 
     @classmethod
     def load(cls, profiles_dir: str | None = None, params_path: str | None = None) -> "Engine":
-        """An engine from a profile directory (default: the shipped profiles) and a calibration file
-        (default: the shipped engine/data/calibration.json)."""
+        """An engine from the built-in GPU profiles with a user profile directory on top (argument, else
+        $PHANTOM_PROFILES) and a calibration file (default: the shipped engine/data/calibration.json)."""
         return cls(catalog=load_catalog(profiles_dir), params=load_params(params_path))
 
     def models(self) -> list[Workload]:

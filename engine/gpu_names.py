@@ -129,7 +129,7 @@ class GpuNameResolver:
 
     @cached_property
     def shapes(self) -> tuple[_ProfileShape, ...]:
-        """Each profile's name shape (vendor, family, memory, form factor), parsed once, for near-miss suggestions."""
+        """Each profile's shape (family, form factor, memory GB, vendor), built once, for near-miss suggestions."""
         return tuple(_shape(p) for p in self.profiles.values())
 
     @cached_property
