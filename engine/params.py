@@ -18,7 +18,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from phantom_report.engine.intervals import block_half_width
+from phantom_report.engine.intervals import block_tables, tables_half_width
 from phantom_report.engine.novelty import Support
 
 MATMUL_CLASSES = frozenset({"gemm", "conv", "grouped_conv", "attention"})  # run on the matmul path
@@ -59,6 +59,7 @@ _DEFAULT_COMPUTE = {"matmul": 0.55, FP32_MATMUL: FP32_MATMUL_TEXTBOOK_EFF, "othe
 _DEFAULT_MEMORY = 0.7
 DEFAULT_DEQUANT_EFF = 0.5  # textbook prior: unpack sequences issue at about half the INT32 lanes' rate
 # Provisional interval (before calibration): +-50% at 90% (log 1.5 = 0.405)
+_HALF_WIDTH_MEMO_MAX = 4096  # single-point widths a parameter set remembers before it starts over
 _DEFAULT_QUANTILES = {"0.5": 0.12, "0.8": 0.28, "0.9": 0.405, "0.95": 0.5, "0.99": 0.7}
 
 
@@ -148,11 +149,36 @@ class CalibrationParams:
         far more tightly than CNN latencies); `novelty` (0-3, engine/novelty.py) the widths of that
         novelty level (never narrower than a lower level's), `runtime` at least that runtime's own width
         where calibration held out enough of its rows. See intervals.block_half_width."""
-        block = dict(self.intervals) if self.intervals else {}
-        block.setdefault("log_abs_residual_quantiles", dict(_DEFAULT_QUANTILES))
-        if not block["log_abs_residual_quantiles"]:
-            block["log_abs_residual_quantiles"] = dict(_DEFAULT_QUANTILES)
-        return block_half_width(block, confidence, group, novelty, runtime)
+        key = (group, novelty, runtime)
+        single = isinstance(confidence, np.ndarray) and confidence.shape == (1,)
+        if single:  # one point (an engine's `predict`): its width is remembered per confidence
+            hit = self._half_width_memo.get((key, float(confidence[0])))
+            if hit is not None:
+                return hit.copy()
+        tables = self._interval_tables.get(key)
+        if tables is None:
+            block = dict(self.intervals) if self.intervals else {}
+            block.setdefault("log_abs_residual_quantiles", dict(_DEFAULT_QUANTILES))
+            if not block["log_abs_residual_quantiles"]:
+                block["log_abs_residual_quantiles"] = dict(_DEFAULT_QUANTILES)
+            tables = self._interval_tables[key] = block_tables(block, group, novelty, runtime)
+        width = tables_half_width(tables, confidence)
+        if single:
+            if len(self._half_width_memo) > _HALF_WIDTH_MEMO_MAX:
+                self._half_width_memo.clear()
+            self._half_width_memo[(key, float(confidence[0]))] = width.copy()
+        return width
+
+    @cached_property
+    def _interval_tables(self) -> dict:
+        """(group, novelty, runtime) -> `intervals.block_tables` of this parameter set, filled as
+        predictions ask (a few hundred keys at most: task/metric x level x runtime)."""
+        return {}
+
+    @cached_property
+    def _half_width_memo(self) -> dict:
+        """((group, novelty, runtime), confidence) -> half-width of single points (bounded)."""
+        return {}
 
     @cached_property
     def support(self):

@@ -61,7 +61,9 @@ _SMALL_GRID = 64  # up to this many points, support flags are looked up per key 
 IDLE_POWER_FRACTION = 0.3  # board power at idle / TDP (datacenter GPUs idle at ~20-35% of TDP)
 RUNTIME_OVERHEAD_GB = 0.8  # CUDA context + allocator reserve + workspace (per GPU)
 # Adam optimizer state per parameter; fp32 storage formats keep everything in 4-byte floats
-FP32_STORAGE = ("fp32", "tf32")
+FP32_STORAGE = frozenset({"fp32", "tf32"})
+# formats whose training is not modelled: integer math or weights only stored quantized
+_NOT_TRAINABLE = frozenset(p for p, f in FORMATS.items() if f.weight_only or f.compute == "int8")
 ADAM_BYTES_FP32 = 16.0  # fp32/tf32 weights+grads+m+v (4 bytes each)
 ADAM_BYTES_MIXED = 18.0  # fp16/bf16 weights+grads (4) + fp32 master, m, v (12) + fp32 grad copy (2)
 DP_OVERLAP = 0.8  # share of backward time that hides the gradient all-reduce (DDP bucketing)
@@ -113,6 +115,10 @@ class _OpTable:
         # ops with only per-sample terms (encoders, pooler) run once per request, not per decode step
         self.per_token = (self.ftok + self.fctx + self.atok + self.actx + self.kv) > 0
         self.moe = self.experts > 0
+        # per-table constants the physics branches on (checked on every pass)
+        self.every_op = np.ones_like(self.count, dtype=bool)
+        self.any_conv, self.any_moe = bool(self.conv.any()), bool(self.moe.any())
+        self.any_grouped, self.any_attention = bool(self.grouped.any()), bool(self.attention.any())
 
 
 
@@ -132,7 +138,7 @@ def _pass(t: _OpTable, B, q, k, per_sample, g: GpuArrays, tp, causal: bool = Fal
     scaling the per-sample terms (1, or the image-area ratio for vision models).
     causal: a causal prefill (q = k) whose attention kernels skip the masked upper triangle (flash
     attention and the serving engines' fused kernels do), so query i sees (i + 1) keys, k/2 on average."""
-    active = t.per_token if per_sample is None else np.ones_like(t.count, dtype=bool)
+    active = t.per_token if per_sample is None else t.every_op
     ps = 0.0 if per_sample is None else per_sample[:, None]
     cnt = (t.count * active)[None, :]
     qc, kc = q[:, None], k[:, None]
@@ -142,7 +148,7 @@ def _pass(t: _OpTable, B, q, k, per_sample, g: GpuArrays, tp, causal: bool = Fal
     act = (ps * t.a1 + qc * t.atok + qk * t.actx) * (per_gpu * cnt)
     kv = (kc * t.kv) * (per_gpu * cnt)  # KV-cache elements read, at the KV-cache precision
     weights = cnt * t.params / tp[:, None]
-    if t.moe.any():
+    if t.any_moe:
         # experts read per pass: those any of the B*q tokens routed to (expected, uniform routing)
         tokens = (B * q)[:, None]
         frac = np.where(t.moe, 1.0 - (1.0 - np.divide(t.topk, t.experts, where=t.moe, out=np.zeros_like(t.topk))) ** tokens, 1.0)
@@ -179,32 +185,45 @@ def _compute_eff_and_peak(t: _OpTable, g: GpuArrays) -> tuple[np.ndarray, np.nda
     """(achieved fraction of peak, peak FLOP/s) of each (point, operator): (points x operators) and
     a column or (points x operators) array; convolutions run at their own executed column."""
     eff_c = np.where(t.is_matmul, g.eff_matmul[:, None], g.eff_other[:, None])
-    if t.conv.any():
+    if t.any_conv:
         eff_c[:, t.conv] = g.eff_conv[:, None]
     # op classes below the dense-matmul efficiency: grouped convolutions, the attention core and
     # expert GEMMs (grouped, uneven shapes, fewer tokens each); scaled in place, column by column,
     # as each model has only a few such operators
-    for ops, frac in ((t.grouped, g.eff_grouped_conv_of_matmul), (t.attention, g.eff_attention_of_matmul),
-                      (t.moe, g.eff_moe_of_matmul)):
-        if ops.any():
+    for present, ops, frac in ((t.any_grouped, t.grouped, g.eff_grouped_conv_of_matmul),
+                               (t.any_attention, t.attention, g.eff_attention_of_matmul),
+                               (t.any_moe, t.moe, g.eff_moe_of_matmul)):
+        if present:
             eff_c[:, ops] *= frac[:, None]
     peak = g.peak_flops_per_s[:, None]
-    if t.conv.any():
+    if t.any_conv:
         peak = np.where(t.conv[None, :], g.peak_conv_flops_per_s[:, None], peak)
     return eff_c, peak
 
 
-def _half_width(params: CalibrationParams, confidence: np.ndarray, task_masks: dict, metric: str,
-                novelty: np.ndarray, runtime: np.ndarray) -> np.ndarray:
-    """Log half-width of each point's interval for one output metric (see `log_half_width`);
-    task_masks: task -> boolean mask of the block's points with that task; novelty: each point's
-    level (engine/novelty.py), -1 where the calibration carries no corpus support summary."""
-    out = np.empty(len(confidence))
-    for t, sel in task_masks.items():
+def _interval_cells(task: np.ndarray, novelty: np.ndarray, runtime: np.ndarray
+                    ) -> list[tuple[str, int | None, str, np.ndarray]]:
+    """(task, novelty level or None, runtime, mask of the block's points) of each distinct
+    combination: the cells whose points share interval widths. novelty: each point's level
+    (engine/novelty.py), -1 where the calibration carries no corpus support summary."""
+    if len(task) == 1:  # the single-point path: one cell, no grouping
+        lv = int(novelty[0])
+        return [(str(task[0]), None if lv < 0 else lv, str(runtime[0]), np.ones(1, dtype=bool))]
+    cells = []
+    for t in set(task.tolist()):
+        sel = task == t
         for lv in np.unique(novelty[sel]):
             for rt in set(runtime[sel & (novelty == lv)].tolist()):
-                cell = sel & (novelty == lv) & (runtime == rt)
-                out[cell] = params.log_half_width(confidence[cell], f"{t}/{metric}", None if lv < 0 else int(lv), str(rt))
+                cells.append((t, None if lv < 0 else int(lv), str(rt), sel & (novelty == lv) & (runtime == rt)))
+    return cells
+
+
+def _half_width(params: CalibrationParams, confidence: np.ndarray, cells: list, metric: str) -> np.ndarray:
+    """Log half-width of each point's interval for one output metric (see `log_half_width`), per
+    cell of `_interval_cells`."""
+    out = np.empty(len(confidence))
+    for t, lv, rt, cell in cells:
+        out[cell] = params.log_half_width(confidence[cell], f"{t}/{metric}", lv, rt)
     return out
 
 
@@ -313,8 +332,13 @@ def _block_points(w: Workload, df: Mapping[str, np.ndarray], idx: np.ndarray) ->
         task=task, training=task == "training", precision=prec, runtime=df["runtime"][idx],
         seq_in=seq_in, seq_out=seq_out, area_ratio=area,
         prefill_tokens=np.where(w.generative, np.maximum(seq_in, 1.0), seq_in),
-        adam_bytes_per_param=np.where(np.isin(prec, FP32_STORAGE), ADAM_BYTES_FP32, ADAM_BYTES_MIXED),
+        adam_bytes_per_param=np.where(_fp32_storage(prec), ADAM_BYTES_FP32, ADAM_BYTES_MIXED),
     )
+
+
+def _fp32_storage(precision: np.ndarray) -> np.ndarray:
+    """Whether each point's format stores weights and gradients in 4-byte floats (fp32, tf32)."""
+    return lookup(precision, FP32_STORAGE.__contains__, dtype=bool)
 
 
 def _sequence_lengths(w: Workload, seq_in: np.ndarray, seq_out: np.ndarray
@@ -348,6 +372,8 @@ def _tensor_parallel(w: Workload, pts: _BlockPoints, g: GpuArrays, given: np.nda
     for cand in (2.0, 4.0, 8.0):
         need, _ = _memory_gb(w, pts.batch, pts, g, tp)
         grow = (need > g.usable_mem_gb) & (cand <= pts.gpu_count) & ~pts.training
+        if not grow.any():
+            break  # tp unchanged, so no larger candidate can grow either (fewer GPUs than it, or it fits)
         tp = np.where(grow, cand, tp)
     return np.where((given > 0) & ~pts.training, given, tp)
 
@@ -384,7 +410,7 @@ def _max_batch(w: Workload, pts: _BlockPoints, g: GpuArrays, tp: np.ndarray) -> 
         per_seq = _kv_bytes_per_seq(w, pts.seq_in, pts.seq_out, g.kv_bytes, tp) / 1e9
         total, _ = _memory_gb(w, B, pts, g, tp)
         workspace = total - B * per_seq
-        of_total = np.isin(pts.runtime, list(KV_BUDGET_OF_TOTAL))
+        of_total = lookup(pts.runtime, KV_BUDGET_OF_TOTAL.__contains__, dtype=bool)
         budget = np.where(of_total, KV_CACHE_FRACTION * g.usable_mem_gb - workspace,
                           KV_CACHE_FRACTION * (g.usable_mem_gb - workspace))
     else:
@@ -456,7 +482,8 @@ def predict_columns(cols: Mapping[str, np.ndarray], catalog: ProfileCatalog, wor
 
 def _empty_output(n: int) -> dict[str, np.ndarray]:
     """OUTPUT_COLUMNS for n points before prediction: NaN numbers, every point supported and fitting."""
-    out = {c: np.full(n, np.nan) for c in OUTPUT_COLUMNS}
+    numbers = np.full((len(OUTPUT_COLUMNS), n), np.nan)  # one allocation; each column a row of it
+    out = dict(zip(OUTPUT_COLUMNS, numbers))
     out["supported"] = np.ones(n, dtype=bool)
     out["reason"] = np.full(n, "", dtype=object)
     out["fits"] = np.ones(n, dtype=bool)
@@ -473,10 +500,11 @@ def _mark_unsupported(cols: Mapping[str, np.ndarray], no_compute_path: np.ndarra
         out["reason"][no_compute_path] = [
             f"{g} has no {COMPUTE_COLUMN[p]} compute path" for g, p in
             zip(cols["gpu"][no_compute_path].tolist(), cols["precision"][no_compute_path].tolist())]
-    quantized = [p for p, f in FORMATS.items() if f.weight_only or f.compute == "int8"]
-    train_int = (cols["task"] == "training") & np.isin(cols["precision"], quantized)
-    out["supported"][train_int] = False
-    out["reason"][train_int] = "training in integer or quantized weight formats is not modelled"
+    training = cols["task"] == "training"
+    if training.any():
+        train_int = training & lookup(cols["precision"], _NOT_TRAINABLE.__contains__, dtype=bool)
+        out["supported"][train_int] = False
+        out["reason"][train_int] = "training in integer or quantized weight formats is not modelled"
 
 
 def _predict_block(w: Workload, t: _OpTable, df: Mapping[str, np.ndarray], idx: np.ndarray, g: GpuArrays,
@@ -516,7 +544,7 @@ def _with_training_step(w: Workload, pts: _BlockPoints, g: GpuArrays, dp: np.nda
     the gradient all-reduce the backward pass does not hide."""
     training, t_fwd = pts.training, fwd.total_s
     opt_s = w.params_total * pts.adam_bytes_per_param / (g.mem_bytes_per_s * g.eff_mem)
-    grad_bytes = w.params_total * np.where(np.isin(pts.precision, FP32_STORAGE), 4.0, 2.0)
+    grad_bytes = w.params_total * np.where(_fp32_storage(pts.precision), 4.0, 2.0)
     comm = _allreduce_s(grad_bytes, pts.gpu_count, g)
     exposed = np.maximum(comm - DP_OVERLAP * 2.0 * t_fwd, 0.0)
     step = 3.0 * t_fwd - 2.0 * g.overhead_s + opt_s + exposed
@@ -552,13 +580,12 @@ def _write_metrics(params: CalibrationParams, confidence: np.ndarray, pts: _Bloc
                    dp: np.ndarray, out: dict) -> None:
     """Latency, throughput and the generative metrics with log-symmetric intervals, each metric with
     its own held-out residual quantiles (per task, novelty level and runtime)."""
-    idx, task = pts.idx, pts.task
-    task_masks = {t: task == t for t in set(task.tolist())}
-    novelty = out["novelty"][idx]
+    idx = pts.idx
+    cells = _interval_cells(pts.task, out["novelty"][idx], pts.runtime)
     throughput = pts.batch * dp / timing.latency_s
     for name, value in (("latency_ms", timing.latency_s * 1e3), ("throughput_per_s", throughput),
                         ("tokens_per_s", timing.tokens_per_s), ("ttft_ms", timing.ttft_ms), ("tpot_ms", timing.tpot_ms)):
-        half = _half_width(params, confidence, task_masks, name, novelty, pts.runtime)
+        half = _half_width(params, confidence, cells, name)
         out[name][idx] = value
         out[f"{name}_low"][idx] = value * np.exp(-half)
         out[f"{name}_high"][idx] = value * np.exp(half)
