@@ -16,12 +16,6 @@ from phantom_report.engine.profiles import ProfileCatalog
 from phantom_report.errors import PredictionError
 
 
-def normalize_points(points: pd.DataFrame, catalog: ProfileCatalog) -> pd.DataFrame:
-    """Fill defaults, canonicalise GPU names and precisions, reject impossible values."""
-    cols = normalize_columns(frame_columns(points), catalog)
-    return pd.DataFrame(merged_columns(points, cols, {}))
-
-
 def frame_columns(points: pd.DataFrame) -> dict[str, np.ndarray]:
     """A prediction grid's columns as numpy arrays (what `normalize_columns` takes)."""
     return {c: points[c].to_numpy() for c in points.columns}
@@ -32,8 +26,9 @@ _DEFAULTS = {"seq_in": np.nan, "seq_out": np.nan, "task": "inference", "runtime"
 
 
 def normalize_columns(points: Mapping[str, np.ndarray], catalog: ProfileCatalog) -> dict[str, np.ndarray]:
-    """`normalize_points` on columns (name -> equal-length arrays): defaults filled, GPU names and
-    precisions canonical, impossible values refused. Numpy only, so one point costs microseconds."""
+    """A grid's columns (name -> equal-length arrays) with defaults filled, GPU names and precisions
+    canonical, impossible values refused (PredictionError naming the column, value and range).
+    Numpy only, so one point costs microseconds."""
     df = dict(points)
     for col in ("model", "gpu", "precision", "batch_size"):
         if col not in df:

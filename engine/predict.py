@@ -48,13 +48,12 @@ from phantom_report.engine.ir import Workload
 from phantom_report.engine.lookup import MEMO_MAX, lookup
 from phantom_report.engine.novelty import extrapolation_reasons, novelty_levels
 from phantom_report.engine.params import ATTENTION, GROUPED_CONV, MATMUL_CLASSES, CalibrationParams
-from phantom_report.engine.points import frame_columns, merged_columns, normalize_columns, normalize_points
+from phantom_report.engine.points import frame_columns, merged_columns, normalize_columns
 from phantom_report.engine.precision import COMPUTE_COLUMN, FORMATS, WEIGHT_BYTES
 from phantom_report.engine.profiles import ProfileCatalog
 from phantom_report.errors import PredictionError
 
-__all__ = ["OUTPUT_COLUMNS", "PredictCache", "fit_hint", "normalize_columns", "normalize_points", "predict_columns",
-           "predict_grid"]
+__all__ = ["OUTPUT_COLUMNS", "PredictCache", "fit_hint", "predict_columns", "predict_grid"]
 
 _CHUNK = 16384  # points per block: bounds the (points x operators) temporaries to a few MB
 _SMALL_GRID = 64  # up to this many points, support flags are looked up per key (no groupby)
@@ -123,7 +122,7 @@ class _OpTable:
 
 
 
-class PassTimes(NamedTuple):
+class _PassTimes(NamedTuple):
     """One forward pass per point (seconds): its time, its roofline-ideal time (every operator at
     the datasheet peak of its bound resource) and the part spent in compute-bound operators."""
     total_s: np.ndarray
@@ -131,7 +130,7 @@ class PassTimes(NamedTuple):
     compute_s: np.ndarray
 
 
-def _pass(t: _OpTable, B, q, k, per_sample, g: GpuArrays, tp, causal: bool = False) -> PassTimes:
+def _pass(t: _OpTable, B, q, k, per_sample, g: GpuArrays, tp, causal: bool = False) -> _PassTimes:
     """Time of one forward pass for each point (seconds), its roofline-ideal time, and compute time.
 
     per_sample: None for decode steps (per-sample-only operators do not run), else an array
@@ -178,7 +177,7 @@ def _pass(t: _OpTable, B, q, k, per_sample, g: GpuArrays, tp, causal: bool = Fal
     compute_t = np.multiply(op_t, compute_bound, out=t_c).sum(axis=1)
     # launches overlap the kernels queued before them: each op costs the longer of the two
     total = np.maximum(op_t, cnt * g.launch_s[:, None], out=op_t).sum(axis=1) + g.overhead_s
-    return PassTimes(total, ideal, compute_t)
+    return _PassTimes(total, ideal, compute_t)
 
 
 def _compute_eff_and_peak(t: _OpTable, g: GpuArrays) -> tuple[np.ndarray, np.ndarray]:
@@ -295,8 +294,8 @@ def _tp_comm(w: Workload, B, q, tp, g: GpuArrays) -> np.ndarray:
 
 @dataclass(frozen=True)
 class _BlockPoints:
-    """The points of one block (all of one workload) as the physics reads them: float arrays of
-    the block's length, defaults of the workload filled in."""
+    """The points of one block (all of one workload) as the physics reads them: arrays of the
+    block's length (numbers as float64), the workload's defaults filled in."""
     idx: np.ndarray  # positions of the block's points in the normalised columns
     batch: np.ndarray  # samples per replica; once max_batch is applied, the batch used
     gpu_count: np.ndarray
@@ -362,7 +361,7 @@ def _sequence_lengths(w: Workload, seq_in: np.ndarray, seq_out: np.ndarray
     return seq_in, seq_out, area
 
 
-def _tensor_parallel(w: Workload, pts: _BlockPoints, g: GpuArrays, given: np.ndarray) -> np.ndarray:
+def _tensor_parallel(w: Workload, pts: _BlockPoints, g: GpuArrays, given: np.ndarray | None) -> np.ndarray:
     """GPUs per replica: `given` where positive, else the smallest power of two (<= gpu_count)
     whose shard fits; 1 for training and non-generative models. The remaining GPUs hold
     data-parallel replicas."""
@@ -538,7 +537,7 @@ def _timings(w: Workload, t: _OpTable, pts: _BlockPoints, g: GpuArrays, tp: np.n
     return timing
 
 
-def _with_training_step(w: Workload, pts: _BlockPoints, g: GpuArrays, dp: np.ndarray, fwd: PassTimes,
+def _with_training_step(w: Workload, pts: _BlockPoints, g: GpuArrays, dp: np.ndarray, fwd: _PassTimes,
                         timing: _Timings) -> _Timings:
     """`timing` with training points' step: forward + backward (2x forward) + optimizer update +
     the gradient all-reduce the backward pass does not hide."""
@@ -558,7 +557,7 @@ def _with_training_step(w: Workload, pts: _BlockPoints, g: GpuArrays, dp: np.nda
 
 
 def _with_generation(w: Workload, t: _OpTable, pts: _BlockPoints, g: GpuArrays, tp: np.ndarray, dp: np.ndarray,
-                     fwd: PassTimes, timing: _Timings) -> _Timings:
+                     fwd: _PassTimes, timing: _Timings) -> _Timings:
     """`timing` with inference points of a generative model: prefill (TTFT) then seq_out - 1 decode
     steps, each costing the mid-point step (per-step cost is linear in the keys attended)."""
     B, gen, t_fwd = pts.batch, ~pts.training, fwd.total_s
