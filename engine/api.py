@@ -15,12 +15,17 @@ import pandas as pd
 from phantom_report.engine import zoo
 from phantom_report.engine.ir import Workload
 from phantom_report.engine.params import CalibrationParams, load_params
-from phantom_report.engine.predict import PredictCache, normalize_columns, predict_columns, predict_grid
+from phantom_report.engine.points import normalize_columns
+from phantom_report.engine.predict import PredictCache, predict_columns, predict_grid
 from phantom_report.engine.profiles import ProfileCatalog, load_catalog
 
 
 @dataclass(frozen=True)
 class Engine:
+    """Predictions from one GPU catalog and one calibration: `predict` for one point, `predict_grid`
+    for a frame of points. Immutable; holds a cache of operator tables, support flags and hardware
+    coefficients that are pure functions of their keys, so repeated predictions are cheap."""
+
     catalog: ProfileCatalog
     params: CalibrationParams
     # workloads known by name besides the zoo (e.g. built from a CSV's model_config column)
@@ -34,9 +39,12 @@ class Engine:
 
     @classmethod
     def load(cls, profiles_dir: str | None = None, params_path: str | None = None) -> "Engine":
+        """An engine from the built-in GPU profiles with a user profile directory on top (argument, else
+        $PHANTOM_PROFILES) and a calibration file (default: the shipped engine/data/calibration.json)."""
         return cls(catalog=load_catalog(profiles_dir), params=load_params(params_path))
 
     def models(self) -> list[Workload]:
+        """Every built-in zoo workload, in zoo order."""
         return list(zoo.builtin_workloads().values())
 
     def workload(self, source: Any, *, allow_python: bool = False) -> Workload:

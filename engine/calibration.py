@@ -112,11 +112,16 @@ class ParamSpec:
 
     @property
     def name(self) -> str:
+        """Dotted path of the parameter ("compute_eff.ampere.matmul"): its key in fit reports."""
         return ".".join(self.path)
 
 
 @dataclass(frozen=True)
 class FitResult:
+    """The outcome of one calibration fit: the fitted parameters and their log values, the rows it
+    fitted with their log residuals (log predicted/measured), and the optimiser's evaluation count
+    and success flag."""
+
     params: CalibrationParams
     specs: tuple[ParamSpec, ...]
     x_log: np.ndarray  # fitted log-parameters, in specs order
@@ -129,9 +134,11 @@ class FitResult:
 
     @property
     def n_params(self) -> int:
+        """Number of fitted scalars."""
         return len(self.specs)
 
     def values(self) -> dict[str, float]:
+        """Fitted value of each parameter by `ParamSpec.name` (linear scale, the parameter's own units)."""
         return {s.name: float(math.exp(v)) for s, v in zip(self.specs, self.x_log)}
 
 
@@ -259,6 +266,8 @@ class UniquePoints:
 
     @classmethod
     def of(cls, rows: pd.DataFrame) -> "UniquePoints":
+        """The distinct predictor inputs of corpus `rows` (first occurrence of each) and each row's index
+        into them."""
         pts = corpus_points(rows)
         key = pd.Series([repr(t) for t in pts.itertuples(index=False)])  # NaN-safe row key
         codes, uniques = pd.factorize(key)

@@ -81,15 +81,20 @@ class CorpusError(PhantomError):
 
 @dataclass(frozen=True)
 class Corpus:
+    """A loaded measurement corpus: the usable rows (typed, names canonical), the rows that could not
+    be interpreted with their reason, and the files read."""
+
     rows: pd.DataFrame  # usable rows, columns ROW_COLUMNS
     rejected: pd.DataFrame  # uninterpretable rows with `reason`, columns REJECTED_COLUMNS
     files: tuple[str, ...]
 
     @property
     def n_sources(self) -> int:
+        """Distinct sources (publications, tables, blogs) among the usable rows."""
         return int(self.rows["source"].nunique()) if len(self.rows) else 0
 
     def summary(self) -> dict[str, int]:
+        """Counts for reports: usable and rejected rows, files, sources, GPUs and models."""
         r = self.rows
         return {
             "rows": len(r), "rejected": len(self.rejected), "files": len(self.files), "sources": self.n_sources,
@@ -306,6 +311,7 @@ class Rule:
         return " ".join(parts)
 
     def matches_source(self, source: str) -> bool:
+        """Whether `source` matches this rule's pattern (exact name, or `*` wildcards; see the class)."""
         return fnmatch.fnmatchcase(source, self.source_pattern)
 
     def matches(self, row: Mapping) -> bool:

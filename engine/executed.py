@@ -61,9 +61,3 @@ def executed_column(runtime: str, precision: str, group: str, has_column) -> str
     if entry and has_column(entry[0]):
         return entry[0]
     return COMPUTE_COLUMN[precision]
-
-
-def executed_source(runtime: str, precision: str, group: str) -> str:
-    """Where the runtime's default for this precision and op group is documented ("" = stated precision)."""
-    entry = EXECUTED.get((runtime_family(runtime), precision, group))
-    return entry[1] if entry else ""

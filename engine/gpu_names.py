@@ -109,6 +109,7 @@ def _shape(p: "GpuProfile") -> _ProfileShape:
 
 
 def alias_table_path() -> Path:
+    """Path of the shipped GPU alias table (engine/data/gpu_aliases.csv)."""
     return Path(str(resources.files("phantom_report.engine").joinpath("data/gpu_aliases.csv")))
 
 
@@ -128,6 +129,7 @@ class GpuNameResolver:
 
     @cached_property
     def shapes(self) -> tuple[_ProfileShape, ...]:
+        """Each profile's shape (family, form factor, memory GB, vendor), built once, for near-miss suggestions."""
         return tuple(_shape(p) for p in self.profiles.values())
 
     @cached_property

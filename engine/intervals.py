@@ -100,9 +100,15 @@ def quantile_table(abs_log_residuals: np.ndarray, levels: Iterable[float] = LEVE
 
 def half_width(table: Mapping[str, float], confidence: float | np.ndarray) -> np.ndarray:
     """Log half-width at any confidence, interpolated between the tabulated levels."""
+    levels, widths = table_arrays(table)
+    return np.interp(np.asarray(confidence, dtype=float), levels, widths)
+
+
+def table_arrays(table: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray]:
+    """(confidence levels ascending, log half-widths at them) of a quantile table."""
     levels = np.array(sorted(float(k) for k in table))
     widths = np.array([float(table[k]) for k in sorted(table, key=float)])
-    return np.interp(np.asarray(confidence, dtype=float), levels, widths)
+    return levels, widths
 
 
 def leave_group_out_coverage(abs_log_residuals: np.ndarray, groups: np.ndarray, level: float) -> np.ndarray:
@@ -172,11 +178,23 @@ def block_half_width(block: Mapping, confidence: float | np.ndarray, group: str 
     """Log half-width at `confidence` for a task/metric group, novelty level and runtime: the widest of
     the tables of this level and every lower one (width never shrinks as novelty grows) and of the
     runtime's own table where it has one."""
+    return tables_half_width(block_tables(block, group, level, runtime), confidence)
+
+
+def block_tables(block: Mapping, group: str | None = None, level: int | None = None,
+                 runtime: str | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The quantile tables (`table_arrays`) whose widest value is a point's width (see
+    `block_half_width`): a pure function of its arguments, which callers may memoise."""
     levels = [None] if level is None else range(int(level) + 1)
     tables = [_table_for(block, group, lv) for lv in levels]
     if runtime is not None:
         tables.append((block.get("by_runtime") or {}).get(runtime))
-    widths = [half_width(t, confidence) for t in tables if t]
+    return [table_arrays(t) for t in tables if t]
+
+
+def tables_half_width(tables: list[tuple[np.ndarray, np.ndarray]], confidence: float | np.ndarray) -> np.ndarray:
+    """Log half-width at `confidence`: the widest of `tables` (`block_tables`) interpolated there."""
+    widths = [np.interp(np.asarray(confidence, dtype=float), levels, w) for levels, w in tables]
     if not widths:
         raise ValueError("calibration intervals block has no quantile table")
     return np.maximum.reduce([np.asarray(w, dtype=float) for w in widths])

@@ -42,6 +42,12 @@ FAMILIES = ("cnn", "encoder", "decoder", "encoder-decoder", "vit", "diffusion", 
 
 @dataclass(frozen=True)
 class Operator:
+    """One operator kind of a workload, repeated `count` times per forward pass. Costs are per
+    instance and split by how they scale: per sample, per token (q), per token x context token
+    (q x k: attention scores); FLOPs, activation elements (read + written, at the activation
+    precision), parameters (elements, at the weight precision) and KV-cache elements per context token.
+    Mixture-of-experts banks give their expert count and top-k."""
+
     name: str
     op_class: str
     count: int = 1
@@ -67,6 +73,7 @@ class Operator:
             raise ValueError(f"operator {self.name!r}: count must be >= 1")
 
     def flops(self, batch: float, q: float, k: float) -> float:
+        """FLOPs of all `count` instances for `batch` samples of q tokens attending to k context tokens."""
         return self.count * batch * (
             self.flops_per_sample + q * self.flops_per_token + q * k * self.flops_per_token_ctx
         )
@@ -111,6 +118,8 @@ class Workload:
 
     # --- totals, scalar helpers (the predictor evaluates the same terms vectorized) ---
     def flops(self, batch: float = 1, q: float | None = None, k: float | None = None) -> float:
+        """FLOPs of one forward pass for `batch` samples of q tokens (default: the workload's default
+        length) attending to k context tokens (default: q)."""
         q = self.default_seq_len if q is None else q
         k = q if k is None else k
         return sum(op.flops(batch, q, k) for op in self.operators)
@@ -121,7 +130,9 @@ class Workload:
         return self.flops(1, s, s) / s
 
     def weight_params_streamed(self) -> float:
+        """Parameters read from memory on every pass (embedding tables, which are gathered, excluded)."""
         return sum(op.count * op.params for op in self.operators if op.weights_streamed)
 
     def with_name(self, name: str, display_name: str | None = None) -> "Workload":
+        """This workload under another name (display name: `display_name`, else the name)."""
         return replace(self, name=name, display_name=display_name or name)

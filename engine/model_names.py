@@ -57,6 +57,7 @@ class ModelResolution:
 
 
 def model_alias_path() -> Path:
+    """Path of the shipped model alias table (engine/data/model_aliases.csv)."""
     return Path(str(resources.files("phantom_report.engine").joinpath("data/model_aliases.csv")))
 
 

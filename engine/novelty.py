@@ -63,11 +63,13 @@ class Support:
                    max_gpu_count=float(rows["gpu_count"].max()))
 
     def to_dict(self) -> dict[str, Any]:
+        """The support table as calibration.json stores it (`intervals.support`)."""
         return {"rows": dict(self.rows), "family_tasks": dict(self.family_tasks), "max_batch": dict(self.max_batch),
                 "max_seq_in": dict(self.max_seq_in), "max_gpu_count": self.max_gpu_count}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None) -> "Support | None":
+        """The support table from calibration.json's `intervals.support`; None when absent or empty."""
         if not d:
             return None
         return cls(rows=dict(d.get("rows", {})), family_tasks=dict(d.get("family_tasks", {})),

@@ -18,7 +18,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from phantom_report.engine.intervals import block_half_width
+from phantom_report.engine.intervals import block_tables, tables_half_width
 from phantom_report.engine.novelty import Support
 
 MATMUL_CLASSES = frozenset({"gemm", "conv", "grouped_conv", "attention"})  # run on the matmul path
@@ -59,11 +59,16 @@ _DEFAULT_COMPUTE = {"matmul": 0.55, FP32_MATMUL: FP32_MATMUL_TEXTBOOK_EFF, "othe
 _DEFAULT_MEMORY = 0.7
 DEFAULT_DEQUANT_EFF = 0.5  # textbook prior: unpack sequences issue at about half the INT32 lanes' rate
 # Provisional interval (before calibration): +-50% at 90% (log 1.5 = 0.405)
+_HALF_WIDTH_MEMO_MAX = 4096  # single-point widths a parameter set remembers before it starts over
 _DEFAULT_QUANTILES = {"0.5": 0.12, "0.8": 0.28, "0.9": 0.405, "0.95": 0.5, "0.99": 0.7}
 
 
 @dataclass(frozen=True)
 class CalibrationParams:
+    """The predictor's fitted parameters: achieved fractions of peak compute and bandwidth per
+    architecture and runtime, host overheads, interval quantiles and the corpus support summary.
+    Loaded from engine/data/calibration.json; missing keys fall back to the textbook defaults."""
+
     version: str = "uncalibrated"
     fitted_at: str = ""
     n_rows: int = 0
@@ -116,18 +121,23 @@ class CalibrationParams:
         return _DEFAULT_COMPUTE[group]
 
     def memory_eff_for(self, arch: str) -> float:
+        """Achieved fraction of peak memory bandwidth on architecture `arch` (before the runtime multiplier)."""
         return float(self.memory_eff.get(arch, _DEFAULT_MEMORY))
 
     def runtime_compute(self, runtime: str) -> float:
+        """Multiplier of compute efficiency for `runtime` (1 when not calibrated)."""
         return float(self.runtime_compute_mult.get(runtime, 1.0))
 
     def runtime_memory(self, runtime: str) -> float:
+        """Multiplier of memory efficiency for `runtime` (1 when not calibrated)."""
         return float(self.runtime_memory_mult.get(runtime, 1.0))
 
     def overhead_ms_for(self, runtime: str) -> float:
+        """Host overhead per forward pass in milliseconds for `runtime` (the "default" entry, else 0.3 ms)."""
         return float(self.overhead_ms.get(runtime, self.overhead_ms.get("default", 0.3)))
 
     def launch_mult(self, runtime: str) -> float:
+        """Multiplier of the per-operator launch overhead for `runtime` (graph-replaying runtimes pay less; 1 by default)."""
         return float(self.runtime_launch_mult.get(runtime, 1.0))
 
     def log_half_width(self, confidence: np.ndarray | float, group: str | None = None,
@@ -139,11 +149,36 @@ class CalibrationParams:
         far more tightly than CNN latencies); `novelty` (0-3, engine/novelty.py) the widths of that
         novelty level (never narrower than a lower level's), `runtime` at least that runtime's own width
         where calibration held out enough of its rows. See intervals.block_half_width."""
-        block = dict(self.intervals) if self.intervals else {}
-        block.setdefault("log_abs_residual_quantiles", dict(_DEFAULT_QUANTILES))
-        if not block["log_abs_residual_quantiles"]:
-            block["log_abs_residual_quantiles"] = dict(_DEFAULT_QUANTILES)
-        return block_half_width(block, confidence, group, novelty, runtime)
+        key = (group, novelty, runtime)
+        single = isinstance(confidence, np.ndarray) and confidence.shape == (1,)
+        if single:  # one point (an engine's `predict`): its width is remembered per confidence
+            hit = self._half_width_memo.get((key, float(confidence[0])))
+            if hit is not None:
+                return hit.copy()
+        tables = self._interval_tables.get(key)
+        if tables is None:
+            block = dict(self.intervals) if self.intervals else {}
+            block.setdefault("log_abs_residual_quantiles", dict(_DEFAULT_QUANTILES))
+            if not block["log_abs_residual_quantiles"]:
+                block["log_abs_residual_quantiles"] = dict(_DEFAULT_QUANTILES)
+            tables = self._interval_tables[key] = block_tables(block, group, novelty, runtime)
+        width = tables_half_width(tables, confidence)
+        if single:
+            if len(self._half_width_memo) > _HALF_WIDTH_MEMO_MAX:
+                self._half_width_memo.clear()
+            self._half_width_memo[(key, float(confidence[0]))] = width.copy()
+        return width
+
+    @cached_property
+    def _interval_tables(self) -> dict:
+        """(group, novelty, runtime) -> `intervals.block_tables` of this parameter set, filled as
+        predictions ask (a few hundred keys at most: task/metric x level x runtime)."""
+        return {}
+
+    @cached_property
+    def _half_width_memo(self) -> dict:
+        """((group, novelty, runtime), confidence) -> half-width of single points (bounded)."""
+        return {}
 
     @cached_property
     def support(self):
@@ -153,9 +188,11 @@ class CalibrationParams:
 
     @property
     def calibrated(self) -> bool:
+        """Whether these parameters come from a fit (not the uncalibrated defaults)."""
         return self.version != "uncalibrated"
 
     def to_dict(self) -> dict[str, Any]:
+        """The parameters as calibration.json stores them (plain dicts and numbers)."""
         return {
             "version": self.version, "fitted_at": self.fitted_at, "n_rows": self.n_rows,
             "n_params": self.n_params, "compute_eff": {k: dict(v) for k, v in self.compute_eff.items()},
@@ -171,6 +208,7 @@ class CalibrationParams:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "CalibrationParams":
+        """Parameters from calibration.json's mapping; unknown keys are ignored, missing ones take defaults."""
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in data.items() if k in known})
 

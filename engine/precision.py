@@ -156,10 +156,12 @@ class NumericFormat:
 
     @property
     def weight_bytes(self) -> float:
+        """Bytes per stored weight, block scales included."""
         return self.weight_bits / 8.0
 
     @property
     def weight_only(self) -> bool:
+        """Whether only the weights are quantized (unpacked to 16 bits for the math)."""
         return bool(self.dequant)
 
 

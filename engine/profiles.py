@@ -152,6 +152,9 @@ def _check_peak_clock(path: Path, data: Mapping[str, Any]) -> None:
 
 
 def parse_profile(path: Path, data: Mapping[str, Any]) -> GpuProfile:
+    """A validated GpuProfile from a profile's parsed TOML; ProfileError naming the file, the key
+    and what was expected for the first problem (missing or unknown keys, wrong types, clocks or
+    powers out of order, peak precisions outside PEAK_KEYS)."""
     for key, (types, desc, required) in _SCALAR_SCHEMA.items():
         if key not in data:
             if required:
@@ -219,6 +222,7 @@ def parse_profile(path: Path, data: Mapping[str, Any]) -> GpuProfile:
 
 
 def load_profile_file(path: Path) -> GpuProfile:
+    """The GpuProfile of one TOML file; ProfileError for unreadable or malformed files (see `parse_profile`)."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
@@ -242,6 +246,7 @@ class ProfileCatalog:
 
     @property
     def names(self) -> list[str]:
+        """Canonical profile names, in catalog order."""
         return list(self.profiles)
 
     def __iter__(self):
@@ -269,6 +274,7 @@ class ProfileCatalog:
         return self.names_resolver.resolve(name, measured_memory_gb)
 
     def get(self, name: str) -> GpuProfile:
+        """The profile a GPU name (any known spelling or alias) resolves to; ProfileError when none does."""
         return self.profiles[self.resolve(name)]
 
 

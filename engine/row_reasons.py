@@ -17,6 +17,9 @@ import pandas as pd
 
 @dataclass(frozen=True)
 class ReasonGroup:
+    """One kind of unusable row: its key and title, the regex that recognises its reason, the raw
+    column whose values it lists, and the fix to suggest."""
+
     key: str
     title: str
     pattern: str  # regex searched in the row's reason

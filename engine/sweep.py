@@ -103,6 +103,9 @@ class ChunkOutcome:
 
 @dataclass(frozen=True)
 class SweepResult:
+    """Summary of one sweep: points predicted, supported and fitting, chunks written, the best
+    configuration per (model, GPU, precision), where the chunks went and the wall time (seconds)."""
+
     n_points: int
     n_supported: int
     n_fits: int
@@ -113,6 +116,7 @@ class SweepResult:
 
     @property
     def points_per_s(self) -> float:
+        """Points predicted per second of wall time (NaN for a zero-time sweep)."""
         return self.n_points / self.elapsed_s if self.elapsed_s > 0 else float("nan")
 
 

@@ -63,6 +63,9 @@ class EnginePredictor:
 
 @dataclass(frozen=True)
 class CvResult:
+    """One cross-validation run: the scheme and refit method, the held-out predictions (and rows that
+    could not be priced), fold and parameter counts, the time taken (seconds), and the scores."""
+
     scheme: str
     refit: str  # "full" (every fold refitted) or "newton" (one-step approximate refit)
     confidence: float
@@ -76,6 +79,7 @@ class CvResult:
 
 
 def group_labels(rows: pd.DataFrame, by: Sequence[str]) -> np.ndarray:
+    """One label per row joining the values of columns `by` with " / " (the CV fold groups)."""
     return rows[list(by)].astype(str).agg(" / ".join, axis=1).to_numpy()
 
 
@@ -112,6 +116,7 @@ class NewtonState:
 
     @classmethod
     def of(cls, full: cal.FitResult, predict: cal.PredictFn) -> "NewtonState":
+        """The state for approximate fold refits from the full fit: its residuals and Jacobian."""
         return cls(full, *full_jacobian(full, predict))
 
 
@@ -300,6 +305,7 @@ def breakdown(frame: pd.DataFrame, column: str) -> pd.DataFrame:
 
 
 def with_scores(res: CvResult) -> CvResult:
+    """`res` with its held-out rows labelled by task/metric, the summary scores and every breakdown filled in."""
     from dataclasses import replace
 
     held = with_task_metric(res.held_out)

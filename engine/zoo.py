@@ -188,4 +188,5 @@ def _resolve_uncached(name: str) -> ModelResolution:
 
 
 def get_builtin(name: str) -> Workload:
+    """The zoo workload a name or alias resolves to; ModelError when none does."""
     return builtin_workloads()[resolve_builtin(name)]

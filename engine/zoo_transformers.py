@@ -16,6 +16,8 @@ from phantom_report.engine.ir import Operator, Workload
 
 
 def linear(name: str, d_in: int, d_out: int, count: int, bias: bool = False, **kw) -> Operator:
+    """A dense projection d_in -> d_out run per token: 2 d_in d_out FLOPs, its weights (and bias)
+    as parameters, input and output as activations."""
     return Operator(
         name=name, op_class="gemm", count=count,
         flops_per_token=2.0 * d_in * d_out,
@@ -25,6 +27,8 @@ def linear(name: str, d_in: int, d_out: int, count: int, bias: bool = False, **k
 
 
 def attention_core(name: str, heads: int, kv_heads: int, head_dim: int, count: int) -> Operator:
+    """The attention core (QK^T, softmax, xV) per token and context token: 4 heads x head_dim FLOPs,
+    and K and V of kv_heads x head_dim each kept in the KV cache."""
     return Operator(
         name=name, op_class="attention", count=count,
         flops_per_token_ctx=4.0 * heads * head_dim,
@@ -34,6 +38,7 @@ def attention_core(name: str, heads: int, kv_heads: int, head_dim: int, count: i
 
 
 def norm(name: str, width: int, count: int, bias: bool) -> Operator:
+    """A LayerNorm/RMSNorm of `width` per token (scale, and bias when `bias`)."""
     return Operator(
         name=name, op_class="norm", count=count,
         params=width * (2 if bias else 1), act_elems_per_token=2.0 * width,
@@ -41,10 +46,13 @@ def norm(name: str, width: int, count: int, bias: bool) -> Operator:
 
 
 def elementwise(name: str, elems_per_token: float, count: int) -> Operator:
+    """Per-token elementwise work (activations, residual adds) touching `elems_per_token` elements."""
     return Operator(name=name, op_class="elementwise", count=count, act_elems_per_token=elems_per_token)
 
 
 def embedding(name: str, rows: int, width: int, params: bool = True) -> Operator:
+    """A table of rows x width gathered per token (not streamed: only the looked-up rows are read);
+    params=False for a table whose weights another operator owns (tied)."""
     return Operator(
         name=name, op_class="embedding", params=rows * width if params else 0,
         act_elems_per_token=width, weights_streamed=False,
@@ -109,6 +117,8 @@ def decoder_llm(
 
 def gpt2(name: str, display: str, *, vocab: int, hidden: int, layers: int, heads: int, n_ctx: int,
          source: str, aliases: tuple[str, ...] = ()) -> Workload:
+    """A GPT-2-style decoder (learned positions, LayerNorm with bias, fused QKV, GELU MLP of 4 x hidden)
+    with the output head tied to the token embedding."""
     hd = hidden // heads
     ops = [
         embedding("wte", vocab, hidden),
@@ -150,6 +160,7 @@ def _encoder_layer_ops(prefix: str, hidden: int, heads: int, ffn: int, layers: i
 
 def bert(name: str, display: str, *, vocab: int, hidden: int, layers: int, heads: int, ffn: int,
          max_pos: int, source: str, aliases: tuple[str, ...] = ()) -> Workload:
+    """A BERT-style encoder (word, position and token-type embeddings, post-LN layers, pooler on [CLS])."""
     ops = [
         embedding("word_embeddings", vocab, hidden),
         embedding("position_embeddings", max_pos, hidden),
@@ -171,6 +182,8 @@ def bert(name: str, display: str, *, vocab: int, hidden: int, layers: int, heads
 
 def vit(name: str, display: str, *, image: int, patch: int, hidden: int, layers: int, heads: int,
         ffn: int, classes: int, source: str, aliases: tuple[str, ...] = ()) -> Workload:
+    """A Vision Transformer classifier: patch-embedding convolution, class token and position table,
+    pre-LN encoder layers over patches + 1 tokens, and a classification head on the class token."""
     patches = (image // patch) ** 2
     tokens = patches + 1
     k = 3 * patch * patch

@@ -318,6 +318,7 @@ def unet(name: str, display: str, *, latent: int, channels: tuple[int, ...], att
 
 
 def sd15_unet() -> Workload:
+    """Stable Diffusion 1.5 UNet, one denoising step at 512x512 (64x64 latent)."""
     # SD 1.5 mid block uses one transformer; levels 0-2 have attention depth 1, level 3 none
     return unet("sd-1.5-unet", "Stable Diffusion 1.5 UNet (512x512, per step)", latent=64,
                 channels=(320, 640, 1280, 1280), attn=(1, 1, 1, 0), head_dim=None, heads=8,
@@ -329,6 +330,7 @@ def sd15_unet() -> Workload:
 
 
 def sdxl_unet() -> Workload:
+    """SDXL base UNet, one denoising step at 1024x1024 (128x128 latent)."""
     return unet("sdxl-unet", "SDXL base UNet (1024x1024, per step)", latent=128,
                 channels=(320, 640, 1280), attn=(0, 2, 10), head_dim=64, heads=None,
                 context_dim=2048, context_len=77, add_embed_in=2816,

@@ -39,6 +39,9 @@ def _traffic_elems(w: Workload, batch: int, q: float, k: float) -> tuple[float, 
 
 
 def model_card(workload: Workload, batch_size: int = 1, seq_len: int | None = None) -> dict[str, Any]:
+    """The workload's report card as JSON-able data: parameters, FLOPs per sample, token and batch at
+    `seq_len` tokens (default: the workload's), weight bytes per precision, bytes moved and
+    arithmetic intensity (FLOPs/byte) at fp16, and FLOPs and parameters per op class and operator."""
     w = workload
     batch = max(int(batch_size or 1), 1)
     seq = _tokens(w, seq_len)

@@ -14,7 +14,7 @@ import json
 import os
 import re
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -185,6 +185,9 @@ def _is_causal(config) -> bool:
 
 
 def load_hf(source: HfSource, *, seq_len: int | None = None, architecture: str | None = None) -> Workload:
+    """Workload of a resolved Hugging Face config, built on the meta device: the analytic operator
+    walk for `ANALYTIC_TYPES`, FlopCounterMode otherwise (`frontend_path` says which). architecture:
+    the model class to instantiate when the config names several."""
     config = build_config(source.config, source.origin)
     model, arch = instantiate_meta(config, source.origin, architecture)
     if config.model_type in ANALYTIC_TYPES:
@@ -275,163 +278,219 @@ def _top_k(config) -> int:
     return 1
 
 
-def analytic_workload(model, config, arch: str, source: HfSource, seq_len: int | None) -> Workload:
-    import torch.nn as nn
-    from transformers.pytorch_utils import Conv1D
+@dataclass
+class _Walk:
+    """One analytic walk over a model's modules: what every pass reads (the module list, the
+    architecture class, the token geometry, the config's widths) and what they build (operators,
+    notes, the parameters already owned by an operator: tied weights count once)."""
 
+    modules: list
+    arch: str
+    geo: _Geometry
+    config: Any
+    hidden: int
+    top_k: int
+    enc_frames: int | None  # Whisper: encoder frames per sample (None otherwise)
+    image: int | None  # ViT: image side in pixels (None otherwise)
+    ops: _Ops = field(default_factory=_Ops)
+    notes: list[str] = field(default_factory=list)
+    claimed: set[int] = field(default_factory=set)
+    expert_params_total: float = 0.0
+
+    def own(self, params) -> float:
+        """Elements of `params` not yet owned by an operator, now owned."""
+        total = 0.0
+        for p in params:
+            if id(p) not in self.claimed:
+                self.claimed.add(id(p))
+                total += p.numel()
+        return total
+
+
+def analytic_workload(model, config, arch: str, source: HfSource, seq_len: int | None) -> Workload:
+    """Workload of a meta-device model of an `ANALYTIC_TYPES` architecture, built operator by
+    operator from its modules (streamed weights, convolutions, norms and embeddings, attention
+    cores and per-block elementwise work); seq_len overrides the default tokens per sample of
+    sequence-scalable models. FLOPs per token or per sample, parameters in elements."""
     model_type = config.model_type
     family, generative, default_seq, scalable = _FAMILY[model_type]
     hidden = int(getattr(config, "hidden_size", 0) or 0)
     enc_frames = int(config.max_source_positions) if model_type == "whisper" else None
     image = int(config.image_size) if model_type == "vit" else None
-    geo = _Geometry(enc_frames)
-    top_k = _top_k(config)
+    walk = _Walk(list(model.named_modules()), arch, _Geometry(enc_frames), config, hidden, _top_k(config),
+                 enc_frames, image)
+    _add_weight_ops(walk)
+    _add_conv_ops(walk)
+    _add_parameter_ops(walk)
+    kv_cache, blocks, token_blocks = _add_attention_and_block_ops(walk, generative)
+    operators = walk.ops.operators()
+    if enc_frames:
+        operators = _whisper_cross_kv_per_sample(operators, enc_frames)
+    params_total, params_active = _parameter_counts(model, operators, walk)
+    if model_type == "vit":
+        patches = (image // int(config.patch_size)) ** 2
+        default_seq = patches + 1
+    if seq_len and scalable:
+        default_seq = int(seq_len)
+    return Workload(
+        name=source.name, display_name=f"{source.name} ({arch}, HF config)", family=family,
+        operators=operators, params_total=params_total, params_active=params_active,
+        generative=generative, default_seq_len=int(default_seq), seq_scalable=scalable,
+        max_seq_len=_max_positions(config, model_type), kv_elems_per_token=kv_cache,
+        # Korthikanti et al. 2022: ~34*h bytes per token and layer at 16 bit = 17*h elements
+        saved_act_elems_per_token=17.0 * hidden * max(token_blocks, 1),
+        hidden_size=hidden, num_layers=blocks, source=source.origin, frontend="hf",
+        frontend_path=f"hf:analytic-{model_type}", notes="; ".join(walk.notes),
+    )
 
-    modules = list(model.named_modules())
-    claimed: set[int] = set()  # parameter ids already owned by an operator (tied weights count once)
-    ops = _Ops()
-    notes: list[str] = []
 
-    def own(params) -> float:
-        total = 0.0
-        for p in params:
-            if id(p) not in claimed:
-                claimed.add(id(p))
-                total += p.numel()
-        return total
+def _add_weight_ops(walk: _Walk) -> None:
+    """Pass 1, streamed weights: Linear/Conv1D projections, fused expert banks and routers. First,
+    so a weight tied between an embedding and a projection is owned by the projection, whose reads
+    cost bandwidth (the gather reads only a few rows)."""
+    import torch.nn as nn
+    from transformers.pytorch_utils import Conv1D
 
-    # 1) streamed weights first: a weight tied between an embedding and a projection is owned by
-    #    the projection, whose reads cost bandwidth (the gather reads only a few rows)
-    expert_params_total = 0.0
-    for name, mod in modules:
+    top_k = walk.top_k
+    for name, mod in walk.modules:
         kind = _kind(name)
-        tokens = geo.scope(name, arch)
+        tokens = walk.geo.scope(name, walk.arch)
         direct = list(mod.parameters(recurse=False))
         if isinstance(mod, nn.Linear):
-            ops.add(_linear_op(kind, mod.in_features, mod.out_features, own(direct), tokens))
+            walk.ops.add(_linear_op(kind, mod.in_features, mod.out_features, walk.own(direct), tokens))
         elif isinstance(mod, Conv1D):
             d_in, d_out = mod.weight.shape
-            ops.add(_linear_op(kind, int(d_in), int(d_out), own(direct), tokens))
+            walk.ops.add(_linear_op(kind, int(d_in), int(d_out), walk.own(direct), tokens))
         elif direct and "expert" in type(mod).__name__.lower() and all(p.dim() == 3 for p in direct):
             # fused expert bank: each parameter is [experts, out, in]
             experts = int(direct[0].shape[0])
-            params = own(direct)
-            expert_params_total += params
+            params = walk.own(direct)
+            walk.expert_params_total += params
             per_expert = params / experts
-            ops.add(Operator(name=kind, op_class="gemm", flops_per_token=2.0 * per_expert * top_k,
-                             params=params, moe_experts=experts, moe_top_k=min(top_k, experts),
-                             **_per(tokens, float(sum(int(p.shape[1]) + int(p.shape[2]) for p in direct)) * top_k)))
+            walk.ops.add(Operator(name=kind, op_class="gemm", flops_per_token=2.0 * per_expert * top_k,
+                                  params=params, moe_experts=experts, moe_top_k=min(top_k, experts),
+                                  **_per(tokens, float(sum(int(p.shape[1]) + int(p.shape[2]) for p in direct)) * top_k)))
         elif len(direct) == 1 and direct[0].dim() == 2 and not isinstance(mod, nn.Embedding) \
                 and "router" in type(mod).__name__.lower():
             out_f, in_f = (int(x) for x in direct[0].shape)
-            ops.add(_linear_op(kind, in_f, out_f, own(direct), tokens))
+            walk.ops.add(_linear_op(kind, in_f, out_f, walk.own(direct), tokens))
 
-    # 2) convolutions (patch embeddings, audio front ends): fixed input size per sample
+
+def _add_conv_ops(walk: _Walk) -> None:
+    """Pass 2, convolutions (patch embeddings, audio front ends): a fixed input size per sample,
+    each convolution's output size feeding the next; counted as parameters only where unknown."""
+    import torch.nn as nn
+
+    enc_frames, image = walk.enc_frames, walk.image
     conv_size: tuple[int, ...] | None = None
-    for name, mod in modules:
-        if isinstance(mod, (nn.Conv1d, nn.Conv2d)):
-            if conv_size is None:
-                conv_size = (2 * enc_frames,) if enc_frames else ((image, image) if image else None)
-            if conv_size is None:
-                notes.append(f"{name}: convolution input size unknown; counted as parameters only")
-                ops.add(Operator(name=_kind(name), op_class="conv", params=own(mod.parameters(recurse=False))))
-                continue
-            out = _conv_out(conv_size, mod)
-            positions = 1
-            for n in out:
-                positions *= n
-            in_positions = 1
-            for n in conv_size:
-                in_positions *= n
-            kernel = mod.weight[0].numel()  # in/groups * prod(kernel)
-            ops.add(Operator(name=_kind(name), op_class="grouped_conv" if mod.groups > 1 else "conv",
-                             flops_per_sample=2.0 * kernel * mod.out_channels * positions,
-                             params=own(mod.parameters(recurse=False)),
-                             act_elems_per_sample=float(mod.in_channels * in_positions + mod.out_channels * positions)))
-            conv_size = out
+    for name, mod in walk.modules:
+        if not isinstance(mod, (nn.Conv1d, nn.Conv2d)):
+            continue
+        if conv_size is None:
+            conv_size = (2 * enc_frames,) if enc_frames else ((image, image) if image else None)
+        if conv_size is None:
+            walk.notes.append(f"{name}: convolution input size unknown; counted as parameters only")
+            walk.ops.add(Operator(name=_kind(name), op_class="conv", params=walk.own(mod.parameters(recurse=False))))
+            continue
+        out = _conv_out(conv_size, mod)
+        positions = 1
+        for n in out:
+            positions *= n
+        in_positions = 1
+        for n in conv_size:
+            in_positions *= n
+        kernel = mod.weight[0].numel()  # in/groups * prod(kernel)
+        walk.ops.add(Operator(name=_kind(name), op_class="grouped_conv" if mod.groups > 1 else "conv",
+                              flops_per_sample=2.0 * kernel * mod.out_channels * positions,
+                              params=walk.own(mod.parameters(recurse=False)),
+                              act_elems_per_sample=float(mod.in_channels * in_positions + mod.out_channels * positions)))
+        conv_size = out
 
-    # 3) norms, embeddings, stray parameters (ViT's class token and position table)
-    for name, mod in modules:
+
+def _add_parameter_ops(walk: _Walk) -> None:
+    """Pass 3, norms, embeddings and stray parameters (ViT's class token and position table)."""
+    import torch.nn as nn
+
+    for name, mod in walk.modules:
         kind = _kind(name)
-        tokens = geo.scope(name, arch)
-        direct = [p for p in mod.parameters(recurse=False) if id(p) not in claimed]
+        tokens = walk.geo.scope(name, walk.arch)
+        direct = [p for p in mod.parameters(recurse=False) if id(p) not in walk.claimed]
         if isinstance(mod, nn.Embedding):
             width = int(mod.weight.shape[1])
-            ops.add(Operator(name=kind, op_class="embedding", params=own([mod.weight]), weights_streamed=False,
-                             **_per(tokens, float(width))))
+            walk.ops.add(Operator(name=kind, op_class="embedding", params=walk.own([mod.weight]),
+                                  weights_streamed=False, **_per(tokens, float(width))))
         elif direct and "norm" in type(mod).__name__.lower():
             width = int(direct[0].numel())
-            ops.add(Operator(name=kind, op_class="norm", params=own(direct), **_per(tokens, 2.0 * width)))
+            walk.ops.add(Operator(name=kind, op_class="norm", params=walk.own(direct), **_per(tokens, 2.0 * width)))
         elif direct:
-            ops.add(Operator(name=f"{kind}.params", op_class="elementwise", params=own(direct),
-                             **_per(tokens, 2.0 * hidden)))
+            walk.ops.add(Operator(name=f"{kind}.params", op_class="elementwise", params=walk.own(direct),
+                                  **_per(tokens, 2.0 * walk.hidden)))
 
-    # 4) attention cores and per-block elementwise work (activations, residual adds)
+
+def _add_attention_and_block_ops(walk: _Walk, generative: bool) -> tuple[float, int, int]:
+    """Pass 4, attention cores and per-block elementwise work (activations, residual adds).
+    Returns (KV-cache elements per token, blocks, blocks that run per token)."""
+    from transformers.pytorch_utils import Conv1D
+    import torch.nn as nn
+
     kv_cache = 0.0
     blocks = 0
     token_blocks = 0
     block_names: list[str] = []  # a block nested in a block (T5's layer.N) is not a new block
-    for name, mod in modules:
+    for name, mod in walk.modules:
         kind = _kind(name)
-        tokens = geo.scope(name, arch)
+        tokens = walk.geo.scope(name, walk.arch)
         children = dict(mod.named_children())
         if "attention" in type(mod).__name__.lower() and any(
                 isinstance(c, (nn.Linear, Conv1D)) for c in children.values()):
-            widths = _qk_widths(children, config)
+            widths = _qk_widths(children, walk.config)
             if widths is None:
-                notes.append(f"{name}: attention projections not recognised; core not counted")
+                walk.notes.append(f"{name}: attention projections not recognised; core not counted")
                 continue
-            hq, hkv = widths
-            cross = bool(_CROSS.search(name))
-            if tokens is not None:  # encoder self-attention over a fixed window (Whisper)
-                op = Operator(name=kind + ".core", op_class="attention", flops_per_sample=4.0 * hq * tokens * tokens,
-                              act_elems_per_sample=4.0 * tokens * hq)
-            elif cross and enc_frames:  # decoder cross-attention over the fixed encoder output
-                op = Operator(name=kind + ".core", op_class="attention", flops_per_token=4.0 * hq * enc_frames,
-                              act_elems_per_token=2.0 * hq + 2.0 * enc_frames * hq / 64)
-            else:
-                op = Operator(name=kind + ".core", op_class="attention", flops_per_token_ctx=4.0 * hq,
-                              act_elems_per_token=2.0 * hq, kv_elems_per_ctx_token=2.0 * hkv)
-                if generative and not cross:
-                    kv_cache += 2.0 * hkv
-            ops.add(op)
+            op, kv = _attention_core(kind, name, widths, tokens, walk.enc_frames, generative)
+            kv_cache += kv
+            walk.ops.add(op)
         elif re.search(r"\.\d+$", name) and not any(name.startswith(b + ".") for b in block_names) \
                 and _is_block(mod):
             block_names.append(name)
             blocks += 1
             if tokens is None:
                 token_blocks += 1
-            elems = _block_elementwise(mod, hidden, top_k)
-            ops.add(Operator(name=kind + ".act_and_residual", op_class="elementwise", **_per(tokens, elems)))
+            elems = _block_elementwise(mod, walk.hidden, walk.top_k)
+            walk.ops.add(Operator(name=kind + ".act_and_residual", op_class="elementwise", **_per(tokens, elems)))
+    return kv_cache, blocks, token_blocks
 
-    operators = ops.operators()
-    if enc_frames:
-        operators = _whisper_cross_kv_per_sample(operators, enc_frames)
+
+def _attention_core(kind: str, name: str, widths: tuple[int, int], tokens: int | None, enc_frames: int | None,
+                    generative: bool) -> tuple[Operator, float]:
+    """(the attention core operator of module `name`, the KV-cache elements per token it adds):
+    encoder self-attention over a fixed window, decoder cross-attention over the encoder output,
+    or self-attention over the context (the only kind that keeps a KV cache while generating)."""
+    hq, hkv = widths
+    cross = bool(_CROSS.search(name))
+    if tokens is not None:  # encoder self-attention over a fixed window (Whisper)
+        return Operator(name=kind + ".core", op_class="attention", flops_per_sample=4.0 * hq * tokens * tokens,
+                        act_elems_per_sample=4.0 * tokens * hq), 0.0
+    if cross and enc_frames:  # decoder cross-attention over the fixed encoder output
+        return Operator(name=kind + ".core", op_class="attention", flops_per_token=4.0 * hq * enc_frames,
+                        act_elems_per_token=2.0 * hq + 2.0 * enc_frames * hq / 64), 0.0
+    op = Operator(name=kind + ".core", op_class="attention", flops_per_token_ctx=4.0 * hq,
+                  act_elems_per_token=2.0 * hq, kv_elems_per_ctx_token=2.0 * hkv)
+    return op, (2.0 * hkv if generative and not cross else 0.0)
+
+
+def _parameter_counts(model, operators: tuple[Operator, ...], walk: _Walk) -> tuple[float, float]:
+    """(parameters in total, parameters active per token: the experts a token is not routed to
+    left out); notes a mismatch between the model's and the operators' parameters."""
     params_total = float(sum(p.numel() for p in model.parameters()))
     op_params = sum(op.params * op.count for op in operators)
     if abs(op_params - params_total) > 0.5:
-        notes.append(f"operators hold {op_params:,.0f} of {params_total:,.0f} parameters")
+        walk.notes.append(f"operators hold {op_params:,.0f} of {params_total:,.0f} parameters")
     params_active = params_total
     experts = next((op for op in operators if op.moe_experts), None)
     if experts is not None:
-        params_active = params_total - expert_params_total * (experts.moe_experts - experts.moe_top_k) / experts.moe_experts
-
-    if model_type == "vit":
-        patches = (image // int(config.patch_size)) ** 2
-        default_seq = patches + 1
-    if seq_len and scalable:
-        default_seq = int(seq_len)
-    max_seq = _max_positions(config, model_type)
-    return Workload(
-        name=source.name, display_name=f"{source.name} ({arch}, HF config)", family=family,
-        operators=operators, params_total=params_total, params_active=params_active,
-        generative=generative, default_seq_len=int(default_seq), seq_scalable=scalable,
-        max_seq_len=max_seq, kv_elems_per_token=kv_cache,
-        # Korthikanti et al. 2022: ~34*h bytes per token and layer at 16 bit = 17*h elements
-        saved_act_elems_per_token=17.0 * hidden * max(token_blocks, 1),
-        hidden_size=hidden, num_layers=blocks, source=source.origin, frontend="hf",
-        frontend_path=f"hf:analytic-{model_type}", notes="; ".join(notes),
-    )
+        params_active = params_total - walk.expert_params_total * (experts.moe_experts - experts.moe_top_k) / experts.moe_experts
+    return params_total, params_active
 
 
 def _qk_widths(children: Mapping[str, Any], config) -> tuple[int, int] | None:

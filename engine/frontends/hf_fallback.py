@@ -27,8 +27,9 @@ def _forward_flops(model, config, tokens: int) -> dict[str, float]:
 
 
 def flop_counter_workload(model, config, arch: str, source, seq_len: int | None) -> Workload:
-    import torch.nn as nn
-
+    """Workload of a text model without an analytic walk: FLOPs counted by FlopCounterMode on meta
+    tensors at two sequence lengths and solved, per op class, for the per-token and token x context
+    terms; parameters from the modules. ModelError for models whose input is not input_ids."""
     if getattr(model, "main_input_name", "input_ids") != "input_ids":
         raise ModelError(f"{source.origin}: {arch} takes {model.main_input_name!r}, and only text models "
                          "(input_ids) can be counted without an analytic walk; export it to ONNX and pass the .onnx file")
@@ -40,20 +41,7 @@ def flop_counter_workload(model, config, arch: str, source, seq_len: int | None)
         raise ModelError(f"{source.origin}: {arch} cannot run on meta tensors for FLOP counting "
                          f"({type(exc).__name__}); export it to ONNX and pass the .onnx file") from None
 
-    linear_params = embed_params = 0.0
-    linear_act = 0.0
-    seen: set[int] = set()
-    for mod in model.modules():
-        if isinstance(mod, nn.Linear):
-            linear_act += mod.in_features + mod.out_features
-        for p in mod.parameters(recurse=False):
-            if id(p) in seen:
-                continue
-            seen.add(id(p))
-            if isinstance(mod, nn.Linear):
-                linear_params += p.numel()
-            elif isinstance(mod, nn.Embedding):
-                embed_params += p.numel()
+    linear_params, embed_params, linear_act = _module_params(model)
     params_total = float(sum(p.numel() for p in model.parameters()))
     other_params = params_total - linear_params - embed_params
 
@@ -105,3 +93,25 @@ def flop_counter_workload(model, config, arch: str, source, seq_len: int | None)
         notes="no analytic walk for this architecture: FLOPs counted with torch FlopCounterMode on meta "
               "tensors; MoE active parameters are not separated",
     )
+
+
+def _module_params(model) -> tuple[float, float, float]:
+    """(parameters of Linear modules, of Embedding modules, activation elements per token of all
+    Linear modules: inputs + outputs); a shared parameter counts once."""
+    import torch.nn as nn
+
+    linear_params = embed_params = 0.0
+    linear_act = 0.0
+    seen: set[int] = set()
+    for mod in model.modules():
+        if isinstance(mod, nn.Linear):
+            linear_act += mod.in_features + mod.out_features
+        for p in mod.parameters(recurse=False):
+            if id(p) in seen:
+                continue
+            seen.add(id(p))
+            if isinstance(mod, nn.Linear):
+                linear_params += p.numel()
+            elif isinstance(mod, nn.Embedding):
+                embed_params += p.numel()
+    return linear_params, embed_params, linear_act

@@ -48,12 +48,16 @@ COPIES = frozenset({"Transpose", "Concat", "Split", "Slice", "Gather", "GatherEl
 
 @dataclass(frozen=True)
 class NodeCost:
+    """Cost of one ONNX node over the whole bound batch: its operator class, FLOPs and the activation
+    elements it reads and writes."""
+
     op_class: str
     flops: float
     act_elems: float
 
 
 def numel(shape: Shape | None) -> float:
+    """Elements of a tensor of `shape` (0 when the shape is unknown)."""
     return float(math.prod(shape)) if shape is not None else 0.0
 
 

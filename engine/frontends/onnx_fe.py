@@ -154,6 +154,10 @@ def load_onnx(path: str | Path, *, batch_size: int | None = None, seq_len: int |
               dims: Mapping[str, int] | None = None, name: str | None = None,
               frontend: str = "onnx", frontend_path: str = "onnx:shape-inference",
               source: str | None = None) -> Workload:
+    """Workload of an ONNX graph: its inputs' symbolic dims bound (batch_size, seq_len, dims by
+    name), every shape inferred, each node costed (`onnx_costs.node_cost`: FLOPs, activation and
+    parameter elements) and identical nodes merged into counts; figures are per sample. Ops that
+    cannot be costed are listed in `unknown_ops`; ModelError when none can."""
     path = Path(path).expanduser()
     model = _load(path)
     graph = model.graph
@@ -168,9 +172,34 @@ def load_onnx(path: str | Path, *, batch_size: int | None = None, seq_len: int |
         if any(not d.HasField("dim_value") for d in shape.dim):
             out.type.tensor_type.ClearField("shape")
     model, assumed = _infer(path, model, batch)
-    graph = model.graph
-    shapes, dtypes = _shapes(graph)
+    merged, unknown = _costed_nodes(model.graph, consts)
+    operators = []
+    for (op_key, op_class, flops, params, act), (_, count) in merged.items():
+        streamed = op_class != "embedding"
+        operators.append(Operator(
+            name=op_key, op_class=op_class, count=count, flops_per_sample=flops / batch, params=params,
+            act_elems_per_sample=act / batch, weights_streamed=streamed))
+    if not operators:
+        raise ModelError(f"{path}: no operator could be costed (unknown ops: {dict(unknown)})")
+    params_total = float(sum(op.params * op.count for op in operators))
+    has_conv = any(op.op_class in ("conv", "grouped_conv") for op in operators)
+    return Workload(
+        name=name or path.stem, display_name=f"{name or path.stem} (ONNX)",
+        family="cnn" if has_conv else "other", operators=tuple(operators),
+        params_total=params_total, params_active=params_total, default_seq_len=1, seq_scalable=False,
+        saved_act_elems_per_token=float(sum(op.act_elems_per_sample * op.count for op in operators)) / 2,
+        source=source or str(path), frontend=frontend, frontend_path=frontend_path,
+        unknown_ops=dict(unknown),
+        notes=f"shapes bound at batch {batch}" + (f", sequence {seq_len}" if seq_len else "")
+        + (f"; {assumed} tensors' unresolved leading dim taken as the batch" if assumed else ""),
+    )
 
+
+def _costed_nodes(graph, consts: set[str]) -> tuple[OrderedDict[tuple, list], Counter[str]]:
+    """((op, class, FLOPs, parameters, activation elements) of the whole batch -> [first node's
+    name, count], in graph order; uncosted op types -> nodes). Nodes whose inputs are all constant
+    are folded (added to `consts`), not costed; each parameter tensor counts once."""
+    shapes, dtypes = _shapes(graph)
     merged: OrderedDict[tuple, list] = OrderedDict()
     unknown: Counter[str] = Counter()
     unresolved: Counter[str] = Counter()
@@ -196,46 +225,33 @@ def load_onnx(path: str | Path, *, batch_size: int | None = None, seq_len: int |
         if cost is None:
             unknown[op_key] += 1
             continue
-        param_slots = NORM_PARAM_INPUTS.get(node.op_type)
-        params = 0.0
-        for j, i in enumerate(ins):
-            if not is_const[j] or i in owned or dtypes.get(i) in _INT_TYPES:
-                continue
-            if param_slots is not None and j not in param_slots:
-                continue
-            shape = shapes.get(i)
-            if shape is None:
-                continue
-            owned.add(i)
-            n = 1.0
-            for d in shape:
-                n *= d
-            params += n
+        params = _node_params(node, ins, is_const, shapes, dtypes, owned)
         key = (op_key, cost.op_class, cost.flops, params, cost.act_elems)
         if key in merged:
             merged[key][1] += 1
         else:
             merged[key] = [node.name or op_key, 1]
-
     for op_key, n in unresolved.items():
         unknown[f"{op_key} (shape not inferred)"] += n
-    operators = []
-    for (op_key, op_class, flops, params, act), (_, count) in merged.items():
-        streamed = op_class != "embedding"
-        operators.append(Operator(
-            name=op_key, op_class=op_class, count=count, flops_per_sample=flops / batch, params=params,
-            act_elems_per_sample=act / batch, weights_streamed=streamed))
-    if not operators:
-        raise ModelError(f"{path}: no operator could be costed (unknown ops: {dict(unknown)})")
-    params_total = float(sum(op.params * op.count for op in operators))
-    has_conv = any(op.op_class in ("conv", "grouped_conv") for op in operators)
-    return Workload(
-        name=name or path.stem, display_name=f"{name or path.stem} (ONNX)",
-        family="cnn" if has_conv else "other", operators=tuple(operators),
-        params_total=params_total, params_active=params_total, default_seq_len=1, seq_scalable=False,
-        saved_act_elems_per_token=float(sum(op.act_elems_per_sample * op.count for op in operators)) / 2,
-        source=source or str(path), frontend=frontend, frontend_path=frontend_path,
-        unknown_ops=dict(unknown),
-        notes=f"shapes bound at batch {batch}" + (f", sequence {seq_len}" if seq_len else "")
-        + (f"; {assumed} tensors' unresolved leading dim taken as the batch" if assumed else ""),
-    )
+    return merged, unknown
+
+
+def _node_params(node, ins: list[str], is_const: list[bool], shapes: Mapping, dtypes: Mapping, owned: set[str]) -> float:
+    """Parameter elements of a node: its constant float inputs not counted before (norms: only
+    their scale and bias slots), each added to `owned`."""
+    param_slots = NORM_PARAM_INPUTS.get(node.op_type)
+    params = 0.0
+    for j, i in enumerate(ins):
+        if not is_const[j] or i in owned or dtypes.get(i) in _INT_TYPES:
+            continue
+        if param_slots is not None and j not in param_slots:
+            continue
+        shape = shapes.get(i)
+        if shape is None:
+            continue
+        owned.add(i)
+        n = 1.0
+        for d in shape:
+            n *= d
+        params += n
+    return params

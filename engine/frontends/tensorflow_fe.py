@@ -20,10 +20,12 @@ _KERAS = (".keras", ".h5", ".hdf5")
 
 
 def tensorflow_available() -> bool:
+    """Whether both tensorflow and tf2onnx can be imported (the optional extra is installed)."""
     return all(importlib.util.find_spec(m) is not None for m in ("tensorflow", "tf2onnx"))
 
 
 def require_tensorflow(path: Path) -> None:
+    """ModelError naming the missing packages and the install hint unless the TensorFlow extra is installed."""
     missing = [m for m in ("tensorflow", "tf2onnx") if importlib.util.find_spec(m) is None]
     if missing:
         raise ModelError(f"{path}: TensorFlow models need {' and '.join(missing)} (not installed); "
@@ -80,6 +82,9 @@ def _convert(path: Path, kind: str, out: Path, input_names: Sequence[str] | None
 def load_tensorflow(path: str | Path, *, batch_size: int | None = None, seq_len: int | None = None,
                     dims: Mapping[str, int] | None = None, inputs: Sequence[str] | None = None,
                     outputs: Sequence[str] | None = None, name: str | None = None) -> Workload:
+    """Workload of a SavedModel, Keras or frozen-graph file: converted to ONNX with tf2onnx in a
+    temporary directory, then costed by `onnx_fe.load_onnx` with the same shape bindings
+    (inputs/outputs: tensor names, needed for frozen graphs)."""
     from phantom_report.engine.frontends.onnx_fe import load_onnx
 
     path = Path(path).expanduser()

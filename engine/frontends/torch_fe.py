@@ -16,7 +16,7 @@ import re
 import sys
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from phantom_report.engine.frontends.flop_count import count_flops
 from phantom_report.engine.ir import Operator, Workload
@@ -131,13 +131,68 @@ def load_torch_factory(ref: str, *, input_shape: Any = None, input_dtype: str | 
 
 
 def module_workload(model, inputs: Sequence[Any], origin: str, name: str, frontend_path: str) -> Workload:
-    """Run `model(*inputs)` under FlopCounterMode (meta or real tensors) and build the IR."""
+    """Run `model(*inputs)` under FlopCounterMode (meta or real tensors) and build the IR: one
+    operator per (module kind, op class), FLOPs and activation elements per sample (the inputs'
+    first dimension is the batch)."""
     import torch
 
     try:
         model.eval()
     except NotImplementedError:  # torch.export modules are already in inference form
         pass
+    per_module, acts = _counted_forward(model, inputs, origin)
+    batch = int(inputs[0].shape[0]) if inputs and inputs[0].dim() > 0 else 1
+    root = type(model).__name__
+    named = dict(model.named_modules())
+    inclusive = _inclusive_flops(per_module, root, named)
+    merged: OrderedDict[tuple, int] = OrderedDict()
+    owned: set[int] = set()
+    for mod_name, mod in named.items():
+        own = _exclusive_flops(mod_name, mod, inclusive)
+        params = 0.0  # buffers (BatchNorm running stats) are state, not parameters
+        for p in mod.parameters(recurse=False):
+            if id(p) not in owned:
+                owned.add(id(p))
+                params += p.numel()
+        act = acts.get(mod_name, 0.0)
+        if not own and not params and not act:
+            continue
+        kind = _LAYER_INDEX.sub("", mod_name) or root
+        streamed = not isinstance(mod, torch.nn.Embedding)
+        label = f"{kind} ({type(mod).__name__})"
+        if not own:  # parameters / data movement only
+            key = (label, _module_class(mod), 0.0, params, act / batch, streamed)
+            merged[key] = merged.get(key, 0) + 1
+            continue
+        # one operator per op class (TorchScript reports everything at the root module)
+        main = max(own, key=own.get)
+        for cls, flops in own.items():
+            # a grouped convolution runs as small per-group GEMMs, priced with their own efficiency
+            op_class = "grouped_conv" if cls == "conv" and getattr(mod, "groups", 1) > 1 else cls
+            key = (label if cls == main else f"{label} [{cls}]", op_class, flops / batch,
+                   params if cls == main else 0.0, act / batch if cls == main else 0.0, streamed)
+            merged[key] = merged.get(key, 0) + 1
+    operators = tuple(
+        Operator(name=n, op_class=c, count=count, flops_per_sample=f, params=p, act_elems_per_sample=a,
+                 weights_streamed=streamed)
+        for (n, c, f, p, a, streamed), count in merged.items())
+    params_total = float(sum(p.numel() for p in model.parameters()))
+    has_conv = any(op.op_class in ("conv", "grouped_conv") for op in operators)
+    return Workload(
+        name=name, display_name=f"{name} (PyTorch)", family="cnn" if has_conv else "other",
+        operators=operators, params_total=params_total, params_active=params_total,
+        default_seq_len=1, seq_scalable=False,
+        saved_act_elems_per_token=float(sum(op.act_elems_per_sample * op.count for op in operators)) / 2,
+        source=origin, frontend="torch", frontend_path=frontend_path,
+        notes=f"FLOPs counted by torch FlopCounterMode at input shapes {[tuple(t.shape) for t in inputs]}",
+    )
+
+
+def _counted_forward(model, inputs: Sequence[Any], origin: str) -> tuple[dict, dict[str, float]]:
+    """(FLOPs per module path and op class from FlopCounterMode, activation elements each leaf
+    module reads and writes) of one forward pass; ModelError naming the inputs when it fails."""
+    import torch
+
     acts: dict[str, float] = {}
     leaves = {n: m for n, m in model.named_modules() if not list(m.children())}
     hooks = []
@@ -162,10 +217,12 @@ def module_workload(model, inputs: Sequence[Any], origin: str, name: str, fronte
     finally:
         for h in hooks:
             h.remove()
+    return per_module, acts
 
-    batch = int(inputs[0].shape[0]) if inputs and inputs[0].dim() > 0 else 1
-    root = type(model).__name__
-    named = dict(model.named_modules())
+
+def _inclusive_flops(per_module: Mapping[str, Any], root: str, named: Mapping[str, Any]) -> dict[str, Any]:
+    """FlopCounterMode's per-module counts (children included) keyed by `named_modules` path
+    ("" = the model itself, which takes the global count when the counter names no root)."""
     inclusive = {}
     for path, classes in per_module.items():
         if path == "Global":
@@ -175,53 +232,16 @@ def module_workload(model, inputs: Sequence[Any], origin: str, name: str, fronte
             inclusive[rel] = classes
     if "" not in inclusive and "Global" in per_module:
         inclusive[""] = per_module["Global"]
+    return inclusive
 
-    merged: OrderedDict[tuple, int] = OrderedDict()
-    owned: set[int] = set()
-    for mod_name, mod in named.items():
-        own = dict(inclusive.get(mod_name, {}))
-        for child_name, _ in mod.named_children():
-            for cls, f in inclusive.get(f"{mod_name}.{child_name}" if mod_name else child_name, {}).items():
-                own[cls] = own.get(cls, 0.0) - f
-        own = {c: f for c, f in own.items() if f > 0.5}
-        params = 0.0  # buffers (BatchNorm running stats) are state, not parameters
-        for p in mod.parameters(recurse=False):
-            if id(p) not in owned:
-                owned.add(id(p))
-                params += p.numel()
-        act = acts.get(mod_name, 0.0)
-        if not own and not params and not act:
-            continue
-        kind = _LAYER_INDEX.sub("", mod_name) or root
-        streamed = not isinstance(mod, torch.nn.Embedding)
-        label = f"{kind} ({type(mod).__name__})"
-        if not own:  # parameters / data movement only
-            key = (label, _module_class(mod), 0.0, params, act / batch, streamed)
-            merged[key] = merged.get(key, 0) + 1
-            continue
-        # one operator per op class (TorchScript reports everything at the root module)
-        main = max(own, key=own.get)
-        for cls, flops in own.items():
-            # a grouped convolution runs as small per-group GEMMs, priced with their own efficiency
-            op_class = "grouped_conv" if cls == "conv" and getattr(mod, "groups", 1) > 1 else cls
-            key = (label if cls == main else f"{label} [{cls}]", op_class, flops / batch,
-                   params if cls == main else 0.0, act / batch if cls == main else 0.0, streamed)
-            merged[key] = merged.get(key, 0) + 1
 
-    operators = tuple(
-        Operator(name=n, op_class=c, count=count, flops_per_sample=f, params=p, act_elems_per_sample=a,
-                 weights_streamed=streamed)
-        for (n, c, f, p, a, streamed), count in merged.items())
-    params_total = float(sum(p.numel() for p in model.parameters()))
-    has_conv = any(op.op_class in ("conv", "grouped_conv") for op in operators)
-    return Workload(
-        name=name, display_name=f"{name} (PyTorch)", family="cnn" if has_conv else "other",
-        operators=operators, params_total=params_total, params_active=params_total,
-        default_seq_len=1, seq_scalable=False,
-        saved_act_elems_per_token=float(sum(op.act_elems_per_sample * op.count for op in operators)) / 2,
-        source=origin, frontend="torch", frontend_path=frontend_path,
-        notes=f"FLOPs counted by torch FlopCounterMode at input shapes {[tuple(t.shape) for t in inputs]}",
-    )
+def _exclusive_flops(mod_name: str, mod, inclusive: Mapping[str, Any]) -> dict[str, float]:
+    """FLOPs per op class a module runs itself (its inclusive count minus its children's)."""
+    own = dict(inclusive.get(mod_name, {}))
+    for child_name, _ in mod.named_children():
+        for cls, f in inclusive.get(f"{mod_name}.{child_name}" if mod_name else child_name, {}).items():
+            own[cls] = own.get(cls, 0.0) - f
+    return {c: f for c, f in own.items() if f > 0.5}
 
 
 def _tensors(obj: Any):

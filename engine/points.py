@@ -1,0 +1,134 @@
+"""A prediction grid's columns, normalised: defaults filled in, GPU names and precisions canonical,
+impossible values refused with one specific message (docs/INTERFACES.md lists the columns).
+Numpy only, so one point costs microseconds."""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+
+from phantom_report.engine import limits
+from phantom_report.engine.lookup import lookup
+from phantom_report.engine.precision import resolve_kv_precision, resolve_precision
+from phantom_report.engine.profiles import ProfileCatalog
+from phantom_report.errors import PredictionError
+
+
+def frame_columns(points: pd.DataFrame) -> dict[str, np.ndarray]:
+    """A prediction grid's columns as numpy arrays (what `normalize_columns` takes)."""
+    return {c: points[c].to_numpy() for c in points.columns}
+
+
+_DEFAULTS = {"seq_in": np.nan, "seq_out": np.nan, "task": "inference", "runtime": "pytorch",
+             "gpu_count": 1, "confidence": 0.9, "max_batch": False, "tensor_parallel": 0}
+
+
+def normalize_columns(points: Mapping[str, np.ndarray], catalog: ProfileCatalog) -> dict[str, np.ndarray]:
+    """A grid's columns (name -> equal-length arrays) with defaults filled, GPU names and precisions
+    canonical, impossible values refused (PredictionError naming the column, value and range).
+    Numpy only, so one point costs microseconds."""
+    df = dict(points)
+    for col in ("model", "gpu", "precision", "batch_size"):
+        if col not in df:
+            raise PredictionError(f"prediction grid is missing column '{col}'")
+    n = len(df["model"])
+    for col, val in _DEFAULTS.items():
+        if col not in df:
+            df[col] = np.full(n, val, dtype=object if isinstance(val, str) else None)
+        elif not isinstance(val, float):
+            df[col] = _fillna(df[col], val)
+    df["gpu"] = lookup(df["gpu"], lambda g: catalog.resolve(str(g)), dtype=object)
+    df["precision"] = lookup(df["precision"], lambda p: resolve_precision(str(p)), dtype=object)
+    if "strict_precision" in df:
+        # the precision ran exactly as stated: the runtime's defaults (TF32 for "fp32") were turned off
+        df["strict_precision"] = _fillna(df["strict_precision"], False).astype(bool)
+    if "kv_precision" in df:
+        # optional KV-cache format (blank: the activation precision); any spelling of the vocabulary
+        df["kv_precision"] = lookup(_fillna(df["kv_precision"], ""), _kv_format, dtype=object)
+    df["task"] = lookup(df["task"], lambda t: str(t).lower(), dtype=object)
+    bad = sorted(set(df["task"].tolist()) - {"inference", "training"})
+    if bad:
+        raise PredictionError(f"unknown task {bad[0]!r}; expected inference or training")
+    df["runtime"] = lookup(df["runtime"], lambda r: str(r).strip().lower(), dtype=object)
+    for runtime in set(df["runtime"].tolist()):
+        limits.check_runtime(runtime)
+    for col, least, most in (("batch_size", 1, limits.MAX_BATCH_SIZE), ("gpu_count", 1, limits.MAX_GPU_COUNT),
+                             ("tensor_parallel", 0, limits.MAX_GPU_COUNT)):
+        # float64 first: Python ints beyond int64 (batch 1e23) must be refused, not wrapped negative
+        vals = _numeric(df[col])
+        bad = np.isnan(vals) | (vals < least) | (vals > most) | (vals != np.floor(vals))
+        if bad.any():
+            badv = _cell(df[col][bad][0])
+            kind = "a positive integer" if least else "a GPU count (0 = choose automatically)"
+            raise PredictionError(f"{col} must be {kind} up to {most:,}, got {limits.show(badv)}")
+        df[col] = vals.astype(np.int64)
+    over = df["tensor_parallel"] > df["gpu_count"]
+    if over.any():
+        i = int(np.flatnonzero(over)[0])
+        raise PredictionError(f"tensor_parallel {df['tensor_parallel'][i]} is more than gpu_count {df['gpu_count'][i]}")
+    for col in ("seq_in", "seq_out"):
+        vals = _numeric(df[col])
+        bad = (vals < 0) | (vals > limits.MAX_SEQ_LEN) | np.isinf(vals)
+        if bad.any():
+            raise PredictionError(f"{col} must be from 0 to {limits.MAX_SEQ_LEN:,} tokens, "
+                                  f"got {limits.show(_cell(df[col][bad][0]))}")
+        df[col] = vals
+    conf = _numeric(df["confidence"])
+    if np.isnan(conf).any() or ((conf <= 0) | (conf >= 1)).any():
+        raise PredictionError("confidence must be between 0 and 1 (e.g. 0.9)")
+    df["confidence"] = conf
+    return df
+
+
+def _cell(value):
+    """A cell as the user wrote it: numpy scalars as Python numbers (errors say "got 0", not "np.int64(0)")."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _kv_format(value) -> str:
+    """Canonical KV-cache format of a cell ("" = the activation precision)."""
+    k = str(value).strip()
+    return resolve_kv_precision(k) if k else ""
+
+
+def _fillna(values: np.ndarray, fill) -> np.ndarray:
+    """values with missing cells (None, NaN, NA) replaced by fill; unchanged when none is missing."""
+    values = np.asarray(values)
+    if values.dtype.kind in "biu":
+        return values
+    missing = pd.isna(values)
+    if not missing.any():
+        return values
+    out = values.astype(object)
+    out[missing] = fill
+    return out
+
+
+def _numeric(col: np.ndarray) -> np.ndarray:
+    """A column as float64; non-numbers become NaN, Python ints beyond int64 become inf (not wrapped)."""
+    col = np.asarray(col)
+    if col.dtype.kind in "iuf":
+        return col.astype(float)
+    return np.array([_as_float(v) for v in col.tolist()], dtype=float)
+
+
+def _as_float(v) -> float:
+    """A cell as float (NaN when not numeric); huge Python ints become inf instead of overflowing."""
+    try:
+        return float(v)
+    except OverflowError:
+        return float("inf")
+    except (TypeError, ValueError):
+        return float("nan")
+
+def merged_columns(points: pd.DataFrame, cols: Mapping[str, np.ndarray], out: Mapping[str, np.ndarray]) -> dict:
+    """The result frame's columns: the input's (normalised ones replaced, in place), then the
+    defaults filled in, then the outputs; other input columns pass through unchanged."""
+    merged = {c: (cols[c] if c in cols else points[c].to_numpy()) for c in points.columns}
+    for c, v in cols.items():
+        merged.setdefault(c, v)
+    merged.update(out)
+    return merged
+
