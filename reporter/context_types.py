@@ -285,7 +285,7 @@ def record_fields(record: type) -> list[tuple[str, str, type | None, bool]]:
 
 def markdown_table(record: type) -> str:
     """The record's fields as the Markdown table templates/README.md shows."""
-    lines = [f"{(record.__doc__ or '').strip()} (`{record.__name__}` in `reporter/context_types.py`)", "",
+    lines = [f"{(record.__doc__ or '').strip().rstrip('.')} (`{record.__name__}` in `reporter/context_types.py`).", "",
              "| field | meaning |", "| --- | --- |"]
     for name, help_text, nested, many in record_fields(record):
         link = f" ({'list of ' if many else ''}`{nested.__name__}`)" if nested else ""
