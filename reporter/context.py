@@ -34,6 +34,8 @@ DEMAND_STEPS = (0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
 
 
 def slugify(s: str) -> str:
+    """``s`` as a CSS- and file-name-safe slug (lower case, runs of other characters as ``-``);
+    ``workload`` when nothing is left."""
     return re.sub(r"[^a-z0-9]+", "-", s.lower()).strip("-") or "workload"
 
 
@@ -116,6 +118,8 @@ def sensitivity(r: pd.Series) -> dict[str, list[dict[str, Any]]]:
 
 
 def demand_text(w) -> str:
+    """A workload's demand in words: requests, tokens or requests/s with peak, target utilisation
+    and uncertainty; for training, dataset size x epochs, runs per month and deadline."""
     d = w.demand
     if w.resolved_task == "training":
         size = f"{fmt.num(d.dataset_samples)} samples" if d.dataset_samples else f"{fmt.num(d.dataset_tokens)} tokens"
@@ -137,6 +141,8 @@ def demand_text(w) -> str:
 
 
 def slo_text(w) -> str:
+    """A workload's SLOs in words (p95 latency, time to first token, tokens/s per stream, GPU
+    cap), or ``none (cost only)``."""
     s = w.slo
     parts = []
     if s.p95_latency_ms:

@@ -35,6 +35,7 @@ def figure(value, fn=None, low=None, high=None, unit: str = "") -> dict:
 
 
 def usd(v) -> str:
+    """US dollars for reading: ``$1.23M``, ``$1,234``, cents below $100; ``n/a`` for a missing value."""
     if _bad(v):
         return "n/a"
     v = float(v)
@@ -52,6 +53,8 @@ def usd(v) -> str:
 
 
 def num(v, digits: int = 3) -> str:
+    """A plain number for reading with ``digits`` significant digits, ``K``/``M``/``B`` for large
+    ones; ``n/a`` for a missing value."""
     if _bad(v):
         return "n/a"
     v = float(v)
@@ -68,10 +71,13 @@ def num(v, digits: int = 3) -> str:
 
 
 def pct(v, digits: int = 0) -> str:
+    """A value already in percent as ``12%`` (``digits`` decimals); ``n/a`` for a missing value."""
     return "n/a" if _bad(v) else f"{float(v):,.{digits}f}%"
 
 
 def ms(v) -> str:
+    """Milliseconds for reading (``12 ms``, ``0.45 ms``; ``12.30 s`` from 10 s on); ``n/a`` for a
+    missing value."""
     if _bad(v):
         return "n/a"
     v = float(v)
@@ -79,12 +85,14 @@ def ms(v) -> str:
 
 
 def months(v) -> str:
+    """A month count as ``3.5 months``; ``never`` for a missing value (no break-even)."""
     if _bad(v):
         return "never"
     return f"{float(v):,.1f} months"
 
 
 def interval(fn, lo, hi) -> str:
+    """An interval as ``low–high``, both ends formatted by ``fn``."""
     return f"{fn(lo)}–{fn(hi)}"
 
 

@@ -36,6 +36,7 @@ def short_number(v: float) -> str:
 
 
 def render(c: ChartData) -> str:
+    """The chart as standalone SVG text, drawn without any plotting library (the last fallback)."""
     return _hbar(c) if c.kind == "hbar" else _xy(c)
 
 
