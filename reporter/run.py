@@ -264,7 +264,8 @@ def _economics(pred: Predicted, priced: Priced) -> Economics:
 def _uncertainty(pred: Predicted, priced: Priced, econ: Economics) -> Economics:
     """The seeded Monte Carlo: SLO probability per point, the slo.confidence gate, the baseline per
     workload, interval columns and ROI on the rows."""
-    spec, points, rows = pred.spec, econ.points, econ.rows
+    # copies: the economics stage's frames stay as it returned them
+    spec, points, rows = pred.spec, econ.points.copy(), econ.rows.copy()
     draws = montecarlo.draw(points, priced.quotes_frame, spec)
     points["slo_probability"] = draws.slo_probability
     baseline: dict[str, int] = {}
@@ -413,6 +414,8 @@ def _logo(spec: RunSpec, template_dirs: list[Path], user_dir: Path | None, allow
 
 
 def _chart_data(spec: RunSpec, points: pd.DataFrame, rows: pd.DataFrame, recs) -> dict[str, charts_mod.ChartData]:
+    """The charts of every workload by ``"<workload>:<chart>"``: cost by GPU (hbar with intervals,
+    the recommendation outlined), demand sensitivity (line) and cost vs latency (scatter)."""
     out: dict[str, charts_mod.ChartData] = {}
     if rows.empty:
         return out
