@@ -43,6 +43,7 @@ class BudgetStatus:
 
     @property
     def used_fraction(self) -> float | None:
+        """Forecast ÷ budget (1.0 = exactly the budget), or None without a forecast."""
         return None if self.forecast_usd is None else self.forecast_usd / self.monthly_usd
 
     @property
@@ -137,6 +138,7 @@ def budget_risks(statuses: list[BudgetStatus]) -> list[str]:
 
 
 def budget_text_short(s: BudgetStatus) -> str:
+    """One sentence for an over-budget alert: who, the forecast and the budget (USD/month)."""
     who = "All workloads" if s.scope == TOTAL else s.name
     return (f"{who}: the recommended configuration's forecast {fmt.usd(s.forecast_usd)}/month exceeds the "
             f"{fmt.usd(s.monthly_usd)} budget.")

@@ -45,6 +45,9 @@ PUE_SOURCE = _pue_source()
 
 @dataclass(frozen=True)
 class Intensity:
+    """A region's grid carbon intensity (kgCO2e/kWh), the place it stands for, its source, and how
+    the region was matched (`exact`, `region-name` or the world-average `fallback`)."""
+
     kgco2e_per_kwh: float
     location: str
     source: str
@@ -64,6 +67,8 @@ def _norm(region: str) -> str:
 
 
 def lookup(provider: str, region: str) -> Intensity:
+    """The grid intensity of a provider's region: the exact provider/region row, else a row of
+    any provider with the same region name, else the world average (``matched`` says which)."""
     table = intensity_table()
     key = _norm(region)
     regions = table["region"].map(_norm)
@@ -79,7 +84,8 @@ def lookup(provider: str, region: str) -> Intensity:
 
 
 def pue(provider: str) -> float:
-    """The provider's data-centre PUE (unitless), or the industry average for clouds without one."""
+    """The provider's data-centre power usage effectiveness (``PUE_BY_PROVIDER``; ``PUE_DEFAULT``
+    for others), a factor ≥ 1 on GPU energy."""
     return PUE_BY_PROVIDER.get(provider, PUE_DEFAULT)
 
 

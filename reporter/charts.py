@@ -29,14 +29,21 @@ from phantom_report.errors import PhantomError
 
 HALF_WIDTH_PX = 430  # two of these fit side by side on a page (templates' .chart-row) at a readable text size
 
+# the accuracy report's groups: one colour per measured metric
+METRIC_COLORS = {
+    "throughput_per_s": "#1f4e79", "latency_ms": "#e07b00", "tokens_per_s": "#2e8b57",
+    "prefill_tokens_per_s": "#6a3d9a", "ttft_ms": "#b22222", "tpot_ms": "#8c564b",
+}
 PALETTE = {"on-demand": "#1f4e79", "spot": "#e07b00", "reserved-1y": "#2e8b57", "reserved-3y": "#6a3d9a",
-           "meets SLO": "#2e8b57", "misses SLO": "#b22222", "": "#1f4e79"}
+           "meets SLO": "#2e8b57", "misses SLO": "#b22222", **METRIC_COLORS, "": "#1f4e79"}
+BAND_COLOR, DIAGONAL_COLOR = "#dde8f3", "#555555"
 
 
 @dataclass(frozen=True)
 class ChartData:
     """kind: 'hbar' (labels vs x with error bars), 'scatter' (x vs y, one colour per group) or
-    'line' (x vs y per group)."""
+    'line' (x vs y per group). ``band`` (scatter/line, e.g. 1.25): draw y = x dashed and the band
+    x / band .. x * band shaded behind the points (predicted vs measured)."""
 
     id: str
     title: str
@@ -54,6 +61,8 @@ class ChartData:
     caption: str = ""  # what to read from the chart (captions.py), shown under it
     width_px: int = 760  # drawing width; HALF_WIDTH_PX for a chart meant to share a row with another
     log_x: bool = False
+    log_y: bool = False
+    band: float | None = None
     extra: dict = field(default_factory=dict, hash=False)
 
 
@@ -81,6 +90,8 @@ def figure_dict(c: ChartData) -> dict:
         height = max(260, 26 * len(c.labels) + 110)
     else:
         mode = "markers" if c.kind == "scatter" else "lines+markers"
+        if c.band:
+            data += _band_traces(c)
         for g in dict.fromkeys(c.groups):
             idx = [i for i, gg in enumerate(c.groups) if gg == g]
             color = PALETTE.get(g, PALETTE[""])
@@ -90,6 +101,10 @@ def figure_dict(c: ChartData) -> dict:
             if c.hover:
                 trace.update(hovertext=[c.hover[i] for i in idx], hoverinfo="text")
             data.append(trace)
+        if c.band:
+            lo, hi = diagonal_range(c)
+            data.append({"type": "scatter", "mode": "lines", "name": "predicted = measured", "x": [lo, hi],
+                         "y": [lo, hi], "line": {"dash": "dash", "color": DIAGONAL_COLOR}, "hoverinfo": "skip"})
         height = 340
     # plotly never wraps a title: break it for a narrow chart (8 px per 14 px glyph) and make room
     lines = textwrap.wrap(c.title, width=max(30, (c.width_px - 40) // 8)) or [""]
@@ -101,9 +116,24 @@ def figure_dict(c: ChartData) -> dict:
         "font": {"family": "Helvetica, Arial, sans-serif", "size": 11, "color": INK},
         "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1},
         "xaxis": {**_AXIS, "title": {"text": c.x_title}, **({"type": "log"} if c.log_x else {})},
-        "yaxis": {**_AXIS, "title": {"text": c.y_title}, **({"autorange": "reversed"} if c.kind == "hbar" else {})},
+        "yaxis": {**_AXIS, "title": {"text": c.y_title}, **({"autorange": "reversed"} if c.kind == "hbar" else {}),
+                  **({"type": "log"} if c.log_y else {})},
     }
     return {"data": _json_safe(data), "layout": layout}
+
+
+def diagonal_range(c: ChartData) -> tuple[float, float]:
+    """The x (and y) range of a ``band`` chart's y = x line: the finite positive data, 30% beyond."""
+    vals = [v for v in (*c.x, *c.y) if math.isfinite(v) and v > 0] or [1.0]
+    return min(vals) / 1.3, max(vals) * 1.3
+
+
+def _band_traces(c: ChartData) -> list[dict]:
+    """The shaded band x / band .. x * band as one filled polygon (no legend, no hover)."""
+    lo, hi = diagonal_range(c)
+    return [{"type": "scatter", "mode": "lines", "x": [lo, hi, hi, lo, lo],
+             "y": [lo * c.band, hi * c.band, hi / c.band, lo / c.band, lo * c.band], "fill": "toself",
+             "fillcolor": BAND_COLOR, "line": {"width": 0}, "hoverinfo": "skip", "showlegend": False}]
 
 
 def _json_safe(v):

@@ -8,6 +8,7 @@ fields (chart markup) from the same object, so the JSON holds exactly the number
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Mapping
 
@@ -16,6 +17,9 @@ import pandas as pd
 
 from phantom_report.engine.profiles import IDLE_POWER_FALLBACK_FRACTION
 from phantom_report.reporter import commitments as commitments_mod
+from phantom_report.reporter.context_types import (
+    ChartView, ConfigView, Decision, ExcludedView, Methodology, RecommendationView, ReportContext, ReportInfo,
+    WorkloadView, template_dict)
 from phantom_report.reporter import fmt
 from phantom_report.reporter.fmt import figure as num, finite_or_none
 from phantom_report.reporter.economics import HOURS_PER_MONTH, as_arrays, evaluate, spec_roi
@@ -30,6 +34,8 @@ DEMAND_STEPS = (0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
 
 
 def slugify(s: str) -> str:
+    """``s`` as a CSS- and file-name-safe slug (lower case, runs of other characters as ``-``);
+    ``workload`` when nothing is left."""
     return re.sub(r"[^a-z0-9]+", "-", s.lower()).strip("-") or "workload"
 
 
@@ -39,9 +45,9 @@ def _flag(value: Any) -> bool:
 
 
 def config_view(r: pd.Series) -> dict[str, Any]:
-    """Every figure shown for one priced configuration."""
+    """Every figure shown for one priced configuration (a ConfigView's fields, as templates get them)."""
     unit = r["unit"]
-    return {
+    return template_dict(ConfigView(**{
         "description": describe(r),
         "gpu": r["gpu"], "precision": r["precision"], "batch_size": int(r["batch_size"]),
         "gpus_per_replica": int(r["gpu_count"]), "provider": r["provider"], "region": r["region"],
@@ -88,7 +94,7 @@ def config_view(r: pd.Series) -> dict[str, Any]:
         "spot_overhead": num(finite_or_none(r.get("spot_overhead")) and r["spot_overhead"] * 100, lambda v: fmt.pct(v, 1), unit="%"),
         "spot_placement_score": int(r["spot_placement_score"]) if finite_or_none(r.get("spot_placement_score")) is not None else None,
         "spot_risk_basis": r.get("spot_risk_basis") or "",
-    }
+    }))
 
 
 def sensitivity(r: pd.Series) -> dict[str, list[dict[str, Any]]]:
@@ -112,6 +118,8 @@ def sensitivity(r: pd.Series) -> dict[str, list[dict[str, Any]]]:
 
 
 def demand_text(w) -> str:
+    """A workload's demand in words: requests, tokens or requests/s with peak, target utilisation
+    and uncertainty; for training, dataset size x epochs, runs per month and deadline."""
     d = w.demand
     if w.resolved_task == "training":
         size = f"{fmt.num(d.dataset_samples)} samples" if d.dataset_samples else f"{fmt.num(d.dataset_tokens)} tokens"
@@ -133,6 +141,8 @@ def demand_text(w) -> str:
 
 
 def slo_text(w) -> str:
+    """A workload's SLOs in words (p95 latency, time to first token, tokens/s per stream, GPU
+    cap), or ``none (cost only)``."""
     s = w.slo
     parts = []
     if s.p95_latency_ms:
@@ -146,116 +156,148 @@ def slo_text(w) -> str:
     return "; ".join(parts) or "none (cost only)"
 
 
+@dataclass
+class _Totals:
+    """Running sums over the workloads with a cheapest pick (internal to ``build``)."""
+
+    cost: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])  # USD/month: value, low, high
+    savings: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])  # USD/month against SLO-meeting baselines
+    savings_over_horizon: float = 0.0  # USD
+    counted: int = 0  # workloads whose savings count (a baseline that meets the SLOs)
+
+
 def build(*, spec: RunSpec, kind: str, points: pd.DataFrame, rows: pd.DataFrame, recs: list[Recommendation],
           baseline: Mapping[str, int], quotes, quote_warnings, engine_info: Mapping[str, Any],
-          charts: Mapping[str, Mapping[str, Any]], chart_engine: str, generated_at: datetime,
-          decision_warnings: tuple[str, ...] | list[str] = ()) -> dict[str, Any]:
-    """``decision_warnings`` (an unmatched baseline, requested pricing nobody offers) change what
-    the numbers mean, so they are listed with the risks on the decision page and in ``warnings``."""
+          charts: Mapping[str, ChartView], chart_engine: str, generated_at: datetime,
+          decision_warnings: tuple[str, ...] | list[str] = ()) -> ReportContext:
+    """The template context of one run (fields: reporter/context_types.py, templates/README.md).
+
+    ``points`` and ``rows`` are the economics stage's frames (every evaluated configuration; every
+    priced option, columns of ``run.CSV_COLUMNS``), ``baseline`` maps a workload to its baseline's
+    row index, ``charts`` maps ``"<workload>:<chart>"`` to its view. ``decision_warnings`` (an
+    unmatched baseline, requested pricing nobody offers) change what the numbers mean, so they are
+    listed with the risks on the decision page and in ``warnings``. ``budget`` and ``actual_spend``
+    are left empty for the run to fill (``dataclasses.replace``)."""
     conf_pct = round(spec.confidence * 100)
     by_wl: dict[str, dict[str, Recommendation]] = {}
     for r in recs:
         by_wl.setdefault(r.workload, {})[r.kind] = r
-    workloads = []
     risks: list[str] = list(decision_warnings)
-    total = [0.0, 0.0, 0.0]
-    total_sav = [0.0, 0.0, 0.0]
-    sav_horizon = 0.0
-    counted = 0  # workloads whose savings count (a baseline that meets the SLOs)
-    all_have = True
+    totals = _Totals()
+    workloads, shown = [], []
     for w in spec.workloads:
-        name = w.label
-        wrecs = by_wl.get(name, {})
-        wrows = rows[rows["workload"] == name] if not rows.empty else rows
-        wpts = points[points["workload"] == name]
-        excluded = _excluded(wpts, wrows)
-        entry: dict[str, Any] = {
-            "name": name, "slug": slugify(name), "model": w.model if isinstance(w.model, str) else dict(w.model),
-            "task": w.resolved_task, "unit": wpts["unit"].iloc[0] if len(wpts) else "",
-            "demand_text": demand_text(w), "slo_text": slo_text(w), "recommendations": [],
-            "cheapest": None, "baseline": None, "top": [], "detail": [], "excluded": excluded[:EXCLUDED_ROWS],
-            "excluded_count": len(excluded), "evaluated_count": int(len(wpts)), "priced_count": int(len(wrows)),
-            "charts": {k.split(":", 1)[1]: v for k, v in charts.items() if k.startswith(name + ":")},
-            "sensitivity": None, "status": "ok", "message": "", "closest": [],
-            "green": None, "commitments": None,
-        }
-        if name in baseline:
-            b = rows.loc[baseline[name]]
-            entry["baseline"] = {**config_view(b), "meets_slo": bool(b["meets_slo"] and b["fleet_ok"])}
-            if not entry["baseline"]["meets_slo"]:
-                risks.append(f"{name}: the baseline ({describe(b)}) does not meet the SLOs itself; savings compare against a config you could not keep.")
-        if not wrecs:
-            all_have = False
-            entry["status"] = "no-config"
-            entry["message"] = nothing_meets(points, name, rows)
-            entry["closest"] = _closest(wrows)
-            risks.append(entry["message"])
-        for kind_ in KINDS:
-            if kind_ in wrecs:
-                rr = wrecs[kind_]
-                view = {"kind": kind_, "title": TITLES[kind_], "label": LABELS[kind_], "reason": rr.reason,
-                        "config": config_view(rows.loc[rr.row])}
-                entry["recommendations"].append(view)
-                if kind_ == "cheapest":
-                    entry["cheapest"] = view
-        entry["green"] = _green(rows, wrecs, name)
-        if entry["cheapest"]:
-            c = rows.loc[wrecs["cheapest"].row]
-            entry["sensitivity"] = sensitivity(c)
-            entry["commitments"] = commitments_mod.view(w, rows, wrecs["cheapest"].row, quotes)
-            total = [total[0] + c["monthly_cost_usd"], total[1] + c["monthly_cost_usd_low"], total[2] + c["monthly_cost_usd_high"]]
-            # headline savings count only baselines that meet the SLOs (a config you could keep)
-            if finite_or_none(c.get("savings_usd_per_month")) is not None and entry["baseline"]["meets_slo"]:
-                sav_horizon += finite_or_none(c.get("savings_over_horizon_usd")) or 0.0
-                counted += 1
-                total_sav = [total_sav[0] + c["savings_usd_per_month"], total_sav[1] + (finite_or_none(c.get("savings_usd_per_month_low")) or 0),
-                             total_sav[2] + (finite_or_none(c.get("savings_usd_per_month_high")) or 0)]
-            risks.extend(_row_risks(name, c, spec))
-        elig = wrows[wrows["meets_slo"] & wrows["fleet_ok"]] if len(wrows) else wrows
-        if len(elig):
-            best_per_gpu = elig.sort_values("monthly_cost_usd").drop_duplicates("gpu")
-            entry["top"] = [config_view(r) for _, r in best_per_gpu.head(TOP_ROWS).iterrows()]
-            detail = elig.sort_values("monthly_cost_usd").drop_duplicates(["gpu", "precision", "batch_size", "option"])
-            entry["detail"] = [config_view(r) for _, r in detail.head(DETAIL_ROWS).iterrows()]
-            entry["_shown"] = (list(best_per_gpu.head(TOP_ROWS).index) + list(detail.head(DETAIL_ROWS).index)
-                               + [wrecs[k].row for k in wrecs])
-        if name in baseline:  # the carbon source table covers every row the report shows
-            entry.setdefault("_shown", []).append(baseline[name])
+        entry, rows_shown = _workload_entry(w, spec, points, rows, by_wl.get(w.label, {}), baseline, charts, quotes,
+                                            risks, totals)
         workloads.append(entry)
-
-    shown = [i for w in workloads for i in w.pop("_shown", [])]
-    roi = spec_roi(total_sav[0], sav_horizon, spec) if counted else spec_roi(float("nan"), float("nan"), spec)
-    roi_view = {"migration_cost": num(roi["migration_cost_usd"], fmt.usd, unit="USD"),
-                "net_savings_over_horizon": num(roi["net_savings_over_horizon_usd"], fmt.usd, unit="USD"),
-                "payback_months": num(roi["payback_months"], lambda v: "immediate" if v == 0 else (
-                    fmt.months(v) if counted else "unknown (no baseline that meets the SLOs)"), unit="months"),
-                "roi_pct": num(roi["roi_pct"], lambda v: fmt.pct(v, 0), unit="%")}
-    for w in workloads:  # the spec's payback, shown beside each recommendation
-        for rec in w["recommendations"]:
+        shown += rows_shown
+    roi_view = _roi_view(spec, totals)
+    for entry in workloads:  # the spec's payback, shown beside each recommendation
+        for rec in entry["recommendations"]:
             rec["config"]["payback_months"] = roi_view["payback_months"]
             rec["config"]["roi_pct"] = roi_view["roi_pct"]
-    headline, summary = _decision(workloads, spec, total, total_sav, conf_pct)
-    return {
-        "report": {
-            "title": spec.title, "owner": spec.owner, "kind": kind, "template": spec.report.template,
-            "generated_at": generated_at.strftime("%Y-%m-%d %H:%M UTC"), "spec_file": spec.source_path,
-            "confidence_pct": conf_pct, "currency": "USD", "theme": spec.report.theme,
-            "accent_color": spec.report.accent_color, "logo": None, "page_size": spec.report.page_size,
-            "output": "html", "workload_slugs": " ".join(f"workload-{w['slug']}" for w in workloads),
-        },
-        "decision": {
-            "headline": headline, "summary": summary, "all_workloads_served": all_have,
-            "total_monthly_cost": num(total[0], fmt.usd, total[1], total[2], "USD/month") if any(w["cheapest"] for w in workloads) else num(None),
-            "total_savings": num(total_sav[0], fmt.usd, total_sav[1], total_sav[2], "USD/month") if any(w["cheapest"] for w in workloads) else num(None),
-            "horizon_months": spec.roi.horizon_months,
-            **roi_view,
-        },
-        "workloads": workloads,
-        "risks": list(dict.fromkeys(risks)),
-        "methodology": _methodology(spec, quotes, quote_warnings, engine_info, rows, chart_engine, generated_at, shown),
-        "warnings": list(dict.fromkeys([*quote_warnings, *decision_warnings])),
-        "plotly_js": "",
+    headline, summary = _decision(workloads, spec, totals.cost, totals.savings, conf_pct)
+    served = any(e["cheapest"] for e in workloads)
+    return ReportContext(
+        report=ReportInfo(
+            title=spec.title, owner=spec.owner, kind=kind, template=spec.report.template,
+            generated_at=generated_at.strftime("%Y-%m-%d %H:%M UTC"), spec_file=spec.source_path,
+            confidence_pct=conf_pct, currency="USD", theme=spec.report.theme,
+            accent_color=spec.report.accent_color, logo=None, page_size=spec.report.page_size,
+            output="html", workload_slugs=" ".join(f"workload-{e['slug']}" for e in workloads)),
+        decision=Decision(
+            headline=headline, summary=summary, all_workloads_served=all(e["status"] == "ok" for e in workloads),
+            total_monthly_cost=num(totals.cost[0], fmt.usd, totals.cost[1], totals.cost[2], "USD/month") if served else num(None),
+            total_savings=(num(totals.savings[0], fmt.usd, totals.savings[1], totals.savings[2], "USD/month")
+                           if served else num(None)),
+            horizon_months=spec.roi.horizon_months, **roi_view),
+        workloads=[template_dict(WorkloadView(**e)) for e in workloads],
+        risks=list(dict.fromkeys(risks)),
+        methodology=Methodology(**_methodology(spec, quotes, quote_warnings, engine_info, rows, chart_engine,
+                                               generated_at, shown)),
+        warnings=list(dict.fromkeys([*quote_warnings, *decision_warnings])),
+        plotly_js="",
+    )
+
+
+def _workload_entry(w, spec: RunSpec, points: pd.DataFrame, rows: pd.DataFrame, wrecs: Mapping[str, Recommendation],
+                    baseline: Mapping[str, int], charts: Mapping[str, ChartView], quotes, risks: list[str],
+                    totals: _Totals) -> tuple[dict[str, Any], list]:
+    """One workload's fields (WorkloadView's keys, as a dict the caller still completes with the
+    spec's payback) and the row indexes it shows; appends its risks to ``risks`` and its cheapest
+    pick to ``totals``."""
+    name = w.label
+    wrows = rows[rows["workload"] == name] if not rows.empty else rows
+    wpts = points[points["workload"] == name]
+    excluded = _excluded(wpts, wrows)
+    entry: dict[str, Any] = {
+        "name": name, "slug": slugify(name), "model": w.model if isinstance(w.model, str) else dict(w.model),
+        "task": w.resolved_task, "unit": wpts["unit"].iloc[0] if len(wpts) else "",
+        "demand_text": demand_text(w), "slo_text": slo_text(w), "recommendations": [],
+        "cheapest": None, "baseline": None, "top": [], "detail": [], "excluded": excluded[:EXCLUDED_ROWS],
+        "excluded_count": len(excluded), "evaluated_count": int(len(wpts)), "priced_count": int(len(wrows)),
+        "charts": {k.split(":", 1)[1]: template_dict(v) for k, v in charts.items() if k.startswith(name + ":")},
+        "sensitivity": None, "status": "ok", "message": "", "closest": [],
+        "green": None, "commitments": None,
     }
+    shown: list = []
+    if name in baseline:
+        b = rows.loc[baseline[name]]
+        entry["baseline"] = {**config_view(b), "meets_slo": bool(b["meets_slo"] and b["fleet_ok"])}
+        if not entry["baseline"]["meets_slo"]:
+            risks.append(f"{name}: the baseline ({describe(b)}) does not meet the SLOs itself; savings compare against a config you could not keep.")
+    if not wrecs:
+        entry.update(status="no-config", message=nothing_meets(points, name, rows), closest=_closest(wrows))
+        risks.append(entry["message"])
+    for kind_ in KINDS:
+        if kind_ in wrecs:
+            rr = wrecs[kind_]
+            view = template_dict(RecommendationView(kind=kind_, title=TITLES[kind_], label=LABELS[kind_], reason=rr.reason,
+                                                    config=config_view(rows.loc[rr.row])))
+            entry["recommendations"].append(view)
+            if kind_ == "cheapest":
+                entry["cheapest"] = view
+    entry["green"] = _green(rows, wrecs, name)
+    if entry["cheapest"]:
+        c = rows.loc[wrecs["cheapest"].row]
+        entry["sensitivity"] = sensitivity(c)
+        entry["commitments"] = commitments_mod.view(w, rows, wrecs["cheapest"].row, quotes)
+        _add_to_totals(totals, c, entry["baseline"])
+        risks.extend(_row_risks(name, c, spec))
+    elig = wrows[wrows["meets_slo"] & wrows["fleet_ok"]] if len(wrows) else wrows
+    if len(elig):
+        best_per_gpu = elig.sort_values("monthly_cost_usd").drop_duplicates("gpu")
+        entry["top"] = [config_view(r) for _, r in best_per_gpu.head(TOP_ROWS).iterrows()]
+        detail = elig.sort_values("monthly_cost_usd").drop_duplicates(["gpu", "precision", "batch_size", "option"])
+        entry["detail"] = [config_view(r) for _, r in detail.head(DETAIL_ROWS).iterrows()]
+        shown = list(best_per_gpu.head(TOP_ROWS).index) + list(detail.head(DETAIL_ROWS).index) + [wrecs[k].row for k in wrecs]
+    if name in baseline:  # the carbon source table covers every row the report shows
+        shown.append(baseline[name])
+    return entry, shown
+
+
+def _add_to_totals(totals: _Totals, c: pd.Series, baseline: Mapping[str, Any] | None) -> None:
+    """Add a cheapest pick's cost (and, against a baseline that meets the SLOs, its savings)."""
+    totals.cost = [totals.cost[0] + c["monthly_cost_usd"], totals.cost[1] + c["monthly_cost_usd_low"],
+                   totals.cost[2] + c["monthly_cost_usd_high"]]
+    # headline savings count only baselines that meet the SLOs (a config you could keep)
+    if finite_or_none(c.get("savings_usd_per_month")) is not None and baseline["meets_slo"]:
+        totals.savings_over_horizon += finite_or_none(c.get("savings_over_horizon_usd")) or 0.0
+        totals.counted += 1
+        totals.savings = [totals.savings[0] + c["savings_usd_per_month"],
+                          totals.savings[1] + (finite_or_none(c.get("savings_usd_per_month_low")) or 0),
+                          totals.savings[2] + (finite_or_none(c.get("savings_usd_per_month_high")) or 0)]
+
+
+def _roi_view(spec: RunSpec, totals: _Totals) -> dict[str, dict[str, Any]]:
+    """The spec-level return (migration counted once) as figures: Decision's last four fields."""
+    counted = totals.counted
+    roi = (spec_roi(totals.savings[0], totals.savings_over_horizon, spec) if counted
+           else spec_roi(float("nan"), float("nan"), spec))
+    return {"migration_cost": num(roi["migration_cost_usd"], fmt.usd, unit="USD"),
+            "net_savings_over_horizon": num(roi["net_savings_over_horizon_usd"], fmt.usd, unit="USD"),
+            "payback_months": num(roi["payback_months"], lambda v: "immediate" if v == 0 else (
+                fmt.months(v) if counted else "unknown (no baseline that meets the SLOs)"), unit="months"),
+            "roi_pct": num(roi["roi_pct"], lambda v: fmt.pct(v, 0), unit="%")}
 
 
 def _green(rows: pd.DataFrame, wrecs: Mapping[str, Recommendation], name: str) -> dict[str, Any]:
@@ -286,21 +328,25 @@ def _closest(wrows: pd.DataFrame, n: int = 5) -> list[dict[str, Any]]:
 
 
 def _excluded(wpts: pd.DataFrame, wrows: pd.DataFrame) -> list[dict[str, Any]]:
+    """Every configuration left out of one workload and why (ExcludedView dicts): SLO misses and
+    unsupported or out-of-memory points, fleets over ``max_gpus``, then GPUs nobody quoted."""
     out = []
     for _, p in wpts[~wpts["meets_slo"]].sort_values(["gpu", "precision", "batch_size"]).iterrows():
-        out.append({"config": f"{p['gpu']} {p['precision']} batch {int(p['batch_size'])} on {int(p['gpu_count'])} GPU(s)", "reason": p["reason"],
-                    "slo_probability": finite_or_none(p.get("slo_probability")), "slo_confidence": finite_or_none(p.get("slo_confidence"))})
+        out.append(ExcludedView(config=f"{p['gpu']} {p['precision']} batch {int(p['batch_size'])} on {int(p['gpu_count'])} GPU(s)",
+                                reason=p["reason"], slo_probability=finite_or_none(p.get("slo_probability")),
+                                slo_confidence=finite_or_none(p.get("slo_confidence"))))
     if len(wrows):
         big = wrows[wrows["meets_slo"] & ~wrows["fleet_ok"]].drop_duplicates(["gpu", "precision", "batch_size"])
         for _, r in big.iterrows():
-            out.append({"config": f"{r['gpu']} {r['precision']} batch {int(r['batch_size'])}", "reason": r["fleet_reason"],
-                        "slo_probability": finite_or_none(r.get("slo_probability")), "slo_confidence": finite_or_none(r.get("slo_confidence"))})
+            out.append(ExcludedView(config=f"{r['gpu']} {r['precision']} batch {int(r['batch_size'])}", reason=r["fleet_reason"],
+                                    slo_probability=finite_or_none(r.get("slo_probability")),
+                                    slo_confidence=finite_or_none(r.get("slo_confidence"))))
     priced = set(wrows["gpu"]) if len(wrows) else set()
     unpriced = sorted(set(wpts[wpts["meets_slo"]]["gpu"]) - priced)
-    if unpriced:
-        out.append({"config": ", ".join(unpriced), "reason": "no price quote for these GPUs from the selected providers/regions",
-                    "slo_probability": None, "slo_confidence": None})  # a group of GPUs, not one configuration
-    return out
+    if unpriced:  # a group of GPUs, not one configuration
+        out.append(ExcludedView(config=", ".join(unpriced), reason="no price quote for these GPUs from the selected providers/regions",
+                                slo_probability=None, slo_confidence=None))
+    return [template_dict(e) for e in out]
 
 
 def spot_methodology(spec: RunSpec) -> dict[str, Any]:

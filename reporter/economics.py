@@ -30,7 +30,7 @@ import pandas as pd
 
 from phantom_report.reporter import carbon
 from phantom_report.reporter.fmt import share_below
-from phantom_report.reporter.spec import RunSpec, Workload
+from phantom_report.reporter.spec import RunSpec, WorkloadSpec
 
 HOURS_PER_MONTH = 730.0
 SECONDS_PER_MONTH = HOURS_PER_MONTH * 3600.0
@@ -89,7 +89,7 @@ def add_idle_power(points: pd.DataFrame, idle_by_gpu: Mapping[str, tuple[float, 
     return out
 
 
-def _demand(w: Workload, r: pd.Series) -> dict[str, float]:
+def _demand(w: WorkloadSpec, r: pd.Series) -> dict[str, float]:
     d = w.demand
     nan = float("nan")
     tpr = r["tokens_per_request"]
@@ -115,7 +115,7 @@ def _demand(w: Workload, r: pd.Series) -> dict[str, float]:
                 tokens_per_month=tokens, samples_per_run=nan, runs_per_month=nan, window_hours=nan)
 
 
-def _verdict(w: Workload, r: pd.Series) -> tuple[bool, str]:
+def _verdict(w: WorkloadSpec, r: pd.Series) -> tuple[bool, str]:
     """(meets, reason). Unsupported and out-of-memory points are excluded before any SLO check."""
     if not bool(r["supported"]):
         return False, f"not supported: {r.get('reason') or 'engine cannot predict this point'}"
@@ -157,7 +157,9 @@ def latency_percentile_ms(df: pd.DataFrame, q: float, confidence: float) -> np.n
     return lat * np.exp(z_q * sigma)
 
 
-def slo_thresholds(w: Workload) -> dict[str, float]:
+def slo_thresholds(w: WorkloadSpec) -> dict[str, float]:
+    """The workload's SLO limits by prediction column: ``latency_ms`` (p95, ms), ``ttft_ms`` (ms),
+    ``per_stream_tokens_per_s`` (a floor); only those the spec sets."""
     s = w.slo
     return {k: float(v) for k, v in (("latency_ms", s.p95_latency_ms), ("ttft_ms", s.max_ttft_ms),
                                      ("per_stream_tokens_per_s", s.min_tokens_per_s)) if v}
@@ -308,6 +310,8 @@ ARRAY_INPUTS = (
 
 
 def as_arrays(rows: pd.DataFrame, extra_dim: bool = False) -> dict[str, np.ndarray]:
+    """The ``ARRAY_INPUTS`` columns of ``rows`` as numpy arrays (``is_*`` as bool, else float),
+    for ``evaluate``; ``extra_dim`` adds a trailing axis to broadcast over Monte Carlo samples."""
     out = {}
     for c in ARRAY_INPUTS:
         a = rows[c].to_numpy(dtype=bool if c.startswith("is_") else float)

@@ -37,6 +37,7 @@ INTEGER_COLUMNS = ("replicas", "instances", "gpus")
 
 
 def z_for(confidence: float) -> float:
+    """The two-sided standard-normal quantile of a ``confidence`` level (0.9 -> 1.645)."""
     return NormalDist().inv_cdf(0.5 + confidence / 2.0)
 
 
@@ -87,6 +88,10 @@ def stream(seed: int, *key) -> np.random.Generator:
 
 
 def draw(points: pd.DataFrame, qf: pd.DataFrame, spec: RunSpec) -> Draws:
+    """The seeded Monte Carlo samples of one run (``spec.monte_carlo``): latency factors per point
+    from the engine's intervals, demand and spot-price factors per workload, and each point's
+    probability of meeting every SLO. Each stream is seeded by its key, so adding a point does not
+    change the others' draws."""
     n = spec.monte_carlo.samples
     seed = spec.monte_carlo.seed
     conf = spec.confidence

@@ -16,7 +16,7 @@ import math
 import textwrap
 import threading
 
-from phantom_report.reporter.charts import PALETTE, ChartData
+from phantom_report.reporter.charts import BAND_COLOR, DIAGONAL_COLOR, PALETTE, ChartData, diagonal_range
 from phantom_report.reporter.svgchart import short_number
 
 WIDTH_PX = 760
@@ -140,9 +140,13 @@ def _hbar(ax, c: ChartData) -> None:
 
 def _xy(ax, c: ChartData) -> None:
     groups = list(c.groups) if len(c.groups) == len(c.x) else [""] * len(c.x)
+    if c.band:
+        lo, hi = diagonal_range(c)
+        ax.fill_between([lo, hi], [lo / c.band, hi / c.band], [lo * c.band, hi * c.band], color=BAND_COLOR,
+                        linewidth=0, zorder=0)
     for g in dict.fromkeys(groups):
         pts = [(x, y) for x, y, gg in zip(c.x, c.y, groups)
-               if gg == g and _finite(x, y) and (x > 0 or not c.log_x)]
+               if gg == g and _finite(x, y) and (x > 0 or not c.log_x) and (y > 0 or not c.log_y)]
         if not pts:
             continue
         xs, ys = [p[0] for p in pts], [p[1] for p in pts]
@@ -151,13 +155,17 @@ def _xy(ax, c: ChartData) -> None:
             ax.plot(xs, ys, color=color, linewidth=1.8, marker="o", markersize=5, alpha=0.9, label=g or c.y_title)
         else:
             ax.scatter(xs, ys, s=26, color=color, alpha=0.8, linewidths=0, label=g or c.y_title)
-    if c.log_x:
-        from matplotlib.ticker import LogLocator
+    if c.band:
+        lo, hi = diagonal_range(c)
+        ax.plot([lo, hi], [lo, hi], color=DIAGONAL_COLOR, linestyle="--", linewidth=1.0, label="predicted = measured")
+    for log, axis, set_scale in ((c.log_x, ax.xaxis, ax.set_xscale), (c.log_y, ax.yaxis, ax.set_yscale)):
+        if log:
+            from matplotlib.ticker import LogLocator
 
-        ax.set_xscale("log")
-        ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
-        ax.xaxis.set_major_formatter(_tick_label)  # set_xscale resets it to 10^n mathtext
-        ax.xaxis.set_minor_formatter("")
+            set_scale("log")
+            axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+            axis.set_major_formatter(_tick_label)  # set_xscale resets it to 10^n mathtext
+            axis.set_minor_formatter("")
     ax.margins(x=0.04, y=0.08)
     handles, labels = ax.get_legend_handles_labels()
     if len(labels) > 1 or any(g for g in groups):  # one unnamed series needs no legend, as in plotly

@@ -38,6 +38,9 @@ LABELS = {"cheapest": "cheapest", "best_value": "best value", "lowest_risk": "lo
 
 @dataclass(frozen=True)
 class Recommendation:
+    """One pick for one workload: ``kind`` (cheapest | best_value | lowest_risk | green), the row
+    index into the economics frame and the reason in one sentence."""
+
     workload: str
     kind: str  # cheapest | best_value | lowest_risk | green
     row: int  # index into the economics frame
@@ -45,6 +48,7 @@ class Recommendation:
 
 
 def eligible(df: pd.DataFrame) -> pd.DataFrame:
+    """The rows that may be recommended: meet every SLO, fit the fleet rules, have a finite cost."""
     return df[df["meets_slo"] & df["fleet_ok"] & np.isfinite(df["monthly_cost_usd"])]
 
 
@@ -83,6 +87,8 @@ def _pessimistic_units_per_usd(sub: pd.DataFrame) -> pd.Series:
 
 
 def recommend(df: pd.DataFrame, workloads: list[str]) -> list[Recommendation]:
+    """The picks of every workload, in workload order and per workload in ``KINDS`` order; a
+    workload nothing serves gets none."""
     out: list[Recommendation] = []
     ok = eligible(df)
     for w in workloads:

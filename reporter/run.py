@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -24,34 +24,19 @@ from phantom_report.reporter import assets, captions, economics, grid, montecarl
 from phantom_report.reporter import pdf as pdf_mod
 from phantom_report.reporter import spend as spend_mod
 from phantom_report.reporter import outputs as outputs_mod
+from phantom_report.reporter.context_types import ChartView, template_dict
 from phantom_report.reporter.spec import RunSpec, check_model_limits, check_names
-from phantom_report.vocab import REPORT_FORMATS
 
 STAGES = ("predict", "price", "economics", "uncertainty", "recommend", "charts", "render", "write")
-CSV_COLUMNS = [
-    "workload", "task", "gpu", "precision", "batch_size", "gpu_count", "provider", "region", "instance_type",
-    "instance_gpus", "option", "usd_per_instance_hour", "usd_per_gpu_hour", "overhead", "spot_interruption_bucket",
-    "spot_overhead", "spot_placement_score", "spot_risk_basis", "price_source",
-    "price_sku_ids",
-    "latency_ms", "latency_ms_low", "latency_ms_high", "throughput_per_s", "ttft_ms", "tpot_ms",
-    "per_stream_tokens_per_s", "tokens_per_request", "latency_ms_p95", "meets_slo", "slo_probability", "slo_confidence", "reason",
-    "fleet_ok", "replicas", "replicas_needed", "replicas_low",
-    "replicas_high", "instances", "gpus", "gpus_low", "gpus_high", "monthly_cost_usd", "monthly_cost_usd_low",
-    "monthly_cost_usd_high", "unit", "unit_cost_usd", "unit_cost_usd_low", "unit_cost_usd_high",
-    "cost_per_1m_tokens_usd", "cost_per_1k_inferences_usd", "cost_per_training_run_usd", "run_hours",
-    "units_per_usd", "units_per_usd_label", "energy_kwh_per_month", "energy_kwh_per_month_low",
-    "energy_kwh_per_month_high", "energy_j_per_sample", "busy_gpu_hours_per_month", "idle_gpu_hours_per_month",
-    "idle_power_w", "idle_power_estimated", "grid_kgco2e_per_kwh", "pue", "carbon_kgco2e_per_month",
-    "carbon_kgco2e_per_month_low", "carbon_kgco2e_per_month_high", "baseline_monthly_cost_usd",
-    "savings_usd_per_month", "savings_usd_per_month_low", "savings_usd_per_month_high", "savings_pct",
-    "commitment_months", "cost_over_horizon_usd", "savings_over_horizon_usd", "owned_gpus", "purchase_usd",
-    "owned_usd_per_month", "buy_breakeven_months", "buy_breakeven_text",
-    "availability_regions", "availability_providers",
-]
+CSV_COLUMNS = render.CSV_COLUMNS  # report.csv's columns (their home is reporter/render.py)
 
 
 @dataclass(frozen=True)
 class RunResult:
+    """One finished run: the files written (format -> path), report.json's payload, the decision's
+    summary and headline, the recommendations and quotes, stage timings in seconds, the report's
+    warnings and the economics ``rows`` frame (columns ``CSV_COLUMNS``)."""
+
     outputs: dict[str, Path]
     payload: dict[str, Any]
     summary: str
@@ -104,9 +89,10 @@ def run_report(spec: RunSpec, out_dir: str | Path | None = None, formats: Sequen
     fixed instant so a run is reproducible byte for byte."""
     clock = _Clock(progress)
     formats = tuple(formats or spec.report.formats)
-    bad = [f for f in formats if f not in REPORT_FORMATS]
+    known = tuple(render.RENDERERS)  # vocab.REPORT_FORMATS, and any format registered since
+    bad = [f for f in formats if f not in known]
     if bad:
-        raise SpecError(f"unknown output format {bad[0]!r}; expected {', '.join(REPORT_FORMATS[:-1])} or {REPORT_FORMATS[-1]}")
+        raise SpecError(f"unknown output format {bad[0]!r}; expected {', '.join(known[:-1])} or {known[-1]}")
     now = now or datetime.now(timezone.utc)
 
     # the PDF's static chart renderer and the PDF child process (WeasyPrint's import) start while
@@ -114,9 +100,10 @@ def run_report(spec: RunSpec, out_dir: str | Path | None = None, formats: Sequen
     static = charts_mod.StaticRenderer(background=True) if "pdf" in formats else None
     pdf_child = pdf_mod.start_child() if "pdf" in formats else None
     try:
-        return _run(spec, out_dir, formats, offline, template, clock, engine, now, static,
-                    _Assets(allow_local_assets, Path(template_dir) if template_dir else None), spend_client_options,
-                    pdf_child)
+        setup = _Setup(formats=formats, offline=offline, now=now, static=static,
+                       assets=_Assets(allow_local_assets, Path(template_dir) if template_dir else None),
+                       spend_client_options=spend_client_options, pdf_child=pdf_child)
+        return _run(spec, out_dir, template, clock, engine, setup)
     finally:
         if static:
             static.close()
@@ -132,14 +119,104 @@ class _Assets:
     operator_template_dir: Path | None
 
 
-def _run(spec, out_dir, formats, offline, template, clock, engine, now, static, assets_rule: _Assets,
-         spend_client_options=None, pdf_child=None) -> RunResult:
-    from phantom_report.engine.api import Engine
-    from phantom_report.pricing.catalog import get_quotes, offline_requested
+@dataclass(frozen=True)
+class _Setup:
+    """What a run needs besides the spec, fixed before the first stage (see run_report)."""
 
-    out, tpl_name, env, entry, logo = _prepare(spec, out_dir, template, assets_rule)
+    formats: tuple[str, ...]
+    offline: bool | None
+    now: datetime
+    static: charts_mod.StaticRenderer | None
+    assets: _Assets
+    spend_client_options: dict[str, dict[str, Any]] | None
+    pdf_child: Any
 
+
+@dataclass(frozen=True)
+class Predicted:
+    """The predict stage's result: the spec with canonical GPU names, the engine, those names, and
+    one prediction row per workload x GPU x precision x batch x GPU count (engine columns,
+    docs/INTERFACES.md, plus ``workload``)."""
+
+    spec: RunSpec
+    engine: Any
+    gpu_names: tuple[str, ...]
+    predictions: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class Priced:
+    """The price stage's result: the quotes of the spec's GPUs, warnings about them (sources, spot
+    risk), the quotes frame (``economics.quotes_frame``) and the actual-spend figures fetched."""
+
+    quotes: tuple[Any, ...]
+    warnings: tuple[str, ...]
+    quotes_frame: pd.DataFrame
+    spend: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Economics:
+    """The economics and uncertainty stages' result: ``points`` (every evaluated configuration,
+    ``point_id`` and ``slo_probability`` added), ``rows`` (every priced option; columns
+    ``CSV_COLUMNS``), the Monte Carlo ``draws``, the baseline row index per workload and the
+    warnings that change what the numbers mean."""
+
+    points: pd.DataFrame
+    rows: pd.DataFrame
+    draws: Any = None
+    baseline: dict[str, int] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Charts:
+    """The charts stage's result: chart views by ``"<workload>:<chart>"`` and which engine drew
+    the static SVGs (with why, when it is not the one asked for)."""
+
+    views: dict[str, ChartView]
+    engine: str
+
+
+def _run(spec: RunSpec, out_dir, template: str | None, clock: _Clock, engine, setup: _Setup) -> RunResult:
+    """The stages in order, each timed by ``clock``; nothing is written before the last one."""
+    out, tpl_name, env, entry, logo = _prepare(spec, out_dir, template, setup.assets)
     clock.stage("predict")
+    pred = _predict(spec, engine)
+    clock.stage("price")
+    priced = _price(pred, setup)
+    clock.stage("economics")
+    econ = _economics(pred, priced)
+    clock.stage("uncertainty")
+    econ = _uncertainty(pred, priced, econ)
+    clock.stage("recommend")
+    recs = recommend.recommend(econ.rows, [w.label for w in pred.spec.workloads]) if len(econ.rows) else []
+    clock.stage("charts")
+    charts = _charts(pred.spec, econ, recs, setup)
+    clock.stage("render")
+    ctx = _context(pred, priced, econ, recs, charts, _kind(tpl_name), logo, setup.now)
+    payload = render.payload_from_context(ctx)
+    payload["spec"] = pred.spec.as_dict()
+    payload["quotes"] = [q.to_dict() for q in priced.quotes]
+    payload["timings_s"] = {}
+    inp = render.RenderInput(context=ctx, payload=payload, rows=econ.rows, env=env, entry=entry,
+                             pdf_child=setup.pdf_child)
+    files = _render(inp, setup.formats, out, after_timings=False)
+    clock.stage("write")
+    timings = clock.done()
+    payload["timings_s"] = timings
+    files.update(_render(inp, setup.formats, out, after_timings=True))
+    outputs_mod.write_outputs(out, {p.name: b for p, b in files.values()})
+    return RunResult(outputs={k: p for k, (p, _) in files.items()}, payload=payload,
+                     summary=ctx["decision"]["summary"], recommendations=tuple(recs), quotes=priced.quotes,
+                     timings_s=timings, warnings=tuple(ctx["warnings"]), headline=ctx["decision"]["headline"],
+                     economics=econ.rows)
+
+
+def _predict(spec: RunSpec, engine) -> Predicted:
+    """Predict every grid point of the spec (GPU counts ``auto``: the smallest that fits)."""
+    from phantom_report.engine.api import Engine
+
     eng = engine or Engine.load()
     spec, gpu_names = check_names(spec, eng.catalog)
     workloads = {w.label: eng.workload(w.model, allow_python=spec.allow_python) for w in spec.workloads}
@@ -148,35 +225,51 @@ def _run(spec, out_dir, formats, offline, template, clock, engine, now, static, 
     pred = eng.predict_grid(points_in, workloads=workloads)
     pred["workload"] = points_in["workload"].to_numpy()
     auto = {w.label for w in spec.workloads if w.gpu_counts == "auto"}
-    pred = grid.keep_smallest_fit(pred, auto)
+    return Predicted(spec=spec, engine=eng, gpu_names=tuple(gpu_names), predictions=grid.keep_smallest_fit(pred, auto))
 
-    clock.stage("price")
+
+def _price(pred: Predicted, setup: _Setup) -> Priced:
+    """Quotes for the spec's GPUs, their spot risk, and the actual spend (failures are warnings)."""
+    from phantom_report.pricing.catalog import get_quotes, offline_requested
+
+    spec, offline = pred.spec, setup.offline
     # all GPUs, then filter: the engine may know GPUs no cloud rents (they get "no price quote")
     qs = get_quotes(gpus=None, providers=spec.pricing.providers, regions=spec.pricing.regions,
                     offline=spec.pricing.offline if offline is None else offline)
-    wanted = set(gpu_names)
+    wanted = set(pred.gpu_names)
     quotes = tuple(q for q in qs.quotes if q.gpu in wanted)
     risk = _spot_risk(spec, quotes, offline)
-    qf = economics.quotes_frame(quotes, spec, now, risk)
+    qf = economics.quotes_frame(quotes, spec, setup.now, risk)
     # actual spend (spec `actual_spend`): failures become warnings, never an exception
     # offline = this run (--offline, PHANTOM_OFFLINE); `pricing.offline` is about list prices only
-    spend = spend_mod.fetch(spec, offline=offline_requested(offline), now=now, client_options=spend_client_options,
-                            allowed=assets_rule.allow_local or spend_client_options is not None)
+    spend = spend_mod.fetch(spec, offline=offline_requested(offline), now=setup.now,
+                            client_options=setup.spend_client_options,
+                            allowed=setup.assets.allow_local or setup.spend_client_options is not None)
+    return Priced(quotes=quotes, warnings=(*qs.warnings, *risk.warnings), quotes_frame=qf, spend=tuple(spend))
 
-    clock.stage("economics")
-    points = economics.point_frame(pred, spec).reset_index(drop=True)
+
+def _economics(pred: Predicted, priced: Priced) -> Economics:
+    """Every evaluated configuration as a point, and every priced option of the ones that run and
+    fit as a costed row (fleet size, monthly cost, energy, carbon, buy-vs-rent)."""
+    spec, eng, gpu_names = pred.spec, pred.engine, pred.gpu_names
+    points = economics.point_frame(pred.predictions, spec).reset_index(drop=True)
     points["point_id"] = np.arange(len(points))
     points = economics.add_idle_power(points, {n: eng.catalog.get(n).idle_power() for n in gpu_names})
     priceable = points[points["supported"].astype(bool) & points["fits"].fillna(False).astype(bool)]
-    rows = economics.priced_rows(priceable, qf)
+    rows = economics.priced_rows(priceable, priced.quotes_frame)
     launch = {n: getattr(eng.catalog.get(n), "launch_price_usd", None) or np.nan for n in gpu_names}
-    rows = economics.cost_rows(rows, spec, launch)
+    return Economics(points=points, rows=economics.cost_rows(rows, spec, launch))
 
-    clock.stage("uncertainty")
-    draws = montecarlo.draw(points, qf, spec)
+
+def _uncertainty(pred: Predicted, priced: Priced, econ: Economics) -> Economics:
+    """The seeded Monte Carlo: SLO probability per point, the slo.confidence gate, the baseline per
+    workload, interval columns and ROI on the rows."""
+    # copies: the economics stage's frames stay as it returned them
+    spec, points, rows = pred.spec, econ.points.copy(), econ.rows.copy()
+    draws = montecarlo.draw(points, priced.quotes_frame, spec)
     points["slo_probability"] = draws.slo_probability
     baseline: dict[str, int] = {}
-    econ_warnings = economics.pricing_warnings(qf, gpu_names, spec)
+    warnings = economics.pricing_warnings(priced.quotes_frame, pred.gpu_names, spec)
     if len(rows):
         rows["slo_probability"] = rows["point_id"].map(draws.slo_probability)
     points, rows = economics.apply_slo_confidence(points, rows, spec)  # slo.confidence gate
@@ -184,75 +277,53 @@ def _run(spec, out_dir, formats, offline, template, clock, engine, now, static, 
         # without roi.baseline, savings are measured against the cheapest on-demand config that
         # meets the SLOs: what spot, reservations and region choice save over plain renting
         baseline, base_warnings = economics.pick_baseline(rows, spec, economics.cheapest_on_demand(rows))
-        econ_warnings += base_warnings
+        warnings += base_warnings
         rows = pd.concat([rows, montecarlo.simulate(rows, draws, baseline)], axis=1)
         rows = economics.add_roi(rows, baseline, spec)
+    return Economics(points=points, rows=rows, draws=draws, baseline=baseline, warnings=tuple(warnings))
 
-    clock.stage("recommend")
-    recs = recommend.recommend(rows, [w.label for w in spec.workloads]) if len(rows) else []
 
-    clock.stage("charts")
-    chart_data = _chart_data(spec, points, rows, recs)
-    chart_ctx = {}
-    for key, c in chart_data.items():
-        chart_ctx[key] = {
-            "id": c.id, "title": c.title, "caption": c.caption,
-            "html": charts_mod.interactive_html(c) if "html" in formats else "",
-            "svg_uri": render.svg_data_uri(static.svg(c)) if static else "",
-            "data": {"labels": list(c.labels), "x": list(c.x), "y": list(c.y), "groups": list(c.groups)},
-        }
+def _charts(spec: RunSpec, econ: Economics, recs, setup: _Setup) -> Charts:
+    """Every chart's view: interactive HTML when HTML is requested, static SVG when PDF is."""
+    static = setup.static
+    views = {}
+    for key, c in _chart_data(spec, econ.points, econ.rows, recs).items():
+        views[key] = ChartView(
+            id=c.id, title=c.title, caption=c.caption,
+            html=charts_mod.interactive_html(c) if "html" in setup.formats else "",
+            svg_uri=render.svg_data_uri(static.svg(c)) if static else "",
+            data={"labels": list(c.labels), "x": list(c.x), "y": list(c.y), "groups": list(c.groups)})
     if static:
         static.close()
     chart_engine = static.engine if static else "none (no PDF requested)"
     if static and static.note:
         chart_engine += f" — {static.note}"
+    return Charts(views=views, engine=chart_engine)
 
-    clock.stage("render")
-    engine_info = _engine_info(eng)
-    ctx = context_mod.build(spec=spec, kind=_kind(tpl_name), points=points, rows=rows, recs=recs, baseline=baseline,
-                            quotes=quotes, quote_warnings=list(qs.warnings) + list(risk.warnings), decision_warnings=econ_warnings, engine_info=engine_info,
-                            charts=chart_ctx, chart_engine=chart_engine, generated_at=now)
-    ctx["report"]["logo"] = logo
-    budgets = budget_mod.budget_statuses(spec, rows, recs, draws)
-    ctx["budget"] = budget_mod.budget_view(budgets, spec.confidence)
-    ctx["risks"] = list(dict.fromkeys([*budget_mod.budget_risks(budgets), *ctx["risks"]]))
-    ctx["actual_spend"], spend_warnings = spend_mod.view(spec, spend, ctx["workloads"], now, ctx["report"]["confidence_pct"])
-    ctx["warnings"] = list(dict.fromkeys([*ctx["warnings"], *spend_warnings]))
-    payload = render.payload_from_context(ctx)
-    payload["spec"] = spec.as_dict()
-    payload["quotes"] = [q.to_dict() for q in quotes]
-    payload["timings_s"] = {}
-    files: dict[str, tuple[Path, bytes]] = {}
-    if "html" in formats:
-        from markupsafe import Markup
 
-        hctx = {**ctx, "report": {**ctx["report"], "output": "html"}, "plotly_js": Markup(charts_mod.plotly_js())}
-        _markup_charts(hctx, Markup)
-        files["html"] = (out / "report.html", render.render_template(env, entry, hctx).encode("utf-8"))
-    if "pdf" in formats:
-        from markupsafe import Markup
+def _context(pred: Predicted, priced: Priced, econ: Economics, recs, charts: Charts, kind: str, logo: str | None,
+             now: datetime) -> dict[str, Any]:
+    """The template context (reporter/context_types.py) with the logo, budgets and actual spend,
+    as the plain dict templates get."""
+    spec = pred.spec
+    ctx = context_mod.build(spec=spec, kind=kind, points=econ.points, rows=econ.rows, recs=recs,
+                            baseline=econ.baseline, quotes=priced.quotes, quote_warnings=list(priced.warnings),
+                            decision_warnings=list(econ.warnings), engine_info=_engine_info(pred.engine),
+                            charts=charts.views, chart_engine=charts.engine, generated_at=now)
+    budgets = budget_mod.budget_statuses(spec, econ.rows, recs, econ.draws)
+    actual_spend, spend_warnings = spend_mod.view(spec, priced.spend, ctx.workloads, now, ctx.report.confidence_pct)
+    ctx = replace(ctx, report=replace(ctx.report, logo=logo),
+                  budget=budget_mod.budget_view(budgets, spec.confidence),
+                  risks=list(dict.fromkeys([*budget_mod.budget_risks(budgets), *ctx.risks])),
+                  actual_spend=actual_spend, warnings=list(dict.fromkeys([*ctx.warnings, *spend_warnings])))
+    return template_dict(ctx)
 
-        pctx = {**ctx, "report": {**ctx["report"], "output": "pdf"}}
-        _markup_charts(pctx, Markup)
-        html = render.render_template(env, entry, pctx)
-        dirs = templating.template_dirs(env)
-        files["pdf"] = (out / "report.pdf", render.html_to_pdf(html, dirs[0], dirs, child=pdf_child))
-    if "md" in formats:
-        md_entry = "report.md.j2"
-        files["md"] = (out / "report.md", render.render_template(env, md_entry, {**ctx, "report": {**ctx["report"], "output": "md"}}).encode("utf-8"))
-    if "csv" in formats:
-        files["csv"] = (out / "report.csv", render.csv_bytes(rows, CSV_COLUMNS) if len(rows) else b"")
 
-    clock.stage("write")
-    timings = clock.done()
-    payload["timings_s"] = timings
-    if "json" in formats:
-        files["json"] = (out / "report.json", render.json_bytes(payload))
-    outputs_mod.write_outputs(out, {p.name: b for p, b in files.values()})
-    outputs = {k: p for k, (p, _) in files.items()}
-    return RunResult(outputs=outputs, payload=payload, summary=ctx["decision"]["summary"],
-                     recommendations=tuple(recs), quotes=quotes, timings_s=timings,
-                     warnings=tuple(ctx["warnings"]), headline=ctx["decision"]["headline"], economics=rows)
+def _render(inp: render.RenderInput, formats: Sequence[str], out: Path, *, after_timings: bool) -> dict[str, tuple[Path, bytes]]:
+    """Render the requested formats whose ``after_timings`` matches, in registry order:
+    format -> (path, bytes)."""
+    return {name: (out / fmt.file_name, fmt.render(inp)) for name, fmt in render.RENDERERS.items()
+            if name in formats and fmt.after_timings == after_timings}
 
 
 def _spot_risk(spec: RunSpec, quotes, offline: bool | None):
@@ -342,12 +413,9 @@ def _logo(spec: RunSpec, template_dirs: list[Path], user_dir: Path | None, allow
                                 "to the service may not read other server files)", where)
 
 
-def _markup_charts(ctx: dict, Markup) -> None:
-    ctx["workloads"] = [{**w, "charts": {k: {**c, "html": Markup(c["html"])} for k, c in w["charts"].items()}}
-                        for w in ctx["workloads"]]
-
-
 def _chart_data(spec: RunSpec, points: pd.DataFrame, rows: pd.DataFrame, recs) -> dict[str, charts_mod.ChartData]:
+    """The charts of every workload by ``"<workload>:<chart>"``: cost by GPU (hbar with intervals,
+    the recommendation outlined), demand sensitivity (line) and cost vs latency (scatter)."""
     out: dict[str, charts_mod.ChartData] = {}
     if rows.empty:
         return out

@@ -128,6 +128,7 @@ class Demand(_Strict):
 
     @property
     def is_training(self) -> bool:
+        """A training demand: the spec gives a dataset size (samples or tokens)."""
         return bool(self.dataset_samples or self.dataset_tokens)
 
 
@@ -161,7 +162,11 @@ class Budget(_Strict):
                         AfterValidator(_thresholds)] = Field(default_factory=lambda: [0.8, 1.0])
 
 
-class Workload(_Strict):
+class WorkloadSpec(_Strict):
+    """One workload of a run spec (``workloads[]``): the model, task, runtime, precisions, batch
+    sizes, sequence lengths, demand and SLOs. The engine's model graph is a different thing:
+    ``engine/ir.py::Workload``."""
+
     name: Name | None = None
     model: Annotated[str, Field(max_length=lim.MAX_PATH_CHARS), AfterValidator(_path)] | dict[str, Any]
     task: Literal["inference", "training"] | None = None
@@ -200,7 +205,7 @@ class Workload(_Strict):
         return v
 
     @model_validator(mode="after")
-    def _task_matches_demand(self) -> "Workload":
+    def _task_matches_demand(self) -> "WorkloadSpec":
         task = self.task or ("training" if self.demand.is_training else "inference")
         if (task == "training") != self.demand.is_training:
             raise ValueError(
@@ -212,10 +217,12 @@ class Workload(_Strict):
 
     @property
     def resolved_task(self) -> str:
+        """``task`` as given, else ``training`` when the demand names a dataset, else ``inference``."""
         return self.task or ("training" if self.demand.is_training else "inference")
 
     @property
     def label(self) -> str:
+        """The workload's name in reports: ``name``, else the model name, else the model file's stem."""
         if self.name:
             return self.name
         if isinstance(self.model, str):
@@ -225,12 +232,16 @@ class Workload(_Strict):
 
     @property
     def resolved_batch_sizes(self) -> list[int]:
+        """``batch_sizes`` as given, else 32 for training and 1, 8, 32 for inference."""
         if self.batch_sizes:
             return list(self.batch_sizes)
         return [32] if self.resolved_task == "training" else [1, 8, 32]
 
 
 class Baseline(_Strict):
+    """The configuration savings are measured against (``roi.baseline``): GPU and pricing option,
+    optionally provider and region."""
+
     gpu: Name
     provider: Literal[PROVIDERS] | None = None
     region: Name | None = None
@@ -249,6 +260,9 @@ class SpotRiskSpec(_Strict):
 
 
 class Pricing(_Strict):
+    """Which prices a run uses (``pricing``): providers, regions, spot and reserved terms, offline
+    list prices, and the spot interruption model."""
+
     providers: list[Literal[PROVIDERS]] | None = None
     regions: list[Name] | None = Field(default=None, max_length=lim.MAX_REGIONS)
     spot: bool = True
@@ -270,6 +284,9 @@ class Pricing(_Strict):
 
 
 class Roi(_Strict):
+    """Return-on-investment inputs (``roi``): baseline, horizon (months), one-off migration cost
+    (USD) and the buy-vs-rent figures (purchase USD/GPU, power USD/kWh, hosting USD/GPU-month, PUE)."""
+
     baseline: Baseline | None = None
     horizon_months: Annotated[int, Field(gt=0, le=lim.MAX_HORIZON_MONTHS)] = 12
     migration_cost_usd: Usd = 0.0
@@ -280,11 +297,16 @@ class Roi(_Strict):
 
 
 class MonteCarlo(_Strict):
+    """The uncertainty simulation (``monte_carlo``): samples per point and the seed."""
+
     samples: Annotated[int, Field(ge=100, le=100_000)] = 1000
     seed: Annotated[int, Field(ge=0, le=2**63 - 1)] = 20240601  # numpy refuses negative seeds
 
 
 class Report(_Strict):
+    """What to render (``report``): template and template directory, formats, output directory,
+    theme, accent colour, logo and page size."""
+
     template: PathStr = "executive"
     template_dir: PathStr | None = None
     formats: list[Literal[REPORT_FORMATS]] = Field(
@@ -305,11 +327,15 @@ class Report(_Strict):
 
 
 class Schedule(_Strict):
+    """When a scheduled spec runs: a cron expression in ``timezone``."""
+
     cron: Name
     timezone: Name = "UTC"
 
 
 class Email(_Strict):
+    """Who receives a scheduled report and which formats are attached."""
+
     to: list[Annotated[str, Field(max_length=lim.MAX_NAME_CHARS)]] = Field(min_length=1, max_length=lim.MAX_LIST_ITEMS)
     subject: Annotated[str, Field(max_length=lim.MAX_TITLE_CHARS)] | None = None
     attach: list[Literal[REPORT_FORMATS]] = Field(
@@ -400,9 +426,12 @@ class ActualSpend(_Strict):
 
 
 class RunSpec(_Strict):
+    """A validated run spec (the YAML file of ``phantom-report run``; docs/INTERFACES.md): workloads,
+    GPUs, pricing, ROI, confidence, Monte Carlo, report, budgets and actual spend. Frozen."""
+
     title: Annotated[str, Field(max_length=lim.MAX_TITLE_CHARS)] = "GPU cost and performance report"
     owner: Name | None = None
-    workloads: list[Workload] = Field(min_length=1, max_length=lim.MAX_WORKLOADS)
+    workloads: list[WorkloadSpec] = Field(min_length=1, max_length=lim.MAX_WORKLOADS)
     gpus: Literal["all"] | Annotated[list[Name], Field(min_length=1, max_length=lim.MAX_GPUS_LISTED)] = "all"
     pricing: Pricing = Field(default_factory=Pricing)
     roi: Roi = Field(default_factory=Roi)
@@ -451,6 +480,7 @@ class RunSpec(_Strict):
         return f"{self.source_path or '<spec>'}{f':{line}' if line else ''}: {_render_path(path)}"
 
     def resolve_path(self, p: str) -> Path:
+        """A path from the spec, relative to the spec's directory (``~`` expanded)."""
         path = Path(p).expanduser()
         return path if path.is_absolute() else Path(self.base_dir) / path
 
@@ -593,7 +623,7 @@ def known_regions() -> list[str]:
 
 def check_model_limits(spec: RunSpec, workloads: dict[str, Any]) -> None:
     """Sequence lengths within each model's context window where the model declares one
-    (`workloads` maps workload label -> engine Workload)."""
+    (`workloads` maps workload label -> engine/ir.py::Workload)."""
     for i, w in enumerate(spec.workloads):
         model = workloads.get(w.label)
         problem = lim.context_error(model, w.seq_in, w.seq_out) if model is not None else None
@@ -729,12 +759,14 @@ def _field_names(*models: type[BaseModel]) -> frozenset[str]:
     return frozenset(k for m in models for k in m.model_fields)
 
 
-_KNOWN_KEYS = _field_names(RunSpec, Workload, Demand, Slo, Baseline, Pricing, Roi, MonteCarlo, Report, Schedule, Email,
+_KNOWN_KEYS = _field_names(RunSpec, WorkloadSpec, Demand, Slo, Baseline, Pricing, Roi, MonteCarlo, Report, Schedule, Email,
                            Budget, Alerts, AlertChannel,
                            ActualSpend, AwsSpend, AzureSpend)
 
 
 def spec_json_schema() -> dict[str, Any]:
+    """The run spec's JSON Schema (``phantom-report spec schema``), without the keys only the
+    program sets."""
     schema = RunSpec.model_json_schema()
     for key in _INTERNAL_KEYS:
         schema.get("properties", {}).pop(key, None)

@@ -40,6 +40,8 @@ class Windows:
 
     @classmethod
     def at(cls, now: datetime) -> "Windows":
+        """The billing windows as of ``now``: last calendar month, and this month up to yesterday
+        (the last complete day)."""
         today = now.date()
         month_first = today.replace(day=1)
         last_month_last = month_first - timedelta(days=1)
@@ -47,10 +49,12 @@ class Windows:
 
     @property
     def days_elapsed(self) -> int:
+        """Complete days of this month with data (0 on the 1st)."""
         return max(0, (self.data_last - self.month_first).days + 1)
 
     @property
     def days_in_month(self) -> int:
+        """Days in this calendar month."""
         return calendar.monthrange(self.month_first.year, self.month_first.month)[1]
 
 

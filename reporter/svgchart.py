@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from html import escape
 
-from phantom_report.reporter.charts import PALETTE, ChartData
+from phantom_report.reporter.charts import BAND_COLOR, DIAGONAL_COLOR, PALETTE, ChartData
 
 W = 760
 FONT = 'font-family="Helvetica, Arial, sans-serif"'
@@ -36,6 +36,7 @@ def short_number(v: float) -> str:
 
 
 def render(c: ChartData) -> str:
+    """The chart as standalone SVG text, drawn without any plotting library (the last fallback)."""
     return _hbar(c) if c.kind == "hbar" else _xy(c)
 
 
@@ -78,28 +79,37 @@ def _hbar(c: ChartData) -> str:
 
 def _xy(c: ChartData) -> str:
     left, right, top, bottom, h = 70, 30, 40, 50, 340
-    pts = [(x, y) for x, y in zip(c.x, c.y) if math.isfinite(x) and math.isfinite(y) and (x > 0 or not c.log_x)]
+
+    def shown(x: float, y: float) -> bool:
+        return math.isfinite(x) and math.isfinite(y) and (x > 0 or not c.log_x) and (y > 0 or not c.log_y)
+
+    pts = [(x, y) for x, y in zip(c.x, c.y) if shown(x, y)]
     if not pts:
         return _frame(h, c.title, [f'<text x="20" y="60" font-size="12" {FONT}>no data</text>'])
     tx = (lambda v: math.log10(v)) if c.log_x else (lambda v: v)  # noqa: E731
-    xs, ys = [tx(p[0]) for p in pts], [p[1] for p in pts]
+    ty = (lambda v: math.log10(v)) if c.log_y else (lambda v: v)  # noqa: E731
+    xs, ys = [tx(p[0]) for p in pts], [ty(p[1]) for p in pts]
     xt = _ticks(min(xs), max(xs)) if not c.log_x else list(range(math.floor(min(xs)), math.ceil(max(xs)) + 1))
-    yt = _ticks(min(0, min(ys)), max(ys))
+    yt = _ticks(min(0, min(ys)), max(ys)) if not c.log_y else list(range(math.floor(min(ys)), math.ceil(max(ys)) + 1))
     x0, x1, y0, y1 = xt[0], xt[-1] if xt[-1] > xt[0] else xt[0] + 1, yt[0], yt[-1] if yt[-1] > yt[0] else yt[0] + 1
     sx = lambda v: left + (W - left - right) * (tx(v) - x0) / (x1 - x0)  # noqa: E731
-    sy = lambda v: top + (h - top - bottom) * (1 - (v - y0) / (y1 - y0))  # noqa: E731
+    sy = lambda v: top + (h - top - bottom) * (1 - (ty(v) - y0) / (y1 - y0))  # noqa: E731
     body = []
     for t in yt:
-        body.append(f'<line x1="{left}" y1="{sy(t):.1f}" x2="{W - right}" y2="{sy(t):.1f}" stroke="#e5e5e5"/>'
-                    f'<text x="{left - 6}" y="{sy(t) + 4:.1f}" font-size="10" text-anchor="end" {FONT} fill="#555">{short_number(t)}</text>')
+        label = short_number(10 ** t) if c.log_y else short_number(t)
+        py = top + (h - top - bottom) * (1 - (t - y0) / (y1 - y0))
+        body.append(f'<line x1="{left}" y1="{py:.1f}" x2="{W - right}" y2="{py:.1f}" stroke="#e5e5e5"/>'
+                    f'<text x="{left - 6}" y="{py + 4:.1f}" font-size="10" text-anchor="end" {FONT} fill="#555">{label}</text>')
     for t in xt:
         label = short_number(10 ** t) if c.log_x else short_number(t)
         px = left + (W - left - right) * (t - x0) / (x1 - x0)
         body.append(f'<text x="{px:.1f}" y="{h - bottom + 16}" font-size="10" text-anchor="middle" {FONT} fill="#555">{label}</text>')
+    if c.band:
+        body += _band(c, sx, sy, (10 ** x0 if c.log_x else x0, 10 ** x1 if c.log_x else x1),
+                      (10 ** y0 if c.log_y else y0, 10 ** y1 if c.log_y else y1))
     for g in dict.fromkeys(c.groups or ("",)):
         col = PALETTE.get(g, "#1f4e79")
-        idx = [i for i in range(len(c.x)) if (c.groups[i] if c.groups else "") == g
-               and math.isfinite(c.x[i]) and math.isfinite(c.y[i]) and (c.x[i] > 0 or not c.log_x)]
+        idx = [i for i in range(len(c.x)) if (c.groups[i] if c.groups else "") == g and shown(c.x[i], c.y[i])]
         if c.kind == "line" and len(idx) > 1:
             d = "M" + "L".join(f"{sx(c.x[i]):.1f},{sy(c.y[i]):.1f}" for i in idx)
             body.append(f'<path d="{d}" stroke="{col}" fill="none" stroke-width="2"/>')
@@ -113,3 +123,15 @@ def _xy(c: ChartData) -> str:
         body.append(f'<rect x="{lx}" y="{top - 16}" width="10" height="10" fill="{PALETTE.get(g, "#1f4e79")}"/>'
                     f'<text x="{lx + 14}" y="{top - 7}" font-size="10" {FONT} fill="#333">{escape(g)}</text>')
     return _frame(h, c.title, body)
+
+
+def _band(c: ChartData, sx, sy, xr: tuple[float, float], yr: tuple[float, float]) -> list[str]:
+    """The shaded band x / band .. x * band and the dashed y = x line inside the axes' ranges."""
+    a, b = max(xr[0], yr[0]), min(xr[1], yr[1])
+    if not (a < b):
+        return []
+    clip = lambda v: min(max(v, yr[0]), yr[1])  # noqa: E731
+    poly = [(a, clip(a * c.band)), (b, clip(b * c.band)), (b, clip(b / c.band)), (a, clip(a / c.band))]
+    return [f'<polygon fill="{BAND_COLOR}" points="' + " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in poly) + '"/>',
+            f'<line x1="{sx(a):.1f}" y1="{sy(a):.1f}" x2="{sx(b):.1f}" y2="{sy(b):.1f}" stroke="{DIAGONAL_COLOR}" '
+            'stroke-dasharray="4,3"/>']

@@ -92,11 +92,13 @@ class RenderBudget:
         self.built_chars = 0
 
     def tick(self) -> None:
+        """Raise when the render is past its deadline (``timeout_s``)."""
         if self._clock() > self.deadline:
             raise RenderLimitError(f"rendering took longer than {self.limits.timeout_s:g} s (template render "
                                    "time limit); simplify the template's loops")
 
     def iterate(self, iterable: Iterable[Any]) -> Iterator[Any]:
+        """``iterable`` item by item, charging each to the loop limit and checking the deadline."""
         limit = self.limits.max_loop_iterations
         for item in iterable:
             self.iterations += 1
@@ -107,6 +109,7 @@ class RenderBudget:
             yield item
 
     def printed(self, value: Any) -> None:
+        """Charge ``value``'s printed length to the output limit (characters)."""
         self.printed_chars += len(value) if isinstance(value, str) else len(str(value))
         if self.printed_chars > self.limits.max_printed_chars:
             raise RenderLimitError(f"printed over {self.limits.max_printed_chars:,} characters (template "
@@ -123,6 +126,8 @@ class RenderBudget:
         return value
 
     def check_size(self, size: int, new: bool = True) -> None:
+        """Refuse a value of ``size`` items over the value limit; a ``new`` one also counts
+        toward the built-characters total of the render."""
         if size > self.limits.max_value_chars:
             raise RenderLimitError(f"built a value of {size:,} items/characters; at most "
                                    f"{self.limits.max_value_chars:,} allowed (template value limit)")
@@ -138,10 +143,13 @@ class RenderBudget:
             raise RenderLimitError(f"{what} {n:,} is over {self.limits.max_value_chars:,} (template value limit)")
 
     def check_args(self, args: Iterable[Any], kwargs: dict[str, Any]) -> None:
+        """Refuse integer arguments over the value limit (repeat counts and widths of str methods)."""
         for a in (*args, *kwargs.values()):
             self.check_count(a, "argument")
 
     def check_binop(self, op: str, left: Any, right: Any) -> None:
+        """Refuse ``left op right`` before it is computed when the result would be over a limit:
+        repeats, huge integers, long joins, ``%`` formats with huge widths."""
         lim = self.limits
         if op == "*":
             for seq, n in ((left, right), (right, left)):
@@ -239,6 +247,7 @@ class LimitedEnvironment(SandboxedEnvironment):
         return super()._load_template(name, globals)
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+        """A call from a template, with the deadline, nesting depth and size limits applied."""
         budget = __self.budget
         budget.tick()
         if isinstance(__obj, LoopContext) and args:  # loop(children) of a recursive loop: charge its items too
@@ -250,18 +259,22 @@ class LimitedEnvironment(SandboxedEnvironment):
         return budget.check_value(super().call(__context, __obj, *args, **kwargs))
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        """``left operator right`` from a template, checked before and after."""
         self.budget.check_binop(operator, left, right)
         return self.budget.check_value(super().call_binop(context, operator, left, right))
 
     def getattr(self, obj: Any, attribute: str) -> Any:
+        """``obj.attribute`` from a template (the sandbox's rules), with the deadline checked."""
         self.budget.tick()
         return self.budget.check_value(super().getattr(obj, attribute), new=False)
 
     def getitem(self, obj: Any, argument: Any) -> Any:
+        """``obj[argument]`` from a template (the sandbox's rules), with the deadline checked."""
         self.budget.tick()
         return self.budget.check_value(super().getitem(obj, argument), new=False)
 
     def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+        """The sandbox's ``str.format`` wrapper, with widths and results checked against the limits."""
         wrapper = super().wrap_str_format(value)
         if wrapper is None:
             return None

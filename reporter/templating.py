@@ -34,6 +34,7 @@ BUILTIN_KINDS = ("executive", "detailed")
 
 
 def builtin_dir() -> Path:
+    """The directory of the built-in templates (the installed ``phantom_report.templates``)."""
     return Path(str(resources.files("phantom_report.templates")))
 
 
@@ -55,6 +56,8 @@ class ConfinedLoader(jinja2.FileSystemLoader):
         self.directory = str(directory)
 
     def get_source(self, environment: jinja2.Environment, template: str) -> tuple[str, str, Callable[[], bool]]:
+        """A template's source, read only when its real path lies inside the directory (a symlink
+        may not lead out), as a regular UTF-8 file of at most ``MAX_TEMPLATE_BYTES``."""
         candidate = os.path.join(self.directory, *split_template_path(template))
         if not os.path.lexists(candidate) or os.path.isdir(candidate):
             raise jinja2.TemplateNotFound(template)

@@ -4,14 +4,14 @@ rendered as HTML (offline interactive plotly charts) or PDF (static SVG charts).
 One template environment (reporter/templating.make_env: sandboxed, autoescaped, limited, the user's
 template directory first, ``default:validation.html.j2`` for the built-in), one plotly.js bundle
 (reporter/charts.plotly_js) and one PDF path (reporter/pdf.html_to_pdf: child process, time limit,
-safe URL fetcher), as for the run reports. PDF = the same template with ``static=True`` (inline SVG
-scatter plots instead of plotly, which WeasyPrint cannot run).
+safe URL fetcher) and one chart path (reporter/charts.py: ``ChartData`` drawn as plotly.js for
+HTML, as static SVG by ``StaticRenderer`` for PDF), as for the run reports. PDF = the same
+template with ``static=True`` (static SVG charts instead of plotly, which WeasyPrint cannot run).
 """
 
 from __future__ import annotations
 
 import html
-import math
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -20,97 +20,51 @@ from markupsafe import Markup
 
 from phantom_report.atomic import write_atomic
 from phantom_report.errors import TemplateError
-from phantom_report.numfmt import num
 from phantom_report.reporter import templating
+from phantom_report.reporter.charts import (HALF_WIDTH_PX, METRIC_COLORS, ChartData, StaticRenderer, interactive_html,
+                                            plotly_js as vendored_plotly_js)
 from phantom_report.reporter.pdf import html_to_pdf
+from phantom_report.reporter.render import svg_data_uri
 
 TEMPLATE = "validation.html.j2"
-METRIC_COLORS = {
-    "throughput_per_s": "#1f4e79", "latency_ms": "#e07b00", "tokens_per_s": "#2e8b57",
-    "prefill_tokens_per_s": "#6a3d9a", "ttft_ms": "#b22222", "tpot_ms": "#8c564b",
-}
+BAND = 1.25  # the shaded band: predicted within ±25% of measured, the report's headline threshold
 
 
-def _tick(v: float) -> str:
-    return num(v, missing="—")
-
-
-def svg_scatter(frame: pd.DataFrame, title: str, width: int = 330, height: int = 280) -> str:
-    """Log-log predicted-vs-measured scatter with the y = x line and a +-25% band, as inline SVG."""
-    x = frame["value"].to_numpy(dtype=float)
-    y = frame["predicted"].to_numpy(dtype=float)
-    lo = math.log10(max(min(x.min(), y.min()), 1e-9)) - 0.1
-    hi = math.log10(max(x.max(), y.max())) + 0.1
-    pad_l, pad_b, pad_t, pad_r = 46, 34, 22, 8
-    pw, ph = width - pad_l - pad_r, height - pad_t - pad_b
-
-    def sx(v: float) -> float:
-        return pad_l + (math.log10(v) - lo) / (hi - lo) * pw
-
-    def sy(v: float) -> float:
-        return pad_t + ph - (math.log10(v) - lo) / (hi - lo) * ph
-
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-             f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="9">',
-             f'<text x="{width / 2}" y="13" text-anchor="middle" font-size="11" font-weight="bold">'
-             f'{html.escape(title)}</text>',
-             f'<rect x="{pad_l}" y="{pad_t}" width="{pw}" height="{ph}" fill="#fafafa" stroke="#999"/>']
-    a, b = 10 ** lo, 10 ** hi
-    band = [(a, a * 1.25), (b, b * 1.25), (b, b / 1.25), (a, a / 1.25)]
-    parts.append('<polygon fill="#dde8f3" points="' + " ".join(
-        f"{sx(px):.1f},{sy(min(max(py, a), b)):.1f}" for px, py in band) + '"/>')
-    parts.append(f'<line x1="{sx(a):.1f}" y1="{sy(a):.1f}" x2="{sx(b):.1f}" y2="{sy(b):.1f}" stroke="#555" '
-                 'stroke-dasharray="3,2"/>')
-    for e in range(math.ceil(lo), math.floor(hi) + 1):
-        v = 10.0 ** e
-        parts.append(f'<text x="{sx(v):.1f}" y="{pad_t + ph + 12}" text-anchor="middle">{_tick(v)}</text>')
-        parts.append(f'<text x="{pad_l - 3}" y="{sy(v) + 3:.1f}" text-anchor="end">{_tick(v)}</text>')
-    parts.append(f'<text x="{pad_l + pw / 2}" y="{height - 4}" text-anchor="middle">measured</text>')
-    parts.append(f'<text x="10" y="{pad_t + ph / 2}" text-anchor="middle" '
-                 f'transform="rotate(-90 10 {pad_t + ph / 2})">predicted</text>')
-    for xv, yv, m in zip(x, y, frame["metric"]):
-        color = METRIC_COLORS.get(m, "#333")
-        parts.append(f'<circle cx="{sx(xv):.1f}" cy="{sy(min(max(yv, a), b)):.1f}" r="2.2" fill="{color}" '
-                     'fill-opacity="0.75"/>')
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def plotly_scatter(frame: pd.DataFrame, title: str, div_id: str) -> str:
-    """Interactive version of `svg_scatter` (plotly.js is embedded once by the template)."""
-    import plotly.graph_objects as go
-
-    fig = go.Figure()
-    for metric, part in frame.groupby("metric"):
-        # html.escape: model and source names come from the user's CSV and plotly hover text is HTML
-        hover = [html.escape(f"{r.model} · {r.precision} · batch {r.batch_size} · {r.runtime}") + "<br>"
-                 + html.escape(str(r.source)) + f"<br>APE {100 * r.ape:.1f}%" for r in part.itertuples()]
-        fig.add_trace(go.Scatter(x=part["value"], y=part["predicted"], mode="markers", name=metric,
-                                 text=hover, hovertemplate="measured %{x:.4g}<br>predicted %{y:.4g}<br>%{text}",
-                                 marker={"color": METRIC_COLORS.get(metric, "#333"), "size": 6, "opacity": 0.75}))
-    lo = float(min(frame["value"].min(), frame["predicted"].min())) / 1.3
-    hi = float(max(frame["value"].max(), frame["predicted"].max())) * 1.3
-    fig.add_trace(go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", name="predicted = measured",
-                             line={"dash": "dash", "color": "#555"}))
-    fig.update_layout(title=title, xaxis_type="log", yaxis_type="log", xaxis_title="measured",
-                      yaxis_title="predicted", height=360, margin={"l": 50, "r": 10, "t": 40, "b": 40},
-                      legend={"font": {"size": 10}})
-    return fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id)
+def chart_data(chart: Mapping[str, Any], index: int) -> ChartData:
+    """One GPU's predicted-vs-measured scatter (log-log, one colour per metric, y = x and the ±25%
+    band) as the report's charts are described: drawn by reporter/charts.py for HTML and by its
+    StaticRenderer for PDF."""
+    frame = pd.DataFrame(chart["points"])
+    # html.escape: model and source names come from the user's CSV and plotly hover text is HTML
+    hover = tuple(html.escape(f"{r.model} · {r.precision} · batch {r.batch_size} · {r.runtime}") + "<br>"
+                  + html.escape(str(r.source)) + f"<br>measured {r.value:.4g}, predicted {r.predicted:.4g}"
+                  f"<br>APE {100 * r.ape:.1f}%" for r in frame.itertuples())
+    return ChartData(id=f"scatter-{index}", title=chart["title"], kind="scatter", x_title="measured",
+                     y_title="predicted", x=tuple(float(v) for v in frame["value"]),
+                     y=tuple(float(v) for v in frame["predicted"]), groups=tuple(str(m) for m in frame["metric"]),
+                     hover=hover, log_x=True, log_y=True, band=BAND, width_px=HALF_WIDTH_PX)
 
 
 def present(data: Mapping[str, Any], static: bool) -> dict[str, Any]:
-    """The template context: the engine's data plus the drawn charts, the legend and (HTML only)
-    the vendored plotly.js bundle (scatter is all this report draws: 1.2 MB, not 4.8)."""
+    """The template context: the engine's data plus the drawn charts (``svg``: an ``<img>`` of the
+    static SVG for the PDF; ``plotly_html``: the interactive chart for HTML), the legend and (HTML
+    only) the vendored plotly.js bundle (scatter is all this report draws: 1.2 MB, not 4.8)."""
     charts = []
-    for i, c in enumerate(data["charts"]):
-        frame = pd.DataFrame(c["points"])
-        charts.append({**c, "svg": Markup(svg_scatter(frame, c["title"])) if static else "",
-                       "plotly_html": "" if static else Markup(plotly_scatter(frame, c["title"], f"scatter-{i}"))})
-    plotly_js = ""
-    if not static:
-        from phantom_report.reporter.charts import plotly_js as vendored_plotly_js
-
-        plotly_js = Markup(vendored_plotly_js())
+    renderer = StaticRenderer() if static else None
+    try:
+        for i, c in enumerate(data["charts"]):
+            cd = chart_data(c, i)
+            svg = plotly_html = ""
+            if renderer is not None:
+                svg = Markup('<img class="chart-svg" style="width:100%;height:auto" alt="{}" src="{}">').format(
+                    c["title"], svg_data_uri(renderer.svg(cd)))
+            else:
+                plotly_html = Markup(interactive_html(cd))
+            charts.append({**c, "svg": svg, "plotly_html": plotly_html})
+    finally:
+        if renderer is not None:
+            renderer.close()
+    plotly_js = "" if static else Markup(vendored_plotly_js())
     legend = [{"metric": m, "color": col} for m, col in METRIC_COLORS.items() if m in set(data.get("metrics", ()))]
     return {**data, "static": static, "charts": charts, "plotly_js": plotly_js, "legend": legend}
 

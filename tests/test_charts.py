@@ -190,3 +190,34 @@ def test_kaleido_that_cannot_start_falls_back_to_matplotlib(monkeypatch):
     r.close()
     assert r.engine == "matplotlib" and r.note.startswith("kaleido unavailable (RuntimeError)")
     assert "demand (x forecast)" in _texts(_svg(svg))
+
+
+def test_predicted_vs_measured_charts_take_the_one_chart_path():
+    """The accuracy report's scatter is a ChartData like the report's charts: log-log, one colour
+    per metric, y = x dashed and the ±25% band, drawn by every engine."""
+    from phantom_report.reporter import mplchart, svgchart
+    from phantom_report.reporter.charts import METRIC_COLORS, figure_dict
+    from phantom_report.reporter.validation_render import chart_data
+
+    chart = {"title": "A100 (3 rows)", "points": [
+        {"value": 2500.0, "predicted": 2000.0, "metric": "throughput_per_s", "model": "<b>m</b>", "precision": "fp16",
+         "batch_size": 64, "runtime": "pytorch", "source": "me", "ape": 0.2},
+        {"value": 26.0, "predicted": 30.0, "metric": "latency_ms", "model": "m", "precision": "fp16",
+         "batch_size": 64, "runtime": "pytorch", "source": "me", "ape": 0.15},
+        {"value": 9.0, "predicted": 8.0, "metric": "tpot_ms", "model": "m", "precision": "fp16",
+         "batch_size": 1, "runtime": "vllm", "source": "me", "ape": 0.11}]}
+    c = chart_data(chart, 0)
+    assert c.log_x and c.log_y and c.band == 1.25 and c.groups == ("throughput_per_s", "latency_ms", "tpot_ms")
+    assert "&lt;b&gt;m&lt;/b&gt;" in c.hover[0]  # user text escaped for plotly's HTML hover
+    fig = figure_dict(c)
+    assert fig["layout"]["xaxis"]["type"] == "log" and fig["layout"]["yaxis"]["type"] == "log"
+    diagonal = [t for t in fig["data"] if t.get("name") == "predicted = measured"]
+    assert len(diagonal) == 1 and diagonal[0]["x"] == diagonal[0]["y"]
+    band = [t for t in fig["data"] if t.get("fill") == "toself"][0]
+    assert band["y"][0] / band["x"][0] == pytest.approx(1.25)
+    colors = {t["name"]: t["marker"]["color"] for t in fig["data"] if t.get("mode") == "markers"}
+    assert colors == {m: METRIC_COLORS[m] for m in c.groups}
+    mpl = mplchart.render(c)
+    assert "predicted = measured" in mpl and METRIC_COLORS["tpot_ms"] in mpl
+    own = svgchart.render(c)
+    assert "<polygon" in own and "stroke-dasharray" in own and own.count("<circle") == 3

@@ -157,6 +157,8 @@ def test_report_round_trip(server):
         assert body["links"]["pdf"] == f"/v1/reports/{run_id}/report.pdf"
         pdf = c.get(body["links"]["pdf"])
         assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+        assert pdf.headers["content-type"] == "application/pdf"  # the media type registered in reporter/render.py
+        assert c.get(body["links"]["md"]).headers["content-type"].startswith("text/markdown")
         payload = c.get(body["links"]["json"]).json()
         full = c.get(f"/v1/reports/{run_id}", params={"full": "true"}).json()
         assert full["payload"] == payload  # history holds the same results JSON

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from phantom_report.atomic import write_atomic
 from phantom_report.errors import PhantomError
 from phantom_report.jsonsafe import to_jsonable as clean  # NaN/inf -> null: JSON has no NaN
+from phantom_report.reporter.render import media_type
 from phantom_report.vocab import REPORT_FORMATS
 
 from . import history
@@ -24,8 +25,6 @@ from .limits import BoundedWork
 from .state import ServiceState
 
 Format = Literal[REPORT_FORMATS]
-_MEDIA = {"html": "text/html", "pdf": "application/pdf", "json": "application/json",
-          "csv": "text/csv", "md": "text/markdown"}
 _SPEC_BODY = {
     "requestBody": {
         "required": True,
@@ -135,7 +134,7 @@ def _reports_routes(router: APIRouter, state: ServiceState, spec_checks: Bounded
         path = (run.outputs or {}).get(fmt)
         if run.status != "succeeded" or not path or not Path(path).is_file():
             raise HTTPException(404, f"run {run_id} has no {fmt} output (status {run.status})")
-        return FileResponse(path, media_type=_MEDIA[fmt], filename=f"report-{run.id}.{fmt}")
+        return FileResponse(path, media_type=media_type(fmt), filename=f"report-{run.id}.{fmt}")
 
     @router.get("/reports/{run_a}/diff/{run_b}", tags=["reports"], summary="What changed between two runs")
     def diff_reports(run_a: str, run_b: str) -> dict:

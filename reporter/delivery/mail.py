@@ -19,16 +19,11 @@ from email.utils import formatdate, make_msgid
 from pathlib import Path
 from typing import Callable, Iterable
 
+from phantom_report.reporter.render import RENDERERS
+
 from .mailcheck import envelope_address, plaintext_auth_problem, subject_line
 from .specio import SmtpConfig
 
-_MIME = {
-    "pdf": ("application", "pdf"),
-    "html": ("text", "html"),
-    "md": ("text", "markdown"),
-    "json": ("application", "json"),
-    "csv": ("text", "csv"),
-}
 
 
 def build_message(*, title: str, summary: str, recommendations: Iterable, to: Iterable[str],
@@ -56,7 +51,7 @@ def build_message(*, title: str, summary: str, recommendations: Iterable, to: It
         path = outputs.get(fmt)
         if not path:
             continue
-        maintype, subtype = _MIME.get(fmt, ("application", "octet-stream"))
+        maintype, subtype = (RENDERERS[fmt].media_type if fmt in RENDERERS else "application/octet-stream").split("/")
         data = Path(path).read_bytes()
         msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=Path(path).name)
     return msg
