@@ -197,41 +197,41 @@ PRED_COLUMNS = [
 ]
 
 
-def _decorate(df):
-    import numpy as np
-    import pandas as pd
-
+def _decorate(rows: list[dict]) -> list[dict]:
+    """Prediction rows (dicts, as `Engine.predict` or `DataFrame.to_dict("records")` give them) with
+    the table's text columns added. Plain Python: a single `predict` never loads pandas."""
     from phantom_report.engine.output import fmt_num, fmt_range
 
-    df = df.copy()
-    df["latency_txt"] = [fmt_range(a, b, c) if a == a else "—" for a, b, c in zip(df.latency_ms, df.latency_ms_low, df.latency_ms_high)]
-    df["throughput_txt"] = [fmt_range(a, b, c) if a == a else "—" for a, b, c in zip(df.throughput_per_s, df.throughput_per_s_low, df.throughput_per_s_high)]
-    df["llm_txt"] = [f"{fmt_num(a)}/{fmt_num(b)}" if a == a else "—" for a, b in zip(df.ttft_ms, df.tpot_ms)]
-    df["note"] = np.where(~df.supported, df.reason, df.fit_hint)
-    extrap = df["extrapolation"].astype(bool) if "extrapolation" in df else pd.Series(False, index=df.index)
-    df["extrap_note"] = np.where(extrap & df.supported, "extrapolated: " + df.get("extrapolation_reason", "").astype(str), "")
-    # notes are too long for a column: number them and print them under the table
-    marks, corpus, n = [], [], 0
-    for supported, note, xnote in zip(df.supported, df.note, df.extrap_note):
-        if note:
+    out, n = [], 0
+    for r in rows:
+        r = dict(r)
+        r["latency_txt"] = fmt_range(r["latency_ms"], r["latency_ms_low"], r["latency_ms_high"]) if r["latency_ms"] == r["latency_ms"] else "—"
+        r["throughput_txt"] = (fmt_range(r["throughput_per_s"], r["throughput_per_s_low"], r["throughput_per_s_high"])
+                               if r["throughput_per_s"] == r["throughput_per_s"] else "—")
+        r["llm_txt"] = f"{fmt_num(r['ttft_ms'])}/{fmt_num(r['tpot_ms'])}" if r["ttft_ms"] == r["ttft_ms"] else "—"
+        r["note"] = r["fit_hint"] if r["supported"] else r["reason"]
+        extrap = bool(r.get("extrapolation", False)) and r["supported"]
+        r["extrap_note"] = "extrapolated: " + str(r.get("extrapolation_reason", "")) if extrap else ""
+        # notes are too long for a column: number them and print them under the table
+        if r["note"]:
             n += 1
-            marks.append(f"{'[red]no[/]' if supported else '[yellow]n/a[/]'} [{n}]")
+            r["fits_txt"] = f"{'[red]no[/]' if r['supported'] else '[yellow]n/a[/]'} [{n}]"
         else:
-            marks.append("[green]yes[/]")
-        if xnote:
+            r["fits_txt"] = "[green]yes[/]"
+        if r["extrap_note"]:
             n += 1
-            corpus.append(f"[yellow]⚠ extrapolated[/] [{n}]")
+            r["extrap_txt"] = f"[yellow]⚠ extrapolated[/] [{n}]"
         else:
-            corpus.append("inside")
-    df["fits_txt"], df["extrap_txt"] = marks, corpus
-    return df
+            r["extrap_txt"] = "inside"
+        out.append(r)
+    return out
 
 
-def _print_notes(df) -> None:
+def _print_notes(rows: list[dict]) -> None:
     from phantom_report.engine.output import wide_console
 
     # numbered in the order _decorate numbered them: a row's fit note, then its extrapolation note
-    pairs = ((m, g, n) for m, g, note, x in zip(df.model, df.gpu, df.note, df.extrap_note) for n in (note, x) if n)
+    pairs = ((r["model"], r["gpu"], n) for r in rows for n in (r["note"], r["extrap_note"]) if n)
     notes = [f"[{i}] {m} on {g}: {n}" for i, (m, g, n) in enumerate(pairs, start=1)]
     if notes:
         wide_console().print("\n".join(notes), highlight=False)
@@ -273,8 +273,6 @@ def predict(
     allow_python: bool = ALLOW_PYTHON_OPT,
 ) -> None:
     """Predict latency, throughput, memory and power of one configuration."""
-    import pandas as pd
-
     from phantom_report.engine.limits import (MAX_BATCH_SIZE, MAX_GPU_COUNT, MAX_SEQ_LEN, check_int, check_runtime,
                                               context_error)
     from phantom_report.engine.output import check_format, emit
@@ -300,20 +298,19 @@ def predict(
         raise PredictionError(f"--seq-in/--seq-out: {problem}")
     # notes only once the input is known to be usable: a refused command prints one error line
     _note_name_readings(eng.catalog, gpu, model, precision)
-    row = {"model": workload.name, "gpu": gpu, "precision": precision, "batch_size": batch, "seq_in": seq_in,
-           "seq_out": seq_out, "task": task, "runtime": runtime, "gpu_count": gpu_count, "confidence": confidence,
-           "kv_precision": kv_precision or ""}
-    df = eng.predict_grid(pd.DataFrame([row]), {workload.name: workload})
-    if not df.supported.iloc[0]:
-        raise PredictionError(df.reason.iloc[0])
+    # Engine.predict: the one-point path of predict_grid without DataFrames (a cold start without pandas)
+    row = eng.predict(workload, gpu, precision, batch, seq_in=seq_in, seq_out=seq_out, task=task, runtime=runtime,
+                      gpu_count=gpu_count, confidence=confidence, kv_precision=kv_precision or "")
+    if not row["supported"]:
+        raise PredictionError(row["reason"])
     if fmt == "json":
         from phantom_report.engine.output import records
 
-        sys.stdout.write(json.dumps(records(df)[0], indent=2) + "\n")
+        sys.stdout.write(json.dumps(records([row])[0], indent=2) + "\n")
         return
-    df = _decorate(df)
-    emit(df, fmt, PRED_COLUMNS, title=f"{confidence:.0%} prediction intervals")
-    _print_notes(df)
+    rows = _decorate([row])
+    emit(rows, fmt, PRED_COLUMNS, title=f"{confidence:.0%} prediction intervals")
+    _print_notes(rows)
 
 
 def compare(
@@ -368,10 +365,10 @@ def compare(
     if fmt != "table":
         emit(df, fmt, PRED_COLUMNS)
         return
-    df = _decorate(df)
-    emit(df, fmt, PRED_COLUMNS,
+    rows = _decorate(df.to_dict(orient="records"))
+    emit(rows, fmt, PRED_COLUMNS,
          title=f"Predicted performance ({confidence:.0%} intervals), fastest first per model/batch/precision")
-    _print_notes(df)
+    _print_notes(rows)
 
 
 def register(app: typer.Typer) -> None:

@@ -35,11 +35,12 @@ counts all replicas.
 
 from __future__ import annotations
 
+import sys
+from decimal import Decimal
 from functools import lru_cache
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 import numpy as np
-import pandas as pd
 
 from phantom_report.engine import limits
 from phantom_report.engine.ir import Workload
@@ -54,6 +55,9 @@ from phantom_report.engine.precision import (
 )
 from phantom_report.engine.profiles import ProfileCatalog
 from phantom_report.errors import PredictionError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _CHUNK = 16384  # points per block: bounds the (points x operators) temporaries to a few MB
 _SMALL_GRID = 64  # up to this many points, support flags are looked up per key (no groupby)
@@ -209,6 +213,8 @@ def _support_flags(cols: Mapping[str, np.ndarray], catalog: ProfileCatalog, work
              "batch_size": cols["batch_size"], "seq_in": cols["seq_in"].astype(float), "gpu_count": cols["gpu_count"]}
     if n <= _SMALL_GRID:
         return _support_flags_small(support, frame, memo)
+    import pandas as pd  # grids only: a single prediction (the CLI's `predict`) never loads pandas
+
     frame = pd.DataFrame(frame)
     # each distinct (runtime, architecture, family, sizes) once: a sweep repeats them across models and GPUs
     codes = frame.groupby(list(frame.columns), sort=False, dropna=False).ngroup().to_numpy()
@@ -224,7 +230,7 @@ def _support_flags_small(support, frame: dict, memo: dict | None) -> tuple[np.nd
             for k in zip(*(a.tolist() for a in frame.values()))]
     todo = [i for i, k in enumerate(keys) if k not in memo]
     if todo:
-        pts = pd.DataFrame({c: a[todo] for c, a in frame.items()})
+        pts = {c: a[todo] for c, a in frame.items()}
         levels, reasons = novelty_levels(support, pts), extrapolation_reasons(support, pts)
         if len(memo) > _MEMO_MAX:
             memo.clear()
@@ -303,6 +309,8 @@ def _lookup(values: np.ndarray, fn, dtype=None) -> np.ndarray:
     """fn applied once per distinct value, broadcast back to every point (grids repeat values)."""
     if len(values) == 1:  # the single-point path: factorizing costs more than the call
         return np.asarray([fn(values[0])], dtype=dtype)
+    import pandas as pd
+
     codes, uniq = pd.factorize(values, use_na_sentinel=False)
     return np.asarray([fn(u) for u in uniq], dtype=dtype)[codes]
 
@@ -316,6 +324,8 @@ def _lookup_tuples(arrays: tuple, fn, dtype=None) -> np.ndarray:
     """fn(*values_i) evaluated once per distinct tuple of the arrays' values (mixed-radix codes)."""
     if len(arrays[0]) == 1:
         return np.asarray([fn(*(a[0] for a in arrays))], dtype=dtype)
+    import pandas as pd
+
     code = np.zeros(len(arrays[0]), dtype=np.int64)
     uniques = []
     for a in arrays:
@@ -382,6 +392,8 @@ def _gpu_blocks(points: Mapping[str, np.ndarray], catalog: ProfileCatalog, param
                 memo.clear()
             memo[key] = g  # read only: blocks gather copies of it
         return np.zeros(n, dtype=np.int64), g
+    import pandas as pd
+
     code = np.zeros(n, dtype=np.int64)
     for a in keys:
         c, u = pd.factorize(a, use_na_sentinel=False)
@@ -399,7 +411,7 @@ def _gpu_arrays(points: Mapping[str, np.ndarray], catalog: ProfileCatalog, param
     gpus = points["gpu"]
     precision = points["precision"]
     runtime = points["runtime"]
-    prof = {g: catalog.get(g) for g in pd.unique(gpus)}
+    prof = {g: catalog.get(g) for g in dict.fromkeys(gpus.tolist())}
     col = lambda fn: _lookup(gpus, lambda g: fn(prof[g]))  # noqa: E731
     arch = col(lambda p: p.architecture)
     rt_compute = _lookup(runtime, params.runtime_compute).astype(float)
@@ -459,6 +471,8 @@ def _gpu_arrays(points: Mapping[str, np.ndarray], catalog: ProfileCatalog, param
 
 def normalize_points(points: pd.DataFrame, catalog: ProfileCatalog) -> pd.DataFrame:
     """Fill defaults, canonicalise GPU names and precisions, reject impossible values."""
+    import pandas as pd
+
     cols = normalize_columns(frame_columns(points), catalog)
     return pd.DataFrame(_merged_columns(points, cols, {}))
 
@@ -544,12 +558,37 @@ def _fillna(values: np.ndarray, fill) -> np.ndarray:
     values = np.asarray(values)
     if values.dtype.kind in "biu":
         return values
-    missing = pd.isna(values)
+    missing = _isna(values)
     if not missing.any():
         return values
     out = values.astype(object)
     out[missing] = fill
     return out
+
+
+def _isna(values: np.ndarray) -> np.ndarray:
+    """`pandas.isna` of an array, without importing pandas for a single prediction: while pandas is
+    not loaded no pd.NA or pd.NaT can exist, so None, NaN, NaT and Decimal NaN are every missing cell."""
+    pd = sys.modules.get("pandas")
+    if pd is not None:
+        return pd.isna(values)
+    if values.dtype.kind in "fc":
+        return np.isnan(values)
+    if values.dtype.kind in "mM":
+        return np.isnat(values)
+    if values.dtype.kind != "O":
+        return np.zeros(values.shape, dtype=bool)
+    return np.array([_is_missing(v) for v in values.ravel().tolist()], dtype=bool).reshape(values.shape)
+
+
+def _is_missing(v) -> bool:
+    if v is None:
+        return True
+    if isinstance(v, (float, complex, np.floating, np.complexfloating)):
+        return v != v
+    if isinstance(v, (np.datetime64, np.timedelta64)):
+        return bool(np.isnat(v))
+    return isinstance(v, Decimal) and v.is_nan()
 
 
 def _numeric(col: np.ndarray) -> np.ndarray:
@@ -573,6 +612,8 @@ def _as_float(v) -> float:
 def predict_grid(points: pd.DataFrame, catalog: ProfileCatalog, workloads: Mapping[str, Workload],
                  params: CalibrationParams, cache: "PredictCache | None" = None) -> pd.DataFrame:
     """Predict every row of `points` (columns: see docs/INTERFACES.md). Vectorised per workload."""
+    import pandas as pd
+
     cols = normalize_columns(frame_columns(points), catalog)
     out = predict_columns(cols, catalog, workloads, params, cache)
     return pd.DataFrame(_merged_columns(points, cols, out))

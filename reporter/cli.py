@@ -9,12 +9,14 @@ from __future__ import annotations
 import json
 import webbrowser
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
-from rich.console import Console
 
 from phantom_report.errors import TemplateError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 spec_app = typer.Typer(help="Validate run specs or print their JSON Schema.", no_args_is_help=True)
 templates_app = typer.Typer(help="Report templates.", no_args_is_help=True)
@@ -38,6 +40,7 @@ def run_cmd(
                                            "that Python code; only for specs you wrote)."),
 ) -> None:
     """Predict, price and report a run spec."""
+    from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from phantom_report.reporter.run import STAGES, run_report
@@ -96,7 +99,7 @@ def _check_out_dir(out: Path) -> None:
             return
 
 
-def _record_history(console: Console, spec, result=None, error: str | None = None) -> str | None:
+def _record_history(console: "Console", spec, result=None, error: str | None = None) -> str | None:
     """Every CLI run lands in the run history (PHANTOM_DB_URL); a history problem never fails a report."""
     from phantom_report.reporter.delivery.runner import record_cli_run
 
@@ -120,6 +123,8 @@ def spec_check(spec_file: Path = typer.Argument(..., help="Run spec (YAML)."),
     spec = load_run_spec(spec_file, allow_python=allow_python)
     check_names(spec, load_catalog())
     names = ", ".join(w.label for w in spec.workloads)
+    from rich.console import Console
+
     Console().print(f"[green]ok[/] {spec_file}: {len(spec.workloads)} workload(s) ({names}); gpus: "
                     f"{spec.gpus if spec.gpus == 'all' else len(spec.gpus)}; formats: {','.join(spec.report.formats)}", highlight=False)
 
@@ -152,4 +157,6 @@ def templates_init(
         raise TemplateError(f"templates init {str(directory)[:200]}: {exc.strerror or exc}") from None
     # staged and renamed into place: all files or none, and a symlink in DIR is replaced, not followed
     write_outputs(directory, files)
+    from rich.console import Console
+
     Console().print(f"[green]created[/] {directory} — try: phantom-report run examples/quickstart.yaml --template {directory}", highlight=False)

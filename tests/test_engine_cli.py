@@ -90,3 +90,34 @@ def test_usage_errors_are_one_message_not_a_traceback(cli):
         r = cli(*args)
         assert r.returncode == 2, (args, r.stderr)
         assert "Traceback" not in r.stderr and "Error:" in r.stderr, (args, r.stderr)
+
+
+# `python -m phantom_report ARGS`, reporting at exit which of the heavy libraries the process loaded
+_LOADED_AT_EXIT = """
+import atexit, json, runpy, sys
+heavy = ("pandas", "scipy", "matplotlib", "plotly", "jinja2", "sqlalchemy", "torch")
+atexit.register(lambda: sys.stderr.write("\\nLOADED " + json.dumps([m for m in heavy if m in sys.modules]) + "\\n"))
+sys.argv = ["phantom-report", *sys.argv[1:]]
+runpy.run_module("phantom_report", run_name="__main__", alter_sys=True)
+"""
+
+
+def test_cold_predict_process_loads_no_pandas(tmp_path):
+    """One prediction takes the DataFrame-free path: a cold `phantom-report predict` process never
+    imports pandas (nor other heavy libraries), in either output format, and still predicts."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PHANTOM_OFFLINE": "1"}
+    for fmt in ("json", "table"):
+        r = subprocess.run([sys.executable, "-c", _LOADED_AT_EXIT, "predict", "-m", "llama-3.1-8b", "-g", "h100",
+                            "-b", "8", "--seq-in", "512", "--seq-out", "128", "-f", fmt],
+                           capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        loaded = json.loads(r.stderr.rsplit("LOADED ", 1)[1])
+        assert loaded == [], (fmt, loaded)
+        if fmt == "json":
+            assert json.loads(r.stdout)["latency_ms"] > 0
+        else:
+            assert "llama-3.1-8b" in r.stdout and "H100" in r.stdout
