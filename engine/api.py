@@ -7,10 +7,9 @@ directory) with `Engine.load()`. Nothing here touches prices or rendering.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
-import pandas as pd
 
 from phantom_report.engine import zoo
 from phantom_report.engine.ir import Workload
@@ -18,6 +17,9 @@ from phantom_report.engine.params import CalibrationParams, load_params
 from phantom_report.engine.points import normalize_columns
 from phantom_report.engine.predict import PredictCache, predict_columns, predict_grid
 from phantom_report.engine.profiles import ProfileCatalog, load_catalog
+
+if TYPE_CHECKING:
+    import pandas as pd  # grids only: `predict` (one point) runs without loading pandas
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,8 @@ class Engine:
     def predict_grid(self, points: pd.DataFrame, workloads: Mapping[str, Workload] | None = None,
                      params: CalibrationParams | None = None) -> pd.DataFrame:
         """Vectorised predictions; `model` values are zoo names/aliases or keys of `workloads`."""
+        import pandas as pd
+
         table, names = self._workload_table(pd.unique(points["model"]) if "model" in points else [], workloads)
         df = points.copy()
         if "model" in df:

@@ -13,7 +13,6 @@ from dataclasses import dataclass, fields
 from typing import Mapping
 
 import numpy as np
-import pandas as pd
 
 from phantom_report.engine.executed import CONV_GROUP, MATMUL_GROUP, executed_column
 from phantom_report.engine.lookup import MEMO_MAX, combination_codes, lookup, lookup_pairs, lookup_tuples
@@ -118,7 +117,7 @@ def gpu_arrays(points: Mapping[str, np.ndarray], catalog: ProfileCatalog, params
     points: normalised columns (see `points.normalize_columns`); only `GPU_KEYS` are read.
     Every array is made read only: an engine memoises them across calls."""
     gpus, precision, runtime = points["gpu"], points["precision"], points["runtime"]
-    prof = {g: catalog.get(g) for g in pd.unique(gpus)}
+    prof = {g: catalog.get(g) for g in dict.fromkeys(gpus.tolist())}
     col = lambda fn: lookup(gpus, lambda g: fn(prof[g]))  # noqa: E731
     arch = col(lambda p: p.architecture)
     # power-limited parts run below the clock their peak is quoted at (see base_clock_exponent)

@@ -5,7 +5,6 @@ distinct value (or tuple of values) and is broadcast back to every point."""
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 MEMO_MAX = 65536  # distinct keys an engine's memo tables hold before they start over
 
@@ -14,6 +13,8 @@ def lookup(values: np.ndarray, fn, dtype=None) -> np.ndarray:
     """fn applied once per distinct value, broadcast back to every point (grids repeat values)."""
     if len(values) == 1:  # the single-point path: factorizing costs more than the call
         return np.asarray([fn(values[0])], dtype=dtype)
+    import pandas as pd  # grids only: one point never loads pandas
+
     codes, uniq = pd.factorize(values, use_na_sentinel=False)
     return np.asarray([fn(u) for u in uniq], dtype=dtype)[codes]
 
@@ -41,6 +42,8 @@ def lookup_tuples(arrays: tuple, fn, dtype=None) -> np.ndarray:
 def combination_codes(arrays) -> tuple[np.ndarray, np.ndarray, list]:
     """(code of each point's tuple of values, 0..k-1 in order of first appearance; the mixed-radix
     number of each distinct tuple; each array's distinct values) for equal-length arrays."""
+    import pandas as pd  # grids only: one point never gets here
+
     code = np.zeros(len(arrays[0]), dtype=np.int64)
     uniques = []
     for a in arrays:

@@ -27,10 +27,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping, NamedTuple
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MIN_SUPPORT_ROWS = 20  # rows sharing a key before it counts as supported (= calibration.MIN_ROWS_PER_SCOPE)
 LEVELS = (0, 1, 2, 3)
@@ -89,6 +91,16 @@ class Support:
         return rt, rt_arch, arch
 
 
+class _Point(NamedTuple):
+    runtime: Any
+    arch: Any
+    family: Any
+    task: Any
+    batch_size: Any
+    seq_in: Any
+    gpu_count: Any
+
+
 def _join(*cols: pd.Series) -> pd.Series:
     out = cols[0].astype(str)
     for c in cols[1:]:
@@ -96,26 +108,38 @@ def _join(*cols: pd.Series) -> pd.Series:
     return out
 
 
-def novelty_levels(support: Support, points: pd.DataFrame) -> np.ndarray:
-    """Novelty level (0-3, see module docstring) of each point (`runtime`, `arch`, `family`)."""
+def _cells(points: Mapping[str, Any] | "pd.DataFrame", column: str) -> list:
+    """A column of `points` (a DataFrame or a mapping of equal-length arrays) as Python values: one
+    prediction passes numpy columns and so never loads pandas."""
+    return np.asarray(points[column]).tolist()
+
+
+def novelty_levels(support: Support, points: Mapping[str, Any] | "pd.DataFrame") -> np.ndarray:
+    """Novelty level (0-3, see module docstring) of each point (`runtime`, `arch`, `family`);
+    points: a DataFrame or a mapping of equal-length columns."""
     rt, rt_arch, _ = support.counts
-    r = points["runtime"].astype(str)
-    n_rt = r.map(lambda x: rt.get(x, 0)).to_numpy()
-    n_ra = _join(r, points["arch"]).map(lambda x: rt_arch.get(x, 0)).to_numpy()
-    n_raf = _join(r, points["arch"], points["family"]).map(lambda x: support.rows.get(x, 0)).to_numpy()
-    level = np.full(len(points), 3, dtype=int)
-    level[n_rt >= MIN_SUPPORT_ROWS] = 2
-    level[(n_rt >= MIN_SUPPORT_ROWS) & (n_ra >= MIN_SUPPORT_ROWS)] = 1
-    level[(n_rt >= MIN_SUPPORT_ROWS) & (n_ra >= MIN_SUPPORT_ROWS) & (n_raf >= MIN_SUPPORT_ROWS)] = 0
-    return level
+    level = [3 if n_rt < MIN_SUPPORT_ROWS else 2 if n_ra < MIN_SUPPORT_ROWS else 1 if n_raf < MIN_SUPPORT_ROWS else 0
+             for n_rt, n_ra, n_raf in _support_counts(support, rt, rt_arch, points)]
+    return np.array(level, dtype=int)
 
 
-def extrapolation_reasons(support: Support, points: pd.DataFrame) -> np.ndarray:
-    """Per point: "" inside the corpus' support, else why not ("; "-joined). Points need `runtime`,
-    `arch`, `family`, `task`, `batch_size`, `seq_in` (NaN = not given) and `gpu_count`."""
+def _support_counts(support: Support, rt: Mapping, rt_arch: Mapping, points) -> list[tuple[int, int, int]]:
+    """(rows of the runtime, of runtime + architecture, of runtime + architecture + family) per point."""
+    out = []
+    for r, a, f in zip(*(map(str, _cells(points, c)) for c in ("runtime", "arch", "family"))):
+        ra = r + _SEP + a
+        out.append((rt.get(r, 0), rt_arch.get(ra, 0), support.rows.get(ra + _SEP + f, 0)))
+    return out
+
+
+def extrapolation_reasons(support: Support, points: Mapping[str, Any] | "pd.DataFrame") -> np.ndarray:
+    """Per point: "" inside the corpus' support, else why not ("; "-joined). Points (a DataFrame or
+    a mapping of equal-length columns) need `runtime`, `arch`, `family`, `task`, `batch_size`,
+    `seq_in` (NaN = not given) and `gpu_count`."""
     rt, rt_arch, arch_n = support.counts
     out = []
-    for p in points[["runtime", "arch", "family", "task", "batch_size", "seq_in", "gpu_count"]].itertuples(index=False):
+    columns = ("runtime", "arch", "family", "task", "batch_size", "seq_in", "gpu_count")
+    for p in map(_Point._make, zip(*(_cells(points, c) for c in columns))):
         reasons = []
         ft = f"{p.family}{_SEP}{p.task}"
         if rt.get(p.runtime, 0) == 0:

@@ -4,16 +4,20 @@ Numpy only, so one point costs microseconds."""
 
 from __future__ import annotations
 
-from typing import Mapping
+import sys
+from decimal import Decimal
+from typing import TYPE_CHECKING, Mapping
 
 import numpy as np
-import pandas as pd
 
 from phantom_report.engine import limits
 from phantom_report.engine.lookup import lookup
 from phantom_report.engine.precision import resolve_kv_precision, resolve_precision
 from phantom_report.engine.profiles import ProfileCatalog
 from phantom_report.errors import PredictionError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def frame_columns(points: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -98,12 +102,38 @@ def _fillna(values: np.ndarray, fill) -> np.ndarray:
     values = np.asarray(values)
     if values.dtype.kind in "biu":
         return values
-    missing = pd.isna(values)
+    missing = _isna(values)
     if not missing.any():
         return values
     out = values.astype(object)
     out[missing] = fill
     return out
+
+
+def _isna(values: np.ndarray) -> np.ndarray:
+    """`pandas.isna` of an array, without importing pandas for a single prediction: while pandas is
+    not loaded no pd.NA or pd.NaT can exist, so None, NaN, NaT and Decimal NaN are every missing cell."""
+    pd = sys.modules.get("pandas")
+    if pd is not None:
+        return pd.isna(values)
+    if values.dtype.kind in "fc":
+        return np.isnan(values)
+    if values.dtype.kind in "mM":
+        return np.isnat(values)
+    if values.dtype.kind != "O":
+        return np.zeros(values.shape, dtype=bool)
+    return np.array([_is_missing(v) for v in values.ravel().tolist()], dtype=bool).reshape(values.shape)
+
+
+def _is_missing(v) -> bool:
+    """One cell is missing: None, a float NaN, NaT or a Decimal NaN."""
+    if v is None:
+        return True
+    if isinstance(v, (float, complex, np.floating, np.complexfloating)):
+        return v != v
+    if isinstance(v, (np.datetime64, np.timedelta64)):
+        return bool(np.isnat(v))
+    return isinstance(v, Decimal) and v.is_nan()
 
 
 def _numeric(col: np.ndarray) -> np.ndarray:

@@ -37,10 +37,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Mapping, NamedTuple
+from typing import TYPE_CHECKING, Mapping, NamedTuple
 
 import numpy as np
-import pandas as pd
 
 from phantom_report.engine.executed import CONV_CLASSES
 from phantom_report.engine.gpu_arrays import GpuArrays, gpu_blocks
@@ -52,6 +51,9 @@ from phantom_report.engine.points import frame_columns, merged_columns, normaliz
 from phantom_report.engine.precision import COMPUTE_COLUMN, FORMATS, WEIGHT_BYTES
 from phantom_report.engine.profiles import ProfileCatalog
 from phantom_report.errors import PredictionError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["OUTPUT_COLUMNS", "PredictCache", "fit_hint", "predict_columns", "predict_grid"]
 
@@ -211,7 +213,7 @@ def _interval_cells(task: np.ndarray, novelty: np.ndarray, runtime: np.ndarray
     cells = []
     for t in set(task.tolist()):
         sel = task == t
-        for lv in np.unique(novelty[sel]):
+        for lv in sorted(set(novelty[sel].tolist())):  # not np.unique: it loads numpy.ma (~20 ms cold)
             for rt in set(runtime[sel & (novelty == lv)].tolist()):
                 cells.append((t, None if lv < 0 else int(lv), str(rt), sel & (novelty == lv) & (runtime == rt)))
     return cells
@@ -242,6 +244,8 @@ def _support_flags(cols: Mapping[str, np.ndarray], catalog: ProfileCatalog, work
              "batch_size": cols["batch_size"], "seq_in": cols["seq_in"].astype(float), "gpu_count": cols["gpu_count"]}
     if n <= _SMALL_GRID:
         return _support_flags_small(support, frame, memo)
+    import pandas as pd  # grids only: a single prediction (the CLI's `predict`) never loads pandas
+
     frame = pd.DataFrame(frame)
     # each distinct (runtime, architecture, family, sizes) once: a sweep repeats them across models and GPUs
     codes = frame.groupby(list(frame.columns), sort=False, dropna=False).ngroup().to_numpy()
@@ -257,7 +261,7 @@ def _support_flags_small(support, frame: dict, memo: dict | None) -> tuple[np.nd
             for k in zip(*(a.tolist() for a in frame.values()))]
     todo = [i for i, k in enumerate(keys) if k not in memo]
     if todo:
-        pts = pd.DataFrame({c: a[todo] for c, a in frame.items()})
+        pts = {c: a[todo] for c, a in frame.items()}
         levels, reasons = novelty_levels(support, pts), extrapolation_reasons(support, pts)
         if len(memo) > MEMO_MAX:
             memo.clear()
@@ -425,6 +429,8 @@ def predict_grid(points: pd.DataFrame, catalog: ProfileCatalog, workloads: Mappi
     """Predict every row of `points` (columns: see docs/INTERFACES.md). Vectorised per workload."""
     cols = normalize_columns(frame_columns(points), catalog)
     out = predict_columns(cols, catalog, workloads, params, cache)
+    import pandas as pd
+
     return pd.DataFrame(merged_columns(points, cols, out))
 
 

@@ -9,7 +9,6 @@ import os
 import sys
 
 import typer
-from rich.console import Console
 
 from phantom_report.errors import PhantomError
 
@@ -51,7 +50,7 @@ def _register_all() -> None:
 def main(argv: list[str] | None = None) -> None:
     """Run `phantom-report` with ``argv`` (default: sys.argv): bad input exits 2 with one line."""
     _register_all()
-    err = Console(stderr=True)
+    err = _ErrConsole()
     try:
         rc = app(args=argv, standalone_mode=False)
         # outside standalone mode click hands a command's typer.Exit(code) back as the return value
@@ -86,6 +85,15 @@ def main(argv: list[str] | None = None) -> None:
                       "check that its directory exists and is writable", highlight=False, soft_wrap=True)
             sys.exit(2)
         raise
+
+
+class _ErrConsole:
+    """Rich's stderr console, made on first use: `predict --format json` succeeds without loading Rich."""
+
+    def print(self, *args, **kwargs) -> None:
+        from rich.console import Console
+
+        Console(stderr=True).print(*args, **kwargs)
 
 
 def _is_database_unreachable(exc: BaseException) -> bool:

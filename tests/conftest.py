@@ -50,9 +50,13 @@ def cli_in_process(capsys, monkeypatch):
     from phantom_report.cli import main
 
     def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+        """env: variables to set for the call; a None value unsets that variable."""
         monkeypatch.setenv("PHANTOM_OFFLINE", "1")
         for name, value in (env or {}).items():
-            monkeypatch.setenv(name, value)
+            if value is None:
+                monkeypatch.delenv(name, raising=False)
+            else:
+                monkeypatch.setenv(name, value)
         capsys.readouterr()  # drop anything printed before
         code: int | str | None = 0
         try:

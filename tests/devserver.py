@@ -25,10 +25,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def create_key(db_url: str, name: str, env: dict | None = None) -> str:
-    out = subprocess.run([sys.executable, "-m", "phantom_report", "serve", "--db", db_url, "--add-key", name],
-                         capture_output=True, text=True, timeout=60, env=env, check=True)
-    return out.stdout.strip().splitlines()[-1]
+def create_key(db_url: str, name: str, env: dict | None = None, *, via_cli: bool = False) -> str:
+    """A new API key in the database; `via_cli` creates it the way an operator does (`serve --add-key`
+    in a fresh process, a second of imports), otherwise with the same function in this process."""
+    if via_cli:
+        out = subprocess.run([sys.executable, "-m", "phantom_report", "serve", "--db", db_url, "--add-key", name],
+                             capture_output=True, text=True, timeout=60, env=env, check=True)
+        return out.stdout.strip().splitlines()[-1]
+    from phantom_report.reporter.delivery.apikeys import create_key as add_key
+    from phantom_report.reporter.delivery.db import open_db
+
+    sessions = open_db(db_url)
+    try:
+        return add_key(sessions, name)
+    finally:
+        sessions.kw["bind"].dispose()  # no pooled connection left open on the server's database file
 
 
 @dataclass

@@ -21,7 +21,7 @@ RATE_PER_MIN = 600
 def server(tmp_path_factory):
     work = tmp_path_factory.mktemp("svc")
     db = f"sqlite:///{work}/history.db"
-    key = create_key(db, "tests")
+    key = create_key(db, "tests", via_cli=True)  # the operator's way, once; other tests add keys in-process
     limited = create_key(db, "limited")
     srv = start_server(work, db, "--rate-limit", str(RATE_PER_MIN), "--workers", "2", "--offline",
                        "--scheduler-interval", "0", "--max-request-bytes", "200000")

@@ -1,13 +1,14 @@
 """CLI behaviour of the engine commands: exit codes, one-line errors, JSON field names.
 
-The error paths run `main` in-process (`cli_in_process`): same exit code and message, without a
-second of interpreter start-up each; the others run the real entry point in a fresh process."""
+Most checks run `main` in-process (`cli_in_process`): same exit code, output and message, without
+a second of interpreter start-up each; a few run the real entry point in a fresh process (JSON of
+`predict`, usage errors, and what a cold `predict` imports)."""
 
 import json
 
 
-def test_compare_acceptance_table(cli):
-    r = cli("compare", "--models", "resnet-50,bert-base,llama-3.1-8b", "--gpus", "t4,a100-80gb-sxm,h100-sxm",
+def test_compare_acceptance_table(cli_in_process):
+    r = cli_in_process("compare", "--models", "resnet-50,bert-base,llama-3.1-8b", "--gpus", "t4,a100-80gb-sxm,h100-sxm",
             "--batch-sizes", "1,32", "--precisions", "fp16", "--format", "json")
     assert r.returncode == 0, r.stderr
     rows = json.loads(r.stdout)
@@ -22,8 +23,8 @@ def test_compare_acceptance_table(cli):
     assert t4["fits"] is False and "tensor parallel" in t4["fit_hint"]
 
 
-def test_compare_table_shows_not_fitting_note(cli):
-    r = cli("compare", "--models", "llama-3.1-8b", "--gpus", "t4,h100", "--batch-sizes", "1", "--precisions", "fp16")
+def test_compare_table_shows_not_fitting_note(cli_in_process):
+    r = cli_in_process("compare", "--models", "llama-3.1-8b", "--gpus", "t4,h100", "--batch-sizes", "1", "--precisions", "fp16")
     assert r.returncode == 0, r.stderr
     assert "needs" in r.stdout and "T4" in r.stdout
 
@@ -76,12 +77,12 @@ def test_malformed_profile(cli_in_process, tmp_path):
     _one_line_error(cli_in_process("gpus", "list", env={"PHANTOM_PROFILES": str(tmp_path)}), "bad.toml")
 
 
-def test_gpus_and_models_lists(cli):
-    r = cli("gpus", "list", "--format", "json")
+def test_gpus_and_models_lists(cli_in_process):
+    r = cli_in_process("gpus", "list", "--format", "json")
     assert r.returncode == 0 and len(json.loads(r.stdout)) >= 25
-    r = cli("models", "list", "--format", "json")
+    r = cli_in_process("models", "list", "--format", "json")
     assert r.returncode == 0 and len(json.loads(r.stdout)) >= 18
-    r = cli("gpus", "show", "h100")
+    r = cli_in_process("gpus", "show", "h100")
     assert r.returncode == 0 and "H100" in r.stdout
 
 
@@ -90,3 +91,34 @@ def test_usage_errors_are_one_message_not_a_traceback(cli):
         r = cli(*args)
         assert r.returncode == 2, (args, r.stderr)
         assert "Traceback" not in r.stderr and "Error:" in r.stderr, (args, r.stderr)
+
+
+# `python -m phantom_report ARGS`, reporting at exit which of the heavy libraries the process loaded
+_LOADED_AT_EXIT = """
+import atexit, json, runpy, sys
+heavy = ("pandas", "scipy", "matplotlib", "plotly", "jinja2", "sqlalchemy", "torch")
+atexit.register(lambda: sys.stderr.write("\\nLOADED " + json.dumps([m for m in heavy if m in sys.modules]) + "\\n"))
+sys.argv = ["phantom-report", *sys.argv[1:]]
+runpy.run_module("phantom_report", run_name="__main__", alter_sys=True)
+"""
+
+
+def test_cold_predict_process_loads_no_pandas(tmp_path):
+    """One prediction takes the DataFrame-free path: a cold `phantom-report predict` process never
+    imports pandas (nor other heavy libraries), in either output format, and still predicts."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PHANTOM_OFFLINE": "1"}
+    for fmt in ("json", "table"):
+        r = subprocess.run([sys.executable, "-c", _LOADED_AT_EXIT, "predict", "-m", "llama-3.1-8b", "-g", "h100",
+                            "-b", "8", "--seq-in", "512", "--seq-out", "128", "-f", fmt],
+                           capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        loaded = json.loads(r.stderr.rsplit("LOADED ", 1)[1])
+        assert loaded == [], (fmt, loaded)
+        if fmt == "json":
+            assert json.loads(r.stdout)["latency_ms"] > 0
+        else:
+            assert "llama-3.1-8b" in r.stdout and "H100" in r.stdout

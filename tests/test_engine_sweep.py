@@ -92,8 +92,8 @@ def test_bad_sweeps_are_refused_before_any_work(engine, tmp_path):
     assert (tmp_path / "used" / "keep.txt").read_text() == "mine"
 
 
-def test_cli_sweep_prints_the_best_rows_and_writes_every_row(cli, engine, tmp_path):
-    r = cli("sweep", "--models", "resnet-50,llama-3.1-8b", "--gpus", "h100-sxm,l4", "--precisions", "fp16,fp8",
+def test_cli_sweep_prints_the_best_rows_and_writes_every_row(cli_in_process, engine, tmp_path):
+    r = cli_in_process("sweep", "--models", "resnet-50,llama-3.1-8b", "--gpus", "h100-sxm,l4", "--precisions", "fp16,fp8",
             "--batch-sizes", "1,8,64", "--seq-in", "512,2048", "--seq-out", "128", "--chunk-points", "7",
             "--out", str(tmp_path / "out"), "--format", "json")
     assert r.returncode == 0, r.stderr
@@ -117,8 +117,8 @@ def test_cli_sweep_prints_the_best_rows_and_writes_every_row(cli, engine, tmp_pa
     (("--chunk-points", "0"), "--chunk-points"),
     (("--dask", "tcp://127.0.0.1:9", "--dask-local", "2"), "one or the other"),
 ])
-def test_cli_sweep_bad_input_is_one_line_exit_2(cli, args, text):
-    r = cli("sweep", "--models", "resnet-50", "--gpus", "l4", *args)
+def test_cli_sweep_bad_input_is_one_line_exit_2(cli_in_process, args, text):
+    r = cli_in_process("sweep", "--models", "resnet-50", "--gpus", "l4", *args)
     assert r.returncode == 2, (r.stdout, r.stderr)
     assert "Traceback" not in r.stderr and text in r.stderr
     assert len(r.stderr.strip().splitlines()) <= 2

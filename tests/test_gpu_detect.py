@@ -128,53 +128,53 @@ def _path_env(bin_dir: Path) -> dict:
     return {"PATH": f"{bin_dir}{os.pathsep}/usr/bin{os.pathsep}/bin"}
 
 
-def test_cli_detect_with_recorded_nvidia_smi(cli, tmp_path):
+def test_cli_detect_with_recorded_nvidia_smi(cli_in_process, tmp_path):
     _fake_tool(tmp_path, "nvidia-smi", "nvidia-smi-h100-sxm-x8.txt")
-    r = cli("gpus", "detect", "--format", "json", env=_path_env(tmp_path))
+    r = cli_in_process("gpus", "detect", "--format", "json", env=_path_env(tmp_path))
     assert r.returncode == 0, r.stderr
     gpus = json.loads(r.stdout)["gpus"]
     assert len(gpus) == 8 and {g["profile"] for g in gpus} == {"H100-SXM"}
     assert gpus[0]["name"] == "NVIDIA H100 80GB HBM3" and gpus[0]["tool"] == "nvidia-smi"
 
 
-def test_cli_detect_without_gpu_says_so_in_one_line_exit_1(cli, tmp_path):
-    r = cli("gpus", "detect", env=_path_env(tmp_path))
+def test_cli_detect_without_gpu_says_so_in_one_line_exit_1(cli_in_process, tmp_path):
+    r = cli_in_process("gpus", "detect", env=_path_env(tmp_path))
     assert r.returncode == 1
     assert r.stdout == "" and r.stderr.strip().count("\n") == 0
     assert "no GPU found on this machine" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_cli_detect_driver_failure_exit_1(cli, tmp_path):
+def test_cli_detect_driver_failure_exit_1(cli_in_process, tmp_path):
     _fake_tool(tmp_path, "nvidia-smi", "nvidia-smi-driver-failed.txt", exit_code=9)
-    r = cli("gpus", "detect", env=_path_env(tmp_path))
+    r = cli_in_process("gpus", "detect", env=_path_env(tmp_path))
     assert r.returncode == 1 and "couldn't communicate with the NVIDIA driver" in r.stderr
 
 
-def test_cli_detect_unknown_gpu_prints_table_then_exit_2(cli, tmp_path):
+def test_cli_detect_unknown_gpu_prints_table_then_exit_2(cli_in_process, tmp_path):
     _fake_tool(tmp_path, "nvidia-smi", "nvidia-smi-rtx2080-nounits.txt")
-    r = cli("gpus", "detect", env=_path_env(tmp_path))
+    r = cli_in_process("gpus", "detect", env=_path_env(tmp_path))
     assert r.returncode == 2
     assert "GPU 0: GeForce RTX 2080" in r.stdout and "no profile" in r.stdout
     assert "unknown GPU 'GeForce RTX 2080'" in r.stderr
 
 
-def test_cli_predict_gpu_local_uses_the_detected_profile(cli, tmp_path):
+def test_cli_predict_gpu_local_uses_the_detected_profile(cli_in_process, tmp_path):
     _fake_tool(tmp_path, "nvidia-smi", "nvidia-smi-a10g.txt")
-    r = cli("predict", "--model", "llama-3.1-8b", "--gpu", "local", "--precision", "fp16", "--batch", "1",
+    r = cli_in_process("predict", "--model", "llama-3.1-8b", "--gpu", "local", "--precision", "fp16", "--batch", "1",
             "--format", "json", env=_path_env(tmp_path))
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["gpu"] == "A10G"
     assert "local GPUs: 1 x NVIDIA A10G -> A10G" in r.stderr
 
 
-def test_cli_predict_gpu_local_without_gpu_is_a_one_line_error(cli, tmp_path):
-    r = cli("predict", "--model", "llama-3.1-8b", "--gpu", "local", env=_path_env(tmp_path))
+def test_cli_predict_gpu_local_without_gpu_is_a_one_line_error(cli_in_process, tmp_path):
+    r = cli_in_process("predict", "--model", "llama-3.1-8b", "--gpu", "local", env=_path_env(tmp_path))
     assert r.returncode == 2 and r.stderr.strip().count("\n") == 0
     assert "--gpu local: no GPU found on this machine" in r.stderr
 
 
-def test_cli_compare_gpus_local_adds_the_local_profile(cli, tmp_path):
+def test_cli_compare_gpus_local_adds_the_local_profile(cli_in_process, tmp_path):
     _fake_tool(tmp_path, "rocm-smi", "rocm-smi-mi250x.json")
-    r = cli("compare", "--models", "bert-base", "--gpus", "local,t4", "--format", "csv", env=_path_env(tmp_path))
+    r = cli_in_process("compare", "--models", "bert-base", "--gpus", "local,t4", "--format", "csv", env=_path_env(tmp_path))
     assert r.returncode == 0, r.stderr
     assert "MI250X" in r.stdout and "T4" in r.stdout

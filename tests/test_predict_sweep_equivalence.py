@@ -86,3 +86,17 @@ def test_refused_values_read_as_written_on_both_paths(engine):
                                                             "precision": "fp16", "batch_size": 0}]))):
         with pytest.raises(PredictionError, match=r"batch_size must be a positive integer up to 65,536, got 0$"):
             call()
+
+
+def test_missing_cells_read_alike_with_and_without_pandas():
+    """The single-point path tells missing cells apart without loading pandas (`_is_missing`); on
+    every kind of cell that can exist while pandas is not loaded it agrees with `pandas.isna`."""
+    from decimal import Decimal
+
+    from phantom_report.engine.predict import _is_missing
+
+    cells = [None, float("nan"), np.float32("nan"), np.float64(1.5), complex("nan"), 0.0, 0, 7, True, False, "",
+             "x", "nan", np.datetime64("NaT"), np.timedelta64("NaT"), np.datetime64("2026-01-01"),
+             Decimal("NaN"), Decimal("1.5"), (), [1]]
+    want = pd.isna(np.array(cells + [0], dtype=object)[:-1]).tolist()
+    assert [_is_missing(c) for c in cells] == want

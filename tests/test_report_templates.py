@@ -104,16 +104,16 @@ def test_template_errors_name_file_and_line_and_leave_no_files(tmp_path):
     assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
 
 
-def test_templates_init_scaffold_renders(tmp_path, cli):
+def test_templates_init_scaffold_renders(tmp_path, cli_in_process):
     target = tmp_path / "mytpl"
-    res = cli("templates", "init", str(target))
+    res = cli_in_process("templates", "init", str(target))
     assert res.returncode == 0, res.stderr
     assert (target / "report.html.j2").is_file()
     out = _run(tmp_path, "o", template=str(target) + "/", formats=("html", "md", "pdf"))
     html = out.outputs["html"].read_text()
     assert "For the steering committee" in html and '<section class="summary"' in html
     assert out.outputs["md"].read_text().startswith("_Custom report template._")
-    again = cli("templates", "init", str(target))
+    again = cli_in_process("templates", "init", str(target))
     assert again.returncode == 2 and "not empty" in again.stderr
 
 

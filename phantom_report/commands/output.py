@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import math
 import sys
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
-import pandas as pd
-from rich.console import Console
-from rich.table import Table
+if TYPE_CHECKING:  # imported where used: `predict --format json` loads neither pandas nor Rich
+    import pandas as pd
+    from rich.console import Console
 
 from phantom_report.errors import PhantomError
 from phantom_report.jsonsafe import to_jsonable
@@ -23,28 +23,39 @@ def check_format(fmt: str, allowed: Sequence[str] = LISTING_FORMATS) -> str:
     return fmt
 
 
-def records(df: pd.DataFrame) -> list[dict]:
-    """A DataFrame's rows as JSON-able dicts (NaN and inf as None)."""
-    return [to_jsonable(row) for row in df.to_dict(orient="records")]
+def records(df: "pd.DataFrame | list[Mapping]") -> list[dict]:
+    """Rows as JSON-ready dicts; df: a DataFrame, or a list of row dicts (one prediction's rows
+    need no pandas)."""
+    rows = df if isinstance(df, list) else df.to_dict(orient="records")
+    return [to_jsonable(dict(row)) for row in rows]
 
 
-def emit(df: pd.DataFrame, fmt: str, columns: Sequence[tuple[str, str, str]], title: str = "",
-         console: Console | None = None) -> None:
-    """columns: (column, header, format spec) for the table view; JSON/CSV carry every column."""
+def emit(df: "pd.DataFrame | list[Mapping]", fmt: str, columns: Sequence[tuple[str, str, str]], title: str = "",
+         console: "Console | None" = None) -> None:
+    """columns: (column, header, format spec) for the table view; JSON/CSV carry every column.
+    df: a DataFrame, or a list of row dicts with the same keys (pandas is loaded for CSV only)."""
     if fmt == "json":
         sys.stdout.write(json.dumps(records(df), indent=2) + "\n")
         return
     if fmt == "csv":
+        if isinstance(df, list):
+            import pandas as pd
+
+            df = pd.DataFrame(df)
         df.to_csv(sys.stdout, index=False)
         return
+    from rich.table import Table
+
     table = Table(title=title or None, header_style="bold")
     for col, header, spec in columns:
         numeric = spec not in ("", "bool") or col.endswith("_txt")
         table.add_column(header, justify="right" if numeric else "left", no_wrap=numeric)
-    for row in df.itertuples(index=False):
+    names = [col for col, _, _ in columns]
+    rows = ([row[c] for c in names] for row in df) if isinstance(df, list) else (
+        [getattr(row, c) for c in names] for row in df.itertuples(index=False))
+    for values in rows:
         cells = []
-        for col, _, spec in columns:
-            v = getattr(row, col)
+        for (col, _, spec), v in zip(columns, values):
             if isinstance(v, float) and math.isnan(v):
                 cells.append("—")
             elif isinstance(v, (bool,)) or spec == "bool":
@@ -57,9 +68,11 @@ def emit(df: pd.DataFrame, fmt: str, columns: Sequence[tuple[str, str, str]], ti
     (console or wide_console()).print(table)
 
 
-def wide_console() -> Console:
+def wide_console() -> "Console":
     """A Rich console for tables; when output is piped or captured, at least 160 columns wide so
     numbers and names never wrap into slivers."""
+    from rich.console import Console
+
     console = Console()
     if not console.is_terminal:
         # piped/captured output: wide enough that numbers and names never wrap into slivers

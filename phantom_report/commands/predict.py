@@ -30,45 +30,48 @@ PRED_COLUMNS = [
 ]
 
 
-def decorate(df):
-    """A copy of the prediction frame with the table's text columns added: `latency_txt` and
-    `throughput_txt` (mid (low–high)), `llm_txt` (TTFT/TPOT ms), `fits_txt` and `extrap_txt` (marks
-    with numbered notes) and the `note`/`extrap_note` texts `print_notes` prints under the table."""
-    import numpy as np
-    import pandas as pd
-
+def decorate(rows) -> list[dict]:
+    """Prediction rows (a DataFrame, or dicts as `Engine.predict` gives them) as dicts with the
+    table's text columns added: `latency_txt` and `throughput_txt` (mid (low–high)), `llm_txt`
+    (TTFT/TPOT ms), `fits_txt` and `extrap_txt` (marks with numbered notes) and the
+    `note`/`extrap_note` texts `print_notes` prints under the table. Plain Python: a single
+    `predict` never loads pandas."""
     from phantom_report.numfmt import compact, compact_range
 
-    df = df.copy()
-    df["latency_txt"] = [compact_range(a, b, c) if a == a else "—" for a, b, c in zip(df.latency_ms, df.latency_ms_low, df.latency_ms_high)]
-    df["throughput_txt"] = [compact_range(a, b, c) if a == a else "—" for a, b, c in zip(df.throughput_per_s, df.throughput_per_s_low, df.throughput_per_s_high)]
-    df["llm_txt"] = [f"{compact(a)}/{compact(b)}" if a == a else "—" for a, b in zip(df.ttft_ms, df.tpot_ms)]
-    df["note"] = np.where(~df.supported, df.reason, df.fit_hint)
-    extrap = df["extrapolation"].astype(bool) if "extrapolation" in df else pd.Series(False, index=df.index)
-    df["extrap_note"] = np.where(extrap & df.supported, "extrapolated: " + df.get("extrapolation_reason", "").astype(str), "")
-    # notes are too long for a column: number them and print them under the table
-    marks, corpus, n = [], [], 0
-    for supported, note, xnote in zip(df.supported, df.note, df.extrap_note):
-        if note:
+    if not isinstance(rows, list):
+        rows = rows.to_dict(orient="records")
+    out, n = [], 0
+    for r in rows:
+        r = dict(r)
+        r["latency_txt"] = (compact_range(r["latency_ms"], r["latency_ms_low"], r["latency_ms_high"])
+                            if r["latency_ms"] == r["latency_ms"] else "—")
+        r["throughput_txt"] = (compact_range(r["throughput_per_s"], r["throughput_per_s_low"], r["throughput_per_s_high"])
+                               if r["throughput_per_s"] == r["throughput_per_s"] else "—")
+        r["llm_txt"] = f"{compact(r['ttft_ms'])}/{compact(r['tpot_ms'])}" if r["ttft_ms"] == r["ttft_ms"] else "—"
+        r["note"] = r["fit_hint"] if r["supported"] else r["reason"]
+        extrap = bool(r.get("extrapolation", False)) and r["supported"]
+        r["extrap_note"] = "extrapolated: " + str(r.get("extrapolation_reason", "")) if extrap else ""
+        # notes are too long for a column: number them and print them under the table
+        if r["note"]:
             n += 1
-            marks.append(f"{'[red]no[/]' if supported else '[yellow]n/a[/]'} [{n}]")
+            r["fits_txt"] = f"{'[red]no[/]' if r['supported'] else '[yellow]n/a[/]'} [{n}]"
         else:
-            marks.append("[green]yes[/]")
-        if xnote:
+            r["fits_txt"] = "[green]yes[/]"
+        if r["extrap_note"]:
             n += 1
-            corpus.append(f"[yellow]⚠ extrapolated[/] [{n}]")
+            r["extrap_txt"] = f"[yellow]⚠ extrapolated[/] [{n}]"
         else:
-            corpus.append("inside")
-    df["fits_txt"], df["extrap_txt"] = marks, corpus
-    return df
+            r["extrap_txt"] = "inside"
+        out.append(r)
+    return out
 
 
-def print_notes(df) -> None:
-    """Print the numbered fit and extrapolation notes of a `decorate`d frame under its table."""
+def print_notes(rows: list[dict]) -> None:
+    """Print the numbered fit and extrapolation notes of `decorate`d rows under their table."""
     from phantom_report.commands.output import wide_console
 
     # numbered in the order decorate numbered them: a row's fit note, then its extrapolation note
-    pairs = ((m, g, n) for m, g, note, x in zip(df.model, df.gpu, df.note, df.extrap_note) for n in (note, x) if n)
+    pairs = ((r["model"], r["gpu"], n) for r in rows for n in (r["note"], r["extrap_note"]) if n)
     notes = [f"[{i}] {m} on {g}: {n}" for i, (m, g, n) in enumerate(pairs, start=1)]
     if notes:
         wide_console().print("\n".join(notes), highlight=False)
@@ -110,8 +113,6 @@ def predict(
     allow_python: bool = ALLOW_PYTHON_OPT,
 ) -> None:
     """Predict latency, throughput, memory and power of one configuration."""
-    import pandas as pd
-
     from phantom_report.engine.limits import (MAX_BATCH_SIZE, MAX_GPU_COUNT, MAX_SEQ_LEN, check_int, check_runtime,
                                               context_error)
     from phantom_report.commands.output import check_format, emit
@@ -137,20 +138,19 @@ def predict(
         raise PredictionError(f"--seq-in/--seq-out: {problem}")
     # notes only once the input is known to be usable: a refused command prints one error line
     _note_name_readings(eng.catalog, gpu, model, precision)
-    row = {"model": workload.name, "gpu": gpu, "precision": precision, "batch_size": batch, "seq_in": seq_in,
-           "seq_out": seq_out, "task": task, "runtime": runtime, "gpu_count": gpu_count, "confidence": confidence,
-           "kv_precision": kv_precision or ""}
-    df = eng.predict_grid(pd.DataFrame([row]), {workload.name: workload})
-    if not df.supported.iloc[0]:
-        raise PredictionError(df.reason.iloc[0])
+    # Engine.predict: the one-point path of predict_grid without DataFrames (a cold start without pandas)
+    row = eng.predict(workload, gpu, precision, batch, seq_in=seq_in, seq_out=seq_out, task=task, runtime=runtime,
+                      gpu_count=gpu_count, confidence=confidence, kv_precision=kv_precision or "")
+    if not row["supported"]:
+        raise PredictionError(row["reason"])
     if fmt == "json":
         from phantom_report.commands.output import records
 
-        sys.stdout.write(json.dumps(records(df)[0], indent=2) + "\n")
+        sys.stdout.write(json.dumps(records([row])[0], indent=2) + "\n")
         return
-    df = decorate(df)
-    emit(df, fmt, PRED_COLUMNS, title=f"{confidence:.0%} prediction intervals")
-    print_notes(df)
+    rows = decorate([row])
+    emit(rows, fmt, PRED_COLUMNS, title=f"{confidence:.0%} prediction intervals")
+    print_notes(rows)
 
 
 def compare(
@@ -205,10 +205,10 @@ def compare(
     if fmt != "table":
         emit(df, fmt, PRED_COLUMNS)
         return
-    df = decorate(df)
-    emit(df, fmt, PRED_COLUMNS,
+    rows = decorate(df)
+    emit(rows, fmt, PRED_COLUMNS,
          title=f"Predicted performance ({confidence:.0%} intervals), fastest first per model/batch/precision")
-    print_notes(df)
+    print_notes(rows)
 
 
 def register(app: typer.Typer) -> None:

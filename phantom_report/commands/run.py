@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import webbrowser
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
-from rich.console import Console
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def run_cmd(
@@ -23,6 +25,7 @@ def run_cmd(
                                            "that Python code; only for specs you wrote)."),
 ) -> None:
     """Predict, price and report a run spec."""
+    from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from phantom_report.reporter.run import STAGES, run_report
@@ -81,7 +84,7 @@ def _check_out_dir(out: Path) -> None:
             return
 
 
-def _record_history(console: Console, spec, result=None, error: str | None = None) -> str | None:
+def _record_history(console: "Console", spec, result=None, error: str | None = None) -> str | None:
     """Every CLI run lands in the run history (PHANTOM_DB_URL); a history problem never fails a report."""
     from phantom_report.reporter.delivery.runner import record_cli_run
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import re
 import subprocess
 import sys
@@ -22,15 +21,19 @@ from .conftest import NOW
 REPO = Path(__file__).resolve().parents[2]
 
 
-def run_cli(*args: str, tmp_path: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PHANTOM_CACHE_DIR": str(tmp_path / "cache"), "COLUMNS": "240"}
-    env.pop("PHANTOM_OFFLINE", None)
-    return subprocess.run([sys.executable, "-m", "phantom_report", "prices", *args], capture_output=True, text=True,
-                          timeout=60, env=env, cwd=REPO)
+@pytest.fixture
+def run_cli(cli_in_process, tmp_path):
+    """`phantom-report prices ARGS` through `main` in this process (exit code, stdout, stderr as a
+    process gives them; conftest's `cli` runs the real entry point where that matters)."""
+    def run(*args: str) -> subprocess.CompletedProcess:
+        env = {"PHANTOM_CACHE_DIR": str(tmp_path / "cache"), "COLUMNS": "240", "PHANTOM_OFFLINE": None}
+        return cli_in_process("prices", *args, env=env)
+
+    return run
 
 
-def test_acceptance_h100_offline_table(tmp_path):
-    r = run_cli("--gpu", "h100", "--offline", tmp_path=tmp_path)
+def test_acceptance_h100_offline_table(run_cli):
+    r = run_cli("--gpu", "h100", "--offline")
     assert r.returncode == 0, r.stderr
     for provider in ("aws", "gcp", "azure"):
         assert re.search(rf"│ {provider}\s", r.stdout), provider
@@ -38,8 +41,8 @@ def test_acceptance_h100_offline_table(tmp_path):
     assert "offline: using embedded snapshot prices" in r.stderr
 
 
-def test_json_is_cheapest_first_with_age_and_source(tmp_path):
-    r = run_cli("--gpu", "H100", "--offline", "--format", "json", tmp_path=tmp_path)
+def test_json_is_cheapest_first_with_age_and_source(run_cli):
+    r = run_cli("--gpu", "H100", "--offline", "--format", "json")
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
     rows = doc["quotes"]
@@ -50,8 +53,8 @@ def test_json_is_cheapest_first_with_age_and_source(tmp_path):
     assert {q["gpu"] for q in rows} <= {"H100-SXM", "H100-PCIe", "H100-NVL"}
 
 
-def test_csv_spot_provider_region_filters(tmp_path):
-    r = run_cli("-g", "l40s", "-p", "aws", "-r", "us-east-1", "--spot", "--offline", "-f", "csv", tmp_path=tmp_path)
+def test_csv_spot_provider_region_filters(run_cli):
+    r = run_cli("-g", "l40s", "-p", "aws", "-r", "us-east-1", "--spot", "--offline", "-f", "csv")
     assert r.returncode == 0, r.stderr
     rows = list(csv.DictReader(io.StringIO(r.stdout)))
     assert rows and {x["provider"] for x in rows} == {"aws"} and {x["region"] for x in rows} == {"us-east-1"}
@@ -60,8 +63,8 @@ def test_csv_spot_provider_region_filters(tmp_path):
 
 
 @pytest.mark.parametrize("args", [["--gpu", "nope"], ["--provider", "oracle"], ["--format", "xml"]])
-def test_user_errors_exit_2_with_one_line(tmp_path, args):
-    r = run_cli(*args, "--offline", tmp_path=tmp_path)
+def test_user_errors_exit_2_with_one_line(run_cli, args):
+    r = run_cli(*args, "--offline")
     assert r.returncode == 2
     assert "Traceback" not in r.stderr and r.stderr.strip().count("\n") == 0
 
