@@ -49,7 +49,7 @@ from phantom_report.engine.params import (
 )
 from phantom_report.engine.executed import CONV_CLASSES, CONV_GROUP, MATMUL_GROUP, executed_column
 from phantom_report.engine.precision import (
-    ACTIVATION_BYTES, COMPUTE_COLUMN, DEQUANT_FAMILY, DEQUANT_OPS_PER_WEIGHT, FORMATS, WEIGHT_BYTES, kv_bytes,
+    ACTIVATION_BYTES, COMPUTE_COLUMN, DEQUANT_OPS, FORMATS, WEIGHT_BYTES, kv_bytes,
     resolve_kv_precision, resolve_precision,
 )
 from phantom_report.engine.profiles import ProfileCatalog
@@ -414,11 +414,11 @@ def _gpu_arrays(points: Mapping[str, np.ndarray], catalog: ProfileCatalog, param
     eff_mm = np.minimum(eff_path * rt_compute, 1.0) * clock_factor
     peak_conv, eff_conv_path = paths[CONV_GROUP]
     eff_conv = np.minimum(eff_conv_path * rt_compute, 1.0) * clock_factor
-    # ALU time to unpack one weight of a weight-only format (see DEQUANT_OPS_PER_WEIGHT): the unpack is
+    # ALU time to unpack one weight of a weight-only format (see precision.DEQUANT_OPS): the unpack is
     # integer work (shifts, masks, int8 dot products) issued on the INT32 lanes, at the fitted fraction
     # dequant_eff of their peak (GpuProfile.int32_ops_per_s: half or a quarter of the FP32 FLOP rate)
     alu_flops = col(lambda p: p.int32_ops_per_s).astype(float) * params.dequant_eff * clock_factor
-    dequant_ops = _lookup(precision, lambda p: DEQUANT_OPS_PER_WEIGHT[DEQUANT_FAMILY[p]]).astype(float)
+    dequant_ops = _lookup(precision, DEQUANT_OPS.__getitem__).astype(float)
     kv_fmt = points["kv_precision"] if "kv_precision" in points else np.full(len(gpus), "")
     kvb = _lookup_pairs(precision, kv_fmt, lambda p, k: kv_bytes(k) if k else ACTIVATION_BYTES[p]).astype(float)
     eff_ot = np.minimum(_lookup(arch, lambda a: params.compute_eff_for(a, "other")).astype(float) * rt_compute,
