@@ -44,7 +44,8 @@ What is fitted (all physically meaningful, all bounded; see `parameter_specs`):
   FP32 FLOP rate instead made it 2-4x too cheap: llama.cpp's batch-1 decode of k-quants on an RTX 3090
   (ALU-bound, slower than Q4_0 at fewer bytes) was then explained by the per-kernel launch floor, which
   in turn held fp16 and Q4_0 decode ~40% too slow (leave-one-source-out median on llama.cpp batch-1
-  decode 36.6% -> 20.9%, 12 rows; corpus median/mean unchanged within 0.1 point);
+  decode 36.6% -> 20.9%, 12 rows; corpus median/mean unchanged within 0.1 point; counting the
+  operations per GGUF block type instead of per family, with 10 more sourced rows: 20.9% -> 16.3%, 17 rows);
 - for mixture-of-experts models: the fraction of the dense matmul efficiency their expert GEMMs
   reach (`moe_matmul_eff`: each expert multiplies only the tokens routed to it, in grouped GEMMs of
   uneven, smaller shapes, plus the token permutation around them);
