@@ -37,12 +37,15 @@ What is fitted (all physically meaningful, all bounded; see `parameter_specs`):
 - for rows in weight-only formats (GGUF k-quants, GPTQ/AWQ int4): the fraction of the GPU's integer
   issue rate (`GpuProfile.int32_ops_per_s`: 64 INT32 lanes per SM from Volta to Hopper, a quarter of
   the FP32 FLOP rate on GA10x/Ada/Hopper) at which their weights are unpacked (`dequant_eff`; the ALU
-  operations per weight of each format family are fixed in engine/precision.py, so decode of a 4-bit
+  operations per weight of each format are fixed in engine/precision.py: for GGUF block types counted
+  from llama.cpp's MMVQ dot products (Q4_0 1.25, Q8_0 1.4, Q4_K_M 2.5, Q2_K 4.8, Q3_K_S 6.0), a
+  family count for GPTQ/AWQ and i-quants; so decode of a 4-bit
   model is bandwidth-bound on its packed bytes unless unpacking is slower). Charging the unpack to the
   FP32 FLOP rate instead made it 2-4x too cheap: llama.cpp's batch-1 decode of k-quants on an RTX 3090
   (ALU-bound, slower than Q4_0 at fewer bytes) was then explained by the per-kernel launch floor, which
   in turn held fp16 and Q4_0 decode ~40% too slow (leave-one-source-out median on llama.cpp batch-1
-  decode 36.6% -> 20.9%, 12 rows; corpus median/mean unchanged within 0.1 point);
+  decode 36.6% -> 20.9%, 12 rows; corpus median/mean unchanged within 0.1 point; counting the
+  operations per GGUF block type instead of per family, with 10 more sourced rows: 20.9% -> 16.3%, 17 rows);
 - for mixture-of-experts models: the fraction of the dense matmul efficiency their expert GEMMs
   reach (`moe_matmul_eff`: each expert multiplies only the tokens routed to it, in grouped GEMMs of
   uneven, smaller shapes, plus the token permutation around them);

@@ -18,7 +18,7 @@ from phantom_report.engine.executed import CONV_GROUP, MATMUL_GROUP, executed_co
 from phantom_report.engine.lookup import MEMO_MAX, combination_codes, lookup, lookup_pairs, lookup_tuples
 from phantom_report.engine.params import ATTENTION, GROUPED_CONV, MATMUL_PATH, REFERENCE_MATMUL_WIDTH, CalibrationParams
 from phantom_report.engine.precision import (
-    ACTIVATION_BYTES, COMPUTE_COLUMN, DEQUANT_FAMILY, DEQUANT_OPS_PER_WEIGHT, WEIGHT_BYTES, kv_bytes,
+    ACTIVATION_BYTES, COMPUTE_COLUMN, DEQUANT_OPS, WEIGHT_BYTES, kv_bytes,
 )
 from phantom_report.engine.profiles import ProfileCatalog
 
@@ -181,11 +181,11 @@ def _compute_coefficients(points: Mapping[str, np.ndarray], prof: dict, arch: np
 def _dequant_s_per_weight(precision: np.ndarray, col, clock_factor: np.ndarray, params: CalibrationParams) -> np.ndarray:
     """ALU seconds to unpack one weight of a weight-only format (0 for other formats).
 
-    The unpack is integer work (shifts, masks, int8 dot products; DEQUANT_OPS_PER_WEIGHT operations)
+    The unpack is integer work (shifts, masks, int8 dot products; precision.DEQUANT_OPS operations
     issued on the INT32 lanes at the fitted fraction dequant_eff of their peak
     (GpuProfile.int32_ops_per_s: half or a quarter of the FP32 FLOP rate)."""
     alu_ops_per_s = col(lambda p: p.int32_ops_per_s).astype(float) * params.dequant_eff * clock_factor
-    dequant_ops = lookup(precision, lambda p: DEQUANT_OPS_PER_WEIGHT[DEQUANT_FAMILY[p]]).astype(float)
+    dequant_ops = lookup(precision, DEQUANT_OPS.__getitem__).astype(float)
     return np.where(dequant_ops > 0, dequant_ops / alu_ops_per_s, 0.0)
 
 

@@ -8,7 +8,8 @@ dequantization family (the extra ALU work weight-only formats pay to unpack thei
 
 Weight-only formats (llama.cpp GGUF types, GPTQ/AWQ int4) stream their packed weights from memory
 (decode is bandwidth-bound on those bytes), unpack them to 16 bits in registers and multiply in fp16;
-the unpacking is `DEQUANT_OPS_PER_WEIGHT[family]` ALU operations per weight, run at a fitted
+the unpacking is `DEQUANT_OPS[format]` ALU operations per weight (`dequant_ops_per_weight`: counted
+from llama.cpp's CUDA dot products for GGUF block types, a family count otherwise), run at a fitted
 fraction of the GPU's non-tensor (fp32 pipeline) rate (see `engine/predict.py`). Weight+activation
 formats (fp8, int8 = w8a8) run their matmuls on the 8-bit tensor cores and need no unpacking.
 
@@ -110,19 +111,25 @@ KQUANT_MIXES: dict[str, tuple[str, dict, str]] = {
 }
 
 
-def mix_bits_per_weight(file_type: str) -> float:
-    """Bits per *streamed* weight of a llama.cpp file type on the reference Llama-2-7B stack: the
-    per-layer tensors at the types the mix gives them plus the output matrix (read every token);
-    the token-embedding table is a gather (one row per token) and is not counted."""
+def mix_average(file_type: str, per_block) -> float:
+    """Weight-weighted mean of `per_block(block type)` over the tensors a llama.cpp file type streams
+    on the reference Llama-2-7B stack: the per-layer tensors at the types the mix gives them plus the
+    output matrix (read every token); the token-embedding table is a gather (one row per token) and
+    is not counted."""
     base, rules, output = KQUANT_MIXES[file_type]
-    bits = weights = 0.0
+    total = weights = 0.0
     for i in range(_REF_LAYERS):
         for kind, n in _REF_TENSORS.items():
             t = rules[kind](i, _REF_LAYERS) if kind in rules else base
-            bits += n * block_bits_per_weight(t)
+            total += n * per_block(t)
             weights += n
     out_n = _REF_HIDDEN * _REF_VOCAB
-    return (bits + out_n * block_bits_per_weight(output)) / (weights + out_n)
+    return (total + out_n * per_block(output)) / (weights + out_n)
+
+
+def mix_bits_per_weight(file_type: str) -> float:
+    """Bits per *streamed* weight of a llama.cpp file type on the reference Llama-2-7B stack."""
+    return mix_average(file_type, block_bits_per_weight)
 
 
 # --- the vocabulary --------------------------------------------------------------------------------
@@ -138,6 +145,44 @@ DEQUANT_FAMILIES = ("", "legacy_block", "kquant", "iquant", "int_group", "int_ch
 DEQUANT_OPS_PER_WEIGHT: dict[str, float] = {
     "": 0.0, "legacy_block": 5.0, "kquant": 7.0, "iquant": 9.0, "int_group": 4.0, "int_channel": 2.0,
 }
+# The GGUF block types llama.cpp multiplies with its own kernels get their own count, read from the
+# arithmetic of the CUDA dot products a batch-1 decode step runs (MMVQ: `vec_dot_<type>_q8_1` and its
+# `_impl` in VECDOTQ_CUH; the activations are quantized to q8_1 and each 4 weights go through one
+# dp4a). Counted per weight: every integer and float operation of the unpack-and-dot loop (shifts,
+# masks, ors, byte-wise subtracts, dp4a, the int scale multiply, int->float converts and the fma into
+# the float sum) plus the per-call epilogue and the caller's scale unpacking, amortized over the
+# weights one call covers; loads are not counted (they are the memory term). E.g. q4_0: per int of 8
+# nibbles 2 shift/mask pairs + 2 dp4a + 2 to assemble the unaligned int (7 per 8 weights) and a
+# 6-operation epilogue per 16 weights = 1.25; q3_k: per 4 weights 14 operations to decode the 6-bit
+# scale from its split low/high bits, 6 to assemble the 3-bit values (low pair + high-mask bit,
+# __vsubss4) and dp4a + int multiply + convert + fma = 24, i.e. 6.06. The low-bit k-quants are the
+# expensive ones (q2_k and q3_k decode a scale per 16 weights, q5 and q6 splice a high bit in),
+# which is why llama.cpp's Q2_K and Q3_K_S decode slower than Q4_0 although they stream fewer bytes.
+VECDOTQ_CUH = "ggml-org/llama.cpp ggml/src/ggml-cuda/vecdotq.cuh (vec_dot_*_q8_1 MMVQ dot products)"
+MMVQ_OPS_PER_WEIGHT: dict[str, float] = {
+    "q4_0": 20 / 16,  # 2 x (and, shift, and, 2 dp4a, 2 unaligned-int assembly) + epilogue 6
+    "q4_1": 19 / 16,  # 2 x (and, shift, and, 2 dp4a) + epilogue 9 (dm and ds half2 converts, min term)
+    "q5_0": 74 / 16,  # 2 x (34: nibbles + 4 high bits spliced per int x 2, 2 dp4a, int assembly) + 6
+    "q5_1": 69 / 16,  # 2 x (30, aligned ints) + epilogue 9
+    "q8_0": 11 / 8,  # 2 x (dp4a + 2 unaligned-int assembly) + epilogue 5
+    "q2_k": 64 / 16,  # 4 x (value 2-bit extract 2, scale mask, dp4a, int mul, cvt, fma; min 5 + dp4a, cvt, fma) + 4
+    "q3_k": 97 / 16,  # 4 x (6-bit scale decode 14, 3-bit value 6, dp4a, int mul, cvt, fma) + 1
+    "q4_k": 38 / 16,  # 2 x (2 nibble extracts 4, 4 dp4a, 2 x (int mul, cvt, fma)) + 4 + ~10 scale/min unpack
+    "q5_k": 54 / 16,  # as q4_k + 2 x 8 to splice the fifth bit
+    "q6_k": 24 / 8,  # 2 x (low 4 bits 2, high 2 bits 3, or, __vsubss4, dp4a, int mul, cvt, fma) + 2
+}
+
+
+def dequant_ops_per_weight(fmt: str) -> float:
+    """ALU operations per weight to unpack-and-multiply a weight-only format: the MMVQ count of a GGUF
+    block type (a llama.cpp file-type mix averaged over the tensors it streams, `mix_average`), else
+    its dequantization family's textbook count (GPTQ/AWQ, i-quants, per-channel int8; 0 = none)."""
+    family = FORMATS[fmt].dequant if fmt in FORMATS else ""
+    if fmt in KQUANT_MIXES:
+        return mix_average(fmt, lambda t: MMVQ_OPS_PER_WEIGHT.get(t, DEQUANT_OPS_PER_WEIGHT["iquant"]))
+    if fmt in MMVQ_OPS_PER_WEIGHT:
+        return MMVQ_OPS_PER_WEIGHT[fmt]
+    return DEQUANT_OPS_PER_WEIGHT[family]
 GPTQ_GROUP = 128  # GPTQ/AWQ default group size (AutoGPTQ/AutoAWQ q_group_size / group_size = 128)
 
 
@@ -262,3 +307,4 @@ WEIGHT_BYTES: dict[str, float] = {f.name: f.weight_bytes for f in _FORMATS}
 ACTIVATION_BYTES: dict[str, float] = {f.name: f.activation_bytes for f in _FORMATS}
 COMPUTE_COLUMN: dict[str, str] = {f.name: f.compute for f in _FORMATS}
 DEQUANT_FAMILY: dict[str, str] = {f.name: f.dequant for f in _FORMATS}
+DEQUANT_OPS: dict[str, float] = {f.name: dequant_ops_per_weight(f.name) for f in _FORMATS}

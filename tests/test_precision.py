@@ -56,6 +56,27 @@ def test_every_format_has_source_compute_column_and_consistent_views():
     assert P.COMPUTE_COLUMN["fp8"] == "fp8" and P.COMPUTE_COLUMN["int8"] == "int8" and P.COMPUTE_COLUMN["w8a16"] == "fp16"
 
 
+def test_dequant_ops_come_from_the_kernels_per_gguf_type():
+    # every weight-only format pays some unpacking, every other format none
+    for f in P.FORMATS.values():
+        assert (P.DEQUANT_OPS[f.name] > 0) == f.weight_only, f.name
+    # GGUF block types: counted from llama.cpp's MMVQ dot products, not their family's flat count
+    for t, ops in P.MMVQ_OPS_PER_WEIGHT.items():
+        assert t in P.GGUF_BLOCKS and 0 < ops < P.DEQUANT_OPS_PER_WEIGHT["iquant"], t
+        if t in P.FORMATS and t not in P.KQUANT_MIXES:  # q2_k, q6_k name a file-type mix too
+            assert P.DEQUANT_OPS[t] == ops
+    # the low-bit k-quants decode a scale per 16 weights or splice bits: dearer than Q4_0/Q8_0
+    assert P.DEQUANT_OPS["q3_k_s"] > P.DEQUANT_OPS["q2_k"] > P.DEQUANT_OPS["q4_k_m"] > P.DEQUANT_OPS["q4_0"]
+    assert P.DEQUANT_OPS["q8_0"] < P.DEQUANT_OPS["q6_k"]
+    # a file-type mix is a weight-weighted mean of its block types' counts
+    for name in P.KQUANT_MIXES:
+        members = [P.MMVQ_OPS_PER_WEIGHT.get(t, 9.0) for t in P.MMVQ_OPS_PER_WEIGHT] + [9.0]
+        assert min(members) <= P.DEQUANT_OPS[name] <= max(members), name
+    assert P.mix_average("q6_k", P.block_bits_per_weight) == P.mix_bits_per_weight("q6_k") == P.block_bits_per_weight("q6_k")
+    # the non-GGUF weight-only formats keep their family's count
+    assert P.DEQUANT_OPS["int4"] == P.DEQUANT_OPS_PER_WEIGHT["int_group"]
+
+
 @pytest.mark.parametrize("spelling, canonical", [
     ("Q4_K_M", "q4_k_m"), ("q4-k-m", "q4_k_m"), ("Q8_0", "q8_0"), ("IQ4_XS", "iq4_xs"), ("F16", "fp16"),
     ("BF16", "bf16"), ("F32", "fp32"), ("AWQ", "int4"), ("w4a16", "int4"), ("GPTQ", "int4"), ("W8A8", "int8"),
