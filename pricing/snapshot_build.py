@@ -48,6 +48,10 @@ def build(src_dir: Path, dest_dir: Path) -> list[Path]:
 
 
 if __name__ == "__main__":
-    src = Path(sys.argv[1] if len(sys.argv) > 1 else "../shared/data/prices")
+    # the raw price exports are maintainers' inputs, not shipped with the package: name the folder
+    if len(sys.argv) != 2:
+        sys.exit("usage: python -m phantom_report.pricing.snapshot_build PRICE_EXPORT_DIR "
+                 "(the folder of raw cloud price CSVs; see pricing/data/README.md)")
+    src = Path(sys.argv[1])
     for p in build(src, Path(__file__).parent / "data"):
         print(p)

@@ -93,7 +93,7 @@ def test_missing_cells_read_alike_with_and_without_pandas():
     every kind of cell that can exist while pandas is not loaded it agrees with `pandas.isna`."""
     from decimal import Decimal
 
-    from phantom_report.engine.predict import _is_missing
+    from phantom_report.engine.points import _is_missing
 
     cells = [None, float("nan"), np.float32("nan"), np.float64(1.5), complex("nan"), 0.0, 0, 7, True, False, "",
              "x", "nan", np.datetime64("NaT"), np.timedelta64("NaT"), np.datetime64("2026-01-01"),
