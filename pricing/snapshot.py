@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from importlib import resources
-from typing import Iterator
+from typing import Iterator, Mapping
 
 from phantom_report.pricing.clouds import Clouds, default_clouds
 from phantom_report.pricing.quote import PriceQuote
@@ -62,6 +62,18 @@ def detail(f: SnapshotFile, row_source: str | None) -> str:
     """The source_detail of a snapshot quote: file, upstream (the row's own source when it has one)
     and the stated date with its basis."""
     return f"snapshot {f.name} <- {row_source or f.upstream}; as of {f.as_of.date()} ({f.as_of_basis})"
+
+
+def catalog_quote(f: SnapshotFile, r: Mapping[str, str], provider: str, gpu: str, *, region: str | None = None,
+                  spot_column: str = "SpotPrice", warnings: tuple[str, ...] = ()) -> PriceQuote:
+    """A quote from one row of a SkyPilot-style catalog CSV (InstanceType, AcceleratorCount, vCPUs,
+    MemoryGiB, Price and a spot column in USD per hour, Region, Source): the columns every cloud's
+    snapshot shares, so each cloud module says only which GPU a row is and what differs."""
+    return PriceQuote(
+        provider=provider, region=region or r["Region"], zone=None, instance_type=r["InstanceType"], gpu=gpu,
+        gpu_count=int(float(r["AcceleratorCount"])), vcpus=num(r["vCPUs"]), memory_gib=num(r["MemoryGiB"]),
+        on_demand_usd_per_hour=num(r["Price"]), spot_usd_per_hour=num(r[spot_column]),
+        fetched_at=f.as_of, source="snapshot", source_detail=detail(f, r.get("Source")), warnings=warnings)
 
 
 def snapshot_quotes(providers: tuple[str, ...] | None = None, clouds: Clouds | None = None) -> list[PriceQuote]:

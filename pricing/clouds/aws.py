@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from phantom_report.errors import PricingError
 from phantom_report.pricing.clouds.base import Cloud, package_gpu_table
 from phantom_report.pricing.quote import PriceQuote
-from phantom_report.pricing.snapshot import detail, num, rows, snapshot_file
+from phantom_report.pricing.snapshot import catalog_quote, rows, snapshot_file
 
 if TYPE_CHECKING:
     from phantom_report.pricing.providers.aws import AwsProvider
@@ -49,12 +49,8 @@ def read_snapshot() -> tuple[PriceQuote, ...]:
         gpu = instance_gpu(r["InstanceType"])
         if gpu is None:
             continue
-        out.append(PriceQuote(
-            provider="aws", region=r["Region"], zone=None, instance_type=r["InstanceType"], gpu=gpu,
-            gpu_count=int(float(r["AcceleratorCount"])), vcpus=num(r["vCPUs"]), memory_gib=num(r["MemoryGiB"]),
-            on_demand_usd_per_hour=num(r["Price"]), spot_usd_per_hour=num(r["SpotPriceMin"]),
-            fetched_at=f.as_of, source="snapshot", source_detail=detail(f, r.get("Source")),
-            warnings=("AZ rows incomplete in snapshot",) if r.get("PartialRegion") == "True" else ()))
+        out.append(catalog_quote(f, r, "aws", gpu, spot_column="SpotPriceMin",
+                                 warnings=("AZ rows incomplete in snapshot",) if r.get("PartialRegion") == "True" else ()))
     return tuple(out)
 
 

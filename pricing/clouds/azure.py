@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from phantom_report.pricing.clouds.base import Cloud, package_gpu_table
 from phantom_report.pricing.quote import PriceQuote
-from phantom_report.pricing.snapshot import detail, num, rows, snapshot_file
+from phantom_report.pricing.snapshot import catalog_quote, rows, snapshot_file
 
 if TYPE_CHECKING:
     from phantom_report.pricing.providers.azure_retail import AzureRetailProvider
@@ -31,11 +31,7 @@ def read_snapshot() -> tuple[PriceQuote, ...]:
         row = GPU_TABLE.get(r["InstanceType"])
         if row is None:
             continue
-        out.append(PriceQuote(
-            provider="azure", region=r["Region"], zone=None, instance_type=r["InstanceType"], gpu=row.gpu,
-            gpu_count=int(float(r["AcceleratorCount"])), vcpus=num(r["vCPUs"]), memory_gib=num(r["MemoryGiB"]),
-            on_demand_usd_per_hour=num(r["Price"]), spot_usd_per_hour=num(r["SpotPrice"]), fetched_at=f.as_of,
-            source="snapshot", source_detail=detail(f, r.get("Source"))))
+        out.append(catalog_quote(f, r, "azure", row.gpu))
     return tuple(out)
 
 

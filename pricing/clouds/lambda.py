@@ -8,7 +8,7 @@ from functools import lru_cache, partial
 
 from phantom_report.pricing.clouds.base import Cloud, package_gpu_table
 from phantom_report.pricing.quote import PriceQuote
-from phantom_report.pricing.snapshot import detail, num, rows, snapshot_file
+from phantom_report.pricing.snapshot import catalog_quote, rows, snapshot_file
 
 SNAPSHOT = "snapshot_lambda.csv"
 GPU_TABLE = package_gpu_table("lambda_gpus.csv", "accelerator")
@@ -24,12 +24,8 @@ def read_snapshot() -> tuple[PriceQuote, ...]:
         if row is None:
             continue
         for region in r["Regions"].split(";"):
-            out.append(PriceQuote(
-                provider="lambda", region=region, zone=None, instance_type=r["InstanceType"], gpu=row.gpu,
-                gpu_count=int(float(r["AcceleratorCount"])), vcpus=num(r["vCPUs"]), memory_gib=num(r["MemoryGiB"]),
-                on_demand_usd_per_hour=num(r["Price"]), spot_usd_per_hour=num(r["SpotPrice"]),
-                fetched_at=f.as_of, source="snapshot", source_detail=detail(f, r.get("Source")),
-                warnings=("catalog lists every type in every region; not live availability",)))
+            out.append(catalog_quote(f, r, "lambda", row.gpu, region=region,
+                                     warnings=("catalog lists every type in every region; not live availability",)))
     return tuple(out)
 
 

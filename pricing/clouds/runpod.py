@@ -7,7 +7,7 @@ from functools import lru_cache, partial
 
 from phantom_report.pricing.clouds.base import Cloud, package_gpu_table
 from phantom_report.pricing.quote import PriceQuote
-from phantom_report.pricing.snapshot import detail, num, rows, snapshot_file
+from phantom_report.pricing.snapshot import catalog_quote, rows, snapshot_file
 
 SNAPSHOT = "snapshot_runpod.csv"
 GPU_TABLE = package_gpu_table("runpod_gpus.csv", "accelerator")
@@ -22,11 +22,7 @@ def read_snapshot() -> tuple[PriceQuote, ...]:
         row = GPU_TABLE.get(r["AcceleratorName"])
         if row is None:
             continue
-        out.append(PriceQuote(
-            provider="runpod", region="global", zone=None, instance_type=r["InstanceType"], gpu=row.gpu,
-            gpu_count=int(float(r["AcceleratorCount"])), vcpus=num(r["vCPUs"]), memory_gib=num(r["MemoryGiB"]),
-            on_demand_usd_per_hour=num(r["Price"]), spot_usd_per_hour=num(r["SpotPrice"]),
-            fetched_at=f.as_of, source="snapshot", source_detail=detail(f, r.get("Source"))))
+        out.append(catalog_quote(f, r, "runpod", row.gpu, region="global"))
     return tuple(out)
 
 
