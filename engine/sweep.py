@@ -31,6 +31,7 @@ from typing import Any, Iterator
 import numpy as np
 import pandas as pd
 
+from phantom_report.atomic import write_atomic
 from phantom_report.errors import PhantomError
 
 MAX_SWEEP_POINTS = 1_000_000_000  # ~3 h at 100k points/s; a bound against a typo, not a target
@@ -148,10 +149,8 @@ def run_chunk(engine, spec: GridSpec, index: int, start: int, stop: int, out_dir
     """One chunk, on whichever process runs it: predict, optionally write its CSV part, reduce."""
     df = predict_points(engine, spec, start, stop)
     if out_dir is not None:
-        path = Path(out_dir) / _PART_NAME.format(index)
-        tmp = path.with_suffix(".csv.tmp")
-        df.to_csv(tmp, index=False)
-        os.replace(tmp, path)  # a reader never sees half a part
+        # the one atomic writer: a reader never sees half a part, a failed write leaves no temp file
+        write_atomic(Path(out_dir) / _PART_NAME.format(index), df.to_csv(index=False))
     return ChunkOutcome(index, len(df), int(df["supported"].sum()), int((df["supported"] & df["fits"]).sum()),
                         best_per_group(df))
 
