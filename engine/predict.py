@@ -59,7 +59,11 @@ __all__ = ["OUTPUT_COLUMNS", "PredictCache", "fit_hint", "predict_columns", "pre
 
 _CHUNK = 16384  # points per block: bounds the (points x operators) temporaries to a few MB
 _SMALL_GRID = 64  # up to this many points, support flags are looked up per key (no groupby)
-IDLE_POWER_FRACTION = 0.3  # board power at idle / TDP (datacenter GPUs idle at ~20-35% of TDP)
+# Board power / TDP of a GPU that is running the workload but whose units are idle (clocks up,
+# memory refreshed, kernels in flight: datacenter GPUs draw ~20-35% of TDP there). Not the parked
+# idle power of GpuProfile.idle_power() (clocks down, nothing resident; ~12% of TDP), which the
+# reporter charges for provisioned GPU-hours that run nothing.
+IDLE_POWER_FRACTION = 0.3
 RUNTIME_OVERHEAD_GB = 0.8  # CUDA context + allocator reserve + workspace (per GPU)
 # Adam optimizer state per parameter; fp32 storage formats keep everything in 4-byte floats
 FP32_STORAGE = frozenset({"fp32", "tf32"})
