@@ -123,3 +123,48 @@ def test_the_outlined_bar_is_the_recommended_row_even_when_its_gpu_has_a_cheaper
     shown = _with_recommended(best, elig, 11)
     assert list(shown.index) == [12, 11]  # the H100 bar is now the recommended row, in cost order
     assert _with_recommended(best, elig, 10) is best and _with_recommended(best, elig, None) is best
+
+
+SIDE_MARGIN_MM = 14.0  # report.css @page left and right margin
+RIGHT_DPI = 40  # a table rule or a digit crossing into the margin is a few pixels wide at 40 dpi
+
+
+def pages_inked_in_right_margin(pdf: Path, dpi: int = RIGHT_DPI) -> list[int]:
+    """Pages (1-based) of ``pdf`` with content in the right page margin, between the running header
+    and footer: something laid out wider than the body (a table running off the page)."""
+    out = pdf.parent / f"_right{dpi}"
+    out.mkdir(exist_ok=True)
+    subprocess.run(["pdftoppm", "-r", str(dpi), "-gray", str(pdf), str(out / "p")], check=True, timeout=120)
+    pages = sorted(out.glob("p-*.pgm"), key=lambda p: int(p.stem.rsplit("-", 1)[1]))
+    side, top = round(SIDE_MARGIN_MM / 25.4 * dpi), round(MARGIN_MM / 25.4 * dpi)
+    bad = []
+    for number, page in enumerate(pages, start=1):
+        width, height, px = _read_pgm(page)
+        # one pixel of slack at the body's edge: anti-aliasing of a rule that ends exactly there
+        if any(min(px[y * width + width - side + 1:(y + 1) * width]) < INK_BELOW for y in range(top, height - top)):
+            bad.append(number)
+    return bad
+
+
+def test_nothing_runs_off_the_right_edge(quick_pdf, tmp_path):
+    """Executive (quickstart) and detailed (training) PDFs stay inside the page body: the
+    nine-column configuration table ran into the right margin, and the detailed template's three
+    sensitivity tables were laid on top of one another, one wide table over the others."""
+    from phantom_report.reporter.run import run_report
+    from phantom_report.reporter.spec import load_spec
+
+    detailed = run_report(load_spec(Path(__file__).resolve().parents[1] / "examples" / "training.yaml"),
+                          out_dir=tmp_path, formats=("pdf",), offline=True).outputs["pdf"]
+    for pdf in (quick_pdf["pdf"], detailed):
+        assert pages_inked_in_right_margin(pdf) == [], pdf.name
+
+
+def test_right_margin_measure_sees_an_overflowing_table(tmp_path):
+    from weasyprint import HTML
+
+    css = f"@page {{ size: A4; margin: {MARGIN_MM}mm {SIDE_MARGIN_MM}mm }}"
+    for body, overflows in (('<table style="width: 120%; border-bottom: 2px solid #000"><tr><td>x</td></tr></table>', True),
+                            ('<table style="width: 100%; border-bottom: 2px solid #000"><tr><td>x</td></tr></table>', False)):
+        pdf = tmp_path / f"probe{overflows}.pdf"
+        HTML(string=f"<style>{css}</style>{body}").write_pdf(pdf)
+        assert bool(pages_inked_in_right_margin(pdf)) == overflows
