@@ -19,6 +19,10 @@ prediction says why (`extrapolation_reasons`): no rows for the runtime, for the 
 architecture, for the model family in this task, or a batch / prompt length / GPU count beyond the
 largest measured one.
 
+`Support` also counts the distinct sources behind each fitted runtime (`runtime_sources`,
+`runtime_source_counts`): intervals widen for a runtime measured by few sources and a runtime measured
+by many takes its own width (intervals.py, "Thin runtimes").
+
 `Support` is the summary of the corpus these need; it is stored in calibration.json
 (`intervals.support`) so predictions do not read the corpus.
 """
@@ -45,6 +49,7 @@ class Support:
     """Row counts of the corpus by (runtime, architecture, family) and the largest measured sizes."""
 
     rows: Mapping[str, int] = field(default_factory=dict)  # "runtime|arch|family" -> rows
+    runtime_sources: Mapping[str, int] | None = None  # fitted runtime -> distinct sources; None = not recorded
     family_tasks: Mapping[str, int] = field(default_factory=dict)  # "family|task" -> rows
     max_batch: Mapping[str, float] = field(default_factory=dict)  # "family|task" -> largest batch
     max_seq_in: Mapping[str, float] = field(default_factory=dict)  # "family|task" -> largest seq_in
@@ -58,7 +63,8 @@ class Support:
         key = _join(rows["runtime"], rows["arch"], rows["family"])
         ft = _join(rows["family"], rows["task"])
         by_ft = rows.assign(_ft=ft).groupby("_ft")
-        return cls(rows={k: int(v) for k, v in key.value_counts().items()},
+        sources = fitted_runtime_sources(rows) if "source" in rows else None
+        return cls(rows={k: int(v) for k, v in key.value_counts().items()}, runtime_sources=sources,
                    family_tasks={k: int(v) for k, v in ft.value_counts().items()},
                    max_batch={k: float(v) for k, v in by_ft["batch_size"].max().items()},
                    max_seq_in={k: float(v) for k, v in by_ft["seq_in"].max().dropna().items()},
@@ -66,15 +72,20 @@ class Support:
 
     def to_dict(self) -> dict[str, Any]:
         """The support table as calibration.json stores it (`intervals.support`)."""
-        return {"rows": dict(self.rows), "family_tasks": dict(self.family_tasks), "max_batch": dict(self.max_batch),
+        out = {"rows": dict(self.rows), "family_tasks": dict(self.family_tasks), "max_batch": dict(self.max_batch),
                 "max_seq_in": dict(self.max_seq_in), "max_gpu_count": self.max_gpu_count}
+        if self.runtime_sources is not None:
+            out["runtime_sources"] = dict(self.runtime_sources)
+        return out
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None) -> "Support | None":
         """The support table from calibration.json's `intervals.support`; None when absent or empty."""
         if not d:
             return None
-        return cls(rows=dict(d.get("rows", {})), family_tasks=dict(d.get("family_tasks", {})),
+        sources = d.get("runtime_sources")
+        return cls(rows=dict(d.get("rows", {})), runtime_sources=None if sources is None else dict(sources),
+                   family_tasks=dict(d.get("family_tasks", {})),
                    max_batch=dict(d.get("max_batch", {})), max_seq_in=dict(d.get("max_seq_in", {})),
                    max_gpu_count=float(d.get("max_gpu_count", 0.0)))
 
@@ -89,6 +100,13 @@ class Support:
             rt_arch[r + _SEP + a] = rt_arch.get(r + _SEP + a, 0) + n
             arch[a] = arch.get(a, 0) + n
         return rt, rt_arch, arch
+
+
+def fitted_runtime_sources(rows: pd.DataFrame) -> dict[str, int]:
+    """Distinct sources per runtime of corpus `rows` (`runtime`, `source`), for runtimes with enough rows
+    to be fitted (MIN_SUPPORT_ROWS); the others rest on no source and are left out."""
+    by_rt = rows.groupby("runtime")["source"]
+    return {str(k): int(v) for (k, v), n in zip(by_rt.nunique().items(), by_rt.size()) if n >= MIN_SUPPORT_ROWS}
 
 
 class _Point(NamedTuple):
@@ -121,6 +139,15 @@ def novelty_levels(support: Support, points: Mapping[str, Any] | "pd.DataFrame")
     level = [3 if n_rt < MIN_SUPPORT_ROWS else 2 if n_ra < MIN_SUPPORT_ROWS else 1 if n_raf < MIN_SUPPORT_ROWS else 0
              for n_rt, n_ra, n_raf in _support_counts(support, rt, rt_arch, points)]
     return np.array(level, dtype=int)
+
+
+def runtime_source_counts(support: Support, points: Mapping[str, Any] | "pd.DataFrame") -> np.ndarray:
+    """Per point: how many distinct corpus sources measured its runtime (0 for a runtime without rows);
+    -1 everywhere when the support does not record sources (a calibration file from before)."""
+    runtimes = _cells(points, "runtime")
+    if support.runtime_sources is None:
+        return np.full(len(runtimes), -1, dtype=int)
+    return np.array([support.runtime_sources.get(str(r), 0) for r in runtimes], dtype=int)
 
 
 def _support_counts(support: Support, rt: Mapping, rt_arch: Mapping, points) -> list[tuple[int, int, int]]:

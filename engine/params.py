@@ -147,8 +147,10 @@ class CalibrationParams:
         `group` ("task/metric", e.g. "inference/tokens_per_s") takes that group's own quantiles where
         calibration held out enough of its rows (Mondrian conformal: LLM token rates are predicted
         far more tightly than CNN latencies); `novelty` (0-3, engine/novelty.py) the widths of that
-        novelty level (never narrower than a lower level's), `runtime` at least that runtime's own width
-        where calibration held out enough of its rows. See intervals.block_half_width."""
+        novelty level (never narrower than a lower level's), scaled by how few sources measured the
+        `runtime`, and at least that runtime's own width where calibration held out enough of its rows
+        (at level 0 a runtime measured by 9+ sources takes its own width alone). See
+        intervals.block_tables."""
         key = (group, novelty, runtime)
         single = isinstance(confidence, np.ndarray) and confidence.shape == (1,)
         if single:  # one point (an engine's `predict`): its width is remembered per confidence

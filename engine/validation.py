@@ -32,7 +32,9 @@ import pandas as pd
 
 from phantom_report.engine import calibration as cal
 from phantom_report.engine import intervals
-from phantom_report.engine.novelty import LEVEL_NAMES, Support, extrapolation_reasons, novelty_levels
+from phantom_report.engine.novelty import (
+    LEVEL_NAMES, Support, extrapolation_reasons, fitted_runtime_sources, novelty_levels, runtime_source_counts,
+)
 from phantom_report.engine.params import CalibrationParams
 
 SCHEMES: dict[str, tuple[str, ...]] = {
@@ -226,6 +228,23 @@ def held_out_support(held: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return novelty, reason
 
 
+def held_out_source_scales(held: pd.DataFrame) -> tuple[np.ndarray | None, dict]:
+    """(each held-out row's `intervals.source_scale`, fold label -> runtime -> distinct sources), both
+    counted on the *other* folds' rows, as a new source's point is against the corpus; (None, {})
+    without a `source` column."""
+    if "source" not in held:
+        return None, {}
+    folds = held["fold"].to_numpy()
+    scales = np.ones(len(held))
+    per_fold = {}
+    for lab in np.unique(folds):
+        mine = folds == lab
+        per_fold[lab] = fitted_runtime_sources(held[~mine])
+        counts = runtime_source_counts(Support(runtime_sources=per_fold[lab]), held[mine])
+        scales[mine] = [intervals.source_scale(k) for k in counts]
+    return scales, per_fold
+
+
 def held_sources(held: pd.DataFrame) -> np.ndarray | None:
     """Each held-out row's source (the runtime tables weigh residuals by it), None without the column."""
     return held["source"].astype(str).to_numpy() if "source" in held else None
@@ -241,11 +260,13 @@ def add_intervals_cv(held: pd.DataFrame, confidence: float) -> pd.DataFrame:
     novelty, reason = held_out_support(held)
     runtimes = held["runtime"].astype(str).to_numpy()
     sources = held_sources(held)
+    scales, fold_sources = held_out_source_scales(held)
     hw = np.empty(len(held))
     for lab in np.unique(folds):
         mine = folds == lab
         block = intervals.interval_block(absr[~mine], groups[~mine], novelty[~mine], runtimes[~mine],
-                                         None if sources is None else sources[~mine])
+                                         None if sources is None else sources[~mine],
+                                         None if scales is None else scales[~mine], fold_sources.get(lab))
         for g in np.unique(groups[mine]):
             for lv in np.unique(novelty[mine & (groups == g)]):
                 for rt in np.unique(runtimes[mine & (groups == g) & (novelty == lv)]):
@@ -350,16 +371,22 @@ def shipped_intervals(cv: CvResult, rows: pd.DataFrame) -> dict:
     corpus `rows` that predictions score their own novelty and extrapolation against."""
     held = cv.held_out
     absr = np.abs(held["log_residual"].to_numpy(dtype=float))
+    support = Support.of(rows)
+    scales, _ = held_out_source_scales(held)
     block = intervals.interval_block(absr, interval_groups(held), held["novelty"].to_numpy(dtype=int),
-                                     held["runtime"].astype(str).to_numpy(), held_sources(held))
+                                     held["runtime"].astype(str).to_numpy(), held_sources(held),
+                                     scales, support.runtime_sources if scales is not None else None)
     return {
         "method": (f"split-conformal on {SCHEME_TITLES[cv.scheme]} cross-validation |log(predicted/measured)|, "
                    "Mondrian by task/metric and novelty level (engine/novelty.py) and by runtime (source-weighted: "
                    "intervals.source_weighted_quantile); a point's width is the widest of its level's, every lower "
-                   "level's and its runtime's"),
+                   "level's and its runtime's; level tables hold |r| / sqrt(1 + 1/k), k = distinct sources of the "
+                   "row's fitted runtime, and a point's width is scaled back by its runtime's factor "
+                   "(intervals.source_scale); at level 0 a runtime measured by 9+ sources takes its own table "
+                   "alone; the 'new' level's tables are source-weighted"),
         "scheme": cv.scheme,
         "n_residuals": int(len(absr)),
         **block,
         "novelty_levels": {str(k): v for k, v in LEVEL_NAMES.items()},
-        "support": Support.of(rows).to_dict(),
+        "support": support.to_dict(),
     }

@@ -309,9 +309,9 @@ def test_example_shows_budget_status_in_every_format(tmp_path, cli):
 # ---- bad input: exit 2, file:line: key, nothing written -----------------------------------------
 
 BAD = [
-    ("workloads:\n  - name: assistant-8b", "    budget:\n      monthly_usd: 15000", "    budget:\n      monthly_usd: 0",
+    ("workloads:\n  - name: assistant-8b", "    budget:\n      monthly_usd: 5000", "    budget:\n      monthly_usd: 0",
      "workloads[0].budget.monthly_usd: must be a positive number, got 0"),
-    ("budget:", "  monthly_usd: 14000", "  monthly_usd: -50", "budget.monthly_usd: must be a positive number, got -50"),
+    ("budget:", "  monthly_usd: 5500", "  monthly_usd: -50", "budget.monthly_usd: must be a positive number, got -50"),
     ("alerts:", "    - type: slack ", "    - type: sms ", "alerts.channels[2].type: must be 'email', 'webhook' or 'slack'"),
     ("alerts:", "      url: http://127.0.0.1:9009/phantom-alerts", "      url: ftp://127.0.0.1/x",
      "alerts.channels[1].url: must be an http:// or https:// URL"),

@@ -13,7 +13,7 @@ import pytest
 
 from phantom_report.engine import intervals
 from phantom_report.engine import validation as V
-from phantom_report.engine.novelty import Support, extrapolation_reasons, novelty_levels
+from phantom_report.engine.novelty import Support, extrapolation_reasons, novelty_levels, runtime_source_counts
 
 
 def _rows(runtime, arch, family, n, task="inference", batch=8, seq_in=128.0, gpu_count=1):
@@ -190,3 +190,61 @@ def test_a_small_source_with_large_errors_widens_its_runtime_table():
     block = intervals.interval_block(r, groups, np.zeros(len(r), dtype=int), np.array(["vllm"] * len(r)), sources)
     assert block["by_runtime"]["vllm"]["0.9"] == round(weighted, 6)
     assert block["log_abs_residual_quantiles"]["0.9"] == round(plain, 6)  # only runtime tables are weighted
+
+
+def test_source_scale_is_the_prediction_interval_factor_for_one_more_source():
+    assert intervals.source_scale(1) == pytest.approx(2 ** 0.5)
+    assert intervals.source_scale(0) == intervals.source_scale(1)  # nothing fitted: as thin as one source
+    assert intervals.source_scale(4) == pytest.approx(1.25 ** 0.5)
+    assert intervals.source_scale(None) == intervals.source_scale(-1) == 1.0  # unknown: no change
+    assert 1.0 < intervals.source_scale(20) < intervals.source_scale(2)
+
+
+def test_support_counts_the_sources_behind_each_fitted_runtime():
+    corpus = pd.concat([
+        _rows("vllm", "hopper", "decoder", 30).assign(source=["a"] * 10 + ["b"] * 10 + ["c"] * 10),
+        _rows("lmdeploy", "ampere", "decoder", 25).assign(source="d"),
+        _rows("llamacpp", "ampere", "decoder", 10).assign(source=["e"] * 5 + ["f"] * 5),  # < 20 rows: not fitted
+    ])
+    sup = Support.of(corpus)
+    assert sup.runtime_sources == {"vllm": 3, "lmdeploy": 1}
+    assert Support.from_dict(json.loads(json.dumps(sup.to_dict()))) == sup
+    pts = pd.DataFrame({"runtime": ["vllm", "lmdeploy", "llamacpp", "mlc-llm"]})
+    assert runtime_source_counts(sup, pts).tolist() == [3, 1, 0, 0]
+    assert runtime_source_counts(Support.of(corpus.drop(columns="source")), pts).tolist() == [-1] * 4
+
+
+def _scaled_block(n_sources_of: dict[str, int]):
+    """A block of normalised tables: 300 residuals of a many-source runtime, 15 of a thin one (too few
+    for its own table: the level tables decide its width)."""
+    rng = np.random.default_rng(11)
+    r = np.abs(np.concatenate([rng.normal(0, 0.1, 300), rng.normal(0, 0.1, 15)]))
+    runtimes = np.array(["tensorflow"] * 300 + ["ft-op"] * 15)
+    sources = np.array([f"tf{i % 12}" for i in range(300)] + ["ft"] * 15)
+    scales = np.array([intervals.source_scale(n_sources_of[rt]) for rt in runtimes])
+    groups = np.array(["inference/latency_ms"] * len(r))
+    return intervals.interval_block(r, groups, np.zeros(len(r), dtype=int), runtimes, sources, scales, n_sources_of)
+
+
+def test_a_runtime_backed_by_fewer_sources_gets_a_wider_interval():
+    block = _scaled_block({"tensorflow": 12, "ft-op": 2})
+    thin = float(intervals.block_half_width(block, 0.9, "inference/latency_ms", 1, "ft-op"))
+    single = float(intervals.block_half_width(replace_sources(block, {"ft-op": 1}), 0.9, "inference/latency_ms", 1, "ft-op"))
+    assert single > thin
+    assert single / thin == pytest.approx(intervals.source_scale(1) / intervals.source_scale(2))
+
+
+def replace_sources(block: dict, counts: dict) -> dict:
+    return {**block, "runtime_sources": {**block["runtime_sources"], **counts}}
+
+
+def test_a_runtime_with_enough_sources_is_its_own_cell_at_level_zero():
+    # tensorflow's 12 sources support a source-level 90% quantile: its own table alone, even when narrower
+    # than the pooled one; one level more novel, the level tables apply again (never narrower with novelty)
+    block = _scaled_block({"tensorflow": 12, "ft-op": 2})
+    block["by_runtime"]["tensorflow"] = {"0.5": 0.01, "0.9": 0.02}
+    own = float(intervals.block_half_width(block, 0.9, "inference/latency_ms", 0, "tensorflow"))
+    assert own == pytest.approx(0.02)
+    assert float(intervals.block_half_width(block, 0.9, "inference/latency_ms", 1, "tensorflow")) > own
+    few = replace_sources(block, {"tensorflow": intervals.MIN_SOURCES_OWN_CELL - 1})
+    assert float(intervals.block_half_width(few, 0.9, "inference/latency_ms", 0, "tensorflow")) > own
