@@ -29,7 +29,7 @@ from .auth import make_auth
 from .db import Run, open_db
 from .hotreload import ProfileSource
 from .limits import BodySizeLimit, bounded_message
-from .metrics import ServiceMetrics
+from .metrics import RequestCounter, ServiceMetrics
 from .ratelimit import RateLimiter
 from .scaleout import make_executor
 from .settings import DeliverySettings
@@ -86,14 +86,7 @@ def create_app(settings: DeliverySettings) -> FastAPI:
     )
     app.state.svc = state
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
-
-    @app.middleware("http")
-    async def count_requests(request: Request, call_next):
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        state.metrics.requests.labels(request.method, path, str(response.status_code)).inc()
-        return response
+    app.add_middleware(RequestCounter, metrics=state.metrics)  # outermost: counts the 413s too
 
     @app.exception_handler(PhantomError)
     async def phantom_error(_request: Request, exc: PhantomError):
