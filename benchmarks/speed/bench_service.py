@@ -10,7 +10,9 @@ Starts the service as a real process on a free 127.0.0.1 port (its own temporary
 Exits non-zero if any request fails other than the intended 429s of a deliberately rate-limited
 key, or if any report run is lost or fails.
 
-    python benchmarks/speed/bench_service.py --predicts 800 --clients 16 --quickstart-repeat 3 --workers 2
+    python benchmarks/speed/bench_service.py --predicts 800 --clients 16 --quickstart-repeat 3 --workers 2 --settle-s 15
+    python benchmarks/speed/bench_service.py --interval-ms 100 --quickstart-repeat 0   # 160 req/s offered
+    python benchmarks/speed/bench_service.py --distinct --quickstart-repeat 0           # no memo hits
 """
 
 from __future__ import annotations
@@ -39,34 +41,85 @@ def pct(values: list[float], q: float) -> float:
     return values[k]
 
 
-async def predicts(base: str, key: str, n: int, clients: int,
-                   interval_ms: float = 0.0) -> tuple[list[float], dict[int, int]]:
+_GPUS = ["H100-SXM", "A100-80GB-SXM", "L4", "L40S", "MI300X", "T4", "A10G", "H200"]
+_MODELS = ["resnet-50", "bert-base", "llama-3.1-8b", "vit-b-16"]
+
+
+def predict_body(i: int, distinct: bool) -> dict:
+    """Request i: 16 configurations cycled (a dashboard asking the same points again), or with
+    `distinct` a different sequence length each time (nothing can be answered from the memo)."""
+    return {"model": _MODELS[i % len(_MODELS)], "gpu": _GPUS[i % len(_GPUS)], "precision": "fp16",
+            "batch_size": 1 + i % 16, "seq_in": 512 + (i if distinct else 0), "seq_out": 128}
+
+
+class RawHttp:
+    """One kept-alive HTTP/1.1 connection written by hand on asyncio streams: a load generator
+    that costs ~0.1 ms of CPU per request (httpx's async client costs several ms on this machine,
+    more than the service's answer, and shares the same 2 cores), like wrk/hey but in Python."""
+
+    def __init__(self, base: str, key: str) -> None:
+        host_port = base.split("//", 1)[1]
+        self.host, port = host_port.rsplit(":", 1)
+        self.port = int(port)
+        self.head = (f"POST /v1/predict HTTP/1.1\r\nHost: {host_port}\r\nAuthorization: Bearer {key}\r\n"
+                     "Content-Type: application/json\r\n").encode()
+        self.reader = self.writer = None
+
+    async def post(self, body: dict) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        payload = json.dumps(body).encode()
+        self.writer.write(self.head + b"Content-Length: %d\r\n\r\n" % len(payload) + payload)
+        status = int((await self.reader.readline()).split()[1])
+        length = 0
+        while (line := await self.reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        return status, await self.reader.readexactly(length)
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            await self.writer.wait_closed()
+
+
+async def predicts(base: str, key: str, n: int, clients: int, interval_ms: float = 0.0,
+                   http: str = "raw", distinct: bool = False) -> tuple[list[float], dict[int, int]]:
     """`n` predicts from `clients` concurrent clients, each sequential on its own kept-alive connection.
     `interval_ms` 0: each client sends its next request as soon as the last one answered (closed loop:
     latency then includes queueing behind the other 15, i.e. clients / throughput). > 0: each client
     starts a request every `interval_ms` (or at once when late), so latency shows service time at
-    that offered rate."""
-    gpus = ["H100-SXM", "A100-80GB-SXM", "L4", "L40S", "MI300X", "T4", "A10G", "H200"]
-    models = ["resnet-50", "bert-base", "llama-3.1-8b", "vit-b-16"]
+    that offered rate. `http`: "raw" (RawHttp, a lean load generator) or "httpx" (AsyncClient)."""
     codes: dict[int, int] = {}
     lat_ms: list[float] = []
     todo = iter(range(n))
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=120,
                                  limits=limits) as c:
+        async def via_httpx(body: dict) -> tuple[int, bytes]:
+            r = await c.post("/v1/predict", json=body)
+            return r.status_code, r.content
+
         async def client(k: int) -> None:
+            conn = RawHttp(base, key) if http == "raw" else None
+            post = conn.post if conn is not None else via_httpx
             # paced clients start staggered, so 16 of them do not arrive as one burst every interval
             next_at = time.perf_counter() + k * interval_ms / 1000 / clients
-            for i in todo:  # the iterator is shared: together the clients send each request once
-                if interval_ms > 0:
-                    await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
-                    next_at = max(next_at, time.perf_counter()) + interval_ms / 1000  # late: no catch-up burst
-                body = {"model": models[i % len(models)], "gpu": gpus[i % len(gpus)], "precision": "fp16",
-                        "batch_size": 1 + i % 16, "seq_in": 512, "seq_out": 128}
-                t0 = time.perf_counter()
-                r = await c.post("/v1/predict", json=body)
-                lat_ms.append((time.perf_counter() - t0) * 1000)
-                codes[r.status_code] = codes.get(r.status_code, 0) + 1
+            try:
+                for i in todo:  # the iterator is shared: together the clients send each request once
+                    if interval_ms > 0:
+                        await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+                        next_at = max(next_at, time.perf_counter()) + interval_ms / 1000  # late: no catch-up burst
+                    t0 = time.perf_counter()
+                    status, content = await post(predict_body(i, distinct))
+                    lat_ms.append((time.perf_counter() - t0) * 1000)
+                    if status == 200 and "latency_ms" not in json.loads(content):
+                        status = -1  # an answer that is not a prediction counts as a failure
+                    codes[status] = codes.get(status, 0) + 1
+            finally:
+                if conn is not None:
+                    await conn.close()
 
         await asyncio.gather(*(client(k) for k in range(clients)))
     return lat_ms, codes
@@ -89,6 +142,15 @@ async def quickstart(base: str, key: str, spec_text: str, repeat: int, timeout_s
             walls.append(time.perf_counter() - t0)
             statuses.append(status)
     return walls, statuses
+
+
+def process_cpu_s(pid: int) -> float | None:
+    """CPU seconds (user + system) a process has used so far, from /proc (None where there is none)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def load_average() -> str:
@@ -142,6 +204,12 @@ def main() -> int:
     ap.add_argument("--clients", type=int, default=16)
     ap.add_argument("--interval-ms", type=float, default=0.0,
                     help="each client paces its requests this far apart (0: as fast as answers come)")
+    ap.add_argument("--http", choices=("raw", "httpx"), default="raw",
+                    help="predict load generator: raw HTTP/1.1 on asyncio streams (lean) or httpx's AsyncClient")
+    ap.add_argument("--distinct", action="store_true",
+                    help="every predict a different configuration (measures the engine path, not the memo)")
+    ap.add_argument("--settle-s", type=float, default=0.0,
+                    help="wait this long after start-up (report workers importing) before measuring")
     ap.add_argument("--quickstart", default=str(Path(__file__).resolve().parents[2] / "examples" / "quickstart.yaml"))
     ap.add_argument("--quickstart-repeat", type=int, default=3)
     ap.add_argument("--reports", type=int, default=0, help="also submit M varied report runs at once")
@@ -164,9 +232,15 @@ def main() -> int:
     try:
         httpx.post(srv.base_url + "/v1/predict", headers={"X-API-Key": key}, timeout=60,
                    json={"model": "resnet-50", "gpu": "L4", "batch_size": 1})  # warm the engine once
+        time.sleep(args.settle_s)
+        load_measured = load_average()
+        cpu0 = process_cpu_s(srv.proc.pid)
         t0 = time.perf_counter()
-        lat, codes = asyncio.run(predicts(srv.base_url, key, args.predicts, args.clients, args.interval_ms))
+        lat, codes = asyncio.run(predicts(srv.base_url, key, args.predicts, args.clients, args.interval_ms,
+                                          args.http, args.distinct))
         predict_wall_s = time.perf_counter() - t0
+        cpu1 = process_cpu_s(srv.proc.pid)
+        server_cpu_ms = None if cpu0 is None or cpu1 is None else round((cpu1 - cpu0) / args.predicts * 1000, 2)
         burst = asyncio.run(limited_burst(srv.base_url, limited, 30))
         qs_walls, qs_status = asyncio.run(quickstart(srv.base_url, key, Path(args.quickstart).read_text(encoding="utf-8"),
                                                      args.quickstart_repeat, args.report_timeout))
@@ -178,10 +252,15 @@ def main() -> int:
         srv.stop()
     result = {
         "load_average_before": load_before,
-        "predict": {"n": args.predicts, "clients": args.clients, "interval_ms": args.interval_ms, "status_codes": codes,
+        "load_average_at_predicts": load_measured,
+        "predict": {"n": args.predicts, "clients": args.clients, "interval_ms": args.interval_ms, "http": args.http,
+                    "distinct": args.distinct, "status_codes": codes,
                     "wall_s": round(predict_wall_s, 2), "requests_per_s": round(args.predicts / predict_wall_s, 1),
                     "p50_ms": round(pct(lat, 50), 1), "p95_ms": round(pct(lat, 95), 1),
-                    "mean_ms": round(statistics.fmean(lat), 1), "target": "p50 <= 5 ms, p95 <= 20 ms"},
+                    "mean_ms": round(statistics.fmean(lat), 1), "target": "p50 <= 5 ms, p95 <= 20 ms",
+                    # the service process's CPU per request (all its threads; clock ticks of 10 ms, so
+                    # meaningful over hundreds of requests): what the service costs, without the client
+                    "server_cpu_ms_per_request": server_cpu_ms},
         "rate_limited_key_burst": {"n": 30, "status_codes": burst},
         "quickstart_report": {"spec": args.quickstart, "runs": len(qs_walls), "status": qs_status,
                               "wall_s": [round(w, 2) for w in qs_walls],

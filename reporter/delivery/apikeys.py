@@ -20,6 +20,7 @@ from phantom_report.errors import PhantomError
 from .db import ApiKey, utcnow
 
 KEY_PREFIX = "phr_"
+STALE = object()  # `KeyStore.cached_lookup`: the cached table must be reloaded (or is being) first
 
 
 def hash_key(key: str) -> str:
@@ -71,6 +72,23 @@ class KeyStore:
             if age_s > self._refresh_s or (digest not in self._id_by_hash and age_s > self._miss_reload_s):
                 self._reload()
             return self._id_by_hash.get(digest)
+
+    def cached_lookup(self, key: str | None) -> tuple[str, int | None] | None | object:
+        """Like `lookup`, but never touching the database (safe on the event loop): `STALE` when the
+        answer needs a reload of the key table first, or another thread holds the table right now."""
+        if not key:
+            return None
+        digest = hash_key(key)
+        if not self._lock.acquire(blocking=False):
+            return STALE
+        try:
+            age_s = time.monotonic() - self._loaded_at
+            if age_s > self._refresh_s or (digest not in self._id_by_hash and age_s > self._miss_reload_s):
+                return STALE
+            key_id = self._id_by_hash.get(digest)
+            return None if key_id is None else self._by_id.get(key_id)
+        finally:
+            self._lock.release()
 
     def by_id(self, key_id: int) -> tuple[str, int | None] | None:
         """(name, per-key rate limit) of a key still in the table (sessions refer to keys by id)."""

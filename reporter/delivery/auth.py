@@ -9,7 +9,9 @@ excess traffic.
 from __future__ import annotations
 
 from fastapi import HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 
+from .apikeys import STALE
 from .ratelimit import retry_after_header
 from .state import ServiceState
 from .uisessions import COOKIE, session_key_id
@@ -37,6 +39,18 @@ def identify(state: ServiceState, request: Request) -> tuple[str, int | None] | 
     return None if key_id is None else state.keys.by_id(key_id)
 
 
+async def identify_async(state: ServiceState, request: Request) -> tuple[str, int | None] | None:
+    """`identify` without blocking the event loop: an API key is looked up in the cached key table
+    inline (microseconds); only a table reload or a session cookie (database queries) goes to a
+    thread, so the common request costs no thread hand-off."""
+    key = key_from_request(request)
+    if key:
+        found = state.keys.cached_lookup(key)
+        if found is not STALE:
+            return found
+    return await run_in_threadpool(identify, state, request)
+
+
 def check_failed_attempt(state: ServiceState, request: Request) -> None:
     """Count a failed authentication against the client address; 429 once over the limit."""
     wait_s = state.failed_auth.acquire(client_address(request))
@@ -50,9 +64,10 @@ def make_auth(state: ServiceState):
     """The FastAPI dependency guarding /v1: a valid API key (Bearer header) or UI session, then the
     key's rate limit (429 with Retry-After); 401 without one while `require_auth` is set. Returns
     the caller's key name; with auth off, "ip:<client address>", rate-limited per address."""
-    def require_key(request: Request) -> str:
+    async def require_key(request: Request) -> str:
+        # async: a sync dependency costs every request a hop to the thread pool and back
         if state.settings.require_auth:
-            found = identify(state, request)
+            found = await identify_async(state, request)
             if found is None:
                 check_failed_attempt(state, request)
                 raise HTTPException(401, "missing or invalid API key", headers={"WWW-Authenticate": "Bearer"})

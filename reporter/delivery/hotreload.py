@@ -71,6 +71,19 @@ class ProfileSource:
                     self._reload()
             return self._value
 
+    def current(self) -> Any:
+        """The engine `get` would return, when that needs no check of the directory now (one was
+        done within `check_every_s`) and no reload is under way; else None (call `get`, off the event
+        loop: it may read the directory and rebuild the engine). Never blocks."""
+        if not self._lock.acquire(blocking=False):
+            return None
+        try:
+            if self._value is None or time.monotonic() - self._checked_at >= self._check_every_s:
+                return None
+            return self._value
+        finally:
+            self._lock.release()
+
     @property
     def worker_dir(self) -> Path | None:
         """The snapshot directory report workers load profiles from (None: built-ins only)."""

@@ -4,7 +4,7 @@ A `ProcessPoolExecutor` shares its workers: when one dies (abort, segfault, the 
 whole pool is marked broken, every pending future fails and every later `submit` raises. Report
 runs are untrusted work, so the service runs each one in a fresh process instead. To keep runs from
 paying for Python start-up and imports, up to `workers` spare processes are started ahead of time;
-each imports the `preload` modules, then waits for exactly one task and exits after it.
+each imports the `preload` modules (and calls the warm-up of a "module:function" entry), then waits for exactly one task and exits after it.
 
 A task whose process dies raises `WorkerCrashed` (with the signal or exit code); one that runs past
 `task_timeout_s` is killed and raises `WorkerTimeout`; one still running at `shutdown` is stopped
@@ -55,7 +55,7 @@ def _child_main(conn: Connection, preload: tuple[str, ...]) -> None:
     # the parent owns this process's lifetime; a terminal's Ctrl-C must not fail the task
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     for name in preload:
-        importlib.import_module(name)
+        _preload_one(name)
     try:
         job = conn.recv()
     except EOFError:
@@ -73,6 +73,18 @@ def _child_main(conn: Connection, preload: tuple[str, ...]) -> None:
     except Exception as exc:  # noqa: BLE001 - an unpicklable result or exception
         conn.send(("err", RuntimeError(f"{type(exc).__name__}: {exc}")))
     conn.close()
+
+
+def _preload_one(name: str) -> None:
+    """Import module `name`; for "module:function", also call `function()` (a warm-up that fills the
+    process's caches). A failing warm-up is ignored: the task that follows reports its own errors."""
+    module, _, function = name.partition(":")
+    mod = importlib.import_module(module)
+    if function:
+        try:
+            getattr(mod, function)()
+        except Exception:  # noqa: BLE001 - warming is best effort, never a reason to lose a worker
+            pass
 
 
 class _Worker:

@@ -45,3 +45,32 @@ class ServiceMetrics:
         self.run_duration = Histogram("phantom_report_run_duration_seconds", "Wall time of report runs",
                                       buckets=(0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600), registry=self.registry)
         self.registry.register(_DbCollector(sessions))
+
+
+class RequestCounter:
+    """ASGI middleware counting HTTP requests by method, route template and status in
+    `ServiceMetrics.requests`. Plain ASGI rather than `@app.middleware("http")`: Starlette's
+    BaseHTTPMiddleware runs every request through a task group and memory streams, which cost more
+    than a cached prediction itself. A request that raises is counted as a 500."""
+
+    def __init__(self, app, metrics: ServiceMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        status = 500
+
+        async def send_and_note(message):
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        finally:
+            # the router writes the matched route into this same scope dict
+            path = getattr(scope.get("route"), "path", "unmatched")
+            self.metrics.requests.labels(scope["method"], path, str(status)).inc()

@@ -19,6 +19,7 @@ from .hotreload import ProfileSource
 from .isolation import WorkerStopped
 from .metrics import ServiceMetrics
 from .posted import refuse_server_files
+from .predictmemo import PredictMemo
 from .ratelimit import RateLimiter
 from .runner import execute_in_worker
 from .scaleout import ExecutorHandle
@@ -52,6 +53,8 @@ class ServiceState:
     inflight: dict[str, Any] = field(default_factory=dict)  # run id -> future
     # accuracy figures of the current engine (scoring the corpus takes seconds; recomputed on reload)
     accuracy_cache: tuple[Any, dict] | None = None
+    # /v1/predict answers of the current engine, bounded (dashboards ask the same points again)
+    predict_memo: PredictMemo = field(default_factory=PredictMemo)
 
     def check_spec(self, text: str, filename: str = "request") -> Any:
         """Validate a posted spec (SpecError -> 422 upstream); it may not name server files."""
