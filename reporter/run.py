@@ -95,9 +95,9 @@ def run_report(spec: RunSpec, out_dir: str | Path | None = None, formats: Sequen
         raise SpecError(f"unknown output format {bad[0]!r}; expected {', '.join(known[:-1])} or {known[-1]}")
     now = now or datetime.now(timezone.utc)
 
-    # the PDF's static chart renderer and the PDF child process (WeasyPrint's import) start while
-    # the numbers are computed
-    static = charts_mod.StaticRenderer(background=True) if "pdf" in formats else None
+    # the PDF's static chart renderer (a matplotlib child process) and the PDF child process
+    # (WeasyPrint's import) start while the numbers are computed
+    static = charts_mod.StaticRenderer(background=True, process=True) if "pdf" in formats else None
     pdf_child = pdf_mod.start_child() if "pdf" in formats else None
     try:
         setup = _Setup(formats=formats, offline=offline, now=now, static=static,
@@ -291,11 +291,13 @@ def _charts(spec: RunSpec, econ: Economics, recs, setup: _Setup) -> Charts:
     """Every chart's view: interactive HTML when HTML is requested, static SVG when PDF is."""
     static = setup.static
     views = {}
-    for key, c in _chart_data(spec, econ.points, econ.rows, recs).items():
+    data = _chart_data(spec, econ.points, econ.rows, recs)
+    svgs = static.svgs(list(data.values())) if static else [""] * len(data)  # all at once: one child call
+    for (key, c), svg in zip(data.items(), svgs):
         views[key] = ChartView(
             id=c.id, title=c.title, caption=c.caption,
             html=charts_mod.interactive_html(c) if "html" in setup.formats else "",
-            svg_uri=render.svg_data_uri(static.svg(c)) if static else "",
+            svg_uri=render.svg_data_uri(svg) if static else "",
             data={"labels": list(c.labels), "x": list(c.x), "y": list(c.y), "groups": list(c.groups)})
     if static:
         static.close()
