@@ -234,6 +234,12 @@ def stop_kaleido() -> None:
             pass
 
 
+def _matplotlib_loaded() -> bool:
+    """Whether this process has imported matplotlib's figure module (then drawing here is cheaper
+    than starting a chart child)."""
+    return "matplotlib.figure" in sys.modules
+
+
 class StaticRenderer:
     """Renders ChartData to SVG text with the engine ``engine_setting`` picks (see the module
     docstring); any failure falls back (kaleido -> matplotlib -> svgchart) for the rest of the run.
@@ -244,7 +250,9 @@ class StaticRenderer:
         ``kaleido``) on a worker thread so it overlaps the prediction and simulation stages; the
         first ``svg`` call waits for it. ``process=True`` (with ``background``) prepares matplotlib
         in a child process instead (reporter/mplchild.py), which draws the charts passed to `svgs`
-        at once, so this process never imports matplotlib. ``prefer_kaleido=False`` never uses kaleido."""
+        at once, so this process never imports matplotlib; not where matplotlib is loaded already
+        (a service worker that warmed it up draws faster in process). ``prefer_kaleido=False``
+        never uses kaleido."""
         setting = engine_setting()
         self.note = ""
         self._boot: threading.Thread | None = None
@@ -254,7 +262,7 @@ class StaticRenderer:
             return
         want_kaleido = prefer_kaleido and (setting == "kaleido" or (setting == "auto" and kaleido_running()))
         self.engine = "kaleido" if want_kaleido else "matplotlib"
-        if process and background and not want_kaleido:
+        if process and background and not want_kaleido and not _matplotlib_loaded():
             from phantom_report.reporter import mplchild
 
             try:
