@@ -24,6 +24,7 @@ import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
+from typing import Sequence
 
 from phantom_report.errors import PhantomError
 
@@ -233,23 +234,42 @@ def stop_kaleido() -> None:
             pass
 
 
+def _matplotlib_loaded() -> bool:
+    """Whether this process has imported matplotlib's figure module (then drawing here is cheaper
+    than starting a chart child)."""
+    return "matplotlib.figure" in sys.modules
+
+
 class StaticRenderer:
     """Renders ChartData to SVG text with the engine ``engine_setting`` picks (see the module
     docstring); any failure falls back (kaleido -> matplotlib -> svgchart) for the rest of the run.
     ``engine`` says which one drew, ``note`` why it is not the one asked for."""
 
-    def __init__(self, prefer_kaleido: bool = True, background: bool = False):
+    def __init__(self, prefer_kaleido: bool = True, background: bool = False, process: bool = False):
         """``background=True`` prepares the engine (imports matplotlib, or boots Chromium for
         ``kaleido``) on a worker thread so it overlaps the prediction and simulation stages; the
-        first ``svg`` call waits for it. ``prefer_kaleido=False`` never uses kaleido."""
+        first ``svg`` call waits for it. ``process=True`` (with ``background``) prepares matplotlib
+        in a child process instead (reporter/mplchild.py), which draws the charts passed to `svgs`
+        at once, so this process never imports matplotlib; not where matplotlib is loaded already
+        (a service worker that warmed it up draws faster in process). ``prefer_kaleido=False``
+        never uses kaleido."""
         setting = engine_setting()
         self.note = ""
         self._boot: threading.Thread | None = None
+        self._child = None
         if setting == "svgchart":
             self.engine = "svgchart"
             return
         want_kaleido = prefer_kaleido and (setting == "kaleido" or (setting == "auto" and kaleido_running()))
         self.engine = "kaleido" if want_kaleido else "matplotlib"
+        if process and background and not want_kaleido and not _matplotlib_loaded():
+            from phantom_report.reporter import mplchild
+
+            try:
+                self._child = mplchild.start()
+                return
+            except OSError:
+                pass  # no child process here: prepare matplotlib in this one
         prepare = self._start_kaleido if want_kaleido else self._import_matplotlib
         if background:
             self._boot = threading.Thread(target=prepare, name="static-charts-boot", daemon=True)
@@ -278,6 +298,19 @@ class StaticRenderer:
         self._import_matplotlib()
         self.note = f"{why}; charts drawn by {self.engine}" + (f" ({self.note})" if self.note else "")
 
+    def svgs(self, charts: Sequence[ChartData]) -> list[str]:
+        """The SVG text of each of ``charts``: from the chart child when there is one (drawn in
+        process, as `svg` does, if it fails), else one `svg` call per chart."""
+        if self._child is not None and self.engine == "matplotlib":
+            from phantom_report.reporter import mplchild
+
+            child, self._child = self._child, None
+            try:
+                return mplchild.render_all(child, charts) if charts else []
+            except Exception:  # noqa: BLE001 - the same charts, drawn here instead
+                pass
+        return [self.svg(c) for c in charts]
+
     def svg(self, c: ChartData) -> str:
         """The SVG text of ``c``."""
         if self._boot is not None:
@@ -305,7 +338,13 @@ class StaticRenderer:
 
     def close(self) -> None:
         """Wait for a background start. A kaleido browser is left running: it belongs to the
-        process (kaleido stops it at exit) so that the next report in a service worker finds it warm."""
+        process (kaleido stops it at exit) so that the next report in a service worker finds it warm.
+        A chart child that was not used is stopped."""
+        if self._child is not None:
+            from phantom_report.reporter import mplchild
+
+            mplchild.stop(self._child)
+            self._child = None
         if self._boot is not None:
             self._boot.join()
             self._boot = None

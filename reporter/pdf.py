@@ -16,6 +16,7 @@ import os
 import stat
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -84,21 +85,56 @@ def html_to_pdf(html: str, base_dir: Path, allowed_dirs: list[Path], timeout_s: 
     """``html`` as PDF, rendered by WeasyPrint in a child process (``child`` from `start_child`,
     else a new one) that is killed after ``timeout_s``, so a template that prints a huge document
     cannot hold a worker for hours. The time limit counts from the request, not the child's start."""
+    return submit(html, base_dir, allowed_dirs, timeout_s, child).result()
+
+
+class PendingPdf:
+    """A PDF being laid out by its child process while the caller does other work (the HTML and
+    Markdown renders); `result` waits for the bytes. The request is written and the answer read on
+    a thread: the child's pipes would otherwise fill and block both sides."""
+
+    def __init__(self, request: bytes, proc: subprocess.Popen, timeout_s: float):
+        self._proc, self._timeout_s = proc, timeout_s
+        self._answer: tuple[bytes, bytes] | None = None
+        self._timed_out = False
+        self._thread = threading.Thread(target=self._talk, args=(request,), name="pdf-child", daemon=True)
+        self._thread.start()
+
+    def _talk(self, request: bytes) -> None:
+        try:
+            self._answer = self._proc.communicate(request, timeout=self._timeout_s)
+        except subprocess.TimeoutExpired:
+            self._timed_out = True
+            self._proc.kill()
+            self._proc.communicate()
+
+    def cancel(self) -> None:
+        """Stop the child (the run failed elsewhere) and wait for the thread to notice."""
+        if self._proc.poll() is None:
+            self._proc.kill()
+        self._thread.join()
+
+    def result(self) -> bytes:
+        """The PDF's bytes, once the child is done; TemplateError when it failed or ran too long."""
+        self._thread.join()
+        if self._timed_out:
+            raise TemplateError(f"PDF rendering took longer than {self._timeout_s:g} s (PDF time limit); the "
+                                "template makes a very long document")
+        pdf, err = self._answer or (b"", b"")
+        if self._proc.returncode == 0:
+            return pdf
+        lines = err.decode("utf-8", "replace").splitlines()
+        marked = [ln[len(_ERROR_MARK):] for ln in lines if ln.startswith(_ERROR_MARK)]
+        raise TemplateError(marked[-1] if marked else
+                            f"PDF renderer failed (exit {self._proc.returncode}): {lines[-1] if lines else 'no message'}")
+
+
+def submit(html: str, base_dir: Path, allowed_dirs: list[Path], timeout_s: float = PDF_TIMEOUT_S,
+           child: subprocess.Popen | None = None) -> PendingPdf:
+    """Send ``html`` to a PDF child (``child``, else a new one) and return at once; the layout runs
+    in the child, in parallel with whatever the caller does next (see `html_to_pdf`)."""
     request = json.dumps({"html": html, "base_dir": str(base_dir), "allowed": [str(d) for d in allowed_dirs]})
-    proc = child or start_child()
-    try:
-        pdf, err = proc.communicate(request.encode("utf-8"), timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
-        raise TemplateError(f"PDF rendering took longer than {timeout_s:g} s (PDF time limit); the template makes "
-                            "a very long document") from None
-    if proc.returncode == 0:
-        return pdf
-    lines = err.decode("utf-8", "replace").splitlines()
-    marked = [ln[len(_ERROR_MARK):] for ln in lines if ln.startswith(_ERROR_MARK)]
-    raise TemplateError(marked[-1] if marked else
-                        f"PDF renderer failed (exit {proc.returncode}): {lines[-1] if lines else 'no message'}")
+    return PendingPdf(request.encode("utf-8"), child or start_child(), timeout_s)
 
 
 def pdf_child_main() -> int:

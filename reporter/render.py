@@ -19,6 +19,7 @@ import pandas as pd
 
 from phantom_report.jsonsafe import to_jsonable
 from phantom_report.reporter import templating
+from phantom_report.reporter import pdf as pdf_mod
 from phantom_report.reporter.pdf import html_to_pdf
 
 # report.csv's columns, in order: the economics stage's `rows` frame (a column the frame lacks is left out)
@@ -63,13 +64,17 @@ class RenderInput:
 class OutputFormat:
     """One output format: ``render`` turns a RenderInput into the bytes of ``file_name``, served as
     ``media_type``. ``after_timings``: rendered in the write stage, once the stage timings are known
-    (report.json carries them); the others render in the render stage."""
+    (report.json carries them); the others render in the render stage. ``begin``, when set, starts
+    the same render in the background and returns a pending render (``result()`` waits for the
+    bytes, ``cancel()`` abandons it): run.py begins such formats first, so the PDF's layout (in its
+    child process) overlaps the other renders."""
 
     name: str
     file_name: str
     media_type: str
     render: Callable[[RenderInput], bytes]
     after_timings: bool = False
+    begin: Callable[[RenderInput], Any] | None = None
 
 
 RENDERERS: dict[str, OutputFormat] = {}
@@ -148,6 +153,12 @@ def _pdf(inp: RenderInput) -> bytes:
     return html_to_pdf(html, dirs[0], dirs, child=inp.pdf_child)
 
 
+def _begin_pdf(inp: RenderInput) -> pdf_mod.PendingPdf:
+    html = render_template(inp.env, inp.entry, for_output(inp.context, "pdf"))
+    dirs = templating.template_dirs(inp.env)
+    return pdf_mod.submit(html, dirs[0], dirs, child=inp.pdf_child)
+
+
 def _md(inp: RenderInput) -> bytes:
     return render_template(inp.env, "report.md.j2", for_output(inp.context, "md")).encode("utf-8")
 
@@ -161,7 +172,7 @@ def _csv(inp: RenderInput) -> bytes:
 
 
 for _fmt in (OutputFormat("html", "report.html", "text/html", _html),
-             OutputFormat("pdf", "report.pdf", "application/pdf", _pdf),
+             OutputFormat("pdf", "report.pdf", "application/pdf", _pdf, begin=_begin_pdf),
              OutputFormat("md", "report.md", "text/markdown", _md),
              OutputFormat("json", "report.json", "application/json", _json, after_timings=True),
              OutputFormat("csv", "report.csv", "text/csv", _csv)):

@@ -95,9 +95,9 @@ def run_report(spec: RunSpec, out_dir: str | Path | None = None, formats: Sequen
         raise SpecError(f"unknown output format {bad[0]!r}; expected {', '.join(known[:-1])} or {known[-1]}")
     now = now or datetime.now(timezone.utc)
 
-    # the PDF's static chart renderer and the PDF child process (WeasyPrint's import) start while
-    # the numbers are computed
-    static = charts_mod.StaticRenderer(background=True) if "pdf" in formats else None
+    # the PDF's static chart renderer (a matplotlib child process) and the PDF child process
+    # (WeasyPrint's import) start while the numbers are computed
+    static = charts_mod.StaticRenderer(background=True, process=True) if "pdf" in formats else None
     pdf_child = pdf_mod.start_child() if "pdf" in formats else None
     try:
         setup = _Setup(formats=formats, offline=offline, now=now, static=static,
@@ -195,13 +195,17 @@ def _run(spec: RunSpec, out_dir, template: str | None, clock: _Clock, engine, se
     charts = _charts(pred.spec, econ, recs, setup)
     clock.stage("render")
     ctx = _context(pred, priced, econ, recs, charts, _kind(tpl_name), logo, setup.now)
-    payload = render.payload_from_context(ctx)
-    payload["spec"] = pred.spec.as_dict()
-    payload["quotes"] = [q.to_dict() for q in priced.quotes]
-    payload["timings_s"] = {}
+    payload: dict[str, Any] = {}  # report.json's, filled while the PDF child lays out the PDF
+
+    def fill_payload() -> None:
+        payload.update(render.payload_from_context(ctx))
+        payload["spec"] = pred.spec.as_dict()
+        payload["quotes"] = [q.to_dict() for q in priced.quotes]
+        payload["timings_s"] = {}
+
     inp = render.RenderInput(context=ctx, payload=payload, rows=econ.rows, env=env, entry=entry,
                              pdf_child=setup.pdf_child)
-    files = _render(inp, setup.formats, out, after_timings=False)
+    files = _render(inp, setup.formats, out, after_timings=False, meanwhile=fill_payload)
     clock.stage("write")
     timings = clock.done()
     payload["timings_s"] = timings
@@ -287,11 +291,13 @@ def _charts(spec: RunSpec, econ: Economics, recs, setup: _Setup) -> Charts:
     """Every chart's view: interactive HTML when HTML is requested, static SVG when PDF is."""
     static = setup.static
     views = {}
-    for key, c in _chart_data(spec, econ.points, econ.rows, recs).items():
+    data = _chart_data(spec, econ.points, econ.rows, recs)
+    svgs = static.svgs(list(data.values())) if static else [""] * len(data)  # all at once: one child call
+    for (key, c), svg in zip(data.items(), svgs):
         views[key] = ChartView(
             id=c.id, title=c.title, caption=c.caption,
             html=charts_mod.interactive_html(c) if "html" in setup.formats else "",
-            svg_uri=render.svg_data_uri(static.svg(c)) if static else "",
+            svg_uri=render.svg_data_uri(svg) if static else "",
             data={"labels": list(c.labels), "x": list(c.x), "y": list(c.y), "groups": list(c.groups)})
     if static:
         static.close()
@@ -319,11 +325,28 @@ def _context(pred: Predicted, priced: Priced, econ: Economics, recs, charts: Cha
     return template_dict(ctx)
 
 
-def _render(inp: render.RenderInput, formats: Sequence[str], out: Path, *, after_timings: bool) -> dict[str, tuple[Path, bytes]]:
+def _render(inp: render.RenderInput, formats: Sequence[str], out: Path, *, after_timings: bool,
+            meanwhile: Callable[[], None] | None = None) -> dict[str, tuple[Path, bytes]]:
     """Render the requested formats whose ``after_timings`` matches, in registry order:
-    format -> (path, bytes)."""
-    return {name: (out / fmt.file_name, fmt.render(inp)) for name, fmt in render.RENDERERS.items()
-            if name in formats and fmt.after_timings == after_timings}
+    format -> (path, bytes). Formats with a ``begin`` (the PDF) start first, so their background
+    work (WeasyPrint's layout, in the PDF child: the longest step of a run) overlaps ``meanwhile``
+    and the other formats' renders, which run in this process."""
+    chosen = {name: fmt for name, fmt in render.RENDERERS.items()
+              if name in formats and fmt.after_timings == after_timings}
+    pending: dict[str, Any] = {}
+    try:
+        for name, fmt in chosen.items():
+            if fmt.begin is not None:
+                pending[name] = fmt.begin(inp)
+        if meanwhile is not None:
+            meanwhile()
+        done = {name: fmt.render(inp) for name, fmt in chosen.items() if fmt.begin is None}
+        done.update({name: p.result() for name, p in pending.items()})
+    except BaseException:
+        for p in pending.values():
+            p.cancel()
+        raise
+    return {name: (out / fmt.file_name, done[name]) for name, fmt in chosen.items()}
 
 
 def _spot_risk(spec: RunSpec, quotes, offline: bool | None):

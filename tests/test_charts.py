@@ -98,6 +98,52 @@ def test_engine_setting_picks_the_renderer(monkeypatch, value, engine):
     assert "H100-SXM · gcp" in _texts(_svg(svg))
 
 
+def test_chart_child_draws_the_same_svg_as_this_process(monkeypatch):
+    """The run's charts come from a matplotlib child process (reporter/mplchild.py); its SVG is
+    byte for byte the one drawn in process, NaN gaps and non-ASCII labels included."""
+    monkeypatch.setenv("PHANTOM_STATIC_CHARTS", "auto")
+    nan_line = ChartData(id="gap", title="gap · ünïcode", kind="line", x_title="x", y_title="y",
+                         x=(1.0, 2.0, 3.0), y=(1.0, float("nan"), 3.0), groups=("", "", ""))
+    wanted = [HBAR, SCATTER, LINE, nan_line]
+    monkeypatch.setattr(charts, "_matplotlib_loaded", lambda: False)  # this test process has it loaded
+    r = charts.StaticRenderer(background=True, process=True)
+    assert r._child is not None  # the child path is the one under test
+    svgs = r.svgs(wanted)
+    r.close()
+    assert r.engine == "matplotlib" and r.note == ""
+    assert svgs == [mplchart.render(c) for c in wanted]
+
+
+def test_chart_child_that_dies_falls_back_to_drawing_in_process(monkeypatch):
+    monkeypatch.setenv("PHANTOM_STATIC_CHARTS", "auto")
+    monkeypatch.setattr(charts, "_matplotlib_loaded", lambda: False)
+    r = charts.StaticRenderer(background=True, process=True)
+    r._child.kill()
+    r._child.wait()
+    svgs = r.svgs([HBAR])
+    r.close()
+    assert svgs == [mplchart.render(HBAR)] and r.engine == "matplotlib"
+
+
+def test_unused_chart_child_is_stopped(monkeypatch):
+    monkeypatch.setenv("PHANTOM_STATIC_CHARTS", "auto")
+    monkeypatch.setattr(charts, "_matplotlib_loaded", lambda: False)
+    r = charts.StaticRenderer(background=True, process=True)
+    child = r._child
+    r.close()
+    assert child.poll() is not None and r._child is None
+
+
+def test_no_chart_child_where_matplotlib_is_loaded_already(monkeypatch):
+    """A service worker that has matplotlib loaded draws in process (no import left to overlap)."""
+    monkeypatch.setenv("PHANTOM_STATIC_CHARTS", "auto")
+    monkeypatch.setattr(charts, "_matplotlib_loaded", lambda: True)
+    r = charts.StaticRenderer(background=True, process=True)
+    assert r._child is None
+    assert r.svgs([HBAR]) == [mplchart.render(HBAR)]
+    r.close()
+
+
 def test_auto_never_starts_a_browser(monkeypatch):
     monkeypatch.delenv("PHANTOM_STATIC_CHARTS", raising=False)
     if not charts.kaleido_running():
