@@ -16,6 +16,7 @@ import subprocess
 import sys
 from typing import Sequence
 
+from phantom_report.reporter import children
 from phantom_report.reporter.charts import ChartData
 
 CHART_TIMEOUT_S = 60.0  # a report's few charts take well under a second once matplotlib is loaded
@@ -25,15 +26,10 @@ _TUPLE_FIELDS = tuple(f.name for f in dataclasses.fields(ChartData) if str(f.typ
 def start() -> subprocess.Popen:
     """A chart child, started ahead of need: it imports matplotlib while the caller computes, then
     waits for its one request on stdin. Hand it to `render_all`, or `stop` it."""
-    return subprocess.Popen([sys.executable, "-m", "phantom_report.reporter.mplchild"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    return children.start("phantom_report.reporter.mplchild", keep_stderr=False)
 
 
-def stop(proc: subprocess.Popen) -> None:
-    """End a child that was not (or not fully) used; a no-op once it has exited."""
-    if proc.poll() is None:
-        proc.kill()
-        proc.communicate()
+stop = children.stop
 
 
 def render_all(proc: subprocess.Popen, charts: Sequence[ChartData], timeout_s: float = CHART_TIMEOUT_S) -> list[str]:

@@ -22,6 +22,7 @@ from urllib.parse import unquote, urlparse
 
 from phantom_report.errors import TemplateError
 from phantom_report import safe_files
+from phantom_report.reporter import children
 
 MAX_ASSET_BYTES = 20_000_000  # one stylesheet, font or image a template loads into the PDF
 
@@ -69,15 +70,10 @@ def start_child() -> subprocess.Popen:
     """A PDF child process, started ahead of need: it imports WeasyPrint (~1.3 s) while the caller
     computes the report, then waits for its one request on stdin. Hand it to `html_to_pdf`, or
     `stop_child` it when no PDF is rendered after all."""
-    return subprocess.Popen([sys.executable, "-m", "phantom_report.reporter.pdf"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return children.start("phantom_report.reporter.pdf", keep_stderr=True)
 
 
-def stop_child(proc: subprocess.Popen) -> None:
-    """End a child that was not (or not fully) used; a no-op once it has exited."""
-    if proc.poll() is None:
-        proc.kill()
-        proc.communicate()
+stop_child = children.stop
 
 
 def html_to_pdf(html: str, base_dir: Path, allowed_dirs: list[Path], timeout_s: float = PDF_TIMEOUT_S,
