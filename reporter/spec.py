@@ -591,7 +591,7 @@ def check_names(spec: RunSpec, catalog) -> tuple[RunSpec, list[str]]:
 def _check_spend_workloads(spec: RunSpec) -> None:
     """`actual_spend.<cloud>.workloads` name workloads of this spec."""
     names = [w.label for w in spec.workloads]
-    for cloud in ("aws", "azure"):
+    for cloud in ActualSpend.model_fields:  # the clouds with an actual-spend section
         block = getattr(spec.actual_spend, cloud, None) if spec.actual_spend else None
         for i, name in enumerate((block.workloads or ()) if block else ()):
             if name not in names:

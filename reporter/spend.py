@@ -17,8 +17,9 @@ from typing import Any, Mapping, Sequence
 
 from phantom_report.reporter import fmt
 from phantom_report.reporter.fmt import figure as num
+from phantom_report.reporter.spec import ActualSpend
 
-CLOUDS = ("aws", "azure")
+CLOUDS = tuple(ActualSpend.model_fields)  # the clouds a spec's `actual_spend` can name: aws, azure
 TITLES = {"aws": "AWS Cost Explorer", "azure": "Azure Cost Management"}
 MAX_GROUPS_SHOWN = 8
 HOW_TO_ENABLE = {
