@@ -84,3 +84,30 @@ def start_server(workdir: Path, db_url: str, *extra_args: str, env: dict | None 
         time.sleep(0.2)
     server.stop()
     raise RuntimeError(f"server did not become healthy in {startup_timeout_s}s:\n{server.log()}")
+
+
+def wait_for_runs(base_url: str, run_ids: list[str], headers: dict, timeout_s: float = 300.0,
+                  poll_s: float = 0.5) -> list[str]:
+    """Poll `GET /v1/reports/{id}` until every run has finished (succeeded or failed) or `timeout_s`
+    passes; returns the last statuses in the order of `run_ids`.
+
+    A polling client is a client like any other: when the key's rate limit answers 429, wait as
+    long as Retry-After says instead of reading the error body as a run (CI's slow machines made a
+    0.1 s loop over four runs exceed the default 120 requests a minute). Any other non-200 answer
+    is a failure with the server's own words."""
+    statuses = ["unknown"] * len(run_ids)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for n, run_id in enumerate(run_ids):
+            if statuses[n] in ("succeeded", "failed"):
+                continue
+            r = httpx.get(f"{base_url}/v1/reports/{run_id}", headers=headers, timeout=30)
+            if r.status_code == 429:
+                time.sleep(min(float(r.headers.get("Retry-After", "1")), 10.0))
+                break
+            assert r.status_code == 200, (run_id, r.status_code, r.text[:500])
+            statuses[n] = r.json()["status"]
+        if all(s in ("succeeded", "failed") for s in statuses):
+            break
+        time.sleep(poll_s)
+    return statuses

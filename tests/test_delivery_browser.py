@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from devserver import create_key, start_server
+from devserver import create_key, start_server, wait_for_runs
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -100,19 +100,13 @@ def test_accuracy_and_history_pages(ui):
                            timeout=60_000)
     if "No accuracy figures" not in page.inner_text("#accuracy-method"):
         assert page.locator("#accuracy-gpu tbody tr").count() >= 1
-    import time
-
     import httpx
 
     h = {"X-API-Key": page.api_key}
     spec = {"model": "resnet-50", "gpus": ["L4"], "demand": {"requests_per_s": 5}, "pricing": {"offline": True},
             "report": {"formats": ["json", "md"]}}
     run_id = httpx.post(srv.base_url + "/v1/reports", json=spec, headers=h, timeout=30).json()["id"]
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if httpx.get(f"{srv.base_url}/v1/reports/{run_id}", headers=h, timeout=30).json()["status"] == "succeeded":
-            break
-        time.sleep(0.3)
+    assert wait_for_runs(srv.base_url, [run_id], h, timeout_s=120) == ["succeeded"]
     page.goto(srv.base_url + "/ui/history")
     assert page.locator("h1").inner_text() == "Run history"
     link = page.locator(f"#history-table a[href='/v1/reports/{run_id}/report.md']")

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import time
-
 import httpx
 import pytest
 
-from devserver import create_key, start_server
+from devserver import create_key, start_server, wait_for_runs
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -37,13 +35,7 @@ def test_queued_runs_survive_a_restart(tmp_path):
     assert "queued" in left and "failed" not in left, left  # stopped with work pending, none dropped
     srv = start_server(tmp_path, db, *args)
     try:
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            statuses = [httpx.get(f"{srv.base_url}/v1/reports/{i}", headers=headers, timeout=30).json()["status"]
-                        for i in ids]
-            if all(s in ("succeeded", "failed") for s in statuses):
-                break
-            time.sleep(0.1)
+        statuses = wait_for_runs(srv.base_url, ids, headers, timeout_s=300)
         assert statuses == ["succeeded"] * 4, (statuses, srv.log()[-3000:])
     finally:
         srv.stop()

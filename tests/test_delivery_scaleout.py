@@ -54,7 +54,7 @@ def test_service_renders_reports_on_dask(tmp_path):
     """`serve --executor dask --dask-address ...`: report runs go to the existing cluster."""
     import httpx
 
-    from devserver import create_key, start_server
+    from devserver import create_key, start_server, wait_for_runs
 
     distributed = pytest.importorskip("distributed")
     db = f"sqlite:///{tmp_path}/history.db"
@@ -68,14 +68,7 @@ def test_service_renders_reports_on_dask(tmp_path):
             spec = {"model": "bert-base", "gpus": ["L4", "A10G"], "demand": {"requests_per_s": 5},
                     "pricing": {"offline": True}, "report": {"formats": ["json"]}}
             run_id = httpx.post(srv.base_url + "/v1/reports", json=spec, headers=h, timeout=30).json()["id"]
-            import time
-
-            deadline = time.monotonic() + 180
-            status = "queued"
-            while time.monotonic() < deadline and status in ("queued", "running"):
-                time.sleep(0.1)
-                status = httpx.get(f"{srv.base_url}/v1/reports/{run_id}", headers=h, timeout=30).json()["status"]
-            assert status == "succeeded", srv.log()[-3000:]
+            assert wait_for_runs(srv.base_url, [run_id], h, timeout_s=180) == ["succeeded"], srv.log()[-3000:]
             assert httpx.get(srv.base_url + "/healthz", timeout=30).json()["executor"] == "dask"
         finally:
             srv.stop()
