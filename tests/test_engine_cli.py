@@ -96,7 +96,7 @@ def test_usage_errors_are_one_message_not_a_traceback(cli):
 # `python -m phantom_report ARGS`, reporting at exit which of the heavy libraries the process loaded
 _LOADED_AT_EXIT = """
 import atexit, json, runpy, sys
-heavy = ("pandas", "scipy", "matplotlib", "plotly", "jinja2", "sqlalchemy", "torch")
+heavy = ("pandas", "scipy", "matplotlib", "plotly", "jinja2", "sqlalchemy", "torch", "pydantic")
 atexit.register(lambda: sys.stderr.write("\\nLOADED " + json.dumps([m for m in heavy if m in sys.modules]) + "\\n"))
 sys.argv = ["phantom-report", *sys.argv[1:]]
 runpy.run_module("phantom_report", run_name="__main__", alter_sys=True)
@@ -105,7 +105,8 @@ runpy.run_module("phantom_report", run_name="__main__", alter_sys=True)
 
 def test_cold_predict_process_loads_no_pandas(tmp_path):
     """One prediction takes the DataFrame-free path: a cold `phantom-report predict` process never
-    imports pandas (nor other heavy libraries), in either output format, and still predicts."""
+    imports pandas (nor other heavy libraries), in either output format, and still predicts.
+    pydantic included: Typer 0.29 imports it to parse any command's options (pyproject keeps < 0.29)."""
     import os
     import subprocess
     import sys
