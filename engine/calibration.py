@@ -80,7 +80,8 @@ from scipy.optimize import least_squares
 from scipy.sparse import coo_matrix
 
 from phantom_report.engine.params import (
-    ATTENTION, DEFAULT_DEQUANT_EFF, FP32_MATMUL, FP32_MATMUL_TEXTBOOK_EFF, GROUPED_CONV, MATMUL_PATH, CalibrationParams,
+    ATTENTION, DEFAULT_DEQUANT_EFF, FP32_MATMUL, FP32_MATMUL_TEXTBOOK_EFF, GROUPED_CONV, MATMUL_PATH, RUNTIME_PARENT,
+    CalibrationParams,
 )
 from phantom_report.engine.precision import COMPUTE_COLUMN, DEQUANT_FAMILY
 
@@ -161,14 +162,20 @@ def parameter_specs(rows: pd.DataFrame) -> tuple[ParamSpec, ...]:
         arch, path = arch_path.split("/")
         prior = FP32_MATMUL_TEXTBOOK_EFF if path == FP32_MATMUL else 0.5
         specs.append(ParamSpec(("compute_eff", arch, path), 0.03, 1.0, prior, 1.0, ("arch_path", arch_path)))
-    for rt in sorted(rt_n.index[rt_n >= MIN_ROWS_PER_SCOPE]):
-        scope = ("runtime", rt)
+    # a runtime's values act on its own rows and on those of the runtimes built on it (RUNTIME_PARENT),
+    # whose own values are ratios to it (prior 1: "as its parent")
+    root_n = rows["runtime_root"].value_counts()
+    for rt in sorted(set(rt_n.index[rt_n >= MIN_ROWS_PER_SCOPE]) | set(root_n.index[root_n >= MIN_ROWS_PER_SCOPE])):
+        child = rt in RUNTIME_PARENT
+        if child and rt_n.get(rt, 0) < MIN_ROWS_PER_SCOPE:
+            continue
+        scope = ("runtime", rt) if child else ("runtime_root", rt)
         if rt != BASELINE_RUNTIME:
             specs.append(ParamSpec(("runtime_compute_mult", rt), 0.2, 5.0, 1.0, 1.0, scope))
             specs.append(ParamSpec(("runtime_memory_mult", rt), 0.2, 5.0, 1.0, 1.0, scope))
             # graph-replaying runtimes (CUDA graphs, fused engines) pay less per-kernel launch cost
             specs.append(ParamSpec(("runtime_launch_mult", rt), 0.01, 5.0, 1.0, 1.0, scope))
-        specs.append(ParamSpec(("overhead_ms", rt), 1e-3, 50.0, 0.3, 2.0, scope))
+        specs.append(ParamSpec(("overhead_ms", rt), *((0.01, 100.0, 1.0) if child else (1e-3, 50.0, 0.3)), 2.0, scope))
     if (rows["gpu_count"] > 1).sum() >= MIN_ROWS_PER_SCOPE:
         scope = ("multi_gpu", True)
         specs.append(ParamSpec(("allreduce_latency_us",), 1.0, 200.0, 8.0, 1.5, scope))
@@ -211,9 +218,10 @@ def with_scopes(rows: pd.DataFrame) -> pd.DataFrame:
     """Rows with `arch`, `moe`, `grouped_conv` and `attention` plus the derived parameter-scope columns:
     `arch_path` ("arch/matmul path" for rows whose matmuls run on a path other than 16-bit tensor
     cores, else ""), `arch_grouped` / `arch_attention` (arch for models with grouped convolutions /
-    attention, else ""), `dequant` (a weight-only format that unpacks its weights) and `multi_gpu` (the row's GPUs exchange data, so collectives apply)."""
+    attention, else ""), `runtime_root` (the runtime whose values a row's runtime is relative to: params.RUNTIME_PARENT, else itself), `dequant` (a weight-only format that unpacks its weights) and `multi_gpu` (the row's GPUs exchange data, so collectives apply)."""
     path = rows["precision"].map(COMPUTE_COLUMN).map(MATMUL_PATH)
     return rows.assign(arch_path=(rows["arch"] + "/" + path).where(path.notna(), ""),
+                       runtime_root=rows["runtime"].map(lambda rt: RUNTIME_PARENT.get(rt, rt)),
                        dequant=rows["precision"].map(DEQUANT_FAMILY).fillna("").astype(bool),
                        arch_grouped=rows["arch"].where(rows["grouped_conv"], ""),
                        arch_attention=rows["arch"].where(rows["attention"], ""), multi_gpu=rows["gpu_count"] > 1)

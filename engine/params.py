@@ -57,6 +57,19 @@ REFERENCE_MATMUL_WIDTH = {"matmul": 2048.0, FP32_MATMUL: 256.0, EIGHT_BIT_MATMUL
 # attention 0.16-1.0; 0.32 when one attention value is fitted for all of them)
 _DEFAULT_COMPUTE = {"matmul": 0.55, FP32_MATMUL: FP32_MATMUL_TEXTBOOK_EFF, "other": 0.25, GROUPED_CONV: 0.3, ATTENTION: 0.32}
 _DEFAULT_MEMORY = 0.7
+# A runtime that runs another runtime's kernels or engines: its fitted runtime values
+# (runtime_compute_mult, runtime_memory_mult, runtime_launch_mult, overhead_ms) are *ratios* to its
+# parent's, 1 where not fitted, so a runtime the corpus measures little or not at all (or a source held
+# out of cross-validation) starts from what its parent's rows measured instead of from PyTorch eager.
+# Lineage as the projects document it: FasterTransformer's PyTorch op and TensorRT plugin call its
+# CUDA kernels (NVIDIA/FasterTransformer docs/bert_guide.md); LMDeploy's TurboMind engine is built on
+# FasterTransformer (InternLM/lmdeploy README: "TurboMind ... based on FasterTransformer"); NVIDIA NIM
+# for LLMs and optimum-nvidia build and run TensorRT-LLM engines (docs.nvidia.com/nim/large-language-
+# models, huggingface/optimum-nvidia README). Leave-one-source-out before/after: engine/calibration.py.
+RUNTIME_PARENT = {
+    "fastertransformer-torch-op": "fastertransformer", "fastertransformer-trt-plugin": "fastertransformer",
+    "lmdeploy-turbomind": "fastertransformer", "nim": "tensorrt-llm", "optimum-nvidia": "tensorrt-llm",
+}
 DEFAULT_DEQUANT_EFF = 0.5  # textbook prior: unpack sequences issue at about half the INT32 lanes' rate
 # Provisional interval (before calibration): +-50% at 90% (log 1.5 = 0.405)
 _HALF_WIDTH_MEMO_MAX = 4096  # single-point widths a parameter set remembers before it starts over
@@ -125,20 +138,22 @@ class CalibrationParams:
         return float(self.memory_eff.get(arch, _DEFAULT_MEMORY))
 
     def runtime_compute(self, runtime: str) -> float:
-        """Multiplier of compute efficiency for `runtime` (1 when not calibrated)."""
-        return float(self.runtime_compute_mult.get(runtime, 1.0))
+        """Multiplier of compute efficiency for `runtime` (1 when not calibrated; see RUNTIME_PARENT)."""
+        return _inherited(self.runtime_compute_mult, runtime, 1.0)
 
     def runtime_memory(self, runtime: str) -> float:
-        """Multiplier of memory efficiency for `runtime` (1 when not calibrated)."""
-        return float(self.runtime_memory_mult.get(runtime, 1.0))
+        """Multiplier of memory efficiency for `runtime` (1 when not calibrated; see RUNTIME_PARENT)."""
+        return _inherited(self.runtime_memory_mult, runtime, 1.0)
 
     def overhead_ms_for(self, runtime: str) -> float:
-        """Host overhead per forward pass in milliseconds for `runtime` (the "default" entry, else 0.3 ms)."""
-        return float(self.overhead_ms.get(runtime, self.overhead_ms.get("default", 0.3)))
+        """Host overhead per forward pass in milliseconds for `runtime` (the "default" entry, else 0.3 ms;
+        a runtime with a RUNTIME_PARENT: its stored ratio, 1 if none, times the parent's overhead)."""
+        return _inherited(self.overhead_ms, runtime, float(self.overhead_ms.get("default", 0.3)))
 
     def launch_mult(self, runtime: str) -> float:
-        """Multiplier of the per-operator launch overhead for `runtime` (graph-replaying runtimes pay less; 1 by default)."""
-        return float(self.runtime_launch_mult.get(runtime, 1.0))
+        """Multiplier of the per-operator launch overhead for `runtime` (graph-replaying runtimes pay less;
+        1 by default; see RUNTIME_PARENT)."""
+        return _inherited(self.runtime_launch_mult, runtime, 1.0)
 
     def log_half_width(self, confidence: np.ndarray | float, group: str | None = None,
                        novelty: int | None = None, runtime: str | None = None) -> np.ndarray:
@@ -213,6 +228,15 @@ class CalibrationParams:
         """Parameters from calibration.json's mapping; unknown keys are ignored, missing ones take defaults."""
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def _inherited(table: Mapping[str, float], runtime: str, default: float) -> float:
+    """`table`'s value for `runtime`: its own (`default` when absent), or, for a runtime with a
+    RUNTIME_PARENT, its own ratio (1 when absent) times the parent's value."""
+    parent = RUNTIME_PARENT.get(runtime)
+    if parent is None:
+        return float(table.get(runtime, default))
+    return float(table.get(runtime, 1.0)) * _inherited(table, parent, default)
 
 
 def load_params(path: str | Path | None = None) -> CalibrationParams:
