@@ -80,8 +80,8 @@ from scipy.optimize import least_squares
 from scipy.sparse import coo_matrix
 
 from phantom_report.engine.params import (
-    ATTENTION, DEFAULT_DEQUANT_EFF, FP32_MATMUL, FP32_MATMUL_TEXTBOOK_EFF, GROUPED_CONV, MATMUL_PATH, RUNTIME_PARENT,
-    CalibrationParams,
+    ATTENTION, DEFAULT_DEQUANT_EFF, FP32_MATMUL, FP32_MATMUL_TEXTBOOK_EFF, GROUPED_CONV, MATMUL_PATH, POOLED_RUNTIME,
+    REFERENCE_RUNTIME, RUNTIME_PARENT, CalibrationParams,
 )
 from phantom_report.engine.precision import COMPUTE_COLUMN, DEQUANT_FAMILY
 
@@ -89,7 +89,7 @@ PredictFn = Callable[[pd.DataFrame, CalibrationParams], pd.DataFrame]  # points,
 
 POINT_COLUMNS = ("model", "gpu", "gpu_count", "task", "runtime", "precision", "batch_size", "seq_in", "seq_out")
 OPTIONAL_POINT_COLUMNS = ("kv_precision", "strict_precision")  # passed on when the rows carry them
-BASELINE_RUNTIME = "pytorch"
+BASELINE_RUNTIME = REFERENCE_RUNTIME
 # corpus metric -> predict_grid column; prefill_tokens_per_s is derived as batch * seq_in / TTFT
 METRIC_COLUMN = {
     "throughput_per_s": "throughput_per_s", "latency_ms": "latency_ms", "tokens_per_s": "tokens_per_s",
@@ -113,6 +113,7 @@ class ParamSpec:
     prior: float  # textbook value the weak prior pulls toward
     prior_sigma_log: float  # prior width (log units); large = weak
     scope: tuple[str, str] | None  # (corpus column, value) of the rows it affects; None = all rows
+    prior_of: str | None = None  # name of the spec whose fitted value is this one's prior centre (pooling)
 
     @property
     def name(self) -> str:
@@ -173,9 +174,15 @@ def parameter_specs(rows: pd.DataFrame) -> tuple[ParamSpec, ...]:
         if rt != BASELINE_RUNTIME:
             specs.append(ParamSpec(("runtime_compute_mult", rt), 0.2, 5.0, 1.0, 1.0, scope))
             specs.append(ParamSpec(("runtime_memory_mult", rt), 0.2, 5.0, 1.0, 1.0, scope))
-            # graph-replaying runtimes (CUDA graphs, fused engines) pay less per-kernel launch cost
-            specs.append(ParamSpec(("runtime_launch_mult", rt), 0.01, 5.0, 1.0, 1.0, scope))
+            # graph-replaying runtimes (CUDA graphs, fused engines) pay less per-kernel launch cost; a
+            # runtime's own value is pulled toward the pooled one (params.POOLED_RUNTIME), a child's
+            # ratio toward 1 (its parent's value)
+            pooled_launch = None if child else f"runtime_launch_mult.{POOLED_RUNTIME}"
+            specs.append(ParamSpec(("runtime_launch_mult", rt), 0.01, 5.0, 1.0, 1.0, scope, pooled_launch))
         specs.append(ParamSpec(("overhead_ms", rt), *((0.01, 100.0, 1.0) if child else (1e-3, 50.0, 0.3)), 2.0, scope))
+    if any(s.prior_of == f"runtime_launch_mult.{POOLED_RUNTIME}" for s in specs):
+        # scope None: rows of runtimes without their own value are predicted with it
+        specs.append(ParamSpec(("runtime_launch_mult", POOLED_RUNTIME), 0.01, 5.0, 1.0, 1.0, None))
     if (rows["gpu_count"] > 1).sum() >= MIN_ROWS_PER_SCOPE:
         scope = ("multi_gpu", True)
         specs.append(ParamSpec(("allreduce_latency_us",), 1.0, 200.0, 8.0, 1.5, scope))
@@ -307,13 +314,23 @@ def _sparsity(rows: pd.DataFrame, specs: Sequence[ParamSpec]) -> coo_matrix:
     """Which residuals each parameter can move: its scope's rows, and its own prior term."""
     n, p = len(rows), len(specs)
     ri, ci = [], []
+    centre = _prior_centres(specs)
     for j, s in enumerate(specs):
         mask = np.ones(n, dtype=bool) if s.scope is None else (rows[s.scope[0]].to_numpy() == s.scope[1])
         idx = np.flatnonzero(mask)
         ri.extend((idx, [n + j]))
         ci.extend((np.full(len(idx), j), [j]))
+        if centre[j] >= 0:  # its prior term also moves with the value it is pooled toward
+            ri.append([n + j])
+            ci.append([centre[j]])
     r, c = np.concatenate(ri), np.concatenate(ci)
     return coo_matrix((np.ones(len(r), dtype=int), (r, c)), shape=(n + p, p))
+
+
+def _prior_centres(specs: Sequence[ParamSpec]) -> np.ndarray:
+    """For each spec, the index of the spec its prior is centred on (`prior_of`), -1 for a fixed prior."""
+    index = {s.name: j for j, s in enumerate(specs)}
+    return np.array([index.get(s.prior_of, -1) if s.prior_of else -1 for s in specs], dtype=int)
 
 
 def residual_function(rows: pd.DataFrame, predict: PredictFn, base: CalibrationParams,
@@ -324,12 +341,17 @@ def residual_function(rows: pd.DataFrame, predict: PredictFn, base: CalibrationP
     prior = np.log([s.prior for s in specs])
     sigma = np.array([s.prior_sigma_log for s in specs])
 
+    centre = _prior_centres(specs)
+    pooled = centre >= 0
+
     def residuals(x: np.ndarray) -> np.ndarray:
         params = apply_values(base, specs, np.exp(x))
         pred = predicted_metric(rows, points.predict(predict, params))
         # a candidate that makes a row unpredictable is pushed back hard rather than crashing
         r = np.where(np.isfinite(pred) & (pred > 0), np.log(np.where(pred > 0, pred, 1.0)) - measured_log, 10.0)
-        return np.concatenate([r, (x - prior) / sigma * LOSS_SCALE_LOG])
+        mu = prior.copy()
+        mu[pooled] = x[centre[pooled]]
+        return np.concatenate([r, (x - mu) / sigma * LOSS_SCALE_LOG])
 
     return residuals
 

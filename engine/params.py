@@ -66,10 +66,22 @@ _DEFAULT_MEMORY = 0.7
 # FasterTransformer (InternLM/lmdeploy README: "TurboMind ... based on FasterTransformer"); NVIDIA NIM
 # for LLMs and optimum-nvidia build and run TensorRT-LLM engines (docs.nvidia.com/nim/large-language-
 # models, huggingface/optimum-nvidia README). Leave-one-source-out before/after: engine/calibration.py.
+# PyTorch Lightning, xformers and the AUTOMATIC1111 webui run PyTorch eagerly (the reference runtime's
+# values). Parents have no parents.
 RUNTIME_PARENT = {
     "fastertransformer-torch-op": "fastertransformer", "fastertransformer-trt-plugin": "fastertransformer",
     "lmdeploy-turbomind": "fastertransformer", "nim": "tensorrt-llm", "optimum-nvidia": "tensorrt-llm",
+    "pytorch-lightning": "pytorch", "pytorch-xformers": "pytorch", "a1111-webui": "pytorch",
 }
+REFERENCE_RUNTIME = "pytorch"  # PyTorch eager: the runtime whose multipliers are 1 by definition
+# runtime_launch_mult key of the per-kernel launch multiplier pooled over the fitted runtimes other than
+# PyTorch eager: calibration fits it as the centre each of their launch multipliers is pulled toward,
+# and a runtime without its own value (too few rows, or its one publication held out) takes it instead
+# of eager PyTorch's 1. Every fitted runtime launches kernels more cheaply than eager PyTorch (fitted
+# 0.03-0.6: CUDA-graph replay, fused engines), so a thin runtime -- torch.compile with gpt-fast's
+# CUDA-graph decode held out, fitted on diffusion UNets whose big kernels hide any launch cost --
+# was predicted at eager PyTorch's launch floor, up to 4x too slow.
+POOLED_RUNTIME = "*"
 DEFAULT_DEQUANT_EFF = 0.5  # textbook prior: unpack sequences issue at about half the INT32 lanes' rate
 # Provisional interval (before calibration): +-50% at 90% (log 1.5 = 0.405)
 _HALF_WIDTH_MEMO_MAX = 4096  # single-point widths a parameter set remembers before it starts over
@@ -152,8 +164,11 @@ class CalibrationParams:
 
     def launch_mult(self, runtime: str) -> float:
         """Multiplier of the per-operator launch overhead for `runtime` (graph-replaying runtimes pay less;
-        1 by default; see RUNTIME_PARENT)."""
-        return _inherited(self.runtime_launch_mult, runtime, 1.0)
+        see RUNTIME_PARENT): 1 for PyTorch eager, the pooled value (POOLED_RUNTIME, else 1) for another
+        runtime without its own."""
+        root = RUNTIME_PARENT.get(runtime, runtime)
+        default = 1.0 if root == REFERENCE_RUNTIME else float(self.runtime_launch_mult.get(POOLED_RUNTIME, 1.0))
+        return _inherited(self.runtime_launch_mult, runtime, default)
 
     def log_half_width(self, confidence: np.ndarray | float, group: str | None = None,
                        novelty: int | None = None, runtime: str | None = None) -> np.ndarray:

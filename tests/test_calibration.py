@@ -141,6 +141,30 @@ def test_a_runtime_built_on_another_starts_from_its_parents_values():
     assert p.runtime_compute("vllm") == 1.0 and p.overhead_ms_for("vllm") == 0.4  # no parent: unchanged
 
 
+def test_a_runtime_without_its_own_launch_cost_takes_the_pooled_one_and_eager_pytorch_stays_1():
+    p = CalibrationParams(runtime_launch_mult={"*": 0.2, "vllm": 0.05, "fastertransformer": 0.3})
+    assert p.launch_mult("vllm") == 0.05 and p.launch_mult("sglang") == 0.2  # unfitted: pooled
+    assert p.launch_mult("pytorch") == 1.0 and p.launch_mult("pytorch-lightning") == 1.0  # eager PyTorch
+    assert p.launch_mult("fastertransformer-torch-op") == 0.3  # a child: its parent's
+    assert CalibrationParams().launch_mult("sglang") == 1.0  # uncalibrated: no pooled value yet
+
+
+def test_fitted_launch_costs_are_pulled_toward_the_pooled_one():
+    rows = synthetic_rows()
+    specs = {s.name: s for s in cal.parameter_specs(rows)}
+    assert specs["runtime_launch_mult.fast"].prior_of == "runtime_launch_mult.*"
+    pooled = specs["runtime_launch_mult.*"]
+    assert pooled.scope is None and pooled.prior_of is None
+    fun = cal.residual_function(rows, fake_predict, CalibrationParams(), list(specs.values()))
+    names = list(specs)
+    x = np.log([s.prior for s in specs.values()])
+    r0 = fun(x)[len(rows):]
+    x[names.index("runtime_launch_mult.*")] = np.log(0.5)  # moving the centre moves the fast runtime's prior term
+    r1 = fun(x)[len(rows):]
+    moved = {names[j] for j in np.flatnonzero(~np.isclose(r0, r1))}
+    assert moved == {"runtime_launch_mult.fast", "runtime_launch_mult.*"}
+
+
 def test_a_parents_parameters_also_fit_the_rows_of_runtimes_built_on_it():
     rows = synthetic_rows().assign(runtime=lambda r: r["runtime"].replace({"fast": "fastertransformer"}))
     child = rows[rows["runtime"] == "fastertransformer"].head(10).assign(runtime="fastertransformer-torch-op")
