@@ -23,6 +23,8 @@ row, the large sources decide the width) and source-exchangeable (equal weight p
 smallest source counts as much as a 300-row table): leave-one-source-out coverage of vLLM rows
 79.7% -> 81.1%, TensorRT 82.7% -> 88.5%, overall 90.3% -> 91.9% on the same residuals (exponents 0.3 /
 0.7 gave 91.1% / 93.0% overall; equal weight per source widened every interval to 98.6% overall).
+A "source" here is a publication series (`novelty.source_series`): releases of one vendor table count
+once, in these weights and in the source counts below.
 
 Thin runtimes (`source_scale`, `MIN_SOURCES_OWN_CELL`): a runtime's fitted efficiencies are in effect
 an average over the few sources that measured it, and a runtime with one or two sources cannot

@@ -57,6 +57,31 @@ REFERENCE_MATMUL_WIDTH = {"matmul": 2048.0, FP32_MATMUL: 256.0, EIGHT_BIT_MATMUL
 # attention 0.16-1.0; 0.32 when one attention value is fitted for all of them)
 _DEFAULT_COMPUTE = {"matmul": 0.55, FP32_MATMUL: FP32_MATMUL_TEXTBOOK_EFF, "other": 0.25, GROUPED_CONV: 0.3, ATTENTION: 0.32}
 _DEFAULT_MEMORY = 0.7
+# A runtime that runs another runtime's kernels or engines: its fitted runtime values
+# (runtime_compute_mult, runtime_memory_mult, runtime_launch_mult, overhead_ms) are *ratios* to its
+# parent's, 1 where not fitted, so a runtime the corpus measures little or not at all (or a source held
+# out of cross-validation) starts from what its parent's rows measured instead of from PyTorch eager.
+# Lineage as the projects document it: FasterTransformer's PyTorch op and TensorRT plugin call its
+# CUDA kernels (NVIDIA/FasterTransformer docs/bert_guide.md); LMDeploy's TurboMind engine is built on
+# FasterTransformer (InternLM/lmdeploy README: "TurboMind ... based on FasterTransformer"); NVIDIA NIM
+# for LLMs and optimum-nvidia build and run TensorRT-LLM engines (docs.nvidia.com/nim/large-language-
+# models, huggingface/optimum-nvidia README). Leave-one-source-out before/after: engine/calibration.py.
+# PyTorch Lightning, xformers and the AUTOMATIC1111 webui run PyTorch eagerly (the reference runtime's
+# values). Parents have no parents.
+RUNTIME_PARENT = {
+    "fastertransformer-torch-op": "fastertransformer", "fastertransformer-trt-plugin": "fastertransformer",
+    "lmdeploy-turbomind": "fastertransformer", "nim": "tensorrt-llm", "optimum-nvidia": "tensorrt-llm",
+    "pytorch-lightning": "pytorch", "pytorch-xformers": "pytorch", "a1111-webui": "pytorch",
+}
+REFERENCE_RUNTIME = "pytorch"  # PyTorch eager: the runtime whose multipliers are 1 by definition
+# runtime_launch_mult key of the per-kernel launch multiplier pooled over the fitted runtimes other than
+# PyTorch eager: calibration fits it as the centre each of their launch multipliers is pulled toward,
+# and a runtime without its own value (too few rows, or its one publication held out) takes it instead
+# of eager PyTorch's 1. Every fitted runtime launches kernels more cheaply than eager PyTorch (fitted
+# 0.03-0.6: CUDA-graph replay, fused engines), so a thin runtime -- torch.compile with gpt-fast's
+# CUDA-graph decode held out, fitted on diffusion UNets whose big kernels hide any launch cost --
+# was predicted at eager PyTorch's launch floor, up to 4x too slow.
+POOLED_RUNTIME = "*"
 DEFAULT_DEQUANT_EFF = 0.5  # textbook prior: unpack sequences issue at about half the INT32 lanes' rate
 # Provisional interval (before calibration): +-50% at 90% (log 1.5 = 0.405)
 _HALF_WIDTH_MEMO_MAX = 4096  # single-point widths a parameter set remembers before it starts over
@@ -125,20 +150,25 @@ class CalibrationParams:
         return float(self.memory_eff.get(arch, _DEFAULT_MEMORY))
 
     def runtime_compute(self, runtime: str) -> float:
-        """Multiplier of compute efficiency for `runtime` (1 when not calibrated)."""
-        return float(self.runtime_compute_mult.get(runtime, 1.0))
+        """Multiplier of compute efficiency for `runtime` (1 when not calibrated; see RUNTIME_PARENT)."""
+        return _inherited(self.runtime_compute_mult, runtime, 1.0)
 
     def runtime_memory(self, runtime: str) -> float:
-        """Multiplier of memory efficiency for `runtime` (1 when not calibrated)."""
-        return float(self.runtime_memory_mult.get(runtime, 1.0))
+        """Multiplier of memory efficiency for `runtime` (1 when not calibrated; see RUNTIME_PARENT)."""
+        return _inherited(self.runtime_memory_mult, runtime, 1.0)
 
     def overhead_ms_for(self, runtime: str) -> float:
-        """Host overhead per forward pass in milliseconds for `runtime` (the "default" entry, else 0.3 ms)."""
-        return float(self.overhead_ms.get(runtime, self.overhead_ms.get("default", 0.3)))
+        """Host overhead per forward pass in milliseconds for `runtime` (the "default" entry, else 0.3 ms;
+        a runtime with a RUNTIME_PARENT: its stored ratio, 1 if none, times the parent's overhead)."""
+        return _inherited(self.overhead_ms, runtime, float(self.overhead_ms.get("default", 0.3)))
 
     def launch_mult(self, runtime: str) -> float:
-        """Multiplier of the per-operator launch overhead for `runtime` (graph-replaying runtimes pay less; 1 by default)."""
-        return float(self.runtime_launch_mult.get(runtime, 1.0))
+        """Multiplier of the per-operator launch overhead for `runtime` (graph-replaying runtimes pay less;
+        see RUNTIME_PARENT): 1 for PyTorch eager, the pooled value (POOLED_RUNTIME, else 1) for another
+        runtime without its own."""
+        root = RUNTIME_PARENT.get(runtime, runtime)
+        default = 1.0 if root == REFERENCE_RUNTIME else float(self.runtime_launch_mult.get(POOLED_RUNTIME, 1.0))
+        return _inherited(self.runtime_launch_mult, runtime, default)
 
     def log_half_width(self, confidence: np.ndarray | float, group: str | None = None,
                        novelty: int | None = None, runtime: str | None = None) -> np.ndarray:
@@ -213,6 +243,15 @@ class CalibrationParams:
         """Parameters from calibration.json's mapping; unknown keys are ignored, missing ones take defaults."""
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def _inherited(table: Mapping[str, float], runtime: str, default: float) -> float:
+    """`table`'s value for `runtime`: its own (`default` when absent), or, for a runtime with a
+    RUNTIME_PARENT, its own ratio (1 when absent) times the parent's value."""
+    parent = RUNTIME_PARENT.get(runtime)
+    if parent is None:
+        return float(table.get(runtime, default))
+    return float(table.get(runtime, 1.0)) * _inherited(table, parent, default)
 
 
 def load_params(path: str | Path | None = None) -> CalibrationParams:

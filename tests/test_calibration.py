@@ -128,6 +128,53 @@ def test_parameter_specs_bounds_and_baseline_runtime():
     assert not any(s.path[-1] == "matmul_fp32" for s in specs)  # all rows fp16: one tensor-core path
 
 
+def test_a_runtime_built_on_another_starts_from_its_parents_values():
+    from phantom_report.engine.params import RUNTIME_PARENT
+
+    child, parent = "fastertransformer-torch-op", "fastertransformer"
+    assert RUNTIME_PARENT[child] == parent
+    p = CalibrationParams(runtime_compute_mult={parent: 2.0}, runtime_memory_mult={parent: 0.5, child: 1.5},
+                          runtime_launch_mult={parent: 0.3}, overhead_ms={parent: 0.1, "default": 0.4})
+    # not fitted itself: exactly its parent (not PyTorch eager's 1 / the default overhead)
+    assert p.runtime_compute(child) == 2.0 and p.launch_mult(child) == 0.3 and p.overhead_ms_for(child) == 0.1
+    assert p.runtime_memory(child) == pytest.approx(0.75)  # fitted: a ratio to the parent
+    assert p.runtime_compute("vllm") == 1.0 and p.overhead_ms_for("vllm") == 0.4  # no parent: unchanged
+
+
+def test_a_runtime_without_its_own_launch_cost_takes_the_pooled_one_and_eager_pytorch_stays_1():
+    p = CalibrationParams(runtime_launch_mult={"*": 0.2, "vllm": 0.05, "fastertransformer": 0.3})
+    assert p.launch_mult("vllm") == 0.05 and p.launch_mult("sglang") == 0.2  # unfitted: pooled
+    assert p.launch_mult("pytorch") == 1.0 and p.launch_mult("pytorch-lightning") == 1.0  # eager PyTorch
+    assert p.launch_mult("fastertransformer-torch-op") == 0.3  # a child: its parent's
+    assert CalibrationParams().launch_mult("sglang") == 1.0  # uncalibrated: no pooled value yet
+
+
+def test_fitted_launch_costs_are_pulled_toward_the_pooled_one():
+    rows = synthetic_rows()
+    specs = {s.name: s for s in cal.parameter_specs(rows)}
+    assert specs["runtime_launch_mult.fast"].prior_of == "runtime_launch_mult.*"
+    pooled = specs["runtime_launch_mult.*"]
+    assert pooled.scope is None and pooled.prior_of is None
+    fun = cal.residual_function(rows, fake_predict, CalibrationParams(), list(specs.values()))
+    names = list(specs)
+    x = np.log([s.prior for s in specs.values()])
+    r0 = fun(x)[len(rows):]
+    x[names.index("runtime_launch_mult.*")] = np.log(0.5)  # moving the centre moves the fast runtime's prior term
+    r1 = fun(x)[len(rows):]
+    moved = {names[j] for j in np.flatnonzero(~np.isclose(r0, r1))}
+    assert moved == {"runtime_launch_mult.fast", "runtime_launch_mult.*"}
+
+
+def test_a_parents_parameters_also_fit_the_rows_of_runtimes_built_on_it():
+    rows = synthetic_rows().assign(runtime=lambda r: r["runtime"].replace({"fast": "fastertransformer"}))
+    child = rows[rows["runtime"] == "fastertransformer"].head(10).assign(runtime="fastertransformer-torch-op")
+    rows = cal.with_scopes(pd.concat([rows, child], ignore_index=True).drop(columns="runtime_root"))
+    specs = {s.name: s for s in cal.parameter_specs(rows)}
+    assert specs["runtime_compute_mult.fastertransformer"].scope == ("runtime_root", "fastertransformer")
+    assert (rows["runtime_root"] == "fastertransformer").sum() == 72 + 10
+    assert "runtime_compute_mult.fastertransformer-torch-op" not in specs  # 10 rows: below MIN_ROWS_PER_SCOPE
+
+
 def test_matmul_paths_get_parameters_where_rows_measure_them():
     rows = synthetic_rows()
     rows.loc[rows.arch == "alpha", "precision"] = "fp32"

@@ -248,3 +248,15 @@ def test_a_runtime_with_enough_sources_is_its_own_cell_at_level_zero():
     assert float(intervals.block_half_width(block, 0.9, "inference/latency_ms", 1, "tensorflow")) > own
     few = replace_sources(block, {"tensorflow": intervals.MIN_SOURCES_OWN_CELL - 1})
     assert float(intervals.block_half_width(few, 0.9, "inference/latency_ms", 0, "tensorflow")) > own
+
+
+def test_releases_of_one_publication_count_as_one_source_series():
+    from phantom_report.engine.novelty import fitted_runtime_sources, source_series
+
+    assert source_series("tensorrt-llm-perf-overview-v0.13") == "tensorrt-llm-perf-overview"
+    assert source_series("amd-rocm-perf-results-vllm0.9.0.1") == "amd-rocm-perf-results-vllm"
+    assert source_series("nvidia-dle-resnet50-tf-20.06") == "nvidia-dle-resnet50-tf"
+    for kept in ("llamacpp-pr-4766", "nvidia-dle-bert-tf-20.06-infer", "gpt-fast-readme"):
+        assert source_series(kept) == kept
+    rows = pd.DataFrame({"runtime": ["vllm"] * 30, "source": [f"amd-vllm0.{i % 6}.1" for i in range(29)] + ["blog"]})
+    assert fitted_runtime_sources(rows) == {"vllm": 2}  # six releases of one table + one blog
