@@ -98,34 +98,77 @@ OUTPUT_COLUMNS = (
 )
 
 
-class _OpTable:
-    """Operator coefficients of one workload as arrays (one entry per operator)."""
+# signature of an operator's compute path: (runs on the matmul path, convolution library, grouped
+# convolution, attention core, expert GEMM); operators of one signature share a compute rate
+_Signature = tuple[bool, bool, bool, bool, bool]
+_POINT_BLOCK_ELEMS = 32768  # (operators x points) elements per pass block: a few arrays stay in L2
 
-    def __init__(self, w: Workload):
-        ops = w.operators
-        a = lambda attr: np.array([float(getattr(o, attr)) for o in ops])  # noqa: E731
-        self.count = a("count")
-        self.f1, self.ftok, self.fctx = a("flops_per_sample"), a("flops_per_token"), a("flops_per_token_ctx")
-        self.a1, self.atok, self.actx = a("act_elems_per_sample"), a("act_elems_per_token"), a("act_elems_per_token_ctx")
-        self.kv = a("kv_elems_per_ctx_token")
-        self.params = a("params") * np.array([o.weights_streamed for o in ops], dtype=float)
-        self.experts = a("moe_experts")
-        self.topk = a("moe_top_k")
-        self.is_matmul = np.array([o.op_class in MATMUL_CLASSES for o in ops])
-        self.grouped = np.array([o.op_class == GROUPED_CONV for o in ops])
-        self.attention = np.array([o.op_class == ATTENTION for o in ops])
-        # convolutions run through cuDNN/MIOpen, whose default math mode differs from GEMMs' (TF32)
-        self.conv = np.array([o.op_class in CONV_CLASSES for o in ops])
+
+class _OpTable:
+    """Operator coefficients of one workload as arrays (one entry per distinct operator).
+
+    Operators that differ only in name and count are merged (counts summed): every cost of the
+    pass is linear in the count, so a ResNet's 63 operators are 44 columns and an EfficientNet's
+    149 are 86. The entries are ordered by compute signature, so the operators sharing a compute
+    rate are one contiguous slice (`groups`), and the pass's costs are matrix products of these
+    coefficient rows with a few per-point rows (`_pass`)."""
+
+    def __init__(self, ops):
+        merged: dict[tuple, list] = {}
+        for o in ops:
+            sig = (o.op_class in MATMUL_CLASSES, o.op_class in CONV_CLASSES, o.op_class == GROUPED_CONV,
+                   o.op_class == ATTENTION, o.moe_experts > 0)
+            key = (sig[1], sig, float(o.flops_per_sample), float(o.flops_per_token), float(o.flops_per_token_ctx),
+                   float(o.params) * float(o.weights_streamed), float(o.act_elems_per_sample),
+                   float(o.act_elems_per_token), float(o.act_elems_per_token_ctx), float(o.kv_elems_per_ctx_token),
+                   float(o.moe_experts), float(o.moe_top_k))
+            merged.setdefault(key, [key, 0.0])[1] += float(o.count)
+        # sorted by (convolution, signature): equal rates and equal peaks are contiguous
+        rows = sorted(merged.values(), key=lambda r: r[0][:2])
+        self.sigs: list[_Signature] = [r[0][1] for r in rows]
+        cols = np.array([r[0][2:] for r in rows], dtype=float).reshape(len(rows), 10)
+        self.count = np.array([r[1] for r in rows], dtype=float)
+        (self.f1, self.ftok, self.fctx, self.params, self.a1, self.atok, self.actx, self.kv,
+         self.experts, self.topk) = (np.ascontiguousarray(c) for c in cols.T)
+        self.conv = np.array([s[1] for s in self.sigs], dtype=bool)
+        self.moe = self.experts > 0
         self.has_flops = (self.f1 + self.ftok + self.fctx) > 0
         # ops with only per-sample terms (encoders, pooler) run once per request, not per decode step
         self.per_token = (self.ftok + self.fctx + self.atok + self.actx + self.kv) > 0
-        self.moe = self.experts > 0
-        # per-table constants the physics branches on (checked on every pass)
-        self.every_op = np.ones_like(self.count, dtype=bool)
-        self.any_conv, self.any_moe = bool(self.conv.any()), bool(self.moe.any())
-        self.any_grouped, self.any_attention = bool(self.grouped.any()), bool(self.attention.any())
+        self.any_moe = bool(self.moe.any())
+        self._decode: _OpTable | None = None
+        self._coefficients()
 
+    def _coefficients(self) -> None:
+        """The rows the pass multiplies with per-point rows: compute (FLOPs x count, launches that
+        cost FLOP time, streamed weights outside expert banks) and memory (weights, activations,
+        KV-cache elements, x count)."""
+        c = self.count
+        flop_c = c * self.has_flops
+        dense_w = np.where(self.moe, 0.0, self.params) * c  # expert banks: scaled per point by routing
+        self.compute_rows = np.column_stack([self.f1 * c, self.ftok * c, self.fctx * c, flop_c, dense_w])
+        self.memory_rows = np.column_stack([dense_w, self.a1 * c, self.atok * c, self.actx * c, self.kv * c])
+        self.launch_count = c
+        bounds = np.flatnonzero(np.r_[True, [a != b for a, b in zip(self.sigs[1:], self.sigs[:-1])], True])
+        self.groups = [(slice(int(s), int(e)), self.sigs[s]) for s, e in zip(bounds[:-1], bounds[1:])]
+        n_plain = len(c) - int(self.conv.sum())  # convolutions last (sorted): their peak is the conv column's
+        self.peak_groups = [(slice(0, n_plain), False), (slice(n_plain, len(c)), True)]
+        self.block = max(256, _POINT_BLOCK_ELEMS // max(len(c), 1))
 
+    def decode(self) -> "_OpTable":
+        """The operators a decode step runs (those with per-token terms), as a table of their own."""
+        if self._decode is None:
+            sub = _OpTable.__new__(_OpTable)
+            keep = self.per_token
+            sub.sigs = [s for s, k in zip(self.sigs, keep) if k]
+            for name in ("count", "f1", "ftok", "fctx", "params", "a1", "atok", "actx", "kv", "experts", "topk",
+                         "conv", "moe", "has_flops", "per_token"):
+                setattr(sub, name, getattr(self, name)[keep])
+            sub.any_moe, sub._decode = bool(sub.moe.any()), None
+            sub._coefficients()
+            sub._decode = sub
+            self._decode = sub
+        return self._decode
 
 
 class _PassTimes(NamedTuple):
@@ -142,68 +185,93 @@ def _pass(t: _OpTable, B, q, k, per_sample, g: GpuArrays, tp, causal: bool = Fal
     per_sample: None for decode steps (per-sample-only operators do not run), else an array
     scaling the per-sample terms (1, or the image-area ratio for vision models).
     causal: a causal prefill (q = k) whose attention kernels skip the masked upper triangle (flash
-    attention and the serving engines' fused kernels do), so query i sees (i + 1) keys, k/2 on average."""
-    active = t.per_token if per_sample is None else t.every_op
-    ps = 0.0 if per_sample is None else per_sample[:, None]
-    cnt = (t.count * active)[None, :]
-    qc, kc = q[:, None], k[:, None]
-    qk = qc * _keys_attended(kc, causal)
-    per_gpu = (B / tp)[:, None]  # samples per GPU of the tensor-parallel group
-    work = per_gpu * (ps * t.f1 + qc * t.ftok + qk * t.fctx)  # FLOPs of one operator instance
-    act = (ps * t.a1 + qc * t.atok + qk * t.actx) * (per_gpu * cnt)
-    kv = (kc * t.kv) * (per_gpu * cnt)  # KV-cache elements read, at the KV-cache precision
-    weights = cnt * t.params / tp[:, None]
+    attention and the serving engines' fused kernels do), so query i sees (i + 1) keys, k/2 on average.
+    Evaluated in blocks of points small enough that the (operators x points) arrays stay in cache."""
+    if per_sample is None:
+        t, per_sample = t.decode(), np.zeros_like(B)
+    n = len(B)
+    total, ideal, compute = np.empty(n), np.empty(n), np.empty(n)
+    per_gpu = B / tp  # samples per GPU of the tensor-parallel group
+    qk = q * _keys_attended(k, causal)
+    for s in range(0, n, t.block):
+        sl = slice(s, s + t.block)
+        gs = g if n <= t.block else _GpuSlice(g, sl)
+        total[sl], ideal[sl], compute[sl] = _pass_block(t, B[sl], q[sl], k[sl], per_sample[sl], gs, tp[sl],
+                                                        per_gpu[sl], qk[sl])
+    return _PassTimes(total, ideal, compute)
+
+
+class _GpuSlice:
+    """The `GpuArrays` fields a pass reads, for a slice of the points (views, no copies)."""
+
+    def __init__(self, g: GpuArrays, sl: slice):
+        for name in _PASS_FIELDS:
+            setattr(self, name, getattr(g, name)[sl])
+
+
+_PASS_FIELDS = ("peak_flops_per_s", "peak_conv_flops_per_s", "eff_matmul", "eff_conv", "eff_other",
+                "eff_grouped_conv_of_matmul", "eff_attention_of_matmul", "eff_moe_of_matmul", "size_half_flops",
+                "dequant_s_per_weight", "mem_bytes_per_s", "eff_mem", "unhidden_fraction", "weight_bytes",
+                "act_bytes", "kv_bytes", "launch_s", "overhead_s")
+
+
+def _pass_block(t: _OpTable, B, q, k, ps, g, tp, per_gpu, qk) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`_pass` of one block of points: (total, ideal, compute-bound) seconds. Arrays are
+    (operators x points); each cost is a product of the table's coefficient rows with a few
+    per-point rows, then the kernel's overlap and the launch bound per element."""
+    flops = np.stack([per_gpu * ps, per_gpu * q, per_gpu * qk])  # FLOPs of an instance = rows . this
+    dequant = np.ceil(per_gpu * q / DEQUANT_TILE_TOKENS) * g.dequant_s_per_weight / tp  # per streamed weight
+    n_ops, n = len(t.count), len(B)
+    t_c, c_ideal = np.empty((n_ops, n)), np.empty((n_ops, n))
+    for sl, sig in t.groups:
+        rate = _compute_rate(sig, g)
+        np.matmul(t.compute_rows[sl], np.vstack([flops / rate, g.size_half_flops / rate, dequant]), out=t_c[sl])
+    for sl, conv in t.peak_groups:
+        if sl.stop > sl.start:
+            peak = g.peak_conv_flops_per_s if conv else g.peak_flops_per_s
+            np.matmul(t.compute_rows[sl, :3], flops / peak, out=c_ideal[sl])
+    act = g.act_bytes * per_gpu
+    memory = np.stack([g.weight_bytes / tp, act * ps, act * q, act * qk, g.kv_bytes * per_gpu * k]) / g.mem_bytes_per_s
+    m_ideal = t.memory_rows @ memory
     if t.any_moe:
-        # experts read per pass: those any of the B*q tokens routed to (expected, uniform routing)
-        tokens = (B * q)[:, None]
-        frac = np.where(t.moe, 1.0 - (1.0 - np.divide(t.topk, t.experts, where=t.moe, out=np.zeros_like(t.topk))) ** tokens, 1.0)
-        weights = weights * np.clip(frac, 0.0, 1.0)
-    bytes_ = weights * g.weight_bytes[:, None] + act * g.act_bytes[:, None] + kv * g.kv_bytes[:, None]
-    # weight-only formats: ALU time to unpack each weight, once per tile of tokens (see DEQUANT_TILE_TOKENS)
-    dequant_s = weights * np.ceil(per_gpu * qc / DEQUANT_TILE_TOKENS) * g.dequant_s_per_weight[:, None]
-    eff_c, peak = _compute_eff_and_peak(t, g)
-    # (the (points x operators) arrays below are updated in place: fresh temporaries of this size
-    # cost page faults that were a tenth of the sweep's time)
-    # flops / (peak * eff * size_eff) with size_eff = work / (work + w_half), simplified: each
-    # instance costs its work plus the under-filled-GPU penalty w_half (ops without FLOPs cost none)
-    t_c = work + g.size_half_flops[:, None]
-    t_c /= np.multiply(eff_c, peak, out=eff_c)
-    t_c *= cnt * t.has_flops
-    t_c += dequant_s
-    m_ideal = np.divide(bytes_, g.mem_bytes_per_s[:, None], out=bytes_)
-    work *= cnt
-    work /= peak
-    ideal = np.maximum(work, m_ideal, out=work).sum(axis=1)
-    t_m = np.divide(m_ideal, g.eff_mem[:, None], out=m_ideal)
+        _add_experts(t, B * q, tp, g, dequant, t_c, m_ideal)
+    ideal = np.maximum(c_ideal, m_ideal, out=c_ideal).sum(axis=0)
+    t_m = np.divide(m_ideal, g.eff_mem, out=m_ideal)
     compute_bound = t_c >= t_m
-    op_t = np.maximum(t_c, t_m)
+    op_t = np.maximum(t_c, t_m, out=c_ideal)
     shorter = np.minimum(t_c, t_m, out=t_m)
-    shorter *= g.unhidden_fraction[:, None]
+    shorter *= g.unhidden_fraction
     op_t += shorter
-    compute_t = np.multiply(op_t, compute_bound, out=t_c).sum(axis=1)
+    compute = np.multiply(op_t, compute_bound, out=t_c).sum(axis=0)
     # launches overlap the kernels queued before them: each op costs the longer of the two
-    total = np.maximum(op_t, cnt * g.launch_s[:, None], out=op_t).sum(axis=1) + g.overhead_s
-    return _PassTimes(total, ideal, compute_t)
+    launch = np.multiply.outer(t.launch_count, g.launch_s, out=t_m)
+    total = np.maximum(op_t, launch, out=op_t).sum(axis=0) + g.overhead_s
+    return total, ideal, compute
 
 
-def _compute_eff_and_peak(t: _OpTable, g: GpuArrays) -> tuple[np.ndarray, np.ndarray]:
-    """(achieved fraction of peak, peak FLOP/s) of each (point, operator): (points x operators) and
-    a column or (points x operators) array; convolutions run at their own executed column."""
-    eff_c = np.where(t.is_matmul, g.eff_matmul[:, None], g.eff_other[:, None])
-    if t.any_conv:
-        eff_c[:, t.conv] = g.eff_conv[:, None]
+def _compute_rate(sig: _Signature, g) -> np.ndarray:
+    """Achieved FLOP/s of the operators of one compute signature at each point: the datasheet peak
+    (the convolution column's for convolutions) x the achieved fraction of it."""
+    matmul, conv, grouped, attention, moe = sig
+    eff = g.eff_conv if conv else (g.eff_matmul if matmul else g.eff_other)
     # op classes below the dense-matmul efficiency: grouped convolutions, the attention core and
-    # expert GEMMs (grouped, uneven shapes, fewer tokens each); scaled in place, column by column,
-    # as each model has only a few such operators
-    for present, ops, frac in ((t.any_grouped, t.grouped, g.eff_grouped_conv_of_matmul),
-                               (t.any_attention, t.attention, g.eff_attention_of_matmul),
-                               (t.any_moe, t.moe, g.eff_moe_of_matmul)):
+    # expert GEMMs (grouped, uneven shapes, fewer tokens each)
+    for present, frac in ((grouped, g.eff_grouped_conv_of_matmul), (attention, g.eff_attention_of_matmul),
+                          (moe, g.eff_moe_of_matmul)):
         if present:
-            eff_c[:, ops] *= frac[:, None]
-    peak = g.peak_flops_per_s[:, None]
-    if t.any_conv:
-        peak = np.where(t.conv[None, :], g.peak_conv_flops_per_s[:, None], peak)
-    return eff_c, peak
+            eff = eff * frac
+    return eff * (g.peak_conv_flops_per_s if conv else g.peak_flops_per_s)
+
+
+def _add_experts(t: _OpTable, tokens, tp, g, dequant, t_c, m_ideal) -> None:
+    """Expert banks' streamed weights (in place): only the experts any of the B*q tokens are routed
+    to are read (expected count under uniform routing), and unpacked for weight-only formats.
+    dequant: seconds to unpack one streamed weight of the bank (per point, tensor parallelism applied)."""
+    for j in np.flatnonzero(t.moe):
+        frac = np.clip(1.0 - (1.0 - t.topk[j] / t.experts[j]) ** tokens, 0.0, 1.0)
+        weights = t.count[j] * t.params[j] * frac  # expected weights read, before tensor parallelism
+        m_ideal[j] += weights / tp * g.weight_bytes / g.mem_bytes_per_s
+        t_c[j] += weights * dequant
 
 
 def _interval_cells(task: np.ndarray, novelty: np.ndarray, runtime: np.ndarray
@@ -455,7 +523,7 @@ class PredictCache:
             return hit[1]
         if len(self.tables) > MEMO_MAX:
             self.tables.clear()
-        t = _OpTable(w)
+        t = _OpTable(w.operators)
         self.tables[id(w)] = (w, t)  # keeps w alive, so its id is not reused while cached
         return t
 
@@ -479,7 +547,7 @@ def predict_columns(cols: Mapping[str, np.ndarray], catalog: ProfileCatalog, wor
     out["extrapolation"] = extrap != ""
     whole = len(names) == 1 and out["supported"].all()
     for name in names:
-        table = cache.table(workloads[name]) if cache is not None else _OpTable(workloads[name])
+        table = cache.table(workloads[name]) if cache is not None else _OpTable(workloads[name].operators)
         idx_all = np.arange(n) if whole else np.flatnonzero((models == name) & out["supported"])
         for start in range(0, len(idx_all), _CHUNK):
             idx = idx_all[start:start + _CHUNK]
