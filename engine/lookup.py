@@ -52,3 +52,75 @@ def combination_codes(arrays) -> tuple[np.ndarray, np.ndarray, list]:
         uniques.append(u)
     codes, combos = pd.factorize(code)
     return codes, combos, uniques
+
+
+def filled(n: int, value) -> np.ndarray:
+    """An object column of n copies of `value` (np.full with dtype=object converts per cell: 30x slower)."""
+    out = np.empty(n, dtype=object)
+    out.fill(value)
+    return out
+
+
+class ColumnCodes:
+    """The columns of one grid, each factorised at most once: (code of each point, distinct values
+    in order of first appearance). A grid of millions of points repeats a few hundred names;
+    hashing their strings once, then grouping by integer codes, keeps string work out of the
+    per-block path. `known` takes codes already computed (normalize_columns records those of the
+    columns it canonicalises). A single point needs no pandas: its code is 0."""
+
+    def __init__(self, cols, known: dict | None = None):
+        self.cols = cols
+        self._memo: dict[str, tuple[np.ndarray, np.ndarray]] = dict(known or {})
+
+    def of(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """(code of each point, distinct values) of column `name`."""
+        hit = self._memo.get(name)
+        if hit is None:
+            values = np.asarray(self.cols[name])
+            if len(values) <= 1:
+                hit = (np.zeros(len(values), dtype=np.int64), values)
+            else:
+                import pandas as pd  # grids only: one point never loads pandas
+
+                codes, uniques = pd.factorize(values, use_na_sentinel=False)
+                hit = (codes.astype(np.int64, copy=False), np.asarray(uniques, dtype=values.dtype))
+            self._memo[name] = hit
+        return hit
+
+    def map(self, name: str, fn, dtype=None) -> np.ndarray:
+        """fn of each point's value of column `name`, evaluated once per distinct value."""
+        codes, uniques = self.of(name)
+        return np.asarray([fn(u) for u in uniques.tolist()], dtype=dtype)[codes]
+
+    def derived(self, name: str, fn) -> tuple[np.ndarray, np.ndarray]:
+        """(code, distinct values) of fn(column `name`): the codes of a value derived per distinct
+        value (a GPU's architecture, a model's family) without touching the points' strings."""
+        codes, uniques = self.of(name)
+        mapped = [fn(u) for u in uniques.tolist()]
+        index: dict = {}
+        remap = np.array([index.setdefault(m, len(index)) for m in mapped], dtype=np.int64)
+        values = np.empty(len(index), dtype=object)
+        values[:] = list(index)
+        return remap[codes] if len(codes) else codes, values
+
+
+def combined_codes(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """(code of each point's tuple of values, 0..k-1 in order of first appearance; the position of
+    the first point of each distinct tuple) from each column's (codes, distinct values)."""
+    n = len(parts[0][0])
+    if n <= 1:
+        return np.zeros(n, dtype=np.int64), np.zeros(min(n, 1), dtype=np.int64)
+    import pandas as pd  # grids only
+
+    code, radix = np.zeros(n, dtype=np.int64), 1
+    for c, u in parts:
+        if radix * max(len(u), 1) >= 2**62:  # renumber before the mixed-radix number could overflow
+            code, uniq = pd.factorize(code)
+            radix = len(uniq)
+        code *= max(len(u), 1)
+        code += c
+        radix *= max(len(u), 1)
+    codes, _ = pd.factorize(code)
+    first = np.full(int(codes.max()) + 1 if n else 0, n, dtype=np.int64)
+    np.minimum.at(first, codes, np.arange(n))
+    return codes.astype(np.int64, copy=False), first

@@ -44,7 +44,7 @@ import numpy as np
 from phantom_report.engine.executed import CONV_CLASSES
 from phantom_report.engine.gpu_arrays import GpuArrays, gpu_blocks
 from phantom_report.engine.ir import Workload
-from phantom_report.engine.lookup import MEMO_MAX, lookup
+from phantom_report.engine.lookup import MEMO_MAX, ColumnCodes, combined_codes, filled, lookup, lookup_tuples
 from phantom_report.engine.novelty import extrapolation_reasons, novelty_levels
 from phantom_report.engine.params import ATTENTION, GROUPED_CONV, MATMUL_CLASSES, CalibrationParams
 from phantom_report.engine.points import frame_columns, merged_columns, normalize_columns
@@ -274,34 +274,40 @@ def _add_experts(t: _OpTable, tokens, tp, g, dequant, t_c, m_ideal) -> None:
         t_c[j] += weights * dequant
 
 
-def _interval_cells(task: np.ndarray, novelty: np.ndarray, runtime: np.ndarray
-                    ) -> list[tuple[str, int | None, str, np.ndarray]]:
-    """(task, novelty level or None, runtime, mask of the block's points) of each distinct
-    combination: the cells whose points share interval widths. novelty: each point's level
-    (engine/novelty.py), -1 where the calibration carries no corpus support summary."""
-    if len(task) == 1:  # the single-point path: one cell, no grouping
-        lv = int(novelty[0])
-        return [(str(task[0]), None if lv < 0 else lv, str(runtime[0]), np.ones(1, dtype=bool))]
-    cells = []
-    for t in set(task.tolist()):
-        sel = task == t
-        for lv in sorted(set(novelty[sel].tolist())):  # not np.unique: it loads numpy.ma (~20 ms cold)
-            for rt in set(runtime[sel & (novelty == lv)].tolist()):
-                cells.append((t, None if lv < 0 else int(lv), str(rt), sel & (novelty == lv) & (runtime == rt)))
-    return cells
+_METRICS = ("latency_ms", "throughput_per_s", "tokens_per_s", "ttft_ms", "tpot_ms")
 
 
-def _half_width(params: CalibrationParams, confidence: np.ndarray, cells: list, metric: str) -> np.ndarray:
-    """Log half-width of each point's interval for one output metric (see `log_half_width`), per
-    cell of `_interval_cells`."""
-    out = np.empty(len(confidence))
-    for t, lv, rt, cell in cells:
-        out[cell] = params.log_half_width(confidence[cell], f"{t}/{metric}", lv, rt)
-    return out
+def _write_intervals(params: CalibrationParams, cols: Mapping[str, np.ndarray], codes: ColumnCodes,
+                     idx: np.ndarray, out: dict) -> None:
+    """Log-symmetric intervals of the points `idx` around their predicted metrics, each metric with
+    its own held-out residual quantiles (per task, novelty level and runtime, see `log_half_width`):
+    evaluated once per distinct (task, novelty, runtime, confidence) cell and gathered per point.
+    novelty: out["novelty"], -1 where the calibration carries no corpus support summary."""
+    if not len(idx):
+        return
+    keys = [codes.of("task"), codes.of("runtime"), _codes_of(out["novelty"]), _codes_of(cols["confidence"])]
+    cell, first = combined_codes([(c[idx], u) for c, u in keys])
+    cell_widths = np.empty((len(first), len(_METRICS)))
+    for j, i in enumerate(idx[first].tolist()):
+        task, runtime, lv = str(cols["task"][i]), str(cols["runtime"][i]), int(out["novelty"][i])
+        conf = cols["confidence"][i:i + 1]
+        for m, metric in enumerate(_METRICS):
+            cell_widths[j, m] = params.log_half_width(conf, f"{task}/{metric}", None if lv < 0 else lv, runtime)[0]
+    low, high = np.exp(-cell_widths), np.exp(cell_widths)
+    for m, metric in enumerate(_METRICS):
+        value = out[metric][idx]
+        out[f"{metric}_low"][idx] = value * low[cell, m]
+        out[f"{metric}_high"][idx] = value * high[cell, m]
 
 
-def _support_flags(cols: Mapping[str, np.ndarray], catalog: ProfileCatalog, workloads: Mapping[str, Workload],
-                   params: CalibrationParams, memo: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+def _codes_of(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(code, distinct values) of a numeric column that no `ColumnCodes` holds."""
+    return ColumnCodes({"v": values}).of("v")
+
+
+def _support_flags(cols: Mapping[str, np.ndarray], codes: ColumnCodes, catalog: ProfileCatalog,
+                   workloads: Mapping[str, Workload], params: CalibrationParams,
+                   memo: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(novelty level, extrapolation reason) per point against the corpus support stored in the
     calibration (`intervals.support`); (-1, "") everywhere when it carries none.
     memo: optional dict remembering the flags of each distinct key (kept by `Engine` for its own
@@ -309,21 +315,21 @@ def _support_flags(cols: Mapping[str, np.ndarray], catalog: ProfileCatalog, work
     support = params.support
     n = len(cols["gpu"])
     if support is None:
-        return np.full(n, -1, dtype=int), np.full(n, "", dtype=object)
-    arch = lookup(cols["gpu"], lambda g: catalog.get(g).architecture, dtype=object)
-    family = lookup(cols["model"], lambda m: workloads[m].family, dtype=object)
-    frame = {"runtime": cols["runtime"].astype(str), "arch": arch, "family": family, "task": cols["task"],
-             "batch_size": cols["batch_size"], "seq_in": cols["seq_in"].astype(float), "gpu_count": cols["gpu_count"]}
+        return np.full(n, -1, dtype=int), filled(n, "")
+    arch = codes.derived("gpu", lambda g: catalog.get(g).architecture)
+    family = codes.derived("model", lambda m: workloads[m].family)
     if n <= _SMALL_GRID:
+        frame = {"runtime": cols["runtime"].astype(str), "arch": arch[1][arch[0]], "family": family[1][family[0]],
+                 "task": cols["task"], "batch_size": cols["batch_size"], "seq_in": cols["seq_in"].astype(float),
+                 "gpu_count": cols["gpu_count"]}
         return _support_flags_small(support, frame, memo)
-    import pandas as pd  # grids only: a single prediction (the CLI's `predict`) never loads pandas
-
-    frame = pd.DataFrame(frame)
     # each distinct (runtime, architecture, family, sizes) once: a sweep repeats them across models and GPUs
-    codes = frame.groupby(list(frame.columns), sort=False, dropna=False).ngroup().to_numpy()
-    first = pd.Series(np.arange(len(frame))).groupby(codes).first().to_numpy()
-    pts = frame.iloc[first].reset_index(drop=True)
-    return novelty_levels(support, pts)[codes], extrapolation_reasons(support, pts)[codes]
+    parts = {"runtime": codes.of("runtime"), "arch": arch, "family": family, "task": codes.of("task"),
+             "batch_size": codes.of("batch_size"), "seq_in": codes.of("seq_in"), "gpu_count": codes.of("gpu_count")}
+    key, first = combined_codes(list(parts.values()))
+    pts = {name: u[c[first]] for name, (c, u) in parts.items()}
+    pts["runtime"] = pts["runtime"].astype(str)
+    return novelty_levels(support, pts)[key], extrapolation_reasons(support, pts)[key]
 
 
 def _support_flags_small(support, frame: dict, memo: dict | None) -> tuple[np.ndarray, np.ndarray]:
@@ -383,6 +389,7 @@ class _BlockPoints:
     seq_out: np.ndarray  # generated tokens (0 unless generative)
     prefill_tokens: np.ndarray  # tokens of the forward pass: seq_in (generative: at least 1)
     area_ratio: np.ndarray  # image area / the workload's native area (1 unless a vision model)
+    fp32_storage: np.ndarray  # bool: weights and gradients stored in 4-byte floats (fp32, tf32)
     adam_bytes_per_param: np.ndarray  # optimizer state and gradients per parameter when training
 
 
@@ -397,8 +404,9 @@ class _Timings(NamedTuple):
     tokens_per_s: np.ndarray
 
 
-def _block_points(w: Workload, df: Mapping[str, np.ndarray], idx: np.ndarray) -> _BlockPoints:
-    """The points `idx` of normalised columns `df`, with `w`'s sequence defaults filled in."""
+def _block_points(w: Workload, df: Mapping[str, np.ndarray], idx: np.ndarray, fp32_storage: np.ndarray) -> _BlockPoints:
+    """The points `idx` of normalised columns `df`, with `w`'s sequence defaults filled in;
+    fp32_storage: whether each stores weights and gradients in 4-byte floats (`FP32_STORAGE`)."""
     prec = df["precision"][idx]
     task = df["task"][idx]
     seq_in, seq_out, area = _sequence_lengths(w, df["seq_in"][idx].astype(float), df["seq_out"][idx].astype(float))
@@ -407,13 +415,9 @@ def _block_points(w: Workload, df: Mapping[str, np.ndarray], idx: np.ndarray) ->
         task=task, training=task == "training", precision=prec, runtime=df["runtime"][idx],
         seq_in=seq_in, seq_out=seq_out, area_ratio=area,
         prefill_tokens=np.where(w.generative, np.maximum(seq_in, 1.0), seq_in),
-        adam_bytes_per_param=np.where(_fp32_storage(prec), ADAM_BYTES_FP32, ADAM_BYTES_MIXED),
+        fp32_storage=fp32_storage,
+        adam_bytes_per_param=np.where(fp32_storage, ADAM_BYTES_FP32, ADAM_BYTES_MIXED),
     )
-
-
-def _fp32_storage(precision: np.ndarray) -> np.ndarray:
-    """Whether each point's format stores weights and gradients in 4-byte floats (fp32, tf32)."""
-    return lookup(precision, FP32_STORAGE.__contains__, dtype=bool)
 
 
 def _sequence_lengths(w: Workload, seq_in: np.ndarray, seq_out: np.ndarray
@@ -499,8 +503,9 @@ def _max_batch(w: Workload, pts: _BlockPoints, g: GpuArrays, tp: np.ndarray) -> 
 def predict_grid(points: pd.DataFrame, catalog: ProfileCatalog, workloads: Mapping[str, Workload],
                  params: CalibrationParams, cache: "PredictCache | None" = None) -> pd.DataFrame:
     """Predict every row of `points` (columns: see docs/INTERFACES.md). Vectorised per workload."""
-    cols = normalize_columns(frame_columns(points), catalog)
-    out = predict_columns(cols, catalog, workloads, params, cache)
+    known: dict = {}
+    cols = normalize_columns(frame_columns(points), catalog, known)
+    out = predict_columns(cols, catalog, workloads, params, cache, ColumnCodes(cols, known))
     import pandas as pd
 
     return pd.DataFrame(merged_columns(points, cols, out))
@@ -529,31 +534,36 @@ class PredictCache:
 
 
 def predict_columns(cols: Mapping[str, np.ndarray], catalog: ProfileCatalog, workloads: Mapping[str, Workload],
-                    params: CalibrationParams, cache: PredictCache | None = None) -> dict[str, np.ndarray]:
+                    params: CalibrationParams, cache: PredictCache | None = None,
+                    codes: ColumnCodes | None = None) -> dict[str, np.ndarray]:
     """OUTPUT_COLUMNS (name -> array) for normalised points (`normalize_columns`). cache: an
-    engine's `PredictCache`; its support flags are used only when `params` is the engine's own."""
+    engine's `PredictCache`; its support flags are used only when `params` is the engine's own.
+    codes: the columns' factorisations where already known (`ColumnCodes`)."""
     n = len(cols["model"])
-    models = cols["model"]
-    names = list(dict.fromkeys(models.tolist()))  # distinct, in order of appearance
+    codes = codes if codes is not None else ColumnCodes(cols)
+    model_codes, names = codes.of("model")
+    names = names.tolist()  # distinct, in order of appearance
     missing = sorted(set(names) - set(workloads))
     if missing:
         raise PredictionError(f"no workload for model {missing[0]!r}")
     out = _empty_output(n)
-    g_codes, g_distinct = gpu_blocks(cols, catalog, params, cache.gpu if cache is not None else None)
-    _mark_unsupported(cols, np.isnan(g_distinct.peak_flops_per_s)[g_codes], out)
+    g_codes, g_distinct = gpu_blocks(cols, catalog, params, cache.gpu if cache is not None else None, codes)
+    _mark_unsupported(cols, codes, np.isnan(g_distinct.peak_flops_per_s)[g_codes], out)
     memo = cache.support_flags if cache is not None else None
-    novelty, extrap = _support_flags(cols, catalog, workloads, params, memo)
+    novelty, extrap = _support_flags(cols, codes, catalog, workloads, params, memo)
     out["novelty"], out["extrapolation_reason"] = novelty, extrap
     out["extrapolation"] = extrap != ""
+    fp32_storage = codes.map("precision", FP32_STORAGE.__contains__, dtype=bool)
     whole = len(names) == 1 and out["supported"].all()
-    for name in names:
+    for code, name in enumerate(names):
         table = cache.table(workloads[name]) if cache is not None else _OpTable(workloads[name].operators)
-        idx_all = np.arange(n) if whole else np.flatnonzero((models == name) & out["supported"])
+        idx_all = np.arange(n) if whole else np.flatnonzero((model_codes == code) & out["supported"])
         for start in range(0, len(idx_all), _CHUNK):
             idx = idx_all[start:start + _CHUNK]
             # every point of one combination (a single prediction): its coefficients as they are
             g = g_distinct if len(idx) == len(g_codes) == len(g_distinct.tdp_w) == 1 else g_distinct.take(g_codes[idx])
-            _predict_block(workloads[name], table, cols, idx, g, params, out)
+            _predict_block(workloads[name], table, cols, idx, g, fp32_storage[idx], out)
+    _write_intervals(params, cols, codes, np.arange(n) if whole else np.flatnonzero(out["supported"]), out)
     return out
 
 
@@ -562,33 +572,37 @@ def _empty_output(n: int) -> dict[str, np.ndarray]:
     numbers = np.full((len(OUTPUT_COLUMNS), n), np.nan)  # one allocation; each column a row of it
     out = dict(zip(OUTPUT_COLUMNS, numbers))
     out["supported"] = np.ones(n, dtype=bool)
-    out["reason"] = np.full(n, "", dtype=object)
+    out["reason"] = filled(n, "")
     out["fits"] = np.ones(n, dtype=bool)
-    out["fit_hint"] = np.full(n, "", dtype=object)
-    out["bound"] = np.full(n, "", dtype=object)
+    out["fit_hint"] = filled(n, "")
+    out["bound"] = filled(n, "")
     return out
 
 
-def _mark_unsupported(cols: Mapping[str, np.ndarray], no_compute_path: np.ndarray, out: dict) -> None:
+def _mark_unsupported(cols: Mapping[str, np.ndarray], codes: ColumnCodes, no_compute_path: np.ndarray,
+                      out: dict) -> None:
     """Flag (with the reason) points whose GPU lacks the precision's compute path, and training in
     integer or weight-only formats, as not supported."""
     if no_compute_path.any():
         out["supported"][no_compute_path] = False
-        out["reason"][no_compute_path] = [
-            f"{g} has no {COMPUTE_COLUMN[p]} compute path" for g, p in
-            zip(cols["gpu"][no_compute_path].tolist(), cols["precision"][no_compute_path].tolist())]
-    training = cols["task"] == "training"
+        (gc, gpus), (pc, precisions) = codes.of("gpu"), codes.of("precision")
+        key, first = combined_codes([(gc[no_compute_path], gpus), (pc[no_compute_path], precisions)])
+        gi, pi = gc[no_compute_path][first].tolist(), pc[no_compute_path][first].tolist()
+        reasons = np.empty(len(first), dtype=object)
+        reasons[:] = [f"{gpus[g]} has no {COMPUTE_COLUMN[precisions[p]]} compute path" for g, p in zip(gi, pi)]
+        out["reason"][no_compute_path] = reasons[key]
+    training = codes.map("task", "training".__eq__, dtype=bool)
     if training.any():
-        train_int = training & lookup(cols["precision"], _NOT_TRAINABLE.__contains__, dtype=bool)
+        train_int = training & codes.map("precision", _NOT_TRAINABLE.__contains__, dtype=bool)
         out["supported"][train_int] = False
         out["reason"][train_int] = "training in integer or quantized weight formats is not modelled"
 
 
 def _predict_block(w: Workload, t: _OpTable, df: Mapping[str, np.ndarray], idx: np.ndarray, g: GpuArrays,
-                   params: CalibrationParams, out: dict) -> None:
+                   fp32_storage: np.ndarray, out: dict) -> None:
     """Predict the points `idx` of normalised columns `df` (all of workload `w`, table `t`, their
-    coefficients `g`) into `out`."""
-    pts = _block_points(w, df, idx)
+    coefficients `g`, whether each stores fp32 weights) into `out` (intervals: `_write_intervals`)."""
+    pts = _block_points(w, df, idx, fp32_storage)
     tp = _tensor_parallel(w, pts, g, df["tensor_parallel"][idx].astype(float) if w.generative else None)
     dp = np.maximum(np.floor(pts.gpu_count / tp), 1.0)
     # max_batch points: batch_size is an upper bound; take the largest batch that fits in memory
@@ -597,7 +611,7 @@ def _predict_block(w: Workload, t: _OpTable, df: Mapping[str, np.ndarray], idx: 
     if auto.any():
         pts = replace(pts, batch=np.where(auto, _max_batch(w, pts, g, tp), pts.batch))
     timing = _timings(w, t, pts, g, tp, dp)
-    _write_metrics(params, df["confidence"][idx], pts, timing, dp, out)
+    _write_metrics(pts, timing, dp, out)
     _write_hardware(w, t, pts, g, tp, dp, timing, out)
 
 
@@ -621,7 +635,7 @@ def _with_training_step(w: Workload, pts: _BlockPoints, g: GpuArrays, dp: np.nda
     the gradient all-reduce the backward pass does not hide."""
     training, t_fwd = pts.training, fwd.total_s
     opt_s = w.params_total * pts.adam_bytes_per_param / (g.mem_bytes_per_s * g.eff_mem)
-    grad_bytes = w.params_total * np.where(_fp32_storage(pts.precision), 4.0, 2.0)
+    grad_bytes = w.params_total * np.where(pts.fp32_storage, 4.0, 2.0)
     comm = _allreduce_s(grad_bytes, pts.gpu_count, g)
     exposed = np.maximum(comm - DP_OVERLAP * 2.0 * t_fwd, 0.0)
     step = 3.0 * t_fwd - 2.0 * g.overhead_s + opt_s + exposed
@@ -653,19 +667,17 @@ def _with_generation(w: Workload, t: _OpTable, pts: _BlockPoints, g: GpuArrays, 
                     tokens_per_s=np.where(gen, B * dp * np.maximum(pts.seq_out, 1.0) / total, timing.tokens_per_s))
 
 
-def _write_metrics(params: CalibrationParams, confidence: np.ndarray, pts: _BlockPoints, timing: _Timings,
-                   dp: np.ndarray, out: dict) -> None:
-    """Latency, throughput and the generative metrics with log-symmetric intervals, each metric with
-    its own held-out residual quantiles (per task, novelty level and runtime)."""
+def _write_metrics(pts: _BlockPoints, timing: _Timings, dp: np.ndarray, out: dict) -> None:
+    """Latency, throughput and the generative metrics of the block's points (their intervals are
+    written for all points at once, `_write_intervals`)."""
     idx = pts.idx
-    cells = _interval_cells(pts.task, out["novelty"][idx], pts.runtime)
     throughput = pts.batch * dp / timing.latency_s
     for name, value in (("latency_ms", timing.latency_s * 1e3), ("throughput_per_s", throughput),
                         ("tokens_per_s", timing.tokens_per_s), ("ttft_ms", timing.ttft_ms), ("tpot_ms", timing.tpot_ms)):
-        half = _half_width(params, confidence, cells, name)
         out[name][idx] = value
-        out[f"{name}_low"][idx] = value * np.exp(-half)
-        out[f"{name}_high"][idx] = value * np.exp(half)
+
+
+_BOUNDS = np.array(["memory", "compute", "overhead"], dtype=object)
 
 
 def _write_hardware(w: Workload, t: _OpTable, pts: _BlockPoints, g: GpuArrays, tp: np.ndarray, dp: np.ndarray,
@@ -677,8 +689,8 @@ def _write_hardware(w: Workload, t: _OpTable, pts: _BlockPoints, g: GpuArrays, t
     fits = mem_gb <= g.usable_mem_gb
     util = np.clip(timing.ideal_s / latency, 0.0, 1.0)
     power = g.tdp_w * (IDLE_POWER_FRACTION + (1 - IDLE_POWER_FRACTION) * util)
-    bound = np.where(timing.compute_s / latency >= 0.5, "compute", "memory")
-    out["bound"][idx] = np.where(g.overhead_s / latency > 0.5, "overhead", bound)
+    bound = np.where(g.overhead_s / latency > 0.5, 2, (timing.compute_s / latency >= 0.5).astype(int))
+    out["bound"][idx] = _BOUNDS[bound]
     out["memory_gb"][idx] = mem_gb
     out["fits"][idx] = fits
     out["power_w"][idx] = power
@@ -697,15 +709,13 @@ def _write_hardware(w: Workload, t: _OpTable, pts: _BlockPoints, g: GpuArrays, t
 
 def _fit_hints(pts: _BlockPoints, g: GpuArrays, tp: np.ndarray, over: np.ndarray, mem_gb: np.ndarray,
                weights_gb: np.ndarray) -> np.ndarray:
-    """`fit_hint` of the block's points at positions `over` (those that do not fit), as an object array."""
-    # Python scalars via tolist(): per-element numpy scalar conversions were a tenth of an LLM sweep
-    args = zip(mem_gb[over].tolist(), g.usable_mem_gb[over].tolist(), weights_gb[over].tolist(),
-               pts.precision[over].tolist(), pts.batch[over].tolist(), tp[over].tolist(), pts.task[over].tolist(),
-               g.has_fp8[over].tolist())
-    hints = np.empty(len(over), dtype=object)
-    hints[:] = [fit_hint(round(m, 1), have, round(wg, 2), str(p), int(b), int(n_tp), str(k), bool(f))
-                for m, have, wg, p, b, n_tp, k, f in args]
-    return hints
+    """`fit_hint` of the block's points at positions `over` (those that do not fit), as an object array.
+    Evaluated once per distinct argument tuple: memory needs repeat across GPUs and runtimes."""
+    args = (mem_gb[over], g.usable_mem_gb[over], weights_gb[over], pts.precision[over], pts.batch[over], tp[over],
+            pts.task[over], g.has_fp8[over])
+    # Python scalars (float(), not numpy's): Python's round is correctly rounded, numpy's is not
+    return lookup_tuples(args, lambda m, have, wg, p, b, n_tp, k, f: fit_hint(
+        round(float(m), 1), float(have), round(float(wg), 2), str(p), int(b), int(n_tp), str(k), bool(f)), dtype=object)
 
 
 @lru_cache(maxsize=4096)
