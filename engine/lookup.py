@@ -25,33 +25,13 @@ def lookup_pairs(a: np.ndarray, b: np.ndarray, fn) -> np.ndarray:
 
 
 def lookup_tuples(arrays: tuple, fn, dtype=None) -> np.ndarray:
-    """fn(*values_i) evaluated once per distinct tuple of the arrays' values (mixed-radix codes)."""
+    """fn(*values_i) evaluated once per distinct tuple of the arrays' values (mixed-radix codes),
+    with the values as Python scalars."""
     if len(arrays[0]) == 1:
         return np.asarray([fn(*(a[0] for a in arrays))], dtype=dtype)
-    codes, combos, uniques = combination_codes(arrays)
-    values = []
-    for combo in combos:
-        parts = []
-        for u in reversed(uniques):
-            combo, r = divmod(int(combo), len(u))
-            parts.append(u[r])
-        values.append(fn(*reversed(parts)))
+    codes, first = combined_codes([ColumnCodes({"v": a}).of("v") for a in arrays])
+    values = [fn(*args) for args in zip(*(np.asarray(a)[first].tolist() for a in arrays))]
     return np.asarray(values, dtype=dtype)[codes]
-
-
-def combination_codes(arrays) -> tuple[np.ndarray, np.ndarray, list]:
-    """(code of each point's tuple of values, 0..k-1 in order of first appearance; the mixed-radix
-    number of each distinct tuple; each array's distinct values) for equal-length arrays."""
-    import pandas as pd  # grids only: one point never gets here
-
-    code = np.zeros(len(arrays[0]), dtype=np.int64)
-    uniques = []
-    for a in arrays:
-        c, u = pd.factorize(a, use_na_sentinel=False)
-        code = code * len(u) + c
-        uniques.append(u)
-    codes, combos = pd.factorize(code)
-    return codes, combos, uniques
 
 
 def filled(n: int, value) -> np.ndarray:

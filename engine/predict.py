@@ -504,11 +504,35 @@ def predict_grid(points: pd.DataFrame, catalog: ProfileCatalog, workloads: Mappi
                  params: CalibrationParams, cache: "PredictCache | None" = None) -> pd.DataFrame:
     """Predict every row of `points` (columns: see docs/INTERFACES.md). Vectorised per workload."""
     known: dict = {}
-    cols = normalize_columns(frame_columns(points), catalog, known)
+    inputs = frame_columns(points)
+    cols = normalize_columns(inputs, catalog, known)
     out = predict_columns(cols, catalog, workloads, params, cache, ColumnCodes(cols, known))
+    return _result_frame(inputs, merged_columns(points, cols, out))
+
+
+# text columns the engine writes (canonical names, reasons, hints): they hold only str
+_TEXT_COLUMNS = frozenset({"model", "gpu", "precision", "task", "runtime", "kv_precision", "reason", "fit_hint",
+                           "bound", "extrapolation_reason"})
+
+
+def _result_frame(inputs: Mapping[str, np.ndarray], merged: dict) -> pd.DataFrame:
+    """The result DataFrame of the merged columns, built without copying them into consolidated
+    blocks and without pandas testing every cell of the engine's text columns (a third of a sweep's
+    time): those hold only str, so they get pandas' string dtype directly (the dtype it infers for
+    them). Arrays that may share memory with an input column are copied first, so the frame never
+    aliases the caller's data; other columns are typed by pandas as before."""
     import pandas as pd
 
-    return pd.DataFrame(merged_columns(points, cols, out))
+    text = pd.Series(["text"]).dtype  # str (pandas 3) or object (pandas 2): what pandas infers
+    given = [a for a in inputs.values() if isinstance(a, np.ndarray)]
+    frame = {}
+    for name, values in merged.items():
+        if any(np.may_share_memory(values, a) for a in given):
+            values = values.copy()
+        if name in _TEXT_COLUMNS and values.dtype == object:
+            values = pd.Series(values, dtype=text, copy=False)
+        frame[name] = values
+    return pd.DataFrame(frame, copy=False)
 
 
 class PredictCache:
@@ -707,15 +731,52 @@ def _write_hardware(w: Workload, t: _OpTable, pts: _BlockPoints, g: GpuArrays, t
         out["fit_hint"][idx[over]] = _fit_hints(pts, g, tp, over, mem_gb, weights_gb)
 
 
+_HINT_FORMATS = ("fp8", "int8", "int4")  # weight formats `fit_hint` suggests, in its order
+
+
 def _fit_hints(pts: _BlockPoints, g: GpuArrays, tp: np.ndarray, over: np.ndarray, mem_gb: np.ndarray,
                weights_gb: np.ndarray) -> np.ndarray:
-    """`fit_hint` of the block's points at positions `over` (those that do not fit), as an object array.
-    Evaluated once per distinct argument tuple: memory needs repeat across GPUs and runtimes."""
-    args = (mem_gb[over], g.usable_mem_gb[over], weights_gb[over], pts.precision[over], pts.batch[over], tp[over],
-            pts.task[over], g.has_fp8[over])
-    # Python scalars (float(), not numpy's): Python's round is correctly rounded, numpy's is not
-    return lookup_tuples(args, lambda m, have, wg, p, b, n_tp, k, f: fit_hint(
-        round(float(m), 1), float(have), round(float(wg), 2), str(p), int(b), int(n_tp), str(k), bool(f)), dtype=object)
+    """`fit_hint` of the block's points at positions `over` (those that do not fit), as an object
+    array: the same tests in the same arithmetic, on arrays; each distinct text is built once."""
+    need, weights = _round_like_python(mem_gb[over], 1), _round_like_python(weights_gb[over], 2)
+    have, n_tp, batch, weight_bytes = g.usable_mem_gb[over], tp[over], pts.batch[over], g.weight_bytes[over]
+    rest = need - weights - RUNTIME_OVERHEAD_GB
+    tp_idea = np.zeros(len(over))
+    for n in (8.0, 4.0, 2.0):  # written in reverse: the first that fits in fit_hint's order wins
+        ok = (n > n_tp) & (weights * n_tp / n + rest * n_tp / n + RUNTIME_OVERHEAD_GB <= have)
+        tp_idea = np.where(ok, n, tp_idea)
+    format_idea = np.full(len(over), -1)
+    inference = pts.task[over] == "inference"
+    for i in (2, 1, 0):
+        scale = WEIGHT_BYTES[_HINT_FORMATS[i]] / weight_bytes
+        ok = (WEIGHT_BYTES[_HINT_FORMATS[i]] < weight_bytes) & inference & (weights * scale + rest + RUNTIME_OVERHEAD_GB <= have)
+        format_idea = np.where(ok & g.has_fp8[over] if i == 0 else ok, i, format_idea)
+    batch_idea = np.zeros(len(over))
+    for div in (0.0, 8.0, 4.0, 2.0):  # b = 1, then batch // 8, // 4, // 2 (reversed, as above)
+        b = np.floor_divide(batch, div) if div else np.ones_like(batch)
+        ok = (batch > 1) & (b >= 1) & (weights + rest * b / batch + RUNTIME_OVERHEAD_GB <= have)
+        batch_idea = np.where(ok, b, batch_idea)
+    return lookup_tuples((need, have, tp_idea, format_idea, batch_idea), _hint_text, dtype=object)
+
+
+def _hint_text(need_gb, have_gb, tp_gpus, format_index, batch) -> str:
+    """The text of `fit_hint` from its outcome: GPUs to shard over, weight format, batch (0 / -1: none)."""
+    ideas = ([f"tensor parallel over {int(tp_gpus)} GPUs"] if tp_gpus else []) + \
+        ([f"{_HINT_FORMATS[int(format_index)]} weights"] if format_index >= 0 else []) + \
+        ([f"batch {int(batch)}"] if batch else [])
+    base = f"needs {float(need_gb):.1f} GB > {float(have_gb):.1f} GB usable"
+    return f"{base}; fits with {' or '.join(ideas)}" if ideas else f"{base}; needs more GPUs (multi-node) or a smaller model"
+
+
+def _round_like_python(x: np.ndarray, digits: int) -> np.ndarray:
+    """Python's round(x, digits) of each value (correctly rounded; numpy's rint(x * 10^d) / 10^d can
+    land on the other side of a half): numpy's where x * 10^d is clearly off a half, Python's elsewhere."""
+    scaled = x * 10.0 ** digits
+    out = np.rint(scaled) / 10.0 ** digits
+    near_half = np.abs(scaled - np.floor(scaled) - 0.5) < 1e-6
+    if near_half.any():
+        out[near_half] = [round(v, digits) for v in x[near_half].tolist()]
+    return out
 
 
 @lru_cache(maxsize=4096)

@@ -100,3 +100,34 @@ def test_missing_cells_read_alike_with_and_without_pandas():
              Decimal("NaN"), Decimal("1.5"), (), [1]]
     want = pd.isna(np.array(cells + [0], dtype=object)[:-1]).tolist()
     assert [_is_missing(c) for c in cells] == want
+
+
+def test_vectorised_fit_hints_equal_fit_hint():
+    """The grid's fit hints (`_fit_hints`, on arrays) are `fit_hint`'s texts, point by point, including
+    memory figures on the rounding half-way points (x.x5 GB) where numpy's and Python's round differ."""
+    from types import SimpleNamespace
+
+    from phantom_report.engine.precision import WEIGHT_BYTES
+    from phantom_report.engine.predict import _fit_hints, fit_hint
+
+    rng = np.random.default_rng(3)
+    n = 6000
+    precisions = np.array(["fp32", "fp16", "bf16", "fp8", "int8", "int4"], dtype=object)[rng.integers(0, 6, n)]
+    mem = rng.uniform(1.0, 400.0, n)
+    mem[::3] = np.round(mem[::3] * 20) / 20  # x.x5: half-way for round(., 1)
+    weights = mem * rng.uniform(0.05, 0.95, n)
+    weights[1::3] = np.round(weights[1::3] * 200) / 200  # half-way for round(., 2)
+    have = rng.choice([14.6, 22.5, 39.4, 79.2, 139.8], n)
+    batch = rng.choice([1, 2, 3, 8, 64, 1024], n).astype(float)
+    tp = rng.choice([1, 2, 4, 8], n).astype(float)
+    task = np.array(["inference", "training"], dtype=object)[(rng.random(n) < 0.2).astype(int)]
+    fp8 = rng.random(n) < 0.5
+    g = SimpleNamespace(usable_mem_gb=have, weight_bytes=np.array([WEIGHT_BYTES[p] for p in precisions]), has_fp8=fp8)
+    got = _fit_hints(SimpleNamespace(batch=batch, task=task), g, tp, np.arange(n), mem, weights).tolist()
+    want = [fit_hint(round(m, 1), h, round(w, 2), p, int(b), int(t), k, bool(f))
+            for m, h, w, p, b, t, k, f in zip(mem.tolist(), have.tolist(), weights.tolist(), precisions.tolist(),
+                                               batch.tolist(), tp.tolist(), task.tolist(), fp8.tolist())]
+    assert got == want
+    text = " ".join(want)  # every kind of idea was tried
+    for idea in ("tensor parallel over", "fp8 weights", "int8 weights", "int4 weights", "batch ", "multi-node"):
+        assert idea in text, idea
