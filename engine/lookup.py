@@ -13,9 +13,7 @@ def lookup(values: np.ndarray, fn, dtype=None) -> np.ndarray:
     """fn applied once per distinct value, broadcast back to every point (grids repeat values)."""
     if len(values) == 1:  # the single-point path: factorizing costs more than the call
         return np.asarray([fn(values[0])], dtype=dtype)
-    import pandas as pd  # grids only: one point never loads pandas
-
-    codes, uniq = pd.factorize(values, use_na_sentinel=False)
+    codes, uniq = factorize(values)  # grids only: one point never loads pandas
     return np.asarray([fn(u) for u in uniq], dtype=dtype)[codes]
 
 
@@ -32,6 +30,19 @@ def lookup_tuples(arrays: tuple, fn, dtype=None) -> np.ndarray:
     codes, first = combined_codes([ColumnCodes({"v": a}).of("v") for a in arrays])
     values = [fn(*args) for args in zip(*(np.asarray(a)[first].tolist() for a in arrays))]
     return np.asarray(values, dtype=dtype)[codes]
+
+
+def factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(code of each value, distinct values in order of first appearance), missing values (None,
+    NaN) being values like any other. For a grid (pandas is loaded)."""
+    import pandas as pd
+
+    # without NA sentinel pandas first tests every cell for NA (a second pass over the strings):
+    # take the common case, no missing cell, in one pass and fall back when there is one
+    codes, uniques = pd.factorize(values)
+    if len(codes) and codes.min() < 0:
+        codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    return codes.astype(np.int64, copy=False), np.asarray(uniques)
 
 
 def filled(n: int, value) -> np.ndarray:
@@ -60,10 +71,8 @@ class ColumnCodes:
             if len(values) <= 1:
                 hit = (np.zeros(len(values), dtype=np.int64), values)
             else:
-                import pandas as pd  # grids only: one point never loads pandas
-
-                codes, uniques = pd.factorize(values, use_na_sentinel=False)
-                hit = (codes.astype(np.int64, copy=False), np.asarray(uniques, dtype=values.dtype))
+                codes, uniques = factorize(values)
+                hit = (codes, np.asarray(uniques, dtype=values.dtype))
             self._memo[name] = hit
         return hit
 

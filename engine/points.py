@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Mapping
 import numpy as np
 
 from phantom_report.engine import limits
-from phantom_report.engine.lookup import filled
+from phantom_report.engine.lookup import factorize, filled
 from phantom_report.engine.precision import resolve_kv_precision, resolve_precision
 from phantom_report.engine.profiles import ProfileCatalog
 from phantom_report.errors import PredictionError
@@ -102,10 +102,7 @@ def _canonical(df: dict, name: str, fn, fill, codes: dict) -> np.ndarray:
     if len(values) <= 1:  # the single-point path: factorizing costs more than the call
         c, uniques = np.zeros(len(values), dtype=np.int64), values
     else:
-        import pandas as pd  # grids only: one point never loads pandas
-
-        c, uniques = pd.factorize(values, use_na_sentinel=False)
-        c = c.astype(np.int64, copy=False)
+        c, uniques = factorize(values)  # grids only: one point never loads pandas
     missing = _isna(np.asarray(uniques)) if fill is not None else np.zeros(len(uniques), dtype=bool)
     mapped = np.empty(len(uniques), dtype=object)
     mapped[:] = [fn(fill if m else u) for u, m in zip(uniques, missing.tolist())]

@@ -501,9 +501,11 @@ def _max_batch(w: Workload, pts: _BlockPoints, g: GpuArrays, tp: np.ndarray) -> 
 
 
 def predict_grid(points: pd.DataFrame, catalog: ProfileCatalog, workloads: Mapping[str, Workload],
-                 params: CalibrationParams, cache: "PredictCache | None" = None) -> pd.DataFrame:
-    """Predict every row of `points` (columns: see docs/INTERFACES.md). Vectorised per workload."""
-    known: dict = {}
+                 params: CalibrationParams, cache: "PredictCache | None" = None,
+                 codes: Mapping[str, tuple] | None = None) -> pd.DataFrame:
+    """Predict every row of `points` (columns: see docs/INTERFACES.md). Vectorised per workload.
+    codes: columns already factorised, name -> (code of each point, value of each code)."""
+    known: dict = dict(codes or {})
     inputs = frame_columns(points)
     cols = normalize_columns(inputs, catalog, known)
     out = predict_columns(cols, catalog, workloads, params, cache, ColumnCodes(cols, known))
