@@ -44,7 +44,7 @@ import numpy as np
 from phantom_report.engine.executed import CONV_CLASSES
 from phantom_report.engine.gpu_arrays import GpuArrays, gpu_blocks
 from phantom_report.engine.ir import Workload
-from phantom_report.engine.lookup import MEMO_MAX, ColumnCodes, combined_codes, filled, lookup, lookup_tuples
+from phantom_report.engine.lookup import MEMO_MAX, ColumnCodes, combined_codes, filled, lookup
 from phantom_report.engine.novelty import extrapolation_reasons, novelty_levels
 from phantom_report.engine.params import ATTENTION, GROUPED_CONV, MATMUL_CLASSES, CalibrationParams
 from phantom_report.engine.points import frame_columns, merged_columns, normalize_columns
@@ -758,16 +758,27 @@ def _fit_hints(pts: _BlockPoints, g: GpuArrays, tp: np.ndarray, over: np.ndarray
         b = np.floor_divide(batch, div) if div else np.ones_like(batch)
         ok = (batch > 1) & (b >= 1) & (weights + rest * b / batch + RUNTIME_OVERHEAD_GB <= have)
         batch_idea = np.where(ok, b, batch_idea)
-    return lookup_tuples((need, have, tp_idea, format_idea, batch_idea), _hint_text, dtype=object)
+    # one number per outcome (exact in float64: batch <= MAX_BATCH_SIZE < 1e6, 8 GPUs at most)
+    ideas = tp_idea * 1e7 + (format_idea + 1) * 1e6 + batch_idea
+    parts = [ColumnCodes({"v": a}).of("v") for a in (need, have, ideas)]
+    key, first = combined_codes(parts)
+    (need_c, need_u), (have_c, have_u), (ideas_c, ideas_u) = parts
+    needs = [f"needs {v:.1f} GB > " for v in need_u.tolist()]
+    haves = [f"{v:.1f} GB usable" for v in have_u.tolist()]
+    suffixes = [_hint_suffix(v) for v in ideas_u.tolist()]
+    texts = np.empty(len(first), dtype=object)
+    texts[:] = [needs[a] + haves[b] + suffixes[c]
+                for a, b, c in zip(need_c[first].tolist(), have_c[first].tolist(), ideas_c[first].tolist())]
+    return texts[key]
 
 
-def _hint_text(need_gb, have_gb, tp_gpus, format_index, batch) -> str:
-    """The text of `fit_hint` from its outcome: GPUs to shard over, weight format, batch (0 / -1: none)."""
-    ideas = ([f"tensor parallel over {int(tp_gpus)} GPUs"] if tp_gpus else []) + \
-        ([f"{_HINT_FORMATS[int(format_index)]} weights"] if format_index >= 0 else []) + \
-        ([f"batch {int(batch)}"] if batch else [])
-    base = f"needs {float(need_gb):.1f} GB > {float(have_gb):.1f} GB usable"
-    return f"{base}; fits with {' or '.join(ideas)}" if ideas else f"{base}; needs more GPUs (multi-node) or a smaller model"
+def _hint_suffix(ideas: float) -> str:
+    """The end of a `fit_hint` text from its packed outcome (GPUs to shard over x 1e7 + (weight
+    format index + 1) x 1e6 + batch; 0 for none of each)."""
+    tp_gpus, format_index, batch = int(ideas // 1e7), int(ideas // 1e6 % 10) - 1, int(ideas % 1e6)
+    texts = ([f"tensor parallel over {tp_gpus} GPUs"] if tp_gpus else []) + \
+        ([f"{_HINT_FORMATS[format_index]} weights"] if format_index >= 0 else []) + ([f"batch {batch}"] if batch else [])
+    return f"; fits with {' or '.join(texts)}" if texts else "; needs more GPUs (multi-node) or a smaller model"
 
 
 def _round_like_python(x: np.ndarray, digits: int) -> np.ndarray:
