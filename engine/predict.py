@@ -101,7 +101,7 @@ OUTPUT_COLUMNS = (
 # signature of an operator's compute path: (runs on the matmul path, convolution library, grouped
 # convolution, attention core, expert GEMM); operators of one signature share a compute rate
 _Signature = tuple[bool, bool, bool, bool, bool]
-_POINT_BLOCK_ELEMS = 32768  # (operators x points) elements per pass block: a few arrays stay in L2
+_POINT_BLOCK_ELEMS = 65536  # (operators x points) elements per pass block: its arrays stay in cache
 
 
 class _OpTable:
