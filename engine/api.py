@@ -15,7 +15,7 @@ from phantom_report.engine import zoo
 from phantom_report.engine.ir import Workload
 from phantom_report.engine.params import CalibrationParams, load_params
 from phantom_report.engine.lookup import factorize
-from phantom_report.engine.points import normalize_columns
+from phantom_report.engine.points import frame_columns, normalize_columns
 from phantom_report.engine.predict import PredictCache, predict_columns, predict_grid
 from phantom_report.engine.profiles import ProfileCatalog, load_catalog
 
@@ -64,19 +64,19 @@ class Engine:
                      params: CalibrationParams | None = None) -> pd.DataFrame:
         """Vectorised predictions; `model` values are zoo names/aliases or keys of `workloads`."""
         codes: dict = {}
-        df = points.copy()
-        if "model" in df:
+        columns = frame_columns(points)  # the caller's frame is read, never changed
+        if "model" in columns:
             # each distinct spelling resolved once; its codes go on, so the grid's models are not hashed again
-            model_codes, spellings = factorize(df["model"].to_numpy())
+            model_codes, spellings = factorize(columns["model"])
             spelled = spellings.tolist()
             table, names = self._workload_table(spelled, workloads)
             canonical = np.empty(len(spelled), dtype=object)
             canonical[:] = [names[m] for m in spelled]
-            df["model"] = canonical[model_codes]
+            columns["model"] = canonical[model_codes]
             codes["model"] = (model_codes, canonical)
         else:
             table = {**self.extra_workloads, **(workloads or {})}
-        return predict_grid(df, self.catalog, table, params or self.params, self._cache_for(params), codes)
+        return predict_grid(points, self.catalog, table, params or self.params, self._cache_for(params), codes, columns)
 
     def predict(self, model: str | Workload, gpu: str, precision: str, batch_size: int, **kw) -> dict:
         """One prediction as a dict (the columns of `predict_grid`). Takes the same path as

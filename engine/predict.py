@@ -502,11 +502,13 @@ def _max_batch(w: Workload, pts: _BlockPoints, g: GpuArrays, tp: np.ndarray) -> 
 
 def predict_grid(points: pd.DataFrame, catalog: ProfileCatalog, workloads: Mapping[str, Workload],
                  params: CalibrationParams, cache: "PredictCache | None" = None,
-                 codes: Mapping[str, tuple] | None = None) -> pd.DataFrame:
+                 codes: Mapping[str, tuple] | None = None, columns: Mapping[str, np.ndarray] | None = None
+                 ) -> pd.DataFrame:
     """Predict every row of `points` (columns: see docs/INTERFACES.md). Vectorised per workload.
-    codes: columns already factorised, name -> (code of each point, value of each code)."""
+    codes: columns already factorised, name -> (code of each point, value of each code);
+    columns: `points`' columns as arrays where the caller has them (`frame_columns`, some replaced)."""
     known: dict = dict(codes or {})
-    inputs = frame_columns(points)
+    inputs = dict(columns) if columns is not None else frame_columns(points)
     cols = normalize_columns(inputs, catalog, known)
     out = predict_columns(cols, catalog, workloads, params, cache, ColumnCodes(cols, known))
     return _result_frame(inputs, merged_columns(points, cols, out))
