@@ -53,6 +53,39 @@ def test_sweep_matches_single_point_predictions(engine):
     assert sweep.extrapolation.any() and (~sweep.extrapolation[sweep.supported]).any()
     assert (~sweep.fits).any() and (sweep.task == "training").any() and sweep.ttft_ms.notna().any()
     assert sweep.novelty.nunique() > 1
+    _assert_single_points_equal(engine, points, sweep)
+
+
+def llm_points(engine, n: int, seed: int = 1) -> pd.DataFrame:
+    """n random points of an LLM serving grid (benchmarks/speed/bench_predict.py's second grid):
+    decoder models, prefill + decode (seq_in x seq_out), serving runtimes, KV-cache formats."""
+    rng = np.random.default_rng(seed)
+    pick = lambda values: [values[i] for i in rng.integers(0, len(values), n)]  # noqa: E731
+    return pd.DataFrame({
+        "model": pick([w.name for w in engine.models() if w.generative]),
+        "gpu": pick(list(engine.catalog.names)),
+        "precision": pick(("fp16", "bf16", "fp8", "int8", "int4", "awq")),
+        "batch_size": rng.choice([1, 8, 32, 128, 512], n),
+        "seq_in": rng.choice([128, 1024, 4096, 32768], n).astype(float),
+        "seq_out": rng.choice([1, 32, 256, 1024], n).astype(float),
+        "runtime": pick(("vllm", "tensorrt-llm", "pytorch", "sglang")),
+        "gpu_count": rng.choice([1, 2, 8], n),
+        "kv_precision": pick(["", "fp8", "int8"]),
+        "max_batch": rng.random(n) < 0.2,
+    })
+
+
+def test_llm_prefill_decode_grid_matches_single_point_predictions(engine):
+    points = llm_points(engine, 1500)
+    sweep = engine.predict_grid(points)
+    assert sweep.supported.sum() > 800 and sweep.ttft_ms.notna().sum() > 800 and sweep.tpot_ms.notna().any()
+    assert (~sweep.fits).any() and (sweep.fit_hint != "").any() and (sweep.tensor_parallel > 1).any()
+    assert sweep.model.str.startswith("mixtral").any()  # mixture-of-experts banks
+    _assert_single_points_equal(engine, points, sweep)
+
+
+def _assert_single_points_equal(engine, points: pd.DataFrame, sweep: pd.DataFrame) -> None:
+    """Every row of `sweep` equals `Engine.predict` of the same point (floats to 1e-9 relative)."""
     compared = 0
     for i, row in enumerate(points.to_dict(orient="records")):
         args = {k: v for k, v in row.items() if k not in ("model", "gpu", "precision", "batch_size")}
