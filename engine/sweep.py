@@ -90,7 +90,9 @@ class GridSpec:
             else:
                 arr = np.asarray(values, dtype=object if isinstance(values[0], str) else None)
             cols[name] = arr[digit]
-        df = pd.DataFrame(cols)
+            if arr.dtype == object:  # names stay Python objects: pandas would test every cell to type them
+                cols[name] = pd.Series(cols[name], dtype=object, copy=False)
+        df = pd.DataFrame(cols, copy=False)
         for key, value in self.extra:
             df[key] = value
         return df
