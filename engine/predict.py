@@ -329,11 +329,13 @@ def _support_flags(cols: Mapping[str, np.ndarray], codes: ColumnCodes, catalog: 
     key, first = combined_codes(list(parts.values()))
     pts = {name: u[c[first]] for name, (c, u) in parts.items()}
     pts["runtime"] = pts["runtime"].astype(str)
-    return novelty_levels(support, pts)[key], extrapolation_reasons(support, pts)[key]
+    level, reason = _support_flags_small(support, pts, memo)  # the engine's memo: chunks repeat keys
+    return level[key], reason[key]
 
 
 def _support_flags_small(support, frame: dict, memo: dict | None) -> tuple[np.ndarray, np.ndarray]:
-    """`_support_flags` for a few points: each key's flags from the memo, or computed and stored."""
+    """`_support_flags` for a few points (or a grid's distinct keys): each key's flags from the memo,
+    or computed and stored."""
     memo = {} if memo is None else memo
     keys = [tuple(None if v != v else v for v in k)  # NaN -> None so equal keys compare equal
             for k in zip(*(a.tolist() for a in frame.values()))]
