@@ -219,19 +219,33 @@ def _pass_block(t: _OpTable, B, q, k, ps, g, tp, per_gpu, qk) -> tuple[np.ndarra
     """`_pass` of one block of points: (total, ideal, compute-bound) seconds. Arrays are
     (operators x points); each cost is a product of the table's coefficient rows with a few
     per-point rows, then the kernel's overlap and the launch bound per element."""
-    flops = np.stack([per_gpu * ps, per_gpu * q, per_gpu * qk])  # FLOPs of an instance = rows . this
-    dequant = np.ceil(per_gpu * q / DEQUANT_TILE_TOKENS) * g.dequant_s_per_weight / tp  # per streamed weight
     n_ops, n = len(t.count), len(B)
+    # per-point rows, written in place (a single prediction is a block of one: call count matters)
+    rows = np.empty((5, n))  # FLOPs of an instance = coefficient rows . rows[:3]; rows[4]: per streamed weight
+    flops = np.empty((3, n))
+    np.multiply(per_gpu, ps, out=flops[0])
+    np.multiply(per_gpu, q, out=flops[1])
+    np.multiply(per_gpu, qk, out=flops[2])
+    dequant = np.ceil(per_gpu * q / DEQUANT_TILE_TOKENS) * g.dequant_s_per_weight / tp  # per streamed weight
+    rows[4] = dequant
     t_c, c_ideal = np.empty((n_ops, n)), np.empty((n_ops, n))
     for sl, sig in t.groups:
         rate = _compute_rate(sig, g)
-        np.matmul(t.compute_rows[sl], np.vstack([flops / rate, g.size_half_flops / rate, dequant]), out=t_c[sl])
+        np.divide(flops, rate, out=rows[:3])
+        np.divide(g.size_half_flops, rate, out=rows[3])
+        np.matmul(t.compute_rows[sl], rows, out=t_c[sl])
     for sl, conv in t.peak_groups:
         if sl.stop > sl.start:
             peak = g.peak_conv_flops_per_s if conv else g.peak_flops_per_s
             np.matmul(t.compute_rows[sl, :3], flops / peak, out=c_ideal[sl])
     act = g.act_bytes * per_gpu
-    memory = np.stack([g.weight_bytes / tp, act * ps, act * q, act * qk, g.kv_bytes * per_gpu * k]) / g.mem_bytes_per_s
+    memory = rows  # bytes of an instance = coefficient rows . this (rows' compute use is over)
+    np.divide(g.weight_bytes, tp, out=memory[0])
+    np.multiply(act, ps, out=memory[1])
+    np.multiply(act, q, out=memory[2])
+    np.multiply(act, qk, out=memory[3])
+    np.multiply(g.kv_bytes * per_gpu, k, out=memory[4])
+    memory /= g.mem_bytes_per_s
     m_ideal = t.memory_rows @ memory
     if t.any_moe:
         _add_experts(t, B * q, tp, g, dequant, t_c, m_ideal)
