@@ -149,8 +149,8 @@ class _OpTable:
         self.compute_rows = np.column_stack([self.f1 * c, self.ftok * c, self.fctx * c, flop_c, dense_w])
         self.memory_rows = np.column_stack([dense_w, self.a1 * c, self.atok * c, self.actx * c, self.kv * c])
         self.launch_count = c
-        bounds = np.flatnonzero(np.r_[True, [a != b for a, b in zip(self.sigs[1:], self.sigs[:-1])], True])
-        self.groups = [(slice(int(s), int(e)), self.sigs[s]) for s, e in zip(bounds[:-1], bounds[1:])]
+        change = [i for i in range(1, len(self.sigs)) if self.sigs[i] != self.sigs[i - 1]]
+        self.groups = [(slice(s, e), self.sigs[s]) for s, e in zip([0] + change, change + [len(self.sigs)]) if e > s]
         n_plain = len(c) - int(self.conv.sum())  # convolutions last (sorted): their peak is the conv column's
         self.peak_groups = [(slice(0, n_plain), False), (slice(n_plain, len(c)), True)]
         self.block = max(256, _POINT_BLOCK_ELEMS // max(len(c), 1))
