@@ -14,7 +14,8 @@ import numpy as np
 from phantom_report.engine import zoo
 from phantom_report.engine.ir import Workload
 from phantom_report.engine.params import CalibrationParams, load_params
-from phantom_report.engine.points import normalize_columns
+from phantom_report.engine.lookup import factorize
+from phantom_report.engine.points import frame_columns, normalize_columns
 from phantom_report.engine.predict import PredictCache, predict_columns, predict_grid
 from phantom_report.engine.profiles import ProfileCatalog, load_catalog
 
@@ -62,13 +63,20 @@ class Engine:
     def predict_grid(self, points: pd.DataFrame, workloads: Mapping[str, Workload] | None = None,
                      params: CalibrationParams | None = None) -> pd.DataFrame:
         """Vectorised predictions; `model` values are zoo names/aliases or keys of `workloads`."""
-        import pandas as pd
-
-        table, names = self._workload_table(pd.unique(points["model"]) if "model" in points else [], workloads)
-        df = points.copy()
-        if "model" in df:
-            df["model"] = df["model"].map(names)
-        return predict_grid(df, self.catalog, table, params or self.params, self._cache_for(params))
+        codes: dict = {}
+        columns = frame_columns(points)  # the caller's frame is read, never changed
+        if "model" in columns:
+            # each distinct spelling resolved once; its codes go on, so the grid's models are not hashed again
+            model_codes, spellings = factorize(columns["model"])
+            spelled = spellings.tolist()
+            table, names = self._workload_table(spelled, workloads)
+            canonical = np.empty(len(spelled), dtype=object)
+            canonical[:] = [names[m] for m in spelled]
+            columns["model"] = canonical[model_codes]
+            codes["model"] = (model_codes, canonical)
+        else:
+            table = {**self.extra_workloads, **(workloads or {})}
+        return predict_grid(points, self.catalog, table, params or self.params, self._cache_for(params), codes, columns)
 
     def predict(self, model: str | Workload, gpu: str, precision: str, batch_size: int, **kw) -> dict:
         """One prediction as a dict (the columns of `predict_grid`). Takes the same path as

@@ -15,7 +15,7 @@ from typing import Mapping
 import numpy as np
 
 from phantom_report.engine.executed import CONV_GROUP, MATMUL_GROUP, executed_column
-from phantom_report.engine.lookup import MEMO_MAX, combination_codes, lookup, lookup_pairs, lookup_tuples
+from phantom_report.engine.lookup import MEMO_MAX, ColumnCodes, combined_codes, lookup, lookup_pairs, lookup_tuples
 from phantom_report.engine.params import ATTENTION, GROUPED_CONV, MATMUL_PATH, REFERENCE_MATMUL_WIDTH, CalibrationParams
 from phantom_report.engine.precision import (
     ACTIVATION_BYTES, COMPUTE_COLUMN, DEQUANT_OPS, WEIGHT_BYTES, kv_bytes,
@@ -88,11 +88,12 @@ _FIELD_NAMES = tuple(f.name for f in fields(GpuArrays))
 
 
 def gpu_blocks(points: Mapping[str, np.ndarray], catalog: ProfileCatalog, params: CalibrationParams,
-               memo: dict | None = None) -> tuple[np.ndarray, GpuArrays]:
+               memo: dict | None = None, codes: ColumnCodes | None = None) -> tuple[np.ndarray, GpuArrays]:
     """(code of each point's `GPU_KEYS` combination, the `GpuArrays` of each distinct combination):
     a sweep has a few hundred combinations for millions of points, so the coefficients are computed
-    per combination and gathered per block of points. memo: combination -> coefficients, for single
-    points (an engine's, for its own catalog and params)."""
+    per combination and gathered per block of points. memo: combination -> coefficients (an
+    engine's, for its own catalog and params). codes: the columns' factorisations where
+    already known."""
     keys = [points[c] for c in GPU_KEYS if c in points]
     n = len(keys[0])
     if n <= 1:
@@ -105,11 +106,30 @@ def gpu_blocks(points: Mapping[str, np.ndarray], catalog: ProfileCatalog, params
                 memo.clear()
             memo[key] = g
         return np.zeros(n, dtype=np.int64), g
-    codes, combos, _ = combination_codes(keys)
-    first = np.full(len(combos), n, dtype=np.int64)
-    np.minimum.at(first, codes, np.arange(n))  # first point of each combination
+    codes = codes if codes is not None else ColumnCodes(points)
+    codes, first = combined_codes([codes.of(c) for c in GPU_KEYS if c in points])  # first point of each
     distinct = {c: points[c][first] for c in GPU_KEYS if c in points}
-    return codes, gpu_arrays(distinct, catalog, params)
+    return codes, _memoised(distinct, catalog, params, memo)
+
+
+def _memoised(distinct: Mapping[str, np.ndarray], catalog: ProfileCatalog, params: CalibrationParams,
+              memo: dict | None) -> GpuArrays:
+    """`gpu_arrays` of a grid's distinct combinations, each taken from `memo` where it is there (a
+    sweep's chunks repeat them) and stored there as one point's coefficients otherwise."""
+    if memo is None:
+        return gpu_arrays(distinct, catalog, params)
+    names = list(distinct)
+    keys = [tuple(zip(names, values)) for values in zip(*(distinct[c].tolist() for c in names))]
+    todo = [i for i, k in enumerate(keys) if k not in memo]
+    if len(memo) + len(todo) > MEMO_MAX:
+        memo.clear()
+        todo = list(range(len(keys)))
+    if todo:
+        fresh = gpu_arrays({c: a[todo] for c, a in distinct.items()}, catalog, params)
+        for j, i in enumerate(todo):
+            memo[keys[i]] = GpuArrays(*(getattr(fresh, f)[j:j + 1] for f in _FIELD_NAMES))
+    rows = [memo[k] for k in keys]
+    return GpuArrays(*(np.concatenate([getattr(r, f) for r in rows]) for f in _FIELD_NAMES))
 
 
 def gpu_arrays(points: Mapping[str, np.ndarray], catalog: ProfileCatalog, params: CalibrationParams) -> GpuArrays:

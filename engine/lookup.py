@@ -13,9 +13,7 @@ def lookup(values: np.ndarray, fn, dtype=None) -> np.ndarray:
     """fn applied once per distinct value, broadcast back to every point (grids repeat values)."""
     if len(values) == 1:  # the single-point path: factorizing costs more than the call
         return np.asarray([fn(values[0])], dtype=dtype)
-    import pandas as pd  # grids only: one point never loads pandas
-
-    codes, uniq = pd.factorize(values, use_na_sentinel=False)
+    codes, uniq = factorize(values)  # grids only: one point never loads pandas
     return np.asarray([fn(u) for u in uniq], dtype=dtype)[codes]
 
 
@@ -25,30 +23,93 @@ def lookup_pairs(a: np.ndarray, b: np.ndarray, fn) -> np.ndarray:
 
 
 def lookup_tuples(arrays: tuple, fn, dtype=None) -> np.ndarray:
-    """fn(*values_i) evaluated once per distinct tuple of the arrays' values (mixed-radix codes)."""
+    """fn(*values_i) evaluated once per distinct tuple of the arrays' values (mixed-radix codes),
+    with the values as Python scalars."""
     if len(arrays[0]) == 1:
         return np.asarray([fn(*(a[0] for a in arrays))], dtype=dtype)
-    codes, combos, uniques = combination_codes(arrays)
-    values = []
-    for combo in combos:
-        parts = []
-        for u in reversed(uniques):
-            combo, r = divmod(int(combo), len(u))
-            parts.append(u[r])
-        values.append(fn(*reversed(parts)))
+    codes, first = combined_codes([ColumnCodes({"v": a}).of("v") for a in arrays])
+    values = [fn(*args) for args in zip(*(np.asarray(a)[first].tolist() for a in arrays))]
     return np.asarray(values, dtype=dtype)[codes]
 
 
-def combination_codes(arrays) -> tuple[np.ndarray, np.ndarray, list]:
-    """(code of each point's tuple of values, 0..k-1 in order of first appearance; the mixed-radix
-    number of each distinct tuple; each array's distinct values) for equal-length arrays."""
-    import pandas as pd  # grids only: one point never gets here
+def factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(code of each value, distinct values in order of first appearance), missing values (None,
+    NaN) being values like any other. For a grid (pandas is loaded)."""
+    import pandas as pd
 
-    code = np.zeros(len(arrays[0]), dtype=np.int64)
-    uniques = []
-    for a in arrays:
-        c, u = pd.factorize(a, use_na_sentinel=False)
-        code = code * len(u) + c
-        uniques.append(u)
-    codes, combos = pd.factorize(code)
-    return codes, combos, uniques
+    # without NA sentinel pandas first tests every cell for NA (a second pass over the strings):
+    # take the common case, no missing cell, in one pass and fall back when there is one
+    codes, uniques = pd.factorize(values)
+    if len(codes) and codes.min() < 0:
+        codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    return codes.astype(np.int64, copy=False), np.asarray(uniques)
+
+
+def filled(n: int, value) -> np.ndarray:
+    """An object column of n copies of `value` (np.full with dtype=object converts per cell: 30x slower)."""
+    out = np.empty(n, dtype=object)
+    out.fill(value)
+    return out
+
+
+class ColumnCodes:
+    """The columns of one grid, each factorised at most once: (code of each point, distinct values
+    in order of first appearance). A grid of millions of points repeats a few hundred names;
+    hashing their strings once, then grouping by integer codes, keeps string work out of the
+    per-block path. `known` takes codes already computed (normalize_columns records those of the
+    columns it canonicalises). A single point needs no pandas: its code is 0."""
+
+    def __init__(self, cols, known: dict | None = None):
+        self.cols = cols
+        self._memo: dict[str, tuple[np.ndarray, np.ndarray]] = dict(known or {})
+
+    def of(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """(code of each point, distinct values) of column `name`."""
+        hit = self._memo.get(name)
+        if hit is None:
+            values = np.asarray(self.cols[name])
+            if len(values) <= 1:
+                hit = (np.zeros(len(values), dtype=np.int64), values)
+            else:
+                codes, uniques = factorize(values)
+                hit = (codes, np.asarray(uniques, dtype=values.dtype))
+            self._memo[name] = hit
+        return hit
+
+    def map(self, name: str, fn, dtype=None) -> np.ndarray:
+        """fn of each point's value of column `name`, evaluated once per distinct value."""
+        codes, uniques = self.of(name)
+        return np.asarray([fn(u) for u in uniques.tolist()], dtype=dtype)[codes]
+
+    def derived(self, name: str, fn) -> tuple[np.ndarray, np.ndarray]:
+        """(code, distinct values) of fn(column `name`): the codes of a value derived per distinct
+        value (a GPU's architecture, a model's family) without touching the points' strings."""
+        codes, uniques = self.of(name)
+        mapped = [fn(u) for u in uniques.tolist()]
+        index: dict = {}
+        remap = np.array([index.setdefault(m, len(index)) for m in mapped], dtype=np.int64)
+        values = np.empty(len(index), dtype=object)
+        values[:] = list(index)
+        return remap[codes] if len(codes) else codes, values
+
+
+def combined_codes(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """(code of each point's tuple of values, 0..k-1 in order of first appearance; the position of
+    the first point of each distinct tuple) from each column's (codes, distinct values)."""
+    n = len(parts[0][0])
+    if n <= 1:
+        return np.zeros(n, dtype=np.int64), np.zeros(min(n, 1), dtype=np.int64)
+    import pandas as pd  # grids only
+
+    code, radix = np.zeros(n, dtype=np.int64), 1
+    for c, u in parts:
+        if radix * max(len(u), 1) >= 2**62:  # renumber before the mixed-radix number could overflow
+            code, uniq = pd.factorize(code)
+            radix = len(uniq)
+        code *= max(len(u), 1)
+        code += c
+        radix *= max(len(u), 1)
+    codes, _ = pd.factorize(code)
+    first = np.full(int(codes.max()) + 1 if n else 0, n, dtype=np.int64)
+    np.minimum.at(first, codes, np.arange(n))
+    return codes.astype(np.int64, copy=False), first

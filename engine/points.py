@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Mapping
 import numpy as np
 
 from phantom_report.engine import limits
-from phantom_report.engine.lookup import lookup
+from phantom_report.engine.lookup import factorize, filled
 from phantom_report.engine.precision import resolve_kv_precision, resolve_precision
 from phantom_report.engine.profiles import ProfileCatalog
 from phantom_report.errors import PredictionError
@@ -29,34 +29,40 @@ _DEFAULTS = {"seq_in": np.nan, "seq_out": np.nan, "task": "inference", "runtime"
              "gpu_count": 1, "confidence": 0.9, "max_batch": False, "tensor_parallel": 0}
 
 
-def normalize_columns(points: Mapping[str, np.ndarray], catalog: ProfileCatalog) -> dict[str, np.ndarray]:
+def normalize_columns(points: Mapping[str, np.ndarray], catalog: ProfileCatalog,
+                      codes: dict | None = None) -> dict[str, np.ndarray]:
     """A grid's columns (name -> equal-length arrays) with defaults filled, GPU names and precisions
     canonical, impossible values refused (PredictionError naming the column, value and range).
-    Numpy only, so one point costs microseconds."""
+    Numpy only, so one point costs microseconds. codes: a dict that receives, for each text column
+    made canonical, (code of each point, canonical value of each code) (see lookup.ColumnCodes)."""
     df = dict(points)
+    codes = {} if codes is None else codes
     for col in ("model", "gpu", "precision", "batch_size"):
         if col not in df:
             raise PredictionError(f"prediction grid is missing column '{col}'")
     n = len(df["model"])
     for col, val in _DEFAULTS.items():
         if col not in df:
-            df[col] = np.full(n, val, dtype=object if isinstance(val, str) else None)
-        elif not isinstance(val, float):
+            if isinstance(val, str):  # already canonical: one code for every point
+                df[col], codes[col] = filled(n, val), (np.zeros(n, dtype=np.int64), np.array([val], dtype=object))
+            else:
+                df[col] = np.full(n, val)
+        elif not isinstance(val, (float, str)):
             df[col] = _fillna(df[col], val)
-    df["gpu"] = lookup(df["gpu"], lambda g: catalog.resolve(str(g)), dtype=object)
-    df["precision"] = lookup(df["precision"], lambda p: resolve_precision(str(p)), dtype=object)
+    df["gpu"] = _canonical(df, "gpu", lambda g: catalog.resolve(str(g)), None, codes)
+    df["precision"] = _canonical(df, "precision", lambda p: resolve_precision(str(p)), None, codes)
     if "strict_precision" in df:
         # the precision ran exactly as stated: the runtime's defaults (TF32 for "fp32") were turned off
         df["strict_precision"] = _fillna(df["strict_precision"], False).astype(bool)
     if "kv_precision" in df:
         # optional KV-cache format (blank: the activation precision); any spelling of the vocabulary
-        df["kv_precision"] = lookup(_fillna(df["kv_precision"], ""), _kv_format, dtype=object)
-    df["task"] = lookup(df["task"], lambda t: str(t).lower(), dtype=object)
-    bad = sorted(set(df["task"].tolist()) - {"inference", "training"})
+        df["kv_precision"] = _canonical(df, "kv_precision", _kv_format, "", codes)
+    df["task"] = _canonical(df, "task", lambda t: str(t).lower(), "inference", codes)
+    bad = sorted(set(codes["task"][1].tolist()) - {"inference", "training"})
     if bad:
         raise PredictionError(f"unknown task {bad[0]!r}; expected inference or training")
-    df["runtime"] = lookup(df["runtime"], lambda r: str(r).strip().lower(), dtype=object)
-    for runtime in set(df["runtime"].tolist()):
+    df["runtime"] = _canonical(df, "runtime", lambda r: str(r).strip().lower(), "pytorch", codes)
+    for runtime in set(codes["runtime"][1].tolist()):
         limits.check_runtime(runtime)
     for col, least, most in (("batch_size", 1, limits.MAX_BATCH_SIZE), ("gpu_count", 1, limits.MAX_GPU_COUNT),
                              ("tensor_parallel", 0, limits.MAX_GPU_COUNT)):
@@ -84,6 +90,24 @@ def normalize_columns(points: Mapping[str, np.ndarray], catalog: ProfileCatalog)
         raise PredictionError("confidence must be between 0 and 1 (e.g. 0.9)")
     df["confidence"] = conf
     return df
+
+
+def _canonical(df: dict, name: str, fn, fill, codes: dict) -> np.ndarray:
+    """Column `name` mapped by fn once per distinct value (missing cells read as `fill` when it is
+    not None); records (codes, canonical values) in `codes`. A column filled with its default is
+    canonical already and is returned as it is."""
+    if name in codes:
+        return df[name]
+    values = np.asarray(df[name])
+    if len(values) <= 1:  # the single-point path: factorizing costs more than the call
+        c, uniques = np.zeros(len(values), dtype=np.int64), values
+    else:
+        c, uniques = factorize(values)  # grids only: one point never loads pandas
+    missing = _isna(np.asarray(uniques)) if fill is not None else np.zeros(len(uniques), dtype=bool)
+    mapped = np.empty(len(uniques), dtype=object)
+    mapped[:] = [fn(fill if m else u) for u, m in zip(uniques, missing.tolist())]
+    codes[name] = (c, mapped)
+    return mapped[c]
 
 
 def _cell(value):

@@ -44,7 +44,7 @@ import numpy as np
 from phantom_report.engine.executed import CONV_CLASSES
 from phantom_report.engine.gpu_arrays import GpuArrays, gpu_blocks
 from phantom_report.engine.ir import Workload
-from phantom_report.engine.lookup import MEMO_MAX, lookup
+from phantom_report.engine.lookup import MEMO_MAX, ColumnCodes, combined_codes, filled, lookup
 from phantom_report.engine.novelty import extrapolation_reasons, novelty_levels
 from phantom_report.engine.params import ATTENTION, GROUPED_CONV, MATMUL_CLASSES, CalibrationParams
 from phantom_report.engine.points import frame_columns, merged_columns, normalize_columns
@@ -98,34 +98,77 @@ OUTPUT_COLUMNS = (
 )
 
 
-class _OpTable:
-    """Operator coefficients of one workload as arrays (one entry per operator)."""
+# signature of an operator's compute path: (runs on the matmul path, convolution library, grouped
+# convolution, attention core, expert GEMM); operators of one signature share a compute rate
+_Signature = tuple[bool, bool, bool, bool, bool]
+_POINT_BLOCK_ELEMS = 65536  # (operators x points) elements per pass block: its arrays stay in cache
 
-    def __init__(self, w: Workload):
-        ops = w.operators
-        a = lambda attr: np.array([float(getattr(o, attr)) for o in ops])  # noqa: E731
-        self.count = a("count")
-        self.f1, self.ftok, self.fctx = a("flops_per_sample"), a("flops_per_token"), a("flops_per_token_ctx")
-        self.a1, self.atok, self.actx = a("act_elems_per_sample"), a("act_elems_per_token"), a("act_elems_per_token_ctx")
-        self.kv = a("kv_elems_per_ctx_token")
-        self.params = a("params") * np.array([o.weights_streamed for o in ops], dtype=float)
-        self.experts = a("moe_experts")
-        self.topk = a("moe_top_k")
-        self.is_matmul = np.array([o.op_class in MATMUL_CLASSES for o in ops])
-        self.grouped = np.array([o.op_class == GROUPED_CONV for o in ops])
-        self.attention = np.array([o.op_class == ATTENTION for o in ops])
-        # convolutions run through cuDNN/MIOpen, whose default math mode differs from GEMMs' (TF32)
-        self.conv = np.array([o.op_class in CONV_CLASSES for o in ops])
+
+class _OpTable:
+    """Operator coefficients of one workload as arrays (one entry per distinct operator).
+
+    Operators that differ only in name and count are merged (counts summed): every cost of the
+    pass is linear in the count, so a ResNet's 63 operators are 44 columns and an EfficientNet's
+    149 are 86. The entries are ordered by compute signature, so the operators sharing a compute
+    rate are one contiguous slice (`groups`), and the pass's costs are matrix products of these
+    coefficient rows with a few per-point rows (`_pass`)."""
+
+    def __init__(self, ops):
+        merged: dict[tuple, list] = {}
+        for o in ops:
+            sig = (o.op_class in MATMUL_CLASSES, o.op_class in CONV_CLASSES, o.op_class == GROUPED_CONV,
+                   o.op_class == ATTENTION, o.moe_experts > 0)
+            key = (sig[1], sig, float(o.flops_per_sample), float(o.flops_per_token), float(o.flops_per_token_ctx),
+                   float(o.params) * float(o.weights_streamed), float(o.act_elems_per_sample),
+                   float(o.act_elems_per_token), float(o.act_elems_per_token_ctx), float(o.kv_elems_per_ctx_token),
+                   float(o.moe_experts), float(o.moe_top_k))
+            merged.setdefault(key, [key, 0.0])[1] += float(o.count)
+        # sorted by (convolution, signature): equal rates and equal peaks are contiguous
+        rows = sorted(merged.values(), key=lambda r: r[0][:2])
+        self.sigs: list[_Signature] = [r[0][1] for r in rows]
+        cols = np.array([r[0][2:] for r in rows], dtype=float).reshape(len(rows), 10)
+        self.count = np.array([r[1] for r in rows], dtype=float)
+        (self.f1, self.ftok, self.fctx, self.params, self.a1, self.atok, self.actx, self.kv,
+         self.experts, self.topk) = (np.ascontiguousarray(c) for c in cols.T)
+        self.conv = np.array([s[1] for s in self.sigs], dtype=bool)
+        self.moe = self.experts > 0
         self.has_flops = (self.f1 + self.ftok + self.fctx) > 0
         # ops with only per-sample terms (encoders, pooler) run once per request, not per decode step
         self.per_token = (self.ftok + self.fctx + self.atok + self.actx + self.kv) > 0
-        self.moe = self.experts > 0
-        # per-table constants the physics branches on (checked on every pass)
-        self.every_op = np.ones_like(self.count, dtype=bool)
-        self.any_conv, self.any_moe = bool(self.conv.any()), bool(self.moe.any())
-        self.any_grouped, self.any_attention = bool(self.grouped.any()), bool(self.attention.any())
+        self.any_moe = bool(self.moe.any())
+        self._decode: _OpTable | None = None
+        self._coefficients()
 
+    def _coefficients(self) -> None:
+        """The rows the pass multiplies with per-point rows: compute (FLOPs x count, launches that
+        cost FLOP time, streamed weights outside expert banks) and memory (weights, activations,
+        KV-cache elements, x count)."""
+        c = self.count
+        flop_c = c * self.has_flops
+        dense_w = np.where(self.moe, 0.0, self.params) * c  # expert banks: scaled per point by routing
+        self.compute_rows = np.column_stack([self.f1 * c, self.ftok * c, self.fctx * c, flop_c, dense_w])
+        self.memory_rows = np.column_stack([dense_w, self.a1 * c, self.atok * c, self.actx * c, self.kv * c])
+        self.launch_count = c
+        change = [i for i in range(1, len(self.sigs)) if self.sigs[i] != self.sigs[i - 1]]
+        self.groups = [(slice(s, e), self.sigs[s]) for s, e in zip([0] + change, change + [len(self.sigs)]) if e > s]
+        n_plain = len(c) - int(self.conv.sum())  # convolutions last (sorted): their peak is the conv column's
+        self.peak_groups = [(slice(0, n_plain), False), (slice(n_plain, len(c)), True)]
+        self.block = max(256, _POINT_BLOCK_ELEMS // max(len(c), 1))
 
+    def decode(self) -> "_OpTable":
+        """The operators a decode step runs (those with per-token terms), as a table of their own."""
+        if self._decode is None:
+            sub = _OpTable.__new__(_OpTable)
+            keep = self.per_token
+            sub.sigs = [s for s, k in zip(self.sigs, keep) if k]
+            for name in ("count", "f1", "ftok", "fctx", "params", "a1", "atok", "actx", "kv", "experts", "topk",
+                         "conv", "moe", "has_flops", "per_token"):
+                setattr(sub, name, getattr(self, name)[keep])
+            sub.any_moe, sub._decode = bool(sub.moe.any()), None
+            sub._coefficients()
+            sub._decode = sub
+            self._decode = sub
+        return self._decode
 
 
 class _PassTimes(NamedTuple):
@@ -142,98 +185,143 @@ def _pass(t: _OpTable, B, q, k, per_sample, g: GpuArrays, tp, causal: bool = Fal
     per_sample: None for decode steps (per-sample-only operators do not run), else an array
     scaling the per-sample terms (1, or the image-area ratio for vision models).
     causal: a causal prefill (q = k) whose attention kernels skip the masked upper triangle (flash
-    attention and the serving engines' fused kernels do), so query i sees (i + 1) keys, k/2 on average."""
-    active = t.per_token if per_sample is None else t.every_op
-    ps = 0.0 if per_sample is None else per_sample[:, None]
-    cnt = (t.count * active)[None, :]
-    qc, kc = q[:, None], k[:, None]
-    qk = qc * _keys_attended(kc, causal)
-    per_gpu = (B / tp)[:, None]  # samples per GPU of the tensor-parallel group
-    work = per_gpu * (ps * t.f1 + qc * t.ftok + qk * t.fctx)  # FLOPs of one operator instance
-    act = (ps * t.a1 + qc * t.atok + qk * t.actx) * (per_gpu * cnt)
-    kv = (kc * t.kv) * (per_gpu * cnt)  # KV-cache elements read, at the KV-cache precision
-    weights = cnt * t.params / tp[:, None]
+    attention and the serving engines' fused kernels do), so query i sees (i + 1) keys, k/2 on average.
+    Evaluated in blocks of points small enough that the (operators x points) arrays stay in cache."""
+    if per_sample is None:
+        t, per_sample = t.decode(), np.zeros_like(B)
+    n = len(B)
+    total, ideal, compute = np.empty(n), np.empty(n), np.empty(n)
+    per_gpu = B / tp  # samples per GPU of the tensor-parallel group
+    qk = q * _keys_attended(k, causal)
+    for s in range(0, n, t.block):
+        sl = slice(s, s + t.block)
+        gs = g if n <= t.block else _GpuSlice(g, sl)
+        total[sl], ideal[sl], compute[sl] = _pass_block(t, B[sl], q[sl], k[sl], per_sample[sl], gs, tp[sl],
+                                                        per_gpu[sl], qk[sl])
+    return _PassTimes(total, ideal, compute)
+
+
+class _GpuSlice:
+    """The `GpuArrays` fields a pass reads, for a slice of the points (views, no copies)."""
+
+    def __init__(self, g: GpuArrays, sl: slice):
+        for name in _PASS_FIELDS:
+            setattr(self, name, getattr(g, name)[sl])
+
+
+_PASS_FIELDS = ("peak_flops_per_s", "peak_conv_flops_per_s", "eff_matmul", "eff_conv", "eff_other",
+                "eff_grouped_conv_of_matmul", "eff_attention_of_matmul", "eff_moe_of_matmul", "size_half_flops",
+                "dequant_s_per_weight", "mem_bytes_per_s", "eff_mem", "unhidden_fraction", "weight_bytes",
+                "act_bytes", "kv_bytes", "launch_s", "overhead_s")
+
+
+def _pass_block(t: _OpTable, B, q, k, ps, g, tp, per_gpu, qk) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`_pass` of one block of points: (total, ideal, compute-bound) seconds. Arrays are
+    (operators x points); each cost is a product of the table's coefficient rows with a few
+    per-point rows, then the kernel's overlap and the launch bound per element."""
+    n_ops, n = len(t.count), len(B)
+    # per-point rows, written in place (a single prediction is a block of one: call count matters)
+    rows = np.empty((5, n))  # FLOPs of an instance = coefficient rows . rows[:3]; rows[4]: per streamed weight
+    flops = np.empty((3, n))
+    np.multiply(per_gpu, ps, out=flops[0])
+    np.multiply(per_gpu, q, out=flops[1])
+    np.multiply(per_gpu, qk, out=flops[2])
+    dequant = np.ceil(per_gpu * q / DEQUANT_TILE_TOKENS) * g.dequant_s_per_weight / tp  # per streamed weight
+    rows[4] = dequant
+    t_c, c_ideal = np.empty((n_ops, n)), np.empty((n_ops, n))
+    for sl, sig in t.groups:
+        rate = _compute_rate(sig, g)
+        np.divide(flops, rate, out=rows[:3])
+        np.divide(g.size_half_flops, rate, out=rows[3])
+        np.matmul(t.compute_rows[sl], rows, out=t_c[sl])
+    for sl, conv in t.peak_groups:
+        if sl.stop > sl.start:
+            peak = g.peak_conv_flops_per_s if conv else g.peak_flops_per_s
+            np.matmul(t.compute_rows[sl, :3], flops / peak, out=c_ideal[sl])
+    act = g.act_bytes * per_gpu
+    memory = rows  # bytes of an instance = coefficient rows . this (rows' compute use is over)
+    np.divide(g.weight_bytes, tp, out=memory[0])
+    np.multiply(act, ps, out=memory[1])
+    np.multiply(act, q, out=memory[2])
+    np.multiply(act, qk, out=memory[3])
+    np.multiply(g.kv_bytes * per_gpu, k, out=memory[4])
+    memory /= g.mem_bytes_per_s
+    m_ideal = t.memory_rows @ memory
     if t.any_moe:
-        # experts read per pass: those any of the B*q tokens routed to (expected, uniform routing)
-        tokens = (B * q)[:, None]
-        frac = np.where(t.moe, 1.0 - (1.0 - np.divide(t.topk, t.experts, where=t.moe, out=np.zeros_like(t.topk))) ** tokens, 1.0)
-        weights = weights * np.clip(frac, 0.0, 1.0)
-    bytes_ = weights * g.weight_bytes[:, None] + act * g.act_bytes[:, None] + kv * g.kv_bytes[:, None]
-    # weight-only formats: ALU time to unpack each weight, once per tile of tokens (see DEQUANT_TILE_TOKENS)
-    dequant_s = weights * np.ceil(per_gpu * qc / DEQUANT_TILE_TOKENS) * g.dequant_s_per_weight[:, None]
-    eff_c, peak = _compute_eff_and_peak(t, g)
-    # (the (points x operators) arrays below are updated in place: fresh temporaries of this size
-    # cost page faults that were a tenth of the sweep's time)
-    # flops / (peak * eff * size_eff) with size_eff = work / (work + w_half), simplified: each
-    # instance costs its work plus the under-filled-GPU penalty w_half (ops without FLOPs cost none)
-    t_c = work + g.size_half_flops[:, None]
-    t_c /= np.multiply(eff_c, peak, out=eff_c)
-    t_c *= cnt * t.has_flops
-    t_c += dequant_s
-    m_ideal = np.divide(bytes_, g.mem_bytes_per_s[:, None], out=bytes_)
-    work *= cnt
-    work /= peak
-    ideal = np.maximum(work, m_ideal, out=work).sum(axis=1)
-    t_m = np.divide(m_ideal, g.eff_mem[:, None], out=m_ideal)
+        _add_experts(t, B * q, tp, g, dequant, t_c, m_ideal)
+    ideal = np.maximum(c_ideal, m_ideal, out=c_ideal).sum(axis=0)
+    t_m = np.divide(m_ideal, g.eff_mem, out=m_ideal)
     compute_bound = t_c >= t_m
-    op_t = np.maximum(t_c, t_m)
+    op_t = np.maximum(t_c, t_m, out=c_ideal)
     shorter = np.minimum(t_c, t_m, out=t_m)
-    shorter *= g.unhidden_fraction[:, None]
+    shorter *= g.unhidden_fraction
     op_t += shorter
-    compute_t = np.multiply(op_t, compute_bound, out=t_c).sum(axis=1)
+    compute = np.multiply(op_t, compute_bound, out=t_c).sum(axis=0)
     # launches overlap the kernels queued before them: each op costs the longer of the two
-    total = np.maximum(op_t, cnt * g.launch_s[:, None], out=op_t).sum(axis=1) + g.overhead_s
-    return _PassTimes(total, ideal, compute_t)
+    launch = np.multiply.outer(t.launch_count, g.launch_s, out=t_m)
+    total = np.maximum(op_t, launch, out=op_t).sum(axis=0) + g.overhead_s
+    return total, ideal, compute
 
 
-def _compute_eff_and_peak(t: _OpTable, g: GpuArrays) -> tuple[np.ndarray, np.ndarray]:
-    """(achieved fraction of peak, peak FLOP/s) of each (point, operator): (points x operators) and
-    a column or (points x operators) array; convolutions run at their own executed column."""
-    eff_c = np.where(t.is_matmul, g.eff_matmul[:, None], g.eff_other[:, None])
-    if t.any_conv:
-        eff_c[:, t.conv] = g.eff_conv[:, None]
+def _compute_rate(sig: _Signature, g) -> np.ndarray:
+    """Achieved FLOP/s of the operators of one compute signature at each point: the datasheet peak
+    (the convolution column's for convolutions) x the achieved fraction of it."""
+    matmul, conv, grouped, attention, moe = sig
+    eff = g.eff_conv if conv else (g.eff_matmul if matmul else g.eff_other)
     # op classes below the dense-matmul efficiency: grouped convolutions, the attention core and
-    # expert GEMMs (grouped, uneven shapes, fewer tokens each); scaled in place, column by column,
-    # as each model has only a few such operators
-    for present, ops, frac in ((t.any_grouped, t.grouped, g.eff_grouped_conv_of_matmul),
-                               (t.any_attention, t.attention, g.eff_attention_of_matmul),
-                               (t.any_moe, t.moe, g.eff_moe_of_matmul)):
+    # expert GEMMs (grouped, uneven shapes, fewer tokens each)
+    for present, frac in ((grouped, g.eff_grouped_conv_of_matmul), (attention, g.eff_attention_of_matmul),
+                          (moe, g.eff_moe_of_matmul)):
         if present:
-            eff_c[:, ops] *= frac[:, None]
-    peak = g.peak_flops_per_s[:, None]
-    if t.any_conv:
-        peak = np.where(t.conv[None, :], g.peak_conv_flops_per_s[:, None], peak)
-    return eff_c, peak
+            eff = eff * frac
+    return eff * (g.peak_conv_flops_per_s if conv else g.peak_flops_per_s)
 
 
-def _interval_cells(task: np.ndarray, novelty: np.ndarray, runtime: np.ndarray
-                    ) -> list[tuple[str, int | None, str, np.ndarray]]:
-    """(task, novelty level or None, runtime, mask of the block's points) of each distinct
-    combination: the cells whose points share interval widths. novelty: each point's level
-    (engine/novelty.py), -1 where the calibration carries no corpus support summary."""
-    if len(task) == 1:  # the single-point path: one cell, no grouping
-        lv = int(novelty[0])
-        return [(str(task[0]), None if lv < 0 else lv, str(runtime[0]), np.ones(1, dtype=bool))]
-    cells = []
-    for t in set(task.tolist()):
-        sel = task == t
-        for lv in sorted(set(novelty[sel].tolist())):  # not np.unique: it loads numpy.ma (~20 ms cold)
-            for rt in set(runtime[sel & (novelty == lv)].tolist()):
-                cells.append((t, None if lv < 0 else int(lv), str(rt), sel & (novelty == lv) & (runtime == rt)))
-    return cells
+def _add_experts(t: _OpTable, tokens, tp, g, dequant, t_c, m_ideal) -> None:
+    """Expert banks' streamed weights (in place): only the experts any of the B*q tokens are routed
+    to are read (expected count under uniform routing), and unpacked for weight-only formats.
+    dequant: seconds to unpack one streamed weight of the bank (per point, tensor parallelism applied)."""
+    for j in np.flatnonzero(t.moe):
+        frac = np.clip(1.0 - (1.0 - t.topk[j] / t.experts[j]) ** tokens, 0.0, 1.0)
+        weights = t.count[j] * t.params[j] * frac  # expected weights read, before tensor parallelism
+        m_ideal[j] += weights / tp * g.weight_bytes / g.mem_bytes_per_s
+        t_c[j] += weights * dequant
 
 
-def _half_width(params: CalibrationParams, confidence: np.ndarray, cells: list, metric: str) -> np.ndarray:
-    """Log half-width of each point's interval for one output metric (see `log_half_width`), per
-    cell of `_interval_cells`."""
-    out = np.empty(len(confidence))
-    for t, lv, rt, cell in cells:
-        out[cell] = params.log_half_width(confidence[cell], f"{t}/{metric}", lv, rt)
-    return out
+_METRICS = ("latency_ms", "throughput_per_s", "tokens_per_s", "ttft_ms", "tpot_ms")
 
 
-def _support_flags(cols: Mapping[str, np.ndarray], catalog: ProfileCatalog, workloads: Mapping[str, Workload],
-                   params: CalibrationParams, memo: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+def _write_intervals(params: CalibrationParams, cols: Mapping[str, np.ndarray], codes: ColumnCodes,
+                     idx: np.ndarray, out: dict) -> None:
+    """Log-symmetric intervals of the points `idx` around their predicted metrics, each metric with
+    its own held-out residual quantiles (per task, novelty level and runtime, see `log_half_width`):
+    evaluated once per distinct (task, novelty, runtime, confidence) cell and gathered per point.
+    novelty: out["novelty"], -1 where the calibration carries no corpus support summary."""
+    if not len(idx):
+        return
+    keys = [codes.of("task"), codes.of("runtime"), _codes_of(out["novelty"]), _codes_of(cols["confidence"])]
+    cell, first = combined_codes([(c[idx], u) for c, u in keys])
+    cell_widths = np.empty((len(first), len(_METRICS)))
+    for j, i in enumerate(idx[first].tolist()):
+        task, runtime, lv = str(cols["task"][i]), str(cols["runtime"][i]), int(out["novelty"][i])
+        conf = cols["confidence"][i:i + 1]
+        for m, metric in enumerate(_METRICS):
+            cell_widths[j, m] = params.log_half_width(conf, f"{task}/{metric}", None if lv < 0 else lv, runtime)[0]
+    low, high = np.exp(-cell_widths), np.exp(cell_widths)
+    for m, metric in enumerate(_METRICS):
+        value = out[metric][idx]
+        out[f"{metric}_low"][idx] = value * low[cell, m]
+        out[f"{metric}_high"][idx] = value * high[cell, m]
+
+
+def _codes_of(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(code, distinct values) of a numeric column that no `ColumnCodes` holds."""
+    return ColumnCodes({"v": values}).of("v")
+
+
+def _support_flags(cols: Mapping[str, np.ndarray], codes: ColumnCodes, catalog: ProfileCatalog,
+                   workloads: Mapping[str, Workload], params: CalibrationParams,
+                   memo: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(novelty level, extrapolation reason) per point against the corpus support stored in the
     calibration (`intervals.support`); (-1, "") everywhere when it carries none.
     memo: optional dict remembering the flags of each distinct key (kept by `Engine` for its own
@@ -241,25 +329,27 @@ def _support_flags(cols: Mapping[str, np.ndarray], catalog: ProfileCatalog, work
     support = params.support
     n = len(cols["gpu"])
     if support is None:
-        return np.full(n, -1, dtype=int), np.full(n, "", dtype=object)
-    arch = lookup(cols["gpu"], lambda g: catalog.get(g).architecture, dtype=object)
-    family = lookup(cols["model"], lambda m: workloads[m].family, dtype=object)
-    frame = {"runtime": cols["runtime"].astype(str), "arch": arch, "family": family, "task": cols["task"],
-             "batch_size": cols["batch_size"], "seq_in": cols["seq_in"].astype(float), "gpu_count": cols["gpu_count"]}
+        return np.full(n, -1, dtype=int), filled(n, "")
+    arch = codes.derived("gpu", lambda g: catalog.get(g).architecture)
+    family = codes.derived("model", lambda m: workloads[m].family)
     if n <= _SMALL_GRID:
+        frame = {"runtime": cols["runtime"].astype(str), "arch": arch[1][arch[0]], "family": family[1][family[0]],
+                 "task": cols["task"], "batch_size": cols["batch_size"], "seq_in": cols["seq_in"].astype(float),
+                 "gpu_count": cols["gpu_count"]}
         return _support_flags_small(support, frame, memo)
-    import pandas as pd  # grids only: a single prediction (the CLI's `predict`) never loads pandas
-
-    frame = pd.DataFrame(frame)
     # each distinct (runtime, architecture, family, sizes) once: a sweep repeats them across models and GPUs
-    codes = frame.groupby(list(frame.columns), sort=False, dropna=False).ngroup().to_numpy()
-    first = pd.Series(np.arange(len(frame))).groupby(codes).first().to_numpy()
-    pts = frame.iloc[first].reset_index(drop=True)
-    return novelty_levels(support, pts)[codes], extrapolation_reasons(support, pts)[codes]
+    parts = {"runtime": codes.of("runtime"), "arch": arch, "family": family, "task": codes.of("task"),
+             "batch_size": codes.of("batch_size"), "seq_in": codes.of("seq_in"), "gpu_count": codes.of("gpu_count")}
+    key, first = combined_codes(list(parts.values()))
+    pts = {name: u[c[first]] for name, (c, u) in parts.items()}
+    pts["runtime"] = pts["runtime"].astype(str)
+    level, reason = _support_flags_small(support, pts, memo)  # the engine's memo: chunks repeat keys
+    return level[key], reason[key]
 
 
 def _support_flags_small(support, frame: dict, memo: dict | None) -> tuple[np.ndarray, np.ndarray]:
-    """`_support_flags` for a few points: each key's flags from the memo, or computed and stored."""
+    """`_support_flags` for a few points (or a grid's distinct keys): each key's flags from the memo,
+    or computed and stored."""
     memo = {} if memo is None else memo
     keys = [tuple(None if v != v else v for v in k)  # NaN -> None so equal keys compare equal
             for k in zip(*(a.tolist() for a in frame.values()))]
@@ -315,6 +405,7 @@ class _BlockPoints:
     seq_out: np.ndarray  # generated tokens (0 unless generative)
     prefill_tokens: np.ndarray  # tokens of the forward pass: seq_in (generative: at least 1)
     area_ratio: np.ndarray  # image area / the workload's native area (1 unless a vision model)
+    fp32_storage: np.ndarray  # bool: weights and gradients stored in 4-byte floats (fp32, tf32)
     adam_bytes_per_param: np.ndarray  # optimizer state and gradients per parameter when training
 
 
@@ -329,8 +420,9 @@ class _Timings(NamedTuple):
     tokens_per_s: np.ndarray
 
 
-def _block_points(w: Workload, df: Mapping[str, np.ndarray], idx: np.ndarray) -> _BlockPoints:
-    """The points `idx` of normalised columns `df`, with `w`'s sequence defaults filled in."""
+def _block_points(w: Workload, df: Mapping[str, np.ndarray], idx: np.ndarray, fp32_storage: np.ndarray) -> _BlockPoints:
+    """The points `idx` of normalised columns `df`, with `w`'s sequence defaults filled in;
+    fp32_storage: whether each stores weights and gradients in 4-byte floats (`FP32_STORAGE`)."""
     prec = df["precision"][idx]
     task = df["task"][idx]
     seq_in, seq_out, area = _sequence_lengths(w, df["seq_in"][idx].astype(float), df["seq_out"][idx].astype(float))
@@ -339,13 +431,9 @@ def _block_points(w: Workload, df: Mapping[str, np.ndarray], idx: np.ndarray) ->
         task=task, training=task == "training", precision=prec, runtime=df["runtime"][idx],
         seq_in=seq_in, seq_out=seq_out, area_ratio=area,
         prefill_tokens=np.where(w.generative, np.maximum(seq_in, 1.0), seq_in),
-        adam_bytes_per_param=np.where(_fp32_storage(prec), ADAM_BYTES_FP32, ADAM_BYTES_MIXED),
+        fp32_storage=fp32_storage,
+        adam_bytes_per_param=np.where(fp32_storage, ADAM_BYTES_FP32, ADAM_BYTES_MIXED),
     )
-
-
-def _fp32_storage(precision: np.ndarray) -> np.ndarray:
-    """Whether each point's format stores weights and gradients in 4-byte floats (fp32, tf32)."""
-    return lookup(precision, FP32_STORAGE.__contains__, dtype=bool)
 
 
 def _sequence_lengths(w: Workload, seq_in: np.ndarray, seq_out: np.ndarray
@@ -429,13 +517,42 @@ def _max_batch(w: Workload, pts: _BlockPoints, g: GpuArrays, tp: np.ndarray) -> 
 
 
 def predict_grid(points: pd.DataFrame, catalog: ProfileCatalog, workloads: Mapping[str, Workload],
-                 params: CalibrationParams, cache: "PredictCache | None" = None) -> pd.DataFrame:
-    """Predict every row of `points` (columns: see docs/INTERFACES.md). Vectorised per workload."""
-    cols = normalize_columns(frame_columns(points), catalog)
-    out = predict_columns(cols, catalog, workloads, params, cache)
+                 params: CalibrationParams, cache: "PredictCache | None" = None,
+                 codes: Mapping[str, tuple] | None = None, columns: Mapping[str, np.ndarray] | None = None
+                 ) -> pd.DataFrame:
+    """Predict every row of `points` (columns: see docs/INTERFACES.md). Vectorised per workload.
+    codes: columns already factorised, name -> (code of each point, value of each code);
+    columns: `points`' columns as arrays where the caller has them (`frame_columns`, some replaced)."""
+    known: dict = dict(codes or {})
+    inputs = dict(columns) if columns is not None else frame_columns(points)
+    cols = normalize_columns(inputs, catalog, known)
+    out = predict_columns(cols, catalog, workloads, params, cache, ColumnCodes(cols, known))
+    return _result_frame(inputs, merged_columns(points, cols, out))
+
+
+# text columns the engine writes (canonical names, reasons, hints): they hold only str
+_TEXT_COLUMNS = frozenset({"model", "gpu", "precision", "task", "runtime", "kv_precision", "reason", "fit_hint",
+                           "bound", "extrapolation_reason"})
+
+
+def _result_frame(inputs: Mapping[str, np.ndarray], merged: dict) -> pd.DataFrame:
+    """The result DataFrame of the merged columns, built without copying them into consolidated
+    blocks and without pandas testing every cell of the engine's text columns (a third of a sweep's
+    time): those hold only str, so they get pandas' string dtype directly (the dtype it infers for
+    them). Arrays that may share memory with an input column are copied first, so the frame never
+    aliases the caller's data; other columns are typed by pandas as before."""
     import pandas as pd
 
-    return pd.DataFrame(merged_columns(points, cols, out))
+    text = pd.Series(["text"]).dtype  # str (pandas 3) or object (pandas 2): what pandas infers
+    given = [a for a in inputs.values() if isinstance(a, np.ndarray)]
+    frame = {}
+    for name, values in merged.items():
+        if any(np.may_share_memory(values, a) for a in given):
+            values = values.copy()
+        if name in _TEXT_COLUMNS and values.dtype == object:
+            values = pd.Series(values, dtype=text, copy=False)
+        frame[name] = values
+    return pd.DataFrame(frame, copy=False)
 
 
 class PredictCache:
@@ -455,37 +572,42 @@ class PredictCache:
             return hit[1]
         if len(self.tables) > MEMO_MAX:
             self.tables.clear()
-        t = _OpTable(w)
+        t = _OpTable(w.operators)
         self.tables[id(w)] = (w, t)  # keeps w alive, so its id is not reused while cached
         return t
 
 
 def predict_columns(cols: Mapping[str, np.ndarray], catalog: ProfileCatalog, workloads: Mapping[str, Workload],
-                    params: CalibrationParams, cache: PredictCache | None = None) -> dict[str, np.ndarray]:
+                    params: CalibrationParams, cache: PredictCache | None = None,
+                    codes: ColumnCodes | None = None) -> dict[str, np.ndarray]:
     """OUTPUT_COLUMNS (name -> array) for normalised points (`normalize_columns`). cache: an
-    engine's `PredictCache`; its support flags are used only when `params` is the engine's own."""
+    engine's `PredictCache`; its support flags are used only when `params` is the engine's own.
+    codes: the columns' factorisations where already known (`ColumnCodes`)."""
     n = len(cols["model"])
-    models = cols["model"]
-    names = list(dict.fromkeys(models.tolist()))  # distinct, in order of appearance
+    codes = codes if codes is not None else ColumnCodes(cols)
+    model_codes, names = codes.of("model")
+    names = names.tolist()  # distinct, in order of appearance
     missing = sorted(set(names) - set(workloads))
     if missing:
         raise PredictionError(f"no workload for model {missing[0]!r}")
     out = _empty_output(n)
-    g_codes, g_distinct = gpu_blocks(cols, catalog, params, cache.gpu if cache is not None else None)
-    _mark_unsupported(cols, np.isnan(g_distinct.peak_flops_per_s)[g_codes], out)
+    g_codes, g_distinct = gpu_blocks(cols, catalog, params, cache.gpu if cache is not None else None, codes)
+    _mark_unsupported(cols, codes, np.isnan(g_distinct.peak_flops_per_s)[g_codes], out)
     memo = cache.support_flags if cache is not None else None
-    novelty, extrap = _support_flags(cols, catalog, workloads, params, memo)
+    novelty, extrap = _support_flags(cols, codes, catalog, workloads, params, memo)
     out["novelty"], out["extrapolation_reason"] = novelty, extrap
     out["extrapolation"] = extrap != ""
+    fp32_storage = codes.map("precision", FP32_STORAGE.__contains__, dtype=bool)
     whole = len(names) == 1 and out["supported"].all()
-    for name in names:
-        table = cache.table(workloads[name]) if cache is not None else _OpTable(workloads[name])
-        idx_all = np.arange(n) if whole else np.flatnonzero((models == name) & out["supported"])
+    for code, name in enumerate(names):
+        table = cache.table(workloads[name]) if cache is not None else _OpTable(workloads[name].operators)
+        idx_all = np.arange(n) if whole else np.flatnonzero((model_codes == code) & out["supported"])
         for start in range(0, len(idx_all), _CHUNK):
             idx = idx_all[start:start + _CHUNK]
             # every point of one combination (a single prediction): its coefficients as they are
             g = g_distinct if len(idx) == len(g_codes) == len(g_distinct.tdp_w) == 1 else g_distinct.take(g_codes[idx])
-            _predict_block(workloads[name], table, cols, idx, g, params, out)
+            _predict_block(workloads[name], table, cols, idx, g, fp32_storage[idx], out)
+    _write_intervals(params, cols, codes, np.arange(n) if whole else np.flatnonzero(out["supported"]), out)
     return out
 
 
@@ -494,33 +616,37 @@ def _empty_output(n: int) -> dict[str, np.ndarray]:
     numbers = np.full((len(OUTPUT_COLUMNS), n), np.nan)  # one allocation; each column a row of it
     out = dict(zip(OUTPUT_COLUMNS, numbers))
     out["supported"] = np.ones(n, dtype=bool)
-    out["reason"] = np.full(n, "", dtype=object)
+    out["reason"] = filled(n, "")
     out["fits"] = np.ones(n, dtype=bool)
-    out["fit_hint"] = np.full(n, "", dtype=object)
-    out["bound"] = np.full(n, "", dtype=object)
+    out["fit_hint"] = filled(n, "")
+    out["bound"] = filled(n, "")
     return out
 
 
-def _mark_unsupported(cols: Mapping[str, np.ndarray], no_compute_path: np.ndarray, out: dict) -> None:
+def _mark_unsupported(cols: Mapping[str, np.ndarray], codes: ColumnCodes, no_compute_path: np.ndarray,
+                      out: dict) -> None:
     """Flag (with the reason) points whose GPU lacks the precision's compute path, and training in
     integer or weight-only formats, as not supported."""
     if no_compute_path.any():
         out["supported"][no_compute_path] = False
-        out["reason"][no_compute_path] = [
-            f"{g} has no {COMPUTE_COLUMN[p]} compute path" for g, p in
-            zip(cols["gpu"][no_compute_path].tolist(), cols["precision"][no_compute_path].tolist())]
-    training = cols["task"] == "training"
+        (gc, gpus), (pc, precisions) = codes.of("gpu"), codes.of("precision")
+        key, first = combined_codes([(gc[no_compute_path], gpus), (pc[no_compute_path], precisions)])
+        gi, pi = gc[no_compute_path][first].tolist(), pc[no_compute_path][first].tolist()
+        reasons = np.empty(len(first), dtype=object)
+        reasons[:] = [f"{gpus[g]} has no {COMPUTE_COLUMN[precisions[p]]} compute path" for g, p in zip(gi, pi)]
+        out["reason"][no_compute_path] = reasons[key]
+    training = codes.map("task", "training".__eq__, dtype=bool)
     if training.any():
-        train_int = training & lookup(cols["precision"], _NOT_TRAINABLE.__contains__, dtype=bool)
+        train_int = training & codes.map("precision", _NOT_TRAINABLE.__contains__, dtype=bool)
         out["supported"][train_int] = False
         out["reason"][train_int] = "training in integer or quantized weight formats is not modelled"
 
 
 def _predict_block(w: Workload, t: _OpTable, df: Mapping[str, np.ndarray], idx: np.ndarray, g: GpuArrays,
-                   params: CalibrationParams, out: dict) -> None:
+                   fp32_storage: np.ndarray, out: dict) -> None:
     """Predict the points `idx` of normalised columns `df` (all of workload `w`, table `t`, their
-    coefficients `g`) into `out`."""
-    pts = _block_points(w, df, idx)
+    coefficients `g`, whether each stores fp32 weights) into `out` (intervals: `_write_intervals`)."""
+    pts = _block_points(w, df, idx, fp32_storage)
     tp = _tensor_parallel(w, pts, g, df["tensor_parallel"][idx].astype(float) if w.generative else None)
     dp = np.maximum(np.floor(pts.gpu_count / tp), 1.0)
     # max_batch points: batch_size is an upper bound; take the largest batch that fits in memory
@@ -529,7 +655,7 @@ def _predict_block(w: Workload, t: _OpTable, df: Mapping[str, np.ndarray], idx: 
     if auto.any():
         pts = replace(pts, batch=np.where(auto, _max_batch(w, pts, g, tp), pts.batch))
     timing = _timings(w, t, pts, g, tp, dp)
-    _write_metrics(params, df["confidence"][idx], pts, timing, dp, out)
+    _write_metrics(pts, timing, dp, out)
     _write_hardware(w, t, pts, g, tp, dp, timing, out)
 
 
@@ -553,7 +679,7 @@ def _with_training_step(w: Workload, pts: _BlockPoints, g: GpuArrays, dp: np.nda
     the gradient all-reduce the backward pass does not hide."""
     training, t_fwd = pts.training, fwd.total_s
     opt_s = w.params_total * pts.adam_bytes_per_param / (g.mem_bytes_per_s * g.eff_mem)
-    grad_bytes = w.params_total * np.where(_fp32_storage(pts.precision), 4.0, 2.0)
+    grad_bytes = w.params_total * np.where(pts.fp32_storage, 4.0, 2.0)
     comm = _allreduce_s(grad_bytes, pts.gpu_count, g)
     exposed = np.maximum(comm - DP_OVERLAP * 2.0 * t_fwd, 0.0)
     step = 3.0 * t_fwd - 2.0 * g.overhead_s + opt_s + exposed
@@ -585,19 +711,17 @@ def _with_generation(w: Workload, t: _OpTable, pts: _BlockPoints, g: GpuArrays, 
                     tokens_per_s=np.where(gen, B * dp * np.maximum(pts.seq_out, 1.0) / total, timing.tokens_per_s))
 
 
-def _write_metrics(params: CalibrationParams, confidence: np.ndarray, pts: _BlockPoints, timing: _Timings,
-                   dp: np.ndarray, out: dict) -> None:
-    """Latency, throughput and the generative metrics with log-symmetric intervals, each metric with
-    its own held-out residual quantiles (per task, novelty level and runtime)."""
+def _write_metrics(pts: _BlockPoints, timing: _Timings, dp: np.ndarray, out: dict) -> None:
+    """Latency, throughput and the generative metrics of the block's points (their intervals are
+    written for all points at once, `_write_intervals`)."""
     idx = pts.idx
-    cells = _interval_cells(pts.task, out["novelty"][idx], pts.runtime)
     throughput = pts.batch * dp / timing.latency_s
     for name, value in (("latency_ms", timing.latency_s * 1e3), ("throughput_per_s", throughput),
                         ("tokens_per_s", timing.tokens_per_s), ("ttft_ms", timing.ttft_ms), ("tpot_ms", timing.tpot_ms)):
-        half = _half_width(params, confidence, cells, name)
         out[name][idx] = value
-        out[f"{name}_low"][idx] = value * np.exp(-half)
-        out[f"{name}_high"][idx] = value * np.exp(half)
+
+
+_BOUNDS = np.array(["memory", "compute", "overhead"], dtype=object)
 
 
 def _write_hardware(w: Workload, t: _OpTable, pts: _BlockPoints, g: GpuArrays, tp: np.ndarray, dp: np.ndarray,
@@ -609,8 +733,8 @@ def _write_hardware(w: Workload, t: _OpTable, pts: _BlockPoints, g: GpuArrays, t
     fits = mem_gb <= g.usable_mem_gb
     util = np.clip(timing.ideal_s / latency, 0.0, 1.0)
     power = g.tdp_w * (IDLE_POWER_FRACTION + (1 - IDLE_POWER_FRACTION) * util)
-    bound = np.where(timing.compute_s / latency >= 0.5, "compute", "memory")
-    out["bound"][idx] = np.where(g.overhead_s / latency > 0.5, "overhead", bound)
+    bound = np.where(g.overhead_s / latency > 0.5, 2, (timing.compute_s / latency >= 0.5).astype(int))
+    out["bound"][idx] = _BOUNDS[bound]
     out["memory_gb"][idx] = mem_gb
     out["fits"][idx] = fits
     out["power_w"][idx] = power
@@ -627,17 +751,63 @@ def _write_hardware(w: Workload, t: _OpTable, pts: _BlockPoints, g: GpuArrays, t
         out["fit_hint"][idx[over]] = _fit_hints(pts, g, tp, over, mem_gb, weights_gb)
 
 
+_HINT_FORMATS = ("fp8", "int8", "int4")  # weight formats `fit_hint` suggests, in its order
+
+
 def _fit_hints(pts: _BlockPoints, g: GpuArrays, tp: np.ndarray, over: np.ndarray, mem_gb: np.ndarray,
                weights_gb: np.ndarray) -> np.ndarray:
-    """`fit_hint` of the block's points at positions `over` (those that do not fit), as an object array."""
-    # Python scalars via tolist(): per-element numpy scalar conversions were a tenth of an LLM sweep
-    args = zip(mem_gb[over].tolist(), g.usable_mem_gb[over].tolist(), weights_gb[over].tolist(),
-               pts.precision[over].tolist(), pts.batch[over].tolist(), tp[over].tolist(), pts.task[over].tolist(),
-               g.has_fp8[over].tolist())
-    hints = np.empty(len(over), dtype=object)
-    hints[:] = [fit_hint(round(m, 1), have, round(wg, 2), str(p), int(b), int(n_tp), str(k), bool(f))
-                for m, have, wg, p, b, n_tp, k, f in args]
-    return hints
+    """`fit_hint` of the block's points at positions `over` (those that do not fit), as an object
+    array: the same tests in the same arithmetic, on arrays; each distinct text is built once."""
+    need, weights = _round_like_python(mem_gb[over], 1), _round_like_python(weights_gb[over], 2)
+    have, n_tp, batch, weight_bytes = g.usable_mem_gb[over], tp[over], pts.batch[over], g.weight_bytes[over]
+    rest = need - weights - RUNTIME_OVERHEAD_GB
+    tp_idea = np.zeros(len(over))
+    for n in (8.0, 4.0, 2.0):  # written in reverse: the first that fits in fit_hint's order wins
+        ok = (n > n_tp) & (weights * n_tp / n + rest * n_tp / n + RUNTIME_OVERHEAD_GB <= have)
+        tp_idea = np.where(ok, n, tp_idea)
+    format_idea = np.full(len(over), -1)
+    inference = pts.task[over] == "inference"
+    for i in (2, 1, 0):
+        scale = WEIGHT_BYTES[_HINT_FORMATS[i]] / weight_bytes
+        ok = (WEIGHT_BYTES[_HINT_FORMATS[i]] < weight_bytes) & inference & (weights * scale + rest + RUNTIME_OVERHEAD_GB <= have)
+        format_idea = np.where(ok & g.has_fp8[over] if i == 0 else ok, i, format_idea)
+    batch_idea = np.zeros(len(over))
+    for div in (0.0, 8.0, 4.0, 2.0):  # b = 1, then batch // 8, // 4, // 2 (reversed, as above)
+        b = np.floor_divide(batch, div) if div else np.ones_like(batch)
+        ok = (batch > 1) & (b >= 1) & (weights + rest * b / batch + RUNTIME_OVERHEAD_GB <= have)
+        batch_idea = np.where(ok, b, batch_idea)
+    # one number per outcome (exact in float64: batch <= MAX_BATCH_SIZE < 1e6, 8 GPUs at most)
+    ideas = tp_idea * 1e7 + (format_idea + 1) * 1e6 + batch_idea
+    parts = [ColumnCodes({"v": a}).of("v") for a in (need, have, ideas)]
+    key, first = combined_codes(parts)
+    (need_c, need_u), (have_c, have_u), (ideas_c, ideas_u) = parts
+    needs = [f"needs {v:.1f} GB > " for v in need_u.tolist()]
+    haves = [f"{v:.1f} GB usable" for v in have_u.tolist()]
+    suffixes = [_hint_suffix(v) for v in ideas_u.tolist()]
+    texts = np.empty(len(first), dtype=object)
+    texts[:] = [needs[a] + haves[b] + suffixes[c]
+                for a, b, c in zip(need_c[first].tolist(), have_c[first].tolist(), ideas_c[first].tolist())]
+    return texts[key]
+
+
+def _hint_suffix(ideas: float) -> str:
+    """The end of a `fit_hint` text from its packed outcome (GPUs to shard over x 1e7 + (weight
+    format index + 1) x 1e6 + batch; 0 for none of each)."""
+    tp_gpus, format_index, batch = int(ideas // 1e7), int(ideas // 1e6 % 10) - 1, int(ideas % 1e6)
+    texts = ([f"tensor parallel over {tp_gpus} GPUs"] if tp_gpus else []) + \
+        ([f"{_HINT_FORMATS[format_index]} weights"] if format_index >= 0 else []) + ([f"batch {batch}"] if batch else [])
+    return f"; fits with {' or '.join(texts)}" if texts else "; needs more GPUs (multi-node) or a smaller model"
+
+
+def _round_like_python(x: np.ndarray, digits: int) -> np.ndarray:
+    """Python's round(x, digits) of each value (correctly rounded; numpy's rint(x * 10^d) / 10^d can
+    land on the other side of a half): numpy's where x * 10^d is clearly off a half, Python's elsewhere."""
+    scaled = x * 10.0 ** digits
+    out = np.rint(scaled) / 10.0 ** digits
+    near_half = np.abs(scaled - np.floor(scaled) - 0.5) < 1e-6
+    if near_half.any():
+        out[near_half] = [round(v, digits) for v in x[near_half].tolist()]
+    return out
 
 
 @lru_cache(maxsize=4096)

@@ -70,6 +70,11 @@ class GridSpec:
         """Points in the whole grid (product of the axis lengths)."""
         return int(np.prod([len(v) for _, v in self._axes()], dtype=object))
 
+    @property
+    def group_stride(self) -> int:
+        """Consecutive points sharing model, GPU and precision (the product of the later axes)."""
+        return len(self.batch_sizes) * len(self.seq_ins) * len(self.seq_outs)
+
     def points(self, start: int, stop: int) -> pd.DataFrame:
         """Points `start..stop-1` as a `predict_grid` input frame, with their `point` number first."""
         idx = np.arange(start, min(stop, self.n_points), dtype=np.int64)
@@ -85,7 +90,9 @@ class GridSpec:
             else:
                 arr = np.asarray(values, dtype=object if isinstance(values[0], str) else None)
             cols[name] = arr[digit]
-        df = pd.DataFrame(cols)
+            if arr.dtype == object:  # names stay Python objects: pandas would test every cell to type them
+                cols[name] = pd.Series(cols[name], dtype=object, copy=False)
+        df = pd.DataFrame(cols, copy=False)
         for key, value in self.extra:
             df[key] = value
         return df
@@ -136,13 +143,36 @@ def predict_points(engine, spec: GridSpec, start: int, stop: int) -> pd.DataFram
     return out
 
 
-def best_per_group(df: pd.DataFrame) -> pd.DataFrame:
+def best_per_group(df: pd.DataFrame, within: np.ndarray | None = None) -> pd.DataFrame:
     """Per (model, gpu, precision), the fitting supported row of highest throughput (ties: lowest
-    point). Associative: best of bests == best of all rows, so chunking cannot change it."""
-    ok = df[df["supported"].astype(bool) & df["fits"].astype(bool) & df["throughput_per_s"].notna()]
-    ranked = ok.sort_values(["throughput_per_s", "point"], ascending=[False, True], kind="mergesort")
-    best = ranked.drop_duplicates(list(GROUP_COLUMNS), keep="first")
+    point). Associative: best of bests == best of all rows, so chunking cannot change it.
+    within: optional integer key per row refining the groups (rows with one key share model, GPU
+    and precision: a sweep's `point // GridSpec.group_stride`); each key's best is found on numbers
+    first, so only those few rows are grouped by their names."""
+    throughput = df["throughput_per_s"].to_numpy(dtype=float, na_value=np.nan)
+    point = df["point"].to_numpy()
+    ok = np.flatnonzero(df["supported"].to_numpy(dtype=bool) & df["fits"].to_numpy(dtype=bool) & ~np.isnan(throughput))
+    if within is not None:
+        ok = ok[_group_bests(np.asarray(within)[ok], throughput[ok], point[ok])]
+    group = df[list(GROUP_COLUMNS)].iloc[ok].groupby(list(GROUP_COLUMNS), sort=False).ngroup().to_numpy()
+    best = df.iloc[ok[_group_bests(group, throughput[ok], point[ok])]]
     return best.sort_values(list(GROUP_COLUMNS) + ["point"], kind="mergesort").reset_index(drop=True)
+
+
+def _group_bests(group: np.ndarray, throughput: np.ndarray, point: np.ndarray) -> np.ndarray:
+    """Position of each group's best row: highest throughput, then lowest point (rows ranked by
+    group, throughput descending, point ascending; each group's first)."""
+    if len(group) > 1 and (group[1:] >= group[:-1]).all() and (point[1:] > point[:-1]).all():
+        # groups are runs of rows in point order (a sweep's chunk): each run's first row at its maximum
+        starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+        at_max = throughput == np.repeat(np.maximum.reduceat(throughput, starts), np.diff(np.r_[starts, len(group)]))
+        rows = np.flatnonzero(at_max)
+        run = np.searchsorted(starts, rows, side="right")
+        return rows[np.r_[True, run[1:] != run[:-1]]]
+    order = np.lexsort((point, -throughput, group))
+    if not len(order):
+        return order
+    return order[np.r_[True, group[order][1:] != group[order][:-1]]]
 
 
 def run_chunk(engine, spec: GridSpec, index: int, start: int, stop: int, out_dir: str | None) -> ChunkOutcome:
@@ -152,7 +182,7 @@ def run_chunk(engine, spec: GridSpec, index: int, start: int, stop: int, out_dir
         # the one atomic writer: a reader never sees half a part, a failed write leaves no temp file
         write_atomic(Path(out_dir) / _PART_NAME.format(index), df.to_csv(index=False))
     return ChunkOutcome(index, len(df), int(df["supported"].sum()), int((df["supported"] & df["fits"]).sum()),
-                        best_per_group(df))
+                        best_per_group(df, df["point"].to_numpy() // spec.group_stride))
 
 
 def iter_chunks(engine, spec: GridSpec, chunk_points: int = DEFAULT_CHUNK_POINTS) -> Iterator[pd.DataFrame]:

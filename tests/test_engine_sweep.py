@@ -62,6 +62,23 @@ def test_chunking_does_not_change_numbers(engine, spec, tmp_path):
         [f"part-{i:05d}.csv" for i in range(7)] + ["best.csv", "sweep.json"])
 
 
+def test_best_rows_break_ties_by_lowest_point(engine, spec):
+    """The best row per group, found with and without the sweep's numeric pre-reduction (`within`),
+    is the pandas ranking's: highest throughput, ties to the lowest point (throughputs rounded so
+    that many rows tie)."""
+    df = S.predict_points(engine, spec, 0, spec.n_points)
+    df["throughput_per_s"] = df["throughput_per_s"].round(-2)
+    ok = df[df["supported"] & df["fits"] & df["throughput_per_s"].notna()]
+    ranked = ok.sort_values(["throughput_per_s", "point"], ascending=[False, True], kind="mergesort")
+    want = ranked.drop_duplicates(list(S.GROUP_COLUMNS)).sort_values(list(S.GROUP_COLUMNS) + ["point"], kind="mergesort")
+    want = want.reset_index(drop=True)
+    assert ranked.duplicated(["model", "gpu", "precision", "throughput_per_s"]).sum() > 1000  # ties are there
+    pd.testing.assert_frame_equal(S.best_per_group(df), want)
+    pd.testing.assert_frame_equal(S.best_per_group(df, df["point"].to_numpy() // spec.group_stride), want)
+    shuffled = df.sample(frac=1.0, random_state=0)  # rows out of point order: the general path
+    pd.testing.assert_frame_equal(S.best_per_group(shuffled, shuffled["point"].to_numpy() // spec.group_stride), want)
+
+
 def test_dask_cluster_gives_the_in_process_numbers(engine, spec, tmp_path):
     distributed = pytest.importorskip("distributed")
     local = S.sweep_chunks(engine, spec, 3_000, out_dir=tmp_path / "local")

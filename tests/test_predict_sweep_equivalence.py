@@ -53,6 +53,41 @@ def test_sweep_matches_single_point_predictions(engine):
     assert sweep.extrapolation.any() and (~sweep.extrapolation[sweep.supported]).any()
     assert (~sweep.fits).any() and (sweep.task == "training").any() and sweep.ttft_ms.notna().any()
     assert sweep.novelty.nunique() > 1
+    _assert_single_points_equal(engine, points, sweep)
+
+
+def llm_points(engine, n: int, seed: int = 1) -> pd.DataFrame:
+    """n random points of an LLM serving grid (benchmarks/speed/bench_predict.py's second grid):
+    decoder models, prefill + decode (seq_in x seq_out), serving runtimes, KV-cache formats."""
+    rng = np.random.default_rng(seed)
+    pick = lambda values: [values[i] for i in rng.integers(0, len(values), n)]  # noqa: E731
+    return pd.DataFrame({
+        "model": pick([w.name for w in engine.models() if w.generative]),
+        "gpu": pick(list(engine.catalog.names)),
+        "precision": pick(("fp16", "bf16", "fp8", "int8", "int4", "awq")),
+        "batch_size": rng.choice([1, 8, 32, 128, 512], n),
+        "seq_in": rng.choice([128, 1024, 4096, 32768], n).astype(float),
+        "seq_out": rng.choice([1, 32, 256, 1024], n).astype(float),
+        "runtime": pick(("vllm", "tensorrt-llm", "pytorch", "sglang")),
+        "gpu_count": rng.choice([1, 2, 8], n),
+        "kv_precision": pick(["", "fp8", "int8"]),
+        "max_batch": rng.random(n) < 0.2,
+    })
+
+
+def test_llm_prefill_decode_grid_matches_single_point_predictions(engine):
+    points = llm_points(engine, 1500)
+    sweep = engine.predict_grid(points)
+    assert sweep.supported.sum() > 800 and sweep.ttft_ms.notna().sum() > 800 and sweep.tpot_ms.notna().any()
+    assert (~sweep.fits).any() and (sweep.fit_hint != "").any() and (sweep.tensor_parallel > 1).any()
+    assert sweep.model.str.startswith("mixtral").any()  # mixture-of-experts banks
+    _assert_single_points_equal(engine, points, sweep)
+
+
+def _assert_single_points_equal(engine, points: pd.DataFrame, sweep: pd.DataFrame) -> None:
+    """Every row of `sweep` equals `Engine.predict` of the same point (floats to 1e-9 relative), on an
+    engine of its own: the grid's memoised coefficients and support flags are not reused."""
+    engine = type(engine)(engine.catalog, engine.params, engine.extra_workloads)
     compared = 0
     for i, row in enumerate(points.to_dict(orient="records")):
         args = {k: v for k, v in row.items() if k not in ("model", "gpu", "precision", "batch_size")}
@@ -100,3 +135,34 @@ def test_missing_cells_read_alike_with_and_without_pandas():
              Decimal("NaN"), Decimal("1.5"), (), [1]]
     want = pd.isna(np.array(cells + [0], dtype=object)[:-1]).tolist()
     assert [_is_missing(c) for c in cells] == want
+
+
+def test_vectorised_fit_hints_equal_fit_hint():
+    """The grid's fit hints (`_fit_hints`, on arrays) are `fit_hint`'s texts, point by point, including
+    memory figures on the rounding half-way points (x.x5 GB) where numpy's and Python's round differ."""
+    from types import SimpleNamespace
+
+    from phantom_report.engine.precision import WEIGHT_BYTES
+    from phantom_report.engine.predict import _fit_hints, fit_hint
+
+    rng = np.random.default_rng(3)
+    n = 6000
+    precisions = np.array(["fp32", "fp16", "bf16", "fp8", "int8", "int4"], dtype=object)[rng.integers(0, 6, n)]
+    mem = rng.uniform(1.0, 400.0, n)
+    mem[::3] = np.round(mem[::3] * 20) / 20  # x.x5: half-way for round(., 1)
+    weights = mem * rng.uniform(0.05, 0.95, n)
+    weights[1::3] = np.round(weights[1::3] * 200) / 200  # half-way for round(., 2)
+    have = rng.choice([14.6, 22.5, 39.4, 79.2, 139.8], n)
+    batch = rng.choice([1, 2, 3, 8, 64, 1024], n).astype(float)
+    tp = rng.choice([1, 2, 4, 8], n).astype(float)
+    task = np.array(["inference", "training"], dtype=object)[(rng.random(n) < 0.2).astype(int)]
+    fp8 = rng.random(n) < 0.5
+    g = SimpleNamespace(usable_mem_gb=have, weight_bytes=np.array([WEIGHT_BYTES[p] for p in precisions]), has_fp8=fp8)
+    got = _fit_hints(SimpleNamespace(batch=batch, task=task), g, tp, np.arange(n), mem, weights).tolist()
+    want = [fit_hint(round(m, 1), h, round(w, 2), p, int(b), int(t), k, bool(f))
+            for m, h, w, p, b, t, k, f in zip(mem.tolist(), have.tolist(), weights.tolist(), precisions.tolist(),
+                                               batch.tolist(), tp.tolist(), task.tolist(), fp8.tolist())]
+    assert got == want
+    text = " ".join(want)  # every kind of idea was tried
+    for idea in ("tensor parallel over", "fp8 weights", "int8 weights", "int4 weights", "batch ", "multi-node"):
+        assert idea in text, idea
