@@ -22,7 +22,7 @@ from phantom_report.reporter.context_types import (
     WorkloadView, template_dict)
 from phantom_report.reporter import fmt
 from phantom_report.reporter.fmt import figure as num, finite_or_none
-from phantom_report.reporter.economics import HOURS_PER_MONTH, as_arrays, evaluate, spec_roi
+from phantom_report.reporter.economics import HOURS_PER_MONTH, as_arrays, cost_order, evaluate, spec_roi
 from phantom_report.reporter.recommend import (  # noqa: F401 (describe re-exported for charts)
     GREEN_TIE_PCT, KINDS, LABELS, TITLES, Recommendation, describe, green_premium, no_green_pick, nothing_meets)
 from phantom_report.reporter.spec import RunSpec
@@ -265,9 +265,10 @@ def _workload_entry(w, spec: RunSpec, points: pd.DataFrame, rows: pd.DataFrame, 
         risks.extend(_row_risks(name, c, spec))
     elig = wrows[wrows["meets_slo"] & wrows["fleet_ok"]] if len(wrows) else wrows
     if len(elig):
-        best_per_gpu = elig.sort_values("monthly_cost_usd").drop_duplicates("gpu")
+        by_cost = elig.loc[cost_order(elig)]
+        best_per_gpu = by_cost.drop_duplicates("gpu")
         entry["top"] = [config_view(r) for _, r in best_per_gpu.head(TOP_ROWS).iterrows()]
-        detail = elig.sort_values("monthly_cost_usd").drop_duplicates(["gpu", "precision", "batch_size", "option"])
+        detail = by_cost.drop_duplicates(["gpu", "precision", "batch_size", "option"])
         entry["detail"] = [config_view(r) for _, r in detail.head(DETAIL_ROWS).iterrows()]
         shown = list(best_per_gpu.head(TOP_ROWS).index) + list(detail.head(DETAIL_ROWS).index) + [wrecs[k].row for k in wrecs]
     if name in baseline:  # the carbon source table covers every row the report shows

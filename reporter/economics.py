@@ -390,13 +390,46 @@ def apply_slo_confidence(points: pd.DataFrame, rows: pd.DataFrame, spec: RunSpec
     return out[0], out[1]
 
 
+# ---------------------------------------------------------------------------- ranking by cost
+
+
+def _column(df: pd.DataFrame, name: str, fill: float) -> np.ndarray:
+    """A numeric column as floats, NaN (or a missing column) as ``fill``."""
+    if name not in df:
+        return np.full(len(df), fill)
+    v = df[name].to_numpy(dtype=float, na_value=np.nan)
+    return np.where(np.isnan(v), fill, v)
+
+
+def cost_order(df: pd.DataFrame) -> pd.Index:
+    """``df``'s index cheapest first: the one ranking by monthly cost every pick, table and chart uses.
+
+    Costs are compared to the cent: two configurations whose costs are equal in exact arithmetic
+    (3 GPUs for 16.8 h or 4 for 12.6 h of a training run) differ in the last digits of floating
+    point, and a ranking on raw floats flips between them with the summation order (another numpy
+    build, another CPU). Within a cent: higher probability of meeting the SLOs (2 decimals), sooner
+    finished run, lower latency, fewer GPUs, lower carbon (the same price in two regions), then the
+    frame's own order (stable; pandas' default sort was not, so equal costs came out in an
+    arbitrary order)."""
+    keys = (
+        -np.round(_column(df, "slo_probability", 1.0), 2),
+        _column(df, "run_hours", np.inf),
+        _column(df, "latency_ms", np.inf),
+        _column(df, "gpus", np.inf),
+        _column(df, "carbon_kgco2e_per_month", np.inf),
+    )
+    cents = np.round(_column(df, "monthly_cost_usd", np.inf) * 100.0)
+    # np.lexsort: the last key is the primary one; it is stable, so equal keys keep frame order
+    return df.index[np.lexsort((*reversed(keys), cents))]
+
+
 # ---------------------------------------------------------------------------- baseline / ROI
 
 
 def cheapest_on_demand(df: pd.DataFrame) -> dict[str, int]:
     """workload -> row index of its cheapest on-demand config that meets the SLOs and fleet limit."""
     ok = df[(df["option"] == "on-demand") & df["meets_slo"] & df["fleet_ok"] & np.isfinite(df["monthly_cost_usd"])]
-    return {w: int(g["monthly_cost_usd"].idxmin()) for w, g in ok.groupby("workload")}
+    return {w: int(cost_order(g)[0]) for w, g in ok.groupby("workload")}
 
 
 def pick_baseline(df: pd.DataFrame, spec: RunSpec, default: Mapping[str, int]) -> tuple[dict[str, int], list[str]]:
@@ -421,7 +454,7 @@ def pick_baseline(df: pd.DataFrame, spec: RunSpec, default: Mapping[str, int]) -
         if len(m):
             # prefer a baseline config that itself meets the SLOs (what you could keep running)
             ok = m[m["meets_slo"] & m["fleet_ok"]]
-            out[w.label] = int((ok if len(ok) else m)["monthly_cost_usd"].idxmin())
+            out[w.label] = int(cost_order(ok if len(ok) else m)[0])
             continue
         what = " ".join(x for x in (b.gpu, b.provider or "", b.region or "", b.option) if x)
         warnings.append(f"roi.baseline ({what}) matches no priced configuration of {w.label} "

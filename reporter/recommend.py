@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from phantom_report.reporter import fmt
+from phantom_report.reporter import economics, fmt
 
 KINDS = ("cheapest", "best_value", "lowest_risk", "green")
 TITLES = {"cheapest": "Cheapest that meets every SLO", "best_value": "Best value at the stated demand (pessimistic cost)",
@@ -61,7 +61,7 @@ def picks(df: pd.DataFrame, workload: str) -> dict[str, int]:
     prob = sub["slo_probability"] if "slo_probability" in sub else pd.Series(1.0, index=sub.index)
     sub = sub.assign(_p=prob.round(2))
     out = {
-        "cheapest": int(sub.sort_values(["monthly_cost_usd", "_p"], ascending=[True, False]).index[0]),
+        "cheapest": int(economics.cost_order(sub)[0]),
         "best_value": int(sub.assign(_v=_pessimistic_units_per_usd(sub))
                           .sort_values(["_v", "monthly_cost_usd"], ascending=[False, True]).index[0]),
     }
@@ -75,7 +75,7 @@ def picks(df: pd.DataFrame, workload: str) -> dict[str, int]:
     green = sub[np.isfinite(sub["carbon_kgco2e_per_month"])] if "carbon_kgco2e_per_month" in sub else sub.iloc[:0]
     if len(green):
         near = green[green["carbon_kgco2e_per_month"] <= green["carbon_kgco2e_per_month"].min() * (1 + GREEN_TIE_PCT / 100)]
-        out["green"] = int(near.sort_values(["monthly_cost_usd", "carbon_kgco2e_per_month"]).index[0])
+        out["green"] = int(economics.cost_order(near)[0])
     return out
 
 
@@ -114,7 +114,8 @@ def describe(r: pd.Series) -> str:
 
 
 def _reason_cheapest(r: pd.Series, sub: pd.DataFrame, n: int) -> str:
-    second = sub[sub["gpu"] != r["gpu"]].sort_values("monthly_cost_usd").head(1)
+    others = sub[sub["gpu"] != r["gpu"]]
+    second = others.loc[economics.cost_order(others)].head(1)
     vs = ""
     if len(second):
         s = second.iloc[0]

@@ -448,7 +448,7 @@ def _chart_data(spec: RunSpec, points: pd.DataFrame, rows: pd.DataFrame, recs) -
         sub = rows[(rows["workload"] == name)]
         elig = sub[sub["meets_slo"] & sub["fleet_ok"]]
         if len(elig):
-            best = elig.sort_values("monthly_cost_usd").drop_duplicates("gpu").head(10)
+            best = elig.loc[economics.cost_order(elig)].drop_duplicates("gpu").head(10)
             best = _with_recommended(best, elig, cheapest.get(name))
             hi = [i for i, idx in enumerate(best.index) if idx == cheapest.get(name)]
             out[f"{name}:cost_by_gpu"] = charts_mod.ChartData(
@@ -474,7 +474,7 @@ def _chart_data(spec: RunSpec, points: pd.DataFrame, rows: pd.DataFrame, recs) -
                     caption=captions.sensitivity(context_mod.DEMAND_STEPS, ys),
                     width_px=charts_mod.HALF_WIDTH_PX,
                 )
-        per_point = sub.sort_values("monthly_cost_usd").drop_duplicates("point_id")
+        per_point = sub.loc[economics.cost_order(sub)].drop_duplicates("point_id")
         if len(per_point):
             out[f"{name}:cost_vs_latency"] = charts_mod.ChartData(
                 id=f"{slug}-cost-vs-latency", title=f"{name}: latency vs cheapest monthly cost, every configuration",
@@ -495,7 +495,8 @@ def _with_recommended(best: pd.DataFrame, elig: pd.DataFrame, rec_index) -> pd.D
     if rec_index is None or rec_index in best.index or rec_index not in elig.index:
         return best
     rec = elig.loc[[rec_index]]
-    return pd.concat([best[best["gpu"] != rec["gpu"].iloc[0]], rec]).sort_values("monthly_cost_usd", kind="stable")
+    both = pd.concat([best[best["gpu"] != rec["gpu"].iloc[0]], rec])
+    return both.loc[economics.cost_order(both)]
 
 
 def _cost_by_gpu_caption(spec: RunSpec, best: pd.DataFrame, highlight: int | None) -> str:
