@@ -24,7 +24,7 @@ import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
-from typing import Sequence
+from typing import Callable, Sequence
 
 from phantom_report.errors import PhantomError
 
@@ -256,6 +256,7 @@ class StaticRenderer:
         setting = engine_setting()
         self.note = ""
         self._boot: threading.Thread | None = None
+        self._drawing: threading.Thread | None = None
         self._child = None
         if setting == "svgchart":
             self.engine = "svgchart"
@@ -301,15 +302,40 @@ class StaticRenderer:
     def svgs(self, charts: Sequence[ChartData]) -> list[str]:
         """The SVG text of each of ``charts``: from the chart child when there is one (drawn in
         process, as `svg` does, if it fails), else one `svg` call per chart."""
+        if not charts:
+            return []  # an unused child stays for close() to stop
         if self._child is not None and self.engine == "matplotlib":
             from phantom_report.reporter import mplchild
 
             child, self._child = self._child, None
             try:
-                return mplchild.render_all(child, charts) if charts else []
+                return mplchild.render_all(child, charts)
             except Exception:  # noqa: BLE001 - the same charts, drawn here instead
                 pass
         return [self.svg(c) for c in charts]
+
+    def begin(self, charts: Sequence[ChartData]) -> Callable[[], list[str]]:
+        """Start drawing ``charts`` and return at once; calling the result waits for their SVG
+        texts (as `svgs` gives them). With a chart child the drawing runs there while the caller
+        goes on (a thread sends the request and reads the answer), else it runs at the call."""
+        if self._child is None or self.engine != "matplotlib" or not charts:
+            return lambda: self.svgs(charts)  # no charts: the unused child is stopped by close()
+        box: dict[str, list[str]] = {}
+
+        def talk() -> None:
+            try:
+                box["svgs"] = self.svgs(charts)
+            except BaseException:  # noqa: BLE001 - svgs falls back itself; anything else: drawn at the call
+                pass
+
+        thread = threading.Thread(target=talk, name="static-charts", daemon=True)
+        thread.start()
+        self._drawing = thread  # close() waits for it: a run that failed meanwhile leaves no child behind
+
+        def result() -> list[str]:
+            thread.join()
+            return box["svgs"] if "svgs" in box else self.svgs(charts)
+        return result
 
     def svg(self, c: ChartData) -> str:
         """The SVG text of ``c``."""
@@ -339,7 +365,10 @@ class StaticRenderer:
     def close(self) -> None:
         """Wait for a background start. A kaleido browser is left running: it belongs to the
         process (kaleido stops it at exit) so that the next report in a service worker finds it warm.
-        A chart child that was not used is stopped."""
+        A chart child that was not used is stopped; charts being drawn (`begin`) are waited for."""
+        if self._drawing is not None and self._drawing is not threading.current_thread():
+            self._drawing.join()
+            self._drawing = None
         if self._child is not None:
             from phantom_report.reporter import mplchild
 

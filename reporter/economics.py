@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from statistics import NormalDist
-from typing import Mapping
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
@@ -61,7 +61,8 @@ def point_frame(pred: pd.DataFrame, spec: RunSpec) -> pd.DataFrame:
     df["per_stream_tokens_per_s"] = (1000.0 / df["tpot_ms"]).where(df["is_llm"])
     cols = {k: [] for k in ("target_utilization", "peak_requests_per_s", "requests_per_month",
                             "tokens_per_month", "samples_per_run", "runs_per_month", "window_hours")}
-    for _, r in df.iterrows():
+    # rows as plain dicts: the same Python scalars iterrows would give, without a Series per row
+    for r in df.to_dict("records"):
         d = _demand(wl[r["workload"]], r)
         for k in cols:
             cols[k].append(d[k])
@@ -72,7 +73,7 @@ def point_frame(pred: pd.DataFrame, spec: RunSpec) -> pd.DataFrame:
     df["latency_ms_p95"] = latency_percentile_ms(df, 0.95, spec.confidence)
     for key in ("p95_latency_ms", "max_ttft_ms", "min_tokens_per_s"):  # the limits, for "what it would take"
         df[f"slo_{key}"] = df["workload"].map({w.label: getattr(w.slo, key) for w in spec.workloads}).astype(float)
-    verdicts = [_verdict(wl[r["workload"]], r) for _, r in df.iterrows()]
+    verdicts = [_verdict(wl[r["workload"]], r) for r in df.to_dict("records")]
     df["meets_slo"] = [v[0] for v in verdicts]
     df["reason"] = [v[1] for v in verdicts]
     df["status"] = np.where(df["meets_slo"], "ok", "excluded")
@@ -89,7 +90,7 @@ def add_idle_power(points: pd.DataFrame, idle_by_gpu: Mapping[str, tuple[float, 
     return out
 
 
-def _demand(w: WorkloadSpec, r: pd.Series) -> dict[str, float]:
+def _demand(w: WorkloadSpec, r: Mapping[str, Any]) -> dict[str, float]:
     d = w.demand
     nan = float("nan")
     tpr = r["tokens_per_request"]
@@ -115,7 +116,7 @@ def _demand(w: WorkloadSpec, r: pd.Series) -> dict[str, float]:
                 tokens_per_month=tokens, samples_per_run=nan, runs_per_month=nan, window_hours=nan)
 
 
-def _verdict(w: WorkloadSpec, r: pd.Series) -> tuple[bool, str]:
+def _verdict(w: WorkloadSpec, r: Mapping[str, Any]) -> tuple[bool, str]:
     """(meets, reason). Unsupported and out-of-memory points are excluded before any SLO check."""
     if not bool(r["supported"]):
         return False, f"not supported: {r.get('reason') or 'engine cannot predict this point'}"

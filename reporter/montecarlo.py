@@ -27,13 +27,18 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from phantom_report.reporter.economics import EVAL_COLUMNS, as_arrays, evaluate, slo_thresholds
+from phantom_report.reporter.economics import ARRAY_INPUTS, EVAL_COLUMNS, as_arrays, evaluate, slo_thresholds
 from phantom_report.reporter.grid import POINT_KEYS
 from phantom_report.reporter.spec import RunSpec
 
 SPOT_SIGMA_FLOOR = 0.05  # spot prices move even where the snapshot shows one region
-CHUNK_ROWS = 2000
+# rows simulated at once: rows x samples arrays of ~2 MB stay in the CPU cache through evaluate's
+# ~40 array operations; 2000 rows x 1000 samples (16 MB arrays) took ~1.6x the CPU (mixed example)
+CHUNK_ELEMENTS = 256_000
+MIN_CHUNK_ROWS = 16  # with 100,000 samples: 12.8 MB arrays rather than thousands of tiny chunks
 INTEGER_COLUMNS = ("replicas", "instances", "gpus")
+# the columns a simulated row needs: evaluate's inputs and what picks its draws (_evaluate_samples)
+SAMPLE_INPUTS = (*ARRAY_INPUTS, "point_id", "workload", "option", "provider", "gpu")
 
 
 def z_for(confidence: float) -> float:
@@ -112,37 +117,44 @@ def draw(points: pd.DataFrame, qf: pd.DataFrame, spec: RunSpec) -> Draws:
 def simulate(rows: pd.DataFrame, d: Draws, baseline: Mapping[str, int]) -> pd.DataFrame:
     """Interval columns aligned to ``rows``: <col>_low/<col>_high for EVAL_COLUMNS and
     savings_usd_per_month. ``rows.point_id`` indexes the points the draws were made for."""
-    n, conf = d.samples, d.confidence
-
-    def run(sub: pd.DataFrame):
-        return _evaluate_samples(sub, d)
-
-    q_lo, q_hi = 0.5 - conf / 2.0, 0.5 + conf / 2.0
-    base_samples = {w: run(rows.loc[[idx]])["monthly_cost_usd"][0] for w, idx in baseline.items()}
+    n = d.samples
+    base_samples = {w: _evaluate_samples(rows.loc[[idx]], d)["monthly_cost_usd"][0] for w, idx in baseline.items()}
     out = {f"{c}_{s}": np.full(len(rows), np.nan) for c in (*EVAL_COLUMNS, "savings_usd_per_month") for s in ("low", "high")}
     # only configurations a report can show with an interval (they meet the SLOs and the fleet
     # limit) or that serve as a baseline are simulated; the rest keep NaN intervals
     wanted = np.flatnonzero((rows["meets_slo"] & rows["fleet_ok"]).to_numpy() | rows.index.isin(list(baseline.values())))
-    for start in range(0, len(wanted), CHUNK_ROWS):
-        pos = wanted[start:start + CHUNK_ROWS]
-        sub = rows.iloc[pos]
-        res = run(sub)
-        for c in EVAL_COLUMNS:
-            if c in INTEGER_COLUMNS:  # a fleet is whole: bounds are samples, never interpolated
-                lo = np.quantile(res[c], q_lo, axis=1, method="lower")
-                hi = np.quantile(res[c], q_hi, axis=1, method="higher")
-            else:
-                lo, hi = np.quantile(res[c], [q_lo, q_hi], axis=1)  # NaN only where a column does not apply
-            out[f"{c}_low"][pos], out[f"{c}_high"][pos] = lo, hi
-        if base_samples:
-            base = np.stack([base_samples.get(w, np.full(n, np.nan)) for w in sub["workload"]])
-            saved = base - res["monthly_cost_usd"]
-            # the baseline against itself (evaluated alone and again within a chunk) differs in the
-            # last bits of floating point: a billionth of the cost is arithmetic, not a saving
-            saved[np.abs(saved) <= 1e-9 * np.abs(base)] = 0.0
-            lo, hi = np.quantile(saved, [q_lo, q_hi], axis=1)
-            out["savings_usd_per_month_low"][pos], out["savings_usd_per_month_high"][pos] = lo, hi
+    slim = rows[[c for c in SAMPLE_INPUTS if c in rows.columns]]  # row selection copies only these columns
+    chunk_rows = max(MIN_CHUNK_ROWS, CHUNK_ELEMENTS // n)  # each row's numbers do not depend on its chunk
+    for start in range(0, len(wanted), chunk_rows):
+        pos = wanted[start:start + chunk_rows]
+        sub = slim.iloc[pos]
+        base = np.stack([base_samples.get(w, np.full(n, np.nan)) for w in sub["workload"]]) if base_samples else None
+        for name, (lo, hi) in _chunk_intervals(_evaluate_samples(sub, d), base, d.confidence).items():
+            out[f"{name}_low"][pos], out[f"{name}_high"][pos] = lo, hi
     return pd.DataFrame(out, index=rows.index)
+
+
+def _chunk_intervals(res: Mapping[str, np.ndarray], base: np.ndarray | None,
+                     conf: float) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """(low, high) per EVAL_COLUMNS column (and savings_usd_per_month against ``base``, the
+    baseline's samples per row) from ``res``, rows x samples: the central ``conf`` quantiles."""
+    q_lo, q_hi = 0.5 - conf / 2.0, 0.5 + conf / 2.0
+    bounds = {}
+    for c in EVAL_COLUMNS:
+        if c in INTEGER_COLUMNS:  # a fleet is whole: bounds are samples, never interpolated
+            bounds[c] = (np.quantile(res[c], q_lo, axis=1, method="lower"),
+                         np.quantile(res[c], q_hi, axis=1, method="higher"))
+        else:
+            lo, hi = np.quantile(res[c], [q_lo, q_hi], axis=1)  # NaN only where a column does not apply
+            bounds[c] = (lo, hi)
+    if base is not None:
+        saved = base - res["monthly_cost_usd"]
+        # the baseline against itself (evaluated alone and again within a chunk) differs in the
+        # last bits of floating point: a billionth of the cost is arithmetic, not a saving
+        saved[np.abs(saved) <= 1e-9 * np.abs(base)] = 0.0
+        lo, hi = np.quantile(saved, [q_lo, q_hi], axis=1)
+        bounds["savings_usd_per_month"] = (lo, hi)
+    return bounds
 
 
 def _evaluate_samples(sub: pd.DataFrame, d: Draws) -> dict[str, np.ndarray]:
@@ -169,7 +181,8 @@ def _slo_probability(points: pd.DataFrame, lat_f: np.ndarray, spec: RunSpec) -> 
     time per output token scale with the same draw as latency (one error factor per point)."""
     wl = {w.label: w for w in spec.workloads}
     prob = np.ones(len(points))
-    for i, (_, p) in enumerate(points.iterrows()):
+    cols = [c for c in ("workload", "latency_ms", "ttft_ms", "per_stream_tokens_per_s") if c in points.columns]
+    for i, p in enumerate(points[cols].to_dict("records")):  # plain dicts: iterrows' values, no Series per row
         ok = np.ones(lat_f.shape[1], dtype=bool)
         for col, limit in slo_thresholds(wl[p["workload"]]).items():
             v = p.get(col)

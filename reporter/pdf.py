@@ -11,6 +11,7 @@ nothing heavy, so the child starts fast.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import stat
@@ -64,6 +65,7 @@ def _fetcher_class():
 
 PDF_TIMEOUT_S = 300.0  # the built-in reports take seconds; a template can make WeasyPrint run for hours
 _ERROR_MARK = "phantom-report-pdf-error: "
+GC_THRESHOLDS = (20_000, 50, 50)  # the PDF child's cyclic collector (default 700, 10, 10); see pdf_child_main
 
 
 def start_child() -> subprocess.Popen:
@@ -138,6 +140,12 @@ def pdf_child_main() -> int:
     import weasyprint  # noqa: F401 - before the request arrives: a child started early is warm by then
 
     _fetcher_class()
+    # layout allocates millions of short-lived objects: with the default thresholds the cyclic
+    # collector ran ~800 times and re-scanned the imported modules each full pass, about 12% of a
+    # 22-page layout's CPU. Imports are frozen out of the scans and collections run 20x less often
+    # (this process lives for one render; memory measured unchanged, 130 MB peak)
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
     req = json.loads(sys.stdin.buffer.read().decode("utf-8"))
     try:
         pdf = html_to_pdf_here(req["html"], Path(req["base_dir"]), [Path(d) for d in req["allowed"]])

@@ -171,11 +171,13 @@ class Economics:
 
 @dataclass(frozen=True)
 class Charts:
-    """The charts stage's result: chart views by ``"<workload>:<chart>"`` and which engine drew
-    the static SVGs (with why, when it is not the one asked for)."""
+    """The charts stage's result: chart views by ``"<workload>:<chart>"`` (``svg_uri`` still
+    empty) and ``svgs``, which waits for the static SVGs being drawn meanwhile (None without a
+    PDF): ``"<workload>:<chart>"`` -> SVG text, and which engine drew them (with why, when it is
+    not the one asked for)."""
 
     views: dict[str, ChartView]
-    engine: str
+    svgs: Callable[[], tuple[dict[str, str], str]] | None = None
 
 
 def _run(spec: RunSpec, out_dir, template: str | None, clock: _Clock, engine, setup: _Setup) -> RunResult:
@@ -195,6 +197,7 @@ def _run(spec: RunSpec, out_dir, template: str | None, clock: _Clock, engine, se
     charts = _charts(pred.spec, econ, recs, setup)
     clock.stage("render")
     ctx = _context(pred, priced, econ, recs, charts, _kind(tpl_name), logo, setup.now)
+    _attach_svgs(ctx, charts)  # drawn while the context was built
     payload: dict[str, Any] = {}  # report.json's, filled while the PDF child lays out the PDF
 
     def fill_payload() -> None:
@@ -288,23 +291,37 @@ def _uncertainty(pred: Predicted, priced: Priced, econ: Economics) -> Economics:
 
 
 def _charts(spec: RunSpec, econ: Economics, recs, setup: _Setup) -> Charts:
-    """Every chart's view: interactive HTML when HTML is requested, static SVG when PDF is."""
+    """Every chart's view: interactive HTML when HTML is requested; the static SVGs for the PDF
+    are drawn (by the chart child) while the caller builds the context (see `_attach_svgs`)."""
     static = setup.static
-    views = {}
     data = _chart_data(spec, econ.points, econ.rows, recs)
-    svgs = static.svgs(list(data.values())) if static else [""] * len(data)  # all at once: one child call
-    for (key, c), svg in zip(data.items(), svgs):
-        views[key] = ChartView(
-            id=c.id, title=c.title, caption=c.caption,
-            html=charts_mod.interactive_html(c) if "html" in setup.formats else "",
-            svg_uri=render.svg_data_uri(svg) if static else "",
-            data={"labels": list(c.labels), "x": list(c.x), "y": list(c.y), "groups": list(c.groups)})
-    if static:
+    pending = static.begin(list(data.values())) if static else None
+    views = {key: ChartView(id=c.id, title=c.title, caption=c.caption,
+                            html=charts_mod.interactive_html(c) if "html" in setup.formats else "",
+                            svg_uri="",  # _attach_svgs fills it once drawn
+                            data={"labels": list(c.labels), "x": list(c.x), "y": list(c.y), "groups": list(c.groups)})
+             for key, c in data.items()}
+    if pending is None:
+        return Charts(views=views)
+
+    def svgs() -> tuple[dict[str, str], str]:
+        drawn = dict(zip(data, pending()))
         static.close()
-    chart_engine = static.engine if static else "none (no PDF requested)"
-    if static and static.note:
-        chart_engine += f" — {static.note}"
-    return Charts(views=views, engine=chart_engine)
+        return drawn, static.engine + (f" — {static.note}" if static.note else "")
+    return Charts(views=views, svgs=svgs)
+
+
+def _attach_svgs(ctx: dict[str, Any], charts: Charts) -> None:
+    """Wait for the static SVGs and put them into the context: each chart's ``svg_uri``, and
+    ``methodology.chart_engine`` (which engine drew them: known once they are drawn)."""
+    if charts.svgs is None:
+        ctx["methodology"]["chart_engine"] = "none (no PDF requested)"
+        return
+    drawn, engine = charts.svgs()
+    for w in ctx["workloads"]:
+        for short, view in w["charts"].items():
+            view["svg_uri"] = render.svg_data_uri(drawn[f"{w['name']}:{short}"])
+    ctx["methodology"]["chart_engine"] = engine
 
 
 def _context(pred: Predicted, priced: Priced, econ: Economics, recs, charts: Charts, kind: str, logo: str | None,
@@ -315,7 +332,7 @@ def _context(pred: Predicted, priced: Priced, econ: Economics, recs, charts: Cha
     ctx = context_mod.build(spec=spec, kind=kind, points=econ.points, rows=econ.rows, recs=recs,
                             baseline=econ.baseline, quotes=priced.quotes, quote_warnings=list(priced.warnings),
                             decision_warnings=list(econ.warnings), engine_info=_engine_info(pred.engine),
-                            charts=charts.views, chart_engine=charts.engine, generated_at=now)
+                            charts=charts.views, chart_engine="", generated_at=now)  # set by _attach_svgs
     budgets = budget_mod.budget_statuses(spec, econ.rows, recs, econ.draws)
     actual_spend, spend_warnings = spend_mod.view(spec, priced.spend, ctx.workloads, now, ctx.report.confidence_pct)
     ctx = replace(ctx, report=replace(ctx.report, logo=logo),

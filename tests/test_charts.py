@@ -134,6 +134,41 @@ def test_unused_chart_child_is_stopped(monkeypatch):
     assert child.poll() is not None and r._child is None
 
 
+def test_charts_begun_in_the_child_arrive_as_drawn_in_process(monkeypatch):
+    """run.py starts the drawing (`begin`) and builds the context meanwhile; the answer is the
+    same SVG text, and the child is done with once the answer is in."""
+    monkeypatch.setenv("PHANTOM_STATIC_CHARTS", "auto")
+    monkeypatch.setattr(charts, "_matplotlib_loaded", lambda: False)
+    r = charts.StaticRenderer(background=True, process=True)
+    child = r._child
+    wait = r.begin([HBAR, LINE])
+    assert wait() == [mplchart.render(HBAR), mplchart.render(LINE)]
+    r.close()
+    assert child.poll() is not None and r.engine == "matplotlib"
+
+
+def test_close_waits_for_charts_being_drawn(monkeypatch):
+    """A run that fails while its charts are drawn (close() without asking for them) leaves no
+    chart child running."""
+    monkeypatch.setenv("PHANTOM_STATIC_CHARTS", "auto")
+    monkeypatch.setattr(charts, "_matplotlib_loaded", lambda: False)
+    r = charts.StaticRenderer(background=True, process=True)
+    child = r._child
+    r.begin([HBAR, SCATTER])
+    r.close()
+    assert child.poll() is not None and r._drawing is None
+
+
+def test_no_charts_to_draw_leaves_the_child_for_close_to_stop(monkeypatch):
+    monkeypatch.setenv("PHANTOM_STATIC_CHARTS", "auto")
+    monkeypatch.setattr(charts, "_matplotlib_loaded", lambda: False)
+    r = charts.StaticRenderer(background=True, process=True)
+    child = r._child
+    assert r.begin([])() == [] and r.svgs([]) == []
+    r.close()
+    assert child.poll() is not None and r._child is None
+
+
 def test_no_chart_child_where_matplotlib_is_loaded_already(monkeypatch):
     """A service worker that has matplotlib loaded draws in process (no import left to overlap)."""
     monkeypatch.setenv("PHANTOM_STATIC_CHARTS", "auto")

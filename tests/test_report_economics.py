@@ -293,3 +293,30 @@ def test_grid_intensity_table_cites_sources_and_falls_back_visibly():
     unknown = carbon.lookup("runpod", "global")
     assert unknown.matched == "fallback" and "Ember" in unknown.source
     assert carbon.pue("gcp") == 1.1 and carbon.pue("runpod") == carbon.PUE_DEFAULT
+
+
+def test_a_rows_interval_does_not_depend_on_the_rows_simulated_with_it(monkeypatch):
+    """simulate works in chunks sized for the CPU cache; training and inference rows share chunks
+    (evaluate picks its branches per chunk), and each row's interval must come out the same."""
+    rng = np.random.default_rng(7)
+    frames = []
+    for i in range(41):
+        row = _train_row(overhead=1.15) if i % 3 == 0 else _row(throughput_per_s=5.0 + i)
+        frames.append(row.assign(point_id=i, workload="train" if i % 3 == 0 else "serve",
+                                 option="spot" if i % 2 else "on-demand", provider="aws", gpu="L4",
+                                 meets_slo=i != 5, fleet_ok=True))
+    rows = pd.concat(frames, ignore_index=True)
+    n = 100
+    d = montecarlo.Draws(latency_factor=rng.lognormal(0.0, 0.2, (41, n)),
+                         demand={"train": rng.lognormal(0.0, 0.1, n), "serve": rng.lognormal(0.0, 0.1, n)},
+                         spot={("aws", "L4"): rng.lognormal(0.0, 0.1, n)}, slo_probability=pd.Series(dtype=float),
+                         samples=n, confidence=0.9)
+    baseline = {"serve": 1, "train": 3}
+    monkeypatch.setattr(montecarlo, "CHUNK_ELEMENTS", 10**9)
+    whole = montecarlo.simulate(rows, d, baseline)
+    monkeypatch.setattr(montecarlo, "CHUNK_ELEMENTS", 1)  # MIN_CHUNK_ROWS rows per chunk
+    chunked = montecarlo.simulate(rows, d, baseline)
+    pd.testing.assert_frame_equal(whole, chunked, check_exact=True)
+    assert whole.loc[5].isna().all() and whole.drop(index=5)["monthly_cost_usd_low"].notna().all()
+    shown = whole.drop(index=5)
+    assert (shown["monthly_cost_usd_low"] <= shown["monthly_cost_usd_high"]).all()
