@@ -119,7 +119,15 @@ def _reason_cheapest(r: pd.Series, sub: pd.DataFrame, n: int) -> str:
     vs = ""
     if len(second):
         s = second.iloc[0]
-        vs = f", {fmt.pct((s['monthly_cost_usd'] - r['monthly_cost_usd']) / s['monthly_cost_usd'] * 100)} below the best {s['gpu']} option ({fmt.usd(s['monthly_cost_usd'])})"
+        gap_pct = (s['monthly_cost_usd'] - r['monthly_cost_usd']) / s['monthly_cost_usd'] * 100
+        # a gap under 1% said as "0% below" reads as a contradiction: one decimal there, and a tie as a tie
+        if round(s['monthly_cost_usd'] * 100) == round(r['monthly_cost_usd'] * 100):
+            gap = "as cheap as"
+        elif gap_pct < 0.1:
+            gap = "under 0.1% below"
+        else:
+            gap = f"{fmt.pct(gap_pct, 1 if gap_pct < 1 else 0)} below"
+        vs = f", {gap} the best {s['gpu']} option ({fmt.usd(s['monthly_cost_usd'])})"
     return (f"Lowest cost of the {n:,} configurations that meet every SLO: {fmt.usd(r['monthly_cost_usd'])}/month "
             f"({fmt.usd(r['monthly_cost_usd_low'])}–{fmt.usd(r['monthly_cost_usd_high'])}){vs}; "
             f"meets every SLO in {_prob(r)}.")

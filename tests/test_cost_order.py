@@ -49,3 +49,18 @@ def test_higher_slo_probability_wins_a_tie_and_a_cent_beats_everything():
 def test_missing_columns_and_nan_costs_sort_last():
     df = pd.DataFrame({"monthly_cost_usd": [np.nan, 2.0, 1.0]})
     assert list(cost_order(df)) == [2, 1, 0]
+
+
+def test_cheapest_reason_states_a_small_gap_and_a_tie_as_such():
+    from phantom_report.reporter.recommend import _reason_cheapest
+
+    df = _rows().assign(monthly_cost_usd_low=lambda d: d["monthly_cost_usd"] * 0.5,
+                        monthly_cost_usd_high=lambda d: d["monthly_cost_usd"] * 2, slo_confidence=0.9)
+    pick = df.loc[2].copy()
+    pick["gpu"] = "A100"
+    assert "0.0% below the best H100" not in _reason_cheapest(pick, df.iloc[3:], 5)
+    l4 = df.iloc[[4]].copy()
+    for cost, said in ((296.40, "under 0.1% below"), (297.0, "0.2% below"), (300.0, "1% below"), (296.289, "as cheap as")):
+        l4["monthly_cost_usd"] = cost
+        reason = _reason_cheapest(pick, l4, 5)
+        assert f"{said} the best L4 option" in reason, reason
