@@ -52,13 +52,15 @@ def quickstart_report(tmp_path_factory):
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     if worker is None:  # one process: nothing to share with
         return run_report(load_spec(QUICKSTART), out_dir=tmp_path_factory.mktemp("quickstart"), offline=True)
-    shared = tmp_path_factory.getbasetemp().parent  # this run's directory, common to its workers
-    result_file = shared / "quickstart-report.pickle"
-    with FileLock(str(shared / "quickstart-report.lock"), timeout=600):
+    # the workers' common parent directory, and this run's id (a --basetemp directory may outlive a run)
+    shared = tmp_path_factory.getbasetemp().parent
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID", "run")
+    result_file = shared / f"quickstart-report-{run}.pickle"
+    with FileLock(str(shared / f"quickstart-report-{run}.lock"), timeout=600):
         if not result_file.exists():  # a worker that died mid-render wrote no result: render again
-            out = shared / f"quickstart-{worker}"
+            out = shared / f"quickstart-{run}-{worker}"
             out.mkdir()
-            staged = shared / f"quickstart-report.{worker}.tmp"
+            staged = shared / f"quickstart-report-{run}.{worker}.tmp"
             staged.write_bytes(pickle.dumps(run_report(load_spec(QUICKSTART), out_dir=out, offline=True)))
             staged.replace(result_file)
         return pickle.loads(result_file.read_bytes())
