@@ -4,6 +4,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
 export PHANTOM_OFFLINE=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+# Bytecode caches on for the test run even where the environment turns them off (container images
+# often set PYTHONDONTWRITEBYTECODE=1): without them each xdist worker re-does pytest's assertion
+# rewrite of every test module and plugin package (~6 s of CPU per worker) and each of the ~100
+# `phantom-report` / service / report-worker processes the tests start recompiles the project's
+# modules from source (~0.2 s each). The caches land in gitignored __pycache__ directories.
+unset PYTHONDONTWRITEBYTECODE
 # --durations: CI logs name the slowest tests, so a regression of the suite time (issue 15: <= 4 min
 # on 2 cores) points at its cause.
 # -n 4: four pytest-xdist workers even on 2 cores: many tests wait on a served subprocess, an SMTP

@@ -1,9 +1,11 @@
 import os
+import pickle
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 # One BLAS / OpenMP thread per test process (set before anything imports numpy or torch; a value
 # already in the environment wins). pytest-xdist already runs one worker per core, and OpenBLAS's
@@ -39,13 +41,29 @@ def cli():
 def quickstart_report(tmp_path_factory):
     """The quickstart rendered once, in every format, for the tests that only read its outputs.
 
-    A full HTML+PDF render costs seconds; several test modules check the same report. Tests must
-    not modify the files under ``outputs`` (copy them to ``tmp_path`` first to write beside them)."""
+    A full HTML+PDF render costs seconds (~9 s of CPU); several test modules check the same report.
+    Tests must not modify the files under ``outputs`` (copy them to ``tmp_path`` first to write
+    beside them). Under pytest-xdist the modules land on different workers, so the render is shared
+    across them too: the first worker to ask renders into the run's common temporary directory
+    while holding a lock, the others wait for it and load its pickled result (same outputs)."""
     from phantom_report.reporter.run import run_report
     from phantom_report.reporter.spec import load_spec
 
-    out = tmp_path_factory.mktemp("quickstart")
-    return run_report(load_spec(QUICKSTART), out_dir=out, offline=True)
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker is None:  # one process: nothing to share with
+        return run_report(load_spec(QUICKSTART), out_dir=tmp_path_factory.mktemp("quickstart"), offline=True)
+    # the workers' common parent directory, and this run's id (a --basetemp directory may outlive a run)
+    shared = tmp_path_factory.getbasetemp().parent
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID", "run")
+    result_file = shared / f"quickstart-report-{run}.pickle"
+    with FileLock(str(shared / f"quickstart-report-{run}.lock"), timeout=600):
+        if not result_file.exists():  # a worker that died mid-render wrote no result: render again
+            out = shared / f"quickstart-{run}-{worker}"
+            out.mkdir()
+            staged = shared / f"quickstart-report-{run}.{worker}.tmp"
+            staged.write_bytes(pickle.dumps(run_report(load_spec(QUICKSTART), out_dir=out, offline=True)))
+            staged.replace(result_file)
+        return pickle.loads(result_file.read_bytes())
 
 
 @pytest.fixture

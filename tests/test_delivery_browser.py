@@ -25,7 +25,9 @@ def ui(tmp_path_factory):
     (work / "profiles").mkdir()
     db = f"sqlite:///{work}/history.db"
     key = create_key(db, "browser")
-    srv = start_server(work, db, "--profiles", str(work / "profiles"), "--offline", "--scheduler-interval", "0")
+    # one report worker: the module renders one report, and each spare worker preloads ~3 s of CPU
+    srv = start_server(work, db, "--profiles", str(work / "profiles"), "--offline", "--scheduler-interval", "0",
+                       "--workers", "1")
     pw = sync_api.sync_playwright().start()
     browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
     page = browser.new_page()

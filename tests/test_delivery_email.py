@@ -87,7 +87,7 @@ def test_password_in_spec_is_refused():
     assert "hunter2" not in str(err.value)
 
 
-def test_scheduled_email_survives_smtp_outage(tmp_path):
+def test_scheduled_email_survives_smtp_outage(tmp_path, cli_in_process):
     cert, key = _tls_files(tmp_path)
     port = free_port()
     db_path = tmp_path / "history.db"
@@ -119,9 +119,11 @@ email:
     ca_file: {cert}
 """)
     env = {**os.environ, "PHANTOM_TEST_SMTP_PASSWORD": PASSWORD}
-    added = _cli("schedule", "add", str(spec), "--db", db, env=env)
+    # adding and listing run `main` in this process (a second of imports each as a process); the
+    # rendering run and the restart below are real processes
+    added = cli_in_process("schedule", "add", str(spec), "--db", db, env={"PHANTOM_TEST_SMTP_PASSWORD": PASSWORD})
     assert added.returncode == 0, added.stderr
-    listed = _cli("schedule", "list", "--db", db, "--json", env=env)
+    listed = cli_in_process("schedule", "list", "--db", db, "--json", env={"PHANTOM_TEST_SMTP_PASSWORD": PASSWORD})
     assert '"cron": "0 8 * * MON"' in listed.stdout
 
     inbox = Inbox()
@@ -159,8 +161,9 @@ email:
         again = _cli("schedule", "run-due", "--db", db, "--now", later, "--reports-dir", str(tmp_path / "reports"), env=env)
         assert again.returncode == 0, again.stderr
         assert "0 run(s); outbox pending: 0" in again.stdout
-        # and once more: nothing is due, nothing is sent twice
-        third = _cli("schedule", "run-due", "--db", db, "--now", later, env=env)
+        # and once more (in this process): nothing is due, nothing is sent twice
+        third = cli_in_process("schedule", "run-due", "--db", db, "--now", later,
+                               env={"PHANTOM_TEST_SMTP_PASSWORD": PASSWORD})
         assert "0 run(s); outbox pending: 0" in third.stdout
     finally:
         server.stop()

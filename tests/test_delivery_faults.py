@@ -91,12 +91,6 @@ def _settings(tmp_path, db: str, **kw) -> DeliverySettings:
     return DeliverySettings(db_url=db, reports_dir=tmp_path / "reports", offline=True, smtp_timeout_s=10, **kw)
 
 
-def _cli(*args, timeout=300):
-    env = {**os.environ, "PHANTOM_OFFLINE": "1"}
-    return subprocess.run([sys.executable, "-m", "phantom_report", *args], capture_output=True, text=True,
-                          env=env, timeout=timeout)
-
-
 def _count(sessions, model, *where) -> int:
     with sessions() as s:
         return int(s.scalar(select(func.count()).select_from(model).where(*where)))
@@ -114,7 +108,7 @@ def _count(sessions, model, *where) -> int:
     ("plaintext auth", _spec(25, smtp_extra=", username: bot, password_env: PW"), "allow_plaintext_auth: true"),
 ], ids=lambda v: v if v in ("subject", "subject after a block list", "recipient", "not an address",
                             "plaintext auth") else "")
-def test_header_injection_refused_by_cli_and_api(tmp_path, kind, text, expected):
+def test_header_injection_refused_by_cli_and_api(tmp_path, kind, text, expected, cli_in_process):
     from fastapi.testclient import TestClient
 
     from phantom_report.reporter.delivery.service import create_app
@@ -122,7 +116,7 @@ def test_header_injection_refused_by_cli_and_api(tmp_path, kind, text, expected)
     spec = tmp_path / "s.yaml"
     spec.write_text(text)
     db = f"sqlite:///{tmp_path}/h.db"
-    res = _cli("schedule", "add", str(spec), "--db", db)
+    res = cli_in_process("schedule", "add", str(spec), "--db", db)  # `main`: the command's exit code and message
     assert res.returncode == 2, (res.stdout, res.stderr)
     assert expected in res.stderr and "Traceback" not in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1, res.stderr
@@ -183,7 +177,7 @@ def test_posted_schedule_may_name_only_mail_secrets(tmp_path):
 
 # ---- run time: isolation, one clock ---------------------------------------------------------------
 
-def test_bad_stored_schedule_does_not_stop_others_and_now_ahead_renders_once(tmp_path):
+def test_bad_stored_schedule_does_not_stop_others_and_now_ahead_renders_once(tmp_path, cli_in_process):
     """Rows written by an older version (no validation) or edited in the database: a CR/LF subject
     and a broken cron. The good schedule still mails; the bad ones are dead-lettered and visible.
     `--now` eight days ahead of the wall clock: the good due time renders exactly once."""
@@ -224,7 +218,7 @@ def test_bad_stored_schedule_does_not_stop_others_and_now_ahead_renders_once(tmp
     assert listed["good"]["status"] == "ok"
     assert listed["injected"]["status"] == "invalid" and "email.subject" in listed["injected"]["last_error"]
     assert listed["badcron"]["status"] == "invalid" and listed["badcron"]["next_due"] is None
-    cli = _cli("schedule", "list", "--db", db)
+    cli = cli_in_process("schedule", "list", "--db", db)
     assert cli.returncode == 0, cli.stderr
     assert "invalid: schedule injected: email.subject" in cli.stdout and "\r" not in cli.stdout
     from fastapi.testclient import TestClient
@@ -328,7 +322,7 @@ def _row(sessions, msg_id):
         return s.get(OutboxMessage, msg_id)
 
 
-def test_5xx_dead_letters_4xx_retries_and_replies_are_logged(tmp_path):
+def test_5xx_dead_letters_4xx_retries_and_replies_are_logged(tmp_path, cli_in_process):
     inbox = Inbox()
     server = _smtp(inbox)
     db = f"sqlite:///{tmp_path}/h.db"
@@ -365,7 +359,7 @@ def test_5xx_dead_letters_4xx_retries_and_replies_are_logged(tmp_path):
     with sessions() as s:
         partial = s.scalar(select(DeliveryLog).where(DeliveryLog.outbox_id == ok))
     assert "perm2@example.test: 550" in partial.error  # the accepted-with-refusals case is visible
-    cli = _cli("schedule", "outbox", "--db", db, "--log", str(perm))
+    cli = cli_in_process("schedule", "outbox", "--db", db, "--log", str(perm))
     assert "dead" in cli.stdout and "550 5.1.1 mailbox unavailable" in cli.stdout
     shown = schedule_to_dict(list_schedules(sessions)[0])  # the dead email shows on its schedule
     assert shown["status"] == "dead" and "email dead" in shown["last_error"] and "550" in shown["last_error"]

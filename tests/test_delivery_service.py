@@ -23,7 +23,9 @@ def server(tmp_path_factory):
     db = f"sqlite:///{work}/history.db"
     key = create_key(db, "tests", via_cli=True)  # the operator's way, once; other tests add keys in-process
     limited = create_key(db, "limited")
-    srv = start_server(work, db, "--rate-limit", str(RATE_PER_MIN), "--workers", "2", "--offline",
+    # one report worker: the module renders one report, and each spare worker preloads ~3 s of CPU
+    # (a pool of several worker processes: tests/test_hostile_service.py)
+    srv = start_server(work, db, "--rate-limit", str(RATE_PER_MIN), "--workers", "1", "--offline",
                        "--scheduler-interval", "0", "--max-request-bytes", "200000")
     # a second key with a tiny per-key limit, set directly on its row (keys carry their own limit)
     from sqlalchemy import update

@@ -63,10 +63,12 @@ def test_service_scheduler_sends_at_cron_time(tmp_path):
     db = f"sqlite:///{tmp_path}/history.db"
     key = create_key(db, "sched")
     env = {k: v for k, v in os.environ.items() if k != "LOOP_SMTP_PW"}
-    srv = start_server(tmp_path, db, "--scheduler-interval", "1", "--offline", "--secrets-file", str(secrets), env=env)
+    # one report worker: one scheduled run, and each spare worker preloads ~3 s of CPU
+    srv = start_server(tmp_path, db, "--scheduler-interval", "1", "--offline", "--secrets-file", str(secrets),
+                       "--workers", "1", env=env)
     try:
         spec = ("title: Every minute\nmodel: resnet-50\ngpus: [L4, T4]\ndemand: {requests_per_s: 5}\n"
-                "pricing: {offline: true}\nreport: {formats: [pdf]}\n"
+                "pricing: {offline: true}\nreport: {formats: [json]}\n"  # a PDF by email: test_delivery_email
                 "schedule: {cron: '* * * * *', timezone: UTC}\n"
                 f"email:\n  to: [ops@example.test]\n  smtp: {{host: 127.0.0.1, port: {port}, starttls: false, "
                 "username: bot, password_env: LOOP_SMTP_PW, allow_plaintext_auth: true}\n")

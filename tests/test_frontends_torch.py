@@ -5,8 +5,10 @@ from pathlib import Path
 
 import pytest
 
-torch = pytest.importorskip("torch")
-from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
+# skip without torch, but import it only in the tests that use it: every xdist worker collects
+# every module, and `import torch` costs ~2.5 s of CPU in each worker that never runs these tests
+if importlib.util.find_spec("torch") is None:
+    pytest.skip("torch is not installed", allow_module_level=True)
 
 from phantom_report.engine.sources import load_workload  # noqa: E402
 from phantom_report.errors import ModelError  # noqa: E402
@@ -24,6 +26,9 @@ def _real_model():
 
 
 def _real_flops(model, shape):
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
     counter = FlopCounterMode(display=False)
     with counter, torch.no_grad():
         model(torch.randn(*shape))
@@ -45,6 +50,8 @@ def test_factory_flops_equal_flop_counter_on_real_tensors():
 
 
 def test_torchscript_and_export_files(tmp_path):
+    import torch
+
     model = _real_model()
     expected = _real_flops(model, SHAPE)
     ts = tmp_path / "tiny.pt"

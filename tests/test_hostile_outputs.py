@@ -112,11 +112,12 @@ def _in_process(cli_in_process, tmp_path: Path):
     return lambda args: cli_in_process(*args, env=env)
 
 
-def test_cli_file_size_limit_keeps_previous_outputs(tmp_path):
+def test_cli_file_size_limit_keeps_previous_outputs(tmp_path, cli_in_process):
     spec = tmp_path / "spec.yaml"
     spec.write_text(SPEC)
     out = tmp_path / "out"
-    first = _cli(["run", str(spec), "--format", "md,json,csv", "--out", str(out)], tmp_path)
+    # the first run needs no rlimit, so it runs in this process; only the limited one needs its own
+    first = _in_process(cli_in_process, tmp_path)(["run", str(spec), "--format", "md,json,csv", "--out", str(out)])
     assert first.returncode == 0, first.stderr
     before = _inodes(out)
     limit = min((out / "report.json").stat().st_size, (out / "report.csv").stat().st_size) // 2

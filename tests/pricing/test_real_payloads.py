@@ -422,9 +422,8 @@ def test_bad_payloads_fall_back_with_a_warning(serve, tmp_path, name, gpu, bad, 
 
 # -- prices refresh / diff: the user's own snapshot, preferred to the embedded one -------------
 
-def test_refresh_then_offline_runs_use_it_and_diff_shows_the_change(serve, tmp_path):
+def test_refresh_then_offline_runs_use_it_and_diff_shows_the_change(serve, tmp_path, cli_in_process):
     import subprocess
-    import sys
 
     from phantom_report.pricing.cache import PriceCache
     from phantom_report.pricing.refresh import refresh_all
@@ -451,9 +450,8 @@ def test_refresh_then_offline_runs_use_it_and_diff_shows_the_change(serve, tmp_p
     assert p4d.fetched_at == NOW and p4d.sku_ids == ("H7NGEAC6UEHNTKSJ",)
     assert any("your refreshed snapshot" in w for w in qs.warnings)
 
-    def cli(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "phantom_report", "prices", *args, "--cache-dir", str(cache_dir)],
-                              capture_output=True, text=True, timeout=120)
+    def cli(*args: str) -> subprocess.CompletedProcess:  # `prices ...` through `main` in this process
+        return cli_in_process("prices", *args, "--cache-dir", str(cache_dir))
     out = cli("diff", "--provider", "aws", "--format", "json")
     assert out.returncode == 0, out.stderr
     changes = {(c["region"], c["instance_type"]): c for c in json.loads(out.stdout)["changes"]}

@@ -165,12 +165,12 @@ report: {formats: [json]}
     ("\n  aws: {endpoint_url: 'http://169.254.169.254/'}", "10: actual_spend.aws.endpoint_url", "not a known key"),
     (" {}", "9: actual_spend", "name at least one cloud"),
 ])
-def test_bad_spend_spec_exits_2_and_writes_nothing(tmp_path, cli, block, key, expect):
+def test_bad_spend_spec_exits_2_and_writes_nothing(tmp_path, cli_in_process, block, key, expect):
     text = SPEC.split("actual_spend:")[0] + "actual_spend:" + block + "\n"
     path = tmp_path / "bad.yaml"
     path.write_text(text)
     out = tmp_path / "out"
-    proc = cli("run", str(path), "--out", str(out))
+    proc = cli_in_process("run", str(path), "--out", str(out))  # `main`: the command's exit code and message
     assert proc.returncode == 2, proc.stderr
     line = proc.stderr.strip().splitlines()[-1]
     assert f"bad.yaml:{key}:" in line and expect in line and "Traceback" not in proc.stderr
