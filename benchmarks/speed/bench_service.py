@@ -173,14 +173,25 @@ def process_cpu_s(pid: int) -> float | None:
 
 
 def reaped_cpu_s(pid: int) -> float | None:
-    """CPU seconds used by process `pid` and its exited children it has reaped: every report worker
-    that ran and exited, whole (its start-up and imports, its run, and its PDF child, which the
-    worker reaped), but no spare worker still waiting. From /proc (None where there is none)."""
+    """CPU seconds used by process `pid` and the exited processes reaped by it or by its live children
+    (the fork server that starts report workers reaps them): every report worker that ran and exited,
+    whole (its start-up, its run and its PDF child, which the worker reaped), but no spare worker
+    still waiting. From /proc (None where there is none)."""
+    def stat(p: int | str) -> list[str]:
+        return Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks = sum(int(x) for x in stat(pid)[11:15])  # utime stime cutime cstime
     except OSError:
         return None
-    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")  # utime stime cutime cstime
+    for entry in Path("/proc").iterdir():
+        try:
+            fields = stat(entry.name) if entry.name.isdigit() else None
+        except OSError:
+            continue
+        if fields is not None and int(fields[1]) == pid:
+            ticks += int(fields[13]) + int(fields[14])  # what that child reaped: cutime cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def load_average() -> str:
