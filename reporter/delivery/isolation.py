@@ -5,6 +5,8 @@ whole pool is marked broken, every pending future fails and every later `submit`
 runs are untrusted work, so the service runs each one in a fresh process instead. To keep runs from
 paying for Python start-up and imports, up to `workers` spare processes are started ahead of time;
 each imports the `preload` modules (and calls the warm-up of a "module:function" entry), then waits for exactly one task and exits after it.
+Where the platform has one, spares are forked by multiprocessing's fork server, which imported the
+preload modules once, so a spare starts with them imported; elsewhere they are spawned.
 
 A task whose process dies raises `WorkerCrashed` (with the signal or exit code); one that runs past
 `task_timeout_s` is killed and raises `WorkerTimeout`; one still running at `shutdown` is stopped
@@ -96,8 +98,9 @@ def _preload_fork_server(preload: tuple[str, ...]) -> None:
     """Have the fork server import the modules of ``preload`` (warm-up functions still run in each
     worker: they may start threads, which a fork server must not have). The fork server is one per
     process and starts with the first worker: an executor created after that finds it running with
-    the first one's modules, and its workers import the rest themselves."""
-    if _FORKSERVER:
+    the first one's modules, and its workers import the rest themselves. An executor with nothing
+    to preload (the scheduler's) leaves the list alone, so a restarted fork server keeps it."""
+    if _FORKSERVER and preload:
         _CONTEXT.set_forkserver_preload(list(dict.fromkeys(name.partition(":")[0] for name in preload)))
 
 
