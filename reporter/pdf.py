@@ -75,6 +75,12 @@ def start_child() -> subprocess.Popen:
     return children.start("phantom_report.reporter.pdf", keep_stderr=True)
 
 
+def prestart_child() -> None:
+    """Start this process's PDF child now, before any run (a service report worker's preload); the
+    run's `start_child` then takes it with WeasyPrint imported already."""
+    children.prestart("phantom_report.reporter.pdf", keep_stderr=True)
+
+
 stop_child = children.stop
 
 
@@ -146,7 +152,10 @@ def pdf_child_main() -> int:
     # (this process lives for one render; memory measured unchanged, 130 MB peak)
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
-    req = json.loads(sys.stdin.buffer.read().decode("utf-8"))
+    raw = sys.stdin.buffer.read()
+    if not raw:  # a prestarted child no run took: its parent exited (children.prestart)
+        return 0
+    req = json.loads(raw.decode("utf-8"))
     try:
         pdf = html_to_pdf_here(req["html"], Path(req["base_dir"]), [Path(d) for d in req["allowed"]])
     except TemplateError as exc:

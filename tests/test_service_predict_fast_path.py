@@ -6,6 +6,8 @@ agree with their blocking versions, and report workers run their preload warm-up
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 
 import pytest
 from fastapi.testclient import TestClient
@@ -131,3 +133,15 @@ def test_worker_preload_runs_warm_ups_and_survives_a_failing_one():
             assert pool.submit(eval, probe).result(timeout=120) is warmed
         finally:
             pool.shutdown(wait=True)
+
+
+def test_report_workers_are_forked_by_the_fork_server_not_by_the_service():
+    # the service has threads (uvicorn, the scheduler): its workers must never be forked from it
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork server on this platform: workers are spawned")
+    pool = IsolatedExecutor(1, preload=("json",))
+    try:
+        parent_pid = pool.submit(os.getppid).result(timeout=120)
+    finally:
+        pool.shutdown(wait=True)
+    assert parent_pid != os.getpid()

@@ -4,7 +4,8 @@ Starts the service as a real process on a free 127.0.0.1 port (its own temporary
 - `/v1/predict` p50/p95 with `--clients` (16) concurrent clients over loopback, each sending its
   requests one after another on a kept-alive connection (target: p50 <= 5 ms, p95 <= 20 ms);
 - the wall time of `POST /v1/reports` of examples/quickstart.yaml until the report is finished
-  (`--quickstart-repeat` runs, one at a time; target <= 5 s);
+  (`--quickstart-repeat` runs, one at a time; target <= 5 s), with where each run's time went (queued
+  until a worker took it, running in the worker, the run's stage timings) and the service's CPU per run;
 - optionally (`--reports M`) M varied report runs submitted at once (queueing and end-to-end times);
 - the machine's load average before and after (figures on a busy machine are not the service's).
 Exits non-zero if any request fails other than the intended 429s of a deliberately rate-limited
@@ -25,6 +26,7 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -125,10 +127,26 @@ async def predicts(base: str, key: str, n: int, clients: int, interval_ms: float
     return lat_ms, codes
 
 
-async def quickstart(base: str, key: str, spec_text: str, repeat: int, timeout_s: float) -> tuple[list[float], list[str]]:
-    """Wall seconds from `POST /v1/reports` of the quickstart spec (YAML) to a finished run, one run at a time."""
+def _iso_s(value: str | None) -> float:
+    return datetime.fromisoformat(value).timestamp() if value else float("nan")
+
+
+def run_breakdown(body: dict) -> dict:
+    """Where a finished run's time went, from its history row (`GET /v1/reports/{id}?full=true`): queued
+    (POST until a worker started it: pickup), running (in the worker: its stages and the history
+    writes) and the run's own stage timings."""
+    return {"queued_s": round(_iso_s(body.get("started_at")) - _iso_s(body.get("created_at")), 2),
+            "running_s": round(_iso_s(body.get("finished_at")) - _iso_s(body.get("started_at")), 2),
+            "stages_s": {k: round(v, 2) for k, v in (body.get("timings_s") or {}).items()}}
+
+
+async def quickstart(base: str, key: str, spec_text: str, repeat: int,
+                     timeout_s: float) -> tuple[list[float], list[str], list[dict]]:
+    """Wall seconds from `POST /v1/reports` of the quickstart spec (YAML) to a finished run, one run at a
+    time (the status is polled every 50 ms), with each run's breakdown (`run_breakdown`)."""
     walls: list[float] = []
     statuses: list[str] = []
+    breakdowns: list[dict] = []
     async with httpx.AsyncClient(base_url=base, timeout=120,
                                  headers={"Authorization": f"Bearer {key}", "Content-Type": "application/yaml"}) as c:
         for _ in range(repeat):
@@ -141,7 +159,8 @@ async def quickstart(base: str, key: str, spec_text: str, repeat: int, timeout_s
                 status = (await c.get(f"/v1/reports/{run_id}")).json()["status"]
             walls.append(time.perf_counter() - t0)
             statuses.append(status)
-    return walls, statuses
+            breakdowns.append(run_breakdown((await c.get(f"/v1/reports/{run_id}", params={"full": "true"})).json()))
+    return walls, statuses, breakdowns
 
 
 def process_cpu_s(pid: int) -> float | None:
@@ -151,6 +170,28 @@ def process_cpu_s(pid: int) -> float | None:
     except OSError:
         return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def reaped_cpu_s(pid: int) -> float | None:
+    """CPU seconds used by process `pid` and the exited processes reaped by it or by its live children
+    (the fork server that starts report workers reaps them): every report worker that ran and exited,
+    whole (its start-up, its run and its PDF child, which the worker reaped), but no spare worker
+    still waiting. From /proc (None where there is none)."""
+    def stat(p: int | str) -> list[str]:
+        return Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+
+    try:
+        ticks = sum(int(x) for x in stat(pid)[11:15])  # utime stime cutime cstime
+    except OSError:
+        return None
+    for entry in Path("/proc").iterdir():
+        try:
+            fields = stat(entry.name) if entry.name.isdigit() else None
+        except OSError:
+            continue
+        if fields is not None and int(fields[1]) == pid:
+            ticks += int(fields[13]) + int(fields[14])  # what that child reaped: cutime cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def load_average() -> str:
@@ -242,8 +283,12 @@ def main() -> int:
         cpu1 = process_cpu_s(srv.proc.pid)
         server_cpu_ms = None if cpu0 is None or cpu1 is None else round((cpu1 - cpu0) / args.predicts * 1000, 2)
         burst = asyncio.run(limited_burst(srv.base_url, limited, 30))
-        qs_walls, qs_status = asyncio.run(quickstart(srv.base_url, key, Path(args.quickstart).read_text(encoding="utf-8"),
-                                                     args.quickstart_repeat, args.report_timeout))
+        load_quickstart = load_average()
+        cpu_qs0 = reaped_cpu_s(srv.proc.pid)
+        qs_walls, qs_status, qs_breakdown = asyncio.run(quickstart(
+            srv.base_url, key, Path(args.quickstart).read_text(encoding="utf-8"), args.quickstart_repeat,
+            args.report_timeout))
+        cpu_qs1 = reaped_cpu_s(srv.proc.pid)
         t0 = time.perf_counter()
         accept_ms, run_s, run_counts = (asyncio.run(reports(srv.base_url, key, args.reports, args.report_timeout))
                                         if args.reports else ([], [], {}))
@@ -265,6 +310,11 @@ def main() -> int:
         "quickstart_report": {"spec": args.quickstart, "runs": len(qs_walls), "status": qs_status,
                               "wall_s": [round(w, 2) for w in qs_walls],
                               "median_wall_s": round(statistics.median(qs_walls), 2) if qs_walls else None,
+                              "load_average_at_start": load_quickstart, "breakdown": qs_breakdown,
+                              # the service's CPU per run: the API process and each finished worker
+                              # whole (start-up, run, PDF child); the machine's other load excluded
+                              "service_cpu_s_per_run": (round((cpu_qs1 - cpu_qs0) / len(qs_walls), 2)
+                                                        if qs_walls and None not in (cpu_qs0, cpu_qs1) else None),
                               "target": "<= 5 s"},
     }
     if args.reports:

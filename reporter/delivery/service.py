@@ -110,10 +110,11 @@ def create_app(settings: DeliverySettings) -> FastAPI:
 
 # imported by each spare report worker before it is handed a run, so a run does not wait for them
 # (a fresh process per run otherwise costs ~1 s of imports on a json-only report); matplotlib, which
-# draws the PDF's static charts, is warmed too (~0.7 s of CPU that a run then no longer waits for)
+# draws the PDF's static charts, is warmed too (~0.7 s of CPU that a run then no longer waits for),
+# and the PDF child is started, so WeasyPrint's import (~1.3 s of CPU) is done before the run arrives
 _WORKER_PRELOAD = ("phantom_report.reporter.delivery.runner", "phantom_report.reporter.run",
                    "phantom_report.engine.api", "phantom_report.pricing.catalog",
-                   "phantom_report.reporter.mplchart:warm_up")
+                   "phantom_report.reporter.mplchart:warm_up", "phantom_report.reporter.pdf:prestart_child")
 
 
 def health(state: ServiceState) -> dict:
