@@ -58,20 +58,22 @@ def picks(df: pd.DataFrame, workload: str) -> dict[str, int]:
     sub = ok[ok["workload"] == workload]
     if sub.empty:
         return {}
-    prob = sub["slo_probability"] if "slo_probability" in sub else pd.Series(1.0, index=sub.index)
-    sub = sub.assign(_p=prob.round(2))
+    # every pick ranks by its own keys first and by the one cost ranking within their ties (a stable
+    # sort over the cost-ordered rows), so equal keys never fall to floating-point noise or row order
+    sub = sub.loc[economics.cost_order(sub)]
     out = {
-        "cheapest": int(economics.cost_order(sub)[0]),
+        "cheapest": int(sub.index[0]),
         "best_value": int(sub.assign(_v=_pessimistic_units_per_usd(sub))
-                          .sort_values(["_v", "monthly_cost_usd"], ascending=[False, True]).index[0]),
+                          .sort_values("_v", ascending=False, kind="stable").index[0]),
     }
     od = sub[sub["option"] == "on-demand"]
     if len(od):
         # every config at or above the required SLO confidence counts as equally safe
+        p = (od["slo_probability"] if "slo_probability" in od else pd.Series(1.0, index=od.index)).round(2)
         need = od["slo_confidence"] if "slo_confidence" in od else 0.9
-        od = od.assign(_band=np.where(od["_p"] >= need, 1.0, od["_p"].round(1)))
-        out["lowest_risk"] = int(od.sort_values(["availability_regions", "_band", "monthly_cost_usd"],
-                                                ascending=[False, False, True]).index[0])
+        od = od.assign(_band=np.where(p >= need, 1.0, p.round(1)))
+        out["lowest_risk"] = int(od.sort_values(["availability_regions", "_band"], ascending=[False, False],
+                                                kind="stable").index[0])
     green = sub[np.isfinite(sub["carbon_kgco2e_per_month"])] if "carbon_kgco2e_per_month" in sub else sub.iloc[:0]
     if len(green):
         near = green[green["carbon_kgco2e_per_month"] <= green["carbon_kgco2e_per_month"].min() * (1 + GREEN_TIE_PCT / 100)]
