@@ -87,32 +87,39 @@ def start_server(workdir: Path, db_url: str, *extra_args: str, env: dict | None 
     raise RuntimeError(f"server did not become healthy in {startup_timeout_s}s:\n{server.log()}")
 
 
-def wait_for_runs(base_url: str, run_ids: list[str], headers: dict, timeout_s: float = 300.0,
-                  poll_s: float = 0.5) -> list[str]:
-    """Poll `GET /v1/reports/{id}` until every run has finished (succeeded or failed) or `timeout_s`
-    passes; returns the last statuses in the order of `run_ids`.
+def poll_runs(client, run_ids: list[str], headers: dict | None = None, timeout_s: float = 300.0,
+              poll_s: float = 0.5) -> list[dict]:
+    """Poll `GET /v1/reports/{id}` through ``client`` (an `httpx.Client` with a base_url, or an
+    in-process `TestClient`) until every run has finished (succeeded or failed) or `timeout_s`
+    passes; returns each run's last answer, in the order of `run_ids`.
 
     A polling client is a client like any other: when the key's rate limit answers 429, wait as
     long as Retry-After says instead of reading the error body as a run (CI's slow machines made a
     0.1 s loop over four runs exceed the default 120 requests a minute). Any other non-200 answer
-    is a failure with the server's own words.
+    is a failure with the server's own words."""
+    bodies: list[dict] = [{"status": "unknown"} for _ in run_ids]
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for n, run_id in enumerate(run_ids):
+            if bodies[n]["status"] in ("succeeded", "failed"):
+                continue
+            r = client.get(f"/v1/reports/{run_id}", headers=headers)
+            if r.status_code == 429:
+                time.sleep(min(float(r.headers.get("Retry-After", "1")), 10.0))
+                break
+            assert r.status_code == 200, (run_id, r.status_code, r.text[:500])
+            bodies[n] = r.json()
+        if all(b["status"] in ("succeeded", "failed") for b in bodies):
+            break
+        time.sleep(poll_s)
+    return bodies
+
+
+def wait_for_runs(base_url: str, run_ids: list[str], headers: dict, timeout_s: float = 300.0,
+                  poll_s: float = 0.5) -> list[str]:
+    """`poll_runs` against a served process at ``base_url``; returns the last statuses.
 
     One client for the whole wait: a new httpx client per request costs ~50 ms of CPU (it loads the
     CA bundle), which a minute of polling turned into seconds of the suite's CPU."""
-    statuses = ["unknown"] * len(run_ids)
-    deadline = time.monotonic() + timeout_s
-    with httpx.Client(headers=headers, timeout=30) as client:
-        while time.monotonic() < deadline:
-            for n, run_id in enumerate(run_ids):
-                if statuses[n] in ("succeeded", "failed"):
-                    continue
-                r = client.get(f"{base_url}/v1/reports/{run_id}")
-                if r.status_code == 429:
-                    time.sleep(min(float(r.headers.get("Retry-After", "1")), 10.0))
-                    break
-                assert r.status_code == 200, (run_id, r.status_code, r.text[:500])
-                statuses[n] = r.json()["status"]
-            if all(s in ("succeeded", "failed") for s in statuses):
-                break
-            time.sleep(poll_s)
-    return statuses
+    with httpx.Client(base_url=base_url, headers=headers, timeout=30) as client:
+        return [b["status"] for b in poll_runs(client, run_ids, timeout_s=timeout_s, poll_s=poll_s)]

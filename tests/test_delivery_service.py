@@ -9,7 +9,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from phantom_report.errors import SpecError
-from devserver import create_key, start_server
+from devserver import create_key, poll_runs, start_server
 from phantom_report.reporter.spec import parse_spec
 
 pytestmark = pytest.mark.timeout(300)
@@ -135,16 +135,6 @@ def test_prices_offline(server):
     assert quotes and all(q["gpu"] == "H100-SXM" for q in quotes)
 
 
-def _wait_done(c: httpx.Client, run_id: str, timeout_s: float = 240) -> dict:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        body = c.get(f"/v1/reports/{run_id}").json()
-        if body["status"] in ("succeeded", "failed"):
-            return body
-        time.sleep(0.1)
-    raise AssertionError(f"run {run_id} did not finish in {timeout_s}s")
-
-
 def test_report_round_trip(server):
     spec = {"title": "API round trip", "model": "resnet-50", "gpus": ["H100-SXM", "L4"],
             "demand": {"requests_per_s": 20}, "pricing": {"offline": True}}
@@ -153,7 +143,7 @@ def test_report_round_trip(server):
         # queued, not rendered in the request: the reply carries no finished formats yet
         assert r.status_code == 202 and r.json()["status"] == "queued" and not r.json()["links"].get("pdf")
         run_id = r.json()["id"]
-        body = _wait_done(c, run_id)
+        body = poll_runs(c, [run_id], timeout_s=240)[0]
         assert body["status"] == "succeeded", body
         assert set(body["formats"]) == {"html", "pdf", "json", "csv", "md"}
         assert body["links"]["pdf"] == f"/v1/reports/{run_id}/report.pdf"

@@ -32,6 +32,7 @@ from phantom_report.reporter.delivery.runner import execute_in_worker
 from phantom_report.reporter.delivery.service import create_app
 from phantom_report.reporter.delivery.settings import DeliverySettings
 from phantom_report.reporter.delivery.uisessions import COOKIE
+from devserver import poll_runs
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -67,16 +68,6 @@ def _settings(work: Path, **kw) -> DeliverySettings:
     return dataclasses.replace(base, **kw)
 
 
-def _wait_done(c: TestClient, run_id: str, headers: dict, timeout_s: float = 300) -> dict:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        body = c.get(f"/v1/reports/{run_id}", headers=headers).json()
-        if body["status"] in ("succeeded", "failed"):
-            return body
-        time.sleep(0.1)
-    raise AssertionError(f"run {run_id} did not finish in {timeout_s}s")
-
-
 @pytest.fixture(scope="module")
 def svc(tmp_path_factory):
     """One running service (lifespan started: worker pool up) shared by the tests that need runs."""
@@ -97,12 +88,12 @@ def test_worker_crash_fails_one_run_and_the_pool_recovers(svc):
     try:
         crashed = c.post("/v1/reports", json={**SPEC, "title": CRASH_MARK}, headers=h)
         assert crashed.status_code == 202, crashed.text
-        body = _wait_done(c, crashed.json()["id"], h)
+        body = poll_runs(c, [crashed.json()["id"]], h)[0]
         assert body["status"] == "failed"
         assert body["error"] == "worker failed: worker process killed by signal SIGABRT"
         after = c.post("/v1/reports", json={**SPEC, "title": "after the crash"}, headers=h)
         assert after.status_code == 202, after.text
-        assert _wait_done(c, after.json()["id"], h)["status"] == "succeeded"
+        assert poll_runs(c, [after.json()["id"]], h)[0]["status"] == "succeeded"
     finally:
         state.run_in_worker = execute_in_worker
     health = c.get("/healthz").json()
@@ -229,7 +220,7 @@ def test_broken_profile_directory_serves_the_last_good_catalog_also_after_restar
         assert c.get("/ui/compare").status_code == 200
         # report workers load the same catalog
         run = c.post("/v1/reports", json={**SPEC, "gpus": ["L4-LAB"]}, headers=h)
-        assert _wait_done(c, run.json()["id"], h)["status"] == "succeeded"
+        assert poll_runs(c, [run.json()["id"]], h)[0]["status"] == "succeeded"
         # fixing the file is picked up by the hot reload
         (tmp_path / "profiles" / "clash.toml").unlink()
         deadline = time.monotonic() + 30
@@ -400,7 +391,7 @@ def test_posted_specs_may_use_zoo_models_and_template_names(svc):
     c, h, _, _ = svc
     r = c.post("/v1/reports", json={**SPEC, "report": {"formats": ["json"], "template": "detailed"}}, headers=h)
     assert r.status_code == 202, r.text
-    assert _wait_done(c, r.json()["id"], h)["status"] == "succeeded"
+    assert poll_runs(c, [r.json()["id"]], h)[0]["status"] == "succeeded"
 
 
 def test_posted_schedules_cannot_name_server_files(svc):
