@@ -77,7 +77,7 @@ def picks(df: pd.DataFrame, workload: str) -> dict[str, int]:
     green = sub[np.isfinite(sub["carbon_kgco2e_per_month"])] if "carbon_kgco2e_per_month" in sub else sub.iloc[:0]
     if len(green):
         near = green[green["carbon_kgco2e_per_month"] <= green["carbon_kgco2e_per_month"].min() * (1 + GREEN_TIE_PCT / 100)]
-        out["green"] = int(economics.cost_order(near)[0])
+        out["green"] = int(near.index[0])  # sub is in cost order already
     return out
 
 
