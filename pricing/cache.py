@@ -18,6 +18,7 @@ from filelock import FileLock
 
 from phantom_report.atomic import write_atomic
 from phantom_report.pricing.quote import PriceQuote
+from phantom_report.user_cache import cache_home
 
 KINDS = ("on_demand", "spot")
 # the query key under which `prices refresh` stores a cloud's whole catalogue (see refresh.py)
@@ -32,8 +33,7 @@ def default_cache_dir() -> Path:
     env = os.environ.get("PHANTOM_CACHE_DIR")
     if env:
         return Path(env).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "phantom-report" / "prices"
+    return cache_home() / "prices"
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from phantom_report.engine.limits import clip
 from phantom_report.errors import TemplateError
 from phantom_report import safe_files
 from phantom_report.reporter import fmt
+from phantom_report.reporter.template_cache import builtin_template_cache
 from phantom_report.reporter.template_limits import LimitedEnvironment, RenderLimitError, RenderLimits
 
 BUILTIN_KINDS = ("executive", "detailed")
@@ -96,6 +97,7 @@ def make_env(user_dir: Path | None = None, limits: RenderLimits | None = None,
     env = LimitedEnvironment(
         loader=jinja2.ChoiceLoader(loaders), autoescape=_autoescape, undefined=jinja2.StrictUndefined,
         trim_blocks=True, lstrip_blocks=True, limits=limits or RenderLimits(), clock=clock,
+        bytecode_cache=builtin_template_cache(builtin_dir()),
     )
     env.filters.update(usd=fmt.usd, num=fmt.num, pct=fmt.pct, ms=fmt.ms, months=fmt.months)
     env.guard_filters()
