@@ -160,15 +160,31 @@ def _script_json(v) -> str:
     return json.dumps(v, separators=(",", ":"), allow_nan=False).replace("<", "\\u003c").replace(">", "\\u003e")
 
 
+# plotly's tool bar (the "mode bar") floats over the chart's top-right corner, where it covered the
+# end of a long title: keep the tools a reader of a cost report uses (download, zoom, pan, reset),
+# and give the bar its own strip above the title (MODE_BAR_STRIP_PX) in the interactive chart only
+INTERACTIVE_CONFIG = {"displaylogo": False, "responsive": True,
+                      "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d", "zoomIn2d", "zoomOut2d"]}
+MODE_BAR_STRIP_PX = 26
+
+
+def _with_mode_bar_strip(layout: dict) -> dict:
+    """``layout`` grown by a MODE_BAR_STRIP_PX strip at the top, the title pinned below it."""
+    title = {**layout["title"], "yref": "container", "y": 1.0, "yanchor": "top",
+             "pad": {"t": MODE_BAR_STRIP_PX + 8}}
+    margin = {**layout["margin"], "t": layout["margin"]["t"] + MODE_BAR_STRIP_PX}
+    return {**layout, "title": title, "margin": margin, "height": layout["height"] + MODE_BAR_STRIP_PX}
+
+
 def interactive_html(c: ChartData) -> str:
     """The interactive chart as an HTML fragment: a div and the ``Plotly.newPlot`` call that fills
     it; plotly.js itself comes once per page from ``plotly_js``."""
     fig = figure_dict(c)
+    layout = _with_mode_bar_strip(fig["layout"])
     div_id = f"chart-{c.id}"
-    args = ",".join(_script_json(v) for v in (div_id, fig["data"], fig["layout"],
-                                               {"displaylogo": False, "responsive": True}))
+    args = ",".join(_script_json(v) for v in (div_id, fig["data"], layout, INTERACTIVE_CONFIG))
     return (f'<div><div id="{html.escape(div_id)}" class="plotly-graph-div" '
-            f'style="height:{fig["layout"]["height"]}px; width:100%;"></div>'
+            f'style="height:{layout["height"]}px; width:100%;"></div>'
             f'<script type="text/javascript">if (document.getElementById({_script_json(div_id)})) '
             f'{{ Plotly.newPlot({args}); }}</script></div>')
 

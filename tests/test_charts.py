@@ -238,6 +238,24 @@ def test_interactive_html_cannot_break_out_of_its_script():
     assert div == "chart-x" and data[0]["y"] == ["</script>"] and layout["title"]["text"] == hostile.title
 
 
+@pytest.mark.parametrize("chart", [HBAR, SCATTER], ids=lambda c: c.kind)
+def test_interactive_chart_gives_the_mode_bar_its_own_strip_above_the_title(chart):
+    """plotly's tool bar floats over the top-right corner; it covered the end of long titles."""
+    import json
+
+    import plotly.graph_objects as go
+
+    frag = charts.interactive_html(chart)
+    _div, data, layout, config = json.loads(f"[{re.search(r'Plotly.newPlot[(](.*)[)]; [}]</script>', frag).group(1)}]")
+    go.Figure({"data": data, "layout": layout})  # still a valid plotly figure
+    static = charts.figure_dict(chart)["layout"]
+    strip = charts.MODE_BAR_STRIP_PX
+    assert layout["margin"]["t"] == static["margin"]["t"] + strip
+    assert layout["height"] == static["height"] + strip and f'height:{layout["height"]}px' in frag
+    assert layout["title"]["yref"] == "container" and layout["title"]["pad"]["t"] > strip  # below the bar
+    assert {"select2d", "lasso2d"} <= set(config["modeBarButtonsToRemove"]) and config["displaylogo"] is False
+
+
 @pytest.mark.browser
 def test_kaleido_is_used_where_its_browser_already_runs(monkeypatch):
     """The service path: a worker that started kaleido gets it in ``auto``; once stopped, ``auto``
