@@ -27,7 +27,10 @@ What is fitted (all physically meaningful, all bounded; see `parameter_specs`):
   toward a pooled centre (`runtime_decode_memory_mult["*"]`) that a fitted runtime without decode rows
   takes. Before, decode used the runtime's single memory multiplier, so LMDeploy's TurboMind with its
   one publication held out decoded at FasterTransformer's, fitted on BERT encoders: ~2x too slow
-  (leave-one-source-out median APE of its rows 45.9% -> 13.2%, interval coverage 62.8% -> 95.3%);
+  (leave-one-source-out median APE of its rows 46.0% -> 14.1%, interval coverage 62.8% -> 95.3%; overall
+  median 11.5% -> 11.6%, coverage 90.1% -> 90.9%, leave-one-GPU-out median 15.0% -> 14.8%). A centre also
+  fitted on the rows of runtimes too thin for their own values raised the mean (premai's one-row runtimes
+  predicted up to 6x too fast), so those keep eager PyTorch's multipliers in decode as elsewhere;
 - globally: per-operator launch/dispatch cost (`per_op_overhead_us`, up to 100 us: eager PyTorch of
   the DeepLearningExamples era with autocast pays Python dispatch plus cast kernels per op) and the
   work per op at which compute efficiency reaches half its maximum (`size_half_gflop`, scaled by SM
