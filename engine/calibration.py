@@ -266,9 +266,11 @@ def with_scopes(rows: pd.DataFrame) -> pd.DataFrame:
     """Rows with `arch`, `moe`, `grouped_conv` and `attention` plus the derived parameter-scope columns:
     `arch_path` ("arch/matmul path" for rows whose matmuls run on a path other than 16-bit tensor
     cores, else ""), `arch_grouped` / `arch_attention` (arch for models with grouped convolutions /
-    attention, else ""), `runtime_root` (the runtime whose values a row's runtime is relative to: params.RUNTIME_PARENT, else itself),
-    `decode` (`decode_rows`: the measurement includes decode steps; needs `generative`, else False) with
-    `decode_root` / `decode_runtime` (the row's runtime_root / runtime where `decode`, else ""), `dequant` (a weight-only format that unpacks its weights) and `multi_gpu` (the row's GPUs exchange data, so collectives apply)."""
+    attention, else ""), `runtime_root` (the runtime whose values a row's runtime is relative to:
+    params.RUNTIME_PARENT, else itself), `decode` (`decode_rows`: the measurement includes decode steps;
+    needs `generative`, else False) with `decode_root` / `decode_runtime` (the row's runtime_root /
+    runtime where `decode`, else ""), `dequant` (a weight-only format that unpacks its weights) and
+    `multi_gpu` (the row's GPUs exchange data, so collectives apply)."""
     path = rows["precision"].map(COMPUTE_COLUMN).map(MATMUL_PATH)
     root = rows["runtime"].map(lambda rt: RUNTIME_PARENT.get(rt, rt))
     decode = decode_rows(rows)
