@@ -9,7 +9,7 @@ millions of points); an engine memoises single points' coefficients by their key
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Mapping
 
 import numpy as np
@@ -61,6 +61,7 @@ class GpuArrays:
     # memory
     mem_bytes_per_s: np.ndarray
     eff_mem: np.ndarray
+    eff_mem_decode: np.ndarray  # achieved fraction in decode steps (params.CalibrationParams.decode_memory)
     unhidden_fraction: np.ndarray
     usable_mem_gb: np.ndarray
     weight_bytes: np.ndarray
@@ -82,6 +83,10 @@ class GpuArrays:
     def take(self, codes: np.ndarray) -> "GpuArrays":
         """The coefficients of each point, given each point's combination code (fresh arrays)."""
         return GpuArrays(*(getattr(self, name)[codes] for name in _FIELD_NAMES))
+
+    def for_decode(self) -> "GpuArrays":
+        """These coefficients as a decode step uses them: `eff_mem` is the decode-step fraction."""
+        return replace(self, eff_mem=self.eff_mem_decode)
 
 
 _FIELD_NAMES = tuple(f.name for f in fields(GpuArrays))
@@ -143,13 +148,14 @@ def gpu_arrays(points: Mapping[str, np.ndarray], catalog: ProfileCatalog, params
     # power-limited parts run below the clock their peak is quoted at (see base_clock_exponent)
     clock_factor = col(lambda p: p.sustained_clock_mhz / p.peak_clock).astype(float) ** params.base_clock_exponent
     compute = _compute_coefficients(points, prof, arch, clock_factor, params)
+    arch_mem = lookup(arch, params.memory_eff_for).astype(float)
     n = len(gpus)
     out = GpuArrays(
         **compute,
         dequant_s_per_weight=_dequant_s_per_weight(precision, col, clock_factor, params),
         mem_bytes_per_s=col(lambda p: p.memory_bandwidth_gbps).astype(float) * 1e9,
-        eff_mem=np.minimum(lookup(arch, params.memory_eff_for).astype(float)
-                           * lookup(runtime, params.runtime_memory).astype(float), 1.0).astype(float),
+        eff_mem=np.minimum(arch_mem * lookup(runtime, params.runtime_memory).astype(float), 1.0).astype(float),
+        eff_mem_decode=np.minimum(arch_mem * lookup(runtime, params.decode_memory).astype(float), 1.0).astype(float),
         unhidden_fraction=np.full(n, params.unhidden_fraction),
         usable_mem_gb=col(lambda p: p.memory_gb * p.usable_memory_fraction).astype(float) * GB_PER_DATASHEET_GB,
         weight_bytes=lookup(precision, WEIGHT_BYTES.__getitem__).astype(float),

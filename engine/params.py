@@ -82,6 +82,15 @@ REFERENCE_RUNTIME = "pytorch"  # PyTorch eager: the runtime whose multipliers ar
 # CUDA-graph decode held out, fitted on diffusion UNets whose big kernels hide any launch cost --
 # was predicted at eager PyTorch's launch floor, up to 4x too slow.
 POOLED_RUNTIME = "*"
+# Decode steps of generative models stream every weight (and the KV cache) through matrix-*vector*
+# products once per token: a different kernel from the activation traffic of an encoder's or a CNN's
+# forward pass, which is what most of a runtime's memory-bound time is elsewhere. So the fraction of
+# bandwidth reached in decode steps has its own multiplier per runtime (runtime_decode_memory_mult,
+# fitted on the runtime's decode rows), and a runtime without one -- no decode rows of its own or its
+# parent's, or its one publication held out -- takes the centre the fitted runtimes' decode values are
+# pulled toward (POOLED_RUNTIME), not its forward-pass multiplier: LMDeploy's TurboMind held out
+# borrowed FasterTransformer's, fitted on BERT encoders, and its LLM decode came out ~2x too slow. A
+# runtime the corpus does not fit at all keeps eager PyTorch's multipliers, decode included.
 DEFAULT_DEQUANT_EFF = 0.5  # textbook prior: unpack sequences issue at about half the INT32 lanes' rate
 # Provisional interval (before calibration): +-50% at 90% (log 1.5 = 0.405)
 _HALF_WIDTH_MEMO_MAX = 4096  # single-point widths a parameter set remembers before it starts over
@@ -105,6 +114,9 @@ class CalibrationParams:
     memory_eff: Mapping[str, float] = field(default_factory=dict)  # arch -> fraction of peak bandwidth
     runtime_compute_mult: Mapping[str, float] = field(default_factory=dict)
     runtime_memory_mult: Mapping[str, float] = field(default_factory=dict)
+    # multiplier of memory efficiency in decode steps (see POOLED_RUNTIME's note above); absent: the
+    # pooled value, else (a file without decode values) the runtime's runtime_memory_mult
+    runtime_decode_memory_mult: Mapping[str, float] = field(default_factory=dict)
     overhead_ms: Mapping[str, float] = field(default_factory=dict)  # per forward pass, by runtime
     per_op_overhead_us: float = 4.0  # kernel launch + framework dispatch per operator instance
     # runtimes that replay whole graphs (CUDA graphs / fused engines) pay far less per-op overhead
@@ -156,6 +168,19 @@ class CalibrationParams:
     def runtime_memory(self, runtime: str) -> float:
         """Multiplier of memory efficiency for `runtime` (1 when not calibrated; see RUNTIME_PARENT)."""
         return _inherited(self.runtime_memory_mult, runtime, 1.0)
+
+    def decode_memory(self, runtime: str) -> float:
+        """Multiplier of memory efficiency in decode steps for `runtime`: its fitted value (a child's is a
+        ratio to its parent's, see RUNTIME_PARENT); for a fitted runtime without one (its root has a
+        fitted host overhead, as every fitted runtime does, but no decode rows) the value pooled over the
+        fitted runtimes' (POOLED_RUNTIME); for a runtime the corpus does not fit, or without a pooled
+        value (uncalibrated), its forward-pass `runtime_memory` (eager PyTorch's 1 for an unfitted one,
+        as for its other multipliers)."""
+        root = RUNTIME_PARENT.get(runtime, runtime)
+        table = self.runtime_decode_memory_mult
+        fitted = root in self.overhead_ms and POOLED_RUNTIME in table
+        default = float(table[POOLED_RUNTIME]) if fitted else self.runtime_memory(root)
+        return _inherited(table, runtime, default)
 
     def overhead_ms_for(self, runtime: str) -> float:
         """Host overhead per forward pass in milliseconds for `runtime` (the "default" entry, else 0.3 ms;
@@ -229,7 +254,8 @@ class CalibrationParams:
             "version": self.version, "fitted_at": self.fitted_at, "n_rows": self.n_rows,
             "n_params": self.n_params, "compute_eff": {k: dict(v) for k, v in self.compute_eff.items()},
             "memory_eff": dict(self.memory_eff), "runtime_compute_mult": dict(self.runtime_compute_mult),
-            "runtime_memory_mult": dict(self.runtime_memory_mult), "overhead_ms": dict(self.overhead_ms),
+            "runtime_memory_mult": dict(self.runtime_memory_mult),
+            "runtime_decode_memory_mult": dict(self.runtime_decode_memory_mult), "overhead_ms": dict(self.overhead_ms),
             "per_op_overhead_us": self.per_op_overhead_us, "runtime_launch_mult": dict(self.runtime_launch_mult),
             "size_half_gflop": self.size_half_gflop, "allreduce_latency_us": self.allreduce_latency_us,
             "interconnect_eff": self.interconnect_eff, "moe_matmul_eff": self.moe_matmul_eff,

@@ -15,7 +15,8 @@ Model (per operator j of the workload IR, per point i; see engine/ir.py for the 
 
 eff_compute = min(1, arch_eff[arch, matmul path|other] * runtime_mult * width_factor) * clock_factor
 (x the architecture's grouped_conv or attention fraction for those op classes, x moe_matmul_eff for
-the expert GEMMs of mixture-of-experts layers) and eff_memory = min(1, arch_eff * runtime_mult), so
+the expert GEMMs of mixture-of-experts layers) and eff_memory = min(1, arch_eff * runtime_mult) (in
+decode steps the runtime's decode-step multiplier: params.CalibrationParams.decode_memory), so
 no prediction is faster than the datasheet roofline. width_factor = max(1, W_ref / W) ** a for
 matmuls whose units do W FLOPs per SM per clock (narrower units are easier to feed; W_ref per matmul
 path, 2048 on the 16-bit tensor path, W taken at the clock the peak is quoted at, profile
@@ -699,7 +700,7 @@ def _with_generation(w: Workload, t: _OpTable, pts: _BlockPoints, g: GpuArrays, 
     B, gen, t_fwd = pts.batch, ~pts.training, fwd.total_s
     k_mid = pts.seq_in + np.maximum(pts.seq_out - 1.0, 0.0) / 2.0
     ones = np.ones_like(B)
-    dec = _pass(t, B, ones, k_mid, None, g, tp)
+    dec = _pass(t, B, ones, k_mid, None, g.for_decode(), tp)  # decode steps: their own memory efficiency
     t_dec = dec.total_s + _tp_comm(w, B, ones, tp, g)
     steps = np.maximum(pts.seq_out - 1.0, 0.0)
     total = t_fwd + steps * t_dec

@@ -329,3 +329,42 @@ def test_rows_printed_as_batch_upper_bounds_are_predicted_at_the_batch_memory_ho
          "batch_upper_bound": bound} for bound in (True, False)])
     pts = cal.corpus_points(rows)
     assert list(pts["max_batch"]) == [True, False]
+
+
+def test_decode_steps_have_their_own_memory_multiplier_and_fitted_runtimes_without_one_take_the_pooled():
+    p = CalibrationParams(runtime_memory_mult={"fastertransformer": 0.5, "tensorrt": 0.4},
+                          runtime_decode_memory_mult={"*": 1.5, "vllm": 1.7, "fastertransformer": 1.2,
+                                                      "lmdeploy-turbomind": 1.1},
+                          overhead_ms={"fastertransformer": 0.1, "tensorrt": 0.1, "vllm": 1.0, "pytorch": 0.1})
+    assert p.decode_memory("vllm") == 1.7
+    assert p.decode_memory("lmdeploy-turbomind") == pytest.approx(1.32)  # a child's value: a ratio to its parent's
+    assert p.decode_memory("fastertransformer-torch-op") == 1.2  # a child without one: its parent's
+    # a fitted runtime without decode rows: the pooled decode value, not its forward-pass 0.4 (encoder rows)
+    assert p.decode_memory("tensorrt") == 1.5 and p.runtime_memory("tensorrt") == 0.4
+    assert p.decode_memory("sglang") == 1.0  # not fitted at all: eager PyTorch's multiplier, as elsewhere
+    q = CalibrationParams(runtime_memory_mult={"fastertransformer": 0.5}, overhead_ms={"fastertransformer": 0.1})
+    assert q.decode_memory("lmdeploy-turbomind") == 0.5  # a file without decode values: the forward one
+
+
+def test_decode_rows_and_their_parameters():
+    rows = synthetic_rows()
+    assert not rows["decode"].any()  # no generative rows: no decode parameters
+    assert not any(s.path[0] == "runtime_decode_memory_mult" for s in cal.parameter_specs(rows))
+    gen = rows.assign(generative=rows["model"] == rows["model"].iloc[0],
+                      metric=np.where(np.arange(len(rows)) % 3 == 0, "ttft_ms", "tokens_per_s"))
+    gen = cal.with_scopes(gen.drop(columns=["decode", "decode_root", "decode_runtime"]))
+    assert gen["decode"].equals(gen["generative"] & (gen["metric"] != "ttft_ms"))
+    specs = {s.name: s for s in cal.parameter_specs(gen)}
+    fast = specs["runtime_decode_memory_mult.fast"]
+    assert fast.scope == ("decode_root", "fast") and fast.prior_of == "runtime_decode_memory_mult.*"
+    assert specs["runtime_decode_memory_mult.*"].prior_of is None
+
+
+def test_the_decode_multiplier_moves_decode_steps_only(engine):
+    pts = pd.DataFrame([{"model": "llama-2-7b", "gpu": "A100-80GB-SXM", "gpu_count": 1, "task": "inference",
+                         "runtime": "vllm", "precision": "fp16", "batch_size": 1, "seq_in": 128, "seq_out": 128}])
+    base = CalibrationParams(runtime_decode_memory_mult={"vllm": 1.0})
+    slow = CalibrationParams(runtime_decode_memory_mult={"vllm": 0.5})
+    a, b = engine.predict_grid(pts, params=base).iloc[0], engine.predict_grid(pts, params=slow).iloc[0]
+    assert b["ttft_ms"] == pytest.approx(a["ttft_ms"])  # prefill: the forward-pass multiplier
+    assert b["tpot_ms"] > 1.5 * a["tpot_ms"]  # batch-1 decode streams the weights: ~bandwidth-bound
