@@ -4,6 +4,8 @@ distinct value (or tuple of values) and is broadcast back to every point."""
 
 from __future__ import annotations
 
+import ctypes
+
 import numpy as np
 
 MEMO_MAX = 65536  # distinct keys an engine's memo tables hold before they start over
@@ -35,6 +37,39 @@ def lookup_tuples(arrays: tuple, fn, dtype=None) -> np.ndarray:
 def factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(code of each value, distinct values in order of first appearance), missing values (None,
     NaN) being values like any other. For a grid (pandas is loaded)."""
+    values = np.asarray(values)
+    if values.dtype == object and len(values) >= _BY_IDENTITY_MIN:
+        return _factorize_objects(values)
+    return _factorize_values(values)
+
+
+# object columns at least this long are grouped by object identity first (`_factorize_objects`)
+_BY_IDENTITY_MIN = 4096
+
+
+def _factorize_objects(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`factorize` of an object column whose cells are few distinct objects (a grid's names: a
+    frame built from a product of axes repeats the same str objects): the cells are grouped by the
+    address of the object they hold (integers: hashing 8 bytes, not a string), then the distinct
+    objects by value (equal strings held by different objects share a code). The addresses are read
+    while `values` holds a reference to every object, and never outlive this call. Columns of mostly
+    distinct objects (strings parsed one per cell) are factorised by value directly."""
+    import pandas as pd
+
+    values = np.ascontiguousarray(values)
+    n = len(values)
+    addresses = np.ctypeslib.as_array((ctypes.c_size_t * n).from_address(values.ctypes.data))
+    object_codes, distinct = pd.factorize(addresses)
+    if len(distinct) > n // 4:
+        return _factorize_values(values)
+    holder = np.empty(len(distinct), dtype=np.int64)
+    holder[object_codes] = np.arange(n)  # a cell holding each distinct object (any one: they hold the same)
+    codes, uniques = _factorize_values(values[holder])  # in order of first appearance, as `distinct` is
+    return codes[object_codes], uniques
+
+
+def _factorize_values(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`factorize` by value (pandas' hash tables)."""
     import pandas as pd
 
     # without NA sentinel pandas first tests every cell for NA (a second pass over the strings):
@@ -109,7 +144,22 @@ def combined_codes(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarr
         code *= max(len(u), 1)
         code += c
         radix *= max(len(u), 1)
+    if radix <= max(4 * n, 1 << 16):
+        return _dense_codes(code, radix)
     codes, _ = pd.factorize(code)
     first = np.full(int(codes.max()) + 1 if n else 0, n, dtype=np.int64)
     np.minimum.at(first, codes, np.arange(n))
     return codes.astype(np.int64, copy=False), first
+
+
+def _dense_codes(code: np.ndarray, radix: int) -> tuple[np.ndarray, np.ndarray]:
+    """`combined_codes`' result from mixed-radix numbers below a small `radix`: a table indexed by
+    the number (first point of each) instead of a hash table (a grid's tuples repeat, so the
+    numbers are few and a table of them is cheaper than hashing every point)."""
+    n = len(code)
+    first_of = np.full(radix, n, dtype=np.int64)
+    np.minimum.at(first_of, code, np.arange(n))
+    first = np.sort(first_of[first_of < n])  # first point of each distinct tuple, in order of appearance
+    rank = np.empty(radix, dtype=np.int64)  # read only at numbers that occur
+    rank[code[first]] = np.arange(len(first))
+    return rank[code], first

@@ -44,7 +44,7 @@ import numpy as np
 from phantom_report.engine.executed import CONV_CLASSES
 from phantom_report.engine.gpu_arrays import GpuArrays, gpu_blocks
 from phantom_report.engine.ir import Workload
-from phantom_report.engine.lookup import MEMO_MAX, ColumnCodes, combined_codes, filled, lookup
+from phantom_report.engine.lookup import MEMO_MAX, ColumnCodes, combined_codes, filled
 from phantom_report.engine.novelty import extrapolation_reasons, novelty_levels
 from phantom_report.engine.params import ATTENTION, GROUPED_CONV, MATMUL_CLASSES, CalibrationParams
 from phantom_report.engine.points import frame_columns, merged_columns, normalize_columns
@@ -292,26 +292,26 @@ _METRICS = ("latency_ms", "throughput_per_s", "tokens_per_s", "ttft_ms", "tpot_m
 
 
 def _write_intervals(params: CalibrationParams, cols: Mapping[str, np.ndarray], codes: ColumnCodes,
-                     idx: np.ndarray, out: dict) -> None:
-    """Log-symmetric intervals of the points `idx` around their predicted metrics, each metric with
-    its own held-out residual quantiles (per task, novelty level and runtime, see `log_half_width`):
-    evaluated once per distinct (task, novelty, runtime, confidence) cell and gathered per point.
-    novelty: out["novelty"], -1 where the calibration carries no corpus support summary."""
-    if not len(idx):
+                     out: dict) -> None:
+    """Log-symmetric intervals around the predicted metrics, each metric with its own held-out
+    residual quantiles (per task, novelty level and runtime, see `log_half_width`): evaluated once
+    per distinct (task, novelty, runtime, confidence) cell and gathered per point.
+    novelty: out["novelty"], -1 where the calibration carries no corpus support summary.
+    Written for every point at once: a point not predicted has NaN metrics, so NaN bounds, as before."""
+    if not out["supported"].any():
         return
     keys = [codes.of("task"), codes.of("runtime"), _codes_of(out["novelty"]), _codes_of(cols["confidence"])]
-    cell, first = combined_codes([(c[idx], u) for c, u in keys])
-    cell_widths = np.empty((len(first), len(_METRICS)))
-    for j, i in enumerate(idx[first].tolist()):
+    cell, first = combined_codes(keys)
+    cell_widths = np.empty((len(_METRICS), len(first)))
+    for j, i in enumerate(first.tolist()):
         task, runtime, lv = str(cols["task"][i]), str(cols["runtime"][i]), int(out["novelty"][i])
         conf = cols["confidence"][i:i + 1]
         for m, metric in enumerate(_METRICS):
-            cell_widths[j, m] = params.log_half_width(conf, f"{task}/{metric}", None if lv < 0 else lv, runtime)[0]
-    low, high = np.exp(-cell_widths), np.exp(cell_widths)
+            cell_widths[m, j] = params.log_half_width(conf, f"{task}/{metric}", None if lv < 0 else lv, runtime)[0]
+    low, high = np.exp(-cell_widths)[:, cell], np.exp(cell_widths)[:, cell]  # (metric, point)
     for m, metric in enumerate(_METRICS):
-        value = out[metric][idx]
-        out[f"{metric}_low"][idx] = value * low[cell, m]
-        out[f"{metric}_high"][idx] = value * high[cell, m]
+        np.multiply(out[metric], low[m], out=out[f"{metric}_low"])
+        np.multiply(out[metric], high[m], out=out[f"{metric}_high"])
 
 
 def _codes_of(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -351,8 +351,7 @@ def _support_flags_small(support, frame: dict, memo: dict | None) -> tuple[np.nd
     """`_support_flags` for a few points (or a grid's distinct keys): each key's flags from the memo,
     or computed and stored."""
     memo = {} if memo is None else memo
-    keys = [tuple(None if v != v else v for v in k)  # NaN -> None so equal keys compare equal
-            for k in zip(*(a.tolist() for a in frame.values()))]
+    keys = list(zip(*(_key_values(a) for a in frame.values())))
     todo = [i for i, k in enumerate(keys) if k not in memo]
     if todo:
         pts = {c: a[todo] for c, a in frame.items()}
@@ -365,6 +364,15 @@ def _support_flags_small(support, frame: dict, memo: dict | None) -> tuple[np.nd
     reason = np.empty(len(keys), dtype=object)
     reason[:] = [memo[k][1] for k in keys]
     return level, reason
+
+
+def _key_values(values: np.ndarray) -> list:
+    """A column's values as Python scalars for memo keys, NaN as None (NaN != NaN: equal keys must
+    compare equal); numbers without NaN as they are."""
+    values = np.asarray(values)
+    if values.dtype.kind in "biu" or (values.dtype.kind == "f" and not np.isnan(values).any()):
+        return values.tolist()
+    return [None if v != v else v for v in values.tolist()]
 
 
 def _keys_attended(k, causal: bool):
@@ -397,10 +405,8 @@ class _BlockPoints:
     idx: np.ndarray  # positions of the block's points in the normalised columns
     batch: np.ndarray  # samples per replica; once max_batch is applied, the batch used
     gpu_count: np.ndarray
-    task: np.ndarray  # "inference" | "training"
     training: np.ndarray  # bool: task == "training"
-    precision: np.ndarray  # canonical format names
-    runtime: np.ndarray
+    kv_budget_of_total: np.ndarray  # bool: the runtime sizes its KV cache from total memory (see KV_CACHE_FRACTION)
     seq_in: np.ndarray  # prompt tokens (vision: the default token count scaled by the area ratio)
     seq_out: np.ndarray  # generated tokens (0 unless generative)
     prefill_tokens: np.ndarray  # tokens of the forward pass: seq_in (generative: at least 1)
@@ -420,15 +426,16 @@ class _Timings(NamedTuple):
     tokens_per_s: np.ndarray
 
 
-def _block_points(w: Workload, df: Mapping[str, np.ndarray], idx: np.ndarray, fp32_storage: np.ndarray) -> _BlockPoints:
+def _block_points(w: Workload, df: Mapping[str, np.ndarray], idx: np.ndarray,
+                  flags: Mapping[str, np.ndarray]) -> _BlockPoints:
     """The points `idx` of normalised columns `df`, with `w`'s sequence defaults filled in;
-    fp32_storage: whether each stores weights and gradients in 4-byte floats (`FP32_STORAGE`)."""
-    prec = df["precision"][idx]
-    task = df["task"][idx]
-    seq_in, seq_out, area = _sequence_lengths(w, df["seq_in"][idx].astype(float), df["seq_out"][idx].astype(float))
+    flags: the grid's `_point_flags`."""
+    fp32_storage = flags["fp32_storage"][idx]
+    seq_in, seq_out, area = _sequence_lengths(w, df["seq_in"][idx].astype(float, copy=False),
+                                         df["seq_out"][idx].astype(float, copy=False))
     return _BlockPoints(
         idx=idx, batch=df["batch_size"][idx].astype(float), gpu_count=df["gpu_count"][idx].astype(float),
-        task=task, training=task == "training", precision=prec, runtime=df["runtime"][idx],
+        training=flags["training"][idx], kv_budget_of_total=flags["kv_budget_of_total"][idx],
         seq_in=seq_in, seq_out=seq_out, area_ratio=area,
         prefill_tokens=np.where(w.generative, np.maximum(seq_in, 1.0), seq_in),
         fp32_storage=fp32_storage,
@@ -505,8 +512,7 @@ def _max_batch(w: Workload, pts: _BlockPoints, g: GpuArrays, tp: np.ndarray) -> 
         per_seq = _kv_bytes_per_seq(w, pts.seq_in, pts.seq_out, g.kv_bytes, tp) / 1e9
         total, _ = _memory_gb(w, B, pts, g, tp)
         workspace = total - B * per_seq
-        of_total = lookup(pts.runtime, KV_BUDGET_OF_TOTAL.__contains__, dtype=bool)
-        budget = np.where(of_total, KV_CACHE_FRACTION * g.usable_mem_gb - workspace,
+        budget = np.where(pts.kv_budget_of_total, KV_CACHE_FRACTION * g.usable_mem_gb - workspace,
                           KV_CACHE_FRACTION * (g.usable_mem_gb - workspace))
     else:
         m0, _ = _memory_gb(w, np.zeros_like(B), pts, g, tp)
@@ -597,7 +603,7 @@ def predict_columns(cols: Mapping[str, np.ndarray], catalog: ProfileCatalog, wor
     novelty, extrap = _support_flags(cols, codes, catalog, workloads, params, memo)
     out["novelty"], out["extrapolation_reason"] = novelty, extrap
     out["extrapolation"] = extrap != ""
-    fp32_storage = codes.map("precision", FP32_STORAGE.__contains__, dtype=bool)
+    flags = _point_flags(codes)
     whole = len(names) == 1 and out["supported"].all()
     for code, name in enumerate(names):
         table = cache.table(workloads[name]) if cache is not None else _OpTable(workloads[name].operators)
@@ -606,9 +612,18 @@ def predict_columns(cols: Mapping[str, np.ndarray], catalog: ProfileCatalog, wor
             idx = idx_all[start:start + _CHUNK]
             # every point of one combination (a single prediction): its coefficients as they are
             g = g_distinct if len(idx) == len(g_codes) == len(g_distinct.tdp_w) == 1 else g_distinct.take(g_codes[idx])
-            _predict_block(workloads[name], table, cols, idx, g, fp32_storage[idx], out)
-    _write_intervals(params, cols, codes, np.arange(n) if whole else np.flatnonzero(out["supported"]), out)
+            _predict_block(workloads[name], table, cols, idx, g, flags, out)
+    _write_fit_hints(cols, g_codes, g_distinct, out)
+    _write_intervals(params, cols, codes, out)
     return out
+
+
+def _point_flags(codes: ColumnCodes) -> dict[str, np.ndarray]:
+    """Per-point booleans of the grid's text columns, each evaluated once per distinct value:
+    weights stored in 4-byte floats (`FP32_STORAGE`), training, KV cache sized from total memory."""
+    return {"fp32_storage": codes.map("precision", FP32_STORAGE.__contains__, dtype=bool),
+            "training": codes.map("task", "training".__eq__, dtype=bool),
+            "kv_budget_of_total": codes.map("runtime", KV_BUDGET_OF_TOTAL.__contains__, dtype=bool)}
 
 
 def _empty_output(n: int) -> dict[str, np.ndarray]:
@@ -643,10 +658,11 @@ def _mark_unsupported(cols: Mapping[str, np.ndarray], codes: ColumnCodes, no_com
 
 
 def _predict_block(w: Workload, t: _OpTable, df: Mapping[str, np.ndarray], idx: np.ndarray, g: GpuArrays,
-                   fp32_storage: np.ndarray, out: dict) -> None:
+                   flags: Mapping[str, np.ndarray], out: dict) -> None:
     """Predict the points `idx` of normalised columns `df` (all of workload `w`, table `t`, their
-    coefficients `g`, whether each stores fp32 weights) into `out` (intervals: `_write_intervals`)."""
-    pts = _block_points(w, df, idx, fp32_storage)
+    coefficients `g`, the grid's `_point_flags`) into `out` (fit hints and intervals:
+    `_write_fit_hints`, `_write_intervals`)."""
+    pts = _block_points(w, df, idx, flags)
     tp = _tensor_parallel(w, pts, g, df["tensor_parallel"][idx].astype(float) if w.generative else None)
     dp = np.maximum(np.floor(pts.gpu_count / tp), 1.0)
     # max_batch points: batch_size is an upper bound; take the largest batch that fits in memory
@@ -726,10 +742,10 @@ _BOUNDS = np.array(["memory", "compute", "overhead"], dtype=object)
 
 def _write_hardware(w: Workload, t: _OpTable, pts: _BlockPoints, g: GpuArrays, tp: np.ndarray, dp: np.ndarray,
                     timing: _Timings, out: dict) -> None:
-    """Memory (with fit hints), power, energy, the bound resource, the parallel layout and the
-    workload's size of each point of the block."""
+    """Memory, power, energy, the bound resource, the parallel layout and the workload's size of
+    each point of the block (fit hints: `_write_fit_hints`, for all blocks at once)."""
     idx, B, latency = pts.idx, pts.batch, timing.latency_s
-    mem_gb, weights_gb = _memory_gb(w, B, pts, g, tp)
+    mem_gb, _ = _memory_gb(w, B, pts, g, tp)
     fits = mem_gb <= g.usable_mem_gb
     util = np.clip(timing.ideal_s / latency, 0.0, 1.0)
     power = g.tdp_w * (IDLE_POWER_FRACTION + (1 - IDLE_POWER_FRACTION) * util)
@@ -746,17 +762,42 @@ def _write_hardware(w: Workload, t: _OpTable, pts: _BlockPoints, g: GpuArrays, t
                                     + q_fwd * _keys_attended(q_fwd, w.generative) * (t.count @ t.fctx))
     out["params_total"][idx] = w.params_total
     out["params_active"][idx] = w.params_active
-    over = np.flatnonzero(~fits)
-    if len(over):
-        out["fit_hint"][idx[over]] = _fit_hints(pts, g, tp, over, mem_gb, weights_gb)
+
+
+class _HintPoints(NamedTuple):
+    """What `_fit_hints` reads of the points that do not fit: the batch used and the task."""
+    batch: np.ndarray
+    task: np.ndarray
+
+
+class _HintGpu(NamedTuple):
+    """What `_fit_hints` reads of those points' coefficients (`GpuArrays` fields of the same names)."""
+    usable_mem_gb: np.ndarray
+    weight_bytes: np.ndarray
+    has_fp8: np.ndarray
+
+
+def _write_fit_hints(cols: Mapping[str, np.ndarray], g_codes: np.ndarray, g_distinct: GpuArrays, out: dict) -> None:
+    """`fit_hint` of every predicted point that does not fit, from the written outputs (memory,
+    tensor parallelism, batch used, parameters), once for the whole grid: its distinct texts are
+    built once however many blocks share them."""
+    over = np.flatnonzero(~out["fits"])  # only predicted points are written not fitting
+    if not len(over):
+        return
+    codes = g_codes[over]
+    g = _HintGpu(g_distinct.usable_mem_gb[codes], g_distinct.weight_bytes[codes], g_distinct.has_fp8[codes])
+    tp = out["tensor_parallel"][over]
+    weights_gb = out["params_total"][over] * g.weight_bytes / tp / 1e9  # `_memory_gb`'s weights, same arithmetic
+    pts = _HintPoints(out["batch_used"][over], cols["task"][over])
+    out["fit_hint"][over] = _fit_hints(pts, g, tp, np.arange(len(over)), out["memory_gb"][over], weights_gb)
 
 
 _HINT_FORMATS = ("fp8", "int8", "int4")  # weight formats `fit_hint` suggests, in its order
 
 
-def _fit_hints(pts: _BlockPoints, g: GpuArrays, tp: np.ndarray, over: np.ndarray, mem_gb: np.ndarray,
+def _fit_hints(pts: _HintPoints, g: _HintGpu, tp: np.ndarray, over: np.ndarray, mem_gb: np.ndarray,
                weights_gb: np.ndarray) -> np.ndarray:
-    """`fit_hint` of the block's points at positions `over` (those that do not fit), as an object
+    """`fit_hint` of the points at positions `over` (those that do not fit), as an object
     array: the same tests in the same arithmetic, on arrays; each distinct text is built once."""
     need, weights = _round_like_python(mem_gb[over], 1), _round_like_python(weights_gb[over], 2)
     have, n_tp, batch, weight_bytes = g.usable_mem_gb[over], tp[over], pts.batch[over], g.weight_bytes[over]
