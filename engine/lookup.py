@@ -56,16 +56,27 @@ def _factorize_objects(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     distinct objects (strings parsed one per cell) are factorised by value directly."""
     import pandas as pd
 
-    values = np.ascontiguousarray(values)
     n = len(values)
-    addresses = np.ctypeslib.as_array((ctypes.c_size_t * n).from_address(values.ctypes.data))
-    object_codes, distinct = pd.factorize(addresses)
+    object_codes, distinct = pd.factorize(_addresses(values))
     if len(distinct) > n // 4:
         return _factorize_values(values)
     holder = np.empty(len(distinct), dtype=np.int64)
     holder[object_codes] = np.arange(n)  # a cell holding each distinct object (any one: they hold the same)
     codes, uniques = _factorize_values(values[holder])  # in order of first appearance, as `distinct` is
     return codes[object_codes], uniques
+
+
+def _addresses(values: np.ndarray) -> np.ndarray:
+    """The address of the object each cell of a 1-d object array holds (a fresh uint64 array). A
+    column of a frame is often a strided view of a 2-d block: its pointers are read in place, with
+    the view's stride, instead of copying the cells (which touches every object's reference count)."""
+    item = ctypes.sizeof(ctypes.c_size_t)
+    if values.strides[0] <= 0 or values.strides[0] % item:
+        values = np.ascontiguousarray(values)
+    step = values.strides[0] // item
+    span = (len(values) - 1) * step + 1  # the words from the first cell to the last, all inside the block
+    words = np.ctypeslib.as_array((ctypes.c_size_t * span).from_address(values.ctypes.data))
+    return words[::step].copy()  # a copy: `words` is a view of memory this function does not own
 
 
 def _factorize_values(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

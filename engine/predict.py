@@ -308,7 +308,7 @@ def _write_intervals(params: CalibrationParams, cols: Mapping[str, np.ndarray], 
         conf = cols["confidence"][i:i + 1]
         for m, metric in enumerate(_METRICS):
             cell_widths[m, j] = params.log_half_width(conf, f"{task}/{metric}", None if lv < 0 else lv, runtime)[0]
-    low, high = np.exp(-cell_widths)[:, cell], np.exp(cell_widths)[:, cell]  # (metric, point)
+    low, high = (np.take(np.exp(sign * cell_widths), cell, axis=1) for sign in (-1.0, 1.0))  # (metric, point)
     for m, metric in enumerate(_METRICS):
         np.multiply(out[metric], low[m], out=out[f"{metric}_low"])
         np.multiply(out[metric], high[m], out=out[f"{metric}_high"])
@@ -389,6 +389,8 @@ def _link_bps(g: GpuArrays, n_gpus) -> np.ndarray:
 def _allreduce_s(volume_bytes, n_gpus, g: GpuArrays) -> np.ndarray:
     """Ring all-reduce of `volume_bytes` across n_gpus: 2(n-1)/n of the data crosses each link."""
     n = np.maximum(n_gpus, 1.0)
+    if not (n > 1).any():
+        return np.zeros_like(n)  # every point on one GPU (most grids): no collective to time
     return np.where(n > 1, 2.0 * (n - 1) / n * volume_bytes / _link_bps(g, n) + g.allreduce_latency_s, 0.0)
 
 
@@ -472,8 +474,11 @@ def _tensor_parallel(w: Workload, pts: _BlockPoints, g: GpuArrays, given: np.nda
     if not w.generative:
         return tp
     for cand in (2.0, 4.0, 8.0):
+        eligible = (cand <= pts.gpu_count) & ~pts.training
+        if not eligible.any():
+            break  # no point has this many GPUs (most grids: one GPU): no memory to compute
         need, _ = _memory_gb(w, pts.batch, pts, g, tp)
-        grow = (need > g.usable_mem_gb) & (cand <= pts.gpu_count) & ~pts.training
+        grow = (need > g.usable_mem_gb) & eligible
         if not grow.any():
             break  # tp unchanged, so no larger candidate can grow either (fewer GPUs than it, or it fits)
         tp = np.where(grow, cand, tp)
