@@ -201,18 +201,30 @@ def _pass(t: _OpTable, B, q, k, per_sample, g: GpuArrays, tp, causal: bool = Fal
     return _PassTimes(total, ideal, compute)
 
 
+class _PointGpu:
+    """The `GpuArrays` of a block's points, each field gathered from the distinct combinations'
+    when first read: a block reads only the fields its workload and tasks need (no interconnect
+    for one-GPU inference, no convolution path for a transformer)."""
+
+    def __init__(self, distinct: GpuArrays, codes: np.ndarray):
+        self._distinct, self._codes = distinct, codes
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        values = getattr(self._distinct, name)[self._codes]
+        setattr(self, name, values)  # kept: __getattr__ runs only for fields not read yet
+        return values
+
+
 class _GpuSlice:
-    """The `GpuArrays` fields a pass reads, for a slice of the points (views, no copies)."""
+    """The `GpuArrays` fields of a slice of the points (views, no copies), each taken when first read."""
 
     def __init__(self, g: GpuArrays, sl: slice):
-        for name in _PASS_FIELDS:
-            setattr(self, name, getattr(g, name)[sl])
+        self._g, self._sl = g, sl
 
-
-_PASS_FIELDS = ("peak_flops_per_s", "peak_conv_flops_per_s", "eff_matmul", "eff_conv", "eff_other",
-                "eff_grouped_conv_of_matmul", "eff_attention_of_matmul", "eff_moe_of_matmul", "size_half_flops",
-                "dequant_s_per_weight", "mem_bytes_per_s", "eff_mem", "unhidden_fraction", "weight_bytes",
-                "act_bytes", "kv_bytes", "launch_s", "overhead_s")
+    def __getattr__(self, name: str) -> np.ndarray:
+        values = getattr(self._g, name)[self._sl]
+        setattr(self, name, values)
+        return values
 
 
 def _pass_block(t: _OpTable, B, q, k, ps, g, tp, per_gpu, qk) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -308,10 +320,10 @@ def _write_intervals(params: CalibrationParams, cols: Mapping[str, np.ndarray], 
         conf = cols["confidence"][i:i + 1]
         for m, metric in enumerate(_METRICS):
             cell_widths[m, j] = params.log_half_width(conf, f"{task}/{metric}", None if lv < 0 else lv, runtime)[0]
-    low, high = (np.take(np.exp(sign * cell_widths), cell, axis=1) for sign in (-1.0, 1.0))  # (metric, point)
     for m, metric in enumerate(_METRICS):
-        np.multiply(out[metric], low[m], out=out[f"{metric}_low"])
-        np.multiply(out[metric], high[m], out=out[f"{metric}_high"])
+        for bound, factors in (("low", np.exp(-cell_widths[m])), ("high", np.exp(cell_widths[m]))):
+            column = np.take(factors, cell, out=out[f"{metric}_{bound}"], mode="clip")  # unbuffered: codes are in range
+            column *= out[metric]
 
 
 def _codes_of(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -321,22 +333,24 @@ def _codes_of(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _support_flags(cols: Mapping[str, np.ndarray], codes: ColumnCodes, catalog: ProfileCatalog,
                    workloads: Mapping[str, Workload], params: CalibrationParams,
-                   memo: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(novelty level, extrapolation reason) per point against the corpus support stored in the
-    calibration (`intervals.support`); (-1, "") everywhere when it carries none.
+                   memo: dict | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(novelty level, extrapolation reason, whether there is one) per point against the corpus
+    support stored in the calibration (`intervals.support`); (-1, "", False) everywhere when it
+    carries none.
     memo: optional dict remembering the flags of each distinct key (kept by `Engine` for its own
     params; the flags are a pure function of the support and the key)."""
     support = params.support
     n = len(cols["gpu"])
     if support is None:
-        return np.full(n, -1, dtype=int), filled(n, "")
+        return np.full(n, -1, dtype=int), filled(n, ""), np.zeros(n, dtype=bool)
     arch = codes.derived("gpu", lambda g: catalog.get(g).architecture)
     family = codes.derived("model", lambda m: workloads[m].family)
     if n <= _SMALL_GRID:
         frame = {"runtime": cols["runtime"].astype(str), "arch": arch[1][arch[0]], "family": family[1][family[0]],
                  "task": cols["task"], "batch_size": cols["batch_size"], "seq_in": cols["seq_in"].astype(float),
                  "gpu_count": cols["gpu_count"]}
-        return _support_flags_small(support, frame, memo)
+        level, reason = _support_flags_small(support, frame, memo)
+        return level, reason, reason != ""
     # each distinct (runtime, architecture, family, sizes) once: a sweep repeats them across models and GPUs
     parts = {"runtime": codes.of("runtime"), "arch": arch, "family": family, "task": codes.of("task"),
              "batch_size": codes.of("batch_size"), "seq_in": codes.of("seq_in"), "gpu_count": codes.of("gpu_count")}
@@ -344,7 +358,7 @@ def _support_flags(cols: Mapping[str, np.ndarray], codes: ColumnCodes, catalog: 
     pts = {name: u[c[first]] for name, (c, u) in parts.items()}
     pts["runtime"] = pts["runtime"].astype(str)
     level, reason = _support_flags_small(support, pts, memo)  # the engine's memo: chunks repeat keys
-    return level[key], reason[key]
+    return level[key], reason[key], (reason != "")[key]
 
 
 def _support_flags_small(support, frame: dict, memo: dict | None) -> tuple[np.ndarray, np.ndarray]:
@@ -605,9 +619,8 @@ def predict_columns(cols: Mapping[str, np.ndarray], catalog: ProfileCatalog, wor
     g_codes, g_distinct = gpu_blocks(cols, catalog, params, cache.gpu if cache is not None else None, codes)
     _mark_unsupported(cols, codes, np.isnan(g_distinct.peak_flops_per_s)[g_codes], out)
     memo = cache.support_flags if cache is not None else None
-    novelty, extrap = _support_flags(cols, codes, catalog, workloads, params, memo)
-    out["novelty"], out["extrapolation_reason"] = novelty, extrap
-    out["extrapolation"] = extrap != ""
+    out["novelty"], out["extrapolation_reason"], out["extrapolation"] = _support_flags(cols, codes, catalog, workloads,
+                                                                                     params, memo)
     flags = _point_flags(codes)
     whole = len(names) == 1 and out["supported"].all()
     for code, name in enumerate(names):
@@ -616,7 +629,7 @@ def predict_columns(cols: Mapping[str, np.ndarray], catalog: ProfileCatalog, wor
         for start in range(0, len(idx_all), _CHUNK):
             idx = idx_all[start:start + _CHUNK]
             # every point of one combination (a single prediction): its coefficients as they are
-            g = g_distinct if len(idx) == len(g_codes) == len(g_distinct.tdp_w) == 1 else g_distinct.take(g_codes[idx])
+            g = g_distinct if len(idx) == len(g_codes) == len(g_distinct.tdp_w) == 1 else _PointGpu(g_distinct, g_codes[idx])
             _predict_block(workloads[name], table, cols, idx, g, flags, out)
     _write_fit_hints(cols, g_codes, g_distinct, out)
     _write_intervals(params, cols, codes, out)
