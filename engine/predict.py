@@ -418,7 +418,7 @@ def _tp_comm(w: Workload, B, q, tp, g: GpuArrays) -> np.ndarray:
 class _BlockPoints:
     """The points of one block (all of one workload) as the physics reads them: arrays of the
     block's length (numbers as float64), the workload's defaults filled in."""
-    idx: np.ndarray  # positions of the block's points in the normalised columns
+    idx: np.ndarray | slice  # the block's points in the normalised columns (positions or a range)
     batch: np.ndarray  # samples per replica; once max_batch is applied, the batch used
     gpu_count: np.ndarray
     training: np.ndarray  # bool: task == "training"
@@ -442,7 +442,7 @@ class _Timings(NamedTuple):
     tokens_per_s: np.ndarray
 
 
-def _block_points(w: Workload, df: Mapping[str, np.ndarray], idx: np.ndarray,
+def _block_points(w: Workload, df: Mapping[str, np.ndarray], idx: np.ndarray | slice,
                   flags: Mapping[str, np.ndarray]) -> _BlockPoints:
     """The points `idx` of normalised columns `df`, with `w`'s sequence defaults filled in;
     flags: the grid's `_point_flags`."""
@@ -622,18 +622,56 @@ def predict_columns(cols: Mapping[str, np.ndarray], catalog: ProfileCatalog, wor
     out["novelty"], out["extrapolation_reason"], out["extrapolation"] = _support_flags(cols, codes, catalog, workloads,
                                                                                      params, memo)
     flags = _point_flags(codes)
-    whole = len(names) == 1 and out["supported"].all()
     for code, name in enumerate(names):
         table = cache.table(workloads[name]) if cache is not None else _OpTable(workloads[name].operators)
-        idx_all = np.arange(n) if whole else np.flatnonzero((model_codes == code) & out["supported"])
-        for start in range(0, len(idx_all), _CHUNK):
-            idx = idx_all[start:start + _CHUNK]
+        for block in _model_blocks(model_codes == code if len(names) > 1 else None, out["supported"]):
             # every point of one combination (a single prediction): its coefficients as they are
-            g = g_distinct if len(idx) == len(g_codes) == len(g_distinct.tdp_w) == 1 else _PointGpu(g_distinct, g_codes[idx])
-            _predict_block(workloads[name], table, cols, idx, g, flags, out)
+            one = n == len(g_distinct.tdp_w) == 1
+            _predict_block(workloads[name], table, cols, block, g_distinct if one else _PointGpu(g_distinct, g_codes[block]),
+                           flags, out)
+    _clear_unpredicted(out)
     _write_fit_hints(cols, g_codes, g_distinct, out)
     _write_intervals(params, cols, codes, out)
     return out
+
+
+_UNSUPPORTED_IN_SLICE = 1 / 16  # the share of unsupported points a block of consecutive points may compute
+
+
+def _model_blocks(of_model: np.ndarray | None, supported: np.ndarray) -> list:
+    """The blocks (of at most _CHUNK points) one workload's points are predicted in. Where its
+    points are consecutive (a grid in product order, model first) and nearly all supported, slices
+    of them, the few unsupported points included (`_clear_unpredicted` resets those): reading the
+    columns and writing the outputs are then views and copies, not gathers and scatters. Else the
+    positions of its supported points (computing many unsupported points costs more than the
+    gathers save). of_model: the workload's points (None: all)."""
+    if of_model is None:
+        start, stop = 0, len(supported)
+    else:
+        rows = np.flatnonzero(of_model)
+        start, stop = (int(rows[0]), int(rows[-1]) + 1) if len(rows) else (0, 0)
+        if stop - start != len(rows):  # not consecutive
+            start = stop = -1
+    if start >= 0 and np.count_nonzero(supported[start:stop]) >= (1.0 - _UNSUPPORTED_IN_SLICE) * (stop - start):
+        return [slice(s, min(s + _CHUNK, stop)) for s in range(start, stop, _CHUNK)]
+    rows = np.flatnonzero(supported if of_model is None else of_model & supported)
+    return [rows[s:s + _CHUNK] for s in range(0, len(rows), _CHUNK)]
+
+
+# the outputs `_predict_block` writes (every other output is written for all points at once)
+_BLOCK_OUTPUTS = ("latency_ms", "throughput_per_s", "tokens_per_s", "ttft_ms", "tpot_ms", "memory_gb", "fits",
+                  "power_w", "energy_j_per_sample", "bound", "tensor_parallel", "batch_used", "flops_per_sample",
+                  "params_total", "params_active")
+
+
+def _clear_unpredicted(out: dict) -> None:
+    """The block outputs of unsupported points back to their values before prediction
+    (`_empty_output`: NaN, fitting, no bound): blocks of consecutive points compute them too."""
+    unsupported = ~out["supported"]
+    if unsupported.any():
+        blank = _empty_output(1)
+        for name in _BLOCK_OUTPUTS:
+            out[name][unsupported] = blank[name][0]
 
 
 def _point_flags(codes: ColumnCodes) -> dict[str, np.ndarray]:
@@ -675,7 +713,7 @@ def _mark_unsupported(cols: Mapping[str, np.ndarray], codes: ColumnCodes, no_com
         out["reason"][train_int] = "training in integer or quantized weight formats is not modelled"
 
 
-def _predict_block(w: Workload, t: _OpTable, df: Mapping[str, np.ndarray], idx: np.ndarray, g: GpuArrays,
+def _predict_block(w: Workload, t: _OpTable, df: Mapping[str, np.ndarray], idx: np.ndarray | slice, g: GpuArrays,
                    flags: Mapping[str, np.ndarray], out: dict) -> None:
     """Predict the points `idx` of normalised columns `df` (all of workload `w`, table `t`, their
     coefficients `g`, the grid's `_point_flags`) into `out` (fit hints and intervals:
@@ -832,7 +870,7 @@ def _fit_hints(pts: _HintPoints, g: _HintGpu, tp: np.ndarray, over: np.ndarray, 
         format_idea = np.where(ok & g.has_fp8[over] if i == 0 else ok, i, format_idea)
     batch_idea = np.zeros(len(over))
     for div in (0.0, 8.0, 4.0, 2.0):  # b = 1, then batch // 8, // 4, // 2 (reversed, as above)
-        b = np.floor_divide(batch, div) if div else np.ones_like(batch)
+        b = np.floor(batch / div) if div else np.ones_like(batch)  # exact: batch is a whole number, div a power of 2
         ok = (batch > 1) & (b >= 1) & (weights + rest * b / batch + RUNTIME_OVERHEAD_GB <= have)
         batch_idea = np.where(ok, b, batch_idea)
     # one number per outcome (exact in float64: batch <= MAX_BATCH_SIZE < 1e6, 8 GPUs at most)

@@ -100,6 +100,23 @@ def _assert_single_points_equal(engine, points: pd.DataFrame, sweep: pd.DataFram
     assert compared == len(points)
 
 
+def test_grid_in_model_order_matches_single_point_predictions(engine):
+    """A grid in product order (each model's points consecutive, as a sweep's chunks are) with a
+    few unsupported points among them is predicted in consecutive blocks that compute those too and
+    clear them after: every row still equals the single-point path, unsupported rows included."""
+    points = random_points(engine, 3000, seed=5)
+    supported = engine.predict_grid(points).supported.to_numpy()
+    few_unsupported = points[~supported].groupby("model").head(2)  # a few percent of each model's points
+    points = pd.concat([points[supported], few_unsupported]).sample(frac=1.0, random_state=0)
+    points = points.sort_values("model", kind="stable", ignore_index=True)
+    sweep = engine.predict_grid(points)
+    share = sweep.groupby("model").supported.mean()
+    assert ((share >= 0.95) & (share < 1.0)).sum() >= 5
+    unsupported = sweep[~sweep.supported]
+    assert unsupported.latency_ms.isna().all() and unsupported.fits.all() and (unsupported.bound == "").all()
+    _assert_single_points_equal(engine, points, sweep)
+
+
 def test_single_point_result_has_sweep_types(engine):
     one = engine.predict("llama-3.1-8b", "H100-SXM", "fp16", 8, seq_in=512, seq_out=128)
     row = engine.predict_grid(pd.DataFrame([{"model": "llama-3.1-8b", "gpu": "H100-SXM", "precision": "fp16",
