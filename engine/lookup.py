@@ -40,7 +40,26 @@ def factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     values = np.asarray(values)
     if values.dtype == object and len(values) >= _BY_IDENTITY_MIN:
         return _factorize_objects(values)
+    if values.dtype.kind in "iuf" and len(values) >= _BY_IDENTITY_MIN:
+        dense = _factorize_whole_numbers(values)
+        if dense is not None:
+            return dense
     return _factorize_values(values)
+
+
+def _factorize_whole_numbers(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """`factorize` of a numeric column of whole numbers in a small range (batch sizes, token counts,
+    GPU counts, novelty levels): numbered with a table indexed by value - min (`_dense_codes`)
+    instead of a hash table. None when the column has other values (fractions, NaN, a wide range)."""
+    low, high = values.min().item(), values.max().item()  # Python numbers (no wrap-around); NaN when there is one
+    if not (np.isfinite(low) and np.isfinite(high)) or high - low >= max(4 * len(values), 1 << 16):
+        return None
+    whole = values.astype(np.int64) if values.dtype.kind == "f" else values
+    if values.dtype.kind == "f" and not np.array_equal(whole, values):  # fractions
+        return None
+    low, high = int(whole.min()), int(whole.max())
+    codes, first = _dense_codes(whole - low, high - low + 1)
+    return codes, values[first]
 
 
 # object columns at least this long are grouped by object identity first (`_factorize_objects`)

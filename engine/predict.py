@@ -204,13 +204,19 @@ def _pass(t: _OpTable, B, q, k, per_sample, g: GpuArrays, tp, causal: bool = Fal
 class _PointGpu:
     """The `GpuArrays` of a block's points, each field gathered from the distinct combinations'
     when first read: a block reads only the fields its workload and tasks need (no interconnect
-    for one-GPU inference, no convolution path for a transformer)."""
+    for one-GPU inference, no convolution path for a transformer). A field equal for every
+    combination (a calibration constant, one runtime's overheads) is that value broadcast to the
+    points, a read-only view: no gather."""
 
     def __init__(self, distinct: GpuArrays, codes: np.ndarray):
         self._distinct, self._codes = distinct, codes
 
     def __getattr__(self, name: str) -> np.ndarray:
-        values = getattr(self._distinct, name)[self._codes]
+        field = getattr(self._distinct, name)
+        if (field == field[0]).all():
+            values = np.broadcast_to(field[0], len(self._codes))
+        else:
+            values = field[self._codes]
         setattr(self, name, values)  # kept: __getattr__ runs only for fields not read yet
         return values
 
@@ -281,11 +287,11 @@ def _compute_rate(sig: _Signature, g) -> np.ndarray:
     matmul, conv, grouped, attention, moe = sig
     eff = g.eff_conv if conv else (g.eff_matmul if matmul else g.eff_other)
     # op classes below the dense-matmul efficiency: grouped convolutions, the attention core and
-    # expert GEMMs (grouped, uneven shapes, fewer tokens each)
-    for present, frac in ((grouped, g.eff_grouped_conv_of_matmul), (attention, g.eff_attention_of_matmul),
-                          (moe, g.eff_moe_of_matmul)):
+    # expert GEMMs (grouped, uneven shapes, fewer tokens each); each fraction read only where it applies
+    for present, frac in ((grouped, "eff_grouped_conv_of_matmul"), (attention, "eff_attention_of_matmul"),
+                          (moe, "eff_moe_of_matmul")):
         if present:
-            eff = eff * frac
+            eff = eff * getattr(g, frac)
     return eff * (g.peak_conv_flops_per_s if conv else g.peak_flops_per_s)
 
 
@@ -322,7 +328,7 @@ def _write_intervals(params: CalibrationParams, cols: Mapping[str, np.ndarray], 
             cell_widths[m, j] = params.log_half_width(conf, f"{task}/{metric}", None if lv < 0 else lv, runtime)[0]
     for m, metric in enumerate(_METRICS):
         for bound, factors in (("low", np.exp(-cell_widths[m])), ("high", np.exp(cell_widths[m]))):
-            column = np.take(factors, cell, out=out[f"{metric}_{bound}"], mode="clip")  # unbuffered: codes are in range
+            column = factors.take(cell, out=out[f"{metric}_{bound}"], mode="clip")  # unbuffered: codes are in range
             column *= out[metric]
 
 
@@ -626,9 +632,8 @@ def predict_columns(cols: Mapping[str, np.ndarray], catalog: ProfileCatalog, wor
         table = cache.table(workloads[name]) if cache is not None else _OpTable(workloads[name].operators)
         for block in _model_blocks(model_codes == code if len(names) > 1 else None, out["supported"]):
             # every point of one combination (a single prediction): its coefficients as they are
-            one = n == len(g_distinct.tdp_w) == 1
-            _predict_block(workloads[name], table, cols, block, g_distinct if one else _PointGpu(g_distinct, g_codes[block]),
-                           flags, out)
+            g = g_distinct if n == len(g_distinct.tdp_w) == 1 else _PointGpu(g_distinct, g_codes[block])
+            _predict_block(workloads[name], table, cols, block, g, flags, out)
     _clear_unpredicted(out)
     _write_fit_hints(cols, g_codes, g_distinct, out)
     _write_intervals(params, cols, codes, out)
@@ -775,12 +780,14 @@ def _with_generation(w: Workload, t: _OpTable, pts: _BlockPoints, g: GpuArrays, 
     t_dec = dec.total_s + _tp_comm(w, B, ones, tp, g)
     steps = np.maximum(pts.seq_out - 1.0, 0.0)
     total = t_fwd + steps * t_dec
-    return _Timings(latency_s=np.where(gen, total, timing.latency_s),
-                    ideal_s=np.where(gen, fwd.ideal_s + steps * dec.ideal_s, timing.ideal_s),
-                    compute_s=np.where(gen, fwd.compute_s + steps * dec.compute_s, timing.compute_s),
-                    ttft_ms=np.where(gen, t_fwd * 1e3, timing.ttft_ms),
-                    tpot_ms=np.where(gen, t_dec * 1e3, timing.tpot_ms),
-                    tokens_per_s=np.where(gen, B * dp * np.maximum(pts.seq_out, 1.0) / total, timing.tokens_per_s))
+    every = gen.all()  # an inference grid: each new value is the value (no np.where)
+    pick = (lambda new, old: new) if every else (lambda new, old: np.where(gen, new, old))  # noqa: E731
+    return _Timings(latency_s=pick(total, timing.latency_s),
+                    ideal_s=pick(fwd.ideal_s + steps * dec.ideal_s, timing.ideal_s),
+                    compute_s=pick(fwd.compute_s + steps * dec.compute_s, timing.compute_s),
+                    ttft_ms=pick(t_fwd * 1e3, timing.ttft_ms),
+                    tpot_ms=pick(t_dec * 1e3, timing.tpot_ms),
+                    tokens_per_s=pick(B * dp * np.maximum(pts.seq_out, 1.0) / total, timing.tokens_per_s))
 
 
 def _write_metrics(pts: _BlockPoints, timing: _Timings, dp: np.ndarray, out: dict) -> None:

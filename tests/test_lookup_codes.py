@@ -65,3 +65,29 @@ def test_combined_codes_number_tuples_in_order_of_first_appearance(n, sizes):
     for i, k in enumerate(want_codes):
         firsts.setdefault(k, i)
     assert first.tolist() == [firsts[k] for k in range(len(tuples))]
+
+
+def _numeric_columns(n: int) -> dict:
+    rng = np.random.default_rng(11)
+    return {
+        "batch sizes": rng.choice([1, 8, 32, 128, 4096], n),
+        "token counts as floats, with -0.0": rng.choice([128.0, 1024.0, 0.0, -0.0], n),
+        "fractions": rng.choice([0.5, 0.9, 0.95], n),
+        "a missing cell": np.r_[rng.choice([1.0, 2.0], n - 1), np.nan],
+        "an infinite cell": np.r_[rng.choice([1.0, 2.0], n - 1), np.inf],
+        "a wide range": np.r_[rng.choice([1, 2], n - 1), 2**62],
+        "int8 extremes": np.r_[rng.integers(-5, 5, n - 2), 127, -128].astype(np.int8),
+        "unsigned": rng.integers(0, 3, n).astype(np.uint64),
+    }
+
+
+@pytest.mark.parametrize("name", list(_numeric_columns(8)))
+def test_factorize_numeric_columns_equals_pandas(name):
+    """Whole numbers in a small range take a table; anything else pandas' hash table: same result."""
+    column = _numeric_columns(2 * _BY_IDENTITY_MIN)[name]
+    codes, uniques = factorize(column)
+    want_codes, want_uniques = pd.factorize(column, use_na_sentinel=False)
+    assert codes.tolist() == want_codes.tolist()
+    assert uniques.dtype == column.dtype
+    np.testing.assert_array_equal(uniques, want_uniques)
+    assert np.signbit(uniques).tolist() == np.signbit(np.asarray(want_uniques)).tolist()  # -0.0 kept as first seen
