@@ -317,6 +317,9 @@ def _write_intervals(params: CalibrationParams, cols: Mapping[str, np.ndarray], 
     novelty: out["novelty"], -1 where the calibration carries no corpus support summary.
     Written for every point at once: a point not predicted has NaN metrics, so NaN bounds, as before."""
     if not out["supported"].any():
+        for metric in _METRICS:
+            out[f"{metric}_low"].fill(np.nan)
+            out[f"{metric}_high"].fill(np.nan)
         return
     keys = [codes.of("task"), codes.of("runtime"), _codes_of(out["novelty"]), _codes_of(cols["confidence"])]
     cell, first = combined_codes(keys)
@@ -669,14 +672,16 @@ _BLOCK_OUTPUTS = ("latency_ms", "throughput_per_s", "tokens_per_s", "ttft_ms", "
                   "params_total", "params_active")
 
 
+_UNPREDICTED = {"fits": True, "bound": ""}  # an unsupported point's block outputs; the others NaN
+
+
 def _clear_unpredicted(out: dict) -> None:
-    """The block outputs of unsupported points back to their values before prediction
-    (`_empty_output`: NaN, fitting, no bound): blocks of consecutive points compute them too."""
+    """The block outputs of unsupported points (`_UNPREDICTED`): no block predicts them, or a
+    block of consecutive points computed them too."""
     unsupported = ~out["supported"]
     if unsupported.any():
-        blank = _empty_output(1)
         for name in _BLOCK_OUTPUTS:
-            out[name][unsupported] = blank[name][0]
+            out[name][unsupported] = _UNPREDICTED.get(name, np.nan)
 
 
 def _point_flags(codes: ColumnCodes) -> dict[str, np.ndarray]:
@@ -688,8 +693,11 @@ def _point_flags(codes: ColumnCodes) -> dict[str, np.ndarray]:
 
 
 def _empty_output(n: int) -> dict[str, np.ndarray]:
-    """OUTPUT_COLUMNS for n points before prediction: NaN numbers, every point supported and fitting."""
-    numbers = np.full((len(OUTPUT_COLUMNS), n), np.nan)  # one allocation; each column a row of it
+    """OUTPUT_COLUMNS for n points before prediction: every point supported and fitting, no texts.
+    The numbers are allocated, not written (filling them costs as much as a step of the sweep):
+    `_predict_block` writes them for the points it predicts, `_clear_unpredicted` for the others,
+    `_support_flags` and `_write_intervals` for every point."""
+    numbers = np.empty((len(OUTPUT_COLUMNS), n))  # one allocation; each column a row of it
     out = dict(zip(OUTPUT_COLUMNS, numbers))
     out["supported"] = np.ones(n, dtype=bool)
     out["reason"] = filled(n, "")
