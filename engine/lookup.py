@@ -38,9 +38,9 @@ def factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(code of each value, distinct values in order of first appearance), missing values (None,
     NaN) being values like any other. For a grid (pandas is loaded)."""
     values = np.asarray(values)
-    if values.dtype == object and len(values) >= _BY_IDENTITY_MIN:
+    if values.dtype == object and len(values) >= _FAST_PATH_MIN:
         return _factorize_objects(values)
-    if values.dtype.kind in "iuf" and len(values) >= _BY_IDENTITY_MIN:
+    if values.dtype.kind in "iuf" and len(values) >= _FAST_PATH_MIN:
         dense = _factorize_whole_numbers(values)
         if dense is not None:
             return dense
@@ -51,7 +51,7 @@ def _factorize_whole_numbers(values: np.ndarray) -> tuple[np.ndarray, np.ndarray
     """`factorize` of a numeric column of whole numbers in a small range (batch sizes, token counts,
     GPU counts, novelty levels): numbered with a table indexed by value - min (`_dense_codes`)
     instead of a hash table. None when the column has other values (fractions, NaN, a wide range)."""
-    low, high = values.min().item(), values.max().item()  # Python numbers (no wrap-around); NaN when there is one
+    low, high = values.min().item(), values.max().item()  # Python numbers: no wrap-around; NaN if one is
     if not (np.isfinite(low) and np.isfinite(high)) or high - low >= max(4 * len(values), 1 << 16):
         return None
     whole = values.astype(np.int64) if values.dtype.kind == "f" else values
@@ -62,8 +62,9 @@ def _factorize_whole_numbers(values: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return codes, values[first]
 
 
-# object columns at least this long are grouped by object identity first (`_factorize_objects`)
-_BY_IDENTITY_MIN = 4096
+# columns at least this long take a fast path (object identity, a table of whole numbers); a
+# shorter column is hashed by pandas directly, which then costs less than the extra passes
+_FAST_PATH_MIN = 4096
 
 
 def _factorize_objects(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

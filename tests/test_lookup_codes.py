@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from phantom_report.engine.lookup import _BY_IDENTITY_MIN, combined_codes, factorize
+from phantom_report.engine.lookup import _FAST_PATH_MIN, combined_codes, factorize
 
 
 def _reference(values) -> tuple[list[int], list]:
@@ -35,10 +35,10 @@ def _object_block(rng, n: int) -> np.ndarray:
 @pytest.mark.parametrize("layout", ["contiguous", "column of a block", "reversed", "every other row"])
 def test_factorize_object_columns_by_identity_equals_by_value(layout):
     rng = np.random.default_rng(7)
-    block = _object_block(rng, 3 * _BY_IDENTITY_MIN)
+    block = _object_block(rng, 3 * _FAST_PATH_MIN)
     column = {"contiguous": block[:, 1].copy(), "column of a block": block[:, 1], "reversed": block[::-1, 1],
               "every other row": block[::2, 1]}[layout]
-    assert len(column) >= _BY_IDENTITY_MIN  # the identity path is taken
+    assert len(column) >= _FAST_PATH_MIN  # the identity path is taken
     codes, uniques = factorize(column)
     want_codes, want_uniques = _reference(column.tolist())
     assert codes.tolist() == want_codes
@@ -47,7 +47,7 @@ def test_factorize_object_columns_by_identity_equals_by_value(layout):
 
 
 def test_factorize_mostly_distinct_objects_falls_back_to_values():
-    column = np.array([f"gpu-{i % 5000}" for i in range(2 * _BY_IDENTITY_MIN)], dtype=object)  # one object per cell
+    column = np.array([f"gpu-{i % 5000}" for i in range(2 * _FAST_PATH_MIN)], dtype=object)  # one object per cell
     codes, uniques = factorize(column)
     want_codes, want_uniques = _reference(column.tolist())
     assert codes.tolist() == want_codes and uniques.tolist() == want_uniques
@@ -84,7 +84,7 @@ def _numeric_columns(n: int) -> dict:
 @pytest.mark.parametrize("name", list(_numeric_columns(8)))
 def test_factorize_numeric_columns_equals_pandas(name):
     """Whole numbers in a small range take a table; anything else pandas' hash table: same result."""
-    column = _numeric_columns(2 * _BY_IDENTITY_MIN)[name]
+    column = _numeric_columns(2 * _FAST_PATH_MIN)[name]
     codes, uniques = factorize(column)
     want_codes, want_uniques = pd.factorize(column, use_na_sentinel=False)
     assert codes.tolist() == want_codes.tolist()

@@ -191,7 +191,8 @@ def test_points_not_predicted_carry_no_numbers(engine):
     numbers = ["latency_ms", "latency_ms_low", "latency_ms_high", "throughput_per_s", "tokens_per_s_high", "ttft_ms",
                "tpot_ms_low", "memory_gb", "power_w", "energy_j_per_sample", "tensor_parallel", "batch_used",
                "flops_per_sample", "params_total", "params_active"]
-    fp8_on_t4 = {"model": "llama-3.1-8b", "gpu": "T4", "precision": "fp8", "batch_size": 8, "seq_in": 512, "seq_out": 64}
+    fp8_on_t4 = {"model": "llama-3.1-8b", "gpu": "T4", "precision": "fp8", "batch_size": 8, "seq_in": 512,
+                 "seq_out": 64}
     supported = {**fp8_on_t4, "precision": "fp16"}
     for rows in ([fp8_on_t4] * 3, [supported, fp8_on_t4, supported]):
         grid = engine.predict_grid(pd.DataFrame(rows))
