@@ -167,14 +167,21 @@ def combined_codes(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarr
         return np.zeros(n, dtype=np.int64), np.zeros(min(n, 1), dtype=np.int64)
     import pandas as pd  # grids only
 
-    code, radix = np.zeros(n, dtype=np.int64), 1
+    code, radix = None, 1
     for c, u in parts:
-        if radix * max(len(u), 1) >= 2**62:  # renumber before the mixed-radix number could overflow
+        if len(u) <= 1:
+            continue  # one value (a column filled with its default): every point's digit is 0
+        if code is None:
+            code, radix = np.array(c, dtype=np.int64), len(u)  # a copy: the digits below are added in place
+            continue
+        if radix * len(u) >= 2**62:  # renumber before the mixed-radix number could overflow
             code, uniq = pd.factorize(code)
             radix = len(uniq)
-        code *= max(len(u), 1)
+        code *= len(u)
         code += c
-        radix *= max(len(u), 1)
+        radix *= len(u)
+    if code is None:
+        return np.zeros(n, dtype=np.int64), np.zeros(1, dtype=np.int64)
     if radix <= max(4 * n, 1 << 16):
         return _dense_codes(code, radix)
     codes, _ = pd.factorize(code)

@@ -703,7 +703,7 @@ def _empty_output(n: int) -> dict[str, np.ndarray]:
     out["reason"] = filled(n, "")
     out["fits"] = np.ones(n, dtype=bool)
     out["fit_hint"] = filled(n, "")
-    out["bound"] = filled(n, "")
+    out["bound"] = np.empty(n, dtype=object)  # written for every point, as the numbers are
     return out
 
 

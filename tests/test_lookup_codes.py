@@ -91,3 +91,18 @@ def test_factorize_numeric_columns_equals_pandas(name):
     assert uniques.dtype == column.dtype
     np.testing.assert_array_equal(uniques, want_uniques)
     assert np.signbit(uniques).tolist() == np.signbit(np.asarray(want_uniques)).tolist()  # -0.0 kept as first seen
+
+
+def test_combined_codes_skip_single_valued_columns():
+    """Columns with one value (defaults) add nothing to the tuples: same codes with or without them."""
+    rng = np.random.default_rng(3)
+    n = 20_000
+    varying = [(rng.integers(0, 5, n), np.arange(5)), (rng.integers(0, 9, n), np.arange(9))]
+    constant = (np.zeros(n, dtype=np.int64), np.array(["inference"], dtype=object))
+    want = combined_codes(varying)
+    for parts in ([constant] + varying, [varying[0], constant, varying[1], constant]):
+        got = combined_codes(parts)
+        assert got[0].tolist() == want[0].tolist() and got[1].tolist() == want[1].tolist()
+    only_constant = combined_codes([constant, constant])
+    assert only_constant[0].tolist() == [0] * n and only_constant[1].tolist() == [0]
+    assert varying[0][0].dtype == np.int64 and varying[0][0].max() < 5  # the inputs are left alone
