@@ -133,8 +133,19 @@ def _memoised(distinct: Mapping[str, np.ndarray], catalog: ProfileCatalog, param
         fresh = gpu_arrays({c: a[todo] for c, a in distinct.items()}, catalog, params)
         for j, i in enumerate(todo):
             memo[keys[i]] = GpuArrays(*(getattr(fresh, f)[j:j + 1] for f in _FIELD_NAMES))
-    rows = [memo[k] for k in keys]
-    return GpuArrays(*(np.concatenate([getattr(r, f) for r in rows]) for f in _FIELD_NAMES))
+    # each combination's fields packed in one float64 row (exact: the bool fields are 0 or 1), so the
+    # grid's table is one array of rows, not a concatenation of hundreds of one-element arrays per field
+    packed = memo.setdefault(_PACKED_ROWS, {})
+    rows = [packed.get(k) for k in keys]
+    for i in (i for i, row in enumerate(rows) if row is None):
+        rows[i] = packed[keys[i]] = np.array([getattr(memo[keys[i]], f)[0] for f in _FIELD_NAMES], dtype=float)
+    table = np.ascontiguousarray(np.array(rows).T)  # (field, combination)
+    one = memo[keys[0]]  # the fields' types
+    return GpuArrays(*(table[j].astype(getattr(one, f).dtype, copy=False) for j, f in enumerate(_FIELD_NAMES)))
+
+
+# the memo entry holding each combination's packed row (no combination key is this tuple)
+_PACKED_ROWS = ("packed rows",)
 
 
 def gpu_arrays(points: Mapping[str, np.ndarray], catalog: ProfileCatalog, params: CalibrationParams) -> GpuArrays:

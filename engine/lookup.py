@@ -4,6 +4,8 @@ distinct value (or tuple of values) and is broadcast back to every point."""
 
 from __future__ import annotations
 
+import ctypes
+
 import numpy as np
 
 MEMO_MAX = 65536  # distinct keys an engine's memo tables hold before they start over
@@ -35,6 +37,70 @@ def lookup_tuples(arrays: tuple, fn, dtype=None) -> np.ndarray:
 def factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(code of each value, distinct values in order of first appearance), missing values (None,
     NaN) being values like any other. For a grid (pandas is loaded)."""
+    values = np.asarray(values)
+    if values.dtype == object and len(values) >= _FAST_PATH_MIN:
+        return _factorize_objects(values)
+    if values.dtype.kind in "iuf" and len(values) >= _FAST_PATH_MIN:
+        dense = _factorize_whole_numbers(values)
+        if dense is not None:
+            return dense
+    return _factorize_values(values)
+
+
+def _factorize_whole_numbers(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """`factorize` of a numeric column of whole numbers in a small range (batch sizes, token counts,
+    GPU counts, novelty levels): numbered with a table indexed by value - min (`_dense_codes`)
+    instead of a hash table. None when the column has other values (fractions, NaN, a wide range)."""
+    low, high = values.min().item(), values.max().item()  # Python numbers: no wrap-around; NaN if one is
+    if not (np.isfinite(low) and np.isfinite(high)) or high - low >= max(4 * len(values), 1 << 16):
+        return None
+    whole = values.astype(np.int64) if values.dtype.kind == "f" else values
+    if values.dtype.kind == "f" and not np.array_equal(whole, values):  # fractions
+        return None
+    low, high = int(whole.min()), int(whole.max())
+    codes, first = _dense_codes(whole - low, high - low + 1)
+    return codes, values[first]
+
+
+# columns at least this long take a fast path (object identity, a table of whole numbers); a
+# shorter column is hashed by pandas directly, which then costs less than the extra passes
+_FAST_PATH_MIN = 4096
+
+
+def _factorize_objects(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`factorize` of an object column whose cells are few distinct objects (a grid's names: a
+    frame built from a product of axes repeats the same str objects): the cells are grouped by the
+    address of the object they hold (integers: hashing 8 bytes, not a string), then the distinct
+    objects by value (equal strings held by different objects share a code). The addresses are read
+    while `values` holds a reference to every object, and never outlive this call. Columns of mostly
+    distinct objects (strings parsed one per cell) are factorised by value directly."""
+    import pandas as pd
+
+    n = len(values)
+    object_codes, distinct = pd.factorize(_addresses(values))
+    if len(distinct) > n // 4:
+        return _factorize_values(values)
+    holder = np.empty(len(distinct), dtype=np.int64)
+    holder[object_codes] = np.arange(n)  # a cell holding each distinct object (any one: they hold the same)
+    codes, uniques = _factorize_values(values[holder])  # in order of first appearance, as `distinct` is
+    return codes[object_codes], uniques
+
+
+def _addresses(values: np.ndarray) -> np.ndarray:
+    """The address of the object each cell of a 1-d object array holds (a fresh uint64 array). A
+    column of a frame is often a strided view of a 2-d block: its pointers are read in place, with
+    the view's stride, instead of copying the cells (which touches every object's reference count)."""
+    item = ctypes.sizeof(ctypes.c_size_t)
+    if values.strides[0] <= 0 or values.strides[0] % item:
+        values = np.ascontiguousarray(values)
+    step = values.strides[0] // item
+    span = (len(values) - 1) * step + 1  # the words from the first cell to the last, all inside the block
+    words = np.ctypeslib.as_array((ctypes.c_size_t * span).from_address(values.ctypes.data))
+    return words[::step].copy()  # a copy: `words` is a view of memory this function does not own
+
+
+def _factorize_values(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`factorize` by value (pandas' hash tables)."""
     import pandas as pd
 
     # without NA sentinel pandas first tests every cell for NA (a second pass over the strings):
@@ -101,15 +167,37 @@ def combined_codes(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarr
         return np.zeros(n, dtype=np.int64), np.zeros(min(n, 1), dtype=np.int64)
     import pandas as pd  # grids only
 
-    code, radix = np.zeros(n, dtype=np.int64), 1
+    code, radix = None, 1
     for c, u in parts:
-        if radix * max(len(u), 1) >= 2**62:  # renumber before the mixed-radix number could overflow
+        if len(u) <= 1:
+            continue  # one value (a column filled with its default): every point's digit is 0
+        if code is None:
+            code, radix = np.array(c, dtype=np.int64), len(u)  # a copy: the digits below are added in place
+            continue
+        if radix * len(u) >= 2**62:  # renumber before the mixed-radix number could overflow
             code, uniq = pd.factorize(code)
             radix = len(uniq)
-        code *= max(len(u), 1)
+        code *= len(u)
         code += c
-        radix *= max(len(u), 1)
+        radix *= len(u)
+    if code is None:
+        return np.zeros(n, dtype=np.int64), np.zeros(1, dtype=np.int64)
+    if radix <= max(4 * n, 1 << 16):
+        return _dense_codes(code, radix)
     codes, _ = pd.factorize(code)
     first = np.full(int(codes.max()) + 1 if n else 0, n, dtype=np.int64)
     np.minimum.at(first, codes, np.arange(n))
     return codes.astype(np.int64, copy=False), first
+
+
+def _dense_codes(code: np.ndarray, radix: int) -> tuple[np.ndarray, np.ndarray]:
+    """`combined_codes`' result from mixed-radix numbers below a small `radix`: a table indexed by
+    the number (first point of each) instead of a hash table (a grid's tuples repeat, so the
+    numbers are few and a table of them is cheaper than hashing every point)."""
+    n = len(code)
+    first_of = np.full(radix, n, dtype=np.int64)
+    np.minimum.at(first_of, code, np.arange(n))
+    first = np.sort(first_of[first_of < n])  # first point of each distinct tuple, in order of appearance
+    rank = np.empty(radix, dtype=np.int64)  # read only at numbers that occur
+    rank[code[first]] = np.arange(len(first))
+    return rank[code], first

@@ -45,7 +45,7 @@ import numpy as np
 from phantom_report.engine.executed import CONV_CLASSES
 from phantom_report.engine.gpu_arrays import GpuArrays, gpu_blocks
 from phantom_report.engine.ir import Workload
-from phantom_report.engine.lookup import MEMO_MAX, ColumnCodes, combined_codes, filled, lookup
+from phantom_report.engine.lookup import MEMO_MAX, ColumnCodes, combined_codes, filled
 from phantom_report.engine.novelty import extrapolation_reasons, novelty_levels
 from phantom_report.engine.params import ATTENTION, GROUPED_CONV, MATMUL_CLASSES, CalibrationParams
 from phantom_report.engine.points import frame_columns, merged_columns, normalize_columns
@@ -202,18 +202,36 @@ def _pass(t: _OpTable, B, q, k, per_sample, g: GpuArrays, tp, causal: bool = Fal
     return _PassTimes(total, ideal, compute)
 
 
+class _PointGpu:
+    """The `GpuArrays` of a block's points, each field gathered from the distinct combinations'
+    when first read: a block reads only the fields its workload and tasks need (no interconnect
+    for one-GPU inference, no convolution path for a transformer). A field equal for every
+    combination (a calibration constant, one runtime's overheads) is that value broadcast to the
+    points, a read-only view: no gather."""
+
+    def __init__(self, distinct: GpuArrays, codes: np.ndarray):
+        self._distinct, self._codes = distinct, codes
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        field = getattr(self._distinct, name)
+        if (field == field[0]).all():
+            values = np.broadcast_to(field[0], len(self._codes))
+        else:
+            values = field[self._codes]
+        setattr(self, name, values)  # kept: __getattr__ runs only for fields not read yet
+        return values
+
+
 class _GpuSlice:
-    """The `GpuArrays` fields a pass reads, for a slice of the points (views, no copies)."""
+    """The `GpuArrays` fields of a slice of the points (views, no copies), each taken when first read."""
 
     def __init__(self, g: GpuArrays, sl: slice):
-        for name in _PASS_FIELDS:
-            setattr(self, name, getattr(g, name)[sl])
+        self._g, self._sl = g, sl
 
-
-_PASS_FIELDS = ("peak_flops_per_s", "peak_conv_flops_per_s", "eff_matmul", "eff_conv", "eff_other",
-                "eff_grouped_conv_of_matmul", "eff_attention_of_matmul", "eff_moe_of_matmul", "size_half_flops",
-                "dequant_s_per_weight", "mem_bytes_per_s", "eff_mem", "unhidden_fraction", "weight_bytes",
-                "act_bytes", "kv_bytes", "launch_s", "overhead_s")
+    def __getattr__(self, name: str) -> np.ndarray:
+        values = getattr(self._g, name)[self._sl]
+        setattr(self, name, values)
+        return values
 
 
 def _pass_block(t: _OpTable, B, q, k, ps, g, tp, per_gpu, qk) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -270,11 +288,11 @@ def _compute_rate(sig: _Signature, g) -> np.ndarray:
     matmul, conv, grouped, attention, moe = sig
     eff = g.eff_conv if conv else (g.eff_matmul if matmul else g.eff_other)
     # op classes below the dense-matmul efficiency: grouped convolutions, the attention core and
-    # expert GEMMs (grouped, uneven shapes, fewer tokens each)
-    for present, frac in ((grouped, g.eff_grouped_conv_of_matmul), (attention, g.eff_attention_of_matmul),
-                          (moe, g.eff_moe_of_matmul)):
+    # expert GEMMs (grouped, uneven shapes, fewer tokens each); each fraction read only where it applies
+    for present, frac in ((grouped, "eff_grouped_conv_of_matmul"), (attention, "eff_attention_of_matmul"),
+                          (moe, "eff_moe_of_matmul")):
         if present:
-            eff = eff * frac
+            eff = eff * getattr(g, frac)
     return eff * (g.peak_conv_flops_per_s if conv else g.peak_flops_per_s)
 
 
@@ -293,26 +311,29 @@ _METRICS = ("latency_ms", "throughput_per_s", "tokens_per_s", "ttft_ms", "tpot_m
 
 
 def _write_intervals(params: CalibrationParams, cols: Mapping[str, np.ndarray], codes: ColumnCodes,
-                     idx: np.ndarray, out: dict) -> None:
-    """Log-symmetric intervals of the points `idx` around their predicted metrics, each metric with
-    its own held-out residual quantiles (per task, novelty level and runtime, see `log_half_width`):
-    evaluated once per distinct (task, novelty, runtime, confidence) cell and gathered per point.
-    novelty: out["novelty"], -1 where the calibration carries no corpus support summary."""
-    if not len(idx):
+                     out: dict) -> None:
+    """Log-symmetric intervals around the predicted metrics, each metric with its own held-out
+    residual quantiles (per task, novelty level and runtime, see `log_half_width`): evaluated once
+    per distinct (task, novelty, runtime, confidence) cell and gathered per point.
+    novelty: out["novelty"], -1 where the calibration carries no corpus support summary.
+    Written for every point at once: a point not predicted has NaN metrics, so NaN bounds, as before."""
+    if not out["supported"].any():
+        for metric in _METRICS:
+            out[f"{metric}_low"].fill(np.nan)
+            out[f"{metric}_high"].fill(np.nan)
         return
     keys = [codes.of("task"), codes.of("runtime"), _codes_of(out["novelty"]), _codes_of(cols["confidence"])]
-    cell, first = combined_codes([(c[idx], u) for c, u in keys])
-    cell_widths = np.empty((len(first), len(_METRICS)))
-    for j, i in enumerate(idx[first].tolist()):
+    cell, first = combined_codes(keys)
+    cell_widths = np.empty((len(_METRICS), len(first)))
+    for j, i in enumerate(first.tolist()):
         task, runtime, lv = str(cols["task"][i]), str(cols["runtime"][i]), int(out["novelty"][i])
         conf = cols["confidence"][i:i + 1]
         for m, metric in enumerate(_METRICS):
-            cell_widths[j, m] = params.log_half_width(conf, f"{task}/{metric}", None if lv < 0 else lv, runtime)[0]
-    low, high = np.exp(-cell_widths), np.exp(cell_widths)
+            cell_widths[m, j] = params.log_half_width(conf, f"{task}/{metric}", None if lv < 0 else lv, runtime)[0]
     for m, metric in enumerate(_METRICS):
-        value = out[metric][idx]
-        out[f"{metric}_low"][idx] = value * low[cell, m]
-        out[f"{metric}_high"][idx] = value * high[cell, m]
+        for bound, factors in (("low", np.exp(-cell_widths[m])), ("high", np.exp(cell_widths[m]))):
+            column = factors.take(cell, out=out[f"{metric}_{bound}"], mode="clip")  # unbuffered: codes are in range
+            column *= out[metric]
 
 
 def _codes_of(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -322,22 +343,24 @@ def _codes_of(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _support_flags(cols: Mapping[str, np.ndarray], codes: ColumnCodes, catalog: ProfileCatalog,
                    workloads: Mapping[str, Workload], params: CalibrationParams,
-                   memo: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(novelty level, extrapolation reason) per point against the corpus support stored in the
-    calibration (`intervals.support`); (-1, "") everywhere when it carries none.
+                   memo: dict | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(novelty level, extrapolation reason, whether there is one) per point against the corpus
+    support stored in the calibration (`intervals.support`); (-1, "", False) everywhere when it
+    carries none.
     memo: optional dict remembering the flags of each distinct key (kept by `Engine` for its own
     params; the flags are a pure function of the support and the key)."""
     support = params.support
     n = len(cols["gpu"])
     if support is None:
-        return np.full(n, -1, dtype=int), filled(n, "")
+        return np.full(n, -1, dtype=int), filled(n, ""), np.zeros(n, dtype=bool)
     arch = codes.derived("gpu", lambda g: catalog.get(g).architecture)
     family = codes.derived("model", lambda m: workloads[m].family)
     if n <= _SMALL_GRID:
         frame = {"runtime": cols["runtime"].astype(str), "arch": arch[1][arch[0]], "family": family[1][family[0]],
                  "task": cols["task"], "batch_size": cols["batch_size"], "seq_in": cols["seq_in"].astype(float),
                  "gpu_count": cols["gpu_count"]}
-        return _support_flags_small(support, frame, memo)
+        level, reason = _support_flags_small(support, frame, memo)
+        return level, reason, reason != ""
     # each distinct (runtime, architecture, family, sizes) once: a sweep repeats them across models and GPUs
     parts = {"runtime": codes.of("runtime"), "arch": arch, "family": family, "task": codes.of("task"),
              "batch_size": codes.of("batch_size"), "seq_in": codes.of("seq_in"), "gpu_count": codes.of("gpu_count")}
@@ -345,15 +368,14 @@ def _support_flags(cols: Mapping[str, np.ndarray], codes: ColumnCodes, catalog: 
     pts = {name: u[c[first]] for name, (c, u) in parts.items()}
     pts["runtime"] = pts["runtime"].astype(str)
     level, reason = _support_flags_small(support, pts, memo)  # the engine's memo: chunks repeat keys
-    return level[key], reason[key]
+    return level[key], reason[key], (reason != "")[key]
 
 
 def _support_flags_small(support, frame: dict, memo: dict | None) -> tuple[np.ndarray, np.ndarray]:
     """`_support_flags` for a few points (or a grid's distinct keys): each key's flags from the memo,
     or computed and stored."""
     memo = {} if memo is None else memo
-    keys = [tuple(None if v != v else v for v in k)  # NaN -> None so equal keys compare equal
-            for k in zip(*(a.tolist() for a in frame.values()))]
+    keys = list(zip(*(_key_values(a) for a in frame.values())))
     todo = [i for i, k in enumerate(keys) if k not in memo]
     if todo:
         pts = {c: a[todo] for c, a in frame.items()}
@@ -366,6 +388,15 @@ def _support_flags_small(support, frame: dict, memo: dict | None) -> tuple[np.nd
     reason = np.empty(len(keys), dtype=object)
     reason[:] = [memo[k][1] for k in keys]
     return level, reason
+
+
+def _key_values(values: np.ndarray) -> list:
+    """A column's values as Python scalars for memo keys, NaN as None (NaN != NaN: equal keys must
+    compare equal); numbers without NaN as they are."""
+    values = np.asarray(values)
+    if values.dtype.kind in "biu" or (values.dtype.kind == "f" and not np.isnan(values).any()):
+        return values.tolist()
+    return [None if v != v else v for v in values.tolist()]
 
 
 def _keys_attended(k, causal: bool):
@@ -382,6 +413,8 @@ def _link_bps(g: GpuArrays, n_gpus) -> np.ndarray:
 def _allreduce_s(volume_bytes, n_gpus, g: GpuArrays) -> np.ndarray:
     """Ring all-reduce of `volume_bytes` across n_gpus: 2(n-1)/n of the data crosses each link."""
     n = np.maximum(n_gpus, 1.0)
+    if not (n > 1).any():
+        return np.zeros_like(n)  # every point on one GPU (most grids): no collective to time
     return np.where(n > 1, 2.0 * (n - 1) / n * volume_bytes / _link_bps(g, n) + g.allreduce_latency_s, 0.0)
 
 
@@ -395,13 +428,11 @@ def _tp_comm(w: Workload, B, q, tp, g: GpuArrays) -> np.ndarray:
 class _BlockPoints:
     """The points of one block (all of one workload) as the physics reads them: arrays of the
     block's length (numbers as float64), the workload's defaults filled in."""
-    idx: np.ndarray  # positions of the block's points in the normalised columns
+    idx: np.ndarray | slice  # the block's points in the normalised columns (positions or a range)
     batch: np.ndarray  # samples per replica; once max_batch is applied, the batch used
     gpu_count: np.ndarray
-    task: np.ndarray  # "inference" | "training"
     training: np.ndarray  # bool: task == "training"
-    precision: np.ndarray  # canonical format names
-    runtime: np.ndarray
+    kv_budget_of_total: np.ndarray  # bool: the runtime sizes its KV cache from total memory (see KV_CACHE_FRACTION)
     seq_in: np.ndarray  # prompt tokens (vision: the default token count scaled by the area ratio)
     seq_out: np.ndarray  # generated tokens (0 unless generative)
     prefill_tokens: np.ndarray  # tokens of the forward pass: seq_in (generative: at least 1)
@@ -421,15 +452,16 @@ class _Timings(NamedTuple):
     tokens_per_s: np.ndarray
 
 
-def _block_points(w: Workload, df: Mapping[str, np.ndarray], idx: np.ndarray, fp32_storage: np.ndarray) -> _BlockPoints:
+def _block_points(w: Workload, df: Mapping[str, np.ndarray], idx: np.ndarray | slice,
+                  flags: Mapping[str, np.ndarray]) -> _BlockPoints:
     """The points `idx` of normalised columns `df`, with `w`'s sequence defaults filled in;
-    fp32_storage: whether each stores weights and gradients in 4-byte floats (`FP32_STORAGE`)."""
-    prec = df["precision"][idx]
-    task = df["task"][idx]
-    seq_in, seq_out, area = _sequence_lengths(w, df["seq_in"][idx].astype(float), df["seq_out"][idx].astype(float))
+    flags: the grid's `_point_flags`."""
+    fp32_storage = flags["fp32_storage"][idx]
+    seq_in, seq_out, area = _sequence_lengths(w, df["seq_in"][idx].astype(float, copy=False),
+                                         df["seq_out"][idx].astype(float, copy=False))
     return _BlockPoints(
         idx=idx, batch=df["batch_size"][idx].astype(float), gpu_count=df["gpu_count"][idx].astype(float),
-        task=task, training=task == "training", precision=prec, runtime=df["runtime"][idx],
+        training=flags["training"][idx], kv_budget_of_total=flags["kv_budget_of_total"][idx],
         seq_in=seq_in, seq_out=seq_out, area_ratio=area,
         prefill_tokens=np.where(w.generative, np.maximum(seq_in, 1.0), seq_in),
         fp32_storage=fp32_storage,
@@ -466,8 +498,11 @@ def _tensor_parallel(w: Workload, pts: _BlockPoints, g: GpuArrays, given: np.nda
     if not w.generative:
         return tp
     for cand in (2.0, 4.0, 8.0):
+        eligible = (cand <= pts.gpu_count) & ~pts.training
+        if not eligible.any():
+            break  # no point has this many GPUs (most grids: one GPU): no memory to compute
         need, _ = _memory_gb(w, pts.batch, pts, g, tp)
-        grow = (need > g.usable_mem_gb) & (cand <= pts.gpu_count) & ~pts.training
+        grow = (need > g.usable_mem_gb) & eligible
         if not grow.any():
             break  # tp unchanged, so no larger candidate can grow either (fewer GPUs than it, or it fits)
         tp = np.where(grow, cand, tp)
@@ -506,8 +541,7 @@ def _max_batch(w: Workload, pts: _BlockPoints, g: GpuArrays, tp: np.ndarray) -> 
         per_seq = _kv_bytes_per_seq(w, pts.seq_in, pts.seq_out, g.kv_bytes, tp) / 1e9
         total, _ = _memory_gb(w, B, pts, g, tp)
         workspace = total - B * per_seq
-        of_total = lookup(pts.runtime, KV_BUDGET_OF_TOTAL.__contains__, dtype=bool)
-        budget = np.where(of_total, KV_CACHE_FRACTION * g.usable_mem_gb - workspace,
+        budget = np.where(pts.kv_budget_of_total, KV_CACHE_FRACTION * g.usable_mem_gb - workspace,
                           KV_CACHE_FRACTION * (g.usable_mem_gb - workspace))
     else:
         m0, _ = _memory_gb(w, np.zeros_like(B), pts, g, tp)
@@ -595,32 +629,82 @@ def predict_columns(cols: Mapping[str, np.ndarray], catalog: ProfileCatalog, wor
     g_codes, g_distinct = gpu_blocks(cols, catalog, params, cache.gpu if cache is not None else None, codes)
     _mark_unsupported(cols, codes, np.isnan(g_distinct.peak_flops_per_s)[g_codes], out)
     memo = cache.support_flags if cache is not None else None
-    novelty, extrap = _support_flags(cols, codes, catalog, workloads, params, memo)
-    out["novelty"], out["extrapolation_reason"] = novelty, extrap
-    out["extrapolation"] = extrap != ""
-    fp32_storage = codes.map("precision", FP32_STORAGE.__contains__, dtype=bool)
-    whole = len(names) == 1 and out["supported"].all()
+    out["novelty"], out["extrapolation_reason"], out["extrapolation"] = _support_flags(cols, codes, catalog, workloads,
+                                                                                     params, memo)
+    flags = _point_flags(codes)
     for code, name in enumerate(names):
         table = cache.table(workloads[name]) if cache is not None else _OpTable(workloads[name].operators)
-        idx_all = np.arange(n) if whole else np.flatnonzero((model_codes == code) & out["supported"])
-        for start in range(0, len(idx_all), _CHUNK):
-            idx = idx_all[start:start + _CHUNK]
+        for block in _model_blocks(model_codes == code if len(names) > 1 else None, out["supported"]):
             # every point of one combination (a single prediction): its coefficients as they are
-            g = g_distinct if len(idx) == len(g_codes) == len(g_distinct.tdp_w) == 1 else g_distinct.take(g_codes[idx])
-            _predict_block(workloads[name], table, cols, idx, g, fp32_storage[idx], out)
-    _write_intervals(params, cols, codes, np.arange(n) if whole else np.flatnonzero(out["supported"]), out)
+            g = g_distinct if n == len(g_distinct.tdp_w) == 1 else _PointGpu(g_distinct, g_codes[block])
+            _predict_block(workloads[name], table, cols, block, g, flags, out)
+    _clear_unpredicted(out)
+    _write_fit_hints(cols, g_codes, g_distinct, out)
+    _write_intervals(params, cols, codes, out)
     return out
 
 
+_UNSUPPORTED_IN_SLICE = 1 / 16  # the share of unsupported points a block of consecutive points may compute
+
+
+def _model_blocks(of_model: np.ndarray | None, supported: np.ndarray) -> list:
+    """The blocks (of at most _CHUNK points) one workload's points are predicted in. Where its
+    points are consecutive (a grid in product order, model first) and nearly all supported, slices
+    of them, the few unsupported points included (`_clear_unpredicted` resets those): reading the
+    columns and writing the outputs are then views and copies, not gathers and scatters. Else the
+    positions of its supported points (computing many unsupported points costs more than the
+    gathers save). of_model: the workload's points (None: all)."""
+    if of_model is None:
+        start, stop = 0, len(supported)
+    else:
+        rows = np.flatnonzero(of_model)
+        start, stop = (int(rows[0]), int(rows[-1]) + 1) if len(rows) else (0, 0)
+        if stop - start != len(rows):  # not consecutive
+            start = stop = -1
+    if start >= 0 and np.count_nonzero(supported[start:stop]) >= (1.0 - _UNSUPPORTED_IN_SLICE) * (stop - start):
+        return [slice(s, min(s + _CHUNK, stop)) for s in range(start, stop, _CHUNK)]
+    rows = np.flatnonzero(supported if of_model is None else of_model & supported)
+    return [rows[s:s + _CHUNK] for s in range(0, len(rows), _CHUNK)]
+
+
+# the outputs `_predict_block` writes (every other output is written for all points at once)
+_BLOCK_OUTPUTS = ("latency_ms", "throughput_per_s", "tokens_per_s", "ttft_ms", "tpot_ms", "memory_gb", "fits",
+                  "power_w", "energy_j_per_sample", "bound", "tensor_parallel", "batch_used", "flops_per_sample",
+                  "params_total", "params_active")
+
+
+_UNPREDICTED = {"fits": True, "bound": ""}  # an unsupported point's block outputs; the others NaN
+
+
+def _clear_unpredicted(out: dict) -> None:
+    """The block outputs of unsupported points (`_UNPREDICTED`): no block predicts them, or a
+    block of consecutive points computed them too."""
+    unsupported = ~out["supported"]
+    if unsupported.any():
+        for name in _BLOCK_OUTPUTS:
+            out[name][unsupported] = _UNPREDICTED.get(name, np.nan)
+
+
+def _point_flags(codes: ColumnCodes) -> dict[str, np.ndarray]:
+    """Per-point booleans of the grid's text columns, each evaluated once per distinct value:
+    weights stored in 4-byte floats (`FP32_STORAGE`), training, KV cache sized from total memory."""
+    return {"fp32_storage": codes.map("precision", FP32_STORAGE.__contains__, dtype=bool),
+            "training": codes.map("task", "training".__eq__, dtype=bool),
+            "kv_budget_of_total": codes.map("runtime", KV_BUDGET_OF_TOTAL.__contains__, dtype=bool)}
+
+
 def _empty_output(n: int) -> dict[str, np.ndarray]:
-    """OUTPUT_COLUMNS for n points before prediction: NaN numbers, every point supported and fitting."""
-    numbers = np.full((len(OUTPUT_COLUMNS), n), np.nan)  # one allocation; each column a row of it
+    """OUTPUT_COLUMNS for n points before prediction: every point supported and fitting, no texts.
+    The numbers are allocated, not written (filling them costs as much as a step of the sweep):
+    `_predict_block` writes them for the points it predicts, `_clear_unpredicted` for the others,
+    `_support_flags` and `_write_intervals` for every point."""
+    numbers = np.empty((len(OUTPUT_COLUMNS), n))  # one allocation; each column a row of it
     out = dict(zip(OUTPUT_COLUMNS, numbers))
     out["supported"] = np.ones(n, dtype=bool)
     out["reason"] = filled(n, "")
     out["fits"] = np.ones(n, dtype=bool)
     out["fit_hint"] = filled(n, "")
-    out["bound"] = filled(n, "")
+    out["bound"] = np.empty(n, dtype=object)  # written for every point, as the numbers are
     return out
 
 
@@ -643,11 +727,12 @@ def _mark_unsupported(cols: Mapping[str, np.ndarray], codes: ColumnCodes, no_com
         out["reason"][train_int] = "training in integer or quantized weight formats is not modelled"
 
 
-def _predict_block(w: Workload, t: _OpTable, df: Mapping[str, np.ndarray], idx: np.ndarray, g: GpuArrays,
-                   fp32_storage: np.ndarray, out: dict) -> None:
+def _predict_block(w: Workload, t: _OpTable, df: Mapping[str, np.ndarray], idx: np.ndarray | slice, g: GpuArrays,
+                   flags: Mapping[str, np.ndarray], out: dict) -> None:
     """Predict the points `idx` of normalised columns `df` (all of workload `w`, table `t`, their
-    coefficients `g`, whether each stores fp32 weights) into `out` (intervals: `_write_intervals`)."""
-    pts = _block_points(w, df, idx, fp32_storage)
+    coefficients `g`, the grid's `_point_flags`) into `out` (fit hints and intervals:
+    `_write_fit_hints`, `_write_intervals`)."""
+    pts = _block_points(w, df, idx, flags)
     tp = _tensor_parallel(w, pts, g, df["tensor_parallel"][idx].astype(float) if w.generative else None)
     dp = np.maximum(np.floor(pts.gpu_count / tp), 1.0)
     # max_batch points: batch_size is an upper bound; take the largest batch that fits in memory
@@ -704,12 +789,14 @@ def _with_generation(w: Workload, t: _OpTable, pts: _BlockPoints, g: GpuArrays, 
     t_dec = dec.total_s + _tp_comm(w, B, ones, tp, g)
     steps = np.maximum(pts.seq_out - 1.0, 0.0)
     total = t_fwd + steps * t_dec
-    return _Timings(latency_s=np.where(gen, total, timing.latency_s),
-                    ideal_s=np.where(gen, fwd.ideal_s + steps * dec.ideal_s, timing.ideal_s),
-                    compute_s=np.where(gen, fwd.compute_s + steps * dec.compute_s, timing.compute_s),
-                    ttft_ms=np.where(gen, t_fwd * 1e3, timing.ttft_ms),
-                    tpot_ms=np.where(gen, t_dec * 1e3, timing.tpot_ms),
-                    tokens_per_s=np.where(gen, B * dp * np.maximum(pts.seq_out, 1.0) / total, timing.tokens_per_s))
+    every = gen.all()  # an inference grid: each new value is the value (no np.where)
+    pick = (lambda new, old: new) if every else (lambda new, old: np.where(gen, new, old))  # noqa: E731
+    return _Timings(latency_s=pick(total, timing.latency_s),
+                    ideal_s=pick(fwd.ideal_s + steps * dec.ideal_s, timing.ideal_s),
+                    compute_s=pick(fwd.compute_s + steps * dec.compute_s, timing.compute_s),
+                    ttft_ms=pick(t_fwd * 1e3, timing.ttft_ms),
+                    tpot_ms=pick(t_dec * 1e3, timing.tpot_ms),
+                    tokens_per_s=pick(B * dp * np.maximum(pts.seq_out, 1.0) / total, timing.tokens_per_s))
 
 
 def _write_metrics(pts: _BlockPoints, timing: _Timings, dp: np.ndarray, out: dict) -> None:
@@ -727,10 +814,10 @@ _BOUNDS = np.array(["memory", "compute", "overhead"], dtype=object)
 
 def _write_hardware(w: Workload, t: _OpTable, pts: _BlockPoints, g: GpuArrays, tp: np.ndarray, dp: np.ndarray,
                     timing: _Timings, out: dict) -> None:
-    """Memory (with fit hints), power, energy, the bound resource, the parallel layout and the
-    workload's size of each point of the block."""
+    """Memory, power, energy, the bound resource, the parallel layout and the workload's size of
+    each point of the block (fit hints: `_write_fit_hints`, for all blocks at once)."""
     idx, B, latency = pts.idx, pts.batch, timing.latency_s
-    mem_gb, weights_gb = _memory_gb(w, B, pts, g, tp)
+    mem_gb, _ = _memory_gb(w, B, pts, g, tp)
     fits = mem_gb <= g.usable_mem_gb
     util = np.clip(timing.ideal_s / latency, 0.0, 1.0)
     power = g.tdp_w * (IDLE_POWER_FRACTION + (1 - IDLE_POWER_FRACTION) * util)
@@ -747,17 +834,42 @@ def _write_hardware(w: Workload, t: _OpTable, pts: _BlockPoints, g: GpuArrays, t
                                     + q_fwd * _keys_attended(q_fwd, w.generative) * (t.count @ t.fctx))
     out["params_total"][idx] = w.params_total
     out["params_active"][idx] = w.params_active
-    over = np.flatnonzero(~fits)
-    if len(over):
-        out["fit_hint"][idx[over]] = _fit_hints(pts, g, tp, over, mem_gb, weights_gb)
+
+
+class _HintPoints(NamedTuple):
+    """What `_fit_hints` reads of the points that do not fit: the batch used and the task."""
+    batch: np.ndarray
+    task: np.ndarray
+
+
+class _HintGpu(NamedTuple):
+    """What `_fit_hints` reads of those points' coefficients (`GpuArrays` fields of the same names)."""
+    usable_mem_gb: np.ndarray
+    weight_bytes: np.ndarray
+    has_fp8: np.ndarray
+
+
+def _write_fit_hints(cols: Mapping[str, np.ndarray], g_codes: np.ndarray, g_distinct: GpuArrays, out: dict) -> None:
+    """`fit_hint` of every predicted point that does not fit, from the written outputs (memory,
+    tensor parallelism, batch used, parameters), once for the whole grid: its distinct texts are
+    built once however many blocks share them."""
+    over = np.flatnonzero(~out["fits"])  # only predicted points are written not fitting
+    if not len(over):
+        return
+    codes = g_codes[over]
+    g = _HintGpu(g_distinct.usable_mem_gb[codes], g_distinct.weight_bytes[codes], g_distinct.has_fp8[codes])
+    tp = out["tensor_parallel"][over]
+    weights_gb = out["params_total"][over] * g.weight_bytes / tp / 1e9  # `_memory_gb`'s weights, same arithmetic
+    pts = _HintPoints(out["batch_used"][over], cols["task"][over])
+    out["fit_hint"][over] = _fit_hints(pts, g, tp, np.arange(len(over)), out["memory_gb"][over], weights_gb)
 
 
 _HINT_FORMATS = ("fp8", "int8", "int4")  # weight formats `fit_hint` suggests, in its order
 
 
-def _fit_hints(pts: _BlockPoints, g: GpuArrays, tp: np.ndarray, over: np.ndarray, mem_gb: np.ndarray,
+def _fit_hints(pts: _HintPoints, g: _HintGpu, tp: np.ndarray, over: np.ndarray, mem_gb: np.ndarray,
                weights_gb: np.ndarray) -> np.ndarray:
-    """`fit_hint` of the block's points at positions `over` (those that do not fit), as an object
+    """`fit_hint` of the points at positions `over` (those that do not fit), as an object
     array: the same tests in the same arithmetic, on arrays; each distinct text is built once."""
     need, weights = _round_like_python(mem_gb[over], 1), _round_like_python(weights_gb[over], 2)
     have, n_tp, batch, weight_bytes = g.usable_mem_gb[over], tp[over], pts.batch[over], g.weight_bytes[over]
@@ -774,7 +886,7 @@ def _fit_hints(pts: _BlockPoints, g: GpuArrays, tp: np.ndarray, over: np.ndarray
         format_idea = np.where(ok & g.has_fp8[over] if i == 0 else ok, i, format_idea)
     batch_idea = np.zeros(len(over))
     for div in (0.0, 8.0, 4.0, 2.0):  # b = 1, then batch // 8, // 4, // 2 (reversed, as above)
-        b = np.floor_divide(batch, div) if div else np.ones_like(batch)
+        b = np.floor(batch / div) if div else np.ones_like(batch)  # exact: batch is a whole number, div a power of 2
         ok = (batch > 1) & (b >= 1) & (weights + rest * b / batch + RUNTIME_OVERHEAD_GB <= have)
         batch_idea = np.where(ok, b, batch_idea)
     # one number per outcome (exact in float64: batch <= MAX_BATCH_SIZE < 1e6, 8 GPUs at most)

@@ -100,6 +100,23 @@ def _assert_single_points_equal(engine, points: pd.DataFrame, sweep: pd.DataFram
     assert compared == len(points)
 
 
+def test_grid_in_model_order_matches_single_point_predictions(engine):
+    """A grid in product order (each model's points consecutive, as a sweep's chunks are) with a
+    few unsupported points among them is predicted in consecutive blocks that compute those too and
+    clear them after: every row still equals the single-point path, unsupported rows included."""
+    points = random_points(engine, 3000, seed=5)
+    supported = engine.predict_grid(points).supported.to_numpy()
+    few_unsupported = points[~supported].groupby("model").head(2)  # a few percent of each model's points
+    points = pd.concat([points[supported], few_unsupported]).sample(frac=1.0, random_state=0)
+    points = points.sort_values("model", kind="stable", ignore_index=True)
+    sweep = engine.predict_grid(points)
+    share = sweep.groupby("model").supported.mean()
+    assert ((share >= 0.95) & (share < 1.0)).sum() >= 5
+    unsupported = sweep[~sweep.supported]
+    assert unsupported.latency_ms.isna().all() and unsupported.fits.all() and (unsupported.bound == "").all()
+    _assert_single_points_equal(engine, points, sweep)
+
+
 def test_single_point_result_has_sweep_types(engine):
     one = engine.predict("llama-3.1-8b", "H100-SXM", "fp16", 8, seq_in=512, seq_out=128)
     row = engine.predict_grid(pd.DataFrame([{"model": "llama-3.1-8b", "gpu": "H100-SXM", "precision": "fp16",
@@ -166,3 +183,22 @@ def test_vectorised_fit_hints_equal_fit_hint():
     text = " ".join(want)  # every kind of idea was tried
     for idea in ("tensor parallel over", "fp8 weights", "int8 weights", "int4 weights", "batch ", "multi-node"):
         assert idea in text, idea
+
+
+def test_points_not_predicted_carry_no_numbers(engine):
+    """Unsupported points (here: fp8 on a T4, which has no fp8 path) have NaN for every number, fit,
+    and no bound or hint, whether the grid has no supported point at all, some, or one point."""
+    numbers = ["latency_ms", "latency_ms_low", "latency_ms_high", "throughput_per_s", "tokens_per_s_high", "ttft_ms",
+               "tpot_ms_low", "memory_gb", "power_w", "energy_j_per_sample", "tensor_parallel", "batch_used",
+               "flops_per_sample", "params_total", "params_active"]
+    fp8_on_t4 = {"model": "llama-3.1-8b", "gpu": "T4", "precision": "fp8", "batch_size": 8, "seq_in": 512,
+                 "seq_out": 64}
+    supported = {**fp8_on_t4, "precision": "fp16"}
+    for rows in ([fp8_on_t4] * 3, [supported, fp8_on_t4, supported]):
+        grid = engine.predict_grid(pd.DataFrame(rows))
+        off = grid[~grid.supported]
+        assert len(off) and off[numbers].isna().all().all()
+        assert off.fits.all() and (off.bound == "").all() and (off.fit_hint == "").all()
+        assert grid[grid.supported][["latency_ms", "latency_ms_low", "memory_gb"]].notna().all().all()
+    one = engine.predict(**fp8_on_t4)
+    assert not one["supported"] and all(math.isnan(one[c]) for c in numbers) and one["fits"] and one["bound"] == ""
