@@ -221,6 +221,13 @@ class _PointGpu:
         setattr(self, name, values)  # kept: __getattr__ runs only for fields not read yet
         return values
 
+    def for_decode(self) -> "_PointGpu":
+        """These points' coefficients as a decode step uses them (`GpuArrays.for_decode`): the
+        fields read so far are shared, memory efficiency is the decode-step one."""
+        out = _PointGpu(self._distinct.for_decode(), self._codes)
+        out.__dict__.update({k: v for k, v in self.__dict__.items() if not k.startswith("_") and k != "eff_mem"})
+        return out
+
 
 class _GpuSlice:
     """The `GpuArrays` fields of a slice of the points (views, no copies), each taken when first read."""
