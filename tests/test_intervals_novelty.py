@@ -119,15 +119,36 @@ def test_predictions_say_when_they_extrapolate(engine_with_support):
          "task": "inference", "seq_in": 512, "seq_out": 128},
         {"model": "llama-3.1-8b", "gpu": "H100-SXM", "precision": "fp16", "batch_size": 512, "runtime": "vllm",
          "task": "inference", "seq_in": 512, "seq_out": 128},
+        {"model": "llama-3.1-8b", "gpu": "MI300X", "precision": "fp16", "batch_size": 8, "runtime": "vllm",
+         "task": "inference", "seq_in": 512, "seq_out": 128},
     ])
     out = engine_with_support.predict_grid(pts)
-    assert out["extrapolation"].tolist() == [False, True, True]
+    assert out["extrapolation"].tolist() == [False, True, True, True]
     assert out["extrapolation_reason"].tolist() == [
-        "", "no corpus rows for runtime llamacpp", "batch 512 beyond the largest measured 64"]
-    assert out["novelty"].tolist() == [0, 3, 0]
-    # the novel point's interval is at least as wide (in log terms) as the seen one's
+        "", "no corpus rows for runtime llamacpp", "batch 512 beyond the largest measured 64",
+        "no corpus rows on architecture cdna3"]
+    assert out["novelty"].tolist() == [0, 3, 0, 2]
+    # each point's interval is the calibrated width of its own novelty level and runtime (the widths
+    # themselves never narrow as novelty grows: test_width_never_narrows_as_novelty_grows)
     ratio = np.log(out["tokens_per_s_high"] / out["tokens_per_s"])
-    assert ratio[1] >= ratio[0]
+    for i in range(len(pts)):
+        want = engine_with_support.params.log_half_width(
+            np.array([0.9]), "inference/tokens_per_s", int(out["novelty"][i]), pts["runtime"][i])[0]
+        assert ratio[i] == pytest.approx(want, rel=1e-9)
+
+
+def test_width_never_narrows_as_novelty_grows(engine):
+    """For every runtime (and none), a more novel point's interval is at least as wide. Across
+    runtimes it need not be: each has its own floor, its held-out spread, so a noisy runtime's seen
+    configuration may be wider than a steady runtime's new one."""
+    params = engine.params
+    runtimes = [None, *sorted(params.intervals.get("by_runtime") or {})]
+    assert len(runtimes) > 5
+    for runtime in runtimes:
+        for group in ("inference/tokens_per_s", "inference/latency_ms", "inference/throughput_per_s",
+                      "training/throughput_per_s"):
+            widths = [float(params.log_half_width(np.array([0.9]), group, level, runtime)[0]) for level in range(4)]
+            assert widths == sorted(widths), (runtime, group, widths)
 
 
 def test_predictions_without_support_are_not_flagged(engine):
