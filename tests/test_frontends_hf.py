@@ -145,12 +145,18 @@ def test_8b_analysis_is_small():
     """Front-end analysis of an 8B config builds on the meta device: the right parameter count and
     < 1 GB peak RSS in a fresh process (no weights materialised). Its timing is measured by
     benchmarks/speed/bench_frontends.py, not here: CPU-time limits fail on a busy machine."""
+    # peak RSS of this process's own address space: /proc's VmHWM. getrusage's ru_maxrss survives
+    # exec on Linux, so a child started by a big pytest worker reported the worker's RSS (1.2 GB)
     code = textwrap.dedent(f"""
         import json, resource
         from phantom_report.engine.sources import load_workload
         w = load_workload({str(FIX / "llama-3.1-8b")!r})
-        r = resource.getrusage(resource.RUSAGE_SELF)
-        print(json.dumps({{"params": w.params_total, "rss_mb": r.ru_maxrss / 1024}}))
+        try:
+            hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM:")][0]
+            rss_mb = int(hwm.split()[1]) / 1024
+        except OSError:
+            rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(json.dumps({{"params": w.params_total, "rss_mb": rss_mb}}))
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
     figures = json.loads(out.stdout.strip().splitlines()[-1])
