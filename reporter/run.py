@@ -242,7 +242,7 @@ def _price(pred: Predicted, setup: _Setup) -> Priced:
     spec, offline = pred.spec, setup.offline
     # all GPUs, then filter: the engine may know GPUs no cloud rents (they get "no price quote")
     qs = get_quotes(gpus=None, providers=spec.pricing.providers, regions=spec.pricing.regions,
-                    offline=spec.pricing.offline if offline is None else offline)
+                    offline=spec.pricing.offline if offline is None else offline, now=setup.now)
     wanted = set(pred.gpu_names)
     quotes = tuple(q for q in qs.quotes if q.gpu in wanted)
     risk = _spot_risk(spec, quotes, offline)
