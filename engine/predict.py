@@ -519,7 +519,7 @@ def _tensor_parallel(w: Workload, pts: _BlockPoints, g: GpuArrays, given: np.nda
 def _memory_gb(w: Workload, batch: np.ndarray, pts: _BlockPoints, g: GpuArrays, tp: np.ndarray
                ) -> tuple[np.ndarray, np.ndarray]:
     """(total GB per GPU, weights GB per GPU) of the block's points at `batch` samples per replica."""
-    weights = w.params_total * g.weight_bytes / tp
+    weights = _weight_bytes_per_gpu(w.params_total, g.weight_bytes, tp)
     kv = batch * _kv_bytes_per_seq(w, pts.seq_in, pts.seq_out, g.kv_bytes, tp)
     tokens = np.maximum(pts.seq_in, 1.0) if w.seq_scalable else float(w.default_seq_len)
     saved = batch * tokens * w.saved_act_elems_per_token * g.act_bytes
@@ -531,6 +531,12 @@ def _memory_gb(w: Workload, batch: np.ndarray, pts: _BlockPoints, g: GpuArrays, 
     act = np.where(pts.training, saved, infer_act) / tp
     optimizer = np.where(pts.training, w.params_total * pts.adam_bytes_per_param, 0.0)
     return (weights + kv + act + optimizer) / 1e9 + RUNTIME_OVERHEAD_GB, weights / 1e9
+
+
+def _weight_bytes_per_gpu(params_total, weight_bytes, tp):
+    """Bytes of weights each GPU holds: the parameters in their storage format, split over the
+    tensor-parallel group (`_memory_gb`, and the fit hints from a grid's outputs)."""
+    return params_total * weight_bytes / tp
 
 
 def _kv_bytes_per_seq(w: Workload, seq_in, seq_out, kv_bytes, tp):
@@ -843,17 +849,16 @@ def _write_hardware(w: Workload, t: _OpTable, pts: _BlockPoints, g: GpuArrays, t
     out["params_active"][idx] = w.params_active
 
 
-class _HintPoints(NamedTuple):
-    """What `_fit_hints` reads of the points that do not fit: the batch used and the task."""
-    batch: np.ndarray
-    task: np.ndarray
-
-
-class _HintGpu(NamedTuple):
-    """What `_fit_hints` reads of those points' coefficients (`GpuArrays` fields of the same names)."""
-    usable_mem_gb: np.ndarray
-    weight_bytes: np.ndarray
-    has_fp8: np.ndarray
+class _NotFitting(NamedTuple):
+    """The points that do not fit, as `_fit_hints` reads them (arrays of the same length)."""
+    need_gb: np.ndarray  # memory per GPU at the batch used
+    weights_gb: np.ndarray  # of which weights
+    have_gb: np.ndarray  # usable memory per GPU
+    tp: np.ndarray  # tensor-parallel GPUs
+    batch: np.ndarray  # the batch used
+    weight_bytes: np.ndarray  # bytes per weight of the point's format
+    has_fp8: np.ndarray  # the GPU runs fp8
+    inference: np.ndarray  # bool: task == "inference"
 
 
 def _write_fit_hints(cols: Mapping[str, np.ndarray], g_codes: np.ndarray, g_distinct: GpuArrays, out: dict) -> None:
@@ -864,34 +869,34 @@ def _write_fit_hints(cols: Mapping[str, np.ndarray], g_codes: np.ndarray, g_dist
     if not len(over):
         return
     codes = g_codes[over]
-    g = _HintGpu(g_distinct.usable_mem_gb[codes], g_distinct.weight_bytes[codes], g_distinct.has_fp8[codes])
-    tp = out["tensor_parallel"][over]
-    weights_gb = out["params_total"][over] * g.weight_bytes / tp / 1e9  # `_memory_gb`'s weights, same arithmetic
-    pts = _HintPoints(out["batch_used"][over], cols["task"][over])
-    out["fit_hint"][over] = _fit_hints(pts, g, tp, np.arange(len(over)), out["memory_gb"][over], weights_gb)
+    weight_bytes, tp = g_distinct.weight_bytes[codes], out["tensor_parallel"][over]
+    out["fit_hint"][over] = _fit_hints(_NotFitting(
+        need_gb=out["memory_gb"][over],
+        weights_gb=_weight_bytes_per_gpu(out["params_total"][over], weight_bytes, tp) / 1e9,
+        have_gb=g_distinct.usable_mem_gb[codes], tp=tp, batch=out["batch_used"][over], weight_bytes=weight_bytes,
+        has_fp8=g_distinct.has_fp8[codes], inference=cols["task"][over] == "inference"))
 
 
 _HINT_FORMATS = ("fp8", "int8", "int4")  # weight formats `fit_hint` suggests, in its order
 
 
-def _fit_hints(pts: _HintPoints, g: _HintGpu, tp: np.ndarray, over: np.ndarray, mem_gb: np.ndarray,
-               weights_gb: np.ndarray) -> np.ndarray:
-    """`fit_hint` of the points at positions `over` (those that do not fit), as an object
-    array: the same tests in the same arithmetic, on arrays; each distinct text is built once."""
-    need, weights = _round_like_python(mem_gb[over], 1), _round_like_python(weights_gb[over], 2)
-    have, n_tp, batch, weight_bytes = g.usable_mem_gb[over], tp[over], pts.batch[over], g.weight_bytes[over]
+def _fit_hints(p: _NotFitting) -> np.ndarray:
+    """`fit_hint` of points that do not fit, as an object array: the same tests in the same
+    arithmetic as `fit_hint`, on arrays; each distinct text is built once."""
+    need, weights = _round_like_python(p.need_gb, 1), _round_like_python(p.weights_gb, 2)
+    have, n_tp, batch, weight_bytes = p.have_gb, p.tp, p.batch, p.weight_bytes
+    n = len(need)
     rest = need - weights - RUNTIME_OVERHEAD_GB
-    tp_idea = np.zeros(len(over))
-    for n in (8.0, 4.0, 2.0):  # written in reverse: the first that fits in fit_hint's order wins
-        ok = (n > n_tp) & (weights * n_tp / n + rest * n_tp / n + RUNTIME_OVERHEAD_GB <= have)
-        tp_idea = np.where(ok, n, tp_idea)
-    format_idea = np.full(len(over), -1)
-    inference = pts.task[over] == "inference"
+    tp_idea = np.zeros(n)
+    for gpus in (8.0, 4.0, 2.0):  # written in reverse: the first that fits in fit_hint's order wins
+        ok = (gpus > n_tp) & (weights * n_tp / gpus + rest * n_tp / gpus + RUNTIME_OVERHEAD_GB <= have)
+        tp_idea = np.where(ok, gpus, tp_idea)
+    format_idea = np.full(n, -1)
     for i in (2, 1, 0):
         scale = WEIGHT_BYTES[_HINT_FORMATS[i]] / weight_bytes
-        ok = (WEIGHT_BYTES[_HINT_FORMATS[i]] < weight_bytes) & inference & (weights * scale + rest + RUNTIME_OVERHEAD_GB <= have)
-        format_idea = np.where(ok & g.has_fp8[over] if i == 0 else ok, i, format_idea)
-    batch_idea = np.zeros(len(over))
+        ok = (WEIGHT_BYTES[_HINT_FORMATS[i]] < weight_bytes) & p.inference & (weights * scale + rest + RUNTIME_OVERHEAD_GB <= have)
+        format_idea = np.where(ok & p.has_fp8 if i == 0 else ok, i, format_idea)
+    batch_idea = np.zeros(n)
     for div in (0.0, 8.0, 4.0, 2.0):  # b = 1, then batch // 8, // 4, // 2 (reversed, as above)
         b = np.floor(batch / div) if div else np.ones_like(batch)  # exact: batch is a whole number, div a power of 2
         ok = (batch > 1) & (b >= 1) & (weights + rest * b / batch + RUNTIME_OVERHEAD_GB <= have)

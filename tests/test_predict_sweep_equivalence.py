@@ -167,10 +167,8 @@ def test_missing_cells_read_alike_with_and_without_pandas():
 def test_vectorised_fit_hints_equal_fit_hint():
     """The grid's fit hints (`_fit_hints`, on arrays) are `fit_hint`'s texts, point by point, including
     memory figures on the rounding half-way points (x.x5 GB) where numpy's and Python's round differ."""
-    from types import SimpleNamespace
-
     from phantom_report.engine.precision import WEIGHT_BYTES
-    from phantom_report.engine.predict import _fit_hints, fit_hint
+    from phantom_report.engine.predict import _fit_hints, _NotFitting, fit_hint
 
     rng = np.random.default_rng(3)
     n = 6000
@@ -184,8 +182,9 @@ def test_vectorised_fit_hints_equal_fit_hint():
     tp = rng.choice([1, 2, 4, 8], n).astype(float)
     task = np.array(["inference", "training"], dtype=object)[(rng.random(n) < 0.2).astype(int)]
     fp8 = rng.random(n) < 0.5
-    g = SimpleNamespace(usable_mem_gb=have, weight_bytes=np.array([WEIGHT_BYTES[p] for p in precisions]), has_fp8=fp8)
-    got = _fit_hints(SimpleNamespace(batch=batch, task=task), g, tp, np.arange(n), mem, weights).tolist()
+    weight_bytes = np.array([WEIGHT_BYTES[p] for p in precisions])
+    got = _fit_hints(_NotFitting(need_gb=mem, weights_gb=weights, have_gb=have, tp=tp, batch=batch,
+                                 weight_bytes=weight_bytes, has_fp8=fp8, inference=task == "inference")).tolist()
     want = [fit_hint(round(m, 1), h, round(w, 2), p, int(b), int(t), k, bool(f))
             for m, h, w, p, b, t, k, f in zip(mem.tolist(), have.tolist(), weights.tolist(), precisions.tolist(),
                                                batch.tolist(), tp.tolist(), task.tolist(), fp8.tolist())]
