@@ -69,7 +69,6 @@ def test_a_new_command_module_following_the_documented_steps_runs(tmp_path, monk
     '''))
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.delitem(sys.modules, "hello_cmd", raising=False)
-    monkeypatch.setattr(cli, "app", typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False))
     monkeypatch.setattr(cli, "_COMMAND_MODULES", (*cli._COMMAND_MODULES, "hello_cmd"))
     cli.main(["hello", "--name", "ada"])
     assert capsys.readouterr().out == "hello ada\n"
@@ -82,7 +81,27 @@ def test_a_new_command_module_following_the_documented_steps_runs(tmp_path, monk
 
 def test_a_listed_module_that_is_missing_fails_loudly(monkeypatch):
     """A renamed or deleted command module is an error, not a command group silently gone."""
-    monkeypatch.setattr(cli, "app", typer.Typer())
     monkeypatch.setattr(cli, "_COMMAND_MODULES", ("phantom_report.commands.no_such_module",))
     with pytest.raises(ModuleNotFoundError):
         cli.main(["--help"])
+
+
+def test_main_run_again_in_one_process_builds_the_same_command_tree(monkeypatch, capsys):
+    """`main` runs many times in one process (the tests' in-process CLI, a program embedding the
+    command): each call must see each command once. Registering into one shared app added every
+    command again per call, so the tree click converts grew -- and each call slowed -- without bound."""
+    import typer.main
+
+    converted: list[int] = []
+    real = typer.main.get_command_from_info
+
+    def counting(*args, **kwargs):
+        converted[-1] += 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(typer.main, "get_command_from_info", counting)
+    for _ in range(3):
+        converted.append(0)
+        cli.main(["gpus", "list", "--format", "json"])
+        assert capsys.readouterr().out.lstrip().startswith("[")
+    assert converted[0] > 0 and converted == [converted[0]] * 3, converted
