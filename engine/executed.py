@@ -11,6 +11,16 @@ Op groups: "conv" (convolutions, grouped or not) and "matmul" (GEMMs and the att
 An entry applies only where the GPU has the executed column (TF32 exists on NVIDIA Ampere and
 later; PyTorch on ROCm does not use the MI-series XF32 unless HIPBLASLT_ALLOW_TF32 is set, so AMD
 GPUs run the stated fp32). Absent entries: the stated precision's own column.
+
+Accumulator width is part of what executes. llama.cpp's CUDA backend runs its F16 GEMMs (prompt
+processing: batches over 16 tokens, which its own MMF/MMVF kernels do not take) through cuBLAS with
+CUBLAS_COMPUTE_16F, i.e. FP16 accumulation, on NVIDIA except Volta. GeForce Ampere/Ada/Blackwell run
+that at twice the FP32-accumulate tensor rate their profiles record as `fp16`, so their profiles
+carry the FP16-accumulate peak as the extra column `fp16_acc16` (ACCUMULATE_VARIANTS); datacenter and
+professional cards (A100, H100, L40S, RTX A6000, ...) run both at one rate and have no such column,
+so `executed_column` falls back to `fp16` there, as it does on AMD and Volta. Quantized GGUF types
+are not mapped: on Turing and later llama.cpp multiplies them with its own int8 MMQ kernels
+(ggml_cuda_should_use_mmq), not cuBLAS.
 """
 
 from __future__ import annotations
@@ -29,6 +39,22 @@ _TF_TF32 = ("tf.config.experimental.enable_tensor_float_32_execution (TF >= 2.4)
 _TRT_TF32 = ("TensorRT Python API, tensorrt.BuilderFlag.TF32: 'Allow (but not require) computations on "
              "tensors of type DataType.FLOAT to use TF32 ... Enabled by default' (TensorRT >= 7.1)")
 
+_GGML_F16_ACC16 = (
+    "ggml-org/llama.cpp@00108827d87949b538ad1821f81a6b111827fcda:ggml/src/ggml-cuda/ggml-cuda.cu: "
+    "batched_mul_mat_traits<GGML_TYPE_F16>::compute_type = CUBLAS_COMPUTE_16F, used by "
+    "ggml_cuda_mul_mat_cublas for F16 weights unless dst->op_params[0] == GGML_PREC_F32 and switched to "
+    "CUBLAS_COMPUTE_32F only where prefer_f32_output = cc == GGML_CUDA_CC_VOLTA || RDNA4 || CDNA; "
+    "ggml_cuda_should_use_mmf (ggml-org/ggml@d99724f2b141fed9e1a9f402213506c081433465:src/ggml-cuda/mmf.cu) "
+    "declines src1_ncols > 16, so prompt batches reach cuBLAS. Ollama vendors the same code "
+    "(ollama/ollama@3824c0803be83b474e92905b44d72247f0356e29:ml/backend/ggml/ggml/src/ggml-cuda/ggml-cuda.cu: "
+    "cu_compute_type = CUBLAS_COMPUTE_16F under GGML_PREC_DEFAULT)")
+
+# Peak columns that exist only as what a runtime executes, never as a stated precision: column ->
+# the stated precision's column it is a faster variant of (a profile lists it only where its rate
+# differs, and it is at least that column's peak; engine/profiles.py checks both)
+FP16_ACC16 = "fp16_acc16"  # FP16 tensor math with FP16 accumulation (GeForce: 2x the FP32-accumulate rate)
+ACCUMULATE_VARIANTS: dict[str, str] = {FP16_ACC16: "fp16"}
+
 EXECUTED: dict[tuple[str, str, str], tuple[str, str]] = {
     ("pytorch", "fp32", CONV_GROUP): ("tf32", _TORCH_TF32),
     ("pytorch", "fp32", MATMUL_GROUP): ("fp32", _TORCH_FP32_MM),
@@ -36,16 +62,21 @@ EXECUTED: dict[tuple[str, str, str], tuple[str, str]] = {
     ("tensorflow", "fp32", MATMUL_GROUP): ("tf32", _TF_TF32),
     ("tensorrt", "fp32", CONV_GROUP): ("tf32", _TRT_TF32),
     ("tensorrt", "fp32", MATMUL_GROUP): ("tf32", _TRT_TF32),
+    ("llamacpp", "fp16", MATMUL_GROUP): (FP16_ACC16, _GGML_F16_ACC16),
 }
 # runtime spellings of the corpus and users -> the family whose defaults they inherit
+# (llama.cpp: every spelling users write; Ollama runs llama.cpp's vendored ggml CUDA backend)
 _FAMILY_PREFIXES = (("pytorch", "pytorch"), ("torch", "pytorch"), ("tensorflow", "tensorflow"),
-                    ("tf-", "tensorflow"), ("tensorrt", "tensorrt"))
+                    ("tf-", "tensorflow"), ("tensorrt", "tensorrt"), ("llamacpp", "llamacpp"),
+                    ("llama.cpp", "llamacpp"), ("llama-cpp", "llamacpp"), ("llama_cpp", "llamacpp"),
+                    ("ollama", "llamacpp"))
 _TENSORRT_LLM = ("tensorrt-llm", "tensorrt_llm", "trt-llm")  # a different product with its own precisions
 
 
 def runtime_family(runtime: str) -> str:
     """The framework whose precision defaults a runtime name inherits ("" = none known).
-    pytorch-compile, pytorch-jit, ... are PyTorch; tensorrt-llm is not TensorRT's builder defaults."""
+    pytorch-compile, pytorch-jit, ... are PyTorch; tensorrt-llm is not TensorRT's builder defaults;
+    llama.cpp / llama-cpp / ollama are llama.cpp ("llamacpp")."""
     r = runtime.strip().lower()
     if r.startswith(_TENSORRT_LLM):
         return ""

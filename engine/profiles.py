@@ -14,11 +14,14 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
 
+from phantom_report.engine.executed import ACCUMULATE_VARIANTS
 from phantom_report.engine.precision import NATIVE_PRECISIONS
 from phantom_report.errors import ProfileError
 from phantom_report.gpu_naming import name_key
 
-PEAK_KEYS = NATIVE_PRECISIONS  # a profile lists one peak per natively computed precision
+# a profile lists one peak per natively computed precision, plus the executed-only accumulate
+# variants (engine/executed.py: fp16_acc16, FP16 with FP16 accumulation) where their rate differs
+PEAK_KEYS = NATIVE_PRECISIONS + tuple(ACCUMULATE_VARIANTS)
 
 # Idle board power / TDP for a GPU whose profile has no sourced `idle_power_w`: the median of the
 # built-in sourced figures (Cloud Carbon Footprint's GPU "Watts (Idle)" over each profile's TDP:
@@ -151,6 +154,20 @@ def _check_peak_clock(path: Path, data: Mapping[str, Any]) -> None:
                            f"({data['boost_clock_mhz']!r}), got {peak_clock!r}")
 
 
+def _check_accumulate_variants(path: Path, peaks: Mapping[str, Any]) -> None:
+    # fp16_acc16 is the same tensor cores with a narrower accumulator: never slower than the fp16
+    # (FP32-accumulate) figure it varies, and meaningless without it
+    for variant, base in ACCUMULATE_VARIANTS.items():
+        if variant not in peaks:
+            continue
+        if base not in peaks:
+            raise ProfileError(f"{path}: key 'peak_tflops.{variant}': expected alongside peak_tflops.{base} "
+                               f"(it is the {base} tensor path with a narrower accumulator)")
+        if peaks[variant] < peaks[base]:
+            raise ProfileError(f"{path}: key 'peak_tflops.{variant}': expected at least peak_tflops.{base} "
+                               f"({peaks[base]!r}), got {peaks[variant]!r}")
+
+
 def parse_profile(path: Path, data: Mapping[str, Any]) -> GpuProfile:
     """A validated GpuProfile from a profile's parsed TOML; ProfileError naming the file, the key
     and what was expected for the first problem (missing or unknown keys, wrong types, clocks or
@@ -181,6 +198,7 @@ def parse_profile(path: Path, data: Mapping[str, Any]) -> GpuProfile:
                 f"{path}: key 'peak_tflops.{key}': unknown precision; expected one of {', '.join(PEAK_KEYS)}"
             )
         _check(path, f"peak_tflops.{key}", value, (int, float), "a positive number (dense TFLOPS)")
+    _check_accumulate_variants(path, peaks)
     aliases = data.get("aliases", [])
     if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
         raise ProfileError(f"{path}: key 'aliases': expected a list of strings")

@@ -120,6 +120,38 @@ def test_tf32_default_path_per_runtime():
     assert runtime_family("tensorrt-llm") == "" and runtime_family("TensorFlow") == "tensorflow"
 
 
+def test_llamacpp_fp16_matmuls_accumulate_in_fp16():
+    """llama.cpp runs F16 GEMMs through cuBLAS with CUBLAS_COMPUTE_16F: the fp16_acc16 column where a
+    GPU has one (GeForce), else fp16; quantized GGUF types (MMQ kernels) and other runtimes as stated."""
+    geforce = lambda c: True  # noqa: E731  (has fp16_acc16)
+    datacenter = lambda c: c != "fp16_acc16"  # noqa: E731  (A100, H100, AMD, Volta: no such column)
+    for rt in ("llamacpp", "llama.cpp", "llama-cpp", "LlamaCpp", "ollama"):
+        assert runtime_family(rt) == "llamacpp", rt
+        assert executed_column(rt, "fp16", MATMUL_GROUP, geforce) == "fp16_acc16", rt
+        assert executed_column(rt, "fp16", MATMUL_GROUP, datacenter) == "fp16", rt
+    assert executed_column("llamacpp", "fp16", CONV_GROUP, geforce) == "fp16"
+    for fmt in ("q4_0", "q4_k_m", "q8_0", "bf16", "fp32"):
+        assert executed_column("llamacpp", fmt, MATMUL_GROUP, geforce) == P.COMPUTE_COLUMN[fmt], fmt
+    for rt in ("pytorch", "vllm", "tensorrt-llm", "exllamav2"):
+        assert executed_column(rt, "fp16", MATMUL_GROUP, geforce) == "fp16", rt
+
+
+def test_llamacpp_fp16_runs_at_the_fp16_accumulate_peak(engine):
+    from phantom_report.engine.plausibility import executed_peak
+
+    rtx4090, a100 = engine.catalog.get("RTX-4090"), engine.catalog.get("A100-80GB-SXM")
+    assert executed_peak(rtx4090, "llamacpp", "fp16") == ("fp16_acc16", 330.3)
+    assert executed_peak(rtx4090, "llamacpp", "fp16", strict=True) == ("fp16", 165.2)
+    assert executed_peak(rtx4090, "pytorch", "fp16") == ("fp16", 165.2)
+    assert executed_peak(a100, "llamacpp", "fp16") == ("fp16", a100.peak("fp16"))
+    # compute-bound prefill (512-token prompt): faster than the same rows run strictly at fp16 (FP32
+    # accumulate) on the RTX 4090, by at most the 2x peak ratio; no change on the A100
+    rows = [dict(gpu=g, strict_precision=s, seq_out=0) for g in ("RTX-4090", "A100-80GB-SXM") for s in (False, True)]
+    ttft = _predict(engine, rows=rows).ttft_ms.tolist()
+    assert ttft[1] / 2 <= ttft[0] < ttft[1]
+    assert ttft[2] == pytest.approx(ttft[3], rel=1e-12)
+
+
 def _predict(engine, **kw):
     base = dict(model="llama-2-7b", gpu="RTX-4090", precision="fp16", batch_size=1, seq_in=512, seq_out=128,
                 runtime="llamacpp")

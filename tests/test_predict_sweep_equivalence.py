@@ -127,6 +127,31 @@ def test_grid_in_model_order_matches_single_point_predictions(engine):
     _assert_single_points_equal(engine, points.iloc[chosen], sweep.iloc[chosen])
 
 
+def test_llamacpp_fp16_on_geforce_matches_single_point_predictions(engine):
+    """llama.cpp fp16 rows run their matmuls at the fp16_acc16 peak on GeForce cards (engine/executed.py):
+    the sweep's per-block executed columns agree with the single-point path, beside rows of the same
+    GPUs on other runtimes / precisions and GPUs without the column."""
+    rng = np.random.default_rng(7)
+    gpus = ["RTX-3090", "RTX-4090", "RTX-5090", "RTX-3080-Ti", "A100-80GB-SXM", "V100-SXM2-16GB", "MI300X"]
+    n = 240
+    pick = lambda values: [values[i] for i in rng.integers(0, len(values), n)]  # noqa: E731
+    points = pd.DataFrame({
+        "model": pick(["llama-2-7b", "llama-3.1-8b", "mistral-7b"]),
+        "gpu": pick(gpus),
+        "precision": pick(["fp16", "fp16", "q4_k_m", "bf16"]),
+        "batch_size": rng.choice([1, 4, 32], n),
+        "seq_in": rng.choice([1, 128, 512, 2048], n).astype(float),
+        "seq_out": rng.choice([0, 1, 128], n).astype(float),
+        "runtime": pick(["llamacpp", "llamacpp", "ollama", "pytorch", "vllm"]),
+        "strict_precision": rng.random(n) < 0.2,
+    })
+    sweep = engine.predict_grid(points)
+    acc16 = (points.runtime.isin(["llamacpp", "ollama"]) & (points.precision == "fp16")
+             & points.gpu.str.startswith("RTX-") & ~points.strict_precision)
+    assert acc16.sum() > 20 and sweep.supported[acc16].all()
+    _assert_single_points_equal(engine, points, sweep)
+
+
 def test_single_point_result_has_sweep_types(engine):
     one = engine.predict("llama-3.1-8b", "H100-SXM", "fp16", 8, seq_in=512, seq_out=128)
     row = engine.predict_grid(pd.DataFrame([{"model": "llama-3.1-8b", "gpu": "H100-SXM", "precision": "fp16",

@@ -260,6 +260,38 @@ def test_unknown_precision_is_rejected(tmp_path):
         load_catalog(tmp_path)
 
 
+def test_fp16_accumulate_peak_is_checked_against_fp16(tmp_path):
+    """peak_tflops.fp16_acc16 (FP16 with FP16 accumulation) is the fp16 tensor path with a narrower
+    accumulator: accepted at or above fp16, rejected below it or without it."""
+    ok = tmp_path / "acc.toml"
+    ok.write_text(minimal_profile() + "fp16_acc16 = 1800\n", encoding="utf-8")
+    assert load_catalog(tmp_path).get("TEST-GPU").peak("fp16_acc16") == 1800.0
+    ok.write_text(minimal_profile() + "fp16_acc16 = 899\n", encoding="utf-8")
+    with pytest.raises(ProfileError, match=r"acc\.toml: key 'peak_tflops\.fp16_acc16': expected at least "
+                                           r"peak_tflops\.fp16 \(900\), got 899"):
+        load_catalog(tmp_path)
+    ok.write_text(minimal_profile().replace("fp16 = 900\n", "") + "fp16_acc16 = 1800\n", encoding="utf-8")
+    with pytest.raises(ProfileError, match=r"'peak_tflops\.fp16_acc16': expected alongside peak_tflops\.fp16"):
+        load_catalog(tmp_path)
+
+
+def test_fp16_accumulate_peak_only_where_it_differs(catalog):
+    """GeForce Ampere/Ada/Blackwell run FP16-accumulate tensor math at twice the FP32-accumulate rate
+    their `fp16` records (1024 vs 512 dense FLOP/clk/SM); datacenter and professional cards run both at
+    one rate and carry no fp16_acc16 (the executed-column fallback then uses fp16)."""
+    with_acc16 = {p.name for p in catalog if p.peak("fp16_acc16") is not None}
+    assert with_acc16 == {"RTX-3080", "RTX-3080-Ti", "RTX-3090", "RTX-3090-Ti", "RTX-4070-Ti", "RTX-4080",
+                          "RTX-4090", "RTX-5090"}
+    for name in with_acc16:
+        prof = catalog.get(name)
+        assert prof.peak("fp16_acc16") == pytest.approx(2 * prof.peak("fp16"), rel=0.01), name
+        assert prof.peak("fp16_acc16") * 1e6 / (prof.sm_count * prof.peak_clock) == pytest.approx(1024, rel=0.01)
+        assert "fp16_acc16" in prof.sources or "peak_tflops.fp16_acc16" in prof.sources, name
+    assert catalog.get("RTX-4090").peak("fp16_acc16") == 330.3  # Ada whitepaper, Appendix A
+    for name in ("A100-80GB-SXM", "H100-SXM", "RTX-A6000", "L40S", "RTX-6000-Ada", "T4", "V100-SXM2-16GB"):
+        assert catalog.get(name).peak("fp16_acc16") is None, name
+
+
 def test_missing_user_directory(tmp_path):
     with pytest.raises(ProfileError, match="does not exist"):
         load_catalog(tmp_path / "nope")
