@@ -45,7 +45,9 @@ ATTENTION = "attention"
 # larger fraction of their peak on them. Width W = datasheet peak / (SMs x the clock the peak is
 # quoted at, profile peak_clock_mhz), in FLOPs per SM per clock: on the 16-bit tensor path 512 for
 # GeForce (FP32-accumulate at half rate), 1024 for V100/T4/A10/L40S, 2048 for A100/MI300X, 4096 for
-# H100; 128 or 256 (dual-issue) on the fp32 FMA path. A GPU's matmul efficiency is
+# H100; 128 or 256 (dual-issue) on the fp32 FMA path. The peak is that of the compute column actually
+# executed (engine/executed.py): GeForce GEMMs with FP16 accumulate (llama.cpp fp16, fp16_acc16) are
+# 1024 wide on the same tensor cores. A GPU's matmul efficiency is
 # compute_eff[arch][path] x max(1, reference / W) ** matmul_width_exponent (capped at 1), so GPUs of
 # one architecture but different SM designs (A100 vs A10 vs RTX 3090) each get their own. One-sided:
 # units wider than the reference are not penalised further, because the generations that widened them

@@ -4,8 +4,9 @@ A row whose implied FLOP rate (the workload's FLOPs per sample x the samples per
 exceeds the peak of what its runtime actually executes cannot have been measured at that precision
 (typically a mixed-precision or TensorRT number filed under fp32). "What actually executes" follows
 the runtime's defaults (engine/executed.py): PyTorch "fp32" runs convolutions in TF32 on Ampere and
-later, TensorFlow and TensorRT run matmuls and convolutions in TF32, so such a row is checked
-against the fastest executed path's peak, not the fp32 one. Such rows are set aside with the
+later, TensorFlow and TensorRT run matmuls and convolutions in TF32, llama.cpp "fp16" matmuls
+accumulate in FP16 (fp16_acc16: twice the fp16 peak on GeForce), so such a row is checked against the
+fastest executed path's peak, not the stated precision's. Such rows are set aside with the
 reason, like rows the corpus reader cannot interpret, instead of teaching the calibration that fp32
 is faster than the hardware allows. Applies to fixed-work models' throughput and latency rows;
 token rates of generative models depend on the serving engine's batching and are not checked.
