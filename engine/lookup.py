@@ -41,17 +41,20 @@ def factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if values.dtype == object and len(values) >= _FAST_PATH_MIN:
         return _factorize_objects(values)
     if values.dtype.kind in "iuf" and len(values) >= _FAST_PATH_MIN:
-        dense = _factorize_whole_numbers(values)
+        low, high = values.min().item(), values.max().item()  # Python numbers: no wrap-around; NaN if one is
+        if low == high:  # one value (a default, a fixed confidence level): no table, no hashing
+            return np.zeros(len(values), dtype=np.int64), values[:1].copy()
+        dense = _factorize_whole_numbers(values, low, high)
         if dense is not None:
             return dense
     return _factorize_values(values)
 
 
-def _factorize_whole_numbers(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+def _factorize_whole_numbers(values: np.ndarray, low, high) -> tuple[np.ndarray, np.ndarray] | None:
     """`factorize` of a numeric column of whole numbers in a small range (batch sizes, token counts,
     GPU counts, novelty levels): numbered with a table indexed by value - min (`_dense_codes`)
-    instead of a hash table. None when the column has other values (fractions, NaN, a wide range)."""
-    low, high = values.min().item(), values.max().item()  # Python numbers: no wrap-around; NaN if one is
+    instead of a hash table. None when the column has other values (fractions, NaN, a wide range).
+    low, high: the column's min and max as Python numbers."""
     if not (np.isfinite(low) and np.isfinite(high)) or high - low >= max(4 * len(values), 1 << 16):
         return None
     whole = values.astype(np.int64) if values.dtype.kind == "f" else values
