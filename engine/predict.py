@@ -652,7 +652,7 @@ def predict_columns(cols: Mapping[str, np.ndarray], catalog: ProfileCatalog, wor
             g = g_distinct if n == len(g_distinct.tdp_w) == 1 else _PointGpu(g_distinct, g_codes[block])
             _predict_block(workloads[name], table, cols, block, g, flags, out)
     _clear_unpredicted(out)
-    _write_fit_hints(cols, g_codes, g_distinct, out)
+    _write_fit_hints(flags["training"], g_codes, g_distinct, out)
     _write_intervals(params, cols, codes, out)
     return out
 
@@ -859,12 +859,14 @@ class _NotFitting(NamedTuple):
     weight_bytes: np.ndarray  # bytes per weight of the point's format
     has_fp8: np.ndarray  # the GPU runs fp8
     inference: np.ndarray  # bool: task == "inference"
+    have_code: np.ndarray | None = None  # a code per have_gb (equal codes: equal values) where known
 
 
-def _write_fit_hints(cols: Mapping[str, np.ndarray], g_codes: np.ndarray, g_distinct: GpuArrays, out: dict) -> None:
+def _write_fit_hints(training: np.ndarray, g_codes: np.ndarray, g_distinct: GpuArrays, out: dict) -> None:
     """`fit_hint` of every predicted point that does not fit, from the written outputs (memory,
     tensor parallelism, batch used, parameters), once for the whole grid: its distinct texts are
-    built once however many blocks share them."""
+    built once however many blocks share them. training: the points' `_point_flags` flag (the
+    task is inference or training, so no string comparison per point)."""
     over = np.flatnonzero(~out["fits"])  # only predicted points are written not fitting
     if not len(over):
         return
@@ -874,7 +876,7 @@ def _write_fit_hints(cols: Mapping[str, np.ndarray], g_codes: np.ndarray, g_dist
         need_gb=out["memory_gb"][over],
         weights_gb=_weight_bytes_per_gpu(out["params_total"][over], weight_bytes, tp) / 1e9,
         have_gb=g_distinct.usable_mem_gb[codes], tp=tp, batch=out["batch_used"][over], weight_bytes=weight_bytes,
-        has_fp8=g_distinct.has_fp8[codes], inference=cols["task"][over] == "inference"))
+        has_fp8=g_distinct.has_fp8[codes], inference=~training[over], have_code=codes))
 
 
 _HINT_FORMATS = ("fp8", "int8", "int4")  # weight formats `fit_hint` suggests, in its order
@@ -901,17 +903,18 @@ def _fit_hints(p: _NotFitting) -> np.ndarray:
         b = np.floor(batch / div) if div else np.ones_like(batch)  # exact: batch is a whole number, div a power of 2
         ok = (batch > 1) & (b >= 1) & (weights + rest * b / batch + RUNTIME_OVERHEAD_GB <= have)
         batch_idea = np.where(ok, b, batch_idea)
+    # each distinct text built once, keyed by whole numbers (numbered by table, not by hashing floats):
+    # the need in tenths of a GB (equal tenths: equal rounded needs), and the text's tail: usable
+    # memory and the three ideas (a few hundred distinct per grid)
+    have_key = _codes_of(have) if p.have_code is None else _codes_of(p.have_code)
+    tail, tail_first = combined_codes([have_key, _codes_of(tp_idea), _codes_of(format_idea), _codes_of(batch_idea)])
+    need_key = _codes_of(np.rint(need * 10.0))
+    key, first = combined_codes([need_key, (tail, tail_first)])
     # one number per outcome (exact in float64: batch <= MAX_BATCH_SIZE < 1e6, 8 GPUs at most)
-    ideas = tp_idea * 1e7 + (format_idea + 1) * 1e6 + batch_idea
-    parts = [ColumnCodes({"v": a}).of("v") for a in (need, have, ideas)]
-    key, first = combined_codes(parts)
-    (need_c, need_u), (have_c, have_u), (ideas_c, ideas_u) = parts
-    needs = [f"needs {v:.1f} GB > " for v in need_u.tolist()]
-    haves = [f"{v:.1f} GB usable" for v in have_u.tolist()]
-    suffixes = [_hint_suffix(v) for v in ideas_u.tolist()]
+    ideas = tp_idea[tail_first] * 1e7 + (format_idea[tail_first] + 1) * 1e6 + batch_idea[tail_first]
+    tails = [f"{h:.1f} GB usable{_hint_suffix(v)}" for h, v in zip(have[tail_first].tolist(), ideas.tolist())]
     texts = np.empty(len(first), dtype=object)
-    texts[:] = [needs[a] + haves[b] + suffixes[c]
-                for a, b, c in zip(need_c[first].tolist(), have_c[first].tolist(), ideas_c[first].tolist())]
+    texts[:] = [f"needs {v:.1f} GB > {tails[t]}" for v, t in zip(need[first].tolist(), tail[first].tolist())]
     return texts[key]
 
 
