@@ -652,6 +652,7 @@ def predict_columns(cols: Mapping[str, np.ndarray], catalog: ProfileCatalog, wor
             g = g_distinct if n == len(g_distinct.tdp_w) == 1 else _PointGpu(g_distinct, g_codes[block])
             _predict_block(workloads[name], table, cols, block, g, flags, out)
     _clear_unpredicted(out)
+    out["bound"] = _bound_texts(out["bound"])
     _write_fit_hints(flags["training"], g_codes, g_distinct, out)
     _write_intervals(params, cols, codes, out)
     return out
@@ -686,7 +687,16 @@ _BLOCK_OUTPUTS = ("latency_ms", "throughput_per_s", "tokens_per_s", "ttft_ms", "
                   "params_total", "params_active")
 
 
-_UNPREDICTED = {"fits": True, "bound": ""}  # an unsupported point's block outputs; the others NaN
+_BOUNDS = np.array(["memory", "compute", "overhead", ""], dtype=object)  # `bound` by code; "": not predicted
+_NO_BOUND = 3
+
+
+def _bound_texts(codes: np.ndarray) -> np.ndarray:
+    """The `bound` column (object array of str) from the codes the blocks wrote (see `_empty_output`)."""
+    return _BOUNDS.take(codes)
+
+
+_UNPREDICTED = {"fits": True, "bound": _NO_BOUND}  # an unsupported point's block outputs; the others NaN
 
 
 def _clear_unpredicted(out: dict) -> None:
@@ -717,7 +727,9 @@ def _empty_output(n: int) -> dict[str, np.ndarray]:
     out["reason"] = filled(n, "")
     out["fits"] = np.ones(n, dtype=bool)
     out["fit_hint"] = filled(n, "")
-    out["bound"] = np.empty(n, dtype=object)  # written for every point, as the numbers are
+    # written for every point, as the numbers are, as a code into _BOUNDS (`_bound_texts` makes it
+    # text once for the grid: a per-block array of str objects costs a reference count per point twice)
+    out["bound"] = np.empty(n, dtype=np.int8)
     return out
 
 
@@ -822,9 +834,6 @@ def _write_metrics(pts: _BlockPoints, timing: _Timings, dp: np.ndarray, out: dic
         out[name][idx] = value
 
 
-_BOUNDS = np.array(["memory", "compute", "overhead"], dtype=object)
-
-
 def _write_hardware(w: Workload, t: _OpTable, pts: _BlockPoints, g: GpuArrays, tp: np.ndarray, dp: np.ndarray,
                     timing: _Timings, out: dict) -> None:
     """Memory, power, energy, the bound resource, the parallel layout and the workload's size of
@@ -835,7 +844,7 @@ def _write_hardware(w: Workload, t: _OpTable, pts: _BlockPoints, g: GpuArrays, t
     util = np.clip(timing.ideal_s / latency, 0.0, 1.0)
     power = g.tdp_w * (IDLE_POWER_FRACTION + (1 - IDLE_POWER_FRACTION) * util)
     bound = np.where(g.overhead_s / latency > 0.5, 2, (timing.compute_s / latency >= 0.5).astype(int))
-    out["bound"][idx] = _BOUNDS[bound]
+    out["bound"][idx] = bound  # a code into _BOUNDS
     out["memory_gb"][idx] = mem_gb
     out["fits"][idx] = fits
     out["power_w"][idx] = power
