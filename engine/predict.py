@@ -207,24 +207,38 @@ class _PointGpu:
     when first read: a block reads only the fields its workload and tasks need (no interconnect
     for one-GPU inference, no convolution path for a transformer). A field equal for every
     combination (a calibration constant, one runtime's overheads) is that value broadcast to the
-    points, a read-only view: no gather."""
+    points, a read-only view: no gather. Per-signature compute rates (`_rates`) are computed on
+    the distinct combinations too, once per block for both of its passes (prefill and decode)."""
 
-    def __init__(self, distinct: GpuArrays, codes: np.ndarray):
+    def __init__(self, distinct: GpuArrays, codes: np.ndarray, rates: dict | None = None):
         self._distinct, self._codes = distinct, codes
+        self._rates = {} if rates is None else rates  # signature -> (rate, size_half_flops / rate) per point
 
     def __getattr__(self, name: str) -> np.ndarray:
-        field = getattr(self._distinct, name)
-        if (field == field[0]).all():
-            values = np.broadcast_to(field[0], len(self._codes))
-        else:
-            values = field[self._codes]
+        values = self._per_point(getattr(self._distinct, name))
         setattr(self, name, values)  # kept: __getattr__ runs only for fields not read yet
         return values
 
+    def _per_point(self, field: np.ndarray) -> np.ndarray:
+        """`field` (one value per distinct combination) at each point."""
+        if (field == field[0]).all():
+            return np.broadcast_to(field[0], len(self._codes))
+        return field[self._codes]
+
+    def rates(self, sig: _Signature) -> tuple[np.ndarray, np.ndarray]:
+        """(`_compute_rate`, size_half_flops / that rate) of each point: the same arithmetic on the
+        distinct combinations (a few hundred), then one gather each."""
+        hit = self._rates.get(sig)
+        if hit is None:
+            rate = _compute_rate(sig, self._distinct)
+            hit = self._rates[sig] = (self._per_point(rate), self._per_point(self._distinct.size_half_flops / rate))
+        return hit
+
     def for_decode(self) -> "_PointGpu":
         """These points' coefficients as a decode step uses them (`GpuArrays.for_decode`): the
-        fields read so far are shared, memory efficiency is the decode-step one."""
-        out = _PointGpu(self._distinct.for_decode(), self._codes)
+        fields and rates read so far are shared (a rate does not depend on memory efficiency),
+        memory efficiency is the decode-step one."""
+        out = _PointGpu(self._distinct.for_decode(), self._codes, self._rates)
         out.__dict__.update({k: v for k, v in self.__dict__.items() if not k.startswith("_") and k != "eff_mem"})
         return out
 
@@ -239,6 +253,20 @@ class _GpuSlice:
         values = getattr(self._g, name)[self._sl]
         setattr(self, name, values)
         return values
+
+    def rates(self, sig: _Signature) -> tuple[np.ndarray, np.ndarray]:
+        """`_rates` of the slice's points."""
+        rate, half = _rates(sig, self._g)
+        return rate[self._sl], half[self._sl]
+
+
+def _rates(sig: _Signature, g) -> tuple[np.ndarray, np.ndarray]:
+    """(achieved FLOP/s of the operators of compute signature `sig`, the per-op work at which the
+    GPU is half filled / that rate) at each point of `g` (`GpuArrays` or a block's view of them)."""
+    if isinstance(g, GpuArrays):
+        rate = _compute_rate(sig, g)
+        return rate, g.size_half_flops / rate
+    return g.rates(sig)
 
 
 def _pass_block(t: _OpTable, B, q, k, ps, g, tp, per_gpu, qk) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -256,9 +284,9 @@ def _pass_block(t: _OpTable, B, q, k, ps, g, tp, per_gpu, qk) -> tuple[np.ndarra
     rows[4] = dequant
     t_c, c_ideal = np.empty((n_ops, n)), np.empty((n_ops, n))
     for sl, sig in t.groups:
-        rate = _compute_rate(sig, g)
+        rate, half_over_rate = _rates(sig, g)
         np.divide(flops, rate, out=rows[:3])
-        np.divide(g.size_half_flops, rate, out=rows[3])
+        rows[3] = half_over_rate
         np.matmul(t.compute_rows[sl], rows, out=t_c[sl])
     for sl, conv in t.peak_groups:
         if sl.stop > sl.start:
