@@ -280,7 +280,11 @@ def _pass_block(t: _OpTable, B, q, k, ps, g, tp, per_gpu, qk) -> tuple[np.ndarra
     np.multiply(per_gpu, ps, out=flops[0])
     np.multiply(per_gpu, q, out=flops[1])
     np.multiply(per_gpu, qk, out=flops[2])
-    dequant = np.ceil(per_gpu * q / DEQUANT_TILE_TOKENS) * g.dequant_s_per_weight / tp  # per streamed weight
+    dequant_s = _one_if_equal(g.dequant_s_per_weight)
+    if np.ndim(dequant_s) == 0 and dequant_s == 0.0:  # no weight-only format in the block: nothing to unpack
+        dequant = 0.0
+    else:
+        dequant = np.ceil(per_gpu * q / DEQUANT_TILE_TOKENS) * dequant_s / tp  # per streamed weight
     rows[4] = dequant
     t_c, c_ideal = np.empty((n_ops, n)), np.empty((n_ops, n))
     for sl, sig in t.groups:
@@ -304,17 +308,30 @@ def _pass_block(t: _OpTable, B, q, k, ps, g, tp, per_gpu, qk) -> tuple[np.ndarra
     if t.any_moe:
         _add_experts(t, B * q, tp, g, dequant, t_c, m_ideal)
     ideal = np.maximum(c_ideal, m_ideal, out=c_ideal).sum(axis=0)
-    t_m = np.divide(m_ideal, g.eff_mem, out=m_ideal)
+    t_m = np.divide(m_ideal, _one_if_equal(g.eff_mem), out=m_ideal)
     compute_bound = t_c >= t_m
     op_t = np.maximum(t_c, t_m, out=c_ideal)
     shorter = np.minimum(t_c, t_m, out=t_m)
-    shorter *= g.unhidden_fraction
+    shorter *= _one_if_equal(g.unhidden_fraction)
     op_t += shorter
     compute = np.multiply(op_t, compute_bound, out=t_c).sum(axis=0)
     # launches overlap the kernels queued before them: each op costs the longer of the two
-    launch = np.multiply.outer(t.launch_count, g.launch_s, out=t_m)
+    launch_s = _one_if_equal(g.launch_s)
+    if np.ndim(launch_s) == 0:  # one runtime in the block: an operator's launch bound is one number
+        launch = (t.launch_count * launch_s)[:, None]
+    else:
+        launch = np.multiply.outer(t.launch_count, launch_s, out=t_m)
     total = np.maximum(op_t, launch, out=op_t).sum(axis=0) + g.overhead_s
     return total, ideal, compute
+
+
+def _one_if_equal(values: np.ndarray):
+    """`values` as one number where it is one value broadcast to every point (a `_PointGpu` field
+    equal for all combinations): the (operators x points) passes then take a scalar, which numpy
+    runs as a vector loop, instead of re-reading a row of repeats. Same numbers either way."""
+    if values.ndim == 1 and len(values) and values.strides[0] == 0:
+        return values[0]
+    return values
 
 
 def _compute_rate(sig: _Signature, g) -> np.ndarray:
@@ -896,7 +913,6 @@ class _NotFitting(NamedTuple):
     weight_bytes: np.ndarray  # bytes per weight of the point's format
     has_fp8: np.ndarray  # the GPU runs fp8
     inference: np.ndarray  # bool: task == "inference"
-    have_code: np.ndarray | None = None  # a code per have_gb (equal codes: equal values) where known
 
 
 def _write_fit_hints(training: np.ndarray, g_codes: np.ndarray, g_distinct: GpuArrays, out: dict) -> None:
@@ -913,7 +929,7 @@ def _write_fit_hints(training: np.ndarray, g_codes: np.ndarray, g_distinct: GpuA
         need_gb=out["memory_gb"][over],
         weights_gb=_weight_bytes_per_gpu(out["params_total"][over], weight_bytes, tp) / 1e9,
         have_gb=g_distinct.usable_mem_gb[codes], tp=tp, batch=out["batch_used"][over], weight_bytes=weight_bytes,
-        has_fp8=g_distinct.has_fp8[codes], inference=~training[over], have_code=codes))
+        has_fp8=g_distinct.has_fp8[codes], inference=~training[over]))
 
 
 _HINT_FORMATS = ("fp8", "int8", "int4")  # weight formats `fit_hint` suggests, in its order
@@ -940,18 +956,17 @@ def _fit_hints(p: _NotFitting) -> np.ndarray:
         b = np.floor(batch / div) if div else np.ones_like(batch)  # exact: batch is a whole number, div a power of 2
         ok = (batch > 1) & (b >= 1) & (weights + rest * b / batch + RUNTIME_OVERHEAD_GB <= have)
         batch_idea = np.where(ok, b, batch_idea)
-    # each distinct text built once, keyed by whole numbers (numbered by table, not by hashing floats):
-    # the need in tenths of a GB (equal tenths: equal rounded needs), and the text's tail: usable
-    # memory and the three ideas (a few hundred distinct per grid)
-    have_key = _codes_of(have) if p.have_code is None else _codes_of(p.have_code)
-    tail, tail_first = combined_codes([have_key, _codes_of(tp_idea), _codes_of(format_idea), _codes_of(batch_idea)])
-    need_key = _codes_of(np.rint(need * 10.0))
-    key, first = combined_codes([need_key, (tail, tail_first)])
     # one number per outcome (exact in float64: batch <= MAX_BATCH_SIZE < 1e6, 8 GPUs at most)
-    ideas = tp_idea[tail_first] * 1e7 + (format_idea[tail_first] + 1) * 1e6 + batch_idea[tail_first]
-    tails = [f"{h:.1f} GB usable{_hint_suffix(v)}" for h, v in zip(have[tail_first].tolist(), ideas.tolist())]
+    ideas = tp_idea * 1e7 + (format_idea + 1) * 1e6 + batch_idea
+    parts = [ColumnCodes({"v": a}).of("v") for a in (need, have, ideas)]
+    key, first = combined_codes(parts)
+    (need_c, need_u), (have_c, have_u), (ideas_c, ideas_u) = parts
+    needs = [f"needs {v:.1f} GB > " for v in need_u.tolist()]
+    haves = [f"{v:.1f} GB usable" for v in have_u.tolist()]
+    suffixes = [_hint_suffix(v) for v in ideas_u.tolist()]
     texts = np.empty(len(first), dtype=object)
-    texts[:] = [f"needs {v:.1f} GB > {tails[t]}" for v, t in zip(need[first].tolist(), tail[first].tolist())]
+    texts[:] = [needs[a] + haves[b] + suffixes[c]
+                for a, b, c in zip(need_c[first].tolist(), have_c[first].tolist(), ideas_c[first].tolist())]
     return texts[key]
 
 
