@@ -470,8 +470,11 @@ def _allreduce_s(volume_bytes, n_gpus, g: GpuArrays) -> np.ndarray:
     return np.where(n > 1, 2.0 * (n - 1) / n * volume_bytes / _link_bps(g, n) + g.allreduce_latency_s, 0.0)
 
 
-def _tp_comm(w: Workload, B, q, tp, g: GpuArrays) -> np.ndarray:
-    """Two all-reduces of the hidden state per layer under tensor parallelism (Megatron)."""
+def _tp_comm(w: Workload, B, q, tp, g: GpuArrays) -> np.ndarray | float:
+    """Two all-reduces of the hidden state per layer under tensor parallelism (Megatron); 0.0 when
+    no point is split over GPUs (most grids: the volumes are not computed, adding 0 changes no time)."""
+    if not (tp > 1).any():
+        return 0.0
     per_call = _allreduce_s(B * q * w.hidden_size * g.act_bytes, tp, g)
     return 2.0 * max(w.num_layers, 1) * per_call
 
