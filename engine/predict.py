@@ -693,9 +693,11 @@ def predict_columns(cols: Mapping[str, np.ndarray], catalog: ProfileCatalog, wor
     out["novelty"], out["extrapolation_reason"], out["extrapolation"] = _support_flags(cols, codes, catalog, workloads,
                                                                                      params, memo)
     flags = _point_flags(codes)
+    runs = _model_runs(model_codes, len(names))
     for code, name in enumerate(names):
         table = cache.table(workloads[name]) if cache is not None else _OpTable(workloads[name].operators)
-        for block in _model_blocks(model_codes == code if len(names) > 1 else None, out["supported"]):
+        of_model = runs[code] if runs is not None else model_codes == code
+        for block in _model_blocks(of_model, out["supported"]):
             # every point of one combination (a single prediction): its coefficients as they are
             g = g_distinct if n == len(g_distinct.tdp_w) == 1 else _PointGpu(g_distinct, g_codes[block])
             _predict_block(workloads[name], table, cols, block, g, flags, out)
@@ -709,23 +711,37 @@ def predict_columns(cols: Mapping[str, np.ndarray], catalog: ProfileCatalog, wor
 _UNSUPPORTED_IN_SLICE = 1 / 16  # the share of unsupported points a block of consecutive points may compute
 
 
-def _model_blocks(of_model: np.ndarray | None, supported: np.ndarray) -> list:
+def _model_runs(model_codes: np.ndarray, n_models: int) -> list[slice] | None:
+    """The range of each model's points (by code) where each model's points are one run of
+    consecutive points (a grid in product order, model first; codes number models in order of
+    appearance, so run i is model i), found in one pass; None otherwise."""
+    if n_models == 1:
+        return [slice(0, len(model_codes))]
+    starts = np.flatnonzero(model_codes[1:] != model_codes[:-1]) + 1
+    if len(starts) != n_models - 1:
+        return None
+    bounds = [0] + starts.tolist() + [len(model_codes)]
+    return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def _model_blocks(of_model: np.ndarray | slice, supported: np.ndarray) -> list:
     """The blocks (of at most _CHUNK points) one workload's points are predicted in. Where its
     points are consecutive (a grid in product order, model first) and nearly all supported, slices
     of them, the few unsupported points included (`_clear_unpredicted` resets those): reading the
     columns and writing the outputs are then views and copies, not gathers and scatters. Else the
     positions of its supported points (computing many unsupported points costs more than the
-    gathers save). of_model: the workload's points (None: all)."""
-    if of_model is None:
-        start, stop = 0, len(supported)
+    gathers save). of_model: the workload's points, as a mask or as their range (`_model_runs`)."""
+    if isinstance(of_model, slice):
+        start, stop = of_model.start, of_model.stop
     else:
         rows = np.flatnonzero(of_model)
         start, stop = (int(rows[0]), int(rows[-1]) + 1) if len(rows) else (0, 0)
         if stop - start != len(rows):  # not consecutive
-            start = stop = -1
-    if start >= 0 and np.count_nonzero(supported[start:stop]) >= (1.0 - _UNSUPPORTED_IN_SLICE) * (stop - start):
+            rows = np.flatnonzero(of_model & supported)
+            return [rows[s:s + _CHUNK] for s in range(0, len(rows), _CHUNK)]
+    if np.count_nonzero(supported[start:stop]) >= (1.0 - _UNSUPPORTED_IN_SLICE) * (stop - start):
         return [slice(s, min(s + _CHUNK, stop)) for s in range(start, stop, _CHUNK)]
-    rows = np.flatnonzero(supported if of_model is None else of_model & supported)
+    rows = start + np.flatnonzero(supported[start:stop])  # the supported points of the range
     return [rows[s:s + _CHUNK] for s in range(0, len(rows), _CHUNK)]
 
 
