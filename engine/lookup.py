@@ -80,13 +80,30 @@ def _factorize_objects(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     import pandas as pd
 
     n = len(values)
-    object_codes, distinct = pd.factorize(_addresses(values))
+    object_codes, distinct = _factorize_runs(_addresses(values))
     if len(distinct) > n // 4:
         return _factorize_values(values)
     holder = np.empty(len(distinct), dtype=np.int64)
     holder[object_codes] = np.arange(n)  # a cell holding each distinct object (any one: they hold the same)
     codes, uniques = _factorize_values(values[holder])  # in order of first appearance, as `distinct` is
     return codes[object_codes], uniques
+
+
+def _factorize_runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """pd.factorize of integer keys (codes in order of first appearance). A column of long runs of
+    one key (a product grid's leading axes: model, GPU, precision) is numbered by hashing only the
+    first key of each run, then repeating its code over the run: the same codes."""
+    import pandas as pd
+
+    change = keys[1:] != keys[:-1]
+    if not len(keys) or np.count_nonzero(change) * _RUN_LENGTH_MIN > len(keys):  # short runs: hash every key
+        return pd.factorize(keys)
+    heads = np.flatnonzero(np.concatenate(([True], change)))  # the first key of each run
+    head_codes, distinct = pd.factorize(keys[heads])
+    return np.repeat(head_codes, np.diff(np.append(heads, len(keys)))), distinct
+
+
+_RUN_LENGTH_MIN = 8  # mean run length from which `_factorize_runs` hashes run heads only
 
 
 def _addresses(values: np.ndarray) -> np.ndarray:
