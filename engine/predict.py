@@ -187,16 +187,20 @@ def _pass(t: _OpTable, B, q, k, per_sample, g: GpuArrays, tp, causal: bool = Fal
     scaling the per-sample terms (1, or the image-area ratio for vision models).
     causal: a causal prefill (q = k) whose attention kernels skip the masked upper triangle (flash
     attention and the serving engines' fused kernels do), so query i sees (i + 1) keys, k/2 on average.
-    Evaluated in blocks of points small enough that the (operators x points) arrays stay in cache."""
+    Evaluated in blocks of points small enough that the (operators x points) arrays stay in cache:
+    equal blocks of about `t.block` points each (a short remainder joins them instead of being a
+    block of its own: each block costs some fifty numpy calls however few its points)."""
     if per_sample is None:
         t, per_sample = t.decode(), np.zeros_like(B)
     n = len(B)
     total, ideal, compute = np.empty(n), np.empty(n), np.empty(n)
     per_gpu = B / tp  # samples per GPU of the tensor-parallel group
     qk = q * _keys_attended(k, causal)
-    for s in range(0, n, t.block):
-        sl = slice(s, s + t.block)
-        gs = g if n <= t.block else _GpuSlice(g, sl)
+    n_blocks = max(1, round(n / t.block))
+    size = max(1, -(-n // n_blocks))  # at most 1.5 x t.block
+    for s in range(0, n, size):
+        sl = slice(s, s + size)
+        gs = g if n_blocks == 1 else _GpuSlice(g, sl)
         total[sl], ideal[sl], compute[sl] = _pass_block(t, B[sl], q[sl], k[sl], per_sample[sl], gs, tp[sl],
                                                         per_gpu[sl], qk[sl])
     return _PassTimes(total, ideal, compute)
