@@ -770,8 +770,8 @@ _UNPREDICTED = {"fits": True, "bound": _NO_BOUND}  # an unsupported point's bloc
 def _clear_unpredicted(out: dict) -> None:
     """The block outputs of unsupported points (`_UNPREDICTED`): no block predicts them, or a
     block of consecutive points computed them too."""
-    unsupported = ~out["supported"]
-    if unsupported.any():
+    unsupported = np.flatnonzero(~out["supported"])  # positions: one scan of the flags, not one per output
+    if len(unsupported):
         for name in _BLOCK_OUTPUTS:
             out[name][unsupported] = _UNPREDICTED.get(name, np.nan)
 
@@ -805,14 +805,16 @@ def _mark_unsupported(cols: Mapping[str, np.ndarray], codes: ColumnCodes, no_com
                       out: dict) -> None:
     """Flag (with the reason) points whose GPU lacks the precision's compute path, and training in
     integer or weight-only formats, as not supported."""
-    if no_compute_path.any():
-        out["supported"][no_compute_path] = False
+    rows = np.flatnonzero(no_compute_path)  # positions: the flags are scanned once
+    if len(rows):
+        out["supported"][rows] = False
         (gc, gpus), (pc, precisions) = codes.of("gpu"), codes.of("precision")
-        key, first = combined_codes([(gc[no_compute_path], gpus), (pc[no_compute_path], precisions)])
-        gi, pi = gc[no_compute_path][first].tolist(), pc[no_compute_path][first].tolist()
+        gc, pc = gc[rows], pc[rows]
+        key, first = combined_codes([(gc, gpus), (pc, precisions)])
+        gi, pi = gc[first].tolist(), pc[first].tolist()
         reasons = np.empty(len(first), dtype=object)
         reasons[:] = [f"{gpus[g]} has no {COMPUTE_COLUMN[precisions[p]]} compute path" for g, p in zip(gi, pi)]
-        out["reason"][no_compute_path] = reasons[key]
+        out["reason"][rows] = reasons[key]
     training = codes.map("task", "training".__eq__, dtype=bool)
     if training.any():
         train_int = training & codes.map("precision", _NOT_TRAINABLE.__contains__, dtype=bool)
