@@ -432,17 +432,18 @@ def _support_flags_small(support, frame: dict, memo: dict | None) -> tuple[np.nd
     or computed and stored."""
     memo = {} if memo is None else memo
     keys = list(zip(*(_key_values(a) for a in frame.values())))
-    todo = [i for i, k in enumerate(keys) if k not in memo]
+    flags = [memo.get(k) for k in keys]  # each key hashed once (a grid has thousands of distinct keys)
+    todo = [i for i, f in enumerate(flags) if f is None]
     if todo:
         pts = {c: a[todo] for c, a in frame.items()}
         levels, reasons = novelty_levels(support, pts), extrapolation_reasons(support, pts)
         if len(memo) > MEMO_MAX:
             memo.clear()
         for j, i in enumerate(todo):
-            memo[keys[i]] = (int(levels[j]), reasons[j])
-    level = np.array([memo[k][0] for k in keys], dtype=int)
+            flags[i] = memo[keys[i]] = (int(levels[j]), reasons[j])
+    level = np.array([f[0] for f in flags], dtype=int)
     reason = np.empty(len(keys), dtype=object)
-    reason[:] = [memo[k][1] for k in keys]
+    reason[:] = [f[1] for f in flags]
     return level, reason
 
 
