@@ -523,7 +523,7 @@ def _block_points(w: Workload, df: Mapping[str, np.ndarray], idx: np.ndarray | s
         idx=idx, batch=df["batch_size"][idx].astype(float), gpu_count=df["gpu_count"][idx].astype(float),
         training=flags["training"][idx], kv_budget_of_total=flags["kv_budget_of_total"][idx],
         seq_in=seq_in, seq_out=seq_out, area_ratio=area,
-        prefill_tokens=np.where(w.generative, np.maximum(seq_in, 1.0), seq_in),
+        prefill_tokens=np.maximum(seq_in, 1.0) if w.generative else seq_in,
         fp32_storage=fp32_storage,
         adam_bytes_per_param=np.where(fp32_storage, ADAM_BYTES_FP32, ADAM_BYTES_MIXED),
     )
@@ -575,12 +575,14 @@ def _memory_gb(w: Workload, batch: np.ndarray, pts: _BlockPoints, g: GpuArrays, 
     weights = _weight_bytes_per_gpu(w.params_total, g.weight_bytes, tp)
     kv = batch * _kv_bytes_per_seq(w, pts.seq_in, pts.seq_out, g.kv_bytes, tp)
     tokens = np.maximum(pts.seq_in, 1.0) if w.seq_scalable else float(w.default_seq_len)
-    saved = batch * tokens * w.saved_act_elems_per_token * g.act_bytes
     # inference keeps only a couple of layers' activations alive at once; generative serving
     # prefills in chunks, so its workspace is bounded by the chunk, not by the batch
     per_layer = 2.0 / w.num_layers if w.num_layers else 0.1
     infer_tokens = np.minimum(batch * tokens, PREFILL_CHUNK_TOKENS) if w.generative else batch * tokens
     infer_act = infer_tokens * w.saved_act_elems_per_token * g.act_bytes * per_layer
+    if not pts.training.any():  # an inference block (most grids): no saved activations, no optimizer state
+        return (weights + kv + infer_act / tp) / 1e9 + RUNTIME_OVERHEAD_GB, weights / 1e9
+    saved = batch * tokens * w.saved_act_elems_per_token * g.act_bytes
     act = np.where(pts.training, saved, infer_act) / tp
     optimizer = np.where(pts.training, w.params_total * pts.adam_bytes_per_param, 0.0)
     return (weights + kv + act + optimizer) / 1e9 + RUNTIME_OVERHEAD_GB, weights / 1e9
