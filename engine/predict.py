@@ -708,11 +708,20 @@ def predict_columns(cols: Mapping[str, np.ndarray], catalog: ProfileCatalog, wor
             # every point of one combination (a single prediction): its coefficients as they are
             g = g_distinct if n == len(g_distinct.tdp_w) == 1 else _PointGpu(g_distinct, g_codes[block])
             _predict_block(workloads[name], table, cols, block, g, flags, out)
+    _write_model_sizes([workloads[name] for name in names], model_codes, out)
     _clear_unpredicted(out)
     out["bound"] = _bound_texts(out["bound"])
     _write_fit_hints(flags["training"], g_codes, g_distinct, out)
     _write_intervals(params, cols, codes, out)
     return out
+
+
+def _write_model_sizes(models: list[Workload], model_codes: np.ndarray, out: dict) -> None:
+    """params_total and params_active of every point, taken from its model's (one gather over the
+    grid instead of a scatter per block; `_clear_unpredicted` then clears the unsupported points')."""
+    for name in ("params_total", "params_active"):
+        sizes = np.array([getattr(w, name) for w in models], dtype=float)
+        sizes.take(model_codes, out=out[name], mode="clip")  # unbuffered: the codes are in range
 
 
 _UNSUPPORTED_IN_SLICE = 1 / 16  # the share of unsupported points a block of consecutive points may compute
@@ -909,8 +918,9 @@ def _write_metrics(pts: _BlockPoints, timing: _Timings, dp: np.ndarray, out: dic
 
 def _write_hardware(w: Workload, t: _OpTable, pts: _BlockPoints, g: GpuArrays, tp: np.ndarray, dp: np.ndarray,
                     timing: _Timings, out: dict) -> None:
-    """Memory, power, energy, the bound resource, the parallel layout and the workload's size of
-    each point of the block (fit hints: `_write_fit_hints`, for all blocks at once)."""
+    """Memory, power, energy, the bound resource, the parallel layout and the FLOPs per sample of
+    each point of the block (fit hints: `_write_fit_hints`, and the parameter counts:
+    `_write_model_sizes`, for all blocks at once)."""
     idx, B, latency = pts.idx, pts.batch, timing.latency_s
     mem_gb, _ = _memory_gb(w, B, pts, g, tp)
     fits = mem_gb <= g.usable_mem_gb
@@ -927,8 +937,6 @@ def _write_hardware(w: Workload, t: _OpTable, pts: _BlockPoints, g: GpuArrays, t
     q_fwd = pts.prefill_tokens
     out["flops_per_sample"][idx] = (pts.area_ratio * (t.count @ t.f1) + q_fwd * (t.count @ t.ftok)
                                     + q_fwd * _keys_attended(q_fwd, w.generative) * (t.count @ t.fctx))
-    out["params_total"][idx] = w.params_total
-    out["params_active"][idx] = w.params_active
 
 
 class _NotFitting(NamedTuple):
