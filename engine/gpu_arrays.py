@@ -129,14 +129,16 @@ def _memoised(distinct: Mapping[str, np.ndarray], catalog: ProfileCatalog, param
     if len(memo) + len(todo) > MEMO_MAX:
         memo.clear()
         todo = list(range(len(keys)))
-    if todo:
-        fresh = gpu_arrays({c: a[todo] for c, a in distinct.items()}, catalog, params)
-        for j, i in enumerate(todo):
-            memo[keys[i]] = GpuArrays(*(getattr(fresh, f)[j:j + 1] for f in _FIELD_NAMES))
     # each combination's fields packed in one float64 row (exact: the bool fields are 0 or 1), so the
     # grid's table is one array of rows, not a concatenation of hundreds of one-element arrays per field
     packed = memo.setdefault(_PACKED_ROWS, {})
-    rows = [packed.get(k) for k in keys]
+    if todo:
+        fresh = gpu_arrays({c: a[todo] for c, a in distinct.items()}, catalog, params)
+        fresh_rows = np.array([getattr(fresh, f) for f in _FIELD_NAMES], dtype=float).T  # packed at once
+        for j, i in enumerate(todo):
+            memo[keys[i]] = GpuArrays(*(getattr(fresh, f)[j:j + 1] for f in _FIELD_NAMES))
+            packed[keys[i]] = fresh_rows[j]
+    rows = [packed.get(k) for k in keys]  # a combination memoised by a single point may not be packed yet
     for i in (i for i, row in enumerate(rows) if row is None):
         rows[i] = packed[keys[i]] = np.array([getattr(memo[keys[i]], f)[0] for f in _FIELD_NAMES], dtype=float)
     table = np.ascontiguousarray(np.array(rows).T)  # (field, combination)

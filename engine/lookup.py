@@ -41,17 +41,20 @@ def factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if values.dtype == object and len(values) >= _FAST_PATH_MIN:
         return _factorize_objects(values)
     if values.dtype.kind in "iuf" and len(values) >= _FAST_PATH_MIN:
-        dense = _factorize_whole_numbers(values)
+        low, high = values.min().item(), values.max().item()  # Python numbers: no wrap-around; NaN if one is
+        if low == high:  # one value (a default, a fixed confidence level): no table, no hashing
+            return np.zeros(len(values), dtype=np.int64), values[:1].copy()
+        dense = _factorize_whole_numbers(values, low, high)
         if dense is not None:
             return dense
     return _factorize_values(values)
 
 
-def _factorize_whole_numbers(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+def _factorize_whole_numbers(values: np.ndarray, low, high) -> tuple[np.ndarray, np.ndarray] | None:
     """`factorize` of a numeric column of whole numbers in a small range (batch sizes, token counts,
     GPU counts, novelty levels): numbered with a table indexed by value - min (`_dense_codes`)
-    instead of a hash table. None when the column has other values (fractions, NaN, a wide range)."""
-    low, high = values.min().item(), values.max().item()  # Python numbers: no wrap-around; NaN if one is
+    instead of a hash table. None when the column has other values (fractions, NaN, a wide range).
+    low, high: the column's min and max as Python numbers."""
     if not (np.isfinite(low) and np.isfinite(high)) or high - low >= max(4 * len(values), 1 << 16):
         return None
     whole = values.astype(np.int64) if values.dtype.kind == "f" else values
@@ -77,13 +80,30 @@ def _factorize_objects(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     import pandas as pd
 
     n = len(values)
-    object_codes, distinct = pd.factorize(_addresses(values))
+    object_codes, distinct = _factorize_runs(_addresses(values))
     if len(distinct) > n // 4:
         return _factorize_values(values)
     holder = np.empty(len(distinct), dtype=np.int64)
     holder[object_codes] = np.arange(n)  # a cell holding each distinct object (any one: they hold the same)
     codes, uniques = _factorize_values(values[holder])  # in order of first appearance, as `distinct` is
     return codes[object_codes], uniques
+
+
+def _factorize_runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """pd.factorize of integer keys (codes in order of first appearance). A column of long runs of
+    one key (a product grid's leading axes: model, GPU, precision) is numbered by hashing only the
+    first key of each run, then repeating its code over the run: the same codes."""
+    import pandas as pd
+
+    change = keys[1:] != keys[:-1]
+    if not len(keys) or np.count_nonzero(change) * _RUN_LENGTH_MIN > len(keys):  # short runs: hash every key
+        return pd.factorize(keys)
+    heads = np.flatnonzero(np.concatenate(([True], change)))  # the first key of each run
+    head_codes, distinct = pd.factorize(keys[heads])
+    return np.repeat(head_codes, np.diff(np.append(heads, len(keys)))), distinct
+
+
+_RUN_LENGTH_MIN = 8  # mean run length from which `_factorize_runs` hashes run heads only
 
 
 def _addresses(values: np.ndarray) -> np.ndarray:

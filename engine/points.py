@@ -66,30 +66,55 @@ def normalize_columns(points: Mapping[str, np.ndarray], catalog: ProfileCatalog,
         limits.check_runtime(runtime)
     for col, least, most in (("batch_size", 1, limits.MAX_BATCH_SIZE), ("gpu_count", 1, limits.MAX_GPU_COUNT),
                              ("tensor_parallel", 0, limits.MAX_GPU_COUNT)):
-        # float64 first: Python ints beyond int64 (batch 1e23) must be refused, not wrapped negative
-        vals = _numeric(df[col])
-        bad = np.isnan(vals) | (vals < least) | (vals > most) | (vals != np.floor(vals))
-        if bad.any():
-            badv = _cell(df[col][bad][0])
-            kind = "a positive integer" if least else "a GPU count (0 = choose automatically)"
-            raise PredictionError(f"{col} must be {kind} up to {most:,}, got {limits.show(badv)}")
-        df[col] = vals.astype(np.int64)
+        df[col] = _whole_numbers(df[col], col, least, most)
     over = df["tensor_parallel"] > df["gpu_count"]
     if over.any():
         i = int(np.flatnonzero(over)[0])
         raise PredictionError(f"tensor_parallel {df['tensor_parallel'][i]} is more than gpu_count {df['gpu_count'][i]}")
     for col in ("seq_in", "seq_out"):
-        vals = _numeric(df[col])
-        bad = (vals < 0) | (vals > limits.MAX_SEQ_LEN) | np.isinf(vals)
-        if bad.any():
-            raise PredictionError(f"{col} must be from 0 to {limits.MAX_SEQ_LEN:,} tokens, "
-                                  f"got {limits.show(_cell(df[col][bad][0]))}")
-        df[col] = vals
-    conf = _numeric(df["confidence"])
-    if np.isnan(conf).any() or ((conf <= 0) | (conf >= 1)).any():
-        raise PredictionError("confidence must be between 0 and 1 (e.g. 0.9)")
-    df["confidence"] = conf
+        df[col] = _token_counts(df[col], col)
+    df["confidence"] = _confidence_levels(df["confidence"])
     return df
+
+
+def _whole_numbers(values: np.ndarray, col: str, least: int, most: int) -> np.ndarray:
+    """Column `col` as int64 (a fresh array), refused with the first bad cell unless every cell is
+    a whole number from `least` to `most`. An integer column in range (a grid's usual column) is
+    checked by its min and max, without a float copy and four tests per cell."""
+    values = np.asarray(values)
+    if values.dtype.kind in "iu" and len(values) and least <= values.min() and values.max() <= most:
+        return values.astype(np.int64)
+    # float64 first: Python ints beyond int64 (batch 1e23) must be refused, not wrapped negative
+    vals = _numeric(values)
+    bad = np.isnan(vals) | (vals < least) | (vals > most) | (vals != np.floor(vals))
+    if bad.any():
+        badv = _cell(values[bad][0])
+        kind = "a positive integer" if least else "a GPU count (0 = choose automatically)"
+        raise PredictionError(f"{col} must be {kind} up to {most:,}, got {limits.show(badv)}")
+    return vals.astype(np.int64)
+
+
+def _confidence_levels(values: np.ndarray) -> np.ndarray:
+    """The confidence column as float64, refused unless every level is strictly between 0 and 1
+    (min and max: a NaN makes both comparisons false, so it is refused too)."""
+    conf = _numeric(values)
+    if not (len(conf) == 0 or (0 < conf.min() and conf.max() < 1)):
+        raise PredictionError("confidence must be between 0 and 1 (e.g. 0.9)")
+    return conf
+
+
+def _token_counts(values: np.ndarray, col: str) -> np.ndarray:
+    """Column `col` as float64 token counts (NaN: the model's default), refused with the first bad
+    cell unless every number is from 0 to MAX_SEQ_LEN. Checked by min and max first (a NaN makes
+    both comparisons false, so a column with defaults takes the per-cell test)."""
+    vals = _numeric(values)
+    if len(vals) and 0 <= vals.min() and vals.max() <= limits.MAX_SEQ_LEN:
+        return vals
+    bad = (vals < 0) | (vals > limits.MAX_SEQ_LEN) | np.isinf(vals)
+    if bad.any():
+        raise PredictionError(f"{col} must be from 0 to {limits.MAX_SEQ_LEN:,} tokens, "
+                              f"got {limits.show(_cell(np.asarray(values)[bad][0]))}")
+    return vals
 
 
 def _canonical(df: dict, name: str, fn, fill, codes: dict) -> np.ndarray:

@@ -187,16 +187,20 @@ def _pass(t: _OpTable, B, q, k, per_sample, g: GpuArrays, tp, causal: bool = Fal
     scaling the per-sample terms (1, or the image-area ratio for vision models).
     causal: a causal prefill (q = k) whose attention kernels skip the masked upper triangle (flash
     attention and the serving engines' fused kernels do), so query i sees (i + 1) keys, k/2 on average.
-    Evaluated in blocks of points small enough that the (operators x points) arrays stay in cache."""
+    Evaluated in blocks of points small enough that the (operators x points) arrays stay in cache:
+    equal blocks of about `t.block` points each (a short remainder joins them instead of being a
+    block of its own: each block costs some fifty numpy calls however few its points)."""
     if per_sample is None:
         t, per_sample = t.decode(), np.zeros_like(B)
     n = len(B)
     total, ideal, compute = np.empty(n), np.empty(n), np.empty(n)
     per_gpu = B / tp  # samples per GPU of the tensor-parallel group
     qk = q * _keys_attended(k, causal)
-    for s in range(0, n, t.block):
-        sl = slice(s, s + t.block)
-        gs = g if n <= t.block else _GpuSlice(g, sl)
+    n_blocks = max(1, round(n / t.block))
+    size = max(1, -(-n // n_blocks))  # at most 1.5 x t.block
+    for s in range(0, n, size):
+        sl = slice(s, s + size)
+        gs = g if n_blocks == 1 else _GpuSlice(g, sl)
         total[sl], ideal[sl], compute[sl] = _pass_block(t, B[sl], q[sl], k[sl], per_sample[sl], gs, tp[sl],
                                                         per_gpu[sl], qk[sl])
     return _PassTimes(total, ideal, compute)
@@ -207,24 +211,38 @@ class _PointGpu:
     when first read: a block reads only the fields its workload and tasks need (no interconnect
     for one-GPU inference, no convolution path for a transformer). A field equal for every
     combination (a calibration constant, one runtime's overheads) is that value broadcast to the
-    points, a read-only view: no gather."""
+    points, a read-only view: no gather. Per-signature compute rates (`_rates`) are computed on
+    the distinct combinations too, once per block for both of its passes (prefill and decode)."""
 
-    def __init__(self, distinct: GpuArrays, codes: np.ndarray):
+    def __init__(self, distinct: GpuArrays, codes: np.ndarray, rates: dict | None = None):
         self._distinct, self._codes = distinct, codes
+        self._rates = {} if rates is None else rates  # signature -> (rate, size_half_flops / rate) per point
 
     def __getattr__(self, name: str) -> np.ndarray:
-        field = getattr(self._distinct, name)
-        if (field == field[0]).all():
-            values = np.broadcast_to(field[0], len(self._codes))
-        else:
-            values = field[self._codes]
+        values = self._per_point(getattr(self._distinct, name))
         setattr(self, name, values)  # kept: __getattr__ runs only for fields not read yet
         return values
 
+    def _per_point(self, field: np.ndarray) -> np.ndarray:
+        """`field` (one value per distinct combination) at each point."""
+        if (field == field[0]).all():
+            return np.broadcast_to(field[0], len(self._codes))
+        return field[self._codes]
+
+    def rates(self, sig: _Signature) -> tuple[np.ndarray, np.ndarray]:
+        """(`_compute_rate`, size_half_flops / that rate) of each point: the same arithmetic on the
+        distinct combinations (a few hundred), then one gather each."""
+        hit = self._rates.get(sig)
+        if hit is None:
+            rate = _compute_rate(sig, self._distinct)
+            hit = self._rates[sig] = (self._per_point(rate), self._per_point(self._distinct.size_half_flops / rate))
+        return hit
+
     def for_decode(self) -> "_PointGpu":
         """These points' coefficients as a decode step uses them (`GpuArrays.for_decode`): the
-        fields read so far are shared, memory efficiency is the decode-step one."""
-        out = _PointGpu(self._distinct.for_decode(), self._codes)
+        fields and rates read so far are shared (a rate does not depend on memory efficiency),
+        memory efficiency is the decode-step one."""
+        out = _PointGpu(self._distinct.for_decode(), self._codes, self._rates)
         out.__dict__.update({k: v for k, v in self.__dict__.items() if not k.startswith("_") and k != "eff_mem"})
         return out
 
@@ -240,6 +258,20 @@ class _GpuSlice:
         setattr(self, name, values)
         return values
 
+    def rates(self, sig: _Signature) -> tuple[np.ndarray, np.ndarray]:
+        """`_rates` of the slice's points."""
+        rate, half = _rates(sig, self._g)
+        return rate[self._sl], half[self._sl]
+
+
+def _rates(sig: _Signature, g) -> tuple[np.ndarray, np.ndarray]:
+    """(achieved FLOP/s of the operators of compute signature `sig`, the per-op work at which the
+    GPU is half filled / that rate) at each point of `g` (`GpuArrays` or a block's view of them)."""
+    if isinstance(g, GpuArrays):
+        rate = _compute_rate(sig, g)
+        return rate, g.size_half_flops / rate
+    return g.rates(sig)
+
 
 def _pass_block(t: _OpTable, B, q, k, ps, g, tp, per_gpu, qk) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """`_pass` of one block of points: (total, ideal, compute-bound) seconds. Arrays are
@@ -252,13 +284,17 @@ def _pass_block(t: _OpTable, B, q, k, ps, g, tp, per_gpu, qk) -> tuple[np.ndarra
     np.multiply(per_gpu, ps, out=flops[0])
     np.multiply(per_gpu, q, out=flops[1])
     np.multiply(per_gpu, qk, out=flops[2])
-    dequant = np.ceil(per_gpu * q / DEQUANT_TILE_TOKENS) * g.dequant_s_per_weight / tp  # per streamed weight
+    dequant_s = _one_if_equal(g.dequant_s_per_weight)
+    if np.ndim(dequant_s) == 0 and dequant_s == 0.0:  # no weight-only format in the block: nothing to unpack
+        dequant = 0.0
+    else:
+        dequant = np.ceil(per_gpu * q / DEQUANT_TILE_TOKENS) * dequant_s / tp  # per streamed weight
     rows[4] = dequant
     t_c, c_ideal = np.empty((n_ops, n)), np.empty((n_ops, n))
     for sl, sig in t.groups:
-        rate = _compute_rate(sig, g)
+        rate, half_over_rate = _rates(sig, g)
         np.divide(flops, rate, out=rows[:3])
-        np.divide(g.size_half_flops, rate, out=rows[3])
+        rows[3] = half_over_rate
         np.matmul(t.compute_rows[sl], rows, out=t_c[sl])
     for sl, conv in t.peak_groups:
         if sl.stop > sl.start:
@@ -276,17 +312,30 @@ def _pass_block(t: _OpTable, B, q, k, ps, g, tp, per_gpu, qk) -> tuple[np.ndarra
     if t.any_moe:
         _add_experts(t, B * q, tp, g, dequant, t_c, m_ideal)
     ideal = np.maximum(c_ideal, m_ideal, out=c_ideal).sum(axis=0)
-    t_m = np.divide(m_ideal, g.eff_mem, out=m_ideal)
+    t_m = np.divide(m_ideal, _one_if_equal(g.eff_mem), out=m_ideal)
     compute_bound = t_c >= t_m
     op_t = np.maximum(t_c, t_m, out=c_ideal)
     shorter = np.minimum(t_c, t_m, out=t_m)
-    shorter *= g.unhidden_fraction
+    shorter *= _one_if_equal(g.unhidden_fraction)
     op_t += shorter
     compute = np.multiply(op_t, compute_bound, out=t_c).sum(axis=0)
     # launches overlap the kernels queued before them: each op costs the longer of the two
-    launch = np.multiply.outer(t.launch_count, g.launch_s, out=t_m)
+    launch_s = _one_if_equal(g.launch_s)
+    if np.ndim(launch_s) == 0:  # one runtime in the block: an operator's launch bound is one number
+        launch = (t.launch_count * launch_s)[:, None]
+    else:
+        launch = np.multiply.outer(t.launch_count, launch_s, out=t_m)
     total = np.maximum(op_t, launch, out=op_t).sum(axis=0) + g.overhead_s
     return total, ideal, compute
+
+
+def _one_if_equal(values: np.ndarray):
+    """`values` as one number where it is one value broadcast to every point (a `_PointGpu` field
+    equal for all combinations): the (operators x points) passes then take a scalar, which numpy
+    runs as a vector loop, instead of re-reading a row of repeats. Same numbers either way."""
+    if values.ndim == 1 and len(values) and values.strides[0] == 0:
+        return values[0]
+    return values
 
 
 def _compute_rate(sig: _Signature, g) -> np.ndarray:
@@ -383,17 +432,18 @@ def _support_flags_small(support, frame: dict, memo: dict | None) -> tuple[np.nd
     or computed and stored."""
     memo = {} if memo is None else memo
     keys = list(zip(*(_key_values(a) for a in frame.values())))
-    todo = [i for i, k in enumerate(keys) if k not in memo]
+    flags = [memo.get(k) for k in keys]  # each key hashed once (a grid has thousands of distinct keys)
+    todo = [i for i, f in enumerate(flags) if f is None]
     if todo:
         pts = {c: a[todo] for c, a in frame.items()}
         levels, reasons = novelty_levels(support, pts), extrapolation_reasons(support, pts)
         if len(memo) > MEMO_MAX:
             memo.clear()
         for j, i in enumerate(todo):
-            memo[keys[i]] = (int(levels[j]), reasons[j])
-    level = np.array([memo[k][0] for k in keys], dtype=int)
+            flags[i] = memo[keys[i]] = (int(levels[j]), reasons[j])
+    level = np.array([f[0] for f in flags], dtype=int)
     reason = np.empty(len(keys), dtype=object)
-    reason[:] = [memo[k][1] for k in keys]
+    reason[:] = [f[1] for f in flags]
     return level, reason
 
 
@@ -425,8 +475,11 @@ def _allreduce_s(volume_bytes, n_gpus, g: GpuArrays) -> np.ndarray:
     return np.where(n > 1, 2.0 * (n - 1) / n * volume_bytes / _link_bps(g, n) + g.allreduce_latency_s, 0.0)
 
 
-def _tp_comm(w: Workload, B, q, tp, g: GpuArrays) -> np.ndarray:
-    """Two all-reduces of the hidden state per layer under tensor parallelism (Megatron)."""
+def _tp_comm(w: Workload, B, q, tp, g: GpuArrays) -> np.ndarray | float:
+    """Two all-reduces of the hidden state per layer under tensor parallelism (Megatron); 0.0 when
+    no point is split over GPUs (most grids: the volumes are not computed, adding 0 changes no time)."""
+    if not (tp > 1).any():
+        return 0.0
     per_call = _allreduce_s(B * q * w.hidden_size * g.act_bytes, tp, g)
     return 2.0 * max(w.num_layers, 1) * per_call
 
@@ -470,7 +523,7 @@ def _block_points(w: Workload, df: Mapping[str, np.ndarray], idx: np.ndarray | s
         idx=idx, batch=df["batch_size"][idx].astype(float), gpu_count=df["gpu_count"][idx].astype(float),
         training=flags["training"][idx], kv_budget_of_total=flags["kv_budget_of_total"][idx],
         seq_in=seq_in, seq_out=seq_out, area_ratio=area,
-        prefill_tokens=np.where(w.generative, np.maximum(seq_in, 1.0), seq_in),
+        prefill_tokens=np.maximum(seq_in, 1.0) if w.generative else seq_in,
         fp32_storage=fp32_storage,
         adam_bytes_per_param=np.where(fp32_storage, ADAM_BYTES_FP32, ADAM_BYTES_MIXED),
     )
@@ -522,12 +575,14 @@ def _memory_gb(w: Workload, batch: np.ndarray, pts: _BlockPoints, g: GpuArrays, 
     weights = _weight_bytes_per_gpu(w.params_total, g.weight_bytes, tp)
     kv = batch * _kv_bytes_per_seq(w, pts.seq_in, pts.seq_out, g.kv_bytes, tp)
     tokens = np.maximum(pts.seq_in, 1.0) if w.seq_scalable else float(w.default_seq_len)
-    saved = batch * tokens * w.saved_act_elems_per_token * g.act_bytes
     # inference keeps only a couple of layers' activations alive at once; generative serving
     # prefills in chunks, so its workspace is bounded by the chunk, not by the batch
     per_layer = 2.0 / w.num_layers if w.num_layers else 0.1
     infer_tokens = np.minimum(batch * tokens, PREFILL_CHUNK_TOKENS) if w.generative else batch * tokens
     infer_act = infer_tokens * w.saved_act_elems_per_token * g.act_bytes * per_layer
+    if not pts.training.any():  # an inference block (most grids): no saved activations, no optimizer state
+        return (weights + kv + infer_act / tp) / 1e9 + RUNTIME_OVERHEAD_GB, weights / 1e9
+    saved = batch * tokens * w.saved_act_elems_per_token * g.act_bytes
     act = np.where(pts.training, saved, infer_act) / tp
     optimizer = np.where(pts.training, w.params_total * pts.adam_bytes_per_param, 0.0)
     return (weights + kv + act + optimizer) / 1e9 + RUNTIME_OVERHEAD_GB, weights / 1e9
@@ -645,38 +700,64 @@ def predict_columns(cols: Mapping[str, np.ndarray], catalog: ProfileCatalog, wor
     out["novelty"], out["extrapolation_reason"], out["extrapolation"] = _support_flags(cols, codes, catalog, workloads,
                                                                                      params, memo)
     flags = _point_flags(codes)
+    runs = _model_runs(model_codes, len(names))
     for code, name in enumerate(names):
         table = cache.table(workloads[name]) if cache is not None else _OpTable(workloads[name].operators)
-        for block in _model_blocks(model_codes == code if len(names) > 1 else None, out["supported"]):
+        of_model = runs[code] if runs is not None else model_codes == code
+        for block in _model_blocks(of_model, out["supported"]):
             # every point of one combination (a single prediction): its coefficients as they are
             g = g_distinct if n == len(g_distinct.tdp_w) == 1 else _PointGpu(g_distinct, g_codes[block])
             _predict_block(workloads[name], table, cols, block, g, flags, out)
+    _write_model_sizes([workloads[name] for name in names], model_codes, out)
     _clear_unpredicted(out)
-    _write_fit_hints(cols, g_codes, g_distinct, out)
+    out["bound"] = _bound_texts(out["bound"])
+    _write_fit_hints(flags["training"], g_codes, g_distinct, out)
     _write_intervals(params, cols, codes, out)
     return out
+
+
+def _write_model_sizes(models: list[Workload], model_codes: np.ndarray, out: dict) -> None:
+    """params_total and params_active of every point, taken from its model's (one gather over the
+    grid instead of a scatter per block; `_clear_unpredicted` then clears the unsupported points')."""
+    for name in ("params_total", "params_active"):
+        sizes = np.array([getattr(w, name) for w in models], dtype=float)
+        sizes.take(model_codes, out=out[name], mode="clip")  # unbuffered: the codes are in range
 
 
 _UNSUPPORTED_IN_SLICE = 1 / 16  # the share of unsupported points a block of consecutive points may compute
 
 
-def _model_blocks(of_model: np.ndarray | None, supported: np.ndarray) -> list:
+def _model_runs(model_codes: np.ndarray, n_models: int) -> list[slice] | None:
+    """The range of each model's points (by code) where each model's points are one run of
+    consecutive points (a grid in product order, model first; codes number models in order of
+    appearance, so run i is model i), found in one pass; None otherwise."""
+    if n_models == 1:
+        return [slice(0, len(model_codes))]
+    starts = np.flatnonzero(model_codes[1:] != model_codes[:-1]) + 1
+    if len(starts) != n_models - 1:
+        return None
+    bounds = [0] + starts.tolist() + [len(model_codes)]
+    return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def _model_blocks(of_model: np.ndarray | slice, supported: np.ndarray) -> list:
     """The blocks (of at most _CHUNK points) one workload's points are predicted in. Where its
     points are consecutive (a grid in product order, model first) and nearly all supported, slices
     of them, the few unsupported points included (`_clear_unpredicted` resets those): reading the
     columns and writing the outputs are then views and copies, not gathers and scatters. Else the
     positions of its supported points (computing many unsupported points costs more than the
-    gathers save). of_model: the workload's points (None: all)."""
-    if of_model is None:
-        start, stop = 0, len(supported)
+    gathers save). of_model: the workload's points, as a mask or as their range (`_model_runs`)."""
+    if isinstance(of_model, slice):
+        start, stop = of_model.start, of_model.stop
     else:
         rows = np.flatnonzero(of_model)
         start, stop = (int(rows[0]), int(rows[-1]) + 1) if len(rows) else (0, 0)
         if stop - start != len(rows):  # not consecutive
-            start = stop = -1
-    if start >= 0 and np.count_nonzero(supported[start:stop]) >= (1.0 - _UNSUPPORTED_IN_SLICE) * (stop - start):
+            rows = np.flatnonzero(of_model & supported)
+            return [rows[s:s + _CHUNK] for s in range(0, len(rows), _CHUNK)]
+    if np.count_nonzero(supported[start:stop]) >= (1.0 - _UNSUPPORTED_IN_SLICE) * (stop - start):
         return [slice(s, min(s + _CHUNK, stop)) for s in range(start, stop, _CHUNK)]
-    rows = np.flatnonzero(supported if of_model is None else of_model & supported)
+    rows = start + np.flatnonzero(supported[start:stop])  # the supported points of the range
     return [rows[s:s + _CHUNK] for s in range(0, len(rows), _CHUNK)]
 
 
@@ -686,14 +767,23 @@ _BLOCK_OUTPUTS = ("latency_ms", "throughput_per_s", "tokens_per_s", "ttft_ms", "
                   "params_total", "params_active")
 
 
-_UNPREDICTED = {"fits": True, "bound": ""}  # an unsupported point's block outputs; the others NaN
+_BOUNDS = np.array(["memory", "compute", "overhead", ""], dtype=object)  # `bound` by code; "": not predicted
+_NO_BOUND = 3
+
+
+def _bound_texts(codes: np.ndarray) -> np.ndarray:
+    """The `bound` column (object array of str) from the codes the blocks wrote (see `_empty_output`)."""
+    return _BOUNDS.take(codes)
+
+
+_UNPREDICTED = {"fits": True, "bound": _NO_BOUND}  # an unsupported point's block outputs; the others NaN
 
 
 def _clear_unpredicted(out: dict) -> None:
     """The block outputs of unsupported points (`_UNPREDICTED`): no block predicts them, or a
     block of consecutive points computed them too."""
-    unsupported = ~out["supported"]
-    if unsupported.any():
+    unsupported = np.flatnonzero(~out["supported"])  # positions: one scan of the flags, not one per output
+    if len(unsupported):
         for name in _BLOCK_OUTPUTS:
             out[name][unsupported] = _UNPREDICTED.get(name, np.nan)
 
@@ -717,7 +807,9 @@ def _empty_output(n: int) -> dict[str, np.ndarray]:
     out["reason"] = filled(n, "")
     out["fits"] = np.ones(n, dtype=bool)
     out["fit_hint"] = filled(n, "")
-    out["bound"] = np.empty(n, dtype=object)  # written for every point, as the numbers are
+    # written for every point, as the numbers are, as a code into _BOUNDS (`_bound_texts` makes it
+    # text once for the grid: a per-block array of str objects costs a reference count per point twice)
+    out["bound"] = np.empty(n, dtype=np.int8)
     return out
 
 
@@ -725,14 +817,16 @@ def _mark_unsupported(cols: Mapping[str, np.ndarray], codes: ColumnCodes, no_com
                       out: dict) -> None:
     """Flag (with the reason) points whose GPU lacks the precision's compute path, and training in
     integer or weight-only formats, as not supported."""
-    if no_compute_path.any():
-        out["supported"][no_compute_path] = False
+    rows = np.flatnonzero(no_compute_path)  # positions: the flags are scanned once
+    if len(rows):
+        out["supported"][rows] = False
         (gc, gpus), (pc, precisions) = codes.of("gpu"), codes.of("precision")
-        key, first = combined_codes([(gc[no_compute_path], gpus), (pc[no_compute_path], precisions)])
-        gi, pi = gc[no_compute_path][first].tolist(), pc[no_compute_path][first].tolist()
+        gc, pc = gc[rows], pc[rows]
+        key, first = combined_codes([(gc, gpus), (pc, precisions)])
+        gi, pi = gc[first].tolist(), pc[first].tolist()
         reasons = np.empty(len(first), dtype=object)
         reasons[:] = [f"{gpus[g]} has no {COMPUTE_COLUMN[precisions[p]]} compute path" for g, p in zip(gi, pi)]
-        out["reason"][no_compute_path] = reasons[key]
+        out["reason"][rows] = reasons[key]
     training = codes.map("task", "training".__eq__, dtype=bool)
     if training.any():
         train_int = training & codes.map("precision", _NOT_TRAINABLE.__contains__, dtype=bool)
@@ -822,20 +916,18 @@ def _write_metrics(pts: _BlockPoints, timing: _Timings, dp: np.ndarray, out: dic
         out[name][idx] = value
 
 
-_BOUNDS = np.array(["memory", "compute", "overhead"], dtype=object)
-
-
 def _write_hardware(w: Workload, t: _OpTable, pts: _BlockPoints, g: GpuArrays, tp: np.ndarray, dp: np.ndarray,
                     timing: _Timings, out: dict) -> None:
-    """Memory, power, energy, the bound resource, the parallel layout and the workload's size of
-    each point of the block (fit hints: `_write_fit_hints`, for all blocks at once)."""
+    """Memory, power, energy, the bound resource, the parallel layout and the FLOPs per sample of
+    each point of the block (fit hints: `_write_fit_hints`, and the parameter counts:
+    `_write_model_sizes`, for all blocks at once)."""
     idx, B, latency = pts.idx, pts.batch, timing.latency_s
     mem_gb, _ = _memory_gb(w, B, pts, g, tp)
     fits = mem_gb <= g.usable_mem_gb
     util = np.clip(timing.ideal_s / latency, 0.0, 1.0)
     power = g.tdp_w * (IDLE_POWER_FRACTION + (1 - IDLE_POWER_FRACTION) * util)
     bound = np.where(g.overhead_s / latency > 0.5, 2, (timing.compute_s / latency >= 0.5).astype(int))
-    out["bound"][idx] = _BOUNDS[bound]
+    out["bound"][idx] = bound  # a code into _BOUNDS
     out["memory_gb"][idx] = mem_gb
     out["fits"][idx] = fits
     out["power_w"][idx] = power
@@ -845,8 +937,6 @@ def _write_hardware(w: Workload, t: _OpTable, pts: _BlockPoints, g: GpuArrays, t
     q_fwd = pts.prefill_tokens
     out["flops_per_sample"][idx] = (pts.area_ratio * (t.count @ t.f1) + q_fwd * (t.count @ t.ftok)
                                     + q_fwd * _keys_attended(q_fwd, w.generative) * (t.count @ t.fctx))
-    out["params_total"][idx] = w.params_total
-    out["params_active"][idx] = w.params_active
 
 
 class _NotFitting(NamedTuple):
@@ -861,10 +951,11 @@ class _NotFitting(NamedTuple):
     inference: np.ndarray  # bool: task == "inference"
 
 
-def _write_fit_hints(cols: Mapping[str, np.ndarray], g_codes: np.ndarray, g_distinct: GpuArrays, out: dict) -> None:
+def _write_fit_hints(training: np.ndarray, g_codes: np.ndarray, g_distinct: GpuArrays, out: dict) -> None:
     """`fit_hint` of every predicted point that does not fit, from the written outputs (memory,
     tensor parallelism, batch used, parameters), once for the whole grid: its distinct texts are
-    built once however many blocks share them."""
+    built once however many blocks share them. training: the points' `_point_flags` flag (the
+    task is inference or training, so no string comparison per point)."""
     over = np.flatnonzero(~out["fits"])  # only predicted points are written not fitting
     if not len(over):
         return
@@ -874,7 +965,7 @@ def _write_fit_hints(cols: Mapping[str, np.ndarray], g_codes: np.ndarray, g_dist
         need_gb=out["memory_gb"][over],
         weights_gb=_weight_bytes_per_gpu(out["params_total"][over], weight_bytes, tp) / 1e9,
         have_gb=g_distinct.usable_mem_gb[codes], tp=tp, batch=out["batch_used"][over], weight_bytes=weight_bytes,
-        has_fp8=g_distinct.has_fp8[codes], inference=cols["task"][over] == "inference"))
+        has_fp8=g_distinct.has_fp8[codes], inference=~training[over]))
 
 
 _HINT_FORMATS = ("fp8", "int8", "int4")  # weight formats `fit_hint` suggests, in its order
