@@ -20,7 +20,9 @@ carry the FP16-accumulate peak as the extra column `fp16_acc16` (ACCUMULATE_VARI
 professional cards (A100, H100, L40S, RTX A6000, ...) run both at one rate and have no such column,
 so `executed_column` falls back to `fp16` there, as it does on AMD and Volta. Quantized GGUF types
 are not mapped: on Turing and later llama.cpp multiplies them with its own int8 MMQ kernels
-(ggml_cuda_should_use_mmq), not cuBLAS.
+(ggml_cuda_should_use_mmq), not cuBLAS. TinyChat (llm-awq) likewise accumulates its 4-bit
+weight-only GEMMs in FP16 for half inputs (its prompt processing on an RTX 4090 measures above the
+card's FP32-accumulate peak).
 """
 
 from __future__ import annotations
@@ -48,6 +50,12 @@ _GGML_F16_ACC16 = (
     "declines src1_ncols > 16, so prompt batches reach cuBLAS. Ollama vendors the same code "
     "(ollama/ollama@3824c0803be83b474e92905b44d72247f0356e29:ml/backend/ggml/ggml/src/ggml-cuda/ggml-cuda.cu: "
     "cu_compute_type = CUBLAS_COMPUTE_16F under GGML_PREC_DEFAULT)")
+_TINYCHAT_F16_ACC16 = (
+    "mit-han-lab/llm-awq@d6e797a42b9ef7778de8ee2352116e0f48a78d61: awq/quantize/qmodule.py WQLinear_GEMVFast."
+    "forward runs awq_inference_engine.gemm_forward_cuda_new for 8 or more tokens, whose kernel "
+    "(awq/kernels/csrc/quantization_new/gemm/gemm_cuda.cu) accumulates half inputs in half: "
+    "'DTypeAccum = ... std::is_same<T, half>::value, half, float' and "
+    "'mma.sync.aligned.m16n8k16.row.col.f16.f16.f16.f16'")
 
 # Peak columns that exist only as what a runtime executes, never as a stated precision: column ->
 # the stated precision's column it is a faster variant of (a profile lists it only where its rate
@@ -63,13 +71,16 @@ EXECUTED: dict[tuple[str, str, str], tuple[str, str]] = {
     ("tensorrt", "fp32", CONV_GROUP): ("tf32", _TRT_TF32),
     ("tensorrt", "fp32", MATMUL_GROUP): ("tf32", _TRT_TF32),
     ("llamacpp", "fp16", MATMUL_GROUP): (FP16_ACC16, _GGML_F16_ACC16),
+    # TinyChat's 4-bit weight-only GEMM (prompt processing) multiplies the unpacked fp16 weights with
+    # FP16 accumulation; its decode GEMV is memory-bound either way
+    ("tinychat", "int4", MATMUL_GROUP): (FP16_ACC16, _TINYCHAT_F16_ACC16),
 }
 # runtime spellings of the corpus and users -> the family whose defaults they inherit
 # (llama.cpp: every spelling users write; Ollama runs llama.cpp's vendored ggml CUDA backend)
 _FAMILY_PREFIXES = (("pytorch", "pytorch"), ("torch", "pytorch"), ("tensorflow", "tensorflow"),
                     ("tf-", "tensorflow"), ("tensorrt", "tensorrt"), ("llamacpp", "llamacpp"),
                     ("llama.cpp", "llamacpp"), ("llama-cpp", "llamacpp"), ("llama_cpp", "llamacpp"),
-                    ("ollama", "llamacpp"))
+                    ("ollama", "llamacpp"), ("tinychat", "tinychat"))
 _TENSORRT_LLM = ("tensorrt-llm", "tensorrt_llm", "trt-llm")  # a different product with its own precisions
 
 

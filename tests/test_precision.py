@@ -136,6 +136,18 @@ def test_llamacpp_fp16_matmuls_accumulate_in_fp16():
         assert executed_column(rt, "fp16", MATMUL_GROUP, geforce) == "fp16", rt
 
 
+def test_tinychat_int4_gemms_accumulate_in_fp16():
+    """TinyChat's 4-bit weight-only GEMM accumulates half inputs in half (llm-awq's quantization_new
+    kernel): fp16_acc16 where the GPU has it; other runtimes' int4 and TinyChat's fp16 as stated."""
+    geforce = lambda c: True  # noqa: E731
+    datacenter = lambda c: c != "fp16_acc16"  # noqa: E731
+    assert executed_column("tinychat", "int4", MATMUL_GROUP, geforce) == "fp16_acc16"
+    assert executed_column("tinychat", "int4", MATMUL_GROUP, datacenter) == P.COMPUTE_COLUMN["int4"]
+    assert executed_column("tinychat", "fp16", MATMUL_GROUP, geforce) == "fp16"
+    for rt in ("vllm", "exllamav2", "lmdeploy-turbomind"):
+        assert executed_column(rt, "int4", MATMUL_GROUP, geforce) == P.COMPUTE_COLUMN["int4"], rt
+
+
 def test_llamacpp_fp16_runs_at_the_fp16_accumulate_peak(engine):
     from phantom_report.engine.plausibility import executed_peak
 
