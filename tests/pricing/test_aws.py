@@ -14,7 +14,7 @@ from phantom_report.pricing.providers.aws import AwsProvider, parse_price_list_i
 
 from phantom_report.pricing.settings import FetchSettings
 
-from .conftest import FAST, NOW
+from .conftest import FAST, NOW, PATIENT
 
 # moto builds its EC2 backend on the first call (~1-2 s): give it a real timeout
 MOTO = FetchSettings(timeout_s=20, retries=1, backoff_s=0.001)
@@ -106,7 +106,7 @@ def test_parse_price_list_item_on_demand_and_no_upfront_reserved():
 
 def test_on_demand_via_price_list_protocol_with_paging(serve):
     pl = serve(price_list_route)
-    prov = AwsProvider(session=session(), pricing_endpoint_url=pl.url, settings=FAST)
+    prov = AwsProvider(session=session(), pricing_endpoint_url=pl.url, settings=PATIENT)
     quotes = prov.fetch(frozenset({"on_demand"}), None, ("us-east-1",), NOW)
     assert len(pl.requests) == 3  # 5 items, 2 per page -> NextToken followed twice
     by_type = {q.instance_type: q for q in quotes}
@@ -171,7 +171,7 @@ def test_price_list_throttling_429_then_success(serve):
         return price_list_route(req, s)
 
     pl = serve(route)
-    prov = AwsProvider(session=session(), pricing_endpoint_url=pl.url, settings=FAST)
+    prov = AwsProvider(session=session(), pricing_endpoint_url=pl.url, settings=PATIENT)
     quotes = prov.fetch(frozenset({"on_demand"}), None, ("us-east-1",), NOW)
     assert len(quotes) == 4 and calls["n"] == 4
 

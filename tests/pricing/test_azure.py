@@ -12,7 +12,7 @@ from phantom_report.pricing.catalog import get_quotes
 from phantom_report.pricing.providers.azure_retail import AzureRetailProvider, classify_item
 from phantom_report.pricing.providers.azure_spend import AzureSpendProvider
 
-from .conftest import FAST, NOW, slow
+from .conftest import FAST, NOW, PATIENT, slow
 
 
 def item(sku_name: str, product: str, price: float, typ: str = "Consumption", region: str = "eastus",
@@ -65,7 +65,7 @@ def test_classify_rows():
 
 def test_paging_and_filtering(serve):
     srv = serve(retail_route)
-    prov = AzureRetailProvider(endpoint=srv.url + "/api/retail/prices", settings=FAST)
+    prov = AzureRetailProvider(endpoint=srv.url + "/api/retail/prices", settings=PATIENT)
     quotes = prov.fetch(frozenset({"on_demand", "spot"}), frozenset({"H100-SXM", "H100-NVL"}), None, NOW)
     assert len(srv.requests) == 3
     q = {(x.region, x.instance_type): x for x in quotes}
@@ -117,7 +117,7 @@ def test_retry_then_success_on_500(serve):
         return (500, {"error": "flaky"}) if calls["n"] == 1 else retail_route(req, s)
 
     srv = serve(route)
-    prov = AzureRetailProvider(endpoint=srv.url + "/api/retail/prices", settings=FAST)
+    prov = AzureRetailProvider(endpoint=srv.url + "/api/retail/prices", settings=PATIENT)
     assert prov.fetch(frozenset({"on_demand"}), frozenset({"H100-SXM"}), None, NOW)
     assert calls["n"] == 1 + len(PAGES)
 
@@ -158,7 +158,7 @@ def cost_route(req, server):
 def test_cost_management_actual_spend_and_forecast(serve):
     srv = serve(cost_route)
     prov = AzureSpendProvider(scope=SCOPE, credential=StaticToken(), base_url=srv.url,
-                              enforce_https=False, settings=FAST)
+                              enforce_https=False, settings=PATIENT)
     rep = prov.fetch(date(2026, 11, 1), date(2026, 11, 2), forecast_end=date(2026, 11, 4), now=NOW)
     assert rep.actual_total == pytest.approx(812.5 + 790.25 + 12.0)
     assert rep.forecast_total == pytest.approx(1605.0)

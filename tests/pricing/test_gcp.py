@@ -12,7 +12,7 @@ from phantom_report.pricing.clouds.gcp import MACHINES as GCP_MACHINES
 from phantom_report.pricing.clouds.gcp import gpu_sku_key as gcp_gpu_sku_key
 from phantom_report.pricing.providers.gcp import GcpProvider, classify_sku
 
-from .conftest import FAST, NOW
+from .conftest import FAST, NOW, PATIENT
 
 SKUS_PATH = "/v1/services/6F81-5844-456A/skus"
 
@@ -68,8 +68,8 @@ def catalog_route(req, server):
     return 200, body
 
 
-def provider(url: str) -> GcpProvider:
-    return GcpProvider(credentials=AnonymousCredentials(), api_endpoint=url, transport="rest", settings=FAST)
+def provider(url: str, settings=FAST) -> GcpProvider:
+    return GcpProvider(credentials=AnonymousCredentials(), api_endpoint=url, transport="rest", settings=settings)
 
 
 def test_sku_table_matches_standard_skus_only():
@@ -119,7 +119,7 @@ def test_http_429_then_success(serve):
         return catalog_route(req, s)
 
     srv = serve(route)
-    assert provider(srv.url).fetch(frozenset({"on_demand"}), frozenset({"L4"}), None, NOW) == []  # no G2 VM SKUs in fixture
+    assert provider(srv.url, PATIENT).fetch(frozenset({"on_demand"}), frozenset({"L4"}), None, NOW) == []  # no G2 VM SKUs in fixture
     assert calls["n"] == 1 + 4
 
 
