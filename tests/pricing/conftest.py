@@ -5,7 +5,6 @@ threads, answer within the test's bounds and stop at fixture teardown."""
 from __future__ import annotations
 
 import dataclasses
-
 import json
 import threading
 import time
