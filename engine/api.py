@@ -106,8 +106,9 @@ class Engine:
         return table, names
 
     def _cache_for(self, params: CalibrationParams | None) -> PredictCache:
-        """The engine's cache; a fresh one for foreign params (its support flags are the engine's)."""
-        return self._cache if params is None or params is self.params else PredictCache()
+        """The engine's cache; for foreign params a fresh one (its support flags and coefficients are the
+        engine's) sharing the engine's operator tables."""
+        return self._cache if params is None or params is self.params else self._cache.for_params()
 
 
 def _one(value: Any) -> np.ndarray:

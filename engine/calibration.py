@@ -370,8 +370,9 @@ def predict_rows(rows: pd.DataFrame, predict: PredictFn, params: CalibrationPara
                         index=rows.index)
 
 
-def _sparsity(rows: pd.DataFrame, specs: Sequence[ParamSpec]) -> coo_matrix:
-    """Which residuals each parameter can move: its scope's rows, and its own prior term."""
+def jacobian_pattern(rows: pd.DataFrame, specs: Sequence[ParamSpec]) -> coo_matrix:
+    """Which residuals (`residual_function`: one per row, then one prior term per parameter) each
+    parameter can move: its scope's rows, its own prior term, and the prior terms pooled toward it."""
     n, p = len(rows), len(specs)
     ri, ci = [], []
     centre = _prior_centres(specs)
@@ -445,7 +446,7 @@ def fit(
     residuals = residual_function(rows, predict, base, specs)
 
     sol = least_squares(
-        residuals, start, bounds=(lo, hi), jac_sparsity=_sparsity(rows, specs), loss=LOSS,
+        residuals, start, bounds=(lo, hi), jac_sparsity=jacobian_pattern(rows, specs), loss=LOSS,
         f_scale=LOSS_SCALE_LOG, x_scale=1.0, max_nfev=max_nfev, xtol=1e-6, ftol=1e-6,
     )
     params = apply_values(base, specs, np.exp(sol.x))

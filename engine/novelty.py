@@ -120,7 +120,8 @@ def source_series(source: str) -> str:
 def fitted_runtime_sources(rows: pd.DataFrame) -> dict[str, int]:
     """Distinct source series (`source_series`) per runtime of corpus `rows` (`runtime`, `source`), for
     runtimes with enough rows to be fitted (MIN_SUPPORT_ROWS); the others rest on no source and are left out."""
-    by_rt = rows.assign(source=rows["source"].map(source_series)).groupby("runtime")["source"]
+    series = {s: source_series(s) for s in rows["source"].unique()}  # one regex per source, not per row
+    by_rt = rows.assign(source=rows["source"].map(series)).groupby("runtime")["source"]
     return {str(k): int(v) for (k, v), n in zip(by_rt.nunique().items(), by_rt.size()) if n >= MIN_SUPPORT_ROWS}
 
 

@@ -95,18 +95,42 @@ def _fold(args) -> pd.DataFrame:
 
 
 def full_jacobian(full: cal.FitResult, predict: cal.PredictFn) -> tuple[np.ndarray, np.ndarray]:
-    """Residuals and their dense forward-difference Jacobian (log-parameters) at the full fit."""
+    """Residuals and their forward-difference Jacobian (log-parameters) at the full fit, as a dense array.
+
+    Parameters that move disjoint residuals (`cal.jacobian_pattern`: an architecture's, a runtime's
+    values) are stepped together, one residual evaluation per group instead of one per parameter
+    (98 -> ~30 evaluations of the corpus); each column is read on its own rows, where the others in its
+    group cannot reach, so the entries are those of stepping it alone."""
     fun = cal.residual_function(full.rows, predict, CalibrationParams(), full.specs)
     x = full.x_log
     r0 = fun(x)
     hi = np.log([s.upper for s in full.specs])
-    jac = np.empty((len(r0), len(x)))
-    for j in range(len(x)):
-        h = 1e-4 if x[j] + 1e-4 <= hi[j] else -1e-4  # step inward at an upper bound
-        xj = x.copy()
-        xj[j] += h
-        jac[:, j] = (fun(xj) - r0) / h
+    step = np.where(x + 1e-4 <= hi, 1e-4, -1e-4)  # step inward at an upper bound
+    pattern = cal.jacobian_pattern(full.rows, full.specs).tocsc()
+    reach = [np.unique(pattern[:, j].indices) for j in range(len(x))]
+    jac = np.zeros((len(r0), len(x)))
+    for group in _disjoint_groups(reach):
+        xg = x.copy()
+        xg[group] += step[group]
+        diff = fun(xg) - r0
+        for j in group:
+            jac[reach[j], j] = diff[reach[j]] / step[j]
     return r0, jac
+
+
+def _disjoint_groups(reach: list[np.ndarray]) -> list[list[int]]:
+    """Columns greedily grouped so that no two in a group reach a common row."""
+    groups: list[tuple[list[int], set]] = []
+    for j, rows in enumerate(reach):
+        rows_j = set(rows.tolist())
+        for members, taken in groups:
+            if taken.isdisjoint(rows_j):
+                members.append(j)
+                taken |= rows_j
+                break
+        else:
+            groups.append(([j], rows_j))
+    return [members for members, _ in groups]
 
 
 @dataclass(frozen=True)

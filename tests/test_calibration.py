@@ -229,6 +229,24 @@ def test_newton_refit_tracks_full_refit():
     assert newton_cv.summary["median_ape"] == pytest.approx(full_cv.summary["median_ape"], abs=0.01)
 
 
+def test_full_jacobian_steps_disjoint_parameters_together_with_the_same_entries():
+    """The Newton refits' Jacobian steps parameters that move disjoint residuals in one evaluation;
+    every entry must equal stepping that parameter alone (and the grouping must actually group)."""
+    rows = synthetic_rows(noise=0.05, seed=5)
+    full = cal.fit(rows, fake_predict, CalibrationParams())
+    r0, jac = V.full_jacobian(full, fake_predict)
+    fun = cal.residual_function(full.rows, fake_predict, CalibrationParams(), full.specs)
+    hi = np.log([s.upper for s in full.specs])
+    for j in range(len(full.x_log)):
+        x = full.x_log.copy()
+        h = 1e-4 if x[j] + 1e-4 <= hi[j] else -1e-4
+        x[j] += h
+        np.testing.assert_array_equal(jac[:, j], (fun(x) - r0) / h)
+    pattern = cal.jacobian_pattern(full.rows, full.specs).tocsc()
+    groups = V._disjoint_groups([np.unique(pattern[:, j].indices) for j in range(len(full.x_log))])
+    assert len(groups) < len(full.x_log)
+
+
 def test_breakdown_per_gpu():
     rows = synthetic_rows(noise=0.05)
     _, (res,) = V.fit_and_validate(rows, fake_predict, ["gpu_model"], n_jobs=1, refit="newton")
