@@ -34,7 +34,7 @@ from phantom_report.engine import calibration as cal
 from phantom_report.engine import intervals
 from phantom_report.engine.novelty import (
     LEVEL_NAMES, Support, extrapolation_reasons, fitted_runtime_sources, novelty_levels, runtime_source_counts,
-    source_series,
+    source_series_of,
 )
 from phantom_report.engine.params import CalibrationParams
 
@@ -273,7 +273,7 @@ def held_out_source_scales(held: pd.DataFrame) -> tuple[np.ndarray | None, dict]
 def held_sources(held: pd.DataFrame) -> np.ndarray | None:
     """Each held-out row's source series (novelty.source_series: the runtime tables weigh residuals by
     it), None without the column."""
-    return held["source"].map(source_series).astype(str).to_numpy() if "source" in held else None
+    return source_series_of(held["source"]).astype(str).to_numpy() if "source" in held else None
 
 
 def add_intervals_cv(held: pd.DataFrame, confidence: float) -> pd.DataFrame:
