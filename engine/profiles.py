@@ -6,6 +6,7 @@ Built-in profiles ship in `phantom_report.profiles`; a user directory (``--profi
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -139,6 +140,10 @@ def normalize_name(name: str) -> str:
 def _check(path: Path, key: str, value: Any, types: tuple[type, ...], desc: str) -> None:
     # bool is an int subclass; a profile saying `sm_count = true` is a mistake
     if isinstance(value, bool) or not isinstance(value, types):
+        raise ProfileError(f"{path}: key '{key}': expected {desc}, got {value!r}")
+    # TOML spells inf and nan: a nan peak would read as "no compute path" and an inf one as a GPU
+    # that takes no time, so neither is a number a datasheet gives
+    if isinstance(value, float) and not math.isfinite(value):
         raise ProfileError(f"{path}: key '{key}': expected {desc}, got {value!r}")
     if isinstance(value, (int, float)) and key != "launch_year" and value <= 0:
         raise ProfileError(f"{path}: key '{key}': expected {desc}, got {value!r}")

@@ -244,6 +244,21 @@ def test_boolean_is_not_a_number(tmp_path):
         load_catalog(tmp_path)
 
 
+@pytest.mark.parametrize("key, spelled", [("tdp_w", "inf"), ("memory_bandwidth_gbps", "nan"), ("fp16", "inf"),
+                                          ("fp16_acc16", "nan")])
+def test_infinite_or_nan_figures_are_refused(tmp_path, key, spelled):
+    """TOML's inf and nan are floats: a nan peak would read as 'no compute path', an inf one as free compute."""
+    bad = tmp_path / "nonfinite.toml"
+    text = minimal_profile(**({key: spelled} if key in ("tdp_w", "memory_bandwidth_gbps") else {}))
+    if key == "fp16":
+        text = text.replace("fp16 = 900\n", "fp16 = inf\n")
+    elif key == "fp16_acc16":
+        text += "fp16_acc16 = nan\n"
+    bad.write_text(text, encoding="utf-8")
+    with pytest.raises(ProfileError, match=rf"nonfinite\.toml: key '(peak_tflops\.)?{key}': expected a positive number"):
+        load_catalog(tmp_path)
+
+
 def test_missing_required_key(tmp_path):
     bad = tmp_path / "partial.toml"
     bad.write_text(minimal_profile(memory_gb=None), encoding="utf-8")
