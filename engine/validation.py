@@ -145,7 +145,7 @@ ACTIVE_BOUND_LOG = 1e-2
 
 @dataclass(frozen=True)
 class NewtonState:
-    """What approximate fold refits need: the full fit, its residuals and Jacobian, the residual function,
+    """What approximate fold refits need: the full fit, its residuals and Jacobian,
     the objective's gradient at the full fit (`grad`) and which parameters a fold may move (`moving`)."""
 
     full: cal.FitResult
