@@ -664,16 +664,19 @@ class PredictCache:
     functions of their key). One cache serves one (catalog, params) pair; `for_params` gives another
     pair's cache that shares the operator tables (they depend on the workload alone)."""
 
-    def __init__(self, tables: dict | None = None) -> None:
+    def __init__(self, tables: dict | None = None, memoise_hardware: bool = True) -> None:
         self.tables: dict[int, tuple[Workload, "_OpTable"]] = {} if tables is None else tables
         self.support_flags: dict[tuple, tuple[int, str]] = {}
-        self.gpu: dict[tuple, GpuArrays] = {}  # (GPU, precision, runtime, ...) -> that point's coefficients
+        # (GPU, precision, runtime, ...) -> that point's coefficients; None: computed per call, not kept
+        self.gpu: dict[tuple, GpuArrays] | None = {} if memoise_hardware else None
 
     def for_params(self) -> "PredictCache":
-        """A cache for other calibration parameters: empty support flags and coefficients (functions of
-        the parameters), the same operator tables (calibration and cross-validation predict one set of
-        corpus points under hundreds of candidate parameters: rebuilding the tables was ~7% of each call)."""
-        return PredictCache(self.tables)
+        """A cache for other calibration parameters, used for one call: empty support flags, the same
+        operator tables (calibration and cross-validation predict one set of corpus points under
+        hundreds of candidate parameters: rebuilding the tables was ~7% of each call), and no memo of
+        hardware coefficients: they are functions of the parameters, so nothing would read them again,
+        and storing each combination's coefficients one by one was ~40% of a corpus evaluation."""
+        return PredictCache(self.tables, memoise_hardware=False)
 
     def table(self, w: Workload) -> "_OpTable":
         """The operator table of `w`, built once per workload object."""

@@ -278,3 +278,25 @@ def test_power_limited_gpus_run_below_their_boost_clock(engine):
              / engine.predict_grid(pts, params=held).latency_ms).to_numpy()
     assert ratio[1] == pytest.approx(1.0)
     assert 1.2 < ratio[0] <= (1590 / 585) ** 0.5 + 1e-9
+
+
+def test_other_params_predict_what_an_engine_of_those_params_predicts(engine):
+    """Predicting under other calibration parameters (every calibration and cross-validation step)
+    computes the hardware coefficients per call without the memo an engine keeps for its own: the
+    numbers must be exactly those of an engine built with those parameters (memo path), on a grid
+    with many GPU x precision x runtime combinations."""
+    from dataclasses import replace
+
+    from phantom_report.engine.api import Engine
+
+    other = replace(engine.params, unhidden_fraction=engine.params.unhidden_fraction * 0.7,
+                    per_op_overhead_us=engine.params.per_op_overhead_us * 1.3)
+    rows = [{"model": m, "gpu": g, "precision": p, "batch_size": b, "runtime": rt, "seq_in": 512, "seq_out": 64}
+            for m in ("resnet-50", "llama-3.1-8b") for g in ("T4", "A100-80GB-SXM", "H100-SXM", "RTX-4090", "MI300X")
+            for p in ("fp16", "fp8", "int8", "q4_k_m") for b in (1, 16) for rt in ("pytorch", "vllm", "llamacpp")]
+    pts = pd.DataFrame(rows)
+    via_other = engine.predict_grid(pts, params=other)
+    own = Engine(engine.catalog, other)
+    pd.testing.assert_frame_equal(via_other, own.predict_grid(pts))
+    pd.testing.assert_frame_equal(via_other, own.predict_grid(pts))  # second call: from the engine's memo
+    assert via_other["supported"].sum() > 100
