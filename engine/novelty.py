@@ -43,6 +43,8 @@ MIN_SUPPORT_ROWS = 20  # rows sharing a key before it counts as supported (= cal
 LEVELS = (0, 1, 2, 3)
 LEVEL_NAMES = {0: "seen", 1: "near", 2: "far", 3: "new"}
 _SEP = "|"
+# what a point's support is judged on (`novelty_levels`, `extrapolation_reasons`, `Support.of`)
+POINT_COLUMNS = ("runtime", "arch", "family", "task", "batch_size", "seq_in", "gpu_count")
 _RELEASE_SUFFIX = re.compile(r"[-_]?v?\d+(\.\d+)+$")  # "-v0.13", "-20.06", "0.10.1" at the end of a source id
 
 
@@ -186,8 +188,7 @@ def extrapolation_reasons(support: Support, points: Mapping[str, Any] | "pd.Data
     `seq_in` (NaN = not given) and `gpu_count`."""
     rt, rt_arch, arch_n = support.counts
     out = []
-    columns = ("runtime", "arch", "family", "task", "batch_size", "seq_in", "gpu_count")
-    for p in map(_Point._make, zip(*(_cells(points, c) for c in columns))):
+    for p in map(_Point._make, zip(*(_cells(points, c) for c in POINT_COLUMNS))):
         reasons = []
         ft = f"{p.family}{_SEP}{p.task}"
         if rt.get(p.runtime, 0) == 0:

@@ -37,8 +37,8 @@ import pandas as pd
 from phantom_report.engine import calibration as cal
 from phantom_report.engine import intervals
 from phantom_report.engine.novelty import (
-    LEVEL_NAMES, Support, extrapolation_reasons, fitted_runtime_sources, novelty_levels, runtime_source_counts,
-    source_series_of,
+    LEVEL_NAMES, POINT_COLUMNS, Support, extrapolation_reasons, fitted_runtime_sources, novelty_levels,
+    runtime_source_counts, source_series_of,
 )
 from phantom_report.engine.params import CalibrationParams
 
@@ -272,11 +272,14 @@ def held_out_support(held: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     if not {"arch", "family"} <= set(held.columns):
         return novelty, reason
     folds = held["fold"].to_numpy()
+    # only the columns support is judged on: each fold copies the other folds' rows (the full frame's
+    # thirty columns made these copies most of the cross-validation's interval step)
+    narrow = held[[c for c in (*POINT_COLUMNS, "source") if c in held]]
     for lab in np.unique(folds):
         mine = folds == lab
-        support = Support.of(held[~mine])
-        novelty[mine] = novelty_levels(support, held[mine])
-        reason[mine] = extrapolation_reasons(support, held[mine])
+        support = Support.of(narrow[~mine])
+        novelty[mine] = novelty_levels(support, narrow[mine])
+        reason[mine] = extrapolation_reasons(support, narrow[mine])
     return novelty, reason
 
 
@@ -289,10 +292,11 @@ def held_out_source_scales(held: pd.DataFrame) -> tuple[np.ndarray | None, dict]
     folds = held["fold"].to_numpy()
     scales = np.ones(len(held))
     per_fold = {}
+    narrow = held[["runtime", "source"]]  # what a runtime's source count reads (see held_out_support)
     for lab in np.unique(folds):
         mine = folds == lab
-        per_fold[lab] = fitted_runtime_sources(held[~mine])
-        counts = runtime_source_counts(Support(runtime_sources=per_fold[lab]), held[mine])
+        per_fold[lab] = fitted_runtime_sources(narrow[~mine])
+        counts = runtime_source_counts(Support(runtime_sources=per_fold[lab]), narrow[mine])
         scales[mine] = [intervals.source_scale(k) for k in counts]
     return scales, per_fold
 
