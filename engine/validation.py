@@ -27,9 +27,9 @@ from __future__ import annotations
 
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -55,6 +55,7 @@ SCHEME_TITLES = {
 }
 BREAKDOWNS = ("gpu", "model", "runtime", "task", "metric", "task_metric", "novelty", "source")
 NEWTON_STEPS = 3  # Gauss-Newton steps per approximate fold refit
+FoldProgress = Callable[[str, int, int], object]  # (scheme, folds done, folds in all)
 METRIC_KEYS = ("n", "median_ape", "mape", "within_10pct", "within_25pct", "coverage", "median_log_bias")
 
 
@@ -224,12 +225,14 @@ def cross_validate(
     n_jobs: int | None = None,
     refit: str = "full",
     newton: NewtonState | None = None,
+    progress: FoldProgress | None = None,
 ) -> CvResult:
     """Leave-one-group-out CV on corpus rows (with `arch`); see module docstring.
 
     refit="full": every fold is a complete least-squares fit (warm-started, run to tolerance);
     refit="newton": a few Gauss-Newton steps per fold from the full fit (`newton`), ~20x faster,
-    used by the regression test.
+    used by the regression test. progress: told (scheme, folds done, folds in all) as full refits
+    finish (minutes each on a small machine; the CLI shows it).
     """
     started = time.perf_counter()
     by = SCHEMES[scheme]
@@ -241,13 +244,11 @@ def cross_validate(
         pred = newton_folds(rows, labels, predict, newton).loc[rows.index]
     else:
         tasks = [(rows, labels == lab, predict, warm_start) for lab in uniq]
-        n_jobs = n_jobs or min(len(tasks), os.cpu_count() or 1)
-        if n_jobs > 1 and len(tasks) > 1:
-            with ProcessPoolExecutor(max_workers=n_jobs) as pool:
-                parts = list(pool.map(_fold, tasks))
-        else:
-            parts = [_fold(t) for t in tasks]
-        pred = pd.concat(parts).loc[rows.index]
+        def done(k: int) -> None:
+            if progress is not None:
+                progress(scheme, k, len(tasks))
+
+        pred = pd.concat(_full_folds(tasks, n_jobs, done)).loc[rows.index]
     frame = rows.assign(fold=labels, predicted=pred["predicted"], log_residual=pred["log_residual"],
                         reason=pred["reason"])
     ok = np.isfinite(frame["log_residual"].to_numpy())
@@ -257,6 +258,23 @@ def cross_validate(
                    n_folds=len(uniq), n_params_max=int(pred["n_params"].max()) if len(pred) else 0,
                    seconds=time.perf_counter() - started)
     return with_scores(res)
+
+
+def _full_folds(tasks: list, n_jobs: int | None, done: Callable[[int], object]) -> list[pd.DataFrame]:
+    """Each fold's predictions by a full refit (`_fold`), in task order, on `n_jobs` worker processes
+    (default: one per core); `done(k)` after each of the k folds finished so far."""
+    n_jobs = n_jobs or min(len(tasks), os.cpu_count() or 1)
+    if n_jobs <= 1 or len(tasks) <= 1:
+        parts = []
+        for task in tasks:
+            parts.append(_fold(task))
+            done(len(parts))
+        return parts
+    with ProcessPoolExecutor(max_workers=n_jobs) as pool:
+        futures = [pool.submit(_fold, task) for task in tasks]
+        for k, _ in enumerate(as_completed(futures), start=1):
+            done(k)
+        return [f.result() for f in futures]
 
 
 def interval_groups(frame: pd.DataFrame) -> np.ndarray:
@@ -411,14 +429,16 @@ def fit_and_validate(
     confidence: float = 0.9,
     n_jobs: int | None = None,
     refit: str = "full",
+    progress: FoldProgress | None = None,
 ) -> tuple[cal.FitResult, list[CvResult]]:
-    """Full-corpus fit, then each CV scheme warm-started from it (rows need the `arch` column)."""
+    """Full-corpus fit, then each CV scheme warm-started from it (rows need the `arch` column);
+    `progress` as in `cross_validate`."""
     if refit not in ("full", "newton"):
         raise ValueError(f"refit must be 'full' or 'newton', got {refit!r}")
     full = cal.fit(rows, predict, CalibrationParams())
     warm = {s.name: float(x) for s, x in zip(full.specs, full.x_log)}
     newton = NewtonState.of(full, predict) if refit == "newton" else None
-    return full, [cross_validate(rows, predict, s, confidence, warm, n_jobs, refit, newton) for s in schemes]
+    return full, [cross_validate(rows, predict, s, confidence, warm, n_jobs, refit, newton, progress) for s in schemes]
 
 
 def shipped_intervals(cv: CvResult, rows: pd.DataFrame) -> dict:

@@ -410,3 +410,15 @@ def test_the_decode_multiplier_moves_decode_steps_only(engine):
     a, b = engine.predict_grid(pts, params=base).iloc[0], engine.predict_grid(pts, params=slow).iloc[0]
     assert b["ttft_ms"] == pytest.approx(a["ttft_ms"])  # prefill: the forward-pass multiplier
     assert b["tpot_ms"] > 1.5 * a["tpot_ms"]  # batch-1 decode streams the weights: ~bandwidth-bound
+
+
+def test_full_refit_folds_report_progress_and_the_same_results():
+    """A full refit of every fold takes minutes per scheme: the CLI shows progress from the callback,
+    told once per finished fold; the folds' results do not depend on it."""
+    rows = synthetic_rows(noise=0.05, seed=11)
+    calls: list[tuple[str, int, int]] = []
+    _, (with_progress,) = V.fit_and_validate(rows, fake_predict, ["gpu"], n_jobs=1, refit="full",
+                                             progress=lambda *a: calls.append(a))
+    _, (without,) = V.fit_and_validate(rows, fake_predict, ["gpu"], n_jobs=1, refit="full")
+    assert calls == [("gpu", k, 4) for k in range(1, 5)]  # four GPUs, four folds
+    pd.testing.assert_frame_equal(with_progress.held_out, without.held_out)

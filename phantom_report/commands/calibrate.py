@@ -70,6 +70,7 @@ def calibrate(
     from rich.console import Console
     from rich.table import Table
 
+    from phantom_report.commands.output import fold_progress
     from phantom_report.engine.calibration import corpus_rows, data_dir
     from phantom_report.engine.validation import (
         EnginePredictor, NewtonState, cross_validate, fit_and_validate, shipped_intervals,
@@ -83,8 +84,8 @@ def calibrate(
     # the first scheme is the headline and the one the shipped intervals are calibrated on
     schemes = ["source", "gpu", "gpu_model"] if write_baseline else ["source"]
     predict = EnginePredictor(eng)
-    with console.status(f"fitting and cross-validating ({refit} refit per fold) ..."):
-        full, results = fit_and_validate(rows, predict, schemes, 0.9, jobs or None, refit)
+    with fold_progress(f"fitting {len(rows):,} rows ({refit} refit per fold follows) ...") as progress:
+        full, results = fit_and_validate(rows, predict, schemes, 0.9, jobs or None, refit, progress)
         if refit == "newton":
             newton_results = results
         else:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import math
 import sys
-from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 if TYPE_CHECKING:  # imported where used: `predict --format json` loads neither pandas nor Rich
     import pandas as pd
@@ -88,3 +89,30 @@ def split_list(values: Iterable[str] | str | None) -> list[str]:
     if isinstance(values, str):
         values = [values]
     return [v.strip() for item in values for v in item.split(",") if v.strip()]
+
+
+@contextmanager
+def fold_progress(title: str) -> Iterator[Callable[[str, int, int], None]]:
+    """A progress display on stderr for a cross-validation: `title` while the full corpus is fitted,
+    then one bar per scheme as its folds are refitted (a full refit of every fold takes minutes per
+    scheme on a small machine: a bare spinner read as a hang). Yields the `progress` callback of
+    `engine.validation.cross_validate` (scheme, folds done, folds in all)."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn,
+    )
+
+    from phantom_report.engine.validation import SCHEME_TITLES
+
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        bars: dict[str, Any] = {"": bar.add_task(title, total=None)}
+
+        def update(scheme: str, done: int, total: int) -> None:
+            if scheme not in bars:
+                bar.update(bars[""], visible=False)
+                bars[scheme] = bar.add_task(f"{SCHEME_TITLES.get(scheme, scheme)} folds", total=total)
+            bar.update(bars[scheme], completed=done)
+
+        yield update
