@@ -142,10 +142,10 @@ def _check(path: Path, key: str, value: Any, types: tuple[type, ...], desc: str)
     if isinstance(value, bool) or not isinstance(value, types):
         raise ProfileError(f"{path}: key '{key}': expected {desc}, got {value!r}")
     # TOML spells inf and nan: a nan peak would read as "no compute path" and an inf one as a GPU
-    # that takes no time, so neither is a number a datasheet gives
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ProfileError(f"{path}: key '{key}': expected {desc}, got {value!r}")
-    if isinstance(value, (int, float)) and key != "launch_year" and value <= 0:
+    # that takes no time, so neither is a number a datasheet gives (ints are exact: only floats can
+    # be either, and a huge int would overflow the test); no figure but the launch year is <= 0
+    not_finite = isinstance(value, float) and not math.isfinite(value)
+    if not_finite or (isinstance(value, (int, float)) and key != "launch_year" and value <= 0):
         raise ProfileError(f"{path}: key '{key}': expected {desc}, got {value!r}")
 
 
