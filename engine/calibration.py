@@ -422,6 +422,12 @@ def loss_weights(residuals: np.ndarray) -> np.ndarray:
     return 1.0 / np.sqrt(1.0 + (residuals / LOSS_SCALE_LOG) ** 2)
 
 
+def soft_l1_cost(residuals: np.ndarray) -> float:
+    """The soft-L1 cost `least_squares` minimises: sum of f^2 (sqrt(1 + (r / f)^2) - 1), f = LOSS_SCALE_LOG."""
+    f = LOSS_SCALE_LOG
+    return float(np.sum(f * f * (np.sqrt(1.0 + (residuals / f) ** 2) - 1.0)))
+
+
 def fit(
     rows: pd.DataFrame,
     predict: PredictFn,

@@ -22,6 +22,7 @@ FLOPs count a multiply-add as 2. Element counts become bytes through the precisi
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Mapping
 
 OP_CLASSES = (
@@ -65,6 +66,9 @@ class Operator:
     # token; `params` is the total over all experts, `flops_per_token` the cost of the active ones.
     moe_experts: int = 0
     moe_top_k: int = 0
+    # A vocabulary matrix (token embedding, output head): quantization tools leave it at 16 bits,
+    # so its bytes follow `precision.VOCAB_BYTES`, not the format's weight width.
+    vocabulary: bool = False
 
     def __post_init__(self) -> None:
         if self.op_class not in OP_CLASSES:
@@ -132,6 +136,17 @@ class Workload:
     def weight_params_streamed(self) -> float:
         """Parameters read from memory on every pass (embedding tables, which are gathered, excluded)."""
         return sum(op.count * op.params for op in self.operators if op.weights_streamed)
+
+    @cached_property
+    def vocab_params(self) -> float:
+        """Parameters of the vocabulary matrices (token embedding and output head; a tied matrix
+        once: its owner holds the parameters), stored at `precision.VOCAB_BYTES`."""
+        return float(sum(op.count * op.params for op in self.operators if op.vocabulary))
+
+    def weight_bytes(self, weight_bytes, vocab_bytes):
+        """Bytes of all parameters stored at `weight_bytes` per weight, the vocabulary matrices at
+        `vocab_bytes` (scalars or numpy arrays)."""
+        return (self.params_total - self.vocab_params) * weight_bytes + self.vocab_params * vocab_bytes
 
     def with_name(self, name: str, display_name: str | None = None) -> "Workload":
         """This workload under another name (display name: `display_name`, else the name)."""

@@ -13,6 +13,14 @@ from llama.cpp's CUDA dot products for GGUF block types, a family count otherwis
 fraction of the GPU's non-tensor (fp32 pipeline) rate (see `engine/predict.py`). Weight+activation
 formats (fp8, int8 = w8a8) run their matmuls on the 8-bit tensor cores and need no unpacking.
 
+Quantization tools leave a model's vocabulary matrices (token embedding, output head) at 16 bits:
+TensorRT-LLM's ModelOpt recipes disable the `*lm_head*` quantizer (NVIDIA/TensorRT-LLM
+`tensorrt_llm/quantization/quantize_by_modelopt.py`) and export the embedding in the model's dtype
+(vllm-project/vllm `examples/fp8/quantizer/README.md`: the FP8 Llama-2-7B checkpoint is 7,000,893,272
+bytes = 6.48 G fp8 weights + 2 x 131 M vocabulary weights at 2 bytes, not 6.74 GB), and AutoAWQ/AutoGPTQ
+quantize only the linear layers of the decoder blocks. `vocab_bits` says so per format; llama.cpp's
+file types quantize the output matrix too (Q6_K, counted in their mix).
+
 Bits per weight of the GGUF block types come from the block structs of ggml
 (ggml-org/llama.cpp `ggml/src/ggml-common.h`, e.g. ``block_q4_0 = {ggml_half d; uint8_t
 qs[QK4_0/2]}`` = 2 + 16 bytes per 32 weights = 4.5 bpw); `GGUF_BLOCKS` keeps each struct's fields so
@@ -198,11 +206,24 @@ class NumericFormat:
     source: str  # where weight_bits comes from
     aliases: tuple[str, ...] = ()
     kv_cache: bool = False  # may be named as a KV-cache precision (kv_precision)
+    # bits per weight of the vocabulary matrices where the format's tools leave them unquantized
+    # (None: stored like every other weight)
+    vocab_bits: float | None = None
 
     @property
     def weight_bytes(self) -> float:
         """Bytes per stored weight, block scales included."""
         return self.weight_bits / 8.0
+
+    @property
+    def vocab_bytes(self) -> float:
+        """Bytes per weight of the vocabulary matrices (token embedding, output head)."""
+        return (self.weight_bits if self.vocab_bits is None else self.vocab_bits) / 8.0
+
+    @property
+    def vocab_quantized(self) -> bool:
+        """Whether the vocabulary matrices are stored (and unpacked) in this format too."""
+        return self.vocab_bits is None
 
     @property
     def weight_only(self) -> bool:
@@ -220,6 +241,7 @@ def _gguf(name: str, family: str, kv: bool = False) -> NumericFormat:
 
 
 _HALF = "IEEE/bfloat 16-bit storage"
+_VOCAB_16 = 16.0  # quantized formats keep the vocabulary matrices at 16 bits (module docstring)
 _FORMATS: tuple[NumericFormat, ...] = (
     NumericFormat("fp32", 32.0, "fp32", 4.0, "", "IEEE 754 single", ("float32", "f32", "float")),
     # tf32 stores fp32 and multiplies with a 10-bit mantissa on the tensor cores
@@ -229,16 +251,16 @@ _FORMATS: tuple[NumericFormat, ...] = (
     # mixed precision (autocast): fp16 math; the fp32 master weights are counted in optimizer state
     NumericFormat("amp", 16.0, "fp16", 2.0, "", _HALF, ("mixed", "mixed-fp16", "fp16-mixed", "mixed_precision")),
     NumericFormat("fp8", 8.0, "fp8", 1.0, "", "OCP FP8 (E4M3) weights and activations, per-tensor scales",
-                  ("w8a8-fp8", "fp8-e4m3", "e4m3"), kv_cache=True),
+                  ("w8a8-fp8", "fp8-e4m3", "e4m3"), kv_cache=True, vocab_bits=_VOCAB_16),
     NumericFormat("int8", 8.0, "int8", 1.0, "", "int8 weights and activations (SmoothQuant-style), per-channel scales",
-                  ("w8a8", "w8a8-int8", "int8-sq"), kv_cache=True),
+                  ("w8a8", "w8a8-int8", "int8-sq"), kv_cache=True, vocab_bits=_VOCAB_16),
     # weight-only int8 (TensorRT-LLM int8 weight-only): per-output-channel fp16 scale, negligible
     NumericFormat("w8a16", 8.0, "fp16", 2.0, "int_channel", "int8 weights, per-channel fp16 scale (negligible)",
-                  ("int8-weight-only", "int8-wo")),
+                  ("int8-weight-only", "int8-wo"), vocab_bits=_VOCAB_16),
     # GPTQ / AWQ int4, group size 128: 4-bit weights + per group one fp16 scale and one packed 4-bit zero
     NumericFormat("int4", 4.0 + (16.0 + 4.0) / GPTQ_GROUP, "fp16", 2.0, "int_group",
                   f"4-bit weights + fp16 scale + 4-bit zero per group of {GPTQ_GROUP} (AutoGPTQ/AutoAWQ defaults)",
-                  ("w4a16", "gptq", "awq", "int4-awq", "int4-gptq", "gptq-int4", "awq-int4")),
+                  ("w4a16", "gptq", "awq", "int4-awq", "int4-gptq", "gptq-int4", "awq-int4"), vocab_bits=_VOCAB_16),
     _gguf("q4_0", "legacy_block", kv=True), _gguf("q4_1", "legacy_block", kv=True),
     _gguf("q5_0", "legacy_block", kv=True), _gguf("q5_1", "legacy_block", kv=True),
     _gguf("q8_0", "legacy_block", kv=True), _gguf("iq4_nl", "iquant", kv=True),
@@ -304,6 +326,7 @@ def kv_bytes(fmt: str) -> float:
 
 # Views of the vocabulary by canonical name (the predictor's lookups)
 WEIGHT_BYTES: dict[str, float] = {f.name: f.weight_bytes for f in _FORMATS}
+VOCAB_BYTES: dict[str, float] = {f.name: f.vocab_bytes for f in _FORMATS}
 ACTIVATION_BYTES: dict[str, float] = {f.name: f.activation_bytes for f in _FORMATS}
 COMPUTE_COLUMN: dict[str, str] = {f.name: f.compute for f in _FORMATS}
 DEQUANT_FAMILY: dict[str, str] = {f.name: f.dequant for f in _FORMATS}

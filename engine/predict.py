@@ -49,7 +49,7 @@ from phantom_report.engine.lookup import MEMO_MAX, ColumnCodes, combined_codes, 
 from phantom_report.engine.novelty import extrapolation_reasons, novelty_levels
 from phantom_report.engine.params import ATTENTION, GROUPED_CONV, MATMUL_CLASSES, CalibrationParams
 from phantom_report.engine.points import frame_columns, merged_columns, normalize_columns
-from phantom_report.engine.precision import COMPUTE_COLUMN, FORMATS, WEIGHT_BYTES
+from phantom_report.engine.precision import COMPUTE_COLUMN, FORMATS, VOCAB_BYTES, WEIGHT_BYTES
 from phantom_report.engine.profiles import ProfileCatalog
 from phantom_report.errors import PredictionError
 
@@ -122,15 +122,15 @@ class _OpTable:
             key = (sig[1], sig, float(o.flops_per_sample), float(o.flops_per_token), float(o.flops_per_token_ctx),
                    float(o.params) * float(o.weights_streamed), float(o.act_elems_per_sample),
                    float(o.act_elems_per_token), float(o.act_elems_per_token_ctx), float(o.kv_elems_per_ctx_token),
-                   float(o.moe_experts), float(o.moe_top_k))
+                   float(o.moe_experts), float(o.moe_top_k), float(o.vocabulary))
             merged.setdefault(key, [key, 0.0])[1] += float(o.count)
         # sorted by (convolution, signature): equal rates and equal peaks are contiguous
         rows = sorted(merged.values(), key=lambda r: r[0][:2])
         self.sigs: list[_Signature] = [r[0][1] for r in rows]
-        cols = np.array([r[0][2:] for r in rows], dtype=float).reshape(len(rows), 10)
+        cols = np.array([r[0][2:] for r in rows], dtype=float).reshape(len(rows), 11)
         self.count = np.array([r[1] for r in rows], dtype=float)
         (self.f1, self.ftok, self.fctx, self.params, self.a1, self.atok, self.actx, self.kv,
-         self.experts, self.topk) = (np.ascontiguousarray(c) for c in cols.T)
+         self.experts, self.topk, self.vocab) = (np.ascontiguousarray(c) for c in cols.T)
         self.conv = np.array([s[1] for s in self.sigs], dtype=bool)
         self.moe = self.experts > 0
         self.has_flops = (self.f1 + self.ftok + self.fctx) > 0
@@ -142,13 +142,18 @@ class _OpTable:
 
     def _coefficients(self) -> None:
         """The rows the pass multiplies with per-point rows: compute (FLOPs x count, launches that
-        cost FLOP time, streamed weights outside expert banks) and memory (weights, activations,
-        KV-cache elements, x count)."""
+        cost FLOP time, streamed weights outside expert banks and the vocabulary matrices', apart:
+        they may be unpacked at another cost) and memory (those weights, activations, KV-cache
+        elements, the vocabulary matrices' weights, x count)."""
         c = self.count
         flop_c = c * self.has_flops
-        dense_w = np.where(self.moe, 0.0, self.params) * c  # expert banks: scaled per point by routing
-        self.compute_rows = np.column_stack([self.f1 * c, self.ftok * c, self.fctx * c, flop_c, dense_w])
-        self.memory_rows = np.column_stack([dense_w, self.a1 * c, self.atok * c, self.actx * c, self.kv * c])
+        streamed = np.where(self.moe, 0.0, self.params) * c  # expert banks: scaled per point by routing
+        vocab_w = streamed * self.vocab
+        dense_w = streamed - vocab_w
+        # a table without vocabulary matrices (vision models) has no vocabulary column to multiply
+        extra = [vocab_w] if vocab_w.any() else []
+        self.compute_rows = np.column_stack([self.f1 * c, self.ftok * c, self.fctx * c, flop_c, dense_w, *extra])
+        self.memory_rows = np.column_stack([dense_w, self.a1 * c, self.atok * c, self.actx * c, self.kv * c, *extra])
         self.launch_count = c
         change = [i for i in range(1, len(self.sigs)) if self.sigs[i] != self.sigs[i - 1]]
         self.groups = [(slice(s, e), self.sigs[s]) for s, e in zip([0] + change, change + [len(self.sigs)]) if e > s]
@@ -163,7 +168,7 @@ class _OpTable:
             keep = self.per_token
             sub.sigs = [s for s, k in zip(self.sigs, keep) if k]
             for name in ("count", "f1", "ftok", "fctx", "params", "a1", "atok", "actx", "kv", "experts", "topk",
-                         "conv", "moe", "has_flops", "per_token"):
+                         "vocab", "conv", "moe", "has_flops", "per_token"):
                 setattr(sub, name, getattr(self, name)[keep])
             sub.any_moe, sub._decode = bool(sub.moe.any()), None
             sub._coefficients()
@@ -279,17 +284,18 @@ def _pass_block(t: _OpTable, B, q, k, ps, g, tp, per_gpu, qk) -> tuple[np.ndarra
     per-point rows, then the kernel's overlap and the launch bound per element."""
     n_ops, n = len(t.count), len(B)
     # per-point rows, written in place (a single prediction is a block of one: call count matters)
-    rows = np.empty((5, n))  # FLOPs of an instance = coefficient rows . rows[:3]; rows[4]: per streamed weight
+    # FLOPs of an instance = coefficient rows . rows[:3]; rows[4:]: unpack time per streamed weight
+    # (rows[5]: of the vocabulary matrices, where the table has them)
+    vocab = t.compute_rows.shape[1] == 6
+    rows = np.empty((t.compute_rows.shape[1], n))
     flops = np.empty((3, n))
     np.multiply(per_gpu, ps, out=flops[0])
     np.multiply(per_gpu, q, out=flops[1])
     np.multiply(per_gpu, qk, out=flops[2])
-    dequant_s = _one_if_equal(g.dequant_s_per_weight)
-    if np.ndim(dequant_s) == 0 and dequant_s == 0.0:  # no weight-only format in the block: nothing to unpack
-        dequant = 0.0
-    else:
-        dequant = np.ceil(per_gpu * q / DEQUANT_TILE_TOKENS) * dequant_s / tp  # per streamed weight
+    dequant = _unpack_s_per_weight(g.dequant_s_per_weight, per_gpu, q, tp)
     rows[4] = dequant
+    if vocab:
+        rows[5] = _unpack_s_per_weight(g.vocab_dequant_s_per_weight, per_gpu, q, tp)
     t_c, c_ideal = np.empty((n_ops, n)), np.empty((n_ops, n))
     for sl, sig in t.groups:
         rate, half_over_rate = _rates(sig, g)
@@ -307,6 +313,8 @@ def _pass_block(t: _OpTable, B, q, k, ps, g, tp, per_gpu, qk) -> tuple[np.ndarra
     np.multiply(act, q, out=memory[2])
     np.multiply(act, qk, out=memory[3])
     np.multiply(g.kv_bytes * per_gpu, k, out=memory[4])
+    if vocab:
+        np.divide(g.vocab_weight_bytes, tp, out=memory[5])
     memory /= g.mem_bytes_per_s
     m_ideal = t.memory_rows @ memory
     if t.any_moe:
@@ -327,6 +335,15 @@ def _pass_block(t: _OpTable, B, q, k, ps, g, tp, per_gpu, qk) -> tuple[np.ndarra
         launch = np.multiply.outer(t.launch_count, launch_s, out=t_m)
     total = np.maximum(op_t, launch, out=op_t).sum(axis=0) + g.overhead_s
     return total, ideal, compute
+
+
+def _unpack_s_per_weight(dequant_s_per_weight: np.ndarray, per_gpu, q, tp):
+    """Seconds to unpack one streamed weight in a pass of `per_gpu` samples of q tokens (per
+    point, tensor parallelism applied): once per tile of tokens; 0 where nothing is unpacked."""
+    dequant_s = _one_if_equal(dequant_s_per_weight)
+    if np.ndim(dequant_s) == 0 and dequant_s == 0.0:  # no weight-only format in the block: nothing to unpack
+        return 0.0
+    return np.ceil(per_gpu * q / DEQUANT_TILE_TOKENS) * dequant_s / tp
 
 
 def _one_if_equal(values: np.ndarray):
@@ -572,7 +589,7 @@ def _tensor_parallel(w: Workload, pts: _BlockPoints, g: GpuArrays, given: np.nda
 def _memory_gb(w: Workload, batch: np.ndarray, pts: _BlockPoints, g: GpuArrays, tp: np.ndarray
                ) -> tuple[np.ndarray, np.ndarray]:
     """(total GB per GPU, weights GB per GPU) of the block's points at `batch` samples per replica."""
-    weights = _weight_bytes_per_gpu(w.params_total, g.weight_bytes, tp)
+    weights = w.weight_bytes(g.weight_bytes, g.vocab_weight_bytes) / tp
     kv = batch * _kv_bytes_per_seq(w, pts.seq_in, pts.seq_out, g.kv_bytes, tp)
     tokens = np.maximum(pts.seq_in, 1.0) if w.seq_scalable else float(w.default_seq_len)
     # inference keeps only a couple of layers' activations alive at once; generative serving
@@ -586,12 +603,6 @@ def _memory_gb(w: Workload, batch: np.ndarray, pts: _BlockPoints, g: GpuArrays, 
     act = np.where(pts.training, saved, infer_act) / tp
     optimizer = np.where(pts.training, w.params_total * pts.adam_bytes_per_param, 0.0)
     return (weights + kv + act + optimizer) / 1e9 + RUNTIME_OVERHEAD_GB, weights / 1e9
-
-
-def _weight_bytes_per_gpu(params_total, weight_bytes, tp):
-    """Bytes of weights each GPU holds: the parameters in their storage format, split over the
-    tensor-parallel group (`_memory_gb`, and the fit hints from a grid's outputs)."""
-    return params_total * weight_bytes / tp
 
 
 def _kv_bytes_per_seq(w: Workload, seq_in, seq_out, kv_bytes, tp):
@@ -721,7 +732,7 @@ def predict_columns(cols: Mapping[str, np.ndarray], catalog: ProfileCatalog, wor
     _write_model_sizes([workloads[name] for name in names], model_codes, out)
     _clear_unpredicted(out)
     out["bound"] = _bound_texts(out["bound"])
-    _write_fit_hints(flags["training"], g_codes, g_distinct, out)
+    _write_fit_hints(flags["training"], g_codes, g_distinct, [workloads[name] for name in names], model_codes, out)
     _write_intervals(params, cols, codes, out)
     return out
 
@@ -957,25 +968,38 @@ class _NotFitting(NamedTuple):
     tp: np.ndarray  # tensor-parallel GPUs
     batch: np.ndarray  # the batch used
     weight_bytes: np.ndarray  # bytes per weight of the point's format
+    vocab_bytes: np.ndarray  # bytes per weight of its vocabulary matrices
+    vocab_share: np.ndarray  # the model's vocabulary parameters / all its parameters
     has_fp8: np.ndarray  # the GPU runs fp8
     inference: np.ndarray  # bool: task == "inference"
 
 
-def _write_fit_hints(training: np.ndarray, g_codes: np.ndarray, g_distinct: GpuArrays, out: dict) -> None:
+def _write_fit_hints(training: np.ndarray, g_codes: np.ndarray, g_distinct: GpuArrays, models: list[Workload],
+                     model_codes: np.ndarray, out: dict) -> None:
     """`fit_hint` of every predicted point that does not fit, from the written outputs (memory,
     tensor parallelism, batch used, parameters), once for the whole grid: its distinct texts are
     built once however many blocks share them. training: the points' `_point_flags` flag (the
-    task is inference or training, so no string comparison per point)."""
+    task is inference or training, so no string comparison per point); models: the workloads by
+    model code."""
     over = np.flatnonzero(~out["fits"])  # only predicted points are written not fitting
     if not len(over):
         return
     codes = g_codes[over]
-    weight_bytes, tp = g_distinct.weight_bytes[codes], out["tensor_parallel"][over]
+    vocab_share = np.array([w.vocab_params / w.params_total if w.params_total else 0.0 for w in models])
+    share = vocab_share[model_codes[over]]
+    weight_bytes, vocab_bytes = g_distinct.weight_bytes[codes], g_distinct.vocab_weight_bytes[codes]
+    tp = out["tensor_parallel"][over]
     out["fit_hint"][over] = _fit_hints(_NotFitting(
         need_gb=out["memory_gb"][over],
-        weights_gb=_weight_bytes_per_gpu(out["params_total"][over], weight_bytes, tp) / 1e9,
+        weights_gb=out["params_total"][over] * _bytes_per_param(weight_bytes, vocab_bytes, share) / tp / 1e9,
         have_gb=g_distinct.usable_mem_gb[codes], tp=tp, batch=out["batch_used"][over], weight_bytes=weight_bytes,
-        has_fp8=g_distinct.has_fp8[codes], inference=~training[over]))
+        vocab_bytes=vocab_bytes, vocab_share=share, has_fp8=g_distinct.has_fp8[codes], inference=~training[over]))
+
+
+def _bytes_per_param(weight_bytes, vocab_bytes, vocab_share):
+    """Mean bytes per parameter of a model whose vocabulary matrices (`vocab_share` of its
+    parameters) are stored at `vocab_bytes` and the rest at `weight_bytes` (scalars or arrays)."""
+    return (1.0 - vocab_share) * weight_bytes + vocab_share * vocab_bytes
 
 
 _HINT_FORMATS = ("fp8", "int8", "int4")  # weight formats `fit_hint` suggests, in its order
@@ -993,9 +1017,11 @@ def _fit_hints(p: _NotFitting) -> np.ndarray:
         ok = (gpus > n_tp) & (weights * n_tp / gpus + rest * n_tp / gpus + RUNTIME_OVERHEAD_GB <= have)
         tp_idea = np.where(ok, gpus, tp_idea)
     format_idea = np.full(n, -1)
+    now = _bytes_per_param(weight_bytes, p.vocab_bytes, p.vocab_share)
     for i in (2, 1, 0):
-        scale = WEIGHT_BYTES[_HINT_FORMATS[i]] / weight_bytes
-        ok = (WEIGHT_BYTES[_HINT_FORMATS[i]] < weight_bytes) & p.inference & (weights * scale + rest + RUNTIME_OVERHEAD_GB <= have)
+        fmt = _HINT_FORMATS[i]
+        scale = _bytes_per_param(WEIGHT_BYTES[fmt], VOCAB_BYTES[fmt], p.vocab_share) / now
+        ok = (WEIGHT_BYTES[fmt] < weight_bytes) & p.inference & (weights * scale + rest + RUNTIME_OVERHEAD_GB <= have)
         format_idea = np.where(ok & p.has_fp8 if i == 0 else ok, i, format_idea)
     batch_idea = np.zeros(n)
     for div in (0.0, 8.0, 4.0, 2.0):  # b = 1, then batch // 8, // 4, // 2 (reversed, as above)
@@ -1038,8 +1064,9 @@ def _round_like_python(x: np.ndarray, digits: int) -> np.ndarray:
 
 @lru_cache(maxsize=4096)
 def fit_hint(need_gb: float, have_gb: float, weights_gb: float, precision: str, batch: int,
-             tp: int, task: str, fp8_ok: bool = True) -> str:
-    """What would make a configuration that does not fit in memory fit."""
+             tp: int, task: str, fp8_ok: bool = True, vocab_share: float = 0.0) -> str:
+    """What would make a configuration that does not fit in memory fit. vocab_share: the share of
+    the model's parameters in its vocabulary matrices (kept at 16 bits by quantized formats)."""
     ideas = []
     rest = need_gb - weights_gb - RUNTIME_OVERHEAD_GB
     for n in (2, 4, 8):
@@ -1048,7 +1075,8 @@ def fit_hint(need_gb: float, have_gb: float, weights_gb: float, precision: str, 
             break
     for p in (("fp8",) if fp8_ok else ()) + ("int8", "int4"):
         if WEIGHT_BYTES[p] < WEIGHT_BYTES[precision] and task == "inference":
-            scale = WEIGHT_BYTES[p] / WEIGHT_BYTES[precision]
+            scale = (_bytes_per_param(WEIGHT_BYTES[p], VOCAB_BYTES[p], vocab_share)
+                     / _bytes_per_param(WEIGHT_BYTES[precision], VOCAB_BYTES[precision], vocab_share))
             if weights_gb * scale + rest + RUNTIME_OVERHEAD_GB <= have_gb:
                 ideas.append(f"{p} weights")
                 break

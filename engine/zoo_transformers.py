@@ -50,12 +50,13 @@ def elementwise(name: str, elems_per_token: float, count: int) -> Operator:
     return Operator(name=name, op_class="elementwise", count=count, act_elems_per_token=elems_per_token)
 
 
-def embedding(name: str, rows: int, width: int, params: bool = True) -> Operator:
+def embedding(name: str, rows: int, width: int, params: bool = True, vocabulary: bool = False) -> Operator:
     """A table of rows x width gathered per token (not streamed: only the looked-up rows are read);
-    params=False for a table whose weights another operator owns (tied)."""
+    params=False for a table whose weights another operator owns (tied); vocabulary=True for the
+    token-embedding table (`Operator.vocabulary`)."""
     return Operator(
         name=name, op_class="embedding", params=rows * width if params else 0,
-        act_elems_per_token=width, weights_streamed=False,
+        act_elems_per_token=width, weights_streamed=False, vocabulary=vocabulary,
     )
 
 
@@ -72,7 +73,7 @@ def decoder_llm(
     hd = hidden // heads
     qkv_out = (heads + 2 * kv_heads) * hd
     ops = [
-        embedding("embed_tokens", vocab, hidden, params=True),
+        embedding("embed_tokens", vocab, hidden, params=not tied, vocabulary=True),
         norm("input_norm", hidden, layers, bias=False),
         linear("qkv_proj", hidden, qkv_out, layers, bias=qkv_bias),
         attention_core("attention", heads, kv_heads, hd, layers),
@@ -96,10 +97,8 @@ def decoder_llm(
         elementwise("act_and_residual", 2 * hidden + 3 * ffn * max(top_k, 1), layers),
         norm("final_norm", hidden, 1, bias=False),
         # tied: the LM head reads the embedding matrix; its params are counted once (here)
-        linear("lm_head", hidden, vocab, 1),
+        linear("lm_head", hidden, vocab, 1, vocabulary=True),
     ]
-    if tied:
-        ops[0] = embedding("embed_tokens", vocab, hidden, params=False)
     total = _sum_params(ops)
     active = total
     if experts:
@@ -121,7 +120,7 @@ def gpt2(name: str, display: str, *, vocab: int, hidden: int, layers: int, heads
     with the output head tied to the token embedding."""
     hd = hidden // heads
     ops = [
-        embedding("wte", vocab, hidden),
+        embedding("wte", vocab, hidden, params=False, vocabulary=True),  # owned by the tied head
         embedding("wpe", n_ctx, hidden),
         norm("ln_1", hidden, layers, bias=True),
         linear("c_attn", hidden, 3 * hidden, layers, bias=True),
@@ -132,9 +131,9 @@ def gpt2(name: str, display: str, *, vocab: int, hidden: int, layers: int, heads
         linear("mlp_c_proj", 4 * hidden, hidden, layers, bias=True),
         elementwise("gelu_and_residual", 2 * hidden + 8 * hidden, layers),
         norm("ln_f", hidden, 1, bias=True),
-        linear("lm_head(tied)", hidden, vocab, 1),
+        linear("lm_head(tied)", hidden, vocab, 1, vocabulary=True),
     ]
-    total = _sum_params(ops) - vocab * hidden  # lm_head shares wte
+    total = _sum_params(ops)
     return Workload(
         name=name, display_name=display, family="decoder", operators=tuple(ops),
         params_total=total, params_active=total, generative=True, default_seq_len=512,
@@ -162,7 +161,7 @@ def bert(name: str, display: str, *, vocab: int, hidden: int, layers: int, heads
          max_pos: int, source: str, aliases: tuple[str, ...] = ()) -> Workload:
     """A BERT-style encoder (word, position and token-type embeddings, post-LN layers, pooler on [CLS])."""
     ops = [
-        embedding("word_embeddings", vocab, hidden),
+        embedding("word_embeddings", vocab, hidden, vocabulary=True),
         embedding("position_embeddings", max_pos, hidden),
         embedding("token_type_embeddings", 2, hidden),
         norm("embeddings_ln", hidden, 1, bias=True),
@@ -214,7 +213,7 @@ def t5(name: str, display: str, *, vocab: int, d_model: int, layers: int, heads:
     forcing), which is how T5 is benchmarked for throughput and trained."""
     inner = heads * d_kv
     ops = [
-        embedding("shared_embedding", vocab, d_model),
+        embedding("shared_embedding", vocab, d_model, params=False, vocabulary=True),  # owned by the tied head
         Operator(name="relative_attention_bias", op_class="embedding", params=2 * 32 * heads,
                  weights_streamed=False),
         linear("enc_qkv", d_model, 3 * inner, layers),
@@ -234,9 +233,9 @@ def t5(name: str, display: str, *, vocab: int, d_model: int, layers: int, heads:
         linear("dec_ffn_out", d_ff, d_model, layers),
         norm("dec_ln", d_model, 3 * layers + 1, bias=False),
         elementwise("relu_and_residual", 2 * d_model + 2 * d_ff, 2 * layers),
-        linear("lm_head(tied)", d_model, vocab, 1),
+        linear("lm_head(tied)", d_model, vocab, 1, vocabulary=True),
     ]
-    total = _sum_params(ops) - vocab * d_model
+    total = _sum_params(ops)
     return Workload(
         name=name, display_name=display, family="encoder-decoder", operators=tuple(ops),
         params_total=total, params_active=total, default_seq_len=512, seq_scalable=True,
@@ -270,7 +269,7 @@ def whisper(name: str, display: str, *, d_model: int, enc_layers: int, dec_layer
                  act_elems_per_sample=4.0 * T * d_model),
         Operator(name="enc_norms", op_class="norm", count=2 * enc_layers + 1, params=2 * d_model,
                  act_elems_per_sample=2.0 * T * d_model),
-        embedding("dec_embed_tokens", vocab, d_model),
+        embedding("dec_embed_tokens", vocab, d_model, params=False, vocabulary=True),  # owned by the tied head
         embedding("dec_positions", max_target, d_model),
         linear("dec_self_qkv", d_model, 3 * d_model, dec_layers, bias=True),
         attention_core("dec_self_attention", heads, heads, hd, dec_layers),
@@ -287,9 +286,9 @@ def whisper(name: str, display: str, *, d_model: int, enc_layers: int, dec_layer
         linear("dec_ffn_out", ffn, d_model, dec_layers, bias=True),
         norm("dec_norms", d_model, 3 * dec_layers + 1, bias=True),
         elementwise("dec_gelu_and_residual", 3 * d_model + 2 * ffn, dec_layers),
-        linear("proj_out(tied)", d_model, vocab, 1),
+        linear("proj_out(tied)", d_model, vocab, 1, vocabulary=True),
     ]
-    total = _sum_params(ops) - vocab * d_model
+    total = _sum_params(ops)
     return Workload(
         name=name, display_name=display, family="speech", operators=tuple(ops),
         params_total=total, params_active=total, generative=True, default_seq_len=1, seq_scalable=True,

@@ -253,6 +253,29 @@ def test_newton_fold_moves_by_what_its_rows_change_not_by_where_the_full_fit_sto
                     x0_log={s.name: float(x) for s, x in zip(full.specs, full.x_log)})
     np.testing.assert_allclose(V.newton_fold_x(state, held, fun), refit.x_log, atol=0.01)
 
+def test_newton_fold_leaves_out_parameters_only_the_held_out_source_informs():
+    """A source that is a runtime's only one: its full refit fits no parameter of that runtime (its
+    defaults apply), so the approximate refit must not step them either (stepping them by the full
+    fit's gradient and the prior alone moved MXNet's overheads 40x when its one source was held out)."""
+    rows = synthetic_rows(noise=0.05, seed=11)
+    fast = rows["runtime"] == "fast"
+    rows = rows[~fast | rows["gpu"].isin(["g1", "g2"])].copy()  # 36 'fast' rows, all from one source
+    rows.loc[rows["runtime"] == "fast", "source"] = "only-fast"
+    _, (full_cv,) = V.fit_and_validate(rows, fake_predict, ["source"], n_jobs=1, refit="full")
+    _, (newton_cv,) = V.fit_and_validate(rows, fake_predict, ["source"], n_jobs=1, refit="newton")
+    held = full_cv.held_out["source"] == "only-fast"
+    a = full_cv.held_out.loc[held, "log_residual"]
+    b = newton_cv.held_out.set_index("row_id").loc[full_cv.held_out.loc[held, "row_id"], "log_residual"]
+    assert np.abs(a.to_numpy() - b.to_numpy()).max() < 0.02
+    full = cal.fit(rows, fake_predict, CalibrationParams())
+    state = V.NewtonState.of(full, fake_predict)
+    fun = cal.residual_function(full.rows, fake_predict, CalibrationParams(), full.specs)
+    x = V.newton_fold_x(state, (full.rows["source"] == "only-fast").to_numpy(), fun)
+    left_out = {s.name for s, v in zip(full.specs, x) if np.isnan(v)}
+    assert {"runtime_compute_mult.fast", "overhead_ms.fast"} <= left_out  # and the runtime pool's
+    assert not any(name.startswith("compute_eff") for name in left_out)  # the GPUs' stay fitted
+
+
 def test_full_jacobian_steps_disjoint_parameters_together_with_the_same_entries():
     """The Newton refits' Jacobian steps parameters that move disjoint residuals in one evaluation;
     every entry must equal stepping that parameter alone (and the grouping must actually group)."""

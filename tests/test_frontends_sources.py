@@ -46,6 +46,10 @@ def test_card_is_json_and_renders():
     json.dumps(card)
     assert card["params_total"] == w.params_total and card["seq_len"] == 1024
     assert card["weight_bytes"]["fp16"] == pytest.approx(w.params_total * WEIGHT_BYTES["fp16"])
+    # the HF walk marks the token embedding and the (untied) output head as vocabulary matrices,
+    # which quantized formats keep at 16 bits
+    assert w.vocab_params == 2 * 128256 * 4096
+    assert card["weight_bytes"]["fp8"] == pytest.approx(w.params_total + w.vocab_params)
     assert card["flops_per_sample"] == pytest.approx(w.flops(1, 1024, 1024))
     assert card["flops_per_token"] == pytest.approx(card["flops_per_sample"] / 1024)
     assert sum(r["flops_share"] for r in card["op_classes"]) == pytest.approx(1.0)

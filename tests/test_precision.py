@@ -262,3 +262,40 @@ def test_fp32_rows_of_sources_that_also_print_tf32_ran_strict_fp32(tmp_path, eng
     pred = engine.predict_grid(corpus_points(c.rows).reset_index(drop=True))
     tf32, strict_fp32, default_fp32 = pred.throughput_per_s
     assert default_fp32 == pytest.approx(tf32) and strict_fp32 < 0.5 * tf32
+
+
+def test_quantized_formats_keep_the_vocabulary_matrices_at_16_bits():
+    """Quantization tools leave the token embedding and the output head at 16 bits (ModelOpt, AutoAWQ,
+    AutoGPTQ); llama.cpp's file types quantize the output matrix too (counted in their mix)."""
+    from phantom_report.engine.zoo import get_builtin
+
+    for fmt in ("fp8", "int8", "w8a16", "int4"):
+        assert P.VOCAB_BYTES[fmt] == 2.0 and not P.FORMATS[fmt].vocab_quantized
+    for fmt in ("fp32", "fp16", "bf16", "q4_k_m", "q8_0"):
+        assert P.VOCAB_BYTES[fmt] == P.WEIGHT_BYTES[fmt] and P.FORMATS[fmt].vocab_quantized
+    w = get_builtin("llama-2-7b")
+    assert w.vocab_params == 2 * 32000 * 4096  # embed_tokens + lm_head (untied)
+    # vllm-project/vllm examples/fp8/quantizer/README.md: the FP8 Llama-2-7B checkpoint (rank0.safetensors)
+    # is 7,000,893,272 bytes; all-fp8 weights would be 6.74 GB
+    assert w.weight_bytes(P.WEIGHT_BYTES["fp8"], P.VOCAB_BYTES["fp8"]) == pytest.approx(7_000_893_272, rel=2e-4)
+    assert get_builtin("gpt2").vocab_params == 50257 * 768  # tied: counted once
+
+
+def test_vocabulary_matrices_stream_and_occupy_memory_at_their_own_width(engine):
+    """A decode step reads the output head at 16 bits in an int4 (AWQ/GPTQ) or fp8 model, not at the
+    format's width; memory holds embedding and head at 16 bits. GGUF and fp16 are unchanged."""
+    from dataclasses import replace
+
+    w = engine.workload("llama-3.1-8b")
+    plain = replace(w, operators=tuple(replace(op, vocabulary=False) for op in w.operators), name="no-vocab")
+    both = type(engine)(engine.catalog, engine.params, {"no-vocab": plain})
+    rows = [dict(model=m, gpu="RTX-4090", precision=p, runtime="vllm", batch_size=1, seq_in=1, seq_out=1,
+                 kv_precision="fp16") for p in ("int4", "fp8", "fp16", "q4_k_m") for m in ("llama-3.1-8b", "no-vocab")]
+    df = both.predict_grid(pd.DataFrame(rows))
+    tpot, mem = df.tpot_ms.to_numpy(), df.memory_gb.to_numpy()
+    vocab = 2 * 128256 * 4096
+    for i, fmt in ((0, "int4"), (2, "fp8")):
+        assert tpot[i] > tpot[i + 1] * 1.03, fmt  # the head's 0.5 G weights at 2 bytes
+        assert mem[i] - mem[i + 1] == pytest.approx(vocab * (2.0 - P.WEIGHT_BYTES[fmt]) / 1e9, rel=1e-9)
+    for i in (4, 6):  # fp16, q4_k_m: the vocabulary is stored like the rest
+        assert tpot[i] == pytest.approx(tpot[i + 1], rel=1e-12) and mem[i] == pytest.approx(mem[i + 1], rel=1e-12)

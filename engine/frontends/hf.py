@@ -14,7 +14,7 @@ import json
 import os
 import re
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -292,6 +292,8 @@ class _Walk:
     top_k: int
     enc_frames: int | None  # Whisper: encoder frames per sample (None otherwise)
     image: int | None  # ViT: image side in pixels (None otherwise)
+    # ids of the token-embedding and output-head modules (`Operator.vocabulary`)
+    vocabulary: frozenset = frozenset()
     ops: _Ops = field(default_factory=_Ops)
     notes: list[str] = field(default_factory=list)
     claimed: set[int] = field(default_factory=set)
@@ -318,7 +320,7 @@ def analytic_workload(model, config, arch: str, source: HfSource, seq_len: int |
     enc_frames = int(config.max_source_positions) if model_type == "whisper" else None
     image = int(config.image_size) if model_type == "vit" else None
     walk = _Walk(list(model.named_modules()), arch, _Geometry(enc_frames), config, hidden, _top_k(config),
-                 enc_frames, image)
+                 enc_frames, image, vocabulary=_vocabulary_modules(model))
     _add_weight_ops(walk)
     _add_conv_ops(walk)
     _add_parameter_ops(walk)
@@ -344,6 +346,17 @@ def analytic_workload(model, config, arch: str, source: HfSource, seq_len: int |
     )
 
 
+def _vocabulary_modules(model) -> frozenset:
+    """ids of the model's token-embedding and output-head modules (as transformers names them)."""
+    found = []
+    for getter in ("get_input_embeddings", "get_output_embeddings"):
+        try:
+            found.append(getattr(model, getter)())
+        except (AttributeError, NotImplementedError):  # a model class without that head
+            continue
+    return frozenset(id(m) for m in found if m is not None)
+
+
 def _add_weight_ops(walk: _Walk) -> None:
     """Pass 1, streamed weights: Linear/Conv1D projections, fused expert banks and routers. First,
     so a weight tied between an embedding and a projection is owned by the projection, whose reads
@@ -357,7 +370,8 @@ def _add_weight_ops(walk: _Walk) -> None:
         tokens = walk.geo.scope(name, walk.arch)
         direct = list(mod.parameters(recurse=False))
         if isinstance(mod, nn.Linear):
-            walk.ops.add(_linear_op(kind, mod.in_features, mod.out_features, walk.own(direct), tokens))
+            op = _linear_op(kind, mod.in_features, mod.out_features, walk.own(direct), tokens)
+            walk.ops.add(replace(op, vocabulary=True) if id(mod) in walk.vocabulary else op)
         elif isinstance(mod, Conv1D):
             d_in, d_out = mod.weight.shape
             walk.ops.add(_linear_op(kind, int(d_in), int(d_out), walk.own(direct), tokens))
@@ -418,7 +432,8 @@ def _add_parameter_ops(walk: _Walk) -> None:
         if isinstance(mod, nn.Embedding):
             width = int(mod.weight.shape[1])
             walk.ops.add(Operator(name=kind, op_class="embedding", params=walk.own([mod.weight]),
-                                  weights_streamed=False, **_per(tokens, float(width))))
+                                  weights_streamed=False, vocabulary=id(mod) in walk.vocabulary,
+                                  **_per(tokens, float(width))))
         elif direct and "norm" in type(mod).__name__.lower():
             width = int(direct[0].numel())
             walk.ops.add(Operator(name=kind, op_class="norm", params=walk.own(direct), **_per(tokens, 2.0 * width)))
