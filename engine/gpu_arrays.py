@@ -38,12 +38,12 @@ class GpuArrays:
     Compute: the datasheet peak of the compute column each op group executes at (FLOP/s) and the
     achieved fractions of it (runtime multiplier, width factor and clock factor applied; the
     grouped-conv, attention and MoE fractions multiply the matmul fraction), the per-op work at which
-    the GPU is half filled, and the ALU time to unpack one weight of a weight-only format (of the
-    vocabulary matrices: 0 where the format leaves them at 16 bits).
+    the GPU is half filled, and the ALU time to unpack one weight of a weight-only format (and
+    whether the vocabulary matrices are unpacked too: 1, or 0 where the format leaves them at 16 bits).
     Memory: bandwidth (bytes/s) and its achieved fraction, the unhidden share of the shorter of an
-    op's compute and memory times, usable capacity (decimal GB) and the bytes of weights (of the
-    vocabulary matrices: `precision.VOCAB_BYTES`), activations and KV-cache elements at the point's
-    precision.
+    op's compute and memory times, usable capacity (decimal GB) and the bytes of weights (and what
+    a vocabulary-matrix weight takes more: `precision.VOCAB_BYTES` less the format's), activations
+    and KV-cache elements at the point's precision.
     Host: per-kernel launch cost and per-pass host overhead (seconds).
     Interconnect: link bandwidths (bytes/s, bidirectional figures), whether NVLink is only a
     two-card bridge (bool), the achieved fraction and the fixed cost of one all-reduce (seconds).
@@ -60,7 +60,7 @@ class GpuArrays:
     eff_moe_of_matmul: np.ndarray
     size_half_flops: np.ndarray
     dequant_s_per_weight: np.ndarray
-    vocab_dequant_s_per_weight: np.ndarray
+    vocab_unpacked: np.ndarray
     # memory
     mem_bytes_per_s: np.ndarray
     eff_mem: np.ndarray
@@ -68,7 +68,7 @@ class GpuArrays:
     unhidden_fraction: np.ndarray
     usable_mem_gb: np.ndarray
     weight_bytes: np.ndarray
-    vocab_weight_bytes: np.ndarray
+    vocab_extra_bytes: np.ndarray
     act_bytes: np.ndarray
     kv_bytes: np.ndarray
     # host
@@ -167,19 +167,17 @@ def gpu_arrays(points: Mapping[str, np.ndarray], catalog: ProfileCatalog, params
     compute = _compute_coefficients(points, prof, arch, clock_factor, params)
     arch_mem = lookup(arch, params.memory_eff_for).astype(float)
     n = len(gpus)
-    dequant_s = _dequant_s_per_weight(precision, col, clock_factor, params)
     out = GpuArrays(
         **compute,
-        dequant_s_per_weight=dequant_s,
-        vocab_dequant_s_per_weight=np.where(lookup(precision, lambda p: FORMATS[p].vocab_quantized).astype(bool),
-                                            dequant_s, 0.0),
+        dequant_s_per_weight=_dequant_s_per_weight(precision, col, clock_factor, params),
+        vocab_unpacked=lookup(precision, lambda p: FORMATS[p].vocab_quantized).astype(float),
         mem_bytes_per_s=col(lambda p: p.memory_bandwidth_gbps).astype(float) * 1e9,
         eff_mem=np.minimum(arch_mem * lookup(runtime, params.runtime_memory).astype(float), 1.0).astype(float),
         eff_mem_decode=np.minimum(arch_mem * lookup(runtime, params.decode_memory).astype(float), 1.0).astype(float),
         unhidden_fraction=np.full(n, params.unhidden_fraction),
         usable_mem_gb=col(lambda p: p.memory_gb * p.usable_memory_fraction).astype(float) * GB_PER_DATASHEET_GB,
         weight_bytes=lookup(precision, WEIGHT_BYTES.__getitem__).astype(float),
-        vocab_weight_bytes=lookup(precision, VOCAB_BYTES.__getitem__).astype(float),
+        vocab_extra_bytes=lookup(precision, lambda p: VOCAB_BYTES[p] - WEIGHT_BYTES[p]).astype(float),
         act_bytes=lookup(precision, ACTIVATION_BYTES.__getitem__).astype(float),
         kv_bytes=_kv_bytes(points, precision),
         launch_s=params.per_op_overhead_us * 1e-6 * lookup(runtime, params.launch_mult).astype(float),

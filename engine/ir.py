@@ -143,10 +143,10 @@ class Workload:
         once: its owner holds the parameters), stored at `precision.VOCAB_BYTES`."""
         return float(sum(op.count * op.params for op in self.operators if op.vocabulary))
 
-    def weight_bytes(self, weight_bytes, vocab_bytes):
-        """Bytes of all parameters stored at `weight_bytes` per weight, the vocabulary matrices at
-        `vocab_bytes` (scalars or numpy arrays)."""
-        return (self.params_total - self.vocab_params) * weight_bytes + self.vocab_params * vocab_bytes
+    def weight_bytes(self, weight_bytes, vocab_extra_bytes=0.0):
+        """Bytes of all parameters stored at `weight_bytes` per weight, the vocabulary matrices'
+        at `vocab_extra_bytes` more (scalars or numpy arrays)."""
+        return self.params_total * weight_bytes + self.vocab_params * vocab_extra_bytes
 
     def with_name(self, name: str, display_name: str | None = None) -> "Workload":
         """This workload under another name (display name: `display_name`, else the name)."""

@@ -142,18 +142,16 @@ class _OpTable:
 
     def _coefficients(self) -> None:
         """The rows the pass multiplies with per-point rows: compute (FLOPs x count, launches that
-        cost FLOP time, streamed weights outside expert banks and the vocabulary matrices', apart:
-        they may be unpacked at another cost) and memory (those weights, activations, KV-cache
-        elements, the vocabulary matrices' weights, x count)."""
+        cost FLOP time, streamed weights outside expert banks) and memory (weights, activations,
+        KV-cache elements, x count); and the streamed vocabulary matrices (`vocab_rows`, their
+        weights `vocab_w`), whose width may differ from the format's (`_add_vocabulary_width`)."""
         c = self.count
         flop_c = c * self.has_flops
-        streamed = np.where(self.moe, 0.0, self.params) * c  # expert banks: scaled per point by routing
-        vocab_w = streamed * self.vocab
-        dense_w = streamed - vocab_w
-        # a table without vocabulary matrices (vision models) has no vocabulary column to multiply
-        extra = [vocab_w] if vocab_w.any() else []
-        self.compute_rows = np.column_stack([self.f1 * c, self.ftok * c, self.fctx * c, flop_c, dense_w, *extra])
-        self.memory_rows = np.column_stack([dense_w, self.a1 * c, self.atok * c, self.actx * c, self.kv * c, *extra])
+        dense_w = np.where(self.moe, 0.0, self.params) * c  # expert banks: scaled per point by routing
+        self.compute_rows = np.column_stack([self.f1 * c, self.ftok * c, self.fctx * c, flop_c, dense_w])
+        self.memory_rows = np.column_stack([dense_w, self.a1 * c, self.atok * c, self.actx * c, self.kv * c])
+        self.vocab_rows = np.flatnonzero(dense_w * self.vocab)
+        self.vocab_w = dense_w[self.vocab_rows]
         self.launch_count = c
         change = [i for i in range(1, len(self.sigs)) if self.sigs[i] != self.sigs[i - 1]]
         self.groups = [(slice(s, e), self.sigs[s]) for s, e in zip([0] + change, change + [len(self.sigs)]) if e > s]
@@ -284,18 +282,17 @@ def _pass_block(t: _OpTable, B, q, k, ps, g, tp, per_gpu, qk) -> tuple[np.ndarra
     per-point rows, then the kernel's overlap and the launch bound per element."""
     n_ops, n = len(t.count), len(B)
     # per-point rows, written in place (a single prediction is a block of one: call count matters)
-    # FLOPs of an instance = coefficient rows . rows[:3]; rows[4:]: unpack time per streamed weight
-    # (rows[5]: of the vocabulary matrices, where the table has them)
-    vocab = t.compute_rows.shape[1] == 6
-    rows = np.empty((t.compute_rows.shape[1], n))
+    rows = np.empty((5, n))  # FLOPs of an instance = coefficient rows . rows[:3]; rows[4]: per streamed weight
     flops = np.empty((3, n))
     np.multiply(per_gpu, ps, out=flops[0])
     np.multiply(per_gpu, q, out=flops[1])
     np.multiply(per_gpu, qk, out=flops[2])
-    dequant = _unpack_s_per_weight(g.dequant_s_per_weight, per_gpu, q, tp)
+    dequant_s = _one_if_equal(g.dequant_s_per_weight)
+    if np.ndim(dequant_s) == 0 and dequant_s == 0.0:  # no weight-only format in the block: nothing to unpack
+        dequant = 0.0
+    else:
+        dequant = np.ceil(per_gpu * q / DEQUANT_TILE_TOKENS) * dequant_s / tp  # per streamed weight
     rows[4] = dequant
-    if vocab:
-        rows[5] = _unpack_s_per_weight(g.vocab_dequant_s_per_weight, per_gpu, q, tp)
     t_c, c_ideal = np.empty((n_ops, n)), np.empty((n_ops, n))
     for sl, sig in t.groups:
         rate, half_over_rate = _rates(sig, g)
@@ -313,12 +310,12 @@ def _pass_block(t: _OpTable, B, q, k, ps, g, tp, per_gpu, qk) -> tuple[np.ndarra
     np.multiply(act, q, out=memory[2])
     np.multiply(act, qk, out=memory[3])
     np.multiply(g.kv_bytes * per_gpu, k, out=memory[4])
-    if vocab:
-        np.divide(g.vocab_weight_bytes, tp, out=memory[5])
     memory /= g.mem_bytes_per_s
     m_ideal = t.memory_rows @ memory
     if t.any_moe:
         _add_experts(t, B * q, tp, g, dequant, t_c, m_ideal)
+    if len(t.vocab_rows):
+        _add_vocabulary_width(t, g, tp, dequant, t_c, m_ideal)
     ideal = np.maximum(c_ideal, m_ideal, out=c_ideal).sum(axis=0)
     t_m = np.divide(m_ideal, _one_if_equal(g.eff_mem), out=m_ideal)
     compute_bound = t_c >= t_m
@@ -337,13 +334,16 @@ def _pass_block(t: _OpTable, B, q, k, ps, g, tp, per_gpu, qk) -> tuple[np.ndarra
     return total, ideal, compute
 
 
-def _unpack_s_per_weight(dequant_s_per_weight: np.ndarray, per_gpu, q, tp):
-    """Seconds to unpack one streamed weight in a pass of `per_gpu` samples of q tokens (per
-    point, tensor parallelism applied): once per tile of tokens; 0 where nothing is unpacked."""
-    dequant_s = _one_if_equal(dequant_s_per_weight)
-    if np.ndim(dequant_s) == 0 and dequant_s == 0.0:  # no weight-only format in the block: nothing to unpack
-        return 0.0
-    return np.ceil(per_gpu * q / DEQUANT_TILE_TOKENS) * dequant_s / tp
+def _add_vocabulary_width(t: _OpTable, g, tp, dequant, t_c, m_ideal) -> None:
+    """The streamed vocabulary matrices (the output head) at their own width (in place): the pass
+    counted them at the format's bytes and unpack cost; formats that keep them at 16 bits
+    (`precision.VOCAB_BYTES`) read more bytes and unpack nothing. A correction on the one or two
+    vocabulary operators rather than a column of every operator: most blocks need none."""
+    extra_bytes = _one_if_equal(g.vocab_extra_bytes)
+    if np.ndim(extra_bytes) or extra_bytes:
+        m_ideal[t.vocab_rows] += np.multiply.outer(t.vocab_w, extra_bytes / tp / g.mem_bytes_per_s)
+    if np.ndim(dequant) or dequant:  # a weight-only format: 16-bit vocabulary matrices unpack nothing
+        t_c[t.vocab_rows] += np.multiply.outer(t.vocab_w, dequant * (_one_if_equal(g.vocab_unpacked) - 1.0))
 
 
 def _one_if_equal(values: np.ndarray):
@@ -589,7 +589,7 @@ def _tensor_parallel(w: Workload, pts: _BlockPoints, g: GpuArrays, given: np.nda
 def _memory_gb(w: Workload, batch: np.ndarray, pts: _BlockPoints, g: GpuArrays, tp: np.ndarray
                ) -> tuple[np.ndarray, np.ndarray]:
     """(total GB per GPU, weights GB per GPU) of the block's points at `batch` samples per replica."""
-    weights = w.weight_bytes(g.weight_bytes, g.vocab_weight_bytes) / tp
+    weights = w.weight_bytes(g.weight_bytes, _one_if_equal(g.vocab_extra_bytes)) / tp
     kv = batch * _kv_bytes_per_seq(w, pts.seq_in, pts.seq_out, g.kv_bytes, tp)
     tokens = np.maximum(pts.seq_in, 1.0) if w.seq_scalable else float(w.default_seq_len)
     # inference keeps only a couple of layers' activations alive at once; generative serving
@@ -987,7 +987,8 @@ def _write_fit_hints(training: np.ndarray, g_codes: np.ndarray, g_distinct: GpuA
     codes = g_codes[over]
     vocab_share = np.array([w.vocab_params / w.params_total if w.params_total else 0.0 for w in models])
     share = vocab_share[model_codes[over]]
-    weight_bytes, vocab_bytes = g_distinct.weight_bytes[codes], g_distinct.vocab_weight_bytes[codes]
+    weight_bytes = g_distinct.weight_bytes[codes]
+    vocab_bytes = weight_bytes + g_distinct.vocab_extra_bytes[codes]
     tp = out["tensor_parallel"][over]
     out["fit_hint"][over] = _fit_hints(_NotFitting(
         need_gb=out["memory_gb"][over],
