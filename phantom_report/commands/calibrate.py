@@ -59,7 +59,7 @@ def calibrate(
     jobs: int = typer.Option(0, "--jobs", help="Worker processes for cross-validation (0 = all cores)"),
     refit: str = typer.Option("full", "--refit",
                               help="full: refit every fold (exact; the shipped default); newton: few-step "
-                                   "Gauss-Newton approximate refit per fold (~20x faster, ~0.6 points optimistic "
+                                   "Gauss-Newton approximate refit per fold (~20x faster, ~0.8 points optimistic "
                                    "in median APE)"),
     profiles: Optional[str] = typer.Option(None, "--profiles", envvar="PHANTOM_PROFILES", help="Extra GPU profiles"),
 ) -> None:
