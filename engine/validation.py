@@ -12,8 +12,8 @@ approximate refit instead (`newton_fold_x`): ~20x faster and somewhat optimistic
 5,468 rows from 99 sources its leave-one-source-out median APE was 11.2% where the exact refit's was
 12.0% (mean 19.5% vs 20.5%); per row its predictions were within 0.4% of the exact refit's (median;
 2.3% at the 90th percentile), furthest off on folds that remove most of a runtime's rows (TinyChat's
-README, a Triton ResNet-50 table: 7-8%; Oracle's MI300X blog: 25%). The regression test uses it and compares with the baseline recorded by the
-same method.
+README, a Triton ResNet-50 table: 7-8%; Oracle's MI300X blog: 25%). The regression test uses it and
+compares with the baseline recorded by the same method.
 
 Held-out frame columns: the corpus row columns plus `fold` (held-out group label), `predicted`
 (metric unit), `log_residual` = log(predicted / value), `ape` = |predicted - value| / value,
