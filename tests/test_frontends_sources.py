@@ -72,3 +72,15 @@ def test_card_lists_unknown_ops_and_fixed_inputs():
     assert card["flops_per_sample"] == pytest.approx(8.2e9, rel=0.02)
     card_zoo = model_card(get_builtin("mixtral-8x7b"))
     assert card_zoo["params_active"] < card_zoo["params_total"]
+
+
+def test_tied_output_head_is_one_vocabulary_matrix(tmp_path):
+    """A config with tie_word_embeddings: the head and the token embedding share one matrix, owned
+    by the head (whose reads cost bandwidth) and counted once as vocabulary parameters."""
+    config = json.loads((FIX / "llama-3.1-8b" / "config.json").read_text())
+    config.update(tie_word_embeddings=True, num_hidden_layers=2)
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    w = load_workload(str(tmp_path))
+    vocab = {op.name: op.params for op in w.operators if op.vocabulary}
+    assert vocab == {"lm_head": 128256 * 4096, "embed_tokens": 0.0}
+    assert w.vocab_params == 128256 * 4096
