@@ -18,7 +18,7 @@ from phantom_report.engine.executed import CONV_GROUP, MATMUL_GROUP, executed_co
 from phantom_report.engine.lookup import MEMO_MAX, ColumnCodes, combined_codes, lookup, lookup_pairs, lookup_tuples
 from phantom_report.engine.params import ATTENTION, GROUPED_CONV, MATMUL_PATH, REFERENCE_MATMUL_WIDTH, CalibrationParams
 from phantom_report.engine.precision import (
-    ACTIVATION_BYTES, COMPUTE_COLUMN, DEQUANT_OPS, FORMATS, VOCAB_BYTES, WEIGHT_BYTES, kv_bytes,
+    ACTIVATION_BYTES, COMPUTE_COLUMN, DEQUANT_OPS, FORMATS, VOCAB_EXTRA_BYTES, WEIGHT_BYTES, kv_bytes,
 )
 from phantom_report.engine.profiles import ProfileCatalog
 
@@ -177,7 +177,7 @@ def gpu_arrays(points: Mapping[str, np.ndarray], catalog: ProfileCatalog, params
         unhidden_fraction=np.full(n, params.unhidden_fraction),
         usable_mem_gb=col(lambda p: p.memory_gb * p.usable_memory_fraction).astype(float) * GB_PER_DATASHEET_GB,
         weight_bytes=lookup(precision, WEIGHT_BYTES.__getitem__).astype(float),
-        vocab_extra_bytes=lookup(precision, lambda p: VOCAB_BYTES[p] - WEIGHT_BYTES[p]).astype(float),
+        vocab_extra_bytes=lookup(precision, VOCAB_EXTRA_BYTES.__getitem__).astype(float),
         act_bytes=lookup(precision, ACTIVATION_BYTES.__getitem__).astype(float),
         kv_bytes=_kv_bytes(points, precision),
         launch_s=params.per_op_overhead_us * 1e-6 * lookup(runtime, params.launch_mult).astype(float),

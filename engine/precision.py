@@ -221,6 +221,11 @@ class NumericFormat:
         return (self.weight_bits if self.vocab_bits is None else self.vocab_bits) / 8.0
 
     @property
+    def vocab_extra_bytes(self) -> float:
+        """Bytes a vocabulary-matrix weight takes beyond another weight (0 where stored alike)."""
+        return self.vocab_bytes - self.weight_bytes
+
+    @property
     def vocab_quantized(self) -> bool:
         """Whether the vocabulary matrices are stored (and unpacked) in this format too."""
         return self.vocab_bits is None
@@ -327,6 +332,7 @@ def kv_bytes(fmt: str) -> float:
 # Views of the vocabulary by canonical name (the predictor's lookups)
 WEIGHT_BYTES: dict[str, float] = {f.name: f.weight_bytes for f in _FORMATS}
 VOCAB_BYTES: dict[str, float] = {f.name: f.vocab_bytes for f in _FORMATS}
+VOCAB_EXTRA_BYTES: dict[str, float] = {f.name: f.vocab_extra_bytes for f in _FORMATS}
 ACTIVATION_BYTES: dict[str, float] = {f.name: f.activation_bytes for f in _FORMATS}
 COMPUTE_COLUMN: dict[str, str] = {f.name: f.compute for f in _FORMATS}
 DEQUANT_FAMILY: dict[str, str] = {f.name: f.dequant for f in _FORMATS}

@@ -49,7 +49,7 @@ from phantom_report.engine.lookup import MEMO_MAX, ColumnCodes, combined_codes, 
 from phantom_report.engine.novelty import extrapolation_reasons, novelty_levels
 from phantom_report.engine.params import ATTENTION, GROUPED_CONV, MATMUL_CLASSES, CalibrationParams
 from phantom_report.engine.points import frame_columns, merged_columns, normalize_columns
-from phantom_report.engine.precision import COMPUTE_COLUMN, FORMATS, VOCAB_BYTES, WEIGHT_BYTES
+from phantom_report.engine.precision import COMPUTE_COLUMN, FORMATS, VOCAB_EXTRA_BYTES, WEIGHT_BYTES
 from phantom_report.engine.profiles import ProfileCatalog
 from phantom_report.errors import PredictionError
 
@@ -968,7 +968,7 @@ class _NotFitting(NamedTuple):
     tp: np.ndarray  # tensor-parallel GPUs
     batch: np.ndarray  # the batch used
     weight_bytes: np.ndarray  # bytes per weight of the point's format
-    vocab_bytes: np.ndarray  # bytes per weight of its vocabulary matrices
+    vocab_extra_bytes: np.ndarray  # bytes a vocabulary-matrix weight of its format takes more
     vocab_share: np.ndarray  # the model's vocabulary parameters / all its parameters
     has_fp8: np.ndarray  # the GPU runs fp8
     inference: np.ndarray  # bool: task == "inference"
@@ -987,20 +987,20 @@ def _write_fit_hints(training: np.ndarray, g_codes: np.ndarray, g_distinct: GpuA
     codes = g_codes[over]
     vocab_share = np.array([w.vocab_params / w.params_total if w.params_total else 0.0 for w in models])
     share = vocab_share[model_codes[over]]
-    weight_bytes = g_distinct.weight_bytes[codes]
-    vocab_bytes = weight_bytes + g_distinct.vocab_extra_bytes[codes]
+    weight_bytes, extra = g_distinct.weight_bytes[codes], g_distinct.vocab_extra_bytes[codes]
     tp = out["tensor_parallel"][over]
     out["fit_hint"][over] = _fit_hints(_NotFitting(
         need_gb=out["memory_gb"][over],
-        weights_gb=out["params_total"][over] * _bytes_per_param(weight_bytes, vocab_bytes, share) / tp / 1e9,
+        weights_gb=out["params_total"][over] * _bytes_per_param(weight_bytes, extra, share) / tp / 1e9,
         have_gb=g_distinct.usable_mem_gb[codes], tp=tp, batch=out["batch_used"][over], weight_bytes=weight_bytes,
-        vocab_bytes=vocab_bytes, vocab_share=share, has_fp8=g_distinct.has_fp8[codes], inference=~training[over]))
+        vocab_extra_bytes=extra, vocab_share=share, has_fp8=g_distinct.has_fp8[codes], inference=~training[over]))
 
 
-def _bytes_per_param(weight_bytes, vocab_bytes, vocab_share):
+def _bytes_per_param(weight_bytes, vocab_extra_bytes, vocab_share):
     """Mean bytes per parameter of a model whose vocabulary matrices (`vocab_share` of its
-    parameters) are stored at `vocab_bytes` and the rest at `weight_bytes` (scalars or arrays)."""
-    return (1.0 - vocab_share) * weight_bytes + vocab_share * vocab_bytes
+    parameters) take `vocab_extra_bytes` more per weight than the rest (`Workload.weight_bytes`
+    per parameter; scalars or arrays)."""
+    return weight_bytes + vocab_share * vocab_extra_bytes
 
 
 _HINT_FORMATS = ("fp8", "int8", "int4")  # weight formats `fit_hint` suggests, in its order
@@ -1018,10 +1018,10 @@ def _fit_hints(p: _NotFitting) -> np.ndarray:
         ok = (gpus > n_tp) & (weights * n_tp / gpus + rest * n_tp / gpus + RUNTIME_OVERHEAD_GB <= have)
         tp_idea = np.where(ok, gpus, tp_idea)
     format_idea = np.full(n, -1)
-    now = _bytes_per_param(weight_bytes, p.vocab_bytes, p.vocab_share)
+    now = _bytes_per_param(weight_bytes, p.vocab_extra_bytes, p.vocab_share)
     for i in (2, 1, 0):
         fmt = _HINT_FORMATS[i]
-        scale = _bytes_per_param(WEIGHT_BYTES[fmt], VOCAB_BYTES[fmt], p.vocab_share) / now
+        scale = _bytes_per_param(WEIGHT_BYTES[fmt], VOCAB_EXTRA_BYTES[fmt], p.vocab_share) / now
         ok = (WEIGHT_BYTES[fmt] < weight_bytes) & p.inference & (weights * scale + rest + RUNTIME_OVERHEAD_GB <= have)
         format_idea = np.where(ok & p.has_fp8 if i == 0 else ok, i, format_idea)
     batch_idea = np.zeros(n)
@@ -1076,8 +1076,8 @@ def fit_hint(need_gb: float, have_gb: float, weights_gb: float, precision: str, 
             break
     for p in (("fp8",) if fp8_ok else ()) + ("int8", "int4"):
         if WEIGHT_BYTES[p] < WEIGHT_BYTES[precision] and task == "inference":
-            scale = (_bytes_per_param(WEIGHT_BYTES[p], VOCAB_BYTES[p], vocab_share)
-                     / _bytes_per_param(WEIGHT_BYTES[precision], VOCAB_BYTES[precision], vocab_share))
+            scale = (_bytes_per_param(WEIGHT_BYTES[p], VOCAB_EXTRA_BYTES[p], vocab_share)
+                     / _bytes_per_param(WEIGHT_BYTES[precision], VOCAB_EXTRA_BYTES[precision], vocab_share))
             if weights_gb * scale + rest + RUNTIME_OVERHEAD_GB <= have_gb:
                 ideas.append(f"{p} weights")
                 break

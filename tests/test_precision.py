@@ -277,8 +277,7 @@ def test_quantized_formats_keep_the_vocabulary_matrices_at_16_bits():
     assert w.vocab_params == 2 * 32000 * 4096  # embed_tokens + lm_head (untied)
     # vllm-project/vllm examples/fp8/quantizer/README.md: the FP8 Llama-2-7B checkpoint (rank0.safetensors)
     # is 7,000,893,272 bytes; all-fp8 weights would be 6.74 GB
-    fp8 = P.WEIGHT_BYTES["fp8"]
-    assert w.weight_bytes(fp8, P.VOCAB_BYTES["fp8"] - fp8) == pytest.approx(7_000_893_272, rel=2e-4)
+    assert w.weight_bytes(P.WEIGHT_BYTES["fp8"], P.VOCAB_EXTRA_BYTES["fp8"]) == pytest.approx(7_000_893_272, rel=2e-4)
     assert get_builtin("gpt2").vocab_params == 50257 * 768  # tied: counted once
 
 

@@ -192,7 +192,7 @@ def test_missing_cells_read_alike_with_and_without_pandas():
 def test_vectorised_fit_hints_equal_fit_hint():
     """The grid's fit hints (`_fit_hints`, on arrays) are `fit_hint`'s texts, point by point, including
     memory figures on the rounding half-way points (x.x5 GB) where numpy's and Python's round differ."""
-    from phantom_report.engine.precision import VOCAB_BYTES, WEIGHT_BYTES
+    from phantom_report.engine.precision import VOCAB_EXTRA_BYTES, WEIGHT_BYTES
     from phantom_report.engine.predict import _fit_hints, _NotFitting, fit_hint
 
     rng = np.random.default_rng(3)
@@ -208,10 +208,10 @@ def test_vectorised_fit_hints_equal_fit_hint():
     task = np.array(["inference", "training"], dtype=object)[(rng.random(n) < 0.2).astype(int)]
     fp8 = rng.random(n) < 0.5
     weight_bytes = np.array([WEIGHT_BYTES[p] for p in precisions])
-    vocab_bytes = np.array([VOCAB_BYTES[p] for p in precisions])
+    vocab_extra = np.array([VOCAB_EXTRA_BYTES[p] for p in precisions])
     share = rng.choice([0.0, 0.015, 0.03, 0.2], n)  # vocabulary matrices' share of the parameters
     got = _fit_hints(_NotFitting(need_gb=mem, weights_gb=weights, have_gb=have, tp=tp, batch=batch,
-                                 weight_bytes=weight_bytes, vocab_bytes=vocab_bytes, vocab_share=share,
+                                 weight_bytes=weight_bytes, vocab_extra_bytes=vocab_extra, vocab_share=share,
                                  has_fp8=fp8, inference=task == "inference")).tolist()
     want = [fit_hint(round(m, 1), h, round(w, 2), p, int(b), int(t), k, bool(f), s)
             for m, h, w, p, b, t, k, f, s in zip(mem.tolist(), have.tolist(), weights.tolist(), precisions.tolist(),

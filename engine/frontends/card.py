@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from phantom_report.engine.ir import OP_CLASSES, Workload
-from phantom_report.engine.precision import ACTIVATION_BYTES, VOCAB_BYTES, WEIGHT_BYTES
+from phantom_report.engine.precision import ACTIVATION_BYTES, VOCAB_EXTRA_BYTES, WEIGHT_BYTES
 
 # the card's arithmetic intensity is quoted at this precision (the common inference default)
 _AI_PRECISION = "fp16"
@@ -80,7 +80,7 @@ def model_card(workload: Workload, batch_size: int = 1, seq_len: int | None = No
         "flops_per_sample": flops_sample,
         "flops_per_token": flops_sample / seq,
         "flops_per_batch": flops_batch,
-        "weight_bytes": {p: w.weight_bytes(b, VOCAB_BYTES[p] - b) for p, b in WEIGHT_BYTES.items()},
+        "weight_bytes": {p: w.weight_bytes(b, VOCAB_EXTRA_BYTES[p]) for p, b in WEIGHT_BYTES.items()},
         "arithmetic_intensity_flops_per_byte": flops_batch / traffic_bytes if traffic_bytes else None,
         "arithmetic_intensity_precision": _AI_PRECISION,
         "bytes_moved_per_batch": traffic_bytes,

@@ -14,7 +14,7 @@ import json
 import os
 import re
 from collections import OrderedDict
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -247,12 +247,13 @@ def _kind(name: str) -> str:
     return short or "root"
 
 
-def _linear_op(name: str, d_in: int, d_out: int, params: float, tokens: int | None) -> Operator:
+def _linear_op(name: str, d_in: int, d_out: int, params: float, tokens: int | None,
+               vocabulary: bool = False) -> Operator:
     if tokens is None:
         return Operator(name=name, op_class="gemm", flops_per_token=2.0 * d_in * d_out, params=params,
-                        act_elems_per_token=float(d_in + d_out))
+                        act_elems_per_token=float(d_in + d_out), vocabulary=vocabulary)
     return Operator(name=name, op_class="gemm", flops_per_sample=2.0 * d_in * d_out * tokens, params=params,
-                    act_elems_per_sample=float(d_in + d_out) * tokens)
+                    act_elems_per_sample=float(d_in + d_out) * tokens, vocabulary=vocabulary)
 
 
 def _per(tokens: int | None, per_token: float) -> dict[str, float]:
@@ -370,8 +371,8 @@ def _add_weight_ops(walk: _Walk) -> None:
         tokens = walk.geo.scope(name, walk.arch)
         direct = list(mod.parameters(recurse=False))
         if isinstance(mod, nn.Linear):
-            op = _linear_op(kind, mod.in_features, mod.out_features, walk.own(direct), tokens)
-            walk.ops.add(replace(op, vocabulary=True) if id(mod) in walk.vocabulary else op)
+            walk.ops.add(_linear_op(kind, mod.in_features, mod.out_features, walk.own(direct), tokens,
+                                    vocabulary=id(mod) in walk.vocabulary))
         elif isinstance(mod, Conv1D):
             d_in, d_out = mod.weight.shape
             walk.ops.add(_linear_op(kind, int(d_in), int(d_out), walk.own(direct), tokens))
