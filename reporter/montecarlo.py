@@ -20,6 +20,8 @@ quantiles. The same draws give each point's probability of meeting its latency S
 from __future__ import annotations
 
 import hashlib
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Mapping
@@ -36,6 +38,7 @@ SPOT_SIGMA_FLOOR = 0.05  # spot prices move even where the snapshot shows one re
 # ~40 array operations; 2000 rows x 1000 samples (16 MB arrays) took ~1.6x the CPU (mixed example)
 CHUNK_ELEMENTS = 256_000
 MIN_CHUNK_ROWS = 16  # with 100,000 samples: 12.8 MB arrays rather than thousands of tiny chunks
+MAX_THREADS = 4  # chunks simulated at once (simulate); a service runs several reports side by side
 INTEGER_COLUMNS = ("replicas", "instances", "gpus")
 # the columns a simulated row needs: evaluate's inputs and what picks its draws (_evaluate_samples)
 SAMPLE_INPUTS = (*ARRAY_INPUTS, "point_id", "workload", "option", "provider", "gpu")
@@ -125,12 +128,20 @@ def simulate(rows: pd.DataFrame, d: Draws, baseline: Mapping[str, int]) -> pd.Da
     wanted = np.flatnonzero((rows["meets_slo"] & rows["fleet_ok"]).to_numpy() | rows.index.isin(list(baseline.values())))
     slim = rows[[c for c in SAMPLE_INPUTS if c in rows.columns]]  # row selection copies only these columns
     chunk_rows = max(MIN_CHUNK_ROWS, CHUNK_ELEMENTS // n)  # each row's numbers do not depend on its chunk
-    for start in range(0, len(wanted), chunk_rows):
-        pos = wanted[start:start + chunk_rows]
-        sub = slim.iloc[pos]
+    positions = [wanted[start:start + chunk_rows] for start in range(0, len(wanted), chunk_rows)]
+    frames = [slim.iloc[pos] for pos in positions]  # selected here: no pandas object is shared by threads
+
+    def intervals(sub: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         base = np.stack([base_samples.get(w, np.full(n, np.nan)) for w in sub["workload"]]) if base_samples else None
-        for name, (lo, hi) in _chunk_intervals(_evaluate_samples(sub, d), base, d.confidence).items():
-            out[f"{name}_low"][pos], out[f"{name}_high"][pos] = lo, hi
+        return _chunk_intervals(_evaluate_samples(sub, d), base, d.confidence)
+
+    # chunks run on a few threads: the work is numpy on rows x samples arrays, which releases the
+    # GIL (1.6x faster on 2 cores, mixed example); each thread reads only its own chunk's frame,
+    # and the results are written here, in chunk order, so the numbers do not depend on threads
+    with ThreadPoolExecutor(max_workers=min(MAX_THREADS, os.cpu_count() or 1, len(frames) or 1)) as pool:
+        for pos, bounds in zip(positions, pool.map(intervals, frames)):
+            for name, (lo, hi) in bounds.items():
+                out[f"{name}_low"][pos], out[f"{name}_high"][pos] = lo, hi
     return pd.DataFrame(out, index=rows.index)
 
 

@@ -153,6 +153,40 @@ def test_latency_scale_hits_the_engine_bounds_at_the_confidence_quantile():
     assert f[0] == pytest.approx([1.5, 0.8, 1.0])
 
 
+def test_simulated_intervals_do_not_depend_on_chunks_or_threads(monkeypatch):
+    # simulate splits the rows into chunks run on a few threads: the numbers must be the same bits
+    # however the rows are split and however many threads run them
+    spec = parse_spec("workloads:\n  - {name: a, model: x, demand: {requests_per_month: 5, uncertainty_pct: 30}}\n"
+                      "  - {name: b, model: x, demand: {requests_per_month: 7}}\nmonte_carlo: {samples: 400}\n")
+    rng = np.random.default_rng(7)
+    n_points = 40
+    points = pd.DataFrame({"workload": ["a", "b"] * (n_points // 2), "gpu": [f"G{i % 5}" for i in range(n_points)],
+                           "precision": "fp16", "batch_size": np.arange(n_points) + 1, "gpu_count": 1,
+                           "latency_ms": rng.uniform(5, 50, n_points)})
+    points["latency_ms_low"] = points["latency_ms"] * 0.8
+    points["latency_ms_high"] = points["latency_ms"] * 1.4
+    rows = pd.concat([_row(throughput_per_s=float(t), usd_per_instance_hour=float(p))
+                      for t, p in zip(rng.uniform(5, 50, 300), rng.uniform(1, 9, 300))], ignore_index=True)
+    rows["point_id"] = np.arange(300) % n_points
+    rows["workload"] = points["workload"].to_numpy()[rows["point_id"]]
+    rows["gpu"] = points["gpu"].to_numpy()[rows["point_id"]]
+    rows["option"] = np.where(np.arange(300) % 3 == 0, "spot", "on-demand")
+    rows["provider"] = "aws"
+    rows["meets_slo"] = np.arange(300) % 7 != 0
+    rows["fleet_ok"] = True
+    qf = pd.DataFrame({"provider": "aws", "gpu": ["G0", "G0", "G0", "G0"], "instance_type": ["i1", "i1", "i2", "i2"],
+                       "region": "r", "option": ["spot", "on-demand"] * 2, "usd_per_gpu_hour": [1.0, 3.0, 1.5, 3.0]})
+    draws = montecarlo.draw(points, qf, spec)
+    baseline = {"a": 1, "b": 2}
+    whole = montecarlo.simulate(rows, draws, baseline)
+    simulated = whole["monthly_cost_usd_low"].notna()
+    assert simulated.equals(rows["meets_slo"]) and whole.loc[simulated, "savings_usd_per_month_high"].notna().all()
+    for threads in (1, 4):
+        monkeypatch.setattr(montecarlo, "MAX_THREADS", threads)
+        monkeypatch.setattr(montecarlo, "CHUNK_ELEMENTS", 400 * 16)  # 16-row chunks: 16 of them
+        pd.testing.assert_frame_equal(montecarlo.simulate(rows, draws, baseline), whole, check_exact=True)
+
+
 def test_roi_savings_reservation_term_and_migration_once_per_spec():
     spec = parse_spec("workloads:\n  - {name: a, model: x, demand: {requests_per_month: 5}}\n"
                       "  - {name: b, model: x, demand: {requests_per_month: 5}}\n"
