@@ -26,7 +26,7 @@ from sqlalchemy import select, update
 from phantom_report.reporter.delivery import history
 from phantom_report.reporter.delivery.apikeys import KeyStore, create_key, hash_key
 from phantom_report.reporter.delivery.db import Run, UiSession, open_db
-from phantom_report.reporter.delivery.isolation import IsolatedExecutor, WorkerCrashed, WorkerTimeout
+from phantom_report.reporter.delivery.isolation import IsolatedExecutor, WorkerCrashed, WorkerStopped, WorkerTimeout
 from phantom_report.reporter.delivery.limits import MAX_ERROR_CHARS
 from phantom_report.reporter.delivery.runner import execute_in_worker
 from phantom_report.reporter.delivery.service import create_app
@@ -114,6 +114,18 @@ def test_a_crash_leaves_a_concurrent_task_alone():
         assert pool.health()["crashes"] == 1 and pool.health()["ok"]
     finally:
         pool.shutdown(wait=True)
+
+
+def test_shutdown_during_a_task_stops_it_for_requeueing():
+    # the service's graceful stop: the running task must end as WorkerStopped (its run is queued
+    # again), never as a crash or an OSError, and shutdown itself must not raise. The pipe to the
+    # worker used to be closed by shutdown while the task's thread waited on it (flaky: 3 of 15)
+    for delay_s in (0.2, 0.4, 0.6, 0.8):
+        pool = IsolatedExecutor(1)
+        task = pool.submit(time.sleep, 60)
+        time.sleep(delay_s)
+        pool.shutdown(wait=True)
+        assert isinstance(task.exception(timeout=60), WorkerStopped)
 
 
 def test_a_run_past_its_time_limit_is_stopped():

@@ -111,11 +111,18 @@ class _Worker:
         self.proc.start()
         child.close()
 
-    def stop(self) -> None:
+    def kill(self) -> None:
+        """End the process; safe from any thread (the task's supervising thread sees it die)."""
         if self.proc.is_alive():
             self.proc.kill()
+
+    def stop(self) -> None:
+        """End the process and close the pipe: only by the thread that owns the worker (its
+        supervisor, or the pool for a spare), so the pipe is never closed under a thread reading it."""
+        self.kill()
         self.proc.join(5)
-        self.conn.close()
+        if not self.conn.closed:
+            self.conn.close()
 
 
 class IsolatedExecutor(Executor):
@@ -147,10 +154,15 @@ class IsolatedExecutor(Executor):
         """Stop accepting work and stop every worker process; running tasks fail with WorkerStopped."""
         with self._lock:
             self._closing = True
-            workers = list(self._spares) + list(self._running)
+            spares, running = list(self._spares), list(self._running)
             self._spares.clear()
-        for w in workers:  # running tasks raise WorkerStopped in their supervising thread
+        for w in spares:
             w.stop()
+        # a running task's supervising thread owns its worker: killing the process makes that thread
+        # raise WorkerStopped and stop the worker itself (stopping it here closed the pipe while that
+        # thread waited on it: the run failed with "Bad file descriptor" instead of being requeued)
+        for w in running:
+            w.kill()
         self._threads.shutdown(wait=wait, cancel_futures=cancel_futures)
 
     # -- health -----------------------------------------------------------------------------------
@@ -193,7 +205,10 @@ class IsolatedExecutor(Executor):
     def _supervise(self, fn: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
         worker = self._take()
         try:
-            worker.conn.send((fn, args, kwargs))
+            try:
+                worker.conn.send((fn, args, kwargs))
+            except OSError:  # the process died before its task arrived; _outcome says how
+                pass
             return self._outcome(worker)
         finally:
             with self._lock:
