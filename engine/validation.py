@@ -36,6 +36,7 @@ import pandas as pd
 
 from phantom_report.engine import calibration as cal
 from phantom_report.engine import intervals
+from phantom_report.engine.agreement import source_agreement
 from phantom_report.engine.novelty import (
     LEVEL_NAMES, POINT_COLUMNS, Support, extrapolation_reasons, fitted_runtime_sources, novelty_levels,
     runtime_source_counts, source_series_of,
@@ -85,6 +86,9 @@ class CvResult:
     seconds: float
     summary: dict = field(default_factory=dict)
     breakdowns: Mapping[str, pd.DataFrame] = field(default_factory=dict)
+    # leave-one-source-out only: the held-out rows other sources also measured, scored by what
+    # those sources measured and by the model (engine/agreement.py)
+    agreement: Mapping[str, dict] = field(default_factory=dict)
 
 
 def group_labels(rows: pd.DataFrame, by: Sequence[str]) -> np.ndarray:
@@ -429,11 +433,13 @@ def breakdown(frame: pd.DataFrame, column: str) -> pd.DataFrame:
 
 
 def with_scores(res: CvResult) -> CvResult:
-    """`res` with its held-out rows labelled by task/metric, the summary scores and every breakdown filled in."""
+    """`res` with its held-out rows labelled by task/metric, the summary scores and every breakdown
+    filled in, and for leave-one-source-out the sources' agreement (engine/agreement.py)."""
     from dataclasses import replace
 
     held = with_task_metric(res.held_out)
-    return replace(res, held_out=held, summary=score(held), breakdowns={c: breakdown(held, c) for c in BREAKDOWNS})
+    return replace(res, held_out=held, summary=score(held), breakdowns={c: breakdown(held, c) for c in BREAKDOWNS},
+                   agreement=source_agreement(held) if res.scheme == "source" else {})
 
 
 def with_task_metric(frame: pd.DataFrame) -> pd.DataFrame:

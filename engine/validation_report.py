@@ -8,7 +8,9 @@ them (format_summary); the charts carry raw points.
 Context fields: title, generated_at, mode (`cross-validation` | `user data`), headline,
 confidence_pct, calibration {version, fitted_at, n_rows, n_params}, corpus {rows, rejected, files,
 sources, gpus, models}, schemes [{key, title, n_folds, seconds, summary{n, median_ape, mape,
-within_10pct, within_25pct, coverage, median_log_bias}}], breakdowns [{title, column, rows
+within_10pct, within_25pct, coverage, median_log_bias}}], agreement [{scope, n, configs,
+agreement_median_ape, agreement_mape, model_median_ape, model_mape}] (leave-one-source-out rows other
+sources measured too, engine/agreement.py; empty for user data), breakdowns [{title, column, rows
 [{label, ...summary}]}], charts [{gpu, n, title, points [{value, predicted, metric, model,
 precision, batch_size, runtime, source, ape}]}], metrics [str], rejected / unpredictable [{row_id,
 gpu, model, metric, reason}], rows [{row_id, gpu, model, metric, value, predicted, low, high, ape,
@@ -85,13 +87,17 @@ def build_context(
                          "value": num(r["value"], missing="—"), "predicted": num(r["predicted"], missing="—"),
                          "low": num(r["low"], missing="—"), "high": num(r["high"], missing="—"), "ape": pct(r["ape"]), "inside": "yes" if r["inside"] else "no"})
     headline = results[0].scheme if results else "user"
+    # leave-one-source-out rows other publications measured too (engine/agreement.py)
+    agreement = [{"scope": scope.replace("_", " "), "n": f"{a['n']:,}", "configs": f"{a['configs']:,}",
+                  **{k: pct(a[k]) for k in ("agreement_median_ape", "agreement_mape", "model_median_ape", "model_mape")}}
+                 for scope, a in (results[0].agreement.items() if results else ()) if a.get("n")]
     return {
         "title": "Accuracy validation report", "mode": mode, "headline": headline,
         "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "confidence_pct": f"{100 * confidence:.0f}%",
         "calibration": {k: str(calibration.get(k, "")) for k in ("version", "fitted_at", "n_rows", "n_params")},
         "corpus": {k: str(v) for k, v in corpus.items()},
-        "schemes": schemes, "breakdowns": breakdowns, "charts": _charts(chart_frame),
+        "schemes": schemes, "agreement": agreement, "breakdowns": breakdowns, "charts": _charts(chart_frame),
         "rejected": _listing(rejected), "unpredictable": _listing(unpredictable), "rows": rows,
         "metrics": sorted(set(chart_frame.get("metric", pd.Series(dtype=str)))),
         "methodology": [

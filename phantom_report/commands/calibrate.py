@@ -43,6 +43,8 @@ def baseline_payload(params, results, newton_results, corpus_summary: dict) -> d
         "schemes": {r.scheme: {**r.summary, "n_folds": r.n_folds} for r in results},
         "newton": {r.scheme: {**r.summary, "n_folds": r.n_folds} for r in newton_results},
         "headline_scheme": results[0].scheme,
+        # the held-out rows other sources measured too: their disagreement next to the model's error
+        "source_agreement": results[0].agreement,
         "breakdowns": {f"{r.scheme}/{col}": _records(r.breakdowns[col]) for r in results
                        for col in ("gpu", "model", "runtime", "task", "metric", "task_metric", "novelty")},
         "tolerance": {"median_ape_abs": 0.01, "mape_abs": 0.015, "coverage_abs_from_target": 0.02},

@@ -67,7 +67,7 @@ def _json_payload(mode, confidence, eng, corpus, results, scored, user_summary, 
     }
     if results:
         out["schemes"] = {r.scheme: {"refit": r.refit, "n_folds": r.n_folds, "n_params_max": r.n_params_max, "seconds": r.seconds,
-                                     "summary": r.summary,
+                                     "summary": r.summary, **({"agreement": r.agreement} if r.agreement else {}),
                                      "breakdowns": {k: records(v) for k, v in r.breakdowns.items()}}
                           for r in results}
     else:
@@ -105,6 +105,8 @@ def _print_tables(mode, confidence, corpus, results, scored, user_summary, user_
         table(f"{mode}: corpus {corpus.summary()}", "scheme",
               [(f"{SCHEME_TITLES[r.scheme]} ({r.n_folds} folds, {r.refit} refit)", r.summary) for r in results])
         head = results[0]
+        if head.agreement:
+            _print_agreement(head.agreement, console)
         for col in ("gpu", "model", "runtime", "task_metric", "novelty"):
             b = head.breakdowns[col]
             table(f"{SCHEME_TITLES[head.scheme]}, per {col}", col, [(r[col], r) for r in b.to_dict("records")])
@@ -137,6 +139,22 @@ def _print_tables(mode, confidence, corpus, results, scored, user_summary, user_
         console.print(t)
         if len(listing) > limit:
             console.print(f"... {len(listing) - limit} more; `--format csv` or `--format json` lists every row")
+
+def _print_agreement(agreement: dict, console) -> None:
+    """The sources' agreement table (engine/agreement.py): on held-out rows another source also
+    measured, the error of answering with what those sources measured next to the model's."""
+    from rich.table import Table
+
+    t = Table(title="leave-one-source-out, on rows another source measured too: what the other sources "
+                    "measured vs this model", header_style="bold")
+    for h in ("other sources", "rows", "configurations", "their median APE", "their mean APE",
+              "model median APE", "model mean APE"):
+        t.add_column(h, justify="left" if h == "other sources" else "right")
+    for scope, a in agreement.items():
+        if a.get("n"):
+            apes = (a[k] for k in ("agreement_median_ape", "agreement_mape", "model_median_ape", "model_mape"))
+            t.add_row(scope.replace("_", " "), f"{a['n']:,}", f"{a['configs']:,}", *(f"{100 * v:.1f}%" for v in apes))
+    console.print(t)
 
 def _print_grouped(groups, console) -> None:
     """The unused rows grouped by reason: count, the printed values behind them, the fix."""
