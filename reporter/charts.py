@@ -109,7 +109,10 @@ def figure_dict(c: ChartData) -> dict:
         height = 340
     # plotly never wraps a title: break it for a narrow chart (8 px per 14 px glyph) and make room
     lines = textwrap.wrap(c.title, width=max(30, (c.width_px - 40) // 8)) or [""]
-    title, extra_top = "<br>".join(lines), 18 * (len(lines) - 1)
+    # the legend sits between the title and the plot and wraps into rows upwards: room for each row
+    legend = [t["name"] for t in data if t.get("name") and t.get("showlegend", True)]
+    rows = legend_grid(legend, c.width_px - 30, px_per_char=6.5, entry_px=40)[1] if len(legend) > 1 else 1
+    title, extra_top = "<br>".join(lines), 18 * (len(lines) - 1) + 20 * (rows - 1)
     layout = {
         "title": {"text": title, "x": 0.05, "font": {"size": 14}}, "height": height + extra_top,
         "width": c.width_px, "paper_bgcolor": "white", "plot_bgcolor": "white", "hovermode": "closest",
@@ -121,6 +124,17 @@ def figure_dict(c: ChartData) -> dict:
                   **({"type": "log"} if c.log_y else {})},
     }
     return {"data": _json_safe(data), "layout": layout}
+
+
+def legend_grid(names: Sequence[str], width_px: float, px_per_char: float, entry_px: float) -> tuple[int, int]:
+    """(columns, rows) of a horizontal legend of ``names`` across ``width_px``: plotly and matplotlib
+    both lay the entries out in columns as wide as the widest entry (symbol and gaps ``entry_px``,
+    plus ``px_per_char`` per character of its name). (1, 0) without entries."""
+    if not names:
+        return 1, 0
+    widest = entry_px + px_per_char * max(len(n) for n in names)
+    columns = max(1, min(len(names), int(width_px // widest)))
+    return columns, math.ceil(len(names) / columns)
 
 
 def diagonal_range(c: ChartData) -> tuple[float, float]:

@@ -16,7 +16,7 @@ import math
 import textwrap
 import threading
 
-from phantom_report.reporter.charts import BAND_COLOR, DIAGONAL_COLOR, PALETTE, ChartData, diagonal_range
+from phantom_report.reporter.charts import BAND_COLOR, DIAGONAL_COLOR, PALETTE, ChartData, diagonal_range, legend_grid
 from phantom_report.reporter.svgchart import short_number
 
 WIDTH_PX = 760
@@ -50,7 +50,9 @@ TOP_PX, BOTTOM_PX, RIGHT_PX, LEFT_XY_PX = 52, 44, 24, 64
 TITLE_PX_PER_CHAR, TITLE_LINE_PX = 7.4, 16  # 11 px title font: widest-case average glyph width (DejaVu), line height
 
 
-LEGEND = dict(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=4, fontsize=8, handlelength=1.0,
+LOG_DECADES_1_2_5 = 2.5  # a log axis spanning more decades is labelled at powers of ten only
+LEGEND_ROW_PX, LEGEND_ENTRY_PX, LEGEND_PX_PER_CHAR = 14, 26, 5.2  # 8 px legend font: row, swatch + gaps, glyph
+LEGEND = dict(loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=8, handlelength=1.0,
               columnspacing=1.0, borderaxespad=0.2)
 
 
@@ -73,7 +75,10 @@ def render(c: ChartData) -> str:
         width_px = c.width_px or WIDTH_PX
         # a long title wraps on a narrow chart; each extra line moves the plot down a line
         title = textwrap.fill(c.title, width=max(30, int((width_px - 20) / TITLE_PX_PER_CHAR)))
-        top_px = TOP_PX + TITLE_LINE_PX * title.count("\n")
+        # the legend sits above the plot, right-aligned, in as many columns as fit the width; each
+        # row after the first moves the plot down a row (it would cover the title otherwise)
+        ncols, rows = legend_grid(_legend_labels(c), width_px - RIGHT_PX - 10, LEGEND_PX_PER_CHAR, LEGEND_ENTRY_PX)
+        top_px = TOP_PX + TITLE_LINE_PX * title.count("\n") + LEGEND_ROW_PX * max(rows - 1, 0)
         height_px = (max(260, 26 * len(c.labels) + 110) if c.kind == "hbar" else 340) + top_px - TOP_PX
         fig = Figure(figsize=(width_px / DPI, height_px / DPI), dpi=DPI)
         left_px = LEFT_XY_PX if c.kind != "hbar" else min(width_px * 0.42, 16 + _label_width_px(c.labels))
@@ -83,9 +88,9 @@ def render(c: ChartData) -> str:
         ax.xaxis.set_major_formatter(_tick_label)
         ax.yaxis.set_major_formatter(_tick_label)
         if c.kind == "hbar":
-            _hbar(ax, c)
+            _hbar(ax, c, ncols)
         else:
-            _xy(ax, c)
+            _xy(ax, c, ncols)
         ax.set_xlabel(c.x_title)
         if c.kind != "hbar":
             ax.set_ylabel(c.y_title)
@@ -93,6 +98,15 @@ def render(c: ChartData) -> str:
         buf = io.StringIO()
         FigureCanvasSVG(fig).print_svg(buf, metadata={"Date": None, "Creator": None})
     return buf.getvalue()
+
+
+def _legend_labels(c: ChartData) -> list[str]:
+    """The legend's entries as `_hbar` / `_xy` draw them ([] when the chart shows no legend)."""
+    groups = list(dict.fromkeys(c.groups))
+    if c.kind == "hbar":
+        return [g for g in groups if g]
+    labels = [g or c.y_title for g in groups] + (["predicted = measured"] if c.band else [])
+    return labels if len(labels) > 1 or any(groups) else []
 
 
 def _tick_label(v: float, _pos=None) -> str:
@@ -114,7 +128,7 @@ def _finite(*vals: float) -> bool:
     return all(isinstance(v, (int, float)) and math.isfinite(v) for v in vals)
 
 
-def _hbar(ax, c: ChartData) -> None:
+def _hbar(ax, c: ChartData, legend_columns: int) -> None:
     n = len(c.labels)
     groups = list(c.groups) if len(c.groups) == n else [""] * n
     xs = [v if _finite(v) else 0.0 for v in c.x]
@@ -137,10 +151,10 @@ def _hbar(ax, c: ChartData) -> None:
 
     swatches = [Patch(color=PALETTE.get(g, PALETTE[""]), label=g) for g in dict.fromkeys(groups) if g]
     if swatches:
-        ax.legend(handles=swatches, **LEGEND)
+        ax.legend(handles=swatches, ncols=legend_columns, **LEGEND)
 
 
-def _xy(ax, c: ChartData) -> None:
+def _xy(ax, c: ChartData, legend_columns: int) -> None:
     groups = list(c.groups) if len(c.groups) == len(c.x) else [""] * len(c.x)
     if c.band:
         lo, hi = diagonal_range(c)
@@ -160,15 +174,19 @@ def _xy(ax, c: ChartData) -> None:
     if c.band:
         lo, hi = diagonal_range(c)
         ax.plot([lo, hi], [lo, hi], color=DIAGONAL_COLOR, linestyle="--", linewidth=1.0, label="predicted = measured")
-    for log, axis, set_scale in ((c.log_x, ax.xaxis, ax.set_xscale), (c.log_y, ax.yaxis, ax.set_yscale)):
+    ax.margins(x=0.04, y=0.08)
+    for log, axis, set_scale, limits in ((c.log_x, ax.xaxis, ax.set_xscale, ax.get_xlim),
+                                         (c.log_y, ax.yaxis, ax.set_yscale, ax.get_ylim)):
         if log:
             from matplotlib.ticker import LogLocator
 
             set_scale("log")
-            axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+            lo, hi = limits()
+            # 1-2-5 labels read well over a couple of decades; over more they crowd into one another
+            wide = lo > 0 and math.log10(hi / lo) > LOG_DECADES_1_2_5
+            axis.set_major_locator(LogLocator(subs=(1.0,) if wide else (1.0, 2.0, 5.0)))
             axis.set_major_formatter(_tick_label)  # set_xscale resets it to 10^n mathtext
             axis.set_minor_formatter("")
-    ax.margins(x=0.04, y=0.08)
     handles, labels = ax.get_legend_handles_labels()
     if len(labels) > 1 or any(g for g in groups):  # one unnamed series needs no legend, as in plotly
-        ax.legend(handles, labels, **LEGEND)
+        ax.legend(handles, labels, ncols=legend_columns, **LEGEND)

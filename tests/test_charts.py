@@ -77,6 +77,28 @@ def test_matplotlib_scatter_and_line_draw_the_finite_points_only():
     assert "legend_1" not in ET.tostring(line, encoding="unicode")  # one unnamed series: no legend
 
 
+def test_a_legend_that_wraps_gets_room_above_the_plot_instead_of_covering_the_title():
+    metrics = ("throughput_per_s", "latency_ms", "tokens_per_s", "prefill_tokens_per_s", "ttft_ms", "tpot_ms")
+    many = ChartData(id="v", title="A100 (938 rows)", kind="scatter", x_title="measured", y_title="predicted",
+                     x=tuple(float(i + 1) for i in range(6)), y=tuple(float(i + 2) for i in range(6)), groups=metrics,
+                     log_x=True, log_y=True, band=1.25, width_px=charts.HALF_WIDTH_PX)
+    few = ChartData(**{**many.__dict__, "groups": ("latency_ms",) * 6})
+    # plotly: the top margin grows by a row per extra legend row (7 entries on a half-width chart wrap)
+    columns, rows = charts.legend_grid([*metrics, "predicted = measured"], charts.HALF_WIDTH_PX - 30, 6.5, 40)
+    assert rows >= 3 and columns * rows >= 7
+    top = charts.figure_dict(many)["layout"]["margin"]["t"]
+    assert top == charts.figure_dict(few)["layout"]["margin"]["t"] + 20 * (rows - 1)
+    # matplotlib: the legend's top edge stays below the title's baseline
+    root = _svg(mplchart.render(many))
+    title_y = next(float(t.get("y")) for t in root.iter(f"{SVG_NS}text") if "".join(t.itertext()) == many.title)
+    legend_texts = [t for t in root.iter(f"{SVG_NS}text") if "".join(t.itertext()) in metrics]
+    assert len(legend_texts) == len(metrics) and min(float(t.get("y")) for t in legend_texts) > title_y + 8
+    # and a log axis over six decades is labelled at powers of ten, not 1-2-5 (they would collide)
+    wide = ChartData(**{**few.__dict__, "x": (0.5, 3.0, 40.0, 900.0, 2e4, 9e4)})
+    labels = [txt for txt in _texts(_svg(mplchart.render(wide))) if txt in ("2", "5", "20", "50", "200", "500")]
+    assert labels == []
+
+
 def test_matplotlib_svg_is_deterministic():
     assert mplchart.render(SCATTER) == mplchart.render(SCATTER)
 
