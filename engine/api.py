@@ -61,8 +61,9 @@ class Engine:
         return load_workload(source, allow_python=allow_python)
 
     def predict_grid(self, points: pd.DataFrame, workloads: Mapping[str, Workload] | None = None,
-                     params: CalibrationParams | None = None) -> pd.DataFrame:
-        """Vectorised predictions; `model` values are zoo names/aliases or keys of `workloads`."""
+                     params: CalibrationParams | None = None, intervals: bool = True) -> pd.DataFrame:
+        """Vectorised predictions; `model` values are zoo names/aliases or keys of `workloads`.
+        intervals=False: point predictions only, the <metric>_low/_high columns NaN."""
         codes: dict = {}
         columns = frame_columns(points)  # the caller's frame is read, never changed
         if "model" in columns:
@@ -76,7 +77,8 @@ class Engine:
             codes["model"] = (model_codes, canonical)
         else:
             table = {**self.extra_workloads, **(workloads or {})}
-        return predict_grid(points, self.catalog, table, params or self.params, self._cache_for(params), codes, columns)
+        return predict_grid(points, self.catalog, table, params or self.params, self._cache_for(params), codes, columns,
+                            intervals)
 
     def predict(self, model: str | Workload, gpu: str, precision: str, batch_size: int, **kw) -> dict:
         """One prediction as a dict (the columns of `predict_grid`). Takes the same path as

@@ -63,12 +63,14 @@ METRIC_KEYS = ("n", "median_ape", "mape", "within_10pct", "within_25pct", "cover
 
 @dataclass(frozen=True)
 class EnginePredictor:
-    """Picklable `PredictFn` over an Engine (fold fits run in worker processes)."""
+    """Picklable `PredictFn` over an Engine (fold fits run in worker processes). Point predictions
+    only: fits and cross-validation read the predicted metrics, never the engine's intervals
+    (cross-validation computes its own from held-out residuals)."""
 
     engine: object
 
     def __call__(self, points: pd.DataFrame, params: CalibrationParams) -> pd.DataFrame:
-        return self.engine.predict_grid(points, params=params)
+        return self.engine.predict_grid(points, params=params, intervals=False)
 
 
 @dataclass(frozen=True)

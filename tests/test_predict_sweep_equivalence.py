@@ -240,3 +240,14 @@ def test_points_not_predicted_carry_no_numbers(engine):
         assert grid[grid.supported][["latency_ms", "latency_ms_low", "memory_gb"]].notna().all().all()
     one = engine.predict(**fp8_on_t4)
     assert not one["supported"] and all(math.isnan(one[c]) for c in numbers) and one["fits"] and one["bound"] == ""
+
+
+def test_point_predictions_without_intervals_are_the_same_numbers(engine):
+    # calibration asks for point predictions only (intervals=False): everything but the bounds must
+    # be the same, and the bounds NaN rather than whatever the unwritten arrays held
+    points = random_points(engine, 1500, seed=3)
+    full, bare = engine.predict_grid(points), engine.predict_grid(points, intervals=False)
+    bounds = [c for c in full.columns if c.endswith(("_low", "_high"))]
+    assert len(bounds) == 10 and full[bounds].notna().any().all()
+    pd.testing.assert_frame_equal(bare.drop(columns=bounds), full.drop(columns=bounds), check_exact=True)
+    assert bare[bounds].isna().all().all()
