@@ -41,6 +41,11 @@ OP_CLASSES = (
 FAMILIES = ("cnn", "encoder", "decoder", "encoder-decoder", "vit", "diffusion", "detector", "speech", "other")
 
 
+# A looked-up table at least this tall is a token vocabulary (position and token-type tables are far
+# shorter); the graph front ends mark the tallest such table and the products as wide as it.
+MIN_VOCABULARY_ROWS = 1000
+
+
 @dataclass(frozen=True)
 class Operator:
     """One operator kind of a workload, repeated `count` times per forward pass. Costs are per
@@ -67,7 +72,8 @@ class Operator:
     moe_experts: int = 0
     moe_top_k: int = 0
     # A vocabulary matrix (token embedding, output head): quantization tools leave it at 16 bits,
-    # so its bytes follow `precision.VOCAB_BYTES`, not the format's weight width.
+    # so its bytes follow `precision.VOCAB_BYTES`, not the format's weight width. Graph front ends
+    # (ONNX, torch) that see no names find it by shape: see MIN_VOCABULARY_ROWS.
     vocabulary: bool = False
 
     def __post_init__(self) -> None:

@@ -99,6 +99,10 @@ def test_unlisted_architecture_falls_back_to_flop_counter():
     assert gemm == pytest.approx(2 * lm_and_layers, rel=0.01)
     attn = next(op for op in w.operators if op.op_class == "attention")
     assert attn.flops_per_token_ctx == pytest.approx(2 * 4 * 64, rel=0.01)
+    # the token embedding and the (untied) output head are the vocabulary matrices, each once
+    vocab = {op.name: op.params for op in w.operators if op.vocabulary}
+    assert vocab == {"output head": 64 * 1000, "token embedding": 1000 * 64}
+    assert sum(op.params * op.count for op in w.operators) == w.params_total
 
 
 def test_seq_len_sets_default_tokens():

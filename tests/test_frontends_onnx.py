@@ -169,3 +169,32 @@ def test_exported_transformer_matches_hf_front_end(tmp_path):
         assert not w.unknown_ops
         tensor_core = sum(op.flops_per_sample * op.count for op in w.operators if op.op_class in ("gemm", "attention"))
         assert tensor_core == pytest.approx(hf.flops(1, 16, 16) - pooler, rel=0.001)
+
+
+def test_token_embedding_and_output_head_are_the_vocabulary_matrices(tmp_path):
+    # quantization leaves the vocabulary matrices at 16 bits (Operator.vocabulary): the ONNX front end
+    # must find them -- the tallest looked-up table and the product as wide as it -- and nothing else
+    ids = helper.make_tensor_value_info("ids", TensorProto.INT64, ["batch", "sequence"])
+    pos = helper.make_tensor_value_info("pos", TensorProto.INT64, ["batch", "sequence"])
+    logits = helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", "sequence", 1200])
+    nodes = [
+        helper.make_node("Gather", ["wte", "ids"], ["tok"]),
+        helper.make_node("Gather", ["wpe", "pos"], ["p"]),
+        helper.make_node("Add", ["tok", "p"], ["h0"]),
+        helper.make_node("MatMul", ["h0", "w1"], ["h1"]),
+        helper.make_node("MatMul", ["h1", "head"], ["logits"]),
+    ]
+    graph = helper.make_graph(nodes, "lm", [ids, pos], [logits],
+                              initializer=[_init("wte", 1200, 64), _init("wpe", 128, 64), _init("w1", 64, 64),
+                                           _init("head", 64, 1200)])
+    w = load_onnx(_save(tmp_path, graph), batch_size=1, seq_len=16)
+    marked = {(op.name, op.params) for op in w.operators if op.vocabulary}
+    assert marked == {("Gather", 1200 * 64), ("MatMul", 64 * 1200)}, w.operators
+    assert w.vocab_params == 2 * 1200 * 64
+    # an int4 checkpoint holds them at 2 bytes per weight, the rest at half a byte
+    other = w.params_total - w.vocab_params
+    assert w.weight_bytes(0.5, 2.0 - 0.5) == pytest.approx(other * 0.5 + w.vocab_params * 2.0)
+    # no table tall enough to be a vocabulary: nothing marked (a position table alone is not one)
+    out = helper.make_tensor_value_info("p", TensorProto.FLOAT, ["batch", "sequence", 64])
+    small = helper.make_graph(nodes[1:2], "pos", [pos], [out], initializer=[_init("wpe", 128, 64)])
+    assert not any(op.vocabulary for op in load_onnx(_save(tmp_path, small, "pos.onnx"), batch_size=1, seq_len=16).operators)

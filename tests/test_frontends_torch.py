@@ -103,3 +103,27 @@ def test_bad_torchscript_file(tmp_path):
     bad.write_bytes(b"\x00not a zip")
     with pytest.raises(ModelError, match="not a readable TorchScript"):
         load_workload(str(bad), input_shape=[1, 3])
+
+
+def test_token_embedding_and_output_head_are_the_vocabulary_matrices():
+    # the tallest nn.Embedding (at least 1,000 rows) and a Linear as wide as it are the vocabulary
+    # matrices quantization keeps at 16 bits; the position table and the other Linear are not
+    import torch
+    from torch import nn
+
+    from phantom_report.engine.frontends.torch_fe import module_workload
+
+    class TinyLM(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.wte, self.wpe = nn.Embedding(1200, 32), nn.Embedding(64, 32)
+            self.mlp, self.head = nn.Linear(32, 32), nn.Linear(32, 1200, bias=False)
+
+        def forward(self, ids):
+            h = self.wte(ids) + self.wpe(torch.arange(ids.shape[1]))
+            return self.head(self.mlp(h))
+
+    w = module_workload(TinyLM(), [torch.zeros(2, 8, dtype=torch.long)], "test", "tiny-lm", "torch:flop-counter")
+    marked = sorted(op.name.split(" ")[0] for op in w.operators if op.vocabulary)
+    assert marked == ["head", "wte"], w.operators
+    assert w.vocab_params == 1200 * 32 * 2

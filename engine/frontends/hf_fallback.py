@@ -41,9 +41,12 @@ def flop_counter_workload(model, config, arch: str, source, seq_len: int | None)
         raise ModelError(f"{source.origin}: {arch} cannot run on meta tensors for FLOP counting "
                          f"({type(exc).__name__}); export it to ONNX and pass the .onnx file") from None
 
-    linear_params, embed_params, linear_act = _module_params(model)
+    from phantom_report.engine.frontends.hf import _vocabulary_modules
+
+    sizes = _module_params(model, _vocabulary_modules(model))
+    linear_params, embed_params, linear_act = sizes["linear"], sizes["embedding"], sizes["linear_act"]
     params_total = float(sum(p.numel() for p in model.parameters()))
-    other_params = params_total - linear_params - embed_params
+    other_params = params_total - sum(v for k, v in sizes.items() if k != "linear_act")
 
     hidden = int(getattr(config, "hidden_size", 0) or 0)
     ops = []
@@ -66,6 +69,12 @@ def flop_counter_workload(model, config, arch: str, source, seq_len: int | None)
         ops.append(Operator(name="attention (FlopCounterMode)", op_class="attention",
                             flops_per_token=attention_per_token, flops_per_token_ctx=ctx_total,
                             act_elems_per_token=2.0 * hidden))
+    # the vocabulary matrices (token embedding, output head) apart: quantization keeps them at 16 bits
+    if sizes["vocab_linear"]:
+        ops.append(Operator(name="output head", op_class="gemm", params=sizes["vocab_linear"], vocabulary=True))
+    if sizes["vocab_embedding"]:
+        ops.append(Operator(name="token embedding", op_class="embedding", params=sizes["vocab_embedding"],
+                            weights_streamed=False, act_elems_per_token=float(hidden), vocabulary=True))
     if embed_params:
         ops.append(Operator(name="embeddings", op_class="embedding", params=embed_params, weights_streamed=False,
                             act_elems_per_token=float(hidden)))
@@ -95,23 +104,27 @@ def flop_counter_workload(model, config, arch: str, source, seq_len: int | None)
     )
 
 
-def _module_params(model) -> tuple[float, float, float]:
-    """(parameters of Linear modules, of Embedding modules, activation elements per token of all
-    Linear modules: inputs + outputs); a shared parameter counts once."""
+def _module_params(model, vocabulary: frozenset) -> dict[str, float]:
+    """Parameters of Linear modules (``linear``) and Embedding modules (``embedding``), those of the
+    ``vocabulary`` modules (ids: token embedding, output head) apart (``vocab_linear``,
+    ``vocab_embedding``), and the activation elements per token of all Linear modules (inputs +
+    outputs, ``linear_act``). A shared parameter counts once, for the Linear module when a Linear
+    shares it (a tied output head: the projection streams it, the embedding gathers a few rows), as
+    in the analytic walk (hf._add_weight_ops)."""
     import torch.nn as nn
 
-    linear_params = embed_params = 0.0
-    linear_act = 0.0
+    out = dict.fromkeys(("linear", "embedding", "vocab_linear", "vocab_embedding", "linear_act"), 0.0)
     seen: set[int] = set()
-    for mod in model.modules():
-        if isinstance(mod, nn.Linear):
-            linear_act += mod.in_features + mod.out_features
+    modules = sorted(model.modules(), key=lambda m: not isinstance(m, nn.Linear))  # Linear first, stable
+    for mod in modules:
+        linear = isinstance(mod, nn.Linear)
+        if linear:
+            out["linear_act"] += mod.in_features + mod.out_features
+        elif not isinstance(mod, nn.Embedding):
+            continue
+        kind = ("vocab_" if id(mod) in vocabulary else "") + ("linear" if linear else "embedding")
         for p in mod.parameters(recurse=False):
-            if id(p) in seen:
-                continue
-            seen.add(id(p))
-            if isinstance(mod, nn.Linear):
-                linear_params += p.numel()
-            elif isinstance(mod, nn.Embedding):
-                embed_params += p.numel()
-    return linear_params, embed_params, linear_act
+            if id(p) not in seen:
+                seen.add(id(p))
+                out[kind] += p.numel()
+    return out

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from phantom_report.engine.frontends.onnx_costs import NORM_PARAM_INPUTS, ShapeUnknown, node_cost
-from phantom_report.engine.ir import Operator, Workload
+from phantom_report.engine.ir import MIN_VOCABULARY_ROWS, Operator, Workload
 from phantom_report.errors import ModelError
 
 # integer tensors feeding a node are indices or shapes, not learned weights
@@ -174,11 +174,11 @@ def load_onnx(path: str | Path, *, batch_size: int | None = None, seq_len: int |
     model, assumed = _infer(path, model, batch)
     merged, unknown = _costed_nodes(model.graph, consts)
     operators = []
-    for (op_key, op_class, flops, params, act), (_, count) in merged.items():
+    for (op_key, op_class, flops, params, act, vocabulary), (_, count) in merged.items():
         streamed = op_class != "embedding"
         operators.append(Operator(
             name=op_key, op_class=op_class, count=count, flops_per_sample=flops / batch, params=params,
-            act_elems_per_sample=act / batch, weights_streamed=streamed))
+            act_elems_per_sample=act / batch, weights_streamed=streamed, vocabulary=vocabulary))
     if not operators:
         raise ModelError(f"{path}: no operator could be costed (unknown ops: {dict(unknown)})")
     params_total = float(sum(op.params * op.count for op in operators))
@@ -196,10 +196,11 @@ def load_onnx(path: str | Path, *, batch_size: int | None = None, seq_len: int |
 
 
 def _costed_nodes(graph, consts: set[str]) -> tuple[OrderedDict[tuple, list], Counter[str]]:
-    """((op, class, FLOPs, parameters, activation elements) of the whole batch -> [first node's
-    name, count], in graph order; uncosted op types -> nodes). Nodes whose inputs are all constant
-    are folded (added to `consts`), not costed; each parameter tensor counts once."""
+    """((op, class, FLOPs, parameters, activation elements, vocabulary) of the whole batch -> [first
+    node's name, count], in graph order; uncosted op types -> nodes). Nodes whose inputs are all
+    constant are folded (added to `consts`), not costed; each parameter tensor counts once."""
     shapes, dtypes = _shapes(graph)
+    vocab_rows = _vocabulary_rows(graph, consts, shapes)
     merged: OrderedDict[tuple, list] = OrderedDict()
     unknown: Counter[str] = Counter()
     unresolved: Counter[str] = Counter()
@@ -225,8 +226,9 @@ def _costed_nodes(graph, consts: set[str]) -> tuple[OrderedDict[tuple, list], Co
         if cost is None:
             unknown[op_key] += 1
             continue
+        vocabulary = _is_vocabulary(node, ins, is_const, shapes, cost.op_class, vocab_rows)
         params = _node_params(node, ins, is_const, shapes, dtypes, owned)
-        key = (op_key, cost.op_class, cost.flops, params, cost.act_elems)
+        key = (op_key, cost.op_class, cost.flops, params, cost.act_elems, vocabulary)
         if key in merged:
             merged[key][1] += 1
         else:
@@ -234,6 +236,31 @@ def _costed_nodes(graph, consts: set[str]) -> tuple[OrderedDict[tuple, list], Co
     for op_key, n in unresolved.items():
         unknown[f"{op_key} (shape not inferred)"] += n
     return merged, unknown
+
+
+def _vocabulary_rows(graph, consts: set[str], shapes: Mapping) -> int | None:
+    """Rows of the token-embedding table: the tallest constant table a Gather looks up (word
+    embeddings dwarf position and token-type tables), None when there is none of at least
+    MIN_VOCABULARY_ROWS rows (a CNN, or a model fed embeddings)."""
+    rows = [shapes[n.input[0]][0] for n in graph.node
+            if n.op_type == "Gather" and n.input and n.input[0] in consts and shapes.get(n.input[0])]
+    tallest = max(rows, default=0)
+    return tallest if tallest >= MIN_VOCABULARY_ROWS else None
+
+
+def _is_vocabulary(node, ins: list[str], is_const: list[bool], shapes: Mapping, op_class: str,
+                   vocab_rows: int | None) -> bool:
+    """A vocabulary matrix (`Operator.vocabulary`: quantization leaves it at 16 bits): the token
+    embedding lookup, or a matrix product with a constant weight as wide as the vocabulary (the
+    output head, tied to the embedding or not)."""
+    if vocab_rows is None:
+        return False
+    if op_class == "embedding":
+        shape = shapes.get(ins[0]) if ins else None
+        return bool(shape) and shape[0] == vocab_rows
+    if node.op_type not in ("MatMul", "Gemm", "MatMulInteger", "FusedMatMul"):
+        return False
+    return any(is_const[j] and (shapes.get(i) or ())[-2:].count(vocab_rows) > 0 for j, i in enumerate(ins) if i)
 
 
 def _node_params(node, ins: list[str], is_const: list[bool], shapes: Mapping, dtypes: Mapping, owned: set[str]) -> float:

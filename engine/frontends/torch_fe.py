@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from phantom_report.engine.frontends.flop_count import count_flops
-from phantom_report.engine.ir import Operator, Workload
+from phantom_report.engine.ir import MIN_VOCABULARY_ROWS, Operator, Workload
 from phantom_report.errors import ModelError
 
 _FACTORY = re.compile(r"^(?P<mod>[^:]+):(?P<attr>[A-Za-z_][\w.]*)$")
@@ -147,6 +147,7 @@ def module_workload(model, inputs: Sequence[Any], origin: str, name: str, fronte
     inclusive = _inclusive_flops(per_module, root, named)
     merged: OrderedDict[tuple, int] = OrderedDict()
     owned: set[int] = set()
+    vocab_rows = _vocabulary_rows(named.values())
     for mod_name, mod in named.items():
         own = _exclusive_flops(mod_name, mod, inclusive)
         params = 0.0  # buffers (BatchNorm running stats) are state, not parameters
@@ -159,9 +160,10 @@ def module_workload(model, inputs: Sequence[Any], origin: str, name: str, fronte
             continue
         kind = _LAYER_INDEX.sub("", mod_name) or root
         streamed = not isinstance(mod, torch.nn.Embedding)
+        vocabulary = _is_vocabulary(mod, vocab_rows)
         label = f"{kind} ({type(mod).__name__})"
         if not own:  # parameters / data movement only
-            key = (label, _module_class(mod), 0.0, params, act / batch, streamed)
+            key = (label, _module_class(mod), 0.0, params, act / batch, streamed, vocabulary)
             merged[key] = merged.get(key, 0) + 1
             continue
         # one operator per op class (TorchScript reports everything at the root module)
@@ -170,12 +172,12 @@ def module_workload(model, inputs: Sequence[Any], origin: str, name: str, fronte
             # a grouped convolution runs as small per-group GEMMs, priced with their own efficiency
             op_class = "grouped_conv" if cls == "conv" and getattr(mod, "groups", 1) > 1 else cls
             key = (label if cls == main else f"{label} [{cls}]", op_class, flops / batch,
-                   params if cls == main else 0.0, act / batch if cls == main else 0.0, streamed)
+                   params if cls == main else 0.0, act / batch if cls == main else 0.0, streamed, vocabulary)
             merged[key] = merged.get(key, 0) + 1
     operators = tuple(
         Operator(name=n, op_class=c, count=count, flops_per_sample=f, params=p, act_elems_per_sample=a,
-                 weights_streamed=streamed)
-        for (n, c, f, p, a, streamed), count in merged.items())
+                 weights_streamed=streamed, vocabulary=vocabulary)
+        for (n, c, f, p, a, streamed, vocabulary), count in merged.items())
     params_total = float(sum(p.numel() for p in model.parameters()))
     has_conv = any(op.op_class in ("conv", "grouped_conv") for op in operators)
     return Workload(
@@ -255,6 +257,26 @@ def _tensors(obj: Any):
     elif isinstance(obj, dict):
         for o in obj.values():
             yield from _tensors(o)
+
+
+def _vocabulary_rows(modules) -> int | None:
+    """Rows of the token embedding: the tallest nn.Embedding, if at least MIN_VOCABULARY_ROWS."""
+    import torch.nn as nn
+
+    tallest = max((m.num_embeddings for m in modules if isinstance(m, nn.Embedding)), default=0)
+    return tallest if tallest >= MIN_VOCABULARY_ROWS else None
+
+
+def _is_vocabulary(mod, vocab_rows: int | None) -> bool:
+    """The token embedding, or a Linear as wide as the vocabulary (the output head, tied or not):
+    `Operator.vocabulary`, kept at 16 bits by quantization."""
+    import torch.nn as nn
+
+    if vocab_rows is None:
+        return False
+    if isinstance(mod, nn.Embedding):
+        return mod.num_embeddings == vocab_rows
+    return isinstance(mod, nn.Linear) and mod.out_features == vocab_rows
 
 
 def _module_class(mod) -> str:
