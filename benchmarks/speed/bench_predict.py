@@ -118,9 +118,14 @@ def bench_cli(repeat: int) -> None:
         t = time.perf_counter()
         subprocess.run(exe, check=True, capture_output=True, env=env, timeout=120)
         times.append(time.perf_counter() - t)
-    # without bytecode caching every start compiles the project's modules again (~0.1 s): say so,
-    # an installed package always has its .pyc files
-    note = "; PYTHONDONTWRITEBYTECODE set: no .pyc cache" if os.environ.get("PYTHONDONTWRITEBYTECODE") else ""
+    # without the project's bytecode every start compiles its modules again (~0.1-0.2 s): say so
+    # (scripts/install.sh writes it; PYTHONDONTWRITEBYTECODE=1 keeps a checkout from writing it)
+    import importlib.util
+
+    from phantom_report import cli
+
+    cached = os.path.exists(importlib.util.cache_from_source(cli.__file__))
+    note = "" if cached else "; no .pyc of the project: every start compiles it (run scripts/install.sh)"
     print(f"cold CLI `phantom-report {' '.join(CLI_ARGS)}`: median {statistics.median(times):.2f} s "
           f"(runs: {', '.join(f'{t:.2f}' for t in times)}; {load()}{note})")
 
