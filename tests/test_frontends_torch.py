@@ -127,3 +127,11 @@ def test_token_embedding_and_output_head_are_the_vocabulary_matrices():
     marked = sorted(op.name.split(" ")[0] for op in w.operators if op.vocabulary)
     assert marked == ["head", "wte"], w.operators
     assert w.vocab_params == 1200 * 32 * 2
+    # tied: one matrix, counted once, by the head, which streams it (the embedding gathers rows)
+    tied = TinyLM()
+    tied.head.weight = tied.wte.weight
+    w = module_workload(tied, [torch.zeros(2, 8, dtype=torch.long)], "test", "tiny-lm", "torch:flop-counter")
+    by_name = {op.name.split(" ")[0]: op for op in w.operators}
+    assert by_name["head"].params == 1200 * 32 and by_name["head"].weights_streamed
+    assert by_name["wte"].params == 0 and w.vocab_params == 1200 * 32
+    assert sum(op.params * op.count for op in w.operators) == w.params_total

@@ -146,15 +146,12 @@ def module_workload(model, inputs: Sequence[Any], origin: str, name: str, fronte
     named = dict(model.named_modules())
     inclusive = _inclusive_flops(per_module, root, named)
     merged: OrderedDict[tuple, int] = OrderedDict()
-    owned: set[int] = set()
+    owner = _parameter_owners(named)
     vocab_rows = _vocabulary_rows(named.values())
     for mod_name, mod in named.items():
         own = _exclusive_flops(mod_name, mod, inclusive)
-        params = 0.0  # buffers (BatchNorm running stats) are state, not parameters
-        for p in mod.parameters(recurse=False):
-            if id(p) not in owned:
-                owned.add(id(p))
-                params += p.numel()
+        # buffers (BatchNorm running stats) are state, not parameters; a shared one counts once
+        params = float(sum(p.numel() for p in mod.parameters(recurse=False) if owner[id(p)] == mod_name))
         act = acts.get(mod_name, 0.0)
         if not own and not params and not act:
             continue
@@ -257,6 +254,19 @@ def _tensors(obj: Any):
     elif isinstance(obj, dict):
         for o in obj.values():
             yield from _tensors(o)
+
+
+def _parameter_owners(named: dict) -> dict[int, str]:
+    """id of each parameter -> the module that counts it: a Linear when a Linear shares it (an output
+    head tied to the embedding streams the whole matrix every step; the embedding gathers a few
+    rows), else the first module holding it, as the HF analytic walk decides (hf._add_weight_ops)."""
+    import torch.nn as nn
+
+    owner: dict[int, str] = {}
+    for mod_name, mod in sorted(named.items(), key=lambda kv: not isinstance(kv[1], nn.Linear)):  # stable
+        for p in mod.parameters(recurse=False):
+            owner.setdefault(id(p), mod_name)
+    return owner
 
 
 def _vocabulary_rows(modules) -> int | None:
