@@ -260,7 +260,7 @@ def _is_vocabulary(node, ins: list[str], is_const: list[bool], shapes: Mapping, 
         return bool(shape) and shape[0] == vocab_rows
     if node.op_type not in ("MatMul", "Gemm", "MatMulInteger", "FusedMatMul"):
         return False
-    return any(is_const[j] and (shapes.get(i) or ())[-2:].count(vocab_rows) > 0 for j, i in enumerate(ins) if i)
+    return any(is_const[j] and vocab_rows in (shapes.get(i) or ())[-2:] for j, i in enumerate(ins) if i)
 
 
 def _node_params(node, ins: list[str], is_const: list[bool], shapes: Mapping, dtypes: Mapping, owned: set[str]) -> float:
