@@ -46,6 +46,13 @@ FAMILIES = ("cnn", "encoder", "decoder", "encoder-decoder", "vit", "diffusion", 
 MIN_VOCABULARY_ROWS = 1000
 
 
+def vocabulary_rows(table_rows) -> int | None:
+    """Rows of the token vocabulary among a model's looked-up tables (their row counts): the tallest,
+    if it has at least MIN_VOCABULARY_ROWS; None for a model without one (a CNN, a model fed embeddings)."""
+    tallest = max(table_rows, default=0)
+    return tallest if tallest >= MIN_VOCABULARY_ROWS else None
+
+
 @dataclass(frozen=True)
 class Operator:
     """One operator kind of a workload, repeated `count` times per forward pass. Costs are per

@@ -738,10 +738,11 @@ def predict_columns(cols: Mapping[str, np.ndarray], catalog: ProfileCatalog, wor
             # every point of one combination (a single prediction): its coefficients as they are
             g = g_distinct if n == len(g_distinct.tdp_w) == 1 else _PointGpu(g_distinct, g_codes[block])
             _predict_block(workloads[name], table, cols, block, g, flags, out)
-    _write_model_sizes([workloads[name] for name in names], model_codes, out)
+    models = [workloads[name] for name in names]  # by model code
+    _write_model_sizes(models, model_codes, out)
     _clear_unpredicted(out)
     out["bound"] = _bound_texts(out["bound"])
-    _write_fit_hints(flags["training"], g_codes, g_distinct, [workloads[name] for name in names], model_codes, out)
+    _write_fit_hints(flags["training"], g_codes, g_distinct, models, model_codes, out)
     if intervals:
         _write_intervals(params, cols, codes, out)
     else:

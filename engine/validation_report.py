@@ -41,6 +41,18 @@ def format_summary(s: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
+AGREEMENT_KEYS = ("agreement_median_ape", "agreement_mape", "model_median_ape", "model_mape")
+
+
+def format_agreement(agreement: Mapping[str, Mapping[str, Any]]) -> list[dict[str, str]]:
+    """The sources' agreement (engine/agreement.py: scope -> figures) as the rows the report and the
+    `validate` table show: scope ("same runtime"), rows, configurations and the four APEs as texts;
+    scopes no other source measured are left out."""
+    return [{"scope": scope.replace("_", " "), "n": f"{a['n']:,}", "configs": f"{a['configs']:,}",
+             **{k: pct(a[k]) for k in AGREEMENT_KEYS}}
+            for scope, a in agreement.items() if a.get("n")]
+
+
 CHART_COLUMNS = ("value", "predicted", "metric", "model", "precision", "batch_size", "runtime", "source", "ape")
 
 
@@ -88,9 +100,7 @@ def build_context(
                          "low": num(r["low"], missing="—"), "high": num(r["high"], missing="—"), "ape": pct(r["ape"]), "inside": "yes" if r["inside"] else "no"})
     headline = results[0].scheme if results else "user"
     # leave-one-source-out rows other publications measured too (engine/agreement.py)
-    agreement = [{"scope": scope.replace("_", " "), "n": f"{a['n']:,}", "configs": f"{a['configs']:,}",
-                  **{k: pct(a[k]) for k in ("agreement_median_ape", "agreement_mape", "model_median_ape", "model_mape")}}
-                 for scope, a in (results[0].agreement.items() if results else ()) if a.get("n")]
+    agreement = format_agreement(results[0].agreement) if results else []
     return {
         "title": "Accuracy validation report", "mode": mode, "headline": headline,
         "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -108,23 +108,21 @@ def _module_params(model, vocabulary: frozenset) -> dict[str, float]:
     """Parameters of Linear modules (``linear``) and Embedding modules (``embedding``), those of the
     ``vocabulary`` modules (ids: token embedding, output head) apart (``vocab_linear``,
     ``vocab_embedding``), and the activation elements per token of all Linear modules (inputs +
-    outputs, ``linear_act``). A shared parameter counts once, for the Linear module when a Linear
-    shares it (a tied output head: the projection streams it, the embedding gathers a few rows), as
-    in the analytic walk (hf._add_weight_ops)."""
+    outputs, ``linear_act``). A shared parameter counts once, for the module that owns it
+    (`torch_fe.parameter_owners`: a Linear when one shares it)."""
     import torch.nn as nn
 
+    from phantom_report.engine.frontends.torch_fe import parameter_owners
+
+    named = dict(model.named_modules())
+    owner = parameter_owners(named)
     out = dict.fromkeys(("linear", "embedding", "vocab_linear", "vocab_embedding", "linear_act"), 0.0)
-    seen: set[int] = set()
-    modules = sorted(model.modules(), key=lambda m: not isinstance(m, nn.Linear))  # Linear first, stable
-    for mod in modules:
+    for name, mod in named.items():
         linear = isinstance(mod, nn.Linear)
         if linear:
             out["linear_act"] += mod.in_features + mod.out_features
         elif not isinstance(mod, nn.Embedding):
             continue
         kind = ("vocab_" if id(mod) in vocabulary else "") + ("linear" if linear else "embedding")
-        for p in mod.parameters(recurse=False):
-            if id(p) not in seen:
-                seen.add(id(p))
-                out[kind] += p.numel()
+        out[kind] += sum(p.numel() for p in mod.parameters(recurse=False) if owner[id(p)] == name)
     return out

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from phantom_report.engine.frontends.onnx_costs import NORM_PARAM_INPUTS, ShapeUnknown, node_cost
-from phantom_report.engine.ir import MIN_VOCABULARY_ROWS, Operator, Workload
+from phantom_report.engine.ir import Operator, Workload, vocabulary_rows
 from phantom_report.errors import ModelError
 
 # integer tensors feeding a node are indices or shapes, not learned weights
@@ -239,13 +239,9 @@ def _costed_nodes(graph, consts: set[str]) -> tuple[OrderedDict[tuple, list], Co
 
 
 def _vocabulary_rows(graph, consts: set[str], shapes: Mapping) -> int | None:
-    """Rows of the token-embedding table: the tallest constant table a Gather looks up (word
-    embeddings dwarf position and token-type tables), None when there is none of at least
-    MIN_VOCABULARY_ROWS rows (a CNN, or a model fed embeddings)."""
-    rows = [shapes[n.input[0]][0] for n in graph.node
-            if n.op_type == "Gather" and n.input and n.input[0] in consts and shapes.get(n.input[0])]
-    tallest = max(rows, default=0)
-    return tallest if tallest >= MIN_VOCABULARY_ROWS else None
+    """Rows of the token-embedding table among the constant tables Gathers look up (`ir.vocabulary_rows`)."""
+    return vocabulary_rows(shapes[n.input[0]][0] for n in graph.node
+                           if n.op_type == "Gather" and n.input and n.input[0] in consts and shapes.get(n.input[0]))
 
 
 def _is_vocabulary(node, ins: list[str], is_const: list[bool], shapes: Mapping, op_class: str,

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from phantom_report.engine.frontends.flop_count import count_flops
-from phantom_report.engine.ir import MIN_VOCABULARY_ROWS, Operator, Workload
+from phantom_report.engine.ir import Operator, Workload, vocabulary_rows
 from phantom_report.errors import ModelError
 
 _FACTORY = re.compile(r"^(?P<mod>[^:]+):(?P<attr>[A-Za-z_][\w.]*)$")
@@ -146,8 +146,8 @@ def module_workload(model, inputs: Sequence[Any], origin: str, name: str, fronte
     named = dict(model.named_modules())
     inclusive = _inclusive_flops(per_module, root, named)
     merged: OrderedDict[tuple, int] = OrderedDict()
-    owner = _parameter_owners(named)
-    vocab_rows = _vocabulary_rows(named.values())
+    owner = parameter_owners(named)
+    vocab_rows = vocabulary_rows(m.num_embeddings for m in named.values() if isinstance(m, torch.nn.Embedding))
     for mod_name, mod in named.items():
         own = _exclusive_flops(mod_name, mod, inclusive)
         # buffers (BatchNorm running stats) are state, not parameters; a shared one counts once
@@ -256,7 +256,7 @@ def _tensors(obj: Any):
             yield from _tensors(o)
 
 
-def _parameter_owners(named: dict) -> dict[int, str]:
+def parameter_owners(named: dict) -> dict[int, str]:
     """id of each parameter -> the module that counts it: a Linear when a Linear shares it (an output
     head tied to the embedding streams the whole matrix every step; the embedding gathers a few
     rows), else the first module holding it, as the HF analytic walk decides (hf._add_weight_ops)."""
@@ -267,14 +267,6 @@ def _parameter_owners(named: dict) -> dict[int, str]:
         for p in mod.parameters(recurse=False):
             owner.setdefault(id(p), mod_name)
     return owner
-
-
-def _vocabulary_rows(modules) -> int | None:
-    """Rows of the token embedding: the tallest nn.Embedding, if at least MIN_VOCABULARY_ROWS."""
-    import torch.nn as nn
-
-    tallest = max((m.num_embeddings for m in modules if isinstance(m, nn.Embedding)), default=0)
-    return tallest if tallest >= MIN_VOCABULARY_ROWS else None
 
 
 def _is_vocabulary(mod, vocab_rows: int | None) -> bool:

@@ -145,15 +145,15 @@ def _print_agreement(agreement: dict, console) -> None:
     measured, the error of answering with what those sources measured next to the model's."""
     from rich.table import Table
 
+    from phantom_report.engine.validation_report import AGREEMENT_KEYS, format_agreement
+
     t = Table(title="leave-one-source-out, on rows another source measured too: what the other sources "
                     "measured vs this model", header_style="bold")
     for h in ("other sources", "rows", "configurations", "their median APE", "their mean APE",
               "model median APE", "model mean APE"):
         t.add_column(h, justify="left" if h == "other sources" else "right")
-    for scope, a in agreement.items():
-        if a.get("n"):
-            apes = (a[k] for k in ("agreement_median_ape", "agreement_mape", "model_median_ape", "model_mape"))
-            t.add_row(scope.replace("_", " "), f"{a['n']:,}", f"{a['configs']:,}", *(f"{100 * v:.1f}%" for v in apes))
+    for row in format_agreement(agreement):
+        t.add_row(row["scope"], row["n"], row["configs"], *(row[k] for k in AGREEMENT_KEYS))
     console.print(t)
 
 def _print_grouped(groups, console) -> None:
