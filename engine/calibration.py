@@ -91,18 +91,19 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import least_squares
-from scipy.sparse import coo_matrix
 
 from phantom_report.engine.params import (
     ATTENTION, DEFAULT_DEQUANT_EFF, FP32_MATMUL, FP32_MATMUL_TEXTBOOK_EFF, GROUPED_CONV, MATMUL_PATH, POOLED_RUNTIME,
     REFERENCE_RUNTIME, RUNTIME_PARENT, CalibrationParams,
 )
 from phantom_report.engine.precision import COMPUTE_COLUMN, DEQUANT_FAMILY
+
+if TYPE_CHECKING:
+    from scipy.sparse import coo_matrix
 
 PredictFn = Callable[[pd.DataFrame, CalibrationParams], pd.DataFrame]  # points, params -> predict_grid output
 
@@ -370,7 +371,7 @@ def predict_rows(rows: pd.DataFrame, predict: PredictFn, params: CalibrationPara
                         index=rows.index)
 
 
-def jacobian_pattern(rows: pd.DataFrame, specs: Sequence[ParamSpec]) -> coo_matrix:
+def jacobian_pattern(rows: pd.DataFrame, specs: Sequence[ParamSpec]) -> "coo_matrix":
     """Which residuals (`residual_function`: one per row, then one prior term per parameter) each
     parameter can move: its scope's rows, its own prior term, and the prior terms pooled toward it."""
     n, p = len(rows), len(specs)
@@ -384,6 +385,8 @@ def jacobian_pattern(rows: pd.DataFrame, specs: Sequence[ParamSpec]) -> coo_matr
         if centre[j] >= 0:  # its prior term also moves with the value it is pooled toward
             ri.append([n + j])
             ci.append([centre[j]])
+    from scipy.sparse import coo_matrix  # scipy only where a fit runs (see `fit`)
+
     r, c = np.concatenate(ri), np.concatenate(ci)
     return coo_matrix((np.ones(len(r), dtype=int), (r, c)), shape=(n + p, p))
 
@@ -440,6 +443,10 @@ def fit(
     `x0_log` (name -> log value) warm-starts from an earlier fit, e.g. the full-corpus fit inside
     cross-validation folds.
     """
+    # scipy.optimize imported here, not with the module: ~0.8 s that `validate --data`, the service's
+    # accuracy page and every test process importing this module for its other functions do not need
+    from scipy.optimize import least_squares
+
     base = base or CalibrationParams()
     usable = np.isfinite(predict_rows(rows, predict, base)["log_residual"].to_numpy())
     rows = rows[usable]

@@ -18,5 +18,7 @@ unset PYTHONDONTWRITEBYTECODE
 # each worker peaks ~1.2 GB). --dist loadfile keeps each test file on one worker, so a module's shared
 # fixtures (a served app, a cross-validation run) are built once, not once per worker. tests/conftest.py
 # pins BLAS/OpenMP to one thread per process so the workers do not oversubscribe the cores.
+# --no-loadscope-reorder: files are handed out in collection order, which tests/conftest.py sorts
+# to start the `heavy` files first (xdist's own order, most tests first, left the longest file last).
 # Pass -n 0 to run in one process (e.g. with --pdb); a later -n wins.
-exec .venv/bin/python -m pytest -n 4 --dist loadfile --durations=25 "$@"
+exec .venv/bin/python -m pytest -n 4 --dist loadfile --no-loadscope-reorder --durations=25 "$@"

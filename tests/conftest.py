@@ -1,3 +1,4 @@
+import gc
 import os
 import pickle
 import subprocess
@@ -16,6 +17,38 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 QUICKSTART = Path(__file__).resolve().parents[1] / "examples" / "quickstart.yaml"
+
+
+def pytest_collection_modifyitems(items):
+    """Test files marked `heavy` (module-level work of tens of CPU- or wall-seconds: a cross-validation,
+    calibration fits, served apps, report renders) first, each file's tests in their order.
+
+    Why: pytest-xdist hands out whole files (`--dist loadfile`) in collection order when
+    scripts/test.sh passes --no-loadscope-reorder (its default order, most tests first, put the
+    five-test accuracy file -- 40 CPU-s, ~100 s on a shared core -- near the end, and the suite
+    ended waiting on it alone). Longest first lets the many short files fill the cores around
+    them. Every worker sorts the same collection the same way, as xdist requires."""
+    heavy = {item.path for item in items if item.get_closest_marker("heavy")}
+    items.sort(key=lambda item: item.path not in heavy)  # stable: the rest keep collection order
+
+
+# The test processes' cyclic garbage collector: 14x fewer collections than Python's (700, 10, 10)
+GC_THRESHOLDS = (10_000, 10, 10)
+
+
+def pytest_collection_finish(session):
+    """Exempt everything imported and collected so far from the cyclic garbage collector's scans
+    (`gc.freeze`) and run it less often (GC_THRESHOLDS).
+
+    Why: a test process imports pandas, FastAPI, SQLAlchemy, torch, transformers, ... -- millions of
+    long-lived objects -- and every full collection walked all of them: measured with `gc.callbacks`
+    in the whole suite (4 xdist workers, ~110 CPU-s each): 21-24 full collections of ~1 s per worker,
+    18-29 s of its run; 11-24 s with the freeze alone (more, cheaper ones); 3-8 s with both.
+    Frozen objects are still freed when their reference count drops; only reference cycles among
+    them are never collected, and imports and collected tests live for the session anyway. Peak
+    memory measured unchanged (`-n 0` on the HF front-end and report-template tests: 575 vs 577 MB)."""
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 @pytest.fixture(scope="session")

@@ -22,6 +22,8 @@ import pytest
 
 from phantom_report.engine.calibration import data_dir
 
+pytestmark = pytest.mark.heavy
+
 SCHEME = "source"
 
 

@@ -24,7 +24,7 @@ from phantom_report.reporter.delivery.scheduler import add_schedule, remove_sche
 from phantom_report.reporter.delivery.settings import DeliverySettings
 from phantom_report.reporter.delivery.webhook import MAX_RESPONSE_BYTES, post_json
 
-pytestmark = [pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.heavy, pytest.mark.timeout(600)]
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "budget-alerts.yaml"
 T0 = dt.datetime(2026, 3, 2, 12, 0, tzinfo=dt.timezone.utc)

@@ -15,6 +15,8 @@ from phantom_report.engine import intervals
 from phantom_report.engine import validation as V
 from phantom_report.engine.params import CalibrationParams
 
+pytestmark = pytest.mark.heavy
+
 # --- conformal math -----------------------------------------------------------------------------
 
 

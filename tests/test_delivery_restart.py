@@ -7,7 +7,7 @@ import pytest
 
 from devserver import create_key, start_server, wait_for_runs
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.slow, pytest.mark.heavy, pytest.mark.timeout(600)]
 
 
 def test_queued_runs_survive_a_restart(tmp_path):

@@ -11,7 +11,7 @@ from phantom_report.engine import sweep as S
 from phantom_report.engine.api import Engine
 from phantom_report.reporter.delivery.scaleout import grid, make_executor
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.heavy, pytest.mark.timeout(300)]
 
 
 def test_service_executors_give_the_in_process_sweep_numbers():

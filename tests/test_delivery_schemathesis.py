@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, settings  # noqa: E402
 
 from devserver import create_key, start_server  # noqa: E402
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.heavy, pytest.mark.timeout(600)]
 
 
 @pytest.fixture(scope="module")

@@ -19,6 +19,8 @@ from phantom_report.engine.sources import load_workload  # noqa: E402
 from phantom_report.engine.zoo import get_builtin  # noqa: E402
 from phantom_report.errors import ModelError  # noqa: E402
 
+pytestmark = pytest.mark.heavy
+
 FIX = Path(__file__).parent / "fixtures" / "frontends"
 
 CONFIG_CASES = [  # fixture, zoo model, published parameter count

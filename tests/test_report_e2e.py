@@ -15,6 +15,8 @@ from phantom_report.reporter import fmt
 from phantom_report.reporter.run import run_report
 from phantom_report.reporter.spec import load_spec, parse_spec
 
+pytestmark = pytest.mark.heavy
+
 ROOT = Path(__file__).resolve().parents[1]
 QUICKSTART = ROOT / "examples" / "quickstart.yaml"
 

@@ -17,6 +17,8 @@ from phantom_report.reporter.recommend import GREEN_TIE_PCT
 from phantom_report.reporter.run import run_report
 from phantom_report.reporter.delivery.specio import load_run_spec as load_spec  # as `run` loads a spec (delivery keys allowed)
 
+pytestmark = pytest.mark.heavy
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = tuple(sorted(p.stem for p in (ROOT / "examples").glob("*.yaml")))  # every example spec
 assert {"quickstart", "training", "mixed"} <= set(EXAMPLES)

@@ -12,6 +12,8 @@ from phantom_report.reporter import render, templating
 from phantom_report.reporter.run import run_report
 from phantom_report.reporter.spec import parse_spec
 
+pytestmark = pytest.mark.heavy
+
 SPEC = "title: Template test\nmodel: resnet-50\ngpus: [L4, A10G, T4]\ndemand: {requests_per_month: 20_000_000}\npricing: {offline: true}\n"
 
 
