@@ -41,14 +41,30 @@ def pytest_collection_finish(session):
     (`gc.freeze`) and run it less often (GC_THRESHOLDS).
 
     Why: a test process imports pandas, FastAPI, SQLAlchemy, torch, transformers, ... -- millions of
-    long-lived objects -- and every full collection walked all of them: measured with `gc.callbacks`
-    in the whole suite (4 xdist workers, ~110 CPU-s each): 21-24 full collections of ~1 s per worker,
-    18-29 s of its run; 11-24 s with the freeze alone (more, cheaper ones); 3-8 s with both.
+    long-lived objects -- and every full collection walked all of them again. Measured (CPU time in
+    the collector from `gc.callbacks`, 2 xdist workers on the HF front-end, report-recompute,
+    calibration and report end-to-end tests, alternated runs): 7.5-8.1 s -> 4.2 s of ~93 CPU-s.
     Frozen objects are still freed when their reference count drops; only reference cycles among
     them are never collected, and imports and collected tests live for the session anyway. Peak
     memory measured unchanged (`-n 0` on the HF front-end and report-template tests: 575 vs 577 MB)."""
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def history_db(tmp_path_factory):
+    """The run history (`PHANTOM_DB_URL`) every `phantom-report` run a test starts records into: a
+    file of this test process's own under pytest's temporary directory. Its URL.
+
+    Why: a CLI run records itself in the history database, by default sqlite:///phantom-history.db
+    in the working directory, so the suite's CLI report runs went into the checkout's own
+    phantom-history.db (100 MB after a day of test runs: the mixed example stores ~1.9 MB a run),
+    written by the four xdist workers at once -- or into a developer's real history wherever
+    their shell exports PHANTOM_DB_URL. Tests that need a database of their own still set theirs."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('history') / 'history.db'}"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PHANTOM_DB_URL", url)
+        yield url
 
 
 @pytest.fixture(scope="session")
