@@ -374,6 +374,8 @@ def predict_rows(rows: pd.DataFrame, predict: PredictFn, params: CalibrationPara
 def jacobian_pattern(rows: pd.DataFrame, specs: Sequence[ParamSpec]) -> "coo_matrix":
     """Which residuals (`residual_function`: one per row, then one prior term per parameter) each
     parameter can move: its scope's rows, its own prior term, and the prior terms pooled toward it."""
+    from scipy.sparse import coo_matrix  # scipy only where a fit runs (see `fit`)
+
     n, p = len(rows), len(specs)
     ri, ci = [], []
     centre = _prior_centres(specs)
@@ -385,8 +387,6 @@ def jacobian_pattern(rows: pd.DataFrame, specs: Sequence[ParamSpec]) -> "coo_mat
         if centre[j] >= 0:  # its prior term also moves with the value it is pooled toward
             ri.append([n + j])
             ci.append([centre[j]])
-    from scipy.sparse import coo_matrix  # scipy only where a fit runs (see `fit`)
-
     r, c = np.concatenate(ri), np.concatenate(ci)
     return coo_matrix((np.ones(len(r), dtype=int), (r, c)), shape=(n + p, p))
 

@@ -24,10 +24,10 @@ def pytest_collection_modifyitems(items):
     calibration fits, served apps, report renders) first, each file's tests in their order.
 
     Why: pytest-xdist hands out whole files (`--dist loadfile`) in collection order when
-    scripts/test.sh passes --no-loadscope-reorder (its default order, most tests first, put the
-    five-test accuracy file -- 40 CPU-s, ~100 s on a shared core -- near the end, and the suite
-    ended waiting on it alone). Longest first lets the many short files fill the cores around
-    them. Every worker sorts the same collection the same way, as xdist requires."""
+    scripts/test.sh passes --no-loadscope-reorder (its default order, most tests first, started the
+    five-test accuracy file -- 40 CPU-s, ~100 s on a shared core -- 159 s into a 261 s run, which then
+    ended on it). Longest first lets the many short files fill the cores around them. Every worker
+    sorts the same collection the same way, as xdist requires."""
     heavy = {item.path for item in items if item.get_closest_marker("heavy")}
     items.sort(key=lambda item: item.path not in heavy)  # stable: the rest keep collection order
 
