@@ -69,6 +69,7 @@ def serve(host: str = typer.Option("127.0.0.1", help="bind address"),
 
     from phantom_report.reporter.delivery.service import create_app
 
+    # http="auto": requests parsed by httptools (a dependency: ~25% less CPU a request than h11)
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
 
