@@ -3,11 +3,13 @@ and the vocabularies every area imports."""
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import datetime as dt
 import json
 import os
 import stat
+import types
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +59,20 @@ def test_to_jsonable_nan_inf_numpy_recursive():
     assert out == {"a": [None, None, None, 3, [1.5, True]], "2": {"x": None}}
     assert type(out["a"][3]) is int and type(out["a"][4][1]) is bool
     json.dumps(out, allow_nan=False)  # strict JSON
+
+
+def test_to_jsonable_subclasses_clean_like_the_builtin_types():
+    # the exact dict/list/str/float fast path and the Mapping/sequence path give the same JSON
+    class Key(str):
+        pass
+
+    plain = {"k": [1.0, None, 2, True, "s"], "3": {"x": None}}
+    dressed = collections.OrderedDict([(Key("k"), (np.float64(1.0), float("nan"), np.int32(2), np.bool_(True), Key("s"))),
+                                       (3, types.MappingProxyType({"x": -np.inf}))])
+    assert to_jsonable(plain) == plain
+    out = to_jsonable(dressed)
+    assert out == plain and json.dumps(out, allow_nan=False) == json.dumps(plain)
+    assert all(type(k) is str for k in out) and type(out["k"][4]) is Key  # values are kept, keys become str
 
 
 def test_to_jsonable_default_hook_converts_other_types():
