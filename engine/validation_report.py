@@ -9,8 +9,9 @@ Context fields: title, generated_at, mode (`cross-validation` | `user data`), he
 confidence_pct, calibration {version, fitted_at, n_rows, n_params}, corpus {rows, rejected, files,
 sources, gpus, models}, schemes [{key, title, n_folds, seconds, summary{n, median_ape, mape,
 within_10pct, within_25pct, coverage, median_log_bias}}], agreement [{scope, n, configs,
-agreement_median_ape, agreement_mape, model_median_ape, model_mape}] (leave-one-source-out rows other
-sources measured too, engine/agreement.py; empty for user data), breakdowns [{title, column, rows
+agreement_median_ape, agreement_mape, model_median_ape, model_mape, best_of_median_ape,
+best_of_mape}] (leave-one-source-out rows other sources measured too, engine/agreement.py; empty
+for user data), breakdowns [{title, column, rows
 [{label, ...summary}]}], charts [{gpu, n, title, points [{value, predicted, metric, model,
 precision, batch_size, runtime, source, ape}]}], metrics [str], rejected / unpredictable [{row_id,
 gpu, model, metric, reason}], rows [{row_id, gpu, model, metric, value, predicted, low, high, ape,
@@ -41,15 +42,17 @@ def format_summary(s: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
-AGREEMENT_KEYS = ("agreement_median_ape", "agreement_mape", "model_median_ape", "model_mape")
+AGREEMENT_KEYS = ("agreement_median_ape", "agreement_mape", "model_median_ape", "model_mape", "best_of_median_ape",
+                  "best_of_mape")
 
 
 def format_agreement(agreement: Mapping[str, Mapping[str, Any]]) -> list[dict[str, str]]:
     """The sources' agreement (engine/agreement.py: scope -> figures) as the rows the report and the
-    `validate` table show: scope ("same runtime"), rows, configurations and the four APEs as texts;
-    scopes no other source measured are left out."""
+    `validate` table show: scope ("same runtime"), rows, configurations and the six APEs as texts
+    ("—" for a figure a result file from an older version lacks); scopes no other source measured
+    are left out."""
     return [{"scope": scope.replace("_", " "), "n": f"{a['n']:,}", "configs": f"{a['configs']:,}",
-             **{k: pct(a[k]) for k in AGREEMENT_KEYS}}
+             **{k: pct(a.get(k)) for k in AGREEMENT_KEYS}}
             for scope, a in agreement.items() if a.get("n")]
 
 

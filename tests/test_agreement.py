@@ -48,6 +48,9 @@ def test_agreement_scores_only_rows_another_source_measured_and_the_model_on_the
     assert any_rt["agreement_median_ape"] == pytest.approx((0.25 + 0.2) / 2)
     assert any_rt["agreement_mape"] == pytest.approx((0.25 + 0.2) / 2)
     assert any_rt["model_median_ape"] == pytest.approx(0.125) and any_rt["model_mape"] == pytest.approx(0.125)
+    # every row, the model never worse than the other source: a 0.05 (model) b 0.20 (tie) c 0.50 (alone)
+    assert any_rt["best_of_median_ape"] == pytest.approx(0.20) and any_rt["best_of_mape"] == pytest.approx(0.25)
+    assert any_rt["unshared_n"] == 1 and any_rt["unshared_mape"] == pytest.approx(0.50)
 
 
 def test_leave_one_source_out_results_carry_it_into_the_validation_report(tmp_path):
@@ -68,5 +71,6 @@ def test_leave_one_source_out_results_carry_it_into_the_validation_report(tmp_pa
                         chart_frame=res.held_out, rejected=held.iloc[0:0], unpredictable=held.iloc[0:0])
     assert [a["scope"] for a in ctx["agreement"]] == ["same runtime", "any runtime"]
     assert ctx["agreement"][0]["agreement_mape"] == "22.5%"  # (25% + 20%) / 2
+    assert ctx["agreement"][0]["best_of_mape"] == "10.5%"  # a: 5% (model, the other source 25%), b: 16% (20%)
     html = write_validation_report(ctx, tmp_path / "v.html", "html").read_text()
-    assert "Rows other publications measured too" in html and "22.5%" in html
+    assert "Rows other publications measured too" in html and "22.5%" in html and "10.5%" in html
