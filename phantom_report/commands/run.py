@@ -87,19 +87,18 @@ def _check_out_dir(out: Path) -> None:
             return
 
 
-def _preload_history() -> threading.Thread:
-    """Import the run-history modules (SQLAlchemy and its ORM: ~0.2 s of a ~2.5 s quickstart run, measured)
-    on a thread while the report renders: the main thread then mostly waits for the PDF child, so the
-    import no longer adds to the run's wall time. `_record_history` imports the same modules; Python's
-    module locks make it wait for this import if it is still going. Nothing is written here."""
+def _preload_history() -> None:
+    """Import the run-history modules (SQLAlchemy and its ORM: ~0.2 s of a ~2.5 s quickstart run,
+    measured) on a thread while the report renders: the main thread then mostly waits for the PDF
+    child, so the import no longer adds to the run's wall time. `_record_history` imports the same
+    modules; Python's module locks make it wait for this import if it is still going. Nothing is
+    written here."""
     def load() -> None:
         try:
             import phantom_report.reporter.delivery.runner  # noqa: F401
         except Exception:  # noqa: BLE001 - _record_history imports it again and reports the problem
             pass
-    thread = threading.Thread(target=load, name="history-preload", daemon=True)
-    thread.start()
-    return thread
+    threading.Thread(target=load, name="history-preload", daemon=True).start()
 
 
 def _record_history(console: "Console", spec, result=None, error: str | None = None) -> str | None:
