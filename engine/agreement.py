@@ -60,15 +60,16 @@ def source_agreement(held_out: pd.DataFrame) -> dict:
         seen = np.isfinite(other)
         value = held_out["value"].to_numpy(dtype=float)[seen]
         agree_ape = np.abs(other[seen] - value) / value
-        model_ape = held_out["ape"].to_numpy(dtype=float)[seen]
+        ape = held_out["ape"].to_numpy(dtype=float)
+        model_ape = ape[seen]
         configs = held_out[seen].groupby(list(key), dropna=False).ngroups
         out[scope] = {"n": int(seen.sum()), "configs": int(configs)}
         if seen.any():
             out[scope].update(agreement_median_ape=float(np.median(agree_ape)), agreement_mape=float(np.mean(agree_ape)),
                               model_median_ape=float(np.median(model_ape)), model_mape=float(np.mean(model_ape)))
-            best = held_out["ape"].to_numpy(dtype=float).copy()
+            best = ape.copy()
             best[seen] = np.minimum(model_ape, agree_ape)
-            alone = held_out["ape"].to_numpy(dtype=float)[~seen]
+            alone = ape[~seen]
             out[scope].update(best_of_median_ape=float(np.median(best)), best_of_mape=float(np.mean(best)),
                               unshared_n=int(alone.size))
             if alone.size:
