@@ -269,6 +269,9 @@ RECORDS: tuple[type, ...] = (ReportContext, ReportInfo, Decision, WorkloadView, 
 def template_dict(value: Any) -> Any:
     """``value`` as templates see it: a documented record becomes a dict of its fields in field
     order; lists and dicts are converted item by item; anything else is passed through uncopied."""
+    kind = type(value)
+    if kind is str or kind is float or kind is int or kind is bool or value is None:
+        return value  # most of a context's ~40,000 values: skip the slower dataclass test
     if is_dataclass(value) and not isinstance(value, type):
         return {f.name: template_dict(getattr(value, f.name)) for f in fields(value)}
     if isinstance(value, list):

@@ -10,7 +10,6 @@ one ``register(OutputFormat(...))`` here and its name in ``vocab.REPORT_FORMATS`
 from __future__ import annotations
 
 import base64
-import copy
 import json
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
@@ -103,10 +102,14 @@ def svg_data_uri(svg: str) -> str:
 
 def payload_from_context(ctx: Mapping[str, Any]) -> dict[str, Any]:
     """The context without presentation-only markup (charts, plotly.js)."""
-    data = copy.deepcopy({k: v for k, v in ctx.items() if k != "plotly_js"})
-    for w in data.get("workloads", []):
-        w["charts"] = {k: {"id": v["id"], "title": v["title"], "caption": v.get("caption", ""), "data": v.get("data")} for k, v in w.get("charts", {}).items()}
-    data["report"].pop("logo", None)
+    # to_jsonable builds new dicts and lists all the way down, so only the containers changed here
+    # are copied (a deep copy of the whole context took 3-4x as long: ~10 ms against ~3 ms, quickstart)
+    data = {k: v for k, v in ctx.items() if k != "plotly_js"}
+    if "workloads" in data:
+        data["workloads"] = [{**w, "charts": {k: {"id": v["id"], "title": v["title"], "caption": v.get("caption", ""),
+                                                  "data": v.get("data")} for k, v in w.get("charts", {}).items()}}
+                             for w in data["workloads"]]
+    data["report"] = {k: v for k, v in data["report"].items() if k != "logo"}
     return to_jsonable(data)
 
 
