@@ -1,3 +1,3 @@
-from phantom_report.cli import main
+from phantom_report.cli import console_main
 
-main()
+console_main()

@@ -4,6 +4,7 @@ to keep a cold start fast."""
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import sys
@@ -91,6 +92,24 @@ def main(argv: list[str] | None = None) -> None:
                       "check that its directory exists and is writable", highlight=False, soft_wrap=True)
             sys.exit(2)
         raise
+
+
+def console_main() -> None:
+    """The `phantom-report` executable (and `python -m phantom_report`): `main`, then a fast exit.
+
+    The process ends right after `main`, and the interpreter's shutdown used to be 0.23-0.30 s of a
+    2.7 s quickstart run (measured after the atexit handlers): its final garbage collections walk
+    every object the run created (numpy, pandas, the report's context) only to free memory the OS
+    takes back anyway. Freezing them first (``gc.freeze``) skips those walks: 0.03 s. Everything
+    else still happens: atexit handlers (logging, temporary directories, worker pools), flushing
+    stdout and stderr, and deallocating objects by reference count (Python does not promise to
+    finalize objects still in cycles at exit, and no output relies on it: files are written and
+    closed by the commands). Only here, never in `main`: a program (or test) that calls `main` and
+    keeps running must keep its collector."""
+    try:
+        main()
+    finally:
+        gc.freeze()
 
 
 class _ErrConsole:

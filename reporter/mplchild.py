@@ -11,6 +11,7 @@ a crash, the time limit) is an exception: the caller (charts.StaticRenderer) the
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
 import subprocess
 import sys
@@ -60,6 +61,10 @@ def child_main() -> int:
     from phantom_report.reporter import mplchart
 
     mplchart.warm_up()  # before the request arrives: a child started early is warm by then
+    # matplotlib's objects out of the collector's reach: its passes while drawing and at exit,
+    # which the caller waits for (it reads the SVGs until the child exits), re-walked them all
+    # (3 charts, from request to exit: 0.15-0.22 s, frozen 0.10-0.15 s)
+    gc.freeze()
     charts = [_chart(d) for d in json.loads(sys.stdin.buffer.read().decode("utf-8"))]
     sys.stdout.write(json.dumps([mplchart.render(c) for c in charts]))
     return 0

@@ -32,6 +32,7 @@ r = run_report(load_spec(sys.argv[1]), out_dir=sys.argv[2], formats=sys.argv[3].
 print(json.dumps({"import_s": round(t_import, 3), "stages": r.timings_s,
                   "chart_engine": r.payload.get("methodology", {}).get("chart_engine", "?"),
                   "sizes": {k: p.stat().st_size for k, p in r.outputs.items()}}))
+import gc; gc.freeze()  # exit as the phantom-report executable does (phantom_report/cli.py::console_main)
 """
 
 
