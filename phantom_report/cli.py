@@ -11,6 +11,7 @@ import sys
 
 import typer
 
+from phantom_report import gc_tuning
 from phantom_report.errors import PhantomError
 
 # Every command module, in --help order; each exposes `register(app: typer.Typer) -> None`. A new
@@ -95,7 +96,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def console_main() -> None:
-    """The `phantom-report` executable (and `python -m phantom_report`): `main`, then a fast exit.
+    """The `phantom-report` executable (and `python -m phantom_report`): `main` with the collector
+    set for one job (phantom_report/gc_tuning.py), then a fast exit.
 
     The process ends right after `main`, and the interpreter's shutdown used to be 0.23-0.30 s of a
     2.7 s quickstart run (measured after the atexit handlers): its final garbage collections walk
@@ -106,6 +108,7 @@ def console_main() -> None:
     finalize objects still in cycles at exit, and no output relies on it: files are written and
     closed by the commands). Only here, never in `main`: a program (or test) that calls `main` and
     keeps running must keep its collector."""
+    gc_tuning.collect_rarely()  # one command, then exit (phantom_report/gc_tuning.py)
     try:
         main()
     finally:

@@ -22,7 +22,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from phantom_report.errors import TemplateError
-from phantom_report import safe_files
+from phantom_report import gc_tuning, safe_files
 from phantom_report.reporter import children
 
 MAX_ASSET_BYTES = 20_000_000  # one stylesheet, font or image a template loads into the PDF
@@ -65,7 +65,6 @@ def _fetcher_class():
 
 PDF_TIMEOUT_S = 300.0  # the built-in reports take seconds; a template can make WeasyPrint run for hours
 _ERROR_MARK = "phantom-report-pdf-error: "
-GC_THRESHOLDS = (20_000, 50, 50)  # the PDF child's cyclic collector (default 700, 10, 10); see pdf_child_main
 
 
 def start_child() -> subprocess.Popen:
@@ -151,7 +150,7 @@ def pdf_child_main() -> int:
     # 22-page layout's CPU. Imports are frozen out of the scans and collections run 20x less often
     # (this process lives for one render; memory measured unchanged, 130 MB peak)
     gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
+    gc_tuning.collect_rarely()
     raw = sys.stdin.buffer.read()
     if not raw:  # a prestarted child no run took: its parent exited (children.prestart)
         return 0

@@ -105,3 +105,29 @@ def test_main_run_again_in_one_process_builds_the_same_command_tree(monkeypatch,
         cli.main(["gpus", "list", "--format", "json"])
         assert capsys.readouterr().out.lstrip().startswith("[")
     assert converted[0] > 0 and converted == [converted[0]] * 3, converted
+
+
+def test_main_leaves_the_callers_garbage_collector_alone(capsys):
+    """Only the executable (`console_main`) tunes the collector for a process that ends after one
+    command; a program or test that calls `main` keeps its thresholds and can still collect
+    everything it creates afterwards."""
+    import gc
+
+    before, frozen_before = gc.get_threshold(), gc.get_freeze_count()
+    cli.main(["gpus", "list", "--format", "json"])
+    capsys.readouterr()
+    assert gc.get_threshold() == before and gc.get_freeze_count() == frozen_before
+
+
+def test_executable_exit_status_and_output_survive_the_fast_exit(tmp_path):
+    """`python -m phantom_report` (the executable's entry, `console_main`): a command's output and
+    exit status are what `main` produced, for success and for bad input (exit 2, one line)."""
+    import json
+    import subprocess
+
+    ok = subprocess.run([sys.executable, "-m", "phantom_report", "gpus", "list", "--format", "json"],
+                        capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0 and json.loads(ok.stdout)[0]["name"]
+    bad = subprocess.run([sys.executable, "-m", "phantom_report", "run", str(tmp_path / "missing.yaml")],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1, bad.stderr

@@ -22,9 +22,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
+# the child runs a report as the phantom-report executable does (phantom_report/cli.py::console_main):
+# the collector set for one job, and its objects frozen before the exit
 CHILD = r"""
-import json, sys, time
+import gc, json, sys, time
 t0 = time.perf_counter()
+from phantom_report import gc_tuning
+gc_tuning.collect_rarely()
 from phantom_report.reporter.run import run_report
 from phantom_report.reporter.spec import load_spec
 t_import = time.perf_counter() - t0
@@ -32,7 +36,7 @@ r = run_report(load_spec(sys.argv[1]), out_dir=sys.argv[2], formats=sys.argv[3].
 print(json.dumps({"import_s": round(t_import, 3), "stages": r.timings_s,
                   "chart_engine": r.payload.get("methodology", {}).get("chart_engine", "?"),
                   "sizes": {k: p.stat().st_size for k, p in r.outputs.items()}}))
-import gc; gc.freeze()  # exit as the phantom-report executable does (phantom_report/cli.py::console_main)
+gc.freeze()
 """
 
 

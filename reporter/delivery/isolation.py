@@ -15,6 +15,7 @@ and raises `WorkerStopped`, so the caller can put it back in the queue rather th
 
 from __future__ import annotations
 
+import gc
 import importlib
 import multiprocessing
 import signal
@@ -23,6 +24,8 @@ from collections import deque
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from multiprocessing.connection import Connection, wait
 from typing import Any, Callable
+
+from phantom_report import gc_tuning
 
 # The service has threads, so a worker is never forked from it. Where the platform has it, workers
 # are forked by multiprocessing's fork server instead: a single-threaded process that imports the
@@ -63,6 +66,10 @@ def _child_main(conn: Connection, preload: tuple[str, ...]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     for name in preload:
         _preload_one(name)
+    # one task, then exit: the preloaded modules out of the collector's scans, collections rarer
+    # (phantom_report/gc_tuning.py)
+    gc.freeze()
+    gc_tuning.collect_rarely()
     try:
         job = conn.recv()
     except EOFError:
