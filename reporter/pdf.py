@@ -161,6 +161,10 @@ def pdf_child_main() -> int:
         sys.stderr.write(_ERROR_MARK + str(exc).replace("\n", " ") + "\n")
         return 2
     sys.stdout.buffer.write(pdf)
+    # the caller reads the PDF until this process exits, and the exit's final collections walked
+    # the laid-out document (cycles of boxes): 0.20-0.25 s after a 22-page PDF was written, 0.02 s
+    # with everything frozen (as the executable exits, phantom_report/cli.py::console_main)
+    gc.freeze()
     return 0
 
 
