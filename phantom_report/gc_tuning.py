@@ -12,7 +12,7 @@ one run, so collecting less often costs them little memory. `phantom-report serv
 the same executable and lives on; there a young collection every 20,000 allocations instead of 700
 lets cyclic garbage live a little longer.
 Programs that import the package and call it (tests, a user's code) keep Python's defaults: only
-the entry points above call `collect_rarely`.
+the entry points above tune the collector.
 """
 
 from __future__ import annotations
@@ -25,3 +25,10 @@ THRESHOLDS = (20_000, 50, 50)
 def collect_rarely() -> None:
     """Raise this process's collector thresholds to `THRESHOLDS` (a process that does one job)."""
     gc.set_threshold(*THRESHOLDS)
+
+
+def freeze_loaded_and_collect_rarely() -> None:
+    """For a helper process that has imported (and warmed up) what its one job needs: those objects
+    are frozen out of the collector's scans (`gc.freeze`), and collections run rarely from now on."""
+    gc.freeze()
+    collect_rarely()

@@ -30,7 +30,7 @@ def to_jsonable(value: Any, default: Callable[[Any], Any] | None = None) -> Any:
         return {str(k): to_jsonable(v, default) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [to_jsonable(v, default) for v in value]
-    if isinstance(value, (str, bool, int)) or value is None:
+    if isinstance(value, (str, bool, int)):  # their subclasses (the exact types returned above)
         return value
     if hasattr(value, "item") and callable(value.item):  # numpy scalars
         value = value.item()

@@ -15,7 +15,6 @@ and raises `WorkerStopped`, so the caller can put it back in the queue rather th
 
 from __future__ import annotations
 
-import gc
 import importlib
 import multiprocessing
 import signal
@@ -66,10 +65,8 @@ def _child_main(conn: Connection, preload: tuple[str, ...]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     for name in preload:
         _preload_one(name)
-    # one task, then exit: the preloaded modules out of the collector's scans, collections rarer
-    # (phantom_report/gc_tuning.py)
-    gc.freeze()
-    gc_tuning.collect_rarely()
+    # one task, then exit (phantom_report/gc_tuning.py)
+    gc_tuning.freeze_loaded_and_collect_rarely()
     try:
         job = conn.recv()
     except EOFError:
